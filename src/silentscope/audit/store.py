@@ -1,0 +1,358 @@
+"""The audit store: an AuditSet on disk, written atomically and validated on load.
+
+Layout of a store folder::
+
+    manifest.json        format, schema version, class names, provenance, file sizes/checksums
+    samples.parquet      per-sample columns: ids, test sets, labels, text, image refs,
+                         external confidences (``conf.<name>``), metadata (``meta.<column>``)
+    logits.npy           (N, C) float32, memory-mappable
+    mc_logits.npy        (N, C, M), optional
+    features.npy         (N, D), optional
+    train_features.npy   (N_train, D) and train_labels.npy, optional
+    artifacts/           analysis results added later (slices, subgroups, embeddings)
+
+A write goes to a temporary sibling folder that is renamed into place at the end, so a
+killed write leaves the previous store (or nothing), never a half-written one.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from silentscope import __version__
+from silentscope.audit.auditset import AuditSet
+from silentscope.audit.validation import AuditSetError
+
+FORMAT = "silentscope-audit-store"
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+SAMPLES = "samples.parquet"
+ARTIFACTS = "artifacts"
+_ARRAYS = ("logits", "mc_logits", "features", "train_features", "train_labels")
+_SAMPLE_TEXT_COLUMNS = ("text", "image_ref", "shift_params")
+
+
+def save_audit(audit: AuditSet, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write ``audit`` as an audit store folder at ``path``, atomically.
+
+    Parameters
+    ----------
+    audit : AuditSet
+    path : path-like
+        The store folder to create.
+    overwrite : bool, default False
+        Replace an existing store. Its artifacts are dropped, since they describe the old data.
+
+    Returns
+    -------
+    Path
+        The store folder.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
+    ...                  logits=np.eye(2), class_names=["no", "yes"])
+    >>> store = save_audit(audit, tempfile.mkdtemp() + "/store")
+    >>> load_audit(store).n_samples
+    2
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
+    if path.exists() and not (path / MANIFEST).is_file():
+        raise FileExistsError(f"{path} exists and is not an audit store; choose another output folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        _write_store(audit, tmp)
+        _replace_folder(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def _write_store(audit: AuditSet, folder: Path) -> None:
+    files: dict[str, dict[str, Any]] = {}
+    frame = _samples_frame(audit)
+    frame.to_parquet(folder / SAMPLES, index=False)
+    files[SAMPLES] = _file_entry(folder / SAMPLES, checksum=True)
+    arrays = {}
+    for name in _ARRAYS:
+        values = getattr(audit, name)
+        if values is None:
+            continue
+        values = np.asarray(values)
+        if name in ("logits", "mc_logits") and values.dtype == np.float64:
+            values = values.astype(np.float32)  # model outputs are float32; halves the size
+        np.save(folder / f"{name}.npy", values, allow_pickle=False)
+        files[f"{name}.npy"] = _file_entry(folder / f"{name}.npy", checksum=False)
+        arrays[name] = {"file": f"{name}.npy", "shape": list(values.shape), "dtype": str(values.dtype)}
+    manifest = {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "silentscope_version": __version__,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "n_samples": audit.n_samples,
+        "class_names": list(audit.class_names),
+        "test_sets": list(audit.test_sets),
+        "confidences": sorted(audit.confidences),
+        "metadata_columns": [] if audit.metadata is None else list(audit.metadata.columns),
+        "columns": [c for c in _SAMPLE_TEXT_COLUMNS if getattr(audit, c) is not None],
+        "arrays": arrays,
+        "files": files,
+        "provenance": _jsonable(audit.provenance),
+    }
+    (folder / ARTIFACTS).mkdir()
+    _write_json_atomic(folder / MANIFEST, manifest)
+    _fsync_folder(folder)
+
+
+def _samples_frame(audit: AuditSet) -> pd.DataFrame:
+    columns: dict[str, Any] = {
+        "sample_id": audit.sample_id,
+        "test_set": audit.test_set,
+        "label": np.asarray(audit.label, dtype=np.int64),
+    }
+    for name in _SAMPLE_TEXT_COLUMNS:
+        if getattr(audit, name) is not None:
+            columns[name] = getattr(audit, name)
+    for name, values in audit.confidences.items():
+        columns[f"conf.{name}"] = values
+    frame = pd.DataFrame(columns)
+    if audit.metadata is not None and audit.metadata.shape[1]:
+        meta = audit.metadata.add_prefix("meta.")
+        frame = pd.concat([frame, meta.reset_index(drop=True)], axis=1)
+    return frame
+
+
+def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = False) -> AuditSet:
+    """Load and validate an audit store.
+
+    Parameters
+    ----------
+    path : path-like
+        The store folder.
+    mmap : bool, default True
+        Memory-map the large arrays instead of reading them into memory.
+    verify : bool, default False
+        Also check the SHA-256 of every array file (slow for large stores). Sizes and the
+        per-sample table's checksum are always checked.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder or one of its files is missing.
+    AuditSetError
+        If the store is corrupt or truncated, from a newer schema, or violates the contract.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    for name, entry in manifest["files"].items():
+        _check_file(path, name, entry, verify=verify or name == SAMPLES)
+    try:
+        frame = pd.read_parquet(path / SAMPLES)
+    except Exception as error:  # pyarrow raises several types for damaged files
+        raise AuditSetError(f"{path / SAMPLES} is corrupt ({error}); re-create the store") from None
+    arrays = {}
+    for name, entry in manifest["arrays"].items():
+        try:
+            arrays[name] = np.load(path / entry["file"], mmap_mode="r" if mmap else None, allow_pickle=False)
+        except ValueError as error:
+            raise AuditSetError(f"{path / entry['file']} is corrupt ({error}); re-create the store") from None
+        if list(arrays[name].shape) != entry["shape"]:
+            raise AuditSetError(
+                f"{path / entry['file']} has shape {arrays[name].shape} but the manifest says "
+                f"{tuple(entry['shape'])}; the store is damaged, re-create it"
+            )
+    meta_columns = [c for c in frame.columns if c.startswith("meta.")]
+    metadata = None
+    if meta_columns:
+        metadata = frame[meta_columns].rename(columns=lambda c: c[len("meta.") :])
+    return AuditSet(
+        sample_id=frame["sample_id"].to_numpy(),
+        test_set=frame["test_set"].to_numpy(),
+        label=frame["label"].to_numpy(),
+        logits=arrays["logits"],
+        class_names=manifest["class_names"],
+        mc_logits=arrays.get("mc_logits"),
+        features=arrays.get("features"),
+        train_features=arrays.get("train_features"),
+        train_labels=None if "train_labels" not in arrays else np.asarray(arrays["train_labels"]),
+        confidences={
+            c[len("conf.") :]: frame[c].to_numpy() for c in frame.columns if c.startswith("conf.")
+        },
+        metadata=metadata,
+        text=frame["text"].to_numpy() if "text" in frame else None,
+        image_ref=frame["image_ref"].to_numpy() if "image_ref" in frame else None,
+        shift_params=frame["shift_params"].to_numpy() if "shift_params" in frame else None,
+        provenance=manifest.get("provenance", {}),
+    )
+
+
+def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a store's manifest (format and schema version)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"no audit store at {path}; create one with `silentscope import` or `save_audit`")
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{path} has no {MANIFEST}; it is not an audit store (or its write was interrupted)")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as error:
+        raise AuditSetError(f"{manifest_path} is not valid JSON ({error}); re-create the store") from None
+    if manifest.get("format") != FORMAT:
+        raise AuditSetError(f"{path} is not a silentscope audit store (format {manifest.get('format')!r})")
+    version = manifest.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise AuditSetError(
+            f"{path} was written with store schema version {version}, newer than this silentscope "
+            f"({__version__}) reads ({SCHEMA_VERSION}); upgrade silentscope"
+        )
+    return manifest
+
+
+# ---------------------------------------------------------------------- artifacts
+def write_artifact(store: str | os.PathLike, name: str, value: pd.DataFrame | np.ndarray | dict) -> Path:
+    """Save an analysis result inside a store, atomically (DataFrame, array or JSON dict).
+
+    The artifact ``name`` (letters, digits, ``_``, ``-``, ``.``) is replaced if it exists.
+    """
+    store = Path(store)
+    read_manifest(store)
+    if not name or any(not (ch.isalnum() or ch in "_-.") for ch in name) or name.startswith("."):
+        raise ValueError(f"artifact name {name!r} may only hold letters, digits, '_', '-' and '.'")
+    folder = store / ARTIFACTS
+    folder.mkdir(exist_ok=True)
+    for old in folder.glob(f"{name}.*"):
+        if old.stem == name:
+            old.unlink()
+    if isinstance(value, pd.DataFrame):
+        target, writer = folder / f"{name}.parquet", lambda p: value.to_parquet(p, index=False)
+    elif isinstance(value, np.ndarray):
+        target, writer = folder / f"{name}.npy", lambda p: _save_npy(p, value)
+    elif isinstance(value, dict):
+        target, writer = folder / f"{name}.json", lambda p: p.write_text(json.dumps(_jsonable(value), indent=2))
+    else:
+        raise TypeError(f"artifacts are DataFrames, arrays or dicts, got {type(value).__name__}")
+    tmp = folder / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        writer(tmp)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def read_artifact(store: str | os.PathLike, name: str):
+    """Read an artifact written by :func:`write_artifact`; a clear error if it is absent."""
+    folder = Path(store) / ARTIFACTS
+    for suffix, reader in (
+        (".parquet", pd.read_parquet),
+        (".npy", lambda p: np.load(p, allow_pickle=False)),
+        (".json", lambda p: json.loads(Path(p).read_text())),
+    ):
+        candidate = folder / f"{name}{suffix}"
+        if candidate.is_file():
+            return reader(candidate)
+    available = ", ".join(list_artifacts(store)) or "none"
+    raise FileNotFoundError(f"store {store} has no artifact {name!r} (available: {available})")
+
+
+def list_artifacts(store: str | os.PathLike) -> list[str]:
+    folder = Path(store) / ARTIFACTS
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+# ---------------------------------------------------------------------- helpers
+def _file_entry(path: Path, *, checksum: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"bytes": path.stat().st_size}
+    if checksum:
+        entry["sha256"] = _sha256(path)
+    else:
+        entry["sha256_lazy"] = _sha256(path)  # checked only with verify=True
+    return entry
+
+
+def _check_file(folder: Path, name: str, entry: dict[str, Any], *, verify: bool) -> None:
+    file = folder / name
+    if not file.is_file():
+        raise FileNotFoundError(f"audit store {folder} is missing {name}; re-create the store")
+    size = file.stat().st_size
+    if size != entry["bytes"]:
+        raise AuditSetError(
+            f"{file} has {size} bytes but the manifest records {entry['bytes']}: "
+            "the file is truncated or was changed; re-create the store"
+        )
+    expected = entry.get("sha256") or (entry.get("sha256_lazy") if verify else None)
+    if verify and expected and _sha256(file) != expected:
+        raise AuditSetError(f"{file} does not match its checksum: the file is corrupt; re-create the store")
+
+
+def _save_npy(path: Path, value: np.ndarray) -> None:
+    # A file handle, because np.save appends ".npy" to a path that does not end with it.
+    with open(path, "wb") as handle:
+        np.save(handle, value, allow_pickle=False)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json_atomic(path: Path, value: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value, indent=2))
+    os.replace(tmp, path)
+
+
+def _fsync_folder(folder: Path) -> None:
+    for file in folder.iterdir():
+        if file.is_file():
+            with open(file, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    """Move ``new`` to ``target``; an existing target is moved aside first and removed after."""
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(target, old)
+    os.replace(new, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _jsonable(value):
+    """Make provenance JSON-serialisable (numpy scalars and arrays, paths, tuples)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    return value

@@ -1,0 +1,144 @@
+"""``silentscope import ...`` and ``silentscope info``: audit stores in and out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from silentscope.audit.capabilities import analysis_availability
+from silentscope.audit.importers import from_arrays, from_fdshifts, from_table
+from silentscope.audit.store import list_artifacts, load_audit, save_audit
+from silentscope.cli._common import console, user_errors
+
+import_app = typer.Typer(help="Import predictions into an audit store.", no_args_is_help=True)
+
+OUT_OPTION = typer.Option(..., "--out", "-o", help="Audit store folder to create.")
+OVERWRITE_OPTION = typer.Option(False, "--overwrite", help="Replace an existing store.")
+
+
+def _saved(audit, out: Path, overwrite: bool) -> None:
+    save_audit(audit, out, overwrite=overwrite)
+    console.print(f"[green]wrote[/] {out}: {audit.n_samples} samples, test sets {', '.join(audit.test_sets)}")
+    console.print(f"next: [bold]silentscope info {out}[/] or [bold]silentscope evaluate {out}[/]")
+
+
+@import_app.command("table")
+def import_table(
+    path: Path = typer.Argument(..., help="CSV, TSV or Parquet file with one row per sample."),
+    out: Path = OUT_OPTION,
+    label_column: str = typer.Option("label", help="Column with the true class (index or name)."),
+    id_column: str = typer.Option("sample_id", help="Column with sample ids (row numbers if absent)."),
+    test_set_column: str = typer.Option("test_set", help="Column with test-set names (all 'iid' if absent)."),
+    prob_prefix: str = typer.Option("prob_", help="Prefix of probability columns, one per class."),
+    logit_prefix: str = typer.Option("logit_", help="Prefix of logit columns, one per class."),
+    confidence_prefix: str = typer.Option("conf_", help="Prefix of external confidence columns."),
+    text_column: str | None = typer.Option(None, help="Column with report text."),
+    image_column: str | None = typer.Option(None, help="Column with image paths."),
+    class_names: str | None = typer.Option(None, help="Comma-separated class names, in column order."),
+    overwrite: bool = OVERWRITE_OPTION,
+) -> None:
+    """Import a table of predictions.
+
+    Example: silentscope import table preds.csv --out audit_store --text-column report
+    """
+    with user_errors():
+        audit = from_table(
+            path,
+            label_column=label_column,
+            id_column=id_column,
+            test_set_column=test_set_column,
+            prob_prefix=prob_prefix,
+            logit_prefix=logit_prefix,
+            confidence_prefix=confidence_prefix,
+            text_column=text_column,
+            image_column=image_column,
+            class_names=class_names.split(",") if class_names else None,
+        )
+        _saved(audit, out, overwrite)
+
+
+@import_app.command("arrays")
+def import_arrays(
+    logits: Path = typer.Option(..., help=".npy file of logits (N x C), or probabilities with --probabilities."),
+    labels: Path = typer.Option(..., help=".npy file of class indices (N)."),
+    out: Path = OUT_OPTION,
+    test_set: Path | None = typer.Option(None, help=".npy file of test-set names (N)."),
+    features: Path | None = typer.Option(None, help=".npy file of penultimate features (N x D)."),
+    mc_logits: Path | None = typer.Option(None, help=".npy file of MC-dropout logits (N x C x M)."),
+    probabilities: bool = typer.Option(False, help="The logits file holds probabilities."),
+    class_names: str | None = typer.Option(None, help="Comma-separated class names."),
+    overwrite: bool = OVERWRITE_OPTION,
+) -> None:
+    """Import NumPy arrays.
+
+    Example: silentscope import arrays --logits logits.npy --labels labels.npy --out audit_store
+    """
+    with user_errors():
+        audit = from_arrays(
+            logits,
+            labels,
+            test_set=test_set,
+            features=features,
+            mc_logits=mc_logits,
+            probabilities=probabilities,
+            class_names=class_names.split(",") if class_names else None,
+        )
+        _saved(audit, out, overwrite)
+
+
+@import_app.command("fdshifts")
+def import_fdshifts(
+    path: Path = typer.Argument(..., help="FD-Shifts experiment folder or its test_results/ folder."),
+    out: Path = OUT_OPTION,
+    names: str | None = typer.Option(
+        None, help="Comma-separated test-set names per dataset_idx (default: from hydra/config.yaml)."
+    ),
+    overwrite: bool = OVERWRITE_OPTION,
+) -> None:
+    """Import an FD-Shifts test_results/ folder.
+
+    Example: silentscope import fdshifts runs/isic_ce/test_results --out audit_store --names val,iid,acq/site_b
+    """
+    with user_errors():
+        audit = from_fdshifts(path, test_set_names=names.split(",") if names else None)
+        _saved(audit, out, overwrite)
+
+
+def info(store: Path = typer.Argument(..., help="Audit store folder.")) -> None:
+    """Summarise an audit store: samples and accuracy per test set, and which analyses it allows.
+
+    Example: silentscope info audit_store
+    """
+    with user_errors():
+        audit = load_audit(store)
+    console.print(f"[bold]{store}[/]  {audit.n_samples} samples, {audit.n_classes} classes: {', '.join(audit.class_names)}")
+    table = Table(title="test sets")
+    for column in ("test set", "kind", "samples", "accuracy", "errors"):
+        table.add_column(column, justify="left" if column in ("test set", "kind") else "right")
+    for row in audit.summary().itertuples():
+        table.add_row(row.test_set, row.kind, str(row.n), f"{row.accuracy:.3f}", str(row.errors))
+    console.print(table)
+    inputs = sorted(audit.available_inputs())
+    console.print(f"inputs: {', '.join(inputs)}")
+    if audit.confidences:
+        console.print(f"external confidences: {', '.join(sorted(audit.confidences))}")
+    if audit.metadata is not None:
+        console.print(f"metadata columns: {', '.join(audit.metadata.columns)}")
+    analyses = Table(title="analyses")
+    analyses.add_column("analysis")
+    analyses.add_column("command")
+    analyses.add_column("status")
+    for analysis, reason in analysis_availability(audit):
+        status = "[green]available[/]" if reason is None else f"[yellow]{reason}[/]"
+        analyses.add_row(analysis.name, f"silentscope {analysis.command}", status)
+    console.print(analyses)
+    artifacts = list_artifacts(store)
+    if artifacts:
+        console.print(f"artifacts: {', '.join(artifacts)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(import_app, name="import")
+    app.command("info")(info)
