@@ -20,6 +20,15 @@ app = typer.Typer(
 # One module per topic; each defines ``register(app: typer.Typer) -> None``.
 _COMMAND_MODULES = (
     "store",
+    "data",
+    "train",
+    "slices",
+    "subgroups",
+    "shifts",
+    "evaluate",
+    "view",
+    "study",
+    "report",
 )
 
 for _module in _COMMAND_MODULES:

@@ -1,0 +1,476 @@
+// The silentscope viewer: a WebGL map of the joint embedding with colour-by, filters, lasso
+// statistics and panels. State lives here; rendering of panels is in panels.js.
+import createScatterplot from 'regl-scatterplot';
+import { createBackend, maskIndices, packMask } from './backend.js';
+import { encodingFor, zCodes } from './colors.js';
+import {
+  el,
+  fmt,
+  renderFailures,
+  renderHover,
+  renderRepresentatives,
+  renderRiskCoverage,
+  renderSelection,
+  renderSlices,
+} from './panels.js';
+
+// Timings for tests and benchmarks (milliseconds since navigation start).
+const probe = { timings: {}, ready: false, errors: [] };
+window.__silentscope = probe;
+
+const $ = (id) => document.getElementById(id);
+const backend = createBackend();
+const state = {
+  meta: null,
+  columns: {},
+  colorKey: 'correct',
+  csf: null,
+  filter: {},
+  filterCount: null,
+  selection: null,
+  stats: null,
+  tab: 'selection',
+  points: null,
+  rows: null,
+  spatialIndex: null,
+  z: null,
+};
+let scatterplot = null;
+let selectionRequest = null;
+
+async function column(key) {
+  if (!(key in state.columns)) state.columns[key] = await backend.column(key);
+  return state.columns[key];
+}
+
+function normalise(x, y) {
+  let x0 = Infinity;
+  let x1 = -Infinity;
+  let y0 = Infinity;
+  let y1 = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    if (x[i] < x0) x0 = x[i];
+    if (x[i] > x1) x1 = x[i];
+    if (y[i] < y0) y0 = y[i];
+    if (y[i] > y1) y1 = y[i];
+  }
+  const scale = 1.9 / Math.max(x1 - x0, y1 - y0, 1e-9);
+  const cx = (x0 + x1) / 2;
+  const cy = (y0 + y1) / 2;
+  const nx = new Float32Array(x.length);
+  const ny = new Float32Array(y.length);
+  for (let i = 0; i < x.length; i++) {
+    nx[i] = (x[i] - cx) * scale;
+    ny[i] = (y[i] - cy) * scale;
+  }
+  return { x: nx, y: ny };
+}
+
+// Fit the data's square [-0.95, 0.95]^2 into the canvas whatever its aspect ratio.
+function fitView(transition) {
+  scatterplot.zoomToArea({ x: -1, y: -1, width: 2, height: 2 }, { transition, transitionDuration: 300 });
+}
+
+function describeColumn(key) {
+  return state.meta.columns.find((c) => c.key === key);
+}
+
+function renderLegend(column, encoding) {
+  const legend = $('legend');
+  legend.replaceChildren(el('div', { class: 'legend-title' }, column.label));
+  if (encoding.continuous) {
+    legend.append(
+      el('div', { class: 'gradient', style: `background:linear-gradient(90deg, ${encoding.gradient.join(',')})` }),
+      el('div', { class: 'gradient-labels' }, el('span', {}, fmt.short(encoding.min)), el('span', {}, fmt.short(encoding.max))),
+    );
+    if (column.missing) legend.append(el('div', { class: 'legend-item' }, el('span', { class: 'swatch', style: 'background:#4a4f57' }), 'missing'));
+    return;
+  }
+  const items = encoding.legend.slice(0, 24);
+  legend.append(...items.map((item) => el('div', { class: 'legend-item' }, el('span', { class: 'swatch', style: `background:${item.color}` }), item.label)));
+  if (encoding.legend.length > items.length) legend.append(el('div', { class: 'hint' }, `… ${encoding.legend.length - items.length} more`));
+}
+
+async function applyColor(key) {
+  const t0 = performance.now();
+  const described = describeColumn(key);
+  const values = await column(key);
+  const t1 = performance.now();
+  const encoding = encodingFor(described);
+  state.z = zCodes(described, values, state.z);
+  state.colorKey = key;
+  const t2 = performance.now();
+  // The row-oriented points are kept and updated in place, and the spatial index is reused:
+  // regl-scatterplot then only rebuilds its state texture.
+  const rows = state.rows;
+  for (let i = 0; i < rows.length; i++) rows[i][2] = state.z[i];
+  scatterplot.set({ pointColor: encoding.palette, colorBy: 'valueA' });
+  await scatterplot.draw(rows, { zDataType: 'categorical', spatialIndex: state.spatialIndex, preventFilterReset: true });
+  const t3 = performance.now();
+  renderLegend(described, encoding);
+  await new Promise(requestAnimationFrame);
+  probe.timings.colorSwitch = performance.now() - t0;
+  probe.timings.colorSwitchParts = { fetch: t1 - t0, codes: t2 - t1, draw: t3 - t2, frame: performance.now() - t3 };
+  probe.colorKey = key;
+}
+
+function filterSpec() {
+  const spec = {};
+  const pick = (name) => [...document.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
+  const all = (name) => document.querySelectorAll(`input[name="${name}"]`).length;
+  const testSets = pick('test_set');
+  if (testSets.length !== all('test_set')) spec.test_sets = testSets;
+  const classes = pick('class');
+  if (classes.length !== all('class')) spec.classes = classes;
+  const correctness = document.querySelector('input[name="correctness"]:checked').value;
+  if (correctness !== 'all') spec.correctness = correctness;
+  const lo = $('conf-min').value;
+  const hi = $('conf-max').value;
+  if (lo !== '' || hi !== '') {
+    spec.csf = state.csf;
+    if (lo !== '') spec.confidence_min = Number(lo);
+    if (hi !== '') spec.confidence_max = Number(hi);
+  }
+  return spec;
+}
+
+async function applyFilter() {
+  const t0 = performance.now();
+  state.filter = filterSpec();
+  const n = state.meta.n;
+  if (Object.keys(state.filter).length === 0) {
+    scatterplot.unfilter();
+    state.filterCount = n;
+  } else {
+    const bits = await backend.filter(state.filter);
+    const rows = maskIndices(bits, n);
+    state.filterCount = rows.length;
+    scatterplot.filter(Array.from(rows));
+  }
+  $('shown').textContent = `${fmt.int(state.filterCount)} of ${fmt.int(n)} shown`;
+  probe.timings.filter = performance.now() - t0;
+  refreshPanel();
+  if (state.selection) requestStats();
+}
+
+function requestStats() {
+  const t0 = performance.now();
+  if (selectionRequest) selectionRequest.abort();
+  selectionRequest = new AbortController();
+  const bits = packMask(state.selection, state.meta.n);
+  $('selection-panel').classList.add('busy');
+  return backend
+    .selection(bits, state.filter, state.csf, selectionRequest.signal)
+    .then((stats) => {
+      state.stats = stats;
+      renderSelection($('selection-panel'), stats, context());
+      $('selection-panel').classList.remove('busy');
+      probe.timings.selection = performance.now() - t0;
+      probe.selectionCount = stats.n;
+      probe.selectionUpdates = (probe.selectionUpdates || 0) + 1;
+    })
+    .catch((error) => {
+      if (error.name !== 'AbortError') showError(error);
+    });
+}
+
+function showError(error) {
+  probe.errors.push(String(error.message || error));
+  const box = $('error');
+  box.textContent = String(error.message || error);
+  box.hidden = false;
+  setTimeout(() => {
+    box.hidden = true;
+  }, 6000);
+}
+
+function context() {
+  return {
+    meta: state.meta,
+    columns: state.columns,
+    backend,
+    csf: state.csf,
+    focusRow,
+    showSlice,
+    saveSlice,
+  };
+}
+
+function focusRow(row) {
+  scatterplot.zoomToPoints([row], { padding: 0.4, transition: true });
+  scatterplot.select([row]);
+}
+
+async function showSlice(source, index) {
+  const bits = await backend.sliceRows(source, index);
+  const rows = Array.from(maskIndices(bits, state.meta.n));
+  document.querySelectorAll('.slice').forEach((b) => b.classList.toggle('active', b.dataset.source === source && Number(b.dataset.index) === index));
+  scatterplot.select(rows);
+  if (rows.length) scatterplot.zoomToPoints(rows, { padding: 0.2, transition: true });
+  switchTab('selection');
+}
+
+async function saveSlice(name, message) {
+  if (!state.selection || !state.selection.length) return;
+  try {
+    const saved = await backend.saveSlice(name, packMask(state.selection, state.meta.n), false);
+    message.textContent = `Saved slice “${saved.name}” (${fmt.int(saved.n)} samples) in the store.`;
+    state.meta = await backend.meta();
+    delete state.columns['slice:saved'];
+    buildColorOptions();
+    if (state.tab === 'slices') refreshPanel();
+  } catch (error) {
+    message.textContent = error.message;
+  }
+}
+
+async function refreshPanel() {
+  const panel = $(`${state.tab}-panel`);
+  const spec = state.filter;
+  try {
+    if (state.tab === 'slices') renderSlices(panel, state.meta.slices, context());
+    if (state.tab === 'failures') renderFailures(panel, await backend.failures(spec, state.csf, 10), context());
+    if (state.tab === 'classes') renderRepresentatives(panel, await backend.representatives(spec, 5), context());
+    if (state.tab === 'risk') renderRiskCoverage(panel, await backend.riskCoverage(spec, state.csf));
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function switchTab(tab) {
+  state.tab = tab;
+  document.querySelectorAll('.tab').forEach((b) => b.classList.toggle('active', b.dataset.tab === tab));
+  document.querySelectorAll('.panel').forEach((p) => {
+    p.hidden = p.id !== `${tab}-panel`;
+  });
+  if (tab !== 'selection') refreshPanel();
+}
+
+function buildColorOptions() {
+  const select = $('color-by');
+  const groups = {};
+  for (const c of state.meta.columns) (groups[c.group] ||= []).push(c);
+  select.replaceChildren(
+    ...Object.entries(groups).map(([group, columns]) =>
+      el('optgroup', { label: group }, columns.map((c) => el('option', { value: c.key, selected: c.key === state.colorKey }, c.label))),
+    ),
+  );
+}
+
+function buildControls() {
+  const meta = state.meta;
+  buildColorOptions();
+  $('color-by').addEventListener('change', (e) => applyColor(e.target.value).catch(showError));
+  const csf = $('csf');
+  csf.replaceChildren(...meta.csfs.map((name) => el('option', { value: name, selected: name === state.csf }, name)));
+  csf.addEventListener('change', () => {
+    state.csf = csf.value;
+    if ($('conf-min').value !== '' || $('conf-max').value !== '') applyFilter();
+    else refreshPanel();
+    if (state.selection) requestStats();
+  });
+  const checks = (name, values) =>
+    values.map((value) => el('label', { class: 'check' }, el('input', { type: 'checkbox', name, value, checked: true }), el('span', {}, value)));
+  $('filter-test-sets').replaceChildren(...checks('test_set', meta.test_sets));
+  $('filter-classes').replaceChildren(...checks('class', meta.class_names));
+  let timer = null;
+  const debounced = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => applyFilter().catch(showError), 150);
+  };
+  $('filters').addEventListener('change', debounced);
+  $('filters').addEventListener('input', (e) => {
+    if (e.target.type === 'number') debounced();
+  });
+  $('reset-filters').addEventListener('click', () => {
+    document.querySelectorAll('#filters input[type=checkbox]').forEach((i) => {
+      i.checked = true;
+    });
+    document.querySelector('input[name="correctness"][value="all"]').checked = true;
+    $('conf-min').value = '';
+    $('conf-max').value = '';
+    applyFilter().catch(showError);
+  });
+  document.querySelectorAll('.tab').forEach((b) => b.addEventListener('click', () => switchTab(b.dataset.tab)));
+  document.querySelectorAll('.tool').forEach((b) =>
+    b.addEventListener('click', () => {
+      const tool = b.dataset.tool;
+      if (tool === 'reset') {
+        fitView(true);
+        return;
+      }
+      if (tool === 'clear') {
+        scatterplot.deselect();
+        return;
+      }
+      document.querySelectorAll('.tool[data-mode]').forEach((t) => t.classList.toggle('active', t === b));
+      scatterplot.set(tool === 'pan' ? { mouseMode: 'panZoom' } : { mouseMode: 'lasso', lassoType: tool === 'box' ? 'rectangle' : 'freeform' });
+    }),
+  );
+  const info = meta.embedding || {};
+  $('store-name').textContent = meta.store;
+  $('store-facts').textContent = `${fmt.int(meta.n)} samples · ${meta.test_sets.length} test sets · accuracy ${fmt.pct(meta.accuracy)} · map: ${info.description || info.method} of ${info.input}${info.n_fit && info.n_fit < info.n_samples ? ` (${fmt.int(info.n_fit)} laid out, the rest placed by nearest neighbours)` : ''}`;
+  if (meta.export) {
+    $('export-note').hidden = false;
+    $('export-note').textContent = meta.export.note;
+  }
+  if (Object.keys(meta.skipped_columns || {}).length) {
+    $('skipped').textContent = `Not colourable: ${Object.entries(meta.skipped_columns)
+      .map(([k, v]) => `${k} (${v})`)
+      .join('; ')}`;
+  }
+}
+
+// regl-scatterplot treats the mouse-up of a lasso that closes where it started as a click
+// on the nearest point, which would replace the lasso's selection by one point. A lasso
+// drag that travelled more than a few pixels therefore swallows its click.
+function guardLassoClick() {
+  const map = $('map');
+  let start = null;
+  let travelled = 0;
+  map.addEventListener(
+    'mousedown',
+    (e) => {
+      const lassoing = e.shiftKey || scatterplot.get('mouseMode') === 'lasso';
+      start = lassoing ? [e.clientX, e.clientY] : null;
+      travelled = 0;
+    },
+    true,
+  );
+  map.addEventListener(
+    'mousemove',
+    (e) => {
+      if (start) travelled = Math.max(travelled, Math.hypot(e.clientX - start[0], e.clientY - start[1]));
+    },
+    true,
+  );
+  map.addEventListener(
+    'click',
+    (e) => {
+      if (start && travelled > 8) e.stopPropagation();
+      start = null;
+    },
+    true,
+  );
+}
+
+function attachHover() {
+  const card = $('hover');
+  const canvas = $('canvas');
+  const cache = new Map();
+  let current = null;
+  let mouse = [0, 0];
+  let inside = false;
+  canvas.addEventListener('mousemove', (e) => {
+    const box = canvas.getBoundingClientRect();
+    mouse = [e.clientX - box.left, e.clientY - box.top];
+    inside = true;
+    if (!card.hidden) place();
+  });
+  const place = () => {
+    const box = canvas.getBoundingClientRect();
+    const w = card.offsetWidth;
+    const h = card.offsetHeight;
+    const left = mouse[0] + 16 + w > box.width ? mouse[0] - 16 - w : mouse[0] + 16;
+    const top = Math.min(Math.max(8, mouse[1] - h / 2), box.height - h - 8);
+    card.style.left = `${left}px`;
+    card.style.top = `${top}px`;
+  };
+  scatterplot.subscribe('pointOver', async (row) => {
+    current = row;
+    try {
+      if (!cache.has(row)) cache.set(row, await backend.sample(row));
+      if (cache.size > 500) cache.delete(cache.keys().next().value);
+      // regl-scatterplot re-announces the last hovered point after redraws: show the card
+      // only while the mouse is over the map.
+      if (current !== row || !inside) return;
+      renderHover(card, cache.get(row), context());
+      card.hidden = false;
+      place();
+      probe.hovered = row;
+    } catch (error) {
+      showError(error);
+    }
+  });
+  const hide = () => {
+    current = null;
+    card.hidden = true;
+  };
+  scatterplot.subscribe('pointOut', hide);
+  canvas.addEventListener('mousedown', hide);
+  canvas.addEventListener('mouseleave', () => {
+    inside = false;
+    hide();
+  });
+}
+
+async function main() {
+  const t0 = performance.now();
+  state.meta = await backend.meta();
+  state.csf = state.meta.default_csf;
+  const [x, y, correct] = await Promise.all([column('x'), column('y'), column('correct')]);
+  probe.timings.fetch = performance.now() - t0;
+  state.points = normalise(x, y);
+  const n = state.meta.n;
+  const canvas = $('canvas');
+  const { width, height } = canvas.getBoundingClientRect();
+  scatterplot = createScatterplot({
+    canvas,
+    width,
+    height,
+    backgroundColor: '#0f1216',
+    pointSize: n > 500000 ? 2 : n > 100000 ? 3 : n > 10000 ? 4 : 7,
+    pointSizeSelected: 1,
+    pointOutlineWidth: 1,
+    opacity: n > 100000 ? 0.6 : 0.9,
+    opacityInactiveScale: 0.25,
+    pointColorActive: '#ffd34d',
+    pointColorHover: '#ffffff',
+    lassoColor: '#ffd34d',
+    lassoMinDelay: 5,
+    lassoClearEvent: 'deselect',
+    performanceMode: n > 2000000,
+    // Cloning a million points into a worker costs more than indexing them in place.
+    spatialIndexUseWorker: false,
+  });
+  const encoding = encodingFor(describeColumn('correct'));
+  state.z = zCodes(describeColumn('correct'), correct);
+  scatterplot.set({ pointColor: encoding.palette, colorBy: 'valueA' });
+  state.rows = Array.from(state.z, (z, i) => [state.points.x[i], state.points.y[i], z]);
+  await scatterplot.draw(state.rows, { zDataType: 'categorical' });
+  fitView(false);
+  await new Promise(requestAnimationFrame);
+  probe.timings.firstPaint = performance.now();
+  probe.timings.draw = performance.now() - t0;
+  state.spatialIndex = scatterplot.get('spatialIndex');
+  renderLegend(describeColumn('correct'), encoding);
+  buildControls();
+  attachHover();
+  guardLassoClick();
+  renderSelection($('selection-panel'), null, context());
+  $('shown').textContent = `${fmt.int(n)} of ${fmt.int(n)} shown`;
+  scatterplot.subscribe('select', ({ points }) => {
+    probe.timings.selectStart = performance.now();
+    state.selection = points;
+    switchTab('selection');
+    requestStats();
+  });
+  scatterplot.subscribe('deselect', () => {
+    state.selection = null;
+    state.stats = null;
+    renderSelection($('selection-panel'), null, context());
+  });
+  new ResizeObserver(() => {
+    const box = canvas.parentElement.getBoundingClientRect();
+    scatterplot.set({ width: box.width, height: box.height });
+  }).observe(canvas.parentElement);
+  probe.scatterplot = scatterplot;
+  probe.state = state;
+  probe.ready = true;
+  document.body.dataset.ready = 'true';
+}
+
+main().catch((error) => {
+  showError(error);
+  document.body.dataset.ready = 'error';
+});

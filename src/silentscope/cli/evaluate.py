@@ -1,0 +1,290 @@
+"""``silentscope evaluate`` and ``silentscope csfs``: compare confidence scoring functions."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from silentscope.audit import parse_test_set
+from silentscope.audit.store import load_audit, write_artifact
+from silentscope.cli._common import console, user_errors
+from silentscope.confidence import describe_csfs, get_csf
+from silentscope.evaluation import EvaluationResult, evaluate, metric_label
+from silentscope.metrics import get_metric
+
+FORMATS = ("csv", "parquet", "json")
+#: Beyond this many groups the printed table keeps iid, non-corruption test sets and pooled rows.
+_MAX_COLUMNS = 10
+
+
+def evaluate_command(
+    store: Annotated[Path, typer.Argument(help="Audit store folder.")],
+    csf: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--csf",
+            help="CSF to evaluate (repeatable, exact name; see `silentscope csfs`). Default: all.",
+        ),
+    ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            help="Metric (repeatable, e.g. aurc, augrc, auroc_f, accuracy). Default: all.",
+        ),
+    ] = None,
+    test_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--test-set", help="Test set (repeatable). Default: every test set except val."
+        ),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Bootstrap resamples for the CIs (0: none).")
+    ] = 1000,
+    confidence_level: Annotated[
+        float, typer.Option("--confidence-level", help="Level of the intervals.")
+    ] = 0.95,
+    show: Annotated[
+        str, typer.Option("--show", help="Metric shown in the printed table.")
+    ] = "aurc",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for the result files. Default: inside the store, as artifacts.",
+        ),
+    ] = None,
+    formats: Annotated[
+        str, typer.Option("--format", help="Comma-separated: csv, parquet, json (with --out).")
+    ] = "csv,parquet,json",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+) -> None:
+    """Evaluate every CSF on every test set: AURC, AUGRC, AUROC_f, ... with bootstrap CIs.
+
+    Prints CSF x test set for one metric (best per column in bold), lists the CSFs that could
+    not run and why, and saves the full tidy table.
+
+    Example: silentscope evaluate audit_store --csf MSR --csf PE --metric aurc --metric augrc --out results/
+    """
+    with user_errors():
+        chosen_formats = _parse_formats(formats)
+        audit = load_audit(store)
+        result = evaluate(
+            audit,
+            csfs=csf or None,
+            metrics=metric or None,
+            test_sets=test_set or None,
+            n_bootstrap=bootstrap,
+            confidence_level=confidence_level,
+            random_state=seed,
+        )
+        if show not in result.metrics:
+            shown = result.metrics[0] if result.metrics else None
+            if metric and shown is not None:
+                console.print(f"[dim]--show {show} was not evaluated; showing {shown}[/]")
+            show = shown
+        if show is not None:
+            console.print(_metric_table(result, show))
+        console.print(_classification_table(result))
+        _print_unavailable(result)
+        _print_notes(result)
+        written = _save(result, store, out, chosen_formats)
+    for path in written:
+        console.print(f"[green]wrote[/] {path}")
+
+
+def csfs_command(
+    store: Annotated[
+        Path | None, typer.Argument(help="Optional audit store: also say which CSFs it allows.")
+    ] = None,
+) -> None:
+    """List every registered confidence scoring function with the inputs it requires.
+
+    Example: silentscope csfs audit_store
+    """
+    with user_errors():
+        audit = load_audit(store) if store is not None else None
+        table = Table(title="confidence scoring functions (higher = more confident)")
+        for column in (
+            "name",
+            "description",
+            "requires",
+            "fitted",
+            *(("status",) if audit else ()),
+        ):
+            table.add_column(column)
+        reasons = {}
+        for row in describe_csfs().itertuples():
+            cells = [row.name, row.display_name, row.requires, "yes" if row.fitted else "no"]
+            if audit is not None:
+                if row.name.startswith("ext:"):
+                    declared = ", ".join(f"ext:{key}" for key in audit.confidences)
+                    cells.append(declared or "[yellow]none declared[/]")
+                else:
+                    csf = get_csf(row.name)
+                    reason = csf.unavailable_reason(audit)
+                    if reason is None:
+                        cells.append("[green]available[/]")
+                    else:
+                        cells.append(f"[yellow]missing {', '.join(csf.missing_inputs(audit))}[/]")
+                        reasons[row.name] = reason
+            table.add_row(*cells)
+    console.print(table)
+    for name, reason in reasons.items():
+        console.print(f"  [bold]{name}[/]: {reason}", soft_wrap=True, highlight=False)
+
+
+# ------------------------------------------------------------------ printing
+def _shown_groups(result: EvaluationResult) -> tuple[list[str], int]:
+    groups = result.groups
+    if len(groups) <= _MAX_COLUMNS:
+        return groups, 0
+    pooled = set(result.settings.get("pooled_groups", {}))
+
+    def single_corruption(name: str) -> bool:
+        return name not in pooled and parse_test_set(name).kind == "cor"
+
+    shown = [name for name in groups if not single_corruption(name)]
+    return shown, len(groups) - len(shown)
+
+
+def _format(value: float, low: float, high: float) -> str:
+    if math.isnan(value):
+        return "[dim]n/a[/]"
+    if math.isnan(low):
+        return f"{value:.1f}"
+    return f"{value:.1f} [dim][{low:.1f}, {high:.1f}][/]"
+
+
+def _metric_table(result: EvaluationResult, metric: str) -> Table:
+    spec = get_metric(metric)
+    values, lows, highs = (result.wide(metric, column) for column in ("value", "ci_low", "ci_high"))
+    groups, hidden = _shown_groups(result)
+    level = result.settings.get("confidence_level", 0.95)
+    n_boot = result.settings.get("n_bootstrap", 0)
+    ci = f", {level:.0%} CI from {n_boot} bootstrap resamples" if n_boot else ""
+    direction = "higher" if spec.higher_is_better else "lower"
+    table = Table(
+        title=f"{metric_label(metric)} ({direction} is better{ci})",
+        caption=f"{hidden} single corruption test sets not shown; all are in the saved files"
+        if hidden
+        else None,
+    )
+    table.add_column("CSF", style="bold")
+    for group in groups:
+        table.add_column(group, justify="right")
+    best = {}
+    for group in groups:
+        column = values[group].dropna()
+        if not column.empty:
+            best[group] = column.max() if spec.higher_is_better else column.min()
+    for csf in values.index:
+        cells = []
+        for group in groups:
+            text = _format(values.at[csf, group], lows.at[csf, group], highs.at[csf, group])
+            if group in best and values.at[csf, group] == best[group]:
+                text = f"[bold]{text}[/]"
+            cells.append(text)
+        table.add_row(csf, *cells)
+    return table
+
+
+def _classification_table(result: EvaluationResult) -> Table:
+    frame = result.classification
+    groups, _ = _shown_groups(result)
+    table = Table(title="classifier per test set")
+    table.add_column("test set")
+    table.add_column("n", justify="right")
+    table.add_column("errors", justify="right")
+    metrics = list(dict.fromkeys(frame["metric"])) if len(frame) else []
+    for name in metrics:
+        table.add_column(metric_label(name), justify="right")
+    facts = (result.table if len(result.table) else frame).drop_duplicates("test_set")
+    facts = facts.set_index("test_set")
+    for group in groups:
+        cells = [group, str(facts.at[group, "n"]), str(facts.at[group, "n_errors"])]
+        for name in metrics:
+            row = frame[(frame["test_set"] == group) & (frame["metric"] == name)]
+            scale = get_metric(name).table_scale
+            value = float(row["value"].iloc[0]) * scale if len(row) else math.nan
+            cells.append("[dim]n/a[/]" if math.isnan(value) else f"{value:.3g}")
+        table.add_row(*cells)
+    return table
+
+
+def _print_unavailable(result: EvaluationResult) -> None:
+    if not result.unavailable:
+        return
+    console.print("[yellow]CSFs not evaluated:[/]")
+    for name, reason in result.unavailable.items():
+        console.print(f"  [bold]{name}[/]: {reason}", soft_wrap=True, highlight=False)
+
+
+def _print_notes(result: EvaluationResult) -> None:
+    frames = [result.table, result.classification]
+    undefined = sum(int(frame["value"].isna().sum()) for frame in frames if len(frame))
+    if undefined:
+        console.print(
+            f"[dim]{undefined} metric values are undefined (e.g. AUROC_f on a test set without "
+            "errors); the note column of the saved table says why for each[/]"
+        )
+
+
+# ------------------------------------------------------------------ saving
+def _parse_formats(formats: str) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(part.strip() for part in formats.split(",") if part.strip()))
+    unknown = [name for name in chosen if name not in FORMATS]
+    if unknown or not chosen:
+        raise ValueError(
+            f"unknown --format {', '.join(unknown) or formats!r}; choose from {', '.join(FORMATS)}"
+        )
+    return chosen
+
+
+def _save(
+    result: EvaluationResult, store: Path, out: Path | None, formats: tuple[str, ...]
+) -> list[Path]:
+    if out is None:
+        info = {
+            "unavailable": result.unavailable,
+            "csf_params": result.csf_params,
+            "settings": result.settings,
+        }
+        return [
+            write_artifact(store, "evaluation", result.table),
+            write_artifact(store, "evaluation.classification", result.classification),
+            write_artifact(store, "evaluation.info", _json_safe(info)),
+        ]
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file; pass a folder for the result files")
+    written: list[Path] = []
+    if "csv" in formats:
+        written += result.to_csv(out / "evaluation.csv")
+    if "parquet" in formats:
+        written += result.to_parquet(out / "evaluation.parquet")
+    if "json" in formats:
+        written.append(result.to_json(out / "evaluation.json"))
+    return written
+
+
+def _json_safe(value):
+    """Plain Python values for the store's JSON artifact (numpy scalars and tuples included)."""
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    if hasattr(value, "item") and not isinstance(value, pd.DataFrame):
+        return value.item()
+    return value
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate_command)
+    app.command("csfs")(csfs_command)

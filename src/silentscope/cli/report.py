@@ -1,0 +1,71 @@
+"""``silentscope report`` and ``silentscope demo``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from silentscope.cli._common import console, user_errors
+
+
+def report(
+    source: Path = typer.Argument(..., help="Study folder, run folder or audit store."),
+    out: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML file to write."),
+) -> None:
+    """Write a self-contained HTML report (no network needed to view it).
+
+    Example: silentscope report studies/derma --out derma_report.html
+    """
+    from silentscope.report.build import build_report
+
+    with user_errors():
+        path = build_report(source, out, command=" ".join(["silentscope", *sys.argv[1:]]))
+    console.print(f"[green]report[/] {path.resolve()}")
+
+
+def demo(
+    out: Path = typer.Option(Path("silentscope-demo"), "--out", "-o", help="Folder for the demo study and report."),
+    medmnist: str | None = typer.Option(None, help="Run on this MedMNIST dataset (e.g. dermamnist) instead."),
+    root: Path | None = typer.Option(None, help="Folder holding the MedMNIST .npz files (with --medmnist)."),
+    seeds: int = typer.Option(1, help="Seeds per objective."),
+    restart: bool = typer.Option(False, "--restart", help="Discard an earlier demo run in --out."),
+) -> None:
+    """Train with several objectives on the embedded synthetic dataset, audit, evaluate and report.
+
+    No network needed. Example: silentscope demo --out demo
+    Example: silentscope demo --medmnist pneumoniamnist --root ../shared/data/medmnist
+    """
+    from silentscope.report.build import build_report
+    from silentscope.study.demo import demo_study
+    from silentscope.study.results import write_results
+    from silentscope.study.runner import run_study
+
+    from .study import _print_summary
+
+    with user_errors():
+        start = time.perf_counter()
+        spec = demo_study(medmnist=medmnist, root=root, n_seeds=seeds)
+        console.print(
+            f"[bold]silentscope demo[/]: {len(spec.runs())} runs ({', '.join(spec.objectives)}) on "
+            f"{spec.datasets[0].name}, shifts included; writing to {out}"
+        )
+        outcome = run_study(spec, out, restart=restart, console=console)
+        if not outcome.done:
+            raise ValueError(f"every demo run failed; see {out / 'failed'}")
+        write_results(out)
+        _print_summary(out)
+        path = build_report(out, out / "report.html", command="silentscope demo " + " ".join(sys.argv[2:]))
+        elapsed = time.perf_counter() - start
+    console.print(f"[green]report[/] {path.resolve()}")
+    console.print(f"[green]tables[/] {(out / 'results').resolve()}   ({elapsed:.0f} s in all)")
+    if outcome.failed:
+        console.print(f"[red]{len(outcome.failed)} run(s) failed[/]; see {out / 'failed'}")
+        raise typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+    app.command("demo")(demo)

@@ -1,0 +1,122 @@
+"""``silentscope study run|results``: the failure-detection study from one command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from silentscope.cli._common import console, user_errors
+
+study_app = typer.Typer(help="Run failure-detection studies and collect their results.", no_args_is_help=True)
+
+
+@study_app.command("run")
+def run(
+    study_file: Path | None = typer.Argument(None, help="Study YAML file (or use the flags below)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Study folder (default: studies/<name>)."),
+    dataset: list[str] = typer.Option([], "--dataset", help="Dataset name, without a YAML file (repeatable)."),
+    objective: list[str] = typer.Option([], "--objective", help="Training objective (repeatable)."),
+    seed: list[int] = typer.Option([], "--seed", help="Seed (repeatable)."),
+    epochs: int | None = typer.Option(None, help="Training epochs."),
+    bootstrap: int | None = typer.Option(None, help="Bootstrap resamples for the CIs."),
+    executor: str | None = typer.Option(None, help="local or ray."),
+    address: str | None = typer.Option(None, help="Ray cluster address (with --executor ray)."),
+    workers: int | None = typer.Option(None, help="Parallel runs (local) or CPUs (local Ray)."),
+    restart: bool = typer.Option(False, "--restart", help="Discard finished runs and start again."),
+) -> None:
+    """Run every unfinished run of a study; an interrupted study resumes where it stopped.
+
+    Example: silentscope study run study.yaml --out studies/derma
+    Example: silentscope study run --dataset medmnist:pneumoniamnist --objective ce --objective dg --seed 0 --seed 1
+    """
+    from silentscope.study.results import failed_runs, write_results
+    from silentscope.study.runner import run_study
+    from silentscope.study.spec import load_study, parse_study
+
+    with user_errors():
+        if study_file is not None:
+            spec = load_study(study_file)
+        elif dataset:
+            spec = parse_study({"name": "study", "datasets": [{"name": d} for d in dataset]}, source="the flags")
+        else:
+            raise ValueError("give a study YAML file or at least one --dataset")
+        updates = {}
+        if objective:
+            updates["objectives"] = objective
+        if seed:
+            updates["seeds"] = seed
+        if epochs is not None:
+            updates["train"] = spec.train.model_copy(update={"epochs": epochs})
+        if bootstrap is not None:
+            updates["evaluation"] = spec.evaluation.model_copy(update={"bootstrap": bootstrap})
+        executor_updates = {k: v for k, v in (("kind", executor), ("address", address), ("workers", workers)) if v}
+        if executor_updates:
+            updates["executor"] = spec.executor.model_copy(update=executor_updates)
+        if updates:
+            spec = parse_study({**spec.model_dump(), **{k: _dump(v) for k, v in updates.items()}})
+        study_dir = out or Path("studies") / spec.name
+        outcome = run_study(spec, study_dir, restart=restart, console=console)
+        failures = failed_runs(study_dir)
+        if len(outcome.done):
+            written = write_results(study_dir)
+            console.print(f"[green]results[/] in {study_dir / 'results'} ({len(written)} files)")
+            _print_summary(study_dir)
+        if failures:
+            console.print(f"[red]{len(failures)} run(s) failed[/] (details in {study_dir / 'failed'}):")
+            for run_id, error in failures.items():
+                console.print(f"  {run_id}: {error}")
+            raise typer.Exit(code=1)
+
+
+def _dump(value):
+    return value.model_dump() if hasattr(value, "model_dump") else value
+
+
+@study_app.command("results")
+def results(
+    study_dir: Path = typer.Argument(..., help="Study folder."),
+    metric: str = typer.Option("aurc", help="Metric of the summary table."),
+) -> None:
+    """Collect the results of a study's finished runs into tables (CSV, Parquet, LaTeX).
+
+    Example: silentscope study results studies/derma --metric augrc
+    """
+    from silentscope.study.results import write_results
+
+    with user_errors():
+        write_results(study_dir, metrics=tuple(dict.fromkeys((metric, "aurc", "augrc"))))
+        _print_summary(study_dir, metric)
+
+
+def _print_summary(study_dir: Path, metric: str = "aurc") -> None:
+    from silentscope.metrics.registry import get_metric
+    from silentscope.study.results import best_per_column, collect_results, format_summary, summary_table
+
+    long = collect_results(study_dir)
+    if metric not in set(long["metric"]):
+        return
+    spec = get_metric(metric)
+    scale = getattr(spec, "table_scale", 1.0)
+    table = summary_table(long, metric)
+    best = best_per_column(table, spec.higher_is_better)
+    formatted = format_summary(table, scale)
+    unit = f" x{scale:g}" if scale != 1 else ""
+    direction = "higher" if spec.higher_is_better else "lower"
+    view = Table(title=f"{getattr(spec, 'display_name', metric)}{unit} ({direction} is better; mean ± std over seeds)")
+    view.add_column("CSF")
+    for column in formatted.columns:
+        view.add_column(column, justify="right")
+    for csf in formatted.index:
+        cells = []
+        for column in formatted.columns:
+            dataset, kind = column.rsplit(" ", 1)
+            value = formatted.loc[csf, column]
+            cells.append(f"[bold green]{value}[/]" if best.get((dataset, kind)) == csf else value)
+        view.add_row(csf, *cells)
+    console.print(view)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(study_app, name="study")

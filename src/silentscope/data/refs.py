@@ -1,0 +1,87 @@
+"""Image references (``AuditSet.image_ref``): write in-memory images to a file, read any ref back.
+
+A reference is either an image file path or ``<file.npz>#<key>/<index>`` (one image of an
+array stored in an npz file, e.g. ``pneumoniamnist.npz#test_images/12``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from silentscope.data.dataset import SPLITS, ImageDataset
+from silentscope.data.errors import DatasetError
+from silentscope.data.files import read_image
+
+
+@lru_cache(maxsize=4)
+def _npz_array(path: str, key: str) -> np.ndarray:
+    with np.load(path, allow_pickle=False) as archive:
+        if key not in archive.files:
+            raise DatasetError(f"{path} has no array {key!r}; it has {archive.files}")
+        return archive[key]
+
+
+def read_image_ref(ref: str) -> np.ndarray:
+    """The uint8 image (H, W, C) an image reference points to.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> path = tempfile.mkdtemp() + "/a.npz"
+    >>> np.savez(path, test_images=np.arange(2 * 4 * 4, dtype=np.uint8).reshape(2, 4, 4))
+    >>> read_image_ref(f"{path}#test_images/1").shape
+    (4, 4, 1)
+    """
+    file, sep, location = str(ref).partition("#")
+    if not sep:
+        return read_image(file)
+    key, _, index = location.rpartition("/")
+    if not key or not index.isdigit():
+        raise DatasetError(f"image reference {ref!r} must look like <file.npz>#<key>/<index>")
+    if not Path(file).is_file():
+        raise FileNotFoundError(f"image reference {ref!r} points to {file}, which does not exist")
+    array = _npz_array(file, key)
+    if int(index) >= len(array):
+        raise DatasetError(f"image reference {ref!r}: {key} has only {len(array)} images")
+    image = np.asarray(array[int(index)])
+    return image[..., None] if image.ndim == 2 else image
+
+
+def write_npz(dataset: ImageDataset, path: str | Path) -> np.ndarray:
+    """Save a dataset's images and labels in the MedMNIST layout and return one ref per sample.
+
+    The file holds ``{split}_images`` and ``{split}_labels`` (readable by
+    :func:`~silentscope.data.medmnist.load_medmnist` when named ``<flag>.npz``) plus
+    ``{split}_sample_ids``. Use the returned refs as ``image_ref`` of an AuditSet so that
+    reports and the viewer can show in-memory images (e.g. the synthetic dataset).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from silentscope.data.synthetic import make_synthetic
+    >>> data = make_synthetic(200, 16, seed=0)
+    >>> refs = write_npz(data, tempfile.mkdtemp() + "/synthetic.npz")
+    >>> bool((read_image_ref(refs[5]) == data.load_images([5])[0]).all())
+    True
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise DatasetError(f"write_npz writes an .npz file; got {path.name!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays, refs = {}, np.empty(len(dataset), dtype=object)
+    for split in SPLITS:
+        rows = np.flatnonzero(dataset.split == split)
+        arrays[f"{split}_images"] = (
+            dataset.load_images(rows) if len(rows) else np.zeros((0, 1, 1, 1), np.uint8)
+        )
+        arrays[f"{split}_labels"] = dataset.labels[rows].astype(np.int64)[:, None]
+        arrays[f"{split}_sample_ids"] = dataset.sample_ids[rows].astype(str)
+        refs[rows] = [f"{path}#{split}_images/{i}" for i in range(len(rows))]
+    temporary = path.with_name(path.name + ".tmp-write.npz")
+    np.savez_compressed(temporary, **arrays)
+    temporary.replace(path)  # never leave a half-written file under the final name
+    _npz_array.cache_clear()
+    return refs.astype(str)

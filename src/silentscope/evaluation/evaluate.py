@@ -1,0 +1,370 @@
+"""``evaluate``: every CSF x every test set x every metric, with bootstrap confidence intervals."""
+
+from __future__ import annotations
+
+import secrets
+import zlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from silentscope.audit import AuditSet
+from silentscope.confidence import ConfidenceScorer, fit_score_csfs
+from silentscope.evaluation.groups import EvaluationGroup, evaluation_groups, select_test_sets
+from silentscope.evaluation.result import EvaluationResult
+from silentscope.metrics import BOOTSTRAP_METRICS, METRICS, bootstrap_ci, get_metric
+
+#: Failure-detection metrics computed by default: those with a vectorised bootstrap. The
+#: class-balanced AURC/AUGRC are computed on request (their CIs need one call per resample).
+DEFAULT_FD_METRICS = tuple(name for name in BOOTSTRAP_METRICS if name in METRICS)
+#: Classification metrics computed per test set by default (failure-detection-free).
+DEFAULT_CLASSIFICATION_METRICS = tuple(
+    name for name, spec in METRICS.items() if spec.kind == "classification"
+)
+#: Metrics that compare confidence with accuracy, so only apply to CSFs valued in [0, 1].
+UNIT_INTERVAL_METRICS = ("ece",)
+
+
+def evaluate(
+    audit: AuditSet,
+    csfs: Sequence[str | ConfidenceScorer] | None = None,
+    metrics: Sequence[str] | None = None,
+    test_sets: Sequence[str] | None = None,
+    n_bootstrap: int = 1000,
+    confidence_level: float = 0.95,
+    random_state: int | None = 0,
+    progress: bool | None = None,
+) -> EvaluationResult:
+    """Evaluate confidence scoring functions on every test set of an AuditSet.
+
+    CSFs are fitted once on ``audit`` (fitted CSFs use only its validation split or
+    training features) and then judged, per test set and per pooled shift kind, by
+    failure-detection metrics of their confidences against the AuditSet's correctness.
+    The classifier itself is described per test set by classification metrics.
+
+    Parameters
+    ----------
+    audit : AuditSet
+    csfs : sequence of str or ConfidenceScorer, optional
+        CSF names (exact) or configured CSF objects; default every registered CSF and every
+        external confidence of ``audit``. CSFs whose inputs are missing are listed in
+        ``result.unavailable`` with the reason.
+    metrics : sequence of str, optional
+        Metric registry names (see :data:`silentscope.metrics.METRICS`). Failure-detection
+        metrics go to ``result.table``, classification metrics to
+        ``result.classification``. Default: :data:`DEFAULT_FD_METRICS` and
+        :data:`DEFAULT_CLASSIFICATION_METRICS`.
+    test_sets : sequence of str, optional
+        Test sets to evaluate; default every test set except the validation split ``val``.
+    n_bootstrap : int, default 1000
+        Bootstrap resamples for the percentile intervals; 0 gives point estimates only.
+    confidence_level : float, default 0.95
+    random_state : int or None, default 0
+        Seed of the bootstrap. Each group's resamples are seeded from it and the group's
+        name, so adding or removing a test set leaves the others' numbers unchanged.
+        ``None`` draws a fresh seed, which is recorded in ``result.settings``.
+    progress : bool, optional
+        Show a rich progress bar on stderr; default only when stderr is a terminal.
+
+    Returns
+    -------
+    EvaluationResult
+        ``table`` (columns csf, test_set, test_set_kind, pooled, metric, value, ci_low,
+        ci_high, n, n_errors, accuracy, note), ``classification``, ``unavailable``,
+        ``csf_params`` and ``settings``. A metric undefined on a group (e.g. AUROC_f when
+        every prediction is correct) has value NaN and says why in ``note``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from silentscope.audit import AuditSet
+    >>> rng = np.random.default_rng(0)
+    >>> logits = rng.normal(size=(200, 2)) * 2
+    >>> labels = np.where(rng.random(200) < 0.9, logits.argmax(1), 1 - logits.argmax(1))
+    >>> audit = AuditSet(sample_id=[str(i) for i in range(200)], test_set=["iid"] * 200,
+    ...                  label=labels, logits=logits, class_names=["no", "yes"])
+    >>> result = evaluate(audit, csfs=["MSR", "MLS"], metrics=["aurc", "accuracy"],
+    ...                   n_bootstrap=100)
+    >>> result.table[["csf", "test_set", "metric", "n", "n_errors"]].values.tolist()
+    [['MSR', 'iid', 'aurc', 200, 13], ['MLS', 'iid', 'aurc', 200, 13]]
+    >>> sorted(result.unavailable)
+    []
+    """
+    fd_metrics, clf_metrics = _split_metrics(metrics)
+    n_bootstrap = _check_n_bootstrap(n_bootstrap)
+    if not 0 < confidence_level < 1:
+        raise ValueError(f"confidence_level must lie in (0, 1), got {confidence_level!r}")
+    if random_state is None:
+        random_state = secrets.randbits(32)
+    elif isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
+        raise ValueError(f"random_state must be an int or None, got {random_state!r}")
+    selected = select_test_sets(audit, test_sets)
+    groups = evaluation_groups(audit, selected)
+
+    with _progress_bar(progress) as bar:
+        task = bar.add_task("fitting CSFs", total=None)
+        confidences, unavailable, fitted = fit_score_csfs(
+            audit, csfs, on_step=lambda name: bar.update(task, description=f"fitting {name}")
+        )
+        bar.update(task, total=len(groups) * (len(confidences) + 1), completed=0)
+        rows, classification_rows = [], []
+        probabilities = audit.probabilities
+        for group in groups:
+            seed = _group_seed(int(random_state), group.name)
+            facts = _group_facts(audit, group)
+            labels, correct = audit.label[group.rows], audit.correct[group.rows]
+            bar.update(task, description=f"classification on {group.name}")
+            bootstrap = {"n_bootstrap": n_bootstrap, "level": confidence_level, "seed": seed}
+            values = _classification_metrics(
+                probabilities[group.rows], labels, clf_metrics, **bootstrap
+            )
+            classification_rows += [{**facts, "metric": m, **v} for m, v in values.items()]
+            bar.advance(task)
+            for csf, confidence in confidences.items():
+                bar.update(task, description=f"{csf} on {group.name}")
+                applicable, skipped = _applicable(csf, confidence, fd_metrics)
+                values = _failure_detection_metrics(
+                    confidence[group.rows], correct, labels, applicable, **bootstrap
+                )
+                values = {m: values[m] if m in values else skipped[m] for m in fd_metrics}
+                rows += [{"csf": csf, **facts, "metric": m, **v} for m, v in values.items()]
+                bar.advance(task)
+
+    settings = {
+        "csfs": list(confidences),
+        "fd_metrics": list(fd_metrics),
+        "classification_metrics": list(clf_metrics),
+        "test_sets": list(selected),
+        "pooled_groups": {g.name: list(g.members) for g in groups if g.pooled},
+        "n_bootstrap": n_bootstrap,
+        "confidence_level": confidence_level,
+        "random_state": int(random_state),
+        "n_samples": audit.n_samples,
+    }
+    return EvaluationResult(
+        table=_frame(rows, with_csf=True),
+        classification=_frame(classification_rows, with_csf=False),
+        unavailable=unavailable,
+        csf_params={name: _csf_params(scorer) for name, scorer in fitted.items()},
+        settings=settings,
+    )
+
+
+# ------------------------------------------------------------------ argument handling
+def _split_metrics(metrics: Sequence[str] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if metrics is None:
+        return DEFAULT_FD_METRICS, DEFAULT_CLASSIFICATION_METRICS
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    if not names:
+        raise ValueError("metrics is empty; name at least one metric or pass None for the defaults")
+    specs = [get_metric(name) for name in dict.fromkeys(names)]
+    fd = tuple(spec.name for spec in specs if spec.kind == "failure_detection")
+    clf = tuple(spec.name for spec in specs if spec.kind == "classification")
+    return fd, clf
+
+
+def _check_n_bootstrap(n_bootstrap) -> int:
+    if (
+        isinstance(n_bootstrap, bool)
+        or not isinstance(n_bootstrap, int | np.integer)
+        or n_bootstrap < 0
+    ):
+        raise ValueError(
+            f"n_bootstrap must be a non-negative integer (0 for no CIs), got {n_bootstrap!r}"
+        )
+    return int(n_bootstrap)
+
+
+def _group_seed(random_state: int, name: str) -> int:
+    # Derived from the name, not the position, so a group's resamples do not depend on
+    # which other test sets are evaluated alongside it.
+    sequence = np.random.SeedSequence([random_state, zlib.crc32(name.encode())])
+    return int(sequence.generate_state(1)[0])
+
+
+def _group_facts(audit: AuditSet, group: EvaluationGroup) -> dict:
+    correct = audit.correct[group.rows]
+    return {
+        "test_set": group.name,
+        "test_set_kind": group.kind,
+        "pooled": group.pooled,
+        "n": len(group.rows),
+        "n_errors": int((~correct).sum()),
+        "accuracy": float(correct.mean()),
+    }
+
+
+# ------------------------------------------------------------------ metric values
+def _applicable(csf: str, confidence: np.ndarray, names) -> tuple[list[str], dict[str, dict]]:
+    """Split metrics into those that apply to this CSF and those that do not, with the reason.
+
+    Decided on the CSF's values over all samples, so a CSF gets the same metrics on every
+    test set.
+    """
+    in_unit_interval = bool(confidence.min() >= 0.0 and confidence.max() <= 1.0)
+    applicable, skipped = [], {}
+    for name in names:
+        if name in UNIT_INTERVAL_METRICS and not in_unit_interval:
+            note = (
+                f"not applicable: {METRICS[name].display_name} needs confidences in [0, 1] and "
+                f"{csf} is not probability-valued"
+            )
+            skipped[name] = {"value": np.nan, "ci_low": np.nan, "ci_high": np.nan, "note": note}
+        else:
+            applicable.append(name)
+    return applicable, skipped
+
+
+def _failure_detection_metrics(
+    confidence, correct, labels, names, *, n_bootstrap, level, seed
+) -> dict[str, dict]:
+    fast = [name for name in names if name in BOOTSTRAP_METRICS]
+    results = {}
+    if fast and n_bootstrap:
+        try:
+            batch = bootstrap_ci(
+                confidence,
+                correct,
+                fast,
+                n_resamples=n_bootstrap,
+                confidence_level=level,
+                random_state=seed,
+            )
+        except ValueError:
+            batch = None  # one metric is undefined here; isolate it below
+        for name in fast:
+            if batch is not None:
+                results[name] = _from_bootstrap(batch[name])
+                continue
+            try:
+                one = bootstrap_ci(
+                    confidence,
+                    correct,
+                    [name],
+                    n_resamples=n_bootstrap,
+                    confidence_level=level,
+                    random_state=seed,
+                )
+                results[name] = _from_bootstrap(one[name])
+            except ValueError as error:
+                results[name] = _undefined(error)
+    for name in names:
+        if name in results:
+            continue
+        spec = METRICS[name]
+        arguments = (confidence, correct, labels) if spec.needs_labels else (confidence, correct)
+        results[name] = _resampled(spec.function, arguments, n_bootstrap, level, seed)
+    return {name: results[name] for name in names}
+
+
+def _classification_metrics(probabilities, labels, names, *, n_bootstrap, level, seed):
+    return {
+        name: _resampled(METRICS[name].function, (probabilities, labels), n_bootstrap, level, seed)
+        for name in names
+    }
+
+
+def _from_bootstrap(result) -> dict:
+    note = ""
+    if result.n_excluded:
+        valid = result.n_resamples - result.n_excluded
+        note = f"CI from the {valid} of {result.n_resamples} resamples where the metric is defined"
+    return {"value": result.estimate, "ci_low": result.low, "ci_high": result.high, "note": note}
+
+
+def _undefined(error: Exception) -> dict:
+    return {"value": np.nan, "ci_low": np.nan, "ci_high": np.nan, "note": f"undefined: {error}"}
+
+
+def _resampled(function: Callable[..., float], arguments: tuple, n_bootstrap, level, seed) -> dict:
+    """Point estimate and percentile interval by calling ``function`` once per resample.
+
+    For the metrics that :func:`bootstrap_ci` does not vectorise; resamples are drawn from
+    the same seed, so every metric of a group sees the same resamples.
+    """
+    try:
+        estimate = float(function(*arguments))
+    except ValueError as error:
+        return _undefined(error)
+    if not n_bootstrap:
+        return {"value": estimate, "ci_low": np.nan, "ci_high": np.nan, "note": ""}
+    rng = np.random.default_rng(seed)
+    n = len(arguments[0])
+    samples = np.full(n_bootstrap, np.nan)
+    for i in range(n_bootstrap):
+        rows = rng.integers(0, n, size=n)
+        try:
+            samples[i] = function(*(np.asarray(a)[rows] for a in arguments))
+        except ValueError:
+            continue  # undefined on this resample (e.g. one class only); counted below
+    valid = samples[~np.isnan(samples)]
+    alpha = (1 - level) / 2
+    low, high = np.quantile(valid, [alpha, 1 - alpha]) if valid.size else (np.nan, np.nan)
+    note = ""
+    if valid.size < n_bootstrap:
+        note = f"CI from the {valid.size} of {n_bootstrap} resamples where the metric is defined"
+    return {"value": estimate, "ci_low": float(low), "ci_high": float(high), "note": note}
+
+
+# ------------------------------------------------------------------ assembly
+_COLUMNS = [
+    "csf", "test_set", "test_set_kind", "pooled", "metric", "value", "ci_low", "ci_high",
+    "n", "n_errors", "accuracy", "note",
+]  # fmt: skip
+
+
+def _frame(rows: list[dict], with_csf: bool) -> pd.DataFrame:
+    columns = _COLUMNS if with_csf else _COLUMNS[1:]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({"n": "int64", "n_errors": "int64", "pooled": "bool"})
+
+
+def _csf_params(scorer: ConfidenceScorer) -> dict:
+    """Hyper-parameters and scalar fitted values (e.g. the temperature) of a fitted CSF."""
+    params = {
+        key: value
+        for key, value in scorer.get_params().items()
+        if value is None or isinstance(value, bool | int | float | str | tuple)
+    }
+    for key, value in vars(scorer).items():
+        if key.endswith("_") and isinstance(value, int | float | np.integer | np.floating):
+            params[key] = value.item() if isinstance(value, np.generic) else value
+    return params
+
+
+class _NoProgress:
+    """Stands in for a rich Progress when progress is off."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add_task(self, *args, **kwargs):
+        return 0
+
+    def update(self, *args, **kwargs):
+        pass
+
+    def advance(self, *args, **kwargs):
+        pass
+
+
+def _progress_bar(progress: bool | None):
+    console = Console(stderr=True)
+    if progress is None:
+        progress = console.is_terminal
+    if not progress:
+        return _NoProgress()
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )

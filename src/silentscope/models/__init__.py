@@ -1,0 +1,40 @@
+"""Backbones, training objectives (CE/MCD, DeepGamblers, ConfidNet, DeVries), deep
+ensembles, and inference that turns any classifier into an AuditSet."""
+
+from silentscope.models.audit_model import audit_model
+from silentscope.models.backbones import BACKBONES, ResNet18, SmallCNN, build_backbone
+from silentscope.models.checkpoint import load_model, save_model
+from silentscope.models.ensemble import DeepEnsemble, EnsembleNet
+from silentscope.models.eval_sets import TestSet, corruption_test_sets
+from silentscope.models.network import SilentNet
+from silentscope.models.objectives import (
+    OBJECTIVES,
+    ConfidNet,
+    CrossEntropy,
+    DeepGamblers,
+    DeVries,
+    make_objective,
+)
+from silentscope.models.training import Trainer
+
+__all__ = [
+    "BACKBONES",
+    "OBJECTIVES",
+    "ConfidNet",
+    "CrossEntropy",
+    "DeVries",
+    "DeepEnsemble",
+    "DeepGamblers",
+    "EnsembleNet",
+    "ResNet18",
+    "SilentNet",
+    "SmallCNN",
+    "TestSet",
+    "Trainer",
+    "audit_model",
+    "build_backbone",
+    "corruption_test_sets",
+    "load_model",
+    "make_objective",
+    "save_model",
+]

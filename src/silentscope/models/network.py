@@ -1,0 +1,192 @@
+"""SilentNet: backbone, dropout before the classifier head, and the objective's confidence heads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from silentscope.models.backbones import auto_backbone, build_backbone
+from silentscope.models.objectives import NetOutput, Objective, make_objective
+
+CHECKPOINT_FORMAT = "silentscope.model"
+CHECKPOINT_VERSION = 1
+
+
+class SilentNet(nn.Module):
+    """An image classifier built for failure-detection studies.
+
+    ``images (B, C, H, W) in [0, 1] -> normalise -> backbone -> features (B, D) -> dropout
+    -> linear head -> (B, n_classes + extra)``, plus confidence heads on the features.
+    Dropout sits only before the head, so MC-dropout samples need the encoder once: the
+    features are repeated M times and only dropout and head run per sample (see
+    :meth:`mc_logits`). ``forward`` returns the class logits only, so the network is an
+    ordinary classifier for any other tool.
+
+    Parameters
+    ----------
+    n_classes : int
+    in_channels : int
+        1 for grey, 3 for RGB.
+    objective : str or Objective, default "ce"
+        Training objective; decides extra outputs and confidence heads.
+    backbone : str, default "auto"
+        A registered backbone name (see :data:`silentscope.models.backbones.BACKBONES`).
+    width : int, optional
+        Backbone width; the backbone's default when None.
+    image_size : int, default 28
+        Side length the network is trained at; inference resizes other sizes to it.
+    dropout : float, default 0.3
+        Dropout probability before the head (0 disables MC dropout).
+    mean, std : sequence of float, optional
+        Per-channel input normalisation (of images scaled to [0, 1]); 0.5 when None.
+    objective_params : dict, optional
+        Parameters of the objective when it is given by name.
+
+    Examples
+    --------
+    >>> net = SilentNet(n_classes=3, in_channels=1, objective="dg", width=4)
+    >>> net(torch.rand(2, 1, 28, 28)).shape
+    torch.Size([2, 3])
+    >>> net.eval().mc_logits(net.features(torch.rand(2, 1, 28, 28)), 5).shape
+    torch.Size([2, 3, 5])
+    """
+
+    def __init__(
+        self,
+        n_classes: int,
+        in_channels: int,
+        objective: str | Objective = "ce",
+        backbone: str = "auto",
+        width: int | None = None,
+        image_size: int = 28,
+        dropout: float = 0.3,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        objective_params: dict[str, Any] | None = None,
+    ):
+        super().__init__()
+        if int(n_classes) < 2:
+            raise ValueError(f"a classifier needs at least 2 classes, got n_classes={n_classes}")
+        if int(in_channels) not in (1, 3):
+            raise ValueError(f"in_channels must be 1 (grey) or 3 (RGB), got {in_channels}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if isinstance(objective, str):
+            objective = make_objective(objective, **(objective_params or {}))
+        backbone = auto_backbone(image_size) if backbone == "auto" else backbone
+        mean = [0.5] * int(in_channels) if mean is None else [float(m) for m in mean]
+        std = [0.5] * int(in_channels) if std is None else [float(s) for s in std]
+        if len(mean) != int(in_channels) or len(std) != int(in_channels) or min(std) <= 0:
+            raise ValueError(
+                f"mean and std need {in_channels} values each, std > 0; got {mean} and {std}"
+            )
+        self.objective = objective
+        self.n_classes = int(n_classes)
+        self.config: dict[str, Any] = {
+            "n_classes": int(n_classes),
+            "in_channels": int(in_channels),
+            "objective": objective.name,
+            "objective_params": objective.get_params(),
+            "backbone": backbone,
+            "width": None if width is None else int(width),
+            "image_size": int(image_size),
+            "dropout": float(dropout),
+            "mean": mean,
+            "std": std,
+        }
+        self.backbone = build_backbone(backbone, int(in_channels), width, int(image_size))
+        dim = self.backbone.out_features
+        self.dropout = nn.Dropout(float(dropout))
+        self.head = nn.Linear(dim, self.n_classes + objective.extra_outputs())
+        self.heads = nn.ModuleDict(objective.build_heads(dim))
+        self.register_buffer("input_mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("input_std", torch.tensor(std).view(1, -1, 1, 1))
+
+    @property
+    def feature_dim(self) -> int:
+        return self.head.in_features
+
+    @property
+    def image_size(self) -> int:
+        return self.config["image_size"]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate features (B, D) of images in [0, 1]."""
+        return self.backbone((x - self.input_mean) / self.input_std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (B, n_classes)."""
+        return self.head(self.dropout(self.features(x)))[:, : self.n_classes]
+
+    def forward_all(self, x: torch.Tensor) -> NetOutput:
+        """Features, head outputs and confidence-head outputs of one pass."""
+        features = self.features(x)
+        outputs = self.head(self.dropout(features))
+        heads = {name: head(features) for name, head in self.heads.items()}
+        return NetOutput(features=features, outputs=outputs, heads=heads, n_classes=self.n_classes)
+
+    def mc_logits(self, features: torch.Tensor, n_samples: int) -> torch.Tensor:
+        """MC-dropout class logits (B, n_classes, M) from features, in one batched pass.
+
+        The features are repeated M times along the batch and dropout is applied in
+        training mode (independent masks per copy), whatever the module's mode.
+        """
+        if self.dropout.p == 0:
+            raise ValueError(
+                "this network has dropout=0, so MC dropout gives M identical samples; "
+                "train with dropout > 0 or set mc_samples=0"
+            )
+        b = features.shape[0]
+        repeated = features.repeat(int(n_samples), 1)
+        dropped = nn.functional.dropout(repeated, self.dropout.p, training=True)
+        logits = self.head(dropped)[:, : self.n_classes]
+        return logits.view(int(n_samples), b, self.n_classes).permute(1, 2, 0)
+
+    def set_trainable(self, modules: tuple[str, ...]) -> list[nn.Parameter]:
+        """Put ``modules`` in training mode with gradients and freeze the rest (eval mode).
+
+        ``head`` includes the dropout before it. Returns the trainable parameters.
+        """
+        names = set(modules) | ({"dropout"} if "head" in modules else set())
+        self.eval()
+        self.requires_grad_(False)
+        params: list[nn.Parameter] = []
+        for name in sorted(names):
+            try:
+                module = self.get_submodule(name)
+            except AttributeError:
+                raise ValueError(f"the network has no sub-module {name!r} to train") from None
+            module.train()
+            module.requires_grad_(True)
+            params += list(module.parameters())
+        return params
+
+    def external_confidences(self, out: NetOutput) -> dict[str, torch.Tensor]:
+        """The objective's external confidences (higher = more confident)."""
+        return self.objective.confidences(out)
+
+    def to_checkpoint(self, provenance: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A dict of plain values and tensors: loadable with ``torch.load(weights_only=True)``."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "config": self.config,
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+            "provenance": provenance or {},
+        }
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict[str, Any]) -> SilentNet:
+        """Rebuild a network saved with :meth:`to_checkpoint`."""
+        if checkpoint.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(
+                f"not a silentscope model checkpoint (format {checkpoint.get('format')!r})"
+            )
+        config = dict(checkpoint["config"])
+        objective = config.pop("objective")
+        net = cls(objective=objective, **config)
+        net.load_state_dict(checkpoint["state_dict"])
+        return net.eval()

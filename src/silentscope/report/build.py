@@ -1,0 +1,249 @@
+"""The self-contained HTML report of a study, a run or an audit store.
+
+Everything is inlined (CSS, SVG figures, PNG thumbnails): the file opens without a network.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from jinja2 import Template
+
+from silentscope import __version__
+from silentscope.audit.auditset import AuditSet
+from silentscope.audit.store import MANIFEST, load_audit
+from silentscope.report import figures
+from silentscope.report.thumbnails import load_image_ref, replay_shift, thumbnail_data_uri
+from silentscope.study.pipelines import EVALUATION_FILE, STORE
+from silentscope.study.results import (
+    best_per_column,
+    collect_results,
+    failed_runs,
+    format_summary,
+    summary_table,
+)
+from silentscope.study.runs import RUN_RECORD, RUNS
+
+#: CSFs drawn in curves and galleries when present (the rest stay in the tables).
+FEATURED_CSFS = ("MSR", "PE", "MLS", "energy", "TS-MSR", "MCD-MSR", "MCD-PE", "ext:confidnet", "ext:dg", "ext:devries")
+
+
+@dataclass
+class _Section:
+    id: str
+    title: str
+    html: str
+    note: str = ""
+
+
+@dataclass
+class _Run:
+    run_id: str
+    folder: Path | None
+    audit: AuditSet
+    evaluation: pd.DataFrame | None
+
+
+def build_report(source: str | Path, out: str | Path, *, command: str = "", max_runs: int = 4) -> Path:
+    """Write the HTML report for a study folder, a run folder or an audit store.
+
+    Parameters
+    ----------
+    source : path
+        A study folder (``runs/`` inside), a run folder (``run.json`` inside) or an audit store.
+    out : path
+        The HTML file to write.
+    command : str
+        The command that produced the report, printed at its foot.
+    max_runs : int
+        Runs shown in detail (curves, galleries); all runs are in the tables.
+    """
+    source = Path(source)
+    runs, long, failures = _load_source(source, max_runs)
+    sections: list[_Section] = []
+    if long is not None:
+        sections += _results_sections(long)
+        figure = None
+        for metric, label in (("aurc", "AURC"),):
+            scale = _scale(metric)
+            figure = figures.severity_figure(long, metric, scale, f"{label} x{scale:g}")
+        if figure:
+            sections.append(_Section("severity", "Failure detection vs corruption severity", f'<div class="figs">{figure}</div>'))
+    for run in runs:
+        sections += _run_sections(run)
+    if failures:
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='warn'>{html.escape(v)}</td></tr>" for k, v in failures.items())
+        sections.append(_Section("failed", "Failed runs", f"<table><tr><th>run</th><th>error</th></tr>{rows}</table>"))
+    template = Template(resources.files("silentscope.report").joinpath("template.html").read_text())
+    page = template.render(
+        title=source.name,
+        subtitle=f"{len(runs)} run(s) shown in detail; source {source}",
+        sections=sections,
+        version=__version__,
+        created=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        command=command or f"silentscope report {source}",
+    )
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page)
+    return out
+
+
+def _load_source(source: Path, max_runs: int):
+    if (source / MANIFEST).is_file():  # a bare audit store: evaluate it here
+        from silentscope.evaluation import evaluate
+
+        audit = load_audit(source)
+        long = evaluate(audit, n_bootstrap=200, random_state=0).table.assign(dataset=source.name, objective="store", seed=0)
+        return [_Run(source.name, None, audit, long)], long, {}
+    if (source / RUN_RECORD).is_file():
+        folders = [source]
+    elif (source / RUNS).is_dir():
+        folders = sorted(p for p in (source / RUNS).iterdir() if (p / RUN_RECORD).is_file())
+    else:
+        raise FileNotFoundError(f"{source} is not a study folder, a run folder or an audit store")
+    long = collect_results(source) if folders else None
+    shown, seen = [], set()
+    for folder in folders:  # one seed per dataset x objective, in detail
+        record = json.loads((folder / RUN_RECORD).read_text())
+        key = (record.get("dataset"), record.get("objective"))
+        if key in seen or len(shown) >= max_runs:
+            continue
+        seen.add(key)
+        store = record.get("details", {}).get("store", STORE)
+        store_path = Path(store) if Path(store).is_absolute() else folder / store
+        evaluation = pd.read_parquet(folder / EVALUATION_FILE) if (folder / EVALUATION_FILE).is_file() else None
+        shown.append(_Run(folder.name, folder, load_audit(store_path), evaluation))
+    return shown, long, failed_runs(source) if (source / RUNS).is_dir() else {}
+
+
+def _scale(metric: str) -> float:
+    from silentscope.metrics.registry import get_metric
+
+    return float(getattr(get_metric(metric), "table_scale", 1.0))
+
+
+def _results_sections(long: pd.DataFrame) -> list[_Section]:
+    from silentscope.metrics.registry import get_metric
+
+    sections = []
+    for metric in ("aurc", "augrc"):
+        if metric not in set(long["metric"]):
+            continue
+        spec = get_metric(metric)
+        scale = _scale(metric)
+        table = summary_table(long, metric)
+        best = best_per_column(table, spec.higher_is_better)
+        formatted = format_summary(table, scale)
+        header = "".join(f"<th>{html.escape(c)}</th>" for c in formatted.columns)
+        body = []
+        for csf in formatted.index:
+            cells = []
+            for column in formatted.columns:
+                dataset, kind = column.rsplit(" ", 1)
+                css = ' class="best"' if best.get((dataset, kind)) == csf else ""
+                cells.append(f"<td{css}>{html.escape(formatted.loc[csf, column])}</td>")
+            body.append(f"<tr><td>{html.escape(csf)}</td>{''.join(cells)}</tr>")
+        direction = "higher" if spec.higher_is_better else "lower"
+        note = (
+            f"{metric.upper()} x{scale:g} ({direction} is better), mean ± std over seeds; best per column in bold green. "
+            "'cor' averages every corruption type and severity; per-test-set values with bootstrap CIs are in "
+            "results/evaluation_long.csv."
+        )
+        sections.append(
+            _Section(
+                f"results-{metric}",
+                f"Results: {metric.upper()}",
+                f"<table><tr><th>CSF</th>{header}</tr>{''.join(body)}</table>" + _ranking_html(table, spec.higher_is_better),
+                note,
+            )
+        )
+    return sections
+
+
+def _ranking_html(table: pd.DataFrame, higher_is_better: bool) -> str:
+    means = table.xs("mean", axis=1, level=2)
+    ranks = means.rank(ascending=not higher_is_better, axis=0).mean(axis=1).sort_values()
+    rows = "".join(f"<tr><td>{html.escape(csf)}</td><td>{rank:.2f}</td></tr>" for csf, rank in ranks.items())
+    return f"<h3>Mean rank of each CSF across columns</h3><table><tr><th>CSF</th><th>mean rank</th></tr>{rows}</table>"
+
+
+def _run_sections(run: _Run) -> list[_Section]:
+    from silentscope.confidence import compute_confidences
+
+    audit = run.audit
+    confidences, _ = compute_confidences(audit)
+    featured = {name: confidences[name] for name in FEATURED_CSFS if name in confidences}
+    if not featured:
+        featured = dict(list(confidences.items())[:4])
+    parts = [f'<div class="figs">{figures.accuracy_figure(audit.summary())}{_reliability(audit)}</div>']
+    for test_set in _shown_test_sets(audit):
+        mask = audit.test_set == test_set
+        curves = {name: _curve(values[mask], audit.correct[mask]) for name, values in featured.items()}
+        parts.append(f"<h3>{html.escape(test_set)}</h3><div class='figs'>{figures.risk_coverage_figure(curves, test_set)}</div>")
+        parts.append(_gallery(audit, mask, confidences.get("MSR", next(iter(featured.values()))), run.folder))
+    return [_Section(f"run-{run.run_id}", f"Run {run.run_id}", "".join(parts), "Curves for the featured CSFs; images are the most confident failures (by MSR).")]
+
+
+def _shown_test_sets(audit: AuditSet) -> list[str]:
+    names = [n for n in audit.evaluation_sets() if not n.startswith("cor/")]
+    worst = [n for n in audit.evaluation_sets() if n.startswith("cor/") and n.endswith("/5")]
+    return names + worst[:3]
+
+
+def _curve(confidence: np.ndarray, correct: np.ndarray):
+    from silentscope.metrics.risk_coverage import RiskCoverageCurve
+
+    curve = RiskCoverageCurve(confidence, correct)
+    return curve.coverages, curve.selective_risks, curve.generalized_risks
+
+
+def _reliability(audit: AuditSet) -> str:
+    panels = {}
+    for test_set in ["iid", *[n for n in audit.evaluation_sets() if n != "iid"][:2]]:
+        if test_set not in audit.test_sets:
+            continue
+        mask = audit.test_set == test_set
+        confidence = audit.probabilities[mask].max(axis=1)
+        correct = audit.correct[mask]
+        bins = np.minimum((confidence * 10).astype(int), 9)
+        counts = np.bincount(bins, minlength=10)
+        with np.errstate(invalid="ignore"):
+            accuracy = np.bincount(bins, weights=correct, minlength=10) / counts
+            mean_conf = np.bincount(bins, weights=confidence, minlength=10) / counts
+        ece = float(np.nansum(counts / counts.sum() * np.abs(accuracy - mean_conf)))
+        panels[test_set] = ((np.arange(10) + 0.5) / 10, np.nan_to_num(accuracy), counts, ece)
+    return figures.reliability_figure(panels) if panels else ""
+
+
+def _gallery(audit: AuditSet, mask: np.ndarray, confidence: np.ndarray, base: Path | None, n: int = 8) -> str:
+    if audit.image_ref is None:
+        return "<p class='note'>No image references in this audit store: no gallery.</p>"
+    rows = np.flatnonzero(mask & ~audit.correct)
+    if len(rows) == 0:
+        return "<p class='note'>No failures in this test set.</p>"
+    rows = rows[np.argsort(-confidence[rows], kind="stable")][:n]
+    cards = []
+    for row in rows:
+        try:
+            image = load_image_ref(audit.image_ref[row], base)
+            image = replay_shift(image, None if audit.shift_params is None else audit.shift_params[row])
+            source = thumbnail_data_uri(image)
+        except (OSError, KeyError, ValueError) as error:
+            cards.append(f"<div class='card warn'>{html.escape(str(error))}</div>")
+            continue
+        label = audit.class_names[audit.label[row]]
+        predicted = audit.class_names[audit.predictions[row]]
+        cards.append(
+            f"<div class='card'><img src='{source}' alt='{html.escape(audit.sample_id[row])}'>"
+            f"<br>true <b>{html.escape(label)}</b><br>pred <b>{html.escape(predicted)}</b>"
+            f"<br>conf {confidence[row]:.3f}</div>"
+        )
+    return f"<div class='gallery'>{''.join(cards)}</div>"

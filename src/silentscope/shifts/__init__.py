@@ -1,0 +1,58 @@
+"""Distribution shifts: the corruption registry (5 severities, seeded, parameters recorded).
+
+Each corruption is one registered object with a ``name``, the ``modalities`` whose default
+suite holds it, five-level magnitude tables, ``sample_params(rng, severity, n)`` and
+``apply(images, params)``. Look one up by its exact name with :func:`get_corruption`, list
+them with :func:`corruption_names`, or take a modality's :func:`default_suite`;
+:func:`corrupt` does both steps and returns one JSON-serialisable record per image, which
+:func:`replay` turns back into the same images.
+
+Examples
+--------
+>>> import numpy as np
+>>> from silentscope.shifts import corrupt, default_suite
+>>> images = np.random.default_rng(0).integers(0, 256, (8, 28, 28, 1), dtype=np.uint8)
+>>> [c.name for c in default_suite("xray")][:3]
+['gaussian_noise', 'shot_noise', 'impulse_noise']
+>>> noisy, records = corrupt(images, "gaussian_noise", 3, seed=0, modality="xray")
+>>> records[0]["corruption"], records[0]["severity"]
+('gaussian_noise', 3)
+"""
+
+from silentscope.shifts.apply import (
+    corrupt,
+    corruption_test_sets,
+    records_to_json,
+    replay,
+    to_records,
+)
+from silentscope.shifts.augment import CorruptionAugment
+from silentscope.shifts.base import REFERENCE_SIZE, Corruption, check_images, register
+from silentscope.shifts.registry import FAMILIES, corruption_names, default_suite, get_corruption
+from silentscope.shifts.severity import SEVERITIES, severity_range
+from silentscope.shifts.splits import SplitPlan as SplitPlan
+from silentscope.shifts.splits import acquisition_shift as acquisition_shift
+from silentscope.shifts.splits import base_plan as base_plan
+from silentscope.shifts.splits import manifestation_shift as manifestation_shift
+from silentscope.shifts.splits import numeric_bands as numeric_bands
+from silentscope.shifts.splits import prevalence_shift as prevalence_shift
+from silentscope.shifts.splits import subgroup_shift as subgroup_shift
+
+__all__ = [
+    "FAMILIES",
+    "REFERENCE_SIZE",
+    "SEVERITIES",
+    "Corruption",
+    "CorruptionAugment",
+    "check_images",
+    "corrupt",
+    "corruption_test_sets",
+    "corruption_names",
+    "default_suite",
+    "get_corruption",
+    "records_to_json",
+    "register",
+    "replay",
+    "severity_range",
+    "to_records",
+]

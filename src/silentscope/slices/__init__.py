@@ -1,0 +1,73 @@
+"""Multimodal slice discovery: where, systematically, does the classifier fail?
+
+- :func:`discover_slices`: representation -> error-aware slicer -> stability -> held-out
+  confirmation with FDR control -> explanations in report terms and metadata.
+- Representation (:mod:`~silentscope.slices.representation`): image features, report
+  text, metadata; weighted fusion or plain concatenation.
+- Slicers by exact name in :data:`SLICERS`: ``error_mixture`` (error-aware Gaussian
+  mixture), ``error_clusters`` and ``spotlight`` (baselines).
+- Evaluation against planted slices (:mod:`~silentscope.slices.evaluation`).
+"""
+
+from silentscope.slices.discover import available_modalities, discover_slices
+from silentscope.slices.error_clusters import ErrorClusterSlicer
+from silentscope.slices.evaluation import precision_at_k, score_discovery, score_table
+from silentscope.slices.explain import (
+    Enrichment,
+    TermEvidence,
+    distinguishing_terms,
+    metadata_enrichment,
+    slice_examples,
+)
+from silentscope.slices.mixture import ErrorAwareMixture
+from silentscope.slices.ranking import rank_slices
+from silentscope.slices.report import SliceReport
+from silentscope.slices.representation import (
+    FUSIONS,
+    MODALITIES,
+    Representation,
+    build_representation,
+    encode_metadata,
+    fuse_blocks,
+    modality_blocks,
+)
+from silentscope.slices.simulation import flip_labels, simulate_logits
+from silentscope.slices.slicers import SLICERS, make_slicer
+from silentscope.slices.spotlight import SpotlightSlicer
+from silentscope.slices.stability import jaccard_matrix, match_slices, slice_stability
+from silentscope.slices.statistics import benjamini_hochberg, excess_error_pvalue, wilson_interval
+
+__all__ = [
+    "Enrichment",
+    "ErrorAwareMixture",
+    "ErrorClusterSlicer",
+    "FUSIONS",
+    "MODALITIES",
+    "Representation",
+    "SLICERS",
+    "SliceReport",
+    "SpotlightSlicer",
+    "TermEvidence",
+    "available_modalities",
+    "benjamini_hochberg",
+    "build_representation",
+    "discover_slices",
+    "distinguishing_terms",
+    "encode_metadata",
+    "excess_error_pvalue",
+    "flip_labels",
+    "fuse_blocks",
+    "jaccard_matrix",
+    "make_slicer",
+    "match_slices",
+    "metadata_enrichment",
+    "modality_blocks",
+    "precision_at_k",
+    "rank_slices",
+    "score_discovery",
+    "score_table",
+    "simulate_logits",
+    "slice_examples",
+    "slice_stability",
+    "wilson_interval",
+]

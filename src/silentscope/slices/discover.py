@@ -1,0 +1,400 @@
+"""Slice discovery end to end: representation, slicer, stability, held-out confirmation, words.
+
+:func:`discover_slices` is the Python API behind ``silentscope slices``. The statistical
+guard: slices are *found* on one split of the samples and *confirmed* on the other, where
+each candidate's error rate gets a Wilson interval and a one-sided Fisher test against
+its complement, with Benjamini-Hochberg control of the false discovery rate over all
+candidates; too-small slices are never tested, overlapping ones are merged, and each
+shown slice carries its stability across seeds (and bootstrap resamples).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
+from silentscope.slices.ranking import rank_slices
+from silentscope.slices.report import SliceReport
+from silentscope.slices.representation import MODALITIES, Representation, build_representation
+from silentscope.slices.slicers import make_slicer
+from silentscope.slices.stability import central_fit, slice_stability
+from silentscope.slices.statistics import benjamini_hochberg, excess_error_pvalue, wilson_interval
+from silentscope.text.terms import term_matrix
+
+
+@dataclass
+class _Timer:
+    progress: Callable[[str], None] | None
+    timings: dict[str, float] = field(default_factory=dict)
+    _stage: str | None = None
+    _start: float = 0.0
+
+    def stage(self, name: str) -> None:
+        now = time.perf_counter()
+        if self._stage is not None:
+            self.timings[self._stage] = now - self._start
+        self._stage, self._start = name, now
+        if name != "done" and self.progress is not None:
+            self.progress(name)
+
+
+def available_modalities(
+    audit, embeddings: Mapping[str, np.ndarray] | None = None
+) -> tuple[str, ...]:
+    """The built-in modalities an AuditSet (plus user embeddings) can provide.
+
+    Examples
+    --------
+    >>> from silentscope.audit import AuditSet
+    >>> audit = AuditSet(sample_id=["a"], test_set=["iid"], label=[0], logits=[[1.0, 0.0]],
+    ...                  class_names=["n", "y"], text=["No effusion."])
+    >>> available_modalities(audit)
+    ('text',)
+    """
+    embeddings = dict(embeddings or {})
+    present = {
+        "image": audit.features is not None or "image" in embeddings,
+        "text": audit.text is not None or "text" in embeddings,
+        "metadata": audit.has("metadata") or "metadata" in embeddings,
+    }
+    extra = tuple(name for name in embeddings if name not in MODALITIES)
+    return tuple(name for name in MODALITIES if present[name]) + extra
+
+
+def _confirm(member, errors) -> dict:
+    n_in, e_in = int(member.sum()), int(errors[member].sum())
+    n_out, e_out = int((~member).sum()), int(errors[~member].sum())
+    low, high = wilson_interval(e_in, n_in)
+    return {
+        "n_confirm": n_in,
+        "errors_confirm": e_in,
+        "error_rate": e_in / n_in if n_in else np.nan,
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "complement_error_rate": e_out / n_out if n_out else np.nan,
+        "p_value": excess_error_pvalue(e_in, n_in, e_out, n_out),
+    }
+
+
+def _merge(
+    order: list[int], membership: np.ndarray, threshold: float
+) -> list[tuple[int, list[int]]]:
+    """Greedy merge in rank order: a slice overlapping a kept one (overlap coefficient) joins it."""
+    kept: list[tuple[int, list[int]]] = []
+    masks: list[np.ndarray] = []
+    for k in order:
+        mask = membership[:, k]
+        for i, (_, absorbed) in enumerate(kept):
+            overlap = (mask & masks[i]).sum() / max(min(mask.sum(), masks[i].sum()), 1)
+            if overlap >= threshold:
+                absorbed.append(k)
+                masks[i] = masks[i] | mask
+                break
+        else:
+            kept.append((k, []))
+            masks.append(mask.copy())
+    return kept
+
+
+def discover_slices(
+    audit,
+    modalities: Sequence[str] | None = None,
+    *,
+    test_sets: Sequence[str] | None = None,
+    slicer: str = "error_mixture",
+    slicer_params: Mapping | None = None,
+    fusion: str = "weighted",
+    weights: Mapping[str, float] | None = None,
+    n_components: int = 32,
+    embeddings: Mapping[str, np.ndarray] | None = None,
+    text_embedding: str = "tfidf_svd",
+    metadata_columns: Sequence[str] | None = None,
+    confirm_fraction: float = 0.5,
+    n_seeds: int = 5,
+    n_resamples: int = 0,
+    min_support: int = 20,
+    alpha: float = 0.05,
+    merge_overlap: float = 0.5,
+    max_slices: int = 10,
+    n_terms: int = 6,
+    n_examples: int = 5,
+    random_state: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> SliceReport:
+    """Find, confirm and explain the slices where a classifier fails systematically.
+
+    Parameters
+    ----------
+    audit : AuditSet
+    modalities : sequence of str, optional
+        Any of ``image`` (the classifier's features or ``embeddings["image"]``), ``text``,
+        ``metadata``, or names of extra ``embeddings``; default all available.
+    test_sets : sequence of str, optional
+        Test sets to analyse; default every set but the validation split.
+    slicer : str, default="error_mixture"
+        A name in :data:`~silentscope.slices.SLICERS`.
+    slicer_params : mapping, optional
+        Slicer hyper-parameters (e.g. ``{"n_components": 25, "gamma": 10}``). The
+        mixture's ``n_components`` defaults to :func:`default_n_components` of the
+        fitting split's size, its ``feature_weights`` to the representation's.
+    fusion, weights, n_components, embeddings, text_embedding, metadata_columns
+        Representation settings, see :func:`~silentscope.slices.build_representation`.
+    confirm_fraction : float, default=0.5
+        Share of samples held out (stratified by correctness) to confirm slices on.
+    n_seeds : int, default=5
+        The slicer is fitted with this many seeds; the most reproducible fit (the
+        medoid, :func:`~silentscope.slices.stability.central_fit`) is reported, and each
+        slice's stability is its mean matched Jaccard to the other seeds.
+    n_resamples : int, default=0
+        Bootstrap refits for resampling stability.
+    min_support : int, default=20
+        Fewest members a slice needs in the fitting split and in the confirmation split.
+    alpha : float, default=0.05
+        False discovery rate (Benjamini-Hochberg) for the confirmation tests.
+    merge_overlap : float, default=0.5
+        Confirmed slices whose overlap coefficient ``|A & B| / min(|A|, |B|)`` reaches
+        this are merged (the lower-ranked joins the higher-ranked).
+    max_slices : int, default=10
+        Most slices shown.
+    n_terms, n_examples : int
+        Report terms and example samples per slice.
+    random_state : int, default=0
+    progress : callable, optional
+        Called with the name of each stage as it starts.
+
+    Returns
+    -------
+    SliceReport
+
+    Examples
+    --------
+    >>> from silentscope.audit import AuditSet
+    >>> rng = np.random.default_rng(0)
+    >>> n = 400
+    >>> old = rng.random(n) < 0.25
+    >>> label = rng.integers(0, 2, n)
+    >>> wrong = rng.random(n) < np.where(old, 0.6, 0.05)
+    >>> logits = np.eye(2)[np.where(wrong, 1 - label, label)] * 3
+    >>> audit = AuditSet(sample_id=[f"s{i}" for i in range(n)], test_set=["iid"] * n,
+    ...     label=label, logits=logits, class_names=["normal", "disease"],
+    ...     metadata=pd.DataFrame({"age": np.where(old, 80, 40) + rng.integers(0, 5, n)}))
+    >>> report = discover_slices(audit, n_seeds=2, min_support=10)
+    >>> report.slices.iloc[0]["metadata"]
+    'age > 44: 81% of slice vs 23% overall'
+    """
+    timer = _Timer(progress)
+    timer.stage("selecting samples")
+    _check_settings(confirm_fraction, min_support, alpha, merge_overlap, max_slices)
+    chosen_sets = list(test_sets) if test_sets is not None else list(audit.evaluation_sets())
+    if not chosen_sets:
+        raise ValueError(
+            "the AuditSet has only a validation split; pass test_sets=['val'] to slice it"
+        )
+    data = audit.select(*chosen_sets) if set(chosen_sets) != set(audit.test_sets) else audit
+    errors = ~data.correct
+    if errors.sum() < 4 or (~errors).sum() < 4:
+        raise ValueError(
+            f"slice discovery needs at least 4 errors and 4 correct predictions; the selected "
+            f"test sets have {int(errors.sum())} errors in {data.n_samples} samples"
+        )
+    modalities = (
+        tuple(modalities) if modalities is not None else available_modalities(data, embeddings)
+    )
+    if not modalities:
+        raise ValueError(
+            "this AuditSet has no features, text or metadata to slice; add one of them"
+        )
+
+    timer.stage("building the representation")
+    representation = build_representation(
+        data, modalities, fusion, weights, n_components, embeddings, text_embedding,
+        metadata_columns, random_state,
+    )  # fmt: skip
+    X, y, proba = representation.matrix, data.label, data.probabilities
+
+    timer.stage("fitting the slicer with every seed")
+    rows = np.arange(data.n_samples)
+    fit_rows, confirm_rows = train_test_split(
+        rows, test_size=confirm_fraction, stratify=errors, random_state=random_state
+    )
+    estimator = _make_estimator(slicer, slicer_params, representation, random_state, len(fit_rows))
+    Xf, yf, pf = X[fit_rows], y[fit_rows], proba[fit_rows]
+    fitted, stability = central_fit(estimator, Xf, yf, pf, n_seeds, random_state, errors[fit_rows])
+    membership = fitted.predict_membership(X, y, proba)
+    scores = fitted.predict_proba(X, y, proba)
+    if n_resamples:
+        timer.stage("refitting on bootstrap resamples")
+        resampled = slice_stability(
+            fitted, Xf, yf, pf, membership[fit_rows], n_seeds=1, n_resamples=n_resamples,
+            random_state=fitted.random_state,
+        )  # fmt: skip
+        stability.resamples = resampled.resamples
+
+    timer.stage("confirming on held-out samples")
+    candidates = _candidates(
+        membership, errors, fit_rows, confirm_rows, min_support, alpha, stability
+    )
+
+    timer.stage("explaining slices")
+    shown = _shown_slices(candidates, membership, errors, confirm_rows, merge_overlap, max_slices)
+    table, member_frame = _explain(data, shown, membership, scores, errors, n_terms, n_examples)
+
+    timer.stage("done")
+    settings = {
+        "modalities": list(modalities), "test_sets": chosen_sets, "slicer": slicer,
+        "slicer_params": dict(slicer_params or {}), "fusion": fusion, "weights": dict(weights or {}),
+        "n_components": n_components, "text_embedding": text_embedding,
+        "confirm_fraction": confirm_fraction, "n_seeds": n_seeds, "n_resamples": n_resamples,
+        "min_support": min_support, "alpha": alpha, "merge_overlap": merge_overlap,
+        "max_slices": max_slices, "random_state": random_state,
+        "n_samples": int(data.n_samples), "n_errors": int(errors.sum()),
+    }  # fmt: skip
+    return SliceReport(
+        slices=table, candidates=candidates, membership=member_frame, settings=settings,
+        notes=list(representation.notes), timings=dict(timer.timings), slicer=fitted,
+        representation=representation,
+    )  # fmt: skip
+
+
+def _check_settings(confirm_fraction, min_support, alpha, merge_overlap, max_slices) -> None:
+    if not 0 < confirm_fraction < 1:
+        raise ValueError(f"confirm_fraction must be in (0, 1), got {confirm_fraction}")
+    if int(min_support) < 1 or int(max_slices) < 1:
+        raise ValueError("min_support and max_slices must be >= 1")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if not 0 < merge_overlap <= 1:
+        raise ValueError(f"merge_overlap must be in (0, 1], got {merge_overlap}")
+
+
+#: Variance floor of the error-aware mixture in discovery (see ErrorAwareMixture); chosen
+#: on the planted scenarios of benchmarks/slices.py from 0, 0.1 and 0.3.
+MIXTURE_VARIANCE_FLOOR = 0.3
+
+
+def default_n_components(n_fit: int) -> int:
+    """Mixture components when not chosen: Domino's 25, fewer for small data (~80 samples each).
+
+    Examples
+    --------
+    >>> default_n_components(600), default_n_components(100_000)
+    (7, 25)
+    """
+    return int(max(4, min(25, n_fit // 80)))
+
+
+def _make_estimator(
+    name: str, params: Mapping | None, representation: Representation, random_state, n_fit: int
+):
+    params = dict(params or {})
+    estimator = make_slicer(name, **params)
+    if name == "error_mixture" and "n_components" not in params:
+        estimator.set_params(n_components=default_n_components(n_fit))
+    if name == "error_mixture" and "variance_floor" not in params:
+        estimator.set_params(variance_floor=MIXTURE_VARIANCE_FLOOR)
+    if "feature_weights" in estimator.get_params() and "feature_weights" not in params:
+        estimator.set_params(feature_weights=representation.dim_weights)
+    if "random_state" not in params:
+        estimator.set_params(random_state=random_state)
+    return estimator
+
+
+def _candidates(
+    membership, errors, fit_rows, confirm_rows, min_support, alpha, stability
+) -> pd.DataFrame:
+    """Rank on the fitting split, test on the confirmation split, control the FDR."""
+    ranked = rank_slices(membership[fit_rows], errors[fit_rows], min_support)
+    overall = errors[fit_rows].mean()
+    ranked = ranked[ranked["supported"] & (ranked["error_rate"] > overall)]
+    records = []
+    for row in ranked.itertuples():
+        member = membership[confirm_rows, row.slice]
+        record = {
+            "slice": int(row.slice),
+            "size": int(membership[:, row.slice].sum()),
+            "n_fit": int(row.size),
+            "fit_error_rate": float(row.error_rate),
+            **_confirm(member, errors[confirm_rows]),
+            "stability": float(stability.seed_stability[row.slice]),
+            "resample_stability": float(stability.resample_stability[row.slice]),
+        }
+        if record["n_confirm"] < min_support:
+            record["p_value"] = np.nan  # too small to test: never a discovery
+        records.append(record)
+    columns = [
+        "slice", "size", "n_fit", "fit_error_rate", "n_confirm", "errors_confirm", "error_rate",
+        "ci_low", "ci_high", "complement_error_rate", "p_value", "stability", "resample_stability",
+    ]  # fmt: skip
+    frame = pd.DataFrame(records, columns=columns)
+    frame["q_value"] = benjamini_hochberg(frame["p_value"].to_numpy(dtype=np.float64))
+    frame["significant"] = frame["q_value"] <= alpha
+    return frame
+
+
+def _shown_slices(candidates, membership, errors, confirm_rows, merge_overlap, max_slices):
+    confirmed = candidates[candidates["significant"]].sort_values(
+        "ci_low", ascending=False, kind="stable"
+    )
+    shown = []
+    for keeper, absorbed in _merge(confirmed["slice"].tolist(), membership, merge_overlap):
+        record = confirmed.set_index("slice").loc[keeper].to_dict()
+        record["slice"] = keeper
+        mask = membership[:, [keeper, *absorbed]].any(axis=1)
+        if absorbed:
+            record.update(_confirm(mask[confirm_rows], errors[confirm_rows]))
+            record["size"] = int(mask.sum())
+        record["merged_from"] = ",".join(str(k) for k in absorbed)
+        shown.append((record, mask))
+    shown.sort(key=lambda item: -item[0]["ci_low"])
+    return shown[: int(max_slices)]
+
+
+def _explain(data, shown, membership, scores, errors, n_terms, n_examples):
+    counts = vocab = None
+    if data.text is not None and shown:
+        counts, vocab = term_matrix(data.text)
+    confidence = data.probabilities.max(axis=1)
+    rows, members = [], []
+    for rank, (record, mask) in enumerate(shown, start=1):
+        terms = distinguishing_terms(counts, vocab, mask, n_terms) if counts is not None else []
+        enrichment = metadata_enrichment(data.metadata, mask) if data.has("metadata") else []
+        column_scores = scores[:, record["slice"]]
+        representative, wrong = slice_examples(column_scores, errors, confidence, mask, n_examples)
+        rows.append(
+            {
+                "rank": rank,
+                **record,
+                "top_terms": "; ".join(t.description for t in terms),
+                "metadata": "; ".join(e.description for e in enrichment),
+                "representative": ",".join(data.sample_id[representative]),
+                "confident_errors": ",".join(data.sample_id[wrong]),
+            }
+        )
+        if data.image_ref is not None:
+            rows[-1]["representative_images"] = ",".join(data.image_ref[representative])
+            rows[-1]["confident_error_images"] = ",".join(data.image_ref[wrong])
+        members.append(pd.DataFrame({"sample_id": data.sample_id[mask], "rank": rank}))
+    columns = [
+        "rank", "slice", "size", "n_confirm", "errors_confirm", "error_rate", "ci_low", "ci_high",
+        "complement_error_rate", "p_value", "q_value", "stability", "resample_stability",
+        "n_fit", "fit_error_rate", "merged_from", "top_terms", "metadata", "representative",
+        "confident_errors",
+    ]  # fmt: skip
+    if data.image_ref is not None:
+        columns += ["representative_images", "confident_error_images"]
+    table = pd.DataFrame(rows, columns=columns)
+    member_frame = (
+        pd.concat(members, ignore_index=True)
+        if members
+        else pd.DataFrame(columns=["sample_id", "rank"])
+    )
+    return table, member_frame
+
+
+__all__ = ["available_modalities", "default_n_components", "discover_slices"]

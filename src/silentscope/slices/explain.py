@@ -1,0 +1,252 @@
+"""Explanations of a slice in clinical words: report terms, metadata enrichment, examples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from silentscope.slices.representation import default_metadata_columns
+from silentscope.text.log_odds import log_odds_dirichlet
+
+#: Numeric metadata with at most this many distinct values is described by value, not threshold.
+MAX_LEVELS = 10
+_QUANTILES = np.linspace(0.1, 0.9, 9)
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    """A metadata condition over-represented in a slice.
+
+    Attributes
+    ----------
+    column : str
+    condition : str
+        E.g. ``age > 70`` or ``sex = Female``.
+    share_slice, share_overall : float
+        Fraction of the slice / of all samples meeting the condition.
+    z : float
+        Binomial z-score of the slice share against the overall share.
+    """
+
+    column: str
+    condition: str
+    share_slice: float
+    share_overall: float
+    z: float
+
+    @property
+    def description(self) -> str:
+        """E.g. ``age > 70: 64% of slice vs 18% overall``."""
+        return (
+            f"{self.condition}: {self.share_slice:.0%} of slice vs {self.share_overall:.0%} overall"
+        )
+
+
+@dataclass(frozen=True)
+class TermEvidence:
+    """A report term that distinguishes a slice from the rest (log-odds z-score)."""
+
+    term: str
+    z: float
+    share_slice: float
+    share_rest: float
+
+    @property
+    def description(self) -> str:
+        return f"{self.term} ({self.share_slice:.0%} vs {self.share_rest:.0%})"
+
+
+def _binomial_z(share_slice: float, share_overall: float, n_slice: int) -> float:
+    if share_overall <= 0 or share_overall >= 1:
+        return 0.0
+    return (share_slice - share_overall) / np.sqrt(share_overall * (1 - share_overall) / n_slice)
+
+
+def _conditions(values: pd.Series, column: str):
+    """Candidate (condition text, boolean mask) pairs for one metadata column.
+
+    Columns with few distinct values yield one equality per value first (so that a
+    flag reads ``D = 1``, not ``D > 0``, on a tie); numeric columns also yield cuts at
+    their deciles, or between their values when they have few.
+    """
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    few = values.nunique(dropna=True) <= MAX_LEVELS
+    if few or not numeric:
+        labels = values.astype(object).where(values.notna(), "missing").astype(str).to_numpy()
+        for level in np.unique(labels):
+            yield f"{column} = {level}", labels == level
+    if numeric:
+        x = values.to_numpy(dtype=np.float64)
+        cuts = (
+            np.unique(x[np.isfinite(x)])[:-1] if few else np.unique(np.nanquantile(x, _QUANTILES))
+        )
+        for threshold in cuts:
+            with np.errstate(invalid="ignore"):
+                yield f"{column} > {threshold:g}", x > threshold
+                yield f"{column} <= {threshold:g}", x <= threshold
+
+
+def metadata_enrichment(
+    metadata: pd.DataFrame, mask, max_items: int = 3, min_z: float = 3.0, columns=None
+) -> list[Enrichment]:
+    """Metadata conditions most over-represented in a slice.
+
+    Numeric columns are cut at their deciles (both ``>`` and ``<=``), or between their
+    values when they have at most ``MAX_LEVELS``; columns with few values and
+    categorical columns are also compared value by value. Each condition's share
+    in the slice is compared with its share overall by a binomial z-score; the best
+    condition per column is kept, then the ``max_items`` best columns with ``z >= min_z``.
+
+    Parameters
+    ----------
+    metadata : DataFrame, N rows
+    mask : array-like of bool, shape (N,)
+        Slice membership.
+    max_items : int, default=3
+    min_z : float, default=3.0
+    columns : sequence of str, optional
+        Default: all but ground-truth ``gt_*`` columns and identifiers.
+
+    Returns
+    -------
+    list of Enrichment, strongest first
+
+    Examples
+    --------
+    >>> age = np.r_[np.full(64, 80), np.full(36, 40), np.full(100, 80), np.full(700, 40)]
+    >>> frame = pd.DataFrame({"age": age + np.arange(900) % 7})
+    >>> mask = np.arange(900) < 100
+    >>> metadata_enrichment(frame, mask)[0].description
+    'age > 46: 64% of slice vs 18% overall'
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (len(metadata),):
+        raise ValueError(
+            f"mask must have one entry per metadata row ({len(metadata)}), got {mask.shape}"
+        )
+    n_slice = int(mask.sum())
+    if n_slice == 0:
+        return []
+    if columns is None:
+        columns = default_metadata_columns(metadata)
+    best = []
+    for column in columns:
+        candidates = []
+        for condition, hits in _conditions(metadata[column], str(column)):
+            share_slice, share_overall = float(hits[mask].mean()), float(hits.mean())
+            z = _binomial_z(share_slice, share_overall, n_slice)
+            candidates.append(Enrichment(str(column), condition, share_slice, share_overall, z))
+        if candidates:
+            top = max(candidates, key=lambda e: e.z)
+            if top.z >= min_z:
+                best.append(top)
+    return sorted(best, key=lambda e: -e.z)[: int(max_items)]
+
+
+def distinguishing_terms(
+    term_counts, vocabulary, mask, n_terms: int = 8, min_count: int = 3
+) -> list[TermEvidence]:
+    """Report terms over-represented in a slice, by log-odds with an informative Dirichlet prior.
+
+    Parameters
+    ----------
+    term_counts : sparse or dense matrix, shape (N, V)
+        Document-term matrix, e.g. from :func:`silentscope.text.term_matrix` (assertion
+        aware, so ``no effusion`` and ``effusion`` are different terms).
+    vocabulary : array-like of str, shape (V,)
+    mask : array-like of bool, shape (N,)
+    n_terms : int, default=8
+    min_count : int, default=3
+        Ignore terms in fewer slice documents.
+
+    Returns
+    -------
+    list of TermEvidence, highest z first; terms contained in a better term
+    (``effusion`` after ``pleural effusion``) are left out.
+
+    Examples
+    --------
+    >>> from silentscope.text import term_matrix
+    >>> texts = ["Cardiomegaly."] * 10 + ["No cardiomegaly."] * 30 + ["Clear lungs."] * 30
+    >>> counts, vocab = term_matrix(texts)
+    >>> mask = np.arange(70) < 10
+    >>> [t.term for t in distinguishing_terms(counts, vocab, mask)]
+    ['cardiomegaly']
+    """
+    mask = np.asarray(mask, dtype=bool)
+    vocabulary = np.asarray(vocabulary, dtype=str)
+    if mask.sum() == 0 or mask.all() or len(vocabulary) < 2:
+        return []
+    inside = np.asarray(term_counts[mask].sum(axis=0)).ravel().astype(np.float64)
+    outside = np.asarray(term_counts[~mask].sum(axis=0)).ravel().astype(np.float64)
+    if inside.sum() == 0 or outside.sum() == 0:
+        return []
+    _, z = log_odds_dirichlet(inside, outside)
+    order = np.argsort(-z, kind="stable")
+    chosen: list[TermEvidence] = []
+    for j in order:
+        if len(chosen) >= n_terms or z[j] <= 0:
+            break
+        if inside[j] < min_count:
+            continue
+        term = vocabulary[j]
+        if any(_contained(term, other.term) or _contained(other.term, term) for other in chosen):
+            continue
+        chosen.append(
+            TermEvidence(str(term), float(z[j]), inside[j] / mask.sum(), outside[j] / (~mask).sum())
+        )
+    return chosen
+
+
+def _contained(short: str, long: str) -> bool:
+    """Whether the words of ``short`` appear in ``long`` as a run, with the same assertion."""
+    return f" {short} " in f" {long} " and short.startswith(
+        ("no ", "possible ")
+    ) == long.startswith(("no ", "possible "))
+
+
+def slice_examples(scores, errors, confidence, mask, n: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Representative members and most-confidently-wrong members of a slice.
+
+    Parameters
+    ----------
+    scores : array-like, shape (N,)
+        Membership score of the slice (higher = more typical).
+    errors : array-like of bool, shape (N,)
+    confidence : array-like, shape (N,)
+        Classifier confidence (maximum softmax probability).
+    mask : array-like of bool, shape (N,)
+    n : int, default=5
+
+    Returns
+    -------
+    representative, confident_errors : ndarray of int
+        Row indices, best first.
+
+    Examples
+    --------
+    >>> rep, wrong = slice_examples([0.9, 0.5, 0.8, 0.1], [0, 1, 1, 1], [0.9, 0.99, 0.7, 0.95],
+    ...                             [1, 1, 1, 0], n=2)
+    >>> rep.tolist(), wrong.tolist()
+    ([0, 2], [1, 2])
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    errors = np.asarray(errors, dtype=bool)
+    confidence = np.asarray(confidence, dtype=np.float64)
+    members = np.flatnonzero(np.asarray(mask, dtype=bool))
+    representative = members[np.argsort(-scores[members], kind="stable")[:n]]
+    wrong = members[errors[members]]
+    confident = wrong[np.argsort(-confidence[wrong], kind="stable")[:n]]
+    return representative, confident
+
+
+__all__ = [
+    "Enrichment",
+    "MAX_LEVELS",
+    "TermEvidence",
+    "distinguishing_terms",
+    "metadata_enrichment",
+    "slice_examples",
+]

@@ -1,0 +1,94 @@
+"""The result of slice discovery: ranked, confirmed, explained slices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass
+class SliceReport:
+    """Slices found by :func:`~silentscope.slices.discover_slices`.
+
+    Attributes
+    ----------
+    slices : DataFrame
+        The shown slices, best first: ``rank``, ``slice`` (component id), ``size`` (all
+        samples), on the confirmation split ``n_confirm``, ``errors_confirm``,
+        ``error_rate`` with Wilson ``ci_low``/``ci_high``, ``complement_error_rate``,
+        ``p_value`` (one-sided Fisher) and ``q_value`` (Benjamini-Hochberg); ``stability``
+        (mean matched Jaccard across seeds) and ``resample_stability``; ``n_fit`` and
+        ``fit_error_rate`` on the fitting split; ``merged_from``; the explanations
+        ``top_terms`` and ``metadata``; sample ids in ``representative`` and
+        ``confident_errors`` (and their image references in ``representative_images``
+        and ``confident_error_images`` when the AuditSet has them).
+    candidates : DataFrame
+        Every candidate tested, significant or not (for transparency about the FDR).
+    membership : DataFrame
+        ``sample_id``, ``rank``: the members of each shown slice.
+    settings : dict
+        The parameters of the run.
+    notes : list of str
+        What was done to the inputs.
+    timings : dict of str to float
+        Seconds per stage.
+    slicer, representation : objects
+        The fitted slicer and the representation (not saved with the report).
+    """
+
+    slices: pd.DataFrame
+    candidates: pd.DataFrame
+    membership: pd.DataFrame
+    settings: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    slicer: Any = None
+    representation: Any = None
+
+    @property
+    def n_slices(self) -> int:
+        return len(self.slices)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The slice table (a copy)."""
+        return self.slices.copy()
+
+    def summary_lines(self) -> list[str]:
+        """One plain-text line per slice, e.g. for logs."""
+        if self.slices.empty:
+            tested = int(self.candidates["p_value"].notna().sum())
+            return [
+                f"no slice confirmed: {tested} candidate(s) tested on held-out samples, none "
+                f"significant at FDR {self.settings.get('alpha')}"
+            ]
+        lines = []
+        for row in self.slices.itertuples():
+            lines.append(
+                f"#{row.rank}: error {row.error_rate:.0%} [{row.ci_low:.0%}, {row.ci_high:.0%}] vs "
+                f"{row.complement_error_rate:.0%} outside, n={row.size}, stability {row.stability:.2f}"
+                + (f" | terms: {row.top_terms}" if row.top_terms else "")
+                + (f" | {row.metadata}" if row.metadata else "")
+            )
+        return lines
+
+    def __str__(self) -> str:
+        return "\n".join(self.summary_lines())
+
+    def to_markdown(self) -> str:
+        """The slice table as a Markdown table (for reports)."""
+        header = (
+            "| rank | n | error rate (95% CI) | outside | q | stability | report terms | metadata |"
+        )
+        lines = [header, "|---|---|---|---|---|---|---|---|"]
+        for row in self.slices.itertuples():
+            lines.append(
+                f"| {row.rank} | {row.size} | {row.error_rate:.1%} ({row.ci_low:.1%}-{row.ci_high:.1%}) "
+                f"| {row.complement_error_rate:.1%} | {row.q_value:.2g} | {row.stability:.2f} "
+                f"| {row.top_terms} | {row.metadata} |"
+            )
+        return "\n".join(lines)
+
+
+__all__ = ["SliceReport"]

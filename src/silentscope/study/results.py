@@ -1,0 +1,170 @@
+"""Study results: the long table of every run, and the paper-style summary table.
+
+The summary follows Fig. 1 of Bungert et al. (MICCAI 2023): rows are CSFs, columns are
+dataset x shift kind (iid, cor, acq, man, sub), cells are a metric averaged over seeds. The
+``cor`` cell averages over every corruption type and severity, as in the paper; the
+per-corruption, per-severity breakdown stays in the long table.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from silentscope.audit.test_sets import parse_test_set
+from silentscope.study.pipelines import EVALUATION_FILE
+from silentscope.study.runs import FAILED, RUN_RECORD, RUNS
+
+KIND_ORDER = ("iid", "cor", "acq", "man", "sub", "prev", "ood", "shift")
+
+
+def collect_results(study_dir: str | Path) -> pd.DataFrame:
+    """Concatenate the evaluation tables of every finished run of a study (or one run folder)."""
+    study_dir = Path(study_dir)
+    if (study_dir / EVALUATION_FILE).is_file():
+        folders = [study_dir]
+    else:
+        folders = sorted(p for p in (study_dir / RUNS).glob("*") if (p / RUN_RECORD).is_file())
+    if not folders:
+        raise FileNotFoundError(f"{study_dir} holds no finished run; run `silentscope study run` first")
+    return pd.concat([pd.read_parquet(p / EVALUATION_FILE) for p in folders], ignore_index=True)
+
+
+def failed_runs(study_dir: str | Path) -> dict[str, str]:
+    folder = Path(study_dir) / FAILED
+    if not folder.is_dir():
+        return {}
+    return {p.stem: json.loads(p.read_text())["error"] for p in sorted(folder.glob("*.json"))}
+
+
+def csf_label(csf: str, objective: str) -> str:
+    """Row label of a CSF: qualified by its training objective unless that is plain CE."""
+    return csf if objective in ("ce", "store") else f"{csf} [{objective}]"
+
+
+def per_test_set_rows(long: pd.DataFrame) -> pd.DataFrame:
+    """Rows of individual test sets (pooled rows such as ``cor (all)`` are dropped)."""
+    valid = long["test_set"].map(_is_test_set)
+    return long[valid].copy()
+
+
+def _is_test_set(name: str) -> bool:
+    try:
+        parse_test_set(name)
+    except ValueError:
+        return False
+    return True
+
+
+def summary_table(long: pd.DataFrame, metric: str = "aurc") -> pd.DataFrame:
+    """CSF x (dataset, shift kind) table of ``metric`` with mean, std over seeds and seed count.
+
+    Returns a DataFrame indexed by CSF label with MultiIndex columns
+    (dataset, kind, statistic) where statistic is ``mean``, ``std`` or ``n_seeds``.
+    """
+    rows = per_test_set_rows(long[long["metric"] == metric])
+    if rows.empty:
+        raise ValueError(f"no rows for metric {metric!r}; available: {sorted(long['metric'].unique())}")
+    rows["kind"] = rows["test_set"].map(lambda name: parse_test_set(name).kind)
+    rows["csf_label"] = [csf_label(c, o) for c, o in zip(rows["csf"], rows["objective"], strict=True)]
+    # mean over test sets of a kind within each run (cor: over types and severities) ...
+    per_run = rows.groupby(["dataset", "kind", "csf_label", "objective", "seed"], as_index=False)["value"].mean()
+    # ... then mean and spread over seeds
+    stats = per_run.groupby(["dataset", "kind", "csf_label"])["value"].agg(["mean", "std", "count"])
+    stats = stats.rename(columns={"count": "n_seeds"})
+    table = stats.unstack(["dataset", "kind"])
+    table.columns = table.columns.reorder_levels([1, 2, 0])
+    kinds = [k for k in KIND_ORDER if k in set(per_run["kind"])]
+    datasets = list(dict.fromkeys(per_run["dataset"]))
+    ordered = [(d, k, s) for d in datasets for k in kinds for s in ("mean", "std", "n_seeds") if (d, k, s) in table.columns]
+    return table[ordered]
+
+
+def best_per_column(table: pd.DataFrame, higher_is_better: bool) -> dict[tuple[str, str], str]:
+    """The best CSF per (dataset, kind) column of a summary table."""
+    best = {}
+    for dataset, kind, stat in table.columns:
+        if stat != "mean":
+            continue
+        column = table[(dataset, kind, "mean")].dropna()
+        if column.empty:
+            continue
+        best[(dataset, kind)] = column.idxmax() if higher_is_better else column.idxmin()
+    return best
+
+
+def format_summary(table: pd.DataFrame, scale: float = 1.0, decimals: int = 1) -> pd.DataFrame:
+    """Strings ``mean ± std`` per cell (std shown only with two or more seeds)."""
+    out = {}
+    for dataset, kind, stat in table.columns:
+        if stat != "mean":
+            continue
+        mean = table[(dataset, kind, "mean")] * scale
+        std = table[(dataset, kind, "std")] * scale
+        seeds = table[(dataset, kind, "n_seeds")]
+        cells = []
+        for m, s, n in zip(mean, std, seeds, strict=True):
+            if np.isnan(m):
+                cells.append("")
+            elif n >= 2 and not np.isnan(s):
+                cells.append(f"{m:.{decimals}f} ± {s:.{decimals}f}")
+            else:
+                cells.append(f"{m:.{decimals}f}")
+        out[f"{dataset} {kind}"] = cells
+    return pd.DataFrame(out, index=table.index)
+
+
+def to_latex(table: pd.DataFrame, best: dict[tuple[str, str], str], scale: float, caption: str) -> str:
+    """A booktabs LaTeX table with the best CSF per column in bold."""
+    formatted = format_summary(table, scale)
+    columns = list(formatted.columns)
+    lines = [
+        "\\begin{table}[t]",
+        "\\centering",
+        f"\\caption{{{caption}}}",
+        "\\begin{tabular}{l" + "r" * len(columns) + "}",
+        "\\toprule",
+        "CSF & " + " & ".join(c.replace("_", "\\_") for c in columns) + " \\\\",
+        "\\midrule",
+    ]
+    for csf in formatted.index:
+        cells = []
+        for column in columns:
+            dataset, kind = column.rsplit(" ", 1)
+            value = formatted.loc[csf, column].replace("±", "$\\pm$")
+            cells.append(f"\\textbf{{{value}}}" if best.get((dataset, kind)) == csf else value)
+        lines.append(csf.replace("_", "\\_") + " & " + " & ".join(cells) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(study_dir: str | Path, metrics: tuple[str, ...] = ("aurc", "augrc")) -> dict[str, Path]:
+    """Write the long table and per-metric summary tables (CSV, Parquet, LaTeX) to ``results/``."""
+    from silentscope.metrics.registry import get_metric
+
+    study_dir = Path(study_dir)
+    long = collect_results(study_dir)
+    out = study_dir / "results"
+    out.mkdir(exist_ok=True)
+    written = {"long_csv": out / "evaluation_long.csv", "long_parquet": out / "evaluation_long.parquet"}
+    long.to_csv(written["long_csv"], index=False)
+    long.to_parquet(written["long_parquet"], index=False)
+    for metric in metrics:
+        if metric not in set(long["metric"]):
+            continue
+        spec = get_metric(metric)
+        table = summary_table(long, metric)
+        flat = table.copy()
+        flat.columns = [" ".join(map(str, c)) for c in flat.columns]
+        flat.to_csv(out / f"summary_{metric}.csv")
+        flat.to_parquet(out / f"summary_{metric}.parquet")
+        scale = getattr(spec, "table_scale", 1.0)
+        unit = f" (x{scale:g})" if scale != 1 else ""
+        caption = f"{getattr(spec, 'display_name', metric)}{unit}, mean $\\pm$ std over seeds; best per column in bold."
+        latex = to_latex(table, best_per_column(table, spec.higher_is_better), scale, caption)
+        (out / f"summary_{metric}.tex").write_text(latex)
+        written[f"summary_{metric}"] = out / f"summary_{metric}.csv"
+    return written

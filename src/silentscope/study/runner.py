@@ -1,0 +1,147 @@
+"""Run a study: plan the grid, skip finished runs, execute the rest, show live progress."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from silentscope.study.executors import EXECUTORS
+from silentscope.study.runs import (
+    FAILED,
+    RUNS,
+    RunOutcome,
+    clean_stale,
+    is_done,
+    progress_file,
+    write_study_spec,
+)
+from silentscope.study.spec import ExecutorSpec, StudySpec
+
+
+@dataclass
+class StudyOutcome:
+    """The outcome of every run of a study, in grid order."""
+
+    study_dir: Path
+    outcomes: list[RunOutcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[RunOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def done(self) -> list[RunOutcome]:
+        return [o for o in self.outcomes if o.status in ("done", "skipped")]
+
+
+def run_study(
+    spec: StudySpec,
+    study_dir: str | Path,
+    *,
+    executor: ExecutorSpec | None = None,
+    restart: bool = False,
+    console: Console | None = None,
+    live: bool = True,
+) -> StudyOutcome:
+    """Execute every run of ``spec`` that is not finished yet, writing into ``study_dir``.
+
+    A study interrupted at any point resumes where it stopped: finished runs (same
+    specification) are skipped, half-written ones are redone, failed ones are retried.
+    A failing run is recorded in ``failed/<run_id>.json`` and does not stop the others.
+    """
+    study_dir = Path(study_dir)
+    if restart and study_dir.exists():
+        for sub in (RUNS, FAILED):
+            shutil.rmtree(study_dir / sub, ignore_errors=True)
+    write_study_spec(study_dir, spec)
+    (study_dir / RUNS).mkdir(exist_ok=True)
+    clean_stale(study_dir)
+    runs = spec.runs()
+    outcomes = {run.run_id: RunOutcome(run.run_id, "pending") for run in runs}
+    todo = []
+    for run in runs:
+        if is_done(study_dir, run):
+            outcomes[run.run_id] = RunOutcome(run.run_id, "skipped", folder=str(study_dir / RUNS / run.run_id))
+        else:
+            todo.append(run)
+    console = console or Console()
+    started = time.time()
+
+    def on_done(result: dict) -> None:
+        outcomes[result["run_id"]] = RunOutcome(**result)
+
+    view = _ProgressView(study_dir, outcomes, started)
+    executor = executor or spec.executor
+    run_executor = EXECUTORS[executor.kind]
+    if live and console.is_terminal:
+        with Live(view.render(), console=console, refresh_per_second=2, transient=False) as display:
+            run_executor(todo, str(study_dir), executor, on_done, lambda: display.update(view.render()))
+            display.update(view.render())
+    else:
+        total = len(todo)
+
+        def log_done(result: dict) -> None:
+            on_done(result)
+            finished = sum(1 for r in todo if outcomes[r.run_id].status in ("done", "failed"))
+            console.print(f"[{finished}/{total}] {result['run_id']}: {result['status']} ({result['seconds']:.1f} s)")
+            if result.get("error"):
+                console.print(f"    [red]{result['error']}[/]")
+
+        run_executor(todo, str(study_dir), executor, log_done, lambda: None)
+    outcome = StudyOutcome(study_dir, [outcomes[run.run_id] for run in runs])
+    (study_dir / "outcome.json").write_text(json.dumps([o.to_dict() for o in outcome.outcomes], indent=2))
+    return outcome
+
+
+class _ProgressView:
+    """A live table: runs done / running / failed, and each running run's stage."""
+
+    def __init__(self, study_dir: Path, outcomes: dict[str, RunOutcome], started: float):
+        self.study_dir = study_dir
+        self.outcomes = outcomes
+        self.started = started
+
+    def render(self) -> Group:
+        counts = {"done": 0, "skipped": 0, "failed": 0, "pending": 0}
+        for outcome in self.outcomes.values():
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        table = Table(show_header=True, header_style="bold", expand=False)
+        table.add_column("run")
+        table.add_column("status")
+        table.add_column("detail", overflow="fold")
+        for run_id, outcome in self.outcomes.items():
+            detail = ""
+            status = outcome.status
+            if status == "pending":
+                stage = self._stage(run_id)
+                if stage:
+                    status, detail = "[cyan]running[/]", stage
+            elif status == "failed":
+                status, detail = "[red]failed[/]", outcome.error or ""
+            elif status == "done":
+                status, detail = "[green]done[/]", f"{outcome.seconds:.1f} s"
+            elif status == "skipped":
+                status, detail = "[green]done[/]", "(earlier)"
+            table.add_row(run_id, status, detail)
+        elapsed = time.time() - self.started
+        header = (
+            f"[bold]study[/] {self.study_dir}  done {counts['done'] + counts['skipped']}  "
+            f"failed {counts['failed']}  to do {counts['pending']}  elapsed {elapsed:.0f} s"
+        )
+        return Group(header, table)
+
+    def _stage(self, run_id: str) -> str | None:
+        path = progress_file(self.study_dir, run_id)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        fraction = data.get("fraction")
+        return data["stage"] + (f" {100 * fraction:.0f}%" if fraction is not None else "")

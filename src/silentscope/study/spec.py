@@ -1,0 +1,179 @@
+"""The study specification: datasets x objectives x seeds x shift suites x CSFs.
+
+A study is written as YAML (or built from CLI flags) and validated here, with errors that
+name the offending key. Example::
+
+    name: demo
+    datasets:
+      - name: synthetic
+        options: {n_samples: 3000, seed: 0}
+        corruptions: default        # the modality's default suite, or a list of names
+        severities: [1, 3, 5]
+    objectives: [ce, dg]
+    seeds: [0, 1]
+    csfs: all
+    train: {epochs: 6}
+    evaluation: {bootstrap: 500}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetSpec(_Strict):
+    """One dataset of a study and the shifts to build from it."""
+
+    name: str = Field(description="Dataset name for silentscope.data.load_dataset (e.g. synthetic, medmnist:dermamnist).")
+    label: str | None = Field(default=None, description="Short name used in run folders and tables.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Keyword options of the loader.")
+    corruptions: Literal["default", "none"] | list[str] = "default"
+    severities: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
+    split_shifts: list[dict[str, Any]] = Field(
+        default_factory=list, description="Split-based shift builders and their options."
+    )
+    store: str | None = Field(default=None, description="Evaluate this existing audit store instead of training.")
+
+    @field_validator("severities")
+    @classmethod
+    def _severities_in_range(cls, value: list[int]) -> list[int]:
+        bad = [s for s in value if s not in range(1, 6)]
+        if bad:
+            raise ValueError(f"severities must be between 1 and 5, got {bad}")
+        return value
+
+    @property
+    def key(self) -> str:
+        label = self.label or self.name.replace(":", "-")
+        if not _NAME.match(label):
+            raise ValueError(f"dataset label {label!r} may only hold letters, digits, '_', '-' and '.'")
+        return label
+
+
+class TrainSpec(_Strict):
+    epochs: int | None = Field(default=None, ge=1)
+    batch_size: int | None = Field(default=None, ge=1)
+    learning_rate: float | None = Field(default=None, gt=0)
+    mc_samples: int = Field(default=10, ge=0)
+    image_size: int | None = Field(default=None, ge=8)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class EvaluationSpec(_Strict):
+    bootstrap: int = Field(default=1000, ge=0)
+    confidence_level: float = Field(default=0.95, gt=0, lt=1)
+    metrics: list[str] | None = None
+
+
+class ExecutorSpec(_Strict):
+    kind: Literal["local", "ray"] = "local"
+    workers: int | None = Field(default=None, ge=1)
+    address: str | None = None
+    cpus_per_run: float = Field(default=1.0, gt=0)
+    gpus_per_run: float = Field(default=0.0, ge=0)
+
+
+class StudySpec(_Strict):
+    """A whole study: the grid of runs and how to execute and evaluate them."""
+
+    name: str
+    datasets: list[DatasetSpec] = Field(min_length=1)
+    objectives: list[str] = Field(default_factory=lambda: ["ce"], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    csfs: Literal["all"] | list[str] = "all"
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("may only hold letters, digits, '_', '-' and '.'")
+        return value
+
+    def runs(self) -> list[RunSpec]:
+        """The grid of runs: datasets x objectives x seeds (stores are evaluated once)."""
+        keys = [d.key for d in self.datasets]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"two datasets share the label {keys}; give each a distinct `label`")
+        runs = []
+        for dataset in self.datasets:
+            if dataset.store is not None:
+                runs.append(RunSpec(dataset=dataset, objective="store", seed=0, study=self))
+                continue
+            for objective in self.objectives:
+                for seed in self.seeds:
+                    runs.append(RunSpec(dataset=dataset, objective=objective, seed=seed, study=self))
+        return runs
+
+
+class RunSpec(BaseModel):
+    """One run of a study: train one objective on one dataset with one seed, audit, evaluate."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dataset: DatasetSpec
+    objective: str
+    seed: int
+    study: StudySpec
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.dataset.key}__{self.objective}__seed{self.seed}"
+
+    def fingerprint(self) -> str:
+        """Hash of everything that determines the run's result; a changed spec is not resumed."""
+        payload = {
+            "dataset": self.dataset.model_dump(),
+            "objective": self.objective,
+            "seed": self.seed,
+            "train": self.study.train.model_dump(),
+            "evaluation": self.study.evaluation.model_dump(),
+            "csfs": self.study.csfs,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def load_study(path: str | os.PathLike) -> StudySpec:
+    """Read and validate a study YAML file; errors name the key and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no study file at {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path} must hold a mapping with at least `name` and `datasets`")
+    return parse_study(raw, source=str(path))
+
+
+def parse_study(raw: dict[str, Any], *, source: str = "study") -> StudySpec:
+    """Validate a study given as a dict, turning pydantic's report into one clear sentence."""
+    try:
+        return StudySpec.model_validate(raw)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors()[:3]:
+            where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                message = "unknown key (check the spelling)"
+            problems.append(f"{where}: {message}")
+        more = f" (and {error.error_count() - 3} more)" if error.error_count() > 3 else ""
+        raise ValueError(f"{source} is invalid: {'; '.join(problems)}{more}") from None

@@ -1,0 +1,28 @@
+"""Which patients does the classifier fail? Statistical subgroup analysis of errors."""
+
+from silentscope.subgroups.analysis import ALL_CLASSES, SubgroupResult, analyze_subgroups
+from silentscope.subgroups.attributes import (
+    MISSING,
+    Attribute,
+    Skipped,
+    bin_numeric,
+    prepare_attributes,
+)
+from silentscope.subgroups.forest import forest_plot
+from silentscope.subgroups.intervals import odds_ratio_interval, wilson_interval
+from silentscope.subgroups.multiple_testing import benjamini_hochberg
+
+__all__ = [
+    "ALL_CLASSES",
+    "Attribute",
+    "MISSING",
+    "Skipped",
+    "SubgroupResult",
+    "analyze_subgroups",
+    "benjamini_hochberg",
+    "bin_numeric",
+    "forest_plot",
+    "odds_ratio_interval",
+    "prepare_attributes",
+    "wilson_interval",
+]

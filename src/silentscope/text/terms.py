@@ -1,0 +1,180 @@
+"""Assertion-aware term extraction: "no pneumothorax" is not "pneumothorax".
+
+A report is split into sentences and tokens (:mod:`silentscope.text.tokens`), each token
+gets an assertion (:mod:`silentscope.text.negation`), and terms are the word n-grams of
+runs of content words that share one assertion. Runs break at punctuation, stop words
+and triggers, so ``no pneumothorax, pleural effusion`` yields the negated terms
+``pneumothorax``, ``pleural``, ``effusion`` and ``pleural effusion``, never
+``pneumothorax pleural``. A term is written ``no <words>`` when negated and
+``possible <words>`` when uncertain, so that every downstream count, TF-IDF weight and
+explanation keeps the distinction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from silentscope.text.negation import DEFAULT_RULES, NEGATED, UNCERTAIN, NegationRules
+from silentscope.text.tokens import PUNCTUATION, split_sentences, tokenize, unique_texts
+
+# scikit-learn's list, less words with a clinical meaning, plus report filler words.
+STOP_WORDS = frozenset(
+    (ENGLISH_STOP_WORDS - {"side", "back", "bottom", "top", "front", "full", "empty", "fill"})
+    | {"seen", "noted", "identified", "visualized", "demonstrated", "appear", "appears", "x-ray"}
+)
+_PREFIX = {NEGATED: "no ", UNCERTAIN: "possible "}
+
+
+@dataclass(frozen=True)
+class Term:
+    """A word n-gram with its assertion (``present``, ``negated`` or ``uncertain``).
+
+    Examples
+    --------
+    >>> Term("pleural effusion", "negated").label
+    'no pleural effusion'
+    """
+
+    words: str
+    assertion: str
+
+    @property
+    def label(self) -> str:
+        """The term as shown to people: ``no`` / ``possible`` prefixed where not present."""
+        return _PREFIX.get(self.assertion, "") + self.words
+
+
+def _check_ngram_range(ngram_range) -> tuple[int, int]:
+    low, high = (int(v) for v in ngram_range)
+    if not 1 <= low <= high:
+        raise ValueError(f"ngram_range must be (min, max) with 1 <= min <= max, got {ngram_range}")
+    return low, high
+
+
+def _ngrams(run: list[str], assertion: str | None, low: int, high: int) -> list[Term]:
+    """All n-grams (``low <= n <= high``) of one run of content words."""
+    return [
+        Term(" ".join(run[start : start + n]), assertion)
+        for start in range(len(run))
+        for n in range(low, min(high, len(run) - start) + 1)
+    ]
+
+
+def extract_terms(
+    text: str,
+    ngram_range: tuple[int, int] = (1, 2),
+    rules: NegationRules = DEFAULT_RULES,
+    stop_words: frozenset[str] = STOP_WORDS,
+) -> list[Term]:
+    """The assertion-aware terms of one report, in order of appearance (with repeats).
+
+    Parameters
+    ----------
+    text : str
+        One report.
+    ngram_range : (int, int), default=(1, 2)
+        Smallest and largest n-gram length.
+    rules : NegationRules, default=DEFAULT_RULES
+        Trigger phrases and scope rules.
+    stop_words : frozenset of str, default=STOP_WORDS
+        Words that are never terms and break n-grams. Numbers are never terms either.
+
+    Returns
+    -------
+    list of Term
+
+    Examples
+    --------
+    >>> [t.label for t in extract_terms("No pneumothorax or pleural effusion. Mild cardiomegaly.")]
+    ['no pneumothorax', 'no pleural', 'no pleural effusion', 'no effusion', 'mild', 'mild cardiomegaly', 'cardiomegaly']
+    >>> [t.label for t in extract_terms("Pneumonia cannot be excluded.", ngram_range=(1, 1))]
+    ['possible pneumonia']
+    """
+    low, high = _check_ngram_range(ngram_range)
+    terms: list[Term] = []
+    for sentence in split_sentences(text):
+        tokens = tokenize(sentence)
+        assertions = rules.assertions(tokens)
+        run: list[str] = []
+        run_assertion = None
+        for token, assertion in zip(tokens, assertions, strict=True):
+            content = (
+                assertion is not None
+                and token not in stop_words
+                and token not in PUNCTUATION
+                and not token.replace(".", "").isdigit()
+            )
+            if not content or assertion != run_assertion:
+                terms.extend(_ngrams(run, run_assertion, low, high))
+                run = []
+                run_assertion = assertion if content else None
+            if content:
+                run.append(token)
+        terms.extend(_ngrams(run, run_assertion, low, high))
+    return terms
+
+
+def term_matrix(
+    texts,
+    ngram_range: tuple[int, int] = (1, 2),
+    min_df: int = 1,
+    vocabulary=None,
+    rules: NegationRules = DEFAULT_RULES,
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Binary document-term matrix of assertion-aware term labels.
+
+    Each distinct text is processed once, so templated reports cost one pass.
+
+    Parameters
+    ----------
+    texts : array-like of str, shape (N,)
+    ngram_range : (int, int), default=(1, 2)
+    min_df : int, default=1
+        Keep terms that occur in at least this many documents (ignored with ``vocabulary``).
+    vocabulary : array-like of str, optional
+        Fixed term labels (columns), e.g. from an earlier call; unknown terms are ignored.
+    rules : NegationRules, default=DEFAULT_RULES
+
+    Returns
+    -------
+    matrix : scipy.sparse.csr_matrix of int32, shape (N, V)
+        1 where the document contains the term.
+    vocabulary : ndarray of str, shape (V,)
+        Term labels, sorted.
+
+    Examples
+    --------
+    >>> m, vocab = term_matrix(["No effusion.", "Small effusion."], ngram_range=(1, 1))
+    >>> vocab.tolist(), m.toarray().tolist()
+    (['effusion', 'no effusion', 'small'], [[0, 1, 0], [1, 0, 1]])
+    """
+    if int(min_df) < 1:
+        raise ValueError(f"min_df must be a positive count of documents, got {min_df}")
+    uniques, inverse = unique_texts(texts)
+    per_text = [sorted({t.label for t in extract_terms(u, ngram_range, rules)}) for u in uniques]
+    if vocabulary is None:
+        multiplicity = np.bincount(inverse, minlength=len(uniques))
+        df: dict[str, int] = {}
+        for labels, count in zip(per_text, multiplicity, strict=True):
+            for label in labels:
+                df[label] = df.get(label, 0) + int(count)
+        vocabulary = np.array(sorted(k for k, v in df.items() if v >= min_df), dtype=object)
+    else:
+        vocabulary = np.asarray(vocabulary, dtype=object)
+    column = {label: j for j, label in enumerate(vocabulary)}
+    rows, cols = [], []
+    for i, labels in enumerate(per_text):
+        hits = [column[label] for label in labels if label in column]
+        rows.extend([i] * len(hits))
+        cols.extend(hits)
+    unique_matrix = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(len(uniques), len(vocabulary))
+    )
+    return unique_matrix[inverse], vocabulary.astype(str)
+
+
+__all__ = ["STOP_WORDS", "Term", "extract_terms", "term_matrix"]

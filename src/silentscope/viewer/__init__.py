@@ -1,0 +1,40 @@
+"""The silent-failure viewer: one joint embedding of every test set, served to the browser.
+
+- :mod:`~silentscope.viewer.embedding`: the joint 2-D embedding, cached in the store.
+- :mod:`~silentscope.viewer.data`: the store's columns, read lean (:func:`load_viewer_data`).
+- :mod:`~silentscope.viewer.queries`: filters, selection statistics, panels.
+- :mod:`~silentscope.viewer.thumbnails`: thumbnails by row, cached.
+- :mod:`~silentscope.viewer.server`: the API server (Starlette + uvicorn).
+- :mod:`~silentscope.viewer.export`: a self-contained HTML page for sharing.
+
+The front end is built from ``frontend/`` into ``viewer/static`` (``make frontend``); users
+need no Node. Names are imported on first use, so that starting the server does not pay
+for scikit-learn and UMAP.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "FilterSpec": "queries",
+    "JointEmbedding": "embedding",
+    "ViewerData": "data",
+    "compute_embedding": "embedding",
+    "confident_failures": "queries",
+    "ensure_embedding": "embedding",
+    "export_html": "export",
+    "filter_mask": "queries",
+    "load_viewer_data": "data",
+    "prepare_store": "data",
+    "representatives": "queries",
+    "risk_coverage": "queries",
+    "selection_stats": "queries",
+    "serve": "server",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"silentscope.viewer.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'silentscope.viewer' has no attribute {name!r}")

@@ -1,0 +1,16 @@
+"""Names of the store artifacts the viewer reads and writes (see :func:`~silentscope.audit.store.write_artifact`)."""
+
+#: The joint 2-D embedding: DataFrame ``sample_id``, ``x``, ``y`` in store row order.
+EMBEDDING_ARTIFACT = "embedding"
+#: How the embedding was made: method, parameters, input, subsample size.
+EMBEDDING_INFO_ARTIFACT = "embedding_info"
+#: Every CSF's confidence per sample: ``sample_id`` plus one column per CSF.
+CONFIDENCES_ARTIFACT = "viewer_confidences"
+#: Which samples the confidences were computed for (``samples_sha256``) and which CSFs could not run.
+CONFIDENCES_INFO_ARTIFACT = "viewer_confidences_info"
+#: Discovered slices (written by :mod:`silentscope.slices`): ``sample_id``, ``slice_id``.
+SLICES_MEMBERSHIP_ARTIFACT = "slices_membership"
+#: One row per discovered slice, shown beside it (optional).
+SLICES_SUMMARY_ARTIFACT = "slices"
+#: Slices a person saved from the viewer: ``sample_id``, ``slice``.
+USER_SLICES_ARTIFACT = "user_slices"

@@ -1,0 +1,690 @@
+"""What the viewer serves: the columns of an audit store, read once, lean enough for a million rows.
+
+The viewer reads the store directly with Arrow instead of building an :class:`AuditSet`:
+strings (ids, report text, image references) stay in Arrow buffers and are touched only
+for the rows a person hovers, and the logits are memory-mapped and reduced to predictions
+in chunks. The full contract check of :func:`~silentscope.audit.store.load_audit` runs
+when the embedding and the confidences are first computed (:func:`prepare_store`).
+
+Every colourable quantity becomes a :class:`Column`: categorical (int16 codes, -1 for
+missing) or continuous (float32, NaN for missing).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from silentscope.audit.store import ARTIFACTS, SAMPLES, list_artifacts, read_artifact, read_manifest
+from silentscope.audit.test_sets import parse_test_set, test_set_sort_key
+from silentscope.audit.validation import AuditSetError
+from silentscope.viewer.artifacts import (
+    CONFIDENCES_ARTIFACT,
+    CONFIDENCES_INFO_ARTIFACT,
+    EMBEDDING_ARTIFACT,
+    EMBEDDING_INFO_ARTIFACT,
+    SLICES_MEMBERSHIP_ARTIFACT,
+    SLICES_SUMMARY_ARTIFACT,
+    USER_SLICES_ARTIFACT,
+)
+
+#: A numeric metadata column with at most this many distinct values is shown as categories.
+MAX_NUMERIC_CATEGORIES = 12
+#: A text metadata column with more distinct values than this is identifier-like: not coloured.
+MAX_CATEGORIES = 64
+_CHUNK = 262_144
+
+
+@dataclass
+class Column:
+    """One per-sample quantity the viewer can colour by, filter on or summarise."""
+
+    key: str
+    label: str
+    group: str
+    kind: str  # "categorical" or "continuous"
+    values: np.ndarray
+    categories: list[str] | None = None
+
+    def describe(self) -> dict:
+        entry = {"key": self.key, "label": self.label, "group": self.group, "kind": self.kind}
+        if self.kind == "categorical":
+            entry["categories"] = self.categories
+        else:
+            finite = self.values[np.isfinite(self.values)]
+            entry["min"] = float(finite.min()) if finite.size else 0.0
+            entry["max"] = float(finite.max()) if finite.size else 1.0
+        entry["missing"] = int(self.missing().sum())
+        return entry
+
+    def missing(self) -> np.ndarray:
+        if self.kind == "categorical":
+            return self.values < 0
+        return ~np.isfinite(self.values)
+
+
+@dataclass
+class SliceSet:
+    """Named groups of rows from one source (``discovered`` by the slicer, or ``saved`` by a person)."""
+
+    source: str
+    names: list[str]
+    rows: list[np.ndarray]
+    summary: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class ViewerData:
+    """Everything the viewer serves about one audit store.
+
+    Build it with :func:`load_viewer_data`.
+    """
+
+    store: Path
+    class_names: tuple[str, ...]
+    label: np.ndarray
+    prediction: np.ndarray
+    correct: np.ndarray
+    test_set_names: list[str]
+    test_set_codes: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    confidences: dict[str, np.ndarray]
+    columns: dict[str, Column]
+    embedding_info: dict
+    string_columns: tuple[str, ...] = ()
+    metadata: dict[str, pa.ChunkedArray] = field(default_factory=dict)
+    slices: dict[str, SliceSet] = field(default_factory=dict)
+    skipped_columns: dict[str, str] = field(default_factory=dict)
+    image_root: Path | None = None
+    cache: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.label)
+
+    def _strings(self, name: str) -> pa.ChunkedArray | None:
+        # Ids, reports and image references are read on first use: a million of them cost
+        # seconds, and the first paint needs none of them.
+        if name not in self.string_columns:
+            return None
+        with self._lock:
+            if name not in self.cache:
+                self.cache[name] = pq.read_table(self.store / SAMPLES, columns=[name])[name]
+            return self.cache[name]
+
+    @property
+    def sample_id(self) -> pa.ChunkedArray:
+        return self._strings("sample_id")
+
+    @property
+    def text(self) -> pa.ChunkedArray | None:
+        return self._strings("text")
+
+    @property
+    def image_ref(self) -> pa.ChunkedArray | None:
+        return self._strings("image_ref")
+
+    @property
+    def shift_params(self) -> pa.ChunkedArray | None:
+        return self._strings("shift_params")
+
+    @property
+    def has_text(self) -> bool:
+        return "text" in self.string_columns
+
+    @property
+    def has_images(self) -> bool:
+        return "image_ref" in self.string_columns
+
+    def load_strings(self) -> None:
+        """Read every lazily read column now (the server does this in the background)."""
+        for name in self.string_columns:
+            self._strings(name)
+
+    @property
+    def default_csf(self) -> str:
+        return "MSR" if "MSR" in self.confidences else next(iter(self.confidences))
+
+    def check_row(self, row: int) -> int:
+        """``row`` as an int if it indexes a sample of this store; IndexError otherwise."""
+        row = int(row)
+        if not 0 <= row < self.n_samples:
+            raise IndexError(f"row {row} is not a sample of this store (0..{self.n_samples - 1})")
+        return row
+
+    def row_of(self, sample_id: str) -> int:
+        """The row of a sample id; KeyError if the store has no such sample."""
+        found = pc.index(self.sample_id, pa.scalar(str(sample_id), pa.string())).as_py()
+        if found is None or found < 0:
+            raise KeyError(f"no sample {sample_id!r} in this store")
+        return int(found)
+
+    def confidence(self, csf: str | None) -> np.ndarray:
+        name = csf or self.default_csf
+        if name not in self.confidences:
+            raise ValueError(
+                f"unknown confidence {name!r}; choose one of {', '.join(self.confidences)}"
+            )
+        return self.confidences[name]
+
+    def sample(self, row: int) -> dict:
+        """The facts of one sample, for the hover card."""
+        row = self.check_row(row)
+        details = {
+            "row": row,
+            "sample_id": self.sample_id[row].as_py(),
+            "test_set": self.test_set_names[self.test_set_codes[row]],
+            "label": self.class_names[self.label[row]],
+            "prediction": self.class_names[self.prediction[row]],
+            "correct": bool(self.correct[row]),
+            "confidences": {name: float(values[row]) for name, values in self.confidences.items()},
+            "metadata": {
+                name: _jsonable(values[row].as_py()) for name, values in self.metadata.items()
+            },
+            "text": None if self.text is None else self.text[row].as_py(),
+            "has_image": self.has_images,
+        }
+        for slice_set in self.slices.values():
+            member = [
+                name
+                for name, rows in zip(slice_set.names, slice_set.rows, strict=True)
+                if _contains(rows, row)
+            ]
+            if member:
+                details.setdefault("slices", {})[slice_set.source] = member
+        return details
+
+
+def _contains(sorted_rows: np.ndarray, row: int) -> bool:
+    i = int(np.searchsorted(sorted_rows, row))
+    return i < len(sorted_rows) and int(sorted_rows[i]) == row
+
+
+def _jsonable(value):
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _artifact_table(store: Path, name: str, columns: list[str] | None = None) -> pa.Table | None:
+    path = store / ARTIFACTS / f"{name}.parquet"
+    return pq.read_table(path, columns=columns) if path.is_file() else None
+
+
+def samples_fingerprint(manifest: dict) -> str | None:
+    """The checksum of a store's per-sample table: a cache recording it was made for these samples."""
+    return manifest.get("files", {}).get(SAMPLES, {}).get("sha256")
+
+
+def _fresh_columns(info: dict, fingerprint: str | None, columns: list[str]) -> list[str]:
+    """The artifact columns to read: without a matching fingerprint, also its ids to compare."""
+    if fingerprint is not None and info.get("samples_sha256") == fingerprint:
+        return columns
+    return ["sample_id", *columns]
+
+
+class _LazyIds:
+    """The store's sample ids, read only when a cache cannot be matched by its fingerprint."""
+
+    def __init__(self, store: Path):
+        self.store = store
+        self.loaded = None
+
+    def get(self) -> pa.ChunkedArray:
+        if self.loaded is None:
+            self.loaded = pq.read_table(self.store / SAMPLES, columns=["sample_id"])["sample_id"]
+        return self.loaded
+
+    def match(self, table: pa.Table, info: dict, fingerprint: str | None) -> bool:
+        if "sample_id" not in table.column_names:
+            return fingerprint is not None and info.get("samples_sha256") == fingerprint
+        return table["sample_id"].equals(self.get())
+
+
+def _artifact_rows(store: Path, name: str) -> int | None:
+    path = store / ARTIFACTS / f"{name}.parquet"
+    return pq.read_metadata(path).num_rows if path.is_file() else None
+
+
+def _predictions(logits: np.ndarray) -> np.ndarray:
+    out = np.empty(len(logits), dtype=np.int16)
+    for start in range(0, len(logits), _CHUNK):
+        out[start : start + _CHUNK] = np.argmax(np.asarray(logits[start : start + _CHUNK]), axis=1)
+    return out
+
+
+def _max_softmax(logits: np.ndarray) -> np.ndarray:
+    out = np.empty(len(logits), dtype=np.float64)
+    for start in range(0, len(logits), _CHUNK):
+        block = np.asarray(logits[start : start + _CHUNK], dtype=np.float64)
+        block = block - block.max(axis=1, keepdims=True)
+        out[start : start + len(block)] = 1.0 / np.exp(block).sum(axis=1)
+    return out
+
+
+def _categorical(key, label, group, codes, categories) -> Column:
+    return Column(
+        key, label, group, "categorical", np.asarray(codes, dtype=np.int16), list(categories)
+    )
+
+
+def _encode_categorical(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Codes (-1 for missing) and category names, categories sorted naturally."""
+    encoded = pc.dictionary_encode(values).combine_chunks()
+    dictionary = encoded.dictionary.to_pylist()
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    indices = np.where(np.isnan(indices.astype(float)), -1, indices).astype(np.int64)
+    names = [str(v) for v in dictionary]
+    order = sorted(range(len(dictionary)), key=lambda i: _natural_key(dictionary[i]))
+    remap = np.empty(len(order) + 1, dtype=np.int16)
+    remap[-1] = -1
+    remap[np.asarray(order, dtype=np.int64)] = np.arange(len(order), dtype=np.int16)
+    return remap[indices], [names[i] for i in order]
+
+
+def _natural_key(value):
+    if isinstance(value, bool | int | float):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
+
+
+def _metadata_column(name: str, values: pa.ChunkedArray) -> Column | str:
+    """A Column for a metadata field, or the reason it cannot be shown."""
+    key, label = f"meta:{name}", name
+    kind = values.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        numeric = values.to_numpy().astype(np.float64)
+        distinct = np.unique(numeric[np.isfinite(numeric)])
+        if len(distinct) <= MAX_NUMERIC_CATEGORIES:
+            codes = np.full(len(numeric), -1, dtype=np.int16)
+            finite = np.isfinite(numeric)
+            codes[finite] = np.searchsorted(distinct, numeric[finite])
+            names = [f"{v:g}" for v in distinct]
+            return _categorical(key, label, "metadata", codes, names)
+        return Column(key, label, "metadata", "continuous", numeric.astype(np.float32))
+    if (
+        pa.types.is_boolean(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_dictionary(kind)
+    ):
+        codes, names = _encode_categorical(values)
+        if len(names) > MAX_CATEGORIES:
+            return f"{len(names)} distinct values (identifier-like; more than {MAX_CATEGORIES} cannot be told apart by colour)"
+        return _categorical(key, label, "metadata", codes, names)
+    return f"type {kind} is not shown"
+
+
+def _test_set_columns(names: list[str], codes: np.ndarray) -> list[Column]:
+    parsed = [parse_test_set(name) for name in names]
+    shift_names = []
+    for p in parsed:
+        if p.kind == "cor":
+            shift_names.append(f"cor/{p.value}")
+        elif p.kind in ("val", "iid"):
+            shift_names.append(p.kind)
+        else:
+            shift_names.append(p.kind if p.value is None else f"{p.kind}/{p.value}")
+    shifts = sorted(set(shift_names), key=test_set_sort_key)
+    shift_code = np.asarray([shifts.index(s) for s in shift_names], dtype=np.int16)
+    severities = sorted({p.severity or 0 for p in parsed})
+    severity_code = np.asarray([severities.index(p.severity or 0) for p in parsed], dtype=np.int16)
+    kinds = sorted({p.kind for p in parsed}, key=test_set_sort_key)
+    kind_code = np.asarray([kinds.index(p.kind) for p in parsed], dtype=np.int16)
+    return [
+        _categorical("test_set", "test set", "test set", codes, names),
+        _categorical("shift", "shift", "test set", shift_code[codes], shifts),
+        _categorical("shift_kind", "shift kind", "test set", kind_code[codes], kinds),
+        _categorical(
+            "severity",
+            "severity",
+            "test set",
+            severity_code[codes],
+            ["none" if s == 0 else str(s) for s in severities],
+        ),
+    ]
+
+
+def _slice_sets(store: Path, ids: _LazyIds, n: int) -> dict[str, SliceSet]:
+    result = {}
+    sources = (
+        ("discovered", SLICES_MEMBERSHIP_ARTIFACT, "slice_id"),
+        ("saved", USER_SLICES_ARTIFACT, "slice"),
+    )
+    for source, artifact, id_column in sources:
+        table = _artifact_table(store, artifact)
+        if (
+            table is None
+            or "sample_id" not in table.column_names
+            or id_column not in table.column_names
+        ):
+            continue
+        rows = pc.index_in(table["sample_id"], value_set=ids.get()).to_numpy(zero_copy_only=False)
+        if rows.dtype.kind == "f":  # nulls: ids the store does not have
+            keep = np.isfinite(rows)
+            rows = rows[keep].astype(np.int64)
+            slice_ids = np.asarray(table[id_column].to_pylist(), dtype=object)[keep]
+        else:
+            slice_ids = np.asarray(table[id_column].to_pylist(), dtype=object)
+        names = sorted({str(s) for s in slice_ids}, key=_natural_key_str)
+        as_str = slice_ids.astype(str)
+        members = [np.unique(rows[as_str == name]).astype(np.int64) for name in names]
+        summary = []
+        if source == "discovered" and SLICES_SUMMARY_ARTIFACT in list_artifacts(store):
+            frame = read_artifact(store, SLICES_SUMMARY_ARTIFACT)
+            if hasattr(frame, "to_dict"):
+                summary = [
+                    {k: _jsonable(v) for k, v in rec.items()} for rec in frame.to_dict("records")
+                ]
+        result[source] = SliceSet(source, names, members, summary)
+    return result
+
+
+def _natural_key_str(value: str):
+    try:
+        return (0, float(value), value)
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def slice_column(slice_set: SliceSet, n: int) -> Column:
+    codes = np.full(n, -1, dtype=np.int16)
+    # Later slices overwrite earlier ones: a sample in several shows its last (a cap of one colour).
+    for code, rows in enumerate(slice_set.rows):
+        codes[rows] = code
+    label = "discovered slice" if slice_set.source == "discovered" else "saved slice"
+    return _categorical(f"slice:{slice_set.source}", label, "slices", codes, slice_set.names)
+
+
+def load_viewer_data(
+    store: str | os.PathLike, image_root: str | os.PathLike | None = None
+) -> ViewerData:
+    """Read an audit store and its cached embedding into a :class:`ViewerData`.
+
+    Parameters
+    ----------
+    store : path-like
+        An audit store with an ``embedding`` artifact (see :func:`prepare_store`).
+    image_root : path-like, optional
+        Folder that relative image references are relative to; default: the folder that
+        holds the store.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the store or its embedding is missing.
+    AuditSetError
+        If the store's files disagree (row counts, sample ids of the embedding).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from silentscope.audit import AuditSet
+    >>> from silentscope.audit.store import save_audit
+    >>> audit = AuditSet(sample_id=list("abcd"), test_set=["iid", "iid", "cor/blur/2", "cor/blur/2"],
+    ...                  label=[0, 1, 1, 0], logits=np.array([[2., 0], [0, 1], [1, 0], [3, 0]]),
+    ...                  class_names=["no", "yes"])
+    >>> store = save_audit(audit, tempfile.mkdtemp() + "/store")
+    >>> _ = prepare_store(store, method="pca")
+    >>> data = load_viewer_data(store)
+    >>> data.n_samples, data.correct.tolist(), data.columns["test_set"].categories
+    (4, [True, True, False, True], ['iid', 'cor/blur/2'])
+    >>> "MSR" in data.confidences
+    True
+    """
+    store = Path(store)
+    manifest = read_manifest(store)
+    n = int(manifest["n_samples"])
+    schema = pq.read_schema(store / SAMPLES)
+    string_columns = tuple(
+        c for c in ("sample_id", "text", "image_ref", "shift_params") if c in schema.names
+    )
+    eager = [c for c in schema.names if c not in string_columns]
+    table = pq.read_table(store / SAMPLES, columns=eager)
+    if table.num_rows != n:
+        raise AuditSetError(
+            f"{store / SAMPLES} has {table.num_rows} rows but the manifest records {n}; re-create the store"
+        )
+    logits = np.load(
+        store / manifest["arrays"]["logits"]["file"], mmap_mode="r", allow_pickle=False
+    )
+    if len(logits) != n:
+        raise AuditSetError(
+            f"the logits of {store} have {len(logits)} rows for {n} samples; re-create the store"
+        )
+    class_names = tuple(manifest["class_names"])
+    fingerprint = samples_fingerprint(manifest)
+    ids = _LazyIds(store)
+    label = table["label"].to_numpy().astype(np.int16)
+    prediction = _predictions(logits)
+    correct = prediction == label
+
+    test_set_codes, test_set_names = _encode_categorical(table["test_set"])
+    order = sorted(range(len(test_set_names)), key=lambda i: test_set_sort_key(test_set_names[i]))
+    remap = np.empty(len(order), dtype=np.int16)
+    remap[np.asarray(order)] = np.arange(len(order))
+    test_set_codes = remap[test_set_codes]
+    test_set_names = [test_set_names[i] for i in order]
+
+    names = list_artifacts(store)
+    if EMBEDDING_ARTIFACT not in names or EMBEDDING_INFO_ARTIFACT not in names:
+        raise FileNotFoundError(
+            f"{store} has no cached embedding; compute it with `silentscope view {store}` or prepare_store()"
+        )
+    embedding_info = read_artifact(store, EMBEDDING_INFO_ARTIFACT)
+    embedding = _artifact_table(
+        store, EMBEDDING_ARTIFACT, _fresh_columns(embedding_info, fingerprint, ["x", "y"])
+    )
+    if embedding.num_rows != n or not ids.match(embedding, embedding_info, fingerprint):
+        raise AuditSetError(
+            f"the cached embedding of {store} was computed for other samples; recompute it with --recompute"
+        )
+    x = embedding["x"].to_numpy().astype(np.float32)
+    y = embedding["y"].to_numpy().astype(np.float32)
+
+    confidences: dict[str, np.ndarray] = {}
+    cache_info = (
+        read_artifact(store, CONFIDENCES_INFO_ARTIFACT)
+        if CONFIDENCES_INFO_ARTIFACT in names
+        else {}
+    )
+    cached = None
+    if CONFIDENCES_ARTIFACT in names:
+        confidence_names = pq.read_schema(
+            store / ARTIFACTS / f"{CONFIDENCES_ARTIFACT}.parquet"
+        ).names
+        wanted = _fresh_columns(
+            cache_info, fingerprint, [c for c in confidence_names if c != "sample_id"]
+        )
+        cached = _artifact_table(store, CONFIDENCES_ARTIFACT, wanted)
+    if cached is not None and cached.num_rows == n and ids.match(cached, cache_info, fingerprint):
+        for name in cached.column_names:
+            if name != "sample_id":
+                confidences[name] = cached[name].to_numpy().astype(np.float64)
+    else:
+        # Without the cache (prepare_store writes it), the maximum softmax response is always possible.
+        confidences["MSR"] = _max_softmax(logits)
+        for name in table.column_names:
+            if name.startswith("conf."):
+                confidences[f"ext:{name[len('conf.') :]}"] = (
+                    table[name].to_numpy().astype(np.float64)
+                )
+
+    columns: list[Column] = [
+        _categorical(
+            "correct",
+            "correctness",
+            "outcome",
+            (~correct).astype(np.int16),
+            ["correct", "incorrect"],
+        ),
+        _categorical("class", "class", "class", label, class_names),
+        _categorical("prediction", "predicted class", "class", prediction, class_names),
+        *_test_set_columns(test_set_names, test_set_codes),
+    ]
+    for name, values in confidences.items():
+        columns.append(
+            Column(
+                f"conf:{name}",
+                f"confidence {name}",
+                "confidence",
+                "continuous",
+                values.astype(np.float32),
+            )
+        )
+
+    metadata, skipped = {}, {}
+    for name in table.column_names:
+        if not name.startswith("meta."):
+            continue
+        field_name = name[len("meta.") :]
+        metadata[field_name] = table[name]
+        column = _metadata_column(field_name, table[name])
+        if isinstance(column, str):
+            skipped[field_name] = column
+        else:
+            columns.append(column)
+
+    slices = _slice_sets(store, ids, n)
+    for slice_set in slices.values():
+        columns.append(slice_column(slice_set, n))
+
+    data = ViewerData(
+        store=store,
+        class_names=class_names,
+        label=label,
+        prediction=prediction,
+        correct=correct,
+        test_set_names=test_set_names,
+        test_set_codes=test_set_codes,
+        x=x,
+        y=y,
+        confidences=confidences,
+        columns={c.key: c for c in columns},
+        embedding_info=embedding_info,
+        string_columns=string_columns,
+        metadata=metadata,
+        slices=slices,
+        skipped_columns=skipped,
+        image_root=Path(image_root) if image_root is not None else store.resolve().parent,
+    )
+    if ids.loaded is not None:
+        data.cache["sample_id"] = ids.loaded
+    return data
+
+
+def prepare_store(
+    store: str | os.PathLike,
+    method: str = "umap",
+    csfs=None,
+    random_state=0,
+    recompute: bool = False,
+    progress: Callable[[str, float], None] | None = None,
+    **embedding_params,
+) -> dict:
+    """Compute and cache what the viewer needs: the joint embedding and every CSF's confidences.
+
+    Both are computed once and cached as store artifacts (``embedding``,
+    ``embedding_info``, ``viewer_confidences``); later calls reuse them unless
+    ``recompute`` is set.
+
+    Parameters
+    ----------
+    store : path-like
+    method : {"umap", "pca"}, default="umap"
+        Layout of the embedding (see :mod:`silentscope.viewer.embedding`).
+    csfs : sequence of str, optional
+        CSF names to compute; default: every CSF the store's inputs allow.
+    random_state : int, default=0
+    recompute : bool, default=False
+    progress : callable, optional
+        Called with ``(stage, fraction)``.
+
+    Returns
+    -------
+    dict
+        ``embedding`` (its info), ``confidences`` (names) and ``unavailable`` (CSF -> reason).
+    """
+    from silentscope.audit.store import load_audit, write_artifact
+    from silentscope.confidence import compute_confidences
+    from silentscope.viewer.embedding import ensure_embedding
+
+    store = Path(store)
+    report = progress or (lambda stage, fraction: None)
+    if not recompute:
+        n = int(read_manifest(store)["n_samples"])
+        embedding_rows = _artifact_rows(store, EMBEDDING_ARTIFACT)
+        confidence_rows = _artifact_rows(store, CONFIDENCES_ARTIFACT)
+        if (
+            embedding_rows == n
+            and confidence_rows == n
+            and EMBEDDING_INFO_ARTIFACT in list_artifacts(store)
+        ):
+            # Both caches exist: reopening a store costs no validation pass over its arrays.
+            names = pq.read_schema(store / ARTIFACTS / f"{CONFIDENCES_ARTIFACT}.parquet").names
+            return {
+                "embedding": read_artifact(store, EMBEDDING_INFO_ARTIFACT),
+                "confidences": [c for c in names if c != "sample_id"],
+                "unavailable": {},
+            }
+    report("loading and validating the store", 0.0)
+    audit = load_audit(store)
+    _, info = ensure_embedding(
+        store,
+        method=method,
+        random_state=random_state,
+        recompute=recompute,
+        progress=report,
+        audit=audit,
+        **embedding_params,
+    )
+    unavailable: dict[str, str] = {}
+    cached = None if recompute else _artifact_table(store, CONFIDENCES_ARTIFACT)
+    if cached is not None and cached.num_rows == audit.n_samples:
+        names = [c for c in cached.column_names if c != "sample_id"]
+    else:
+        report("computing confidences", 0.0)
+        confidences, unavailable = compute_confidences(audit, csfs)
+        frame = {
+            "sample_id": audit.sample_id,
+            **{name: values for name, values in confidences.items()},
+        }
+        import pandas as pd
+
+        write_artifact(store, CONFIDENCES_ARTIFACT, pd.DataFrame(frame))
+        write_artifact(
+            store,
+            CONFIDENCES_INFO_ARTIFACT,
+            {
+                "samples_sha256": samples_fingerprint(read_manifest(store)),
+                "unavailable": unavailable,
+            },
+        )
+        names = list(confidences)
+        report("computing confidences", 1.0)
+    return {"embedding": info, "confidences": names, "unavailable": unavailable}
+
+
+__all__ = [
+    "CONFIDENCES_ARTIFACT",
+    "Column",
+    "SLICES_MEMBERSHIP_ARTIFACT",
+    "SLICES_SUMMARY_ARTIFACT",
+    "SliceSet",
+    "USER_SLICES_ARTIFACT",
+    "ViewerData",
+    "load_viewer_data",
+    "prepare_store",
+]

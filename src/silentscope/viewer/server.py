@@ -1,0 +1,371 @@
+"""The viewer's API server: a small Starlette app over :mod:`silentscope.viewer.queries`.
+
+Columns travel as raw little-endian typed arrays (``X-Dtype`` header), row sets as bit
+masks (one bit per sample), everything else as JSON. The server listens on 127.0.0.1
+unless told otherwise, accepts only loopback ``Host`` headers there (against DNS
+rebinding), and state-changing requests must carry the ``X-Silentscope`` header, which a
+cross-site form cannot send.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import webbrowser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from silentscope import __version__
+from silentscope.audit.store import read_artifact, write_artifact
+from silentscope.viewer import queries
+from silentscope.viewer.data import USER_SLICES_ARTIFACT, SliceSet, ViewerData, slice_column
+from silentscope.viewer.thumbnails import ThumbnailCache, ThumbnailUnavailable
+
+STATIC = Path(__file__).parent / "static"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+CSRF_HEADER = "x-silentscope"
+_SLICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$")
+
+
+def meta(data: ViewerData) -> dict:
+    """What the front end needs to know before it fetches any column."""
+    return {
+        "version": __version__,
+        "store": data.store.name,
+        "n": data.n_samples,
+        "class_names": list(data.class_names),
+        "test_sets": data.test_set_names,
+        "csfs": list(data.confidences),
+        "default_csf": data.default_csf,
+        "columns": [column.describe() for column in data.columns.values()],
+        "skipped_columns": data.skipped_columns,
+        "embedding": data.embedding_info,
+        "has_text": data.has_text,
+        "has_images": data.has_images,
+        "slices": slice_list(data),
+        "accuracy": float(data.correct.mean()),
+    }
+
+
+def slice_list(data: ViewerData) -> list[dict]:
+    out = []
+    for slice_set in data.slices.values():
+        summary = {str(rec.get("slice_id")): rec for rec in slice_set.summary if "slice_id" in rec}
+        for index, (name, rows) in enumerate(zip(slice_set.names, slice_set.rows, strict=True)):
+            entry = {
+                "source": slice_set.source,
+                "index": index,
+                "name": name,
+                "n": int(len(rows)),
+                "accuracy": float(data.correct[rows].mean()) if len(rows) else None,
+            }
+            if name in summary:
+                entry["summary"] = summary[name]
+            out.append(entry)
+    return out
+
+
+def column_bytes(data: ViewerData, key: str) -> tuple[bytes, str]:
+    """A column as raw little-endian bytes and its dtype name; KeyError if unknown."""
+    if key in ("x", "y"):
+        values = data.x if key == "x" else data.y
+    elif key in data.columns:
+        values = data.columns[key].values
+    else:
+        raise KeyError(f"unknown column {key!r}")
+    values = np.ascontiguousarray(values)
+    dtype = {"f": "float32", "i": "int16"}[values.dtype.kind]
+    return values.astype("<f4" if dtype == "float32" else "<i2", copy=False).tobytes(), dtype
+
+
+def save_slice(data: ViewerData, name: str, mask: np.ndarray, overwrite: bool = False) -> dict:
+    """Save the rows in ``mask`` as a named slice in the store (artifact ``user_slices``).
+
+    Raises
+    ------
+    ValueError
+        If the name is invalid, the selection is empty, or the name exists and not ``overwrite``.
+    """
+    if not _SLICE_NAME.match(name or ""):
+        raise ValueError(
+            "a slice name is 1-64 letters, digits, spaces, '_', '-' or '.', starting with a letter or digit"
+        )
+    rows = np.flatnonzero(mask)
+    if len(rows) == 0:
+        raise ValueError("the selection is empty; select samples before saving a slice")
+    try:
+        existing = read_artifact(data.store, USER_SLICES_ARTIFACT)
+    except FileNotFoundError:
+        existing = pd.DataFrame({"sample_id": pd.Series(dtype=str), "slice": pd.Series(dtype=str)})
+    if name in set(existing["slice"].astype(str)):
+        if not overwrite:
+            raise FileExistsError(
+                f"a saved slice named {name!r} exists; choose another name or overwrite it"
+            )
+        existing = existing[existing["slice"].astype(str) != name]
+    ids = data.sample_id.take(rows).to_pylist()
+    frame = pd.concat(
+        [existing, pd.DataFrame({"sample_id": ids, "slice": name})], ignore_index=True
+    )
+    write_artifact(data.store, USER_SLICES_ARTIFACT, frame)
+    saved = data.slices.get("saved") or SliceSet("saved", [], [])
+    if name in saved.names:
+        i = saved.names.index(name)
+        saved.rows[i] = rows
+    else:
+        saved.names.append(name)
+        saved.rows.append(rows)
+    data.slices["saved"] = saved
+    column = slice_column(saved, data.n_samples)
+    data.columns[column.key] = column
+    return {"name": name, "n": int(len(rows))}
+
+
+def create_app(
+    data: ViewerData,
+    allowed_hosts=LOOPBACK_HOSTS,
+    thumbnails: ThumbnailCache | None = None,
+    warm_up_delay: float = 1.5,
+) -> Starlette:
+    """The viewer's ASGI app for ``data``.
+
+    Parameters
+    ----------
+    data : ViewerData
+    allowed_hosts : sequence of str, default loopback names
+        Accepted ``Host`` headers (``["*"]`` when serving on another interface).
+    thumbnails : ThumbnailCache, optional
+    warm_up_delay : float, default=1.5
+        Seconds before the lazily read columns and the report terms are prepared in the background.
+    """
+    thumbnails = thumbnails or ThumbnailCache(data)
+    write_lock = threading.Lock()
+
+    def warm_up() -> None:
+        # After the first paint has had the CPU: read ids, reports and image references, and
+        # extract the report terms, so that the first hover and selection need not wait.
+        data.load_strings()
+        if data.has_text:
+            queries.term_index(data, wait=False)
+
+    warm = threading.Timer(warm_up_delay, warm_up)
+    warm.daemon = True
+    warm.start()
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    def guarded(handler):
+        async def endpoint(request: Request):
+            if request.method == "POST" and request.headers.get(CSRF_HEADER) != "1":
+                return error(403, f"state-changing requests need the {CSRF_HEADER} header")
+            try:
+                return await handler(request)
+            except (IndexError, KeyError, ThumbnailUnavailable) as exc:
+                return error(404, str(exc.args[0]) if exc.args else "not found")
+            except FileExistsError as exc:
+                return error(409, str(exc))
+            except (ValueError, json.JSONDecodeError) as exc:
+                return error(400, str(exc))
+
+        return endpoint
+
+    async def body_json(request: Request) -> dict:
+        raw = await request.body()
+        value = json.loads(raw or b"{}")
+        if not isinstance(value, dict):
+            raise ValueError("the request body must be a JSON object")
+        return value
+
+    def filter_from(value) -> np.ndarray:
+        if isinstance(value, str):
+            value = json.loads(value or "{}")
+        return queries.filter_mask(data, value)
+
+    async def index(request: Request):
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def get_meta(request: Request):
+        return JSONResponse(meta(data))
+
+    async def get_column(request: Request):
+        payload, dtype = column_bytes(data, request.path_params["key"])
+        return Response(payload, media_type="application/octet-stream", headers={"X-Dtype": dtype})
+
+    async def post_filter(request: Request):
+        spec = await body_json(request)
+        mask = await run_in_threadpool(filter_from, spec.get("filter"))
+        return Response(
+            queries.pack_mask(mask),
+            media_type="application/octet-stream",
+            headers={"X-Count": str(int(mask.sum()))},
+        )
+
+    async def post_selection(request: Request):
+        selected = queries.unpack_mask(await request.body(), data.n_samples)
+        within = filter_from(request.query_params.get("filter", "{}"))
+        csf = request.query_params.get("csf") or None
+        stats = await run_in_threadpool(
+            queries.selection_stats, data, selected, within, csf, 40, False
+        )
+        return JSONResponse(stats)
+
+    async def post_risk_coverage(request: Request):
+        spec = await body_json(request)
+        mask = filter_from(spec.get("filter"))
+        return JSONResponse(
+            await run_in_threadpool(queries.risk_coverage, data, mask, spec.get("csf"))
+        )
+
+    async def post_failures(request: Request):
+        spec = await body_json(request)
+        mask = filter_from(spec.get("filter"))
+        k = int(spec.get("k", 8))
+        return JSONResponse(
+            await run_in_threadpool(queries.confident_failures, data, mask, spec.get("csf"), k)
+        )
+
+    async def post_representatives(request: Request):
+        spec = await body_json(request)
+        mask = filter_from(spec.get("filter"))
+        k = int(spec.get("k", 6))
+        return JSONResponse(await run_in_threadpool(queries.representatives, data, mask, k))
+
+    async def get_sample(request: Request):
+        return JSONResponse(data.sample(request.path_params["row"]))
+
+    async def get_lookup(request: Request):
+        return JSONResponse({"row": data.row_of(request.query_params.get("id", ""))})
+
+    async def get_thumbnail(request: Request):
+        png = await run_in_threadpool(thumbnails.get, request.path_params["row"])
+        return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=86400"})
+
+    async def get_slices(request: Request):
+        return JSONResponse(slice_list(data))
+
+    async def get_slice_rows(request: Request):
+        source = request.path_params["source"]
+        if source not in data.slices:
+            raise KeyError(f"no {source!r} slices in this store")
+        slice_set = data.slices[source]
+        index = request.path_params["index"]
+        if not 0 <= index < len(slice_set.rows):
+            raise IndexError(f"no slice {index} among the {source} slices")
+        mask = np.zeros(data.n_samples, dtype=bool)
+        mask[slice_set.rows[index]] = True
+        return Response(queries.pack_mask(mask), media_type="application/octet-stream")
+
+    async def post_slice(request: Request):
+        mask = queries.unpack_mask(await request.body(), data.n_samples)
+        name = request.query_params.get("name", "")
+        overwrite = request.query_params.get("overwrite") == "1"
+
+        def save():
+            with write_lock:
+                return save_slice(data, name, mask, overwrite)
+
+        return JSONResponse(await run_in_threadpool(save))
+
+    routes = [
+        Route("/", index),
+        Route("/api/meta", guarded(get_meta)),
+        Route("/api/column/{key:str}", guarded(get_column)),
+        Route("/api/filter", guarded(post_filter), methods=["POST"]),
+        Route("/api/selection", guarded(post_selection), methods=["POST"]),
+        Route("/api/risk_coverage", guarded(post_risk_coverage), methods=["POST"]),
+        Route("/api/failures", guarded(post_failures), methods=["POST"]),
+        Route("/api/representatives", guarded(post_representatives), methods=["POST"]),
+        Route("/api/sample/{row:int}", guarded(get_sample)),
+        Route("/api/lookup", guarded(get_lookup)),
+        Route("/api/thumbnail/{row:int}", guarded(get_thumbnail)),
+        Route("/api/slices", guarded(get_slices)),
+        Route("/api/slices", guarded(post_slice), methods=["POST"]),
+        Route("/api/slice/{source:str}/{index:int}", guarded(get_slice_rows)),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))]
+    return Starlette(routes=routes, middleware=middleware)
+
+
+def free_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening TCP socket on ``host`` (a free port if ``port`` is 0)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ValueError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port or --host"
+        ) from None
+    sock.listen(128)
+    return sock
+
+
+def serve(
+    data: ViewerData,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    open_browser: bool = True,
+    on_ready=None,
+) -> None:
+    """Serve the viewer until interrupted.
+
+    Parameters
+    ----------
+    data : ViewerData
+    host : str, default="127.0.0.1"
+        Interface to listen on. Anything but loopback exposes the store's data to the network.
+    port : int, default=0
+        Port; 0 picks a free one.
+    open_browser : bool, default=True
+        Open the page in the default browser once the server listens.
+    on_ready : callable, optional
+        Called with the URL once the server listens.
+    """
+    import uvicorn
+
+    sock = free_socket(host, port)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{bound}/"
+    loopback = host in LOOPBACK_HOSTS or host.startswith("127.")
+    app = create_app(data, allowed_hosts=LOOPBACK_HOSTS if loopback else ["*"])
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+
+    def announce():
+        if on_ready is not None:
+            on_ready(url)
+        if open_browser:
+            webbrowser.open(url)
+
+    threading.Timer(0.2, announce).start()
+    server.run(sockets=[sock])
+
+
+__all__ = [
+    "CSRF_HEADER",
+    "LOOPBACK_HOSTS",
+    "column_bytes",
+    "create_app",
+    "free_socket",
+    "meta",
+    "save_slice",
+    "serve",
+    "slice_list",
+]

@@ -1,0 +1,164 @@
+"""Thumbnails of store samples, rendered once and cached in memory and on disk.
+
+A thumbnail is asked for by *row*; the image reference is then read from the store, so no
+file path ever comes from a request. References are file paths or
+``<array file>#<index>`` (``.npy``) / ``<file.npz>#<key>/<index>``, relative ones resolved
+against the viewer's image root. Where the sample records a corruption in
+``shift_params``, it is replayed so the thumbnail shows what the classifier saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from silentscope.report.thumbnails import load_image_ref
+from silentscope.viewer.data import ViewerData
+
+THUMBNAIL_SIZE = 128
+_MEMORY_ITEMS = 4096
+
+
+class ThumbnailUnavailable(LookupError):
+    """The sample has no image, or its image cannot be read."""
+
+
+class ThumbnailCache:
+    """PNG thumbnails by row: an in-memory LRU in front of a disk cache.
+
+    Parameters
+    ----------
+    data : ViewerData
+    folder : path-like, optional
+        Disk cache; default ``<store>/viewer-cache/thumbnails`` when the store is writable,
+        else memory only.
+    size : int, default=128
+        Longest side in pixels.
+    """
+
+    def __init__(
+        self, data: ViewerData, folder: str | os.PathLike | None = None, size: int = THUMBNAIL_SIZE
+    ):
+        self.data = data
+        self.size = int(size)
+        self.folder = (
+            Path(folder) if folder is not None else data.store / "viewer-cache" / "thumbnails"
+        )
+        self._memory: OrderedDict[int, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._disk = os.access(self.folder, os.W_OK)
+        except OSError:
+            self._disk = False
+
+    def _disk_path(self, row: int) -> Path:
+        ref = self.data.image_ref[row].as_py()
+        shift = None if self.data.shift_params is None else self.data.shift_params[row].as_py()
+        # Keyed by what the thumbnail shows, so a changed store never serves a stale picture.
+        key = hashlib.sha1(f"{ref}|{shift}|{self.size}".encode()).hexdigest()
+        return self.folder / key[:2] / f"{key}.png"
+
+    def get(self, row: int) -> bytes:
+        """The PNG bytes of row ``row``'s thumbnail.
+
+        Raises
+        ------
+        IndexError
+            If ``row`` is not a sample of the store.
+        ThumbnailUnavailable
+            If the store has no image references or the image cannot be read.
+        """
+        row = self.data.check_row(row)
+        if not self.data.has_images:
+            raise ThumbnailUnavailable("this audit store has no image references")
+        with self._lock:
+            if row in self._memory:
+                self._memory.move_to_end(row)
+                return self._memory[row]
+        path = self._disk_path(row) if self._disk else None
+        if path is not None and path.is_file():
+            png = path.read_bytes()
+        else:
+            png = self.render(row)
+            if path is not None:
+                path.parent.mkdir(exist_ok=True)
+                tmp = path.with_suffix(f".tmp-{threading.get_ident()}")
+                tmp.write_bytes(png)
+                os.replace(tmp, path)
+        with self._lock:
+            self._memory[row] = png
+            while len(self._memory) > _MEMORY_ITEMS:
+                self._memory.popitem(last=False)
+        return png
+
+    def render(self, row: int) -> bytes:
+        """Render row ``row``'s thumbnail (no caching)."""
+        ref = self.data.image_ref[row].as_py()
+        try:
+            image = load_image_ref(ref, self.data.image_root)
+            if self.data.shift_params is not None:
+                image = replay_shift(image, self.data.shift_params[row].as_py())
+        except (OSError, KeyError, ValueError, IndexError, TypeError) as error:
+            raise ThumbnailUnavailable(
+                f"the image of this sample cannot be read ({error})"
+            ) from None
+        return png_thumbnail(image, self.size)
+
+
+def replay_shift(image: np.ndarray, shift_params: str | None) -> np.ndarray:
+    """Re-apply the corruption recorded in a sample's ``shift_params`` (identity where none is).
+
+    Examples
+    --------
+    >>> image = np.full((8, 8, 1), 128, dtype=np.uint8)
+    >>> bool((replay_shift(image, None) == image).all())
+    True
+    >>> record = '{"corruption": "gaussian_noise", "modality": "generic", "severity": 5, "sigma": 0.3, "seed": 1}'
+    >>> bool((replay_shift(image, record) != image).any())
+    True
+    """
+    if not shift_params:
+        return image
+    record = json.loads(shift_params)
+    if not isinstance(record, dict) or "corruption" not in record:
+        return image  # a shift without a corruption (e.g. a held-out site) leaves the image as is
+    from silentscope.shifts import replay
+
+    return replay(image[None], [record])[0]
+
+
+def png_thumbnail(image: np.ndarray, size: int = THUMBNAIL_SIZE) -> bytes:
+    """PNG bytes of a uint8 image (H, W, C) scaled so its longest side is ``size``.
+
+    Small images (MedMNIST's 28 px) are enlarged with nearest-neighbour sampling so that
+    their pixels stay honest; large ones are reduced with an area filter.
+
+    Examples
+    --------
+    >>> png = png_thumbnail(np.zeros((28, 28, 1), dtype=np.uint8), size=56)
+    >>> png[:4], Image.open(io.BytesIO(png)).size
+    (b'\\x89PNG', (56, 56))
+    """
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    picture = Image.fromarray(array.astype(np.uint8))
+    scale = size / max(picture.size)
+    target = (max(1, round(picture.size[0] * scale)), max(1, round(picture.size[1] * scale)))
+    resample = Image.NEAREST if scale >= 1 else Image.BOX
+    picture = picture.resize(target, resample)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+__all__ = ["THUMBNAIL_SIZE", "ThumbnailCache", "ThumbnailUnavailable", "png_thumbnail"]

@@ -1,0 +1,133 @@
+"""discover_slices end to end on real ODIR rows with a planted failure, and the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from silentscope.audit.store import read_artifact, save_audit
+from silentscope.cli import app
+from silentscope.slices import discover_slices, simulate_logits
+
+from .conftest import odir_audit
+
+
+@pytest.fixture(scope="module")
+def report(odir_planted):
+    audit, _ = odir_planted
+    return discover_slices(audit, n_seeds=3, min_support=15)
+
+
+def test_planted_slice_is_found_confirmed_and_explained(odir_planted, report):
+    audit, planted = odir_planted
+    planted_errors = planted & ~audit.correct
+    assert report.n_slices >= 1
+    top = report.slices.iloc[0]
+    members = np.isin(
+        audit.sample_id, report.membership.loc[report.membership["rank"] == 1, "sample_id"]
+    )
+    assert (
+        members & planted_errors
+    ).sum() / planted_errors.sum() > 0.6  # most planted errors inside
+    assert (
+        planted[members].mean() > 4 * planted.mean()
+    )  # and the slice is enriched for the planted group
+    assert top["q_value"] <= 0.05 and top["ci_low"] > top["complement_error_rate"]
+    assert top["stability"] > 0.4
+    assert "sex = Female" in top["metadata"]
+    assert top["top_terms"]  # ODIR keywords of the diseases in the slice
+    assert set(top["confident_errors"].split(",")) <= set(audit.sample_id[~audit.correct])
+    # every candidate is accounted for, with held-out statistics
+    assert report.candidates["q_value"].notna().sum() >= 1
+    assert {"building the representation", "fitting the slicer with every seed"} <= set(
+        report.timings
+    )
+    assert "#1: error" in str(report) and report.to_markdown().startswith("| rank")
+
+
+def test_no_planted_failure_means_no_confirmed_slice(odir_dir):
+    audit, _ = odir_audit(odir_dir, n=800, seed=1, slice_error=0.06, base_error=0.06)
+    report = discover_slices(
+        audit, ("metadata", "text"), slicer_params={"n_components": 6}, n_seeds=1
+    )
+    assert report.n_slices == 0
+    assert str(report).startswith("no slice confirmed")
+
+
+def test_single_modalities_and_baselines_run(odir_planted):
+    audit = odir_planted[0].subset(np.arange(600))
+    for modality in ("image", "text", "metadata"):
+        result = discover_slices(audit, (modality,), slicer_params={"n_components": 6}, n_seeds=1)
+        assert result.settings["modalities"] == [modality]
+    spot = discover_slices(audit, slicer="spotlight", slicer_params={"n_slices": 3}, n_seeds=1)
+    assert spot.settings["slicer"] == "spotlight"
+
+
+def test_inputs_are_checked(odir_planted):
+    audit, _ = odir_planted
+    with pytest.raises(ValueError, match="confirm_fraction"):
+        discover_slices(audit, confirm_fraction=1.0)
+    with pytest.raises(ValueError, match="not in this AuditSet"):
+        discover_slices(audit, test_sets=["acq/site_B"])
+    perfect = audit.subset(np.arange(200))
+    perfect.logits = simulate_logits(perfect.label, 2, 0.0)
+    perfect.__dict__.pop("correct", None), perfect.__dict__.pop("predictions", None)
+    perfect.__dict__.pop("probabilities", None)
+    with pytest.raises(ValueError, match="at least 4 errors"):
+        discover_slices(perfect)
+
+
+def test_cli_prints_and_saves_slices(tmp_path, odir_planted):
+    audit, _ = odir_planted
+    store = tmp_path / "store"
+    save_audit(audit, store)
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        [
+            "slices",
+            str(store),
+            "-m",
+            "metadata,text",
+            "--components",
+            "8",
+            "--seeds",
+            "2",
+            "--min-support",
+            "15",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Slices where the classifier fails" in result.output
+    saved = read_artifact(store, "slices")
+    assert len(saved) >= 1 and {"error_rate", "ci_low", "stability", "top_terms"} <= set(
+        saved.columns
+    )
+    assert read_artifact(store, "slices_settings")["modalities"] == ["metadata", "text"]
+    bad = runner.invoke(app, ["slices", str(store), "--slicer", "domino"])
+    assert bad.exit_code == 2 and "unknown slicer" in bad.output
+
+
+def test_overlapping_slices_are_merged_in_rank_order():
+    from silentscope.slices.discover import _merge
+
+    membership = np.zeros((100, 3), bool)
+    membership[:40, 0] = True  # rank 1
+    membership[30:50, 1] = True  # half inside slice 0: merged into it
+    membership[60:90, 2] = True  # disjoint: kept
+    assert _merge([0, 1, 2], membership, 0.5) == [(0, [1]), (2, [])]
+    assert _merge([0, 1, 2], membership, 0.6) == [(0, []), (1, []), (2, [])]
+
+
+def test_image_references_of_examples_are_reported(odir_planted):
+    audit, _ = odir_planted
+    with_images = audit.subset(np.arange(audit.n_samples))
+    with_images.image_ref = np.char.add("images/", audit.sample_id.astype(str))
+    report = discover_slices(with_images, ("metadata",), n_seeds=1, min_support=15)
+    assert report.n_slices >= 1
+    first = report.slices.iloc[0]
+    assert (
+        first["confident_error_images"].split(",")[0]
+        == "images/" + first["confident_errors"].split(",")[0]
+    )

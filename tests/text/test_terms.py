@@ -1,0 +1,42 @@
+"""Assertion-aware n-gram terms and document-term matrices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from silentscope.text import extract_terms, split_sentences, term_matrix, unique_texts
+
+
+def test_ngrams_stay_within_one_assertion_and_phrase():
+    terms = [
+        t.label for t in extract_terms("No pleural effusion, pneumothorax. Large pleural effusion.")
+    ]
+    assert "no pleural effusion" in terms
+    assert "large pleural effusion" not in terms  # bigrams only: (1, 2)
+    assert "large pleural" in terms and "pleural effusion" in terms
+    assert not any("effusion pneumothorax" in t for t in terms)  # the comma breaks the phrase
+    assert not any(t.startswith("no large") for t in terms)  # the sentence ended the scope
+
+
+def test_ngram_range_is_validated():
+    with pytest.raises(ValueError, match="ngram_range"):
+        extract_terms("No effusion", ngram_range=(2, 1))
+
+
+def test_sentences_do_not_split_decimals():
+    assert split_sentences("Nodule of 2.5 cm. Stable") == ["Nodule of 2.5 cm", "Stable"]
+
+
+def test_term_matrix_counts_documents_once_and_respects_vocabulary():
+    texts = ["No effusion. No effusion.", "Effusion.", "Effusion.", "Cardiomegaly."]
+    matrix, vocab = term_matrix(texts, ngram_range=(1, 1), min_df=2)
+    assert vocab.tolist() == ["effusion"]
+    assert matrix.toarray().ravel().tolist() == [0, 1, 1, 0]
+    again, _ = term_matrix(["no effusion"], vocabulary=["no effusion", "unseen"])
+    assert again.toarray().tolist() == [[1, 0]]
+
+
+def test_unique_texts_rejects_missing_reports():
+    with pytest.raises(ValueError, match="strings"):
+        unique_texts(np.array(["a", None], dtype=object))

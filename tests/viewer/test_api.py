@@ -1,0 +1,234 @@
+"""The API server: binary columns, filters, selections, thumbnails and their security, saved slices."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+from starlette.testclient import TestClient
+
+from silentscope.audit.store import read_artifact
+from silentscope.metrics.risk_coverage import aurc
+from silentscope.viewer.data import load_viewer_data
+from silentscope.viewer.queries import filter_mask, pack_mask, unpack_mask
+from silentscope.viewer.server import create_app
+
+POST = {"X-Silentscope": "1"}
+
+
+def client_for(data):
+    return TestClient(create_app(data), base_url="http://127.0.0.1")
+
+
+@pytest.fixture(scope="module")
+def client(synthetic_data):
+    return client_for(synthetic_data)
+
+
+def test_meta_and_binary_columns(client, synthetic_data):
+    meta = client.get("/api/meta").json()
+    assert meta["n"] == synthetic_data.n_samples
+    assert meta["test_sets"] == ["iid", "cor/gaussian_blur/3"]
+    assert meta["csfs"] == ["MSR", "MLS"]
+    keys = {c["key"] for c in meta["columns"]}
+    assert {
+        "correct",
+        "class",
+        "prediction",
+        "test_set",
+        "shift",
+        "severity",
+        "conf:MSR",
+        "meta:site",
+        "meta:age",
+    } <= keys
+    response = client.get("/api/column/x")
+    assert response.headers["x-dtype"] == "float32"
+    np.testing.assert_array_equal(np.frombuffer(response.content, "<f4"), synthetic_data.x)
+    response = client.get("/api/column/meta:site")
+    assert response.headers["x-dtype"] == "int16"
+    np.testing.assert_array_equal(
+        np.frombuffer(response.content, "<i2"), synthetic_data.columns["meta:site"].values
+    )
+    assert client.get("/api/column/nope").status_code == 404
+
+
+def test_filter_endpoint_matches_the_python_filter(client, synthetic_data):
+    spec = {"test_sets": ["cor/gaussian_blur/3"], "correctness": "incorrect"}
+    response = client.post("/api/filter", json={"filter": spec}, headers=POST)
+    mask = unpack_mask(response.content, synthetic_data.n_samples)
+    np.testing.assert_array_equal(mask, filter_mask(synthetic_data, spec))
+    assert int(response.headers["x-count"]) == int(mask.sum())
+    bad = client.post("/api/filter", json={"filter": {"classes": ["cat"]}}, headers=POST)
+    assert bad.status_code == 400 and "unknown class" in bad.json()["error"]
+
+
+def test_selection_endpoint_statistics(client, synthetic, synthetic_data):
+    _, truth = synthetic
+    selected = truth["cluster"] == 2
+    query = {"csf": "MLS", "filter": json.dumps({"test_sets": ["cor/gaussian_blur/3"]})}
+    stats = client.post(
+        "/api/selection", params=query, content=pack_mask(selected), headers=POST
+    ).json()
+    conf = synthetic_data.confidences["MLS"]
+    assert stats["n"] == int(selected.sum())
+    assert stats["n_rest"] == int((truth["cluster"] == 3).sum())
+    assert stats["selection"]["aurc"] == pytest.approx(
+        aurc(conf[selected], synthetic_data.correct[selected])
+    )
+    short = client.post("/api/selection", content=b"\x00", headers=POST)
+    assert short.status_code == 400 and "row mask" in short.json()["error"]
+
+
+def test_panels(client):
+    curves = client.post(
+        "/api/risk_coverage", json={"filter": {}, "csf": "MSR"}, headers=POST
+    ).json()
+    assert [c["name"] for c in curves["curves"]] == ["all shown", "iid", "cor/gaussian_blur/3"]
+    failures = client.post("/api/failures", json={"filter": {}, "k": 3}, headers=POST).json()
+    assert all(len(g["rows"]) <= 3 for g in failures)
+    reps = client.post(
+        "/api/representatives", json={"filter": {"classes": ["benign"]}}, headers=POST
+    ).json()
+    assert [g["class"] for g in reps] == ["benign"]
+    sample = client.get("/api/sample/5").json()
+    assert (
+        sample["sample_id"] == "s00005"
+        and sample["test_set"] == "iid"
+        and "site" in sample["metadata"]
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/thumbnail/1600",  # one past the last row
+        "/api/thumbnail/-1",
+        "/api/thumbnail/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/api/thumbnail/%2Fetc%2Fpasswd",
+        "/api/thumbnail/images.npy%230",
+        "/api/sample/99999",
+        "/api/lookup?id=../../etc/passwd",
+        "/api/lookup?id=/etc/passwd",
+        "/api/lookup?id=images.npy%230",
+        "/static/../store/manifest.json",
+        "/static/..%2F..%2F..%2Faudit%2Fstore.py",
+    ],
+)
+def test_requests_outside_the_store_are_refused(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert b"root:" not in response.content and b"silentscope-audit-store" not in response.content
+
+
+def test_ids_are_looked_up_in_the_store(client):
+    assert client.get("/api/lookup", params={"id": "s00007"}).json() == {"row": 7}
+
+
+def test_state_changes_need_the_header_and_a_loopback_host(client):
+    assert client.post("/api/filter", json={}).status_code == 403
+    assert client.get("/api/meta", headers={"host": "attacker.example"}).status_code == 400
+
+
+def test_thumbnails_from_array_files_are_rendered_and_cached(synthetic, synthetic_data):
+    client = client_for(synthetic_data)
+    response = client.get("/api/thumbnail/1300")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    image = np.asarray(Image.open(io.BytesIO(response.content)))
+    assert image.shape == (128, 128)
+    images = np.load(synthetic[0].parent / "images.npy")
+    expected = np.kron(
+        images[1300, :, :, 0], np.ones((8, 8), dtype=np.uint8)
+    )  # nearest-neighbour x8
+    np.testing.assert_array_equal(image, expected)
+    cached = list((synthetic[0] / "viewer-cache" / "thumbnails").rglob("*.png"))
+    assert cached and client.get("/api/thumbnail/1300").content == response.content
+
+
+def test_thumbnails_from_npz_references(medmnist_store):
+    data = load_viewer_data(medmnist_store)
+    assert data.image_ref[0].as_py().endswith("pneumoniamnist.npz#test_images/0")
+    response = client_for(data).get("/api/thumbnail/0")
+    assert Image.open(io.BytesIO(response.content)).size == (128, 128)
+
+
+def test_thumbnails_of_real_photographs_replay_the_recorded_noise(odir_data):
+    client = client_for(odir_data)
+    n = odir_data.n_samples // 2  # row n + i is row i with Gaussian noise (same photograph)
+    clean = np.asarray(Image.open(io.BytesIO(client.get("/api/thumbnail/0").content)), dtype=float)
+    noisy = np.asarray(
+        Image.open(io.BytesIO(client.get(f"/api/thumbnail/{n}").content)), dtype=float
+    )
+    assert clean.shape == noisy.shape == (128, 128, 3)
+    assert np.abs(clean - noisy).mean() > 5  # the noise the classifier saw is shown
+
+
+def test_missing_images_say_why(tmp_path, synthetic):
+    store = tmp_path / "store"
+    shutil.copytree(synthetic[0], store)
+    # Without the npy file the references dangle: a clear 404, not a crash.
+    response = client_for(load_viewer_data(store)).get("/api/thumbnail/0")
+    assert response.status_code == 404 and "cannot be read" in response.json()["error"]
+
+
+def test_saving_a_selection_as_a_slice(tmp_path, synthetic):
+    store = tmp_path / "store"
+    shutil.copytree(synthetic[0], store)
+    shutil.copy(synthetic[0].parent / "images.npy", tmp_path / "images.npy")
+    data = load_viewer_data(store)
+    client = client_for(data)
+    mask = synthetic[1]["cluster"] == 3
+    saved = client.post(
+        "/api/slices", params={"name": "confident malignant"}, content=pack_mask(mask), headers=POST
+    )
+    assert saved.json() == {"name": "confident malignant", "n": int(mask.sum())}
+    frame = read_artifact(store, "user_slices")
+    assert set(frame["sample_id"]) == set(np.asarray(data.sample_id)[mask])
+    meta = client.get("/api/meta").json()
+    assert [(s["source"], s["name"], s["n"]) for s in meta["slices"]] == [
+        ("saved", "confident malignant", int(mask.sum()))
+    ]
+    rows = unpack_mask(client.get("/api/slice/saved/0").content, data.n_samples)
+    np.testing.assert_array_equal(rows, mask)
+    column = np.frombuffer(client.get("/api/column/slice:saved").content, "<i2")
+    np.testing.assert_array_equal(column == 0, mask)
+    again = client.post(
+        "/api/slices", params={"name": "confident malignant"}, content=pack_mask(mask), headers=POST
+    )
+    assert again.status_code == 409
+    bad = client.post(
+        "/api/slices", params={"name": "../evil"}, content=pack_mask(mask), headers=POST
+    )
+    assert bad.status_code == 400
+    empty = client.post(
+        "/api/slices", params={"name": "empty"}, content=pack_mask(mask & False), headers=POST
+    )
+    assert empty.status_code == 400 and "empty" in empty.json()["error"]
+    # A new viewer on the same store shows the saved slice.
+    assert load_viewer_data(store).slices["saved"].names == ["confident malignant"]
+
+
+def test_discovered_slices_are_shown_when_the_store_has_them(tmp_path, synthetic):
+    import pandas as pd
+
+    from silentscope.audit.store import write_artifact
+
+    store = tmp_path / "store"
+    shutil.copytree(synthetic[0], store)
+    data = load_viewer_data(store)
+    ids = np.asarray(data.sample_id)
+    write_artifact(
+        store,
+        "slices_membership",
+        pd.DataFrame(
+            {"sample_id": ids[:10].tolist() + ["not-in-store"], "slice_id": [0] * 5 + [1] * 6}
+        ),
+    )
+    write_artifact(store, "slices", pd.DataFrame({"slice_id": [0, 1], "error_rate": [0.1, 0.9]}))
+    meta = client_for(load_viewer_data(store)).get("/api/meta").json()
+    assert [(s["name"], s["n"]) for s in meta["slices"]] == [("0", 5), ("1", 5)]
+    assert meta["slices"][1]["summary"]["error_rate"] == 0.9

@@ -1,0 +1,98 @@
+"""Reading a store for the viewer: lazy string columns, cache checks, column kinds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from silentscope.audit import AuditSet, AuditSetError
+from silentscope.audit.store import read_artifact, save_audit, write_artifact
+from silentscope.viewer.data import load_viewer_data, prepare_store
+
+
+def _store(tmp_path, n=80):
+    rng = np.random.default_rng(0)
+    audit = AuditSet(
+        sample_id=[f"p{i}" for i in range(n)],
+        test_set=["iid"] * (n // 2) + ["acq/site_B"] * (n // 2),
+        label=rng.integers(0, 3, n),
+        logits=rng.normal(size=(n, 3)),
+        class_names=["a", "b", "c"],
+        confidences={"deepgamblers": rng.random(n)},
+        metadata=pd.DataFrame(
+            {
+                "patient": [f"patient-{i}" for i in range(n)],  # identifier-like
+                "grade": rng.integers(1, 4, n),  # few numeric values: categories
+                "age": rng.normal(50, 10, n),  # continuous
+                "sex": rng.choice(["F", "M", None], n),
+            }
+        ),
+        text=["report"] * n,
+    )
+    return save_audit(audit, tmp_path / "store")
+
+
+def test_columns_kinds_and_lazy_strings(tmp_path):
+    store = _store(tmp_path)
+    prepare_store(store, method="pca", csfs=["MSR", "ext:deepgamblers"])
+    data = load_viewer_data(store)
+    assert "sample_id" not in data.cache and "text" not in data.cache  # nothing read yet
+    assert data.columns["meta:grade"].kind == "categorical" and data.columns[
+        "meta:grade"
+    ].categories == ["1", "2", "3"]
+    assert data.columns["meta:age"].kind == "continuous"
+    sex = data.columns["meta:sex"]
+    assert (
+        sex.categories == ["F", "M"] and (sex.values == -1).sum() == sex.describe()["missing"] > 0
+    )
+    assert (
+        "patient" in data.skipped_columns and "identifier-like" in data.skipped_columns["patient"]
+    )
+    assert data.columns["shift_kind"].categories == ["iid", "acq"]
+    assert set(data.confidences) == {"MSR", "ext:deepgamblers"}
+    assert data.sample(3)["sample_id"] == "p3" and data.sample(3)["text"] == "report"
+    assert "sample_id" in data.cache
+    assert data.row_of("p7") == 7
+    with pytest.raises(KeyError, match="no sample 'p999'"):
+        data.row_of("p999")
+    with pytest.raises(IndexError, match="not a sample of this store"):
+        data.sample(80)
+
+
+def test_without_cached_confidences_the_softmax_response_and_external_ones_are_shown(tmp_path):
+    store = _store(tmp_path)
+    prepare_store(store, method="pca")
+    for name in ("viewer_confidences.parquet", "viewer_confidences_info.json"):
+        (store / "artifacts" / name).unlink()
+    data = load_viewer_data(store)
+    assert list(data.confidences) == ["MSR", "ext:deepgamblers"]
+    from silentscope.audit.store import load_audit
+
+    audit = load_audit(store)
+    np.testing.assert_allclose(data.confidences["MSR"], audit.probabilities.max(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(
+        data.confidences["ext:deepgamblers"], audit.confidences["deepgamblers"]
+    )
+
+
+def test_a_cache_for_other_samples_is_refused(tmp_path):
+    store = _store(tmp_path)
+    prepare_store(store, method="pca")
+    info = read_artifact(store, "embedding_info")
+    coords = read_artifact(store, "embedding")
+    write_artifact(store, "embedding", coords.iloc[::-1].reset_index(drop=True))
+    info.pop("samples_sha256")  # a cache without the store's fingerprint: ids are compared
+    write_artifact(store, "embedding_info", info)
+    with pytest.raises(
+        AuditSetError, match="computed for other samples; recompute it with --recompute"
+    ):
+        load_viewer_data(store)
+    prepare_store(store, method="pca", recompute=True)
+    assert load_viewer_data(store).n_samples == 80
+
+
+def test_a_store_without_embedding_says_how_to_make_one(tmp_path):
+    store = _store(tmp_path)
+    with pytest.raises(FileNotFoundError, match="silentscope view"):
+        load_viewer_data(store)
