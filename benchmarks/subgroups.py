@@ -11,10 +11,15 @@ Two parts, each printed as markdown (and written with --out):
    the learned predictor (CSF ``MisPred``) against MSR (AUROC_f, AURC, paired bootstrap
    CIs), and flipping/abstention gains with paired bootstrap CIs, MSR as the baseline risk.
 
-    python benchmarks/subgroups.py --seeds 20 \\
-        --store odir=runs/odir/audit:age,sex,eye:patient_id \\
-        --store synthetic=runs/synthetic/audit:age,sex,skin_tone,body_site:patient_id \\
+    python benchmarks/subgroups.py --seeds 20 --positive-class melanoma \\
+        --acquisition-shift site=site_B \\
+        --store odir=runs/odir/audit:age,sex,eye:patient_id:age=40,65 \\
+        --store synthetic=runs/synthetic/audit:age,sex,site,skin_tone,body_site:patient_id:age=40,70 \\
         --out docs/subgroups_results.md
+
+A store is ``NAME=STORE:attributes[:cluster[:bins]]``; the stores come from ``silentscope
+train`` (commands in docs/subgroups_results.md). Without ``--store`` only the known-truth
+part runs (about a minute).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -133,12 +139,33 @@ def known_truth(odir_root: Path, seeds: int) -> str:
 
 
 def _fmt(row, estimate, low, high, digits=3) -> str:
+    if not np.isfinite(row[estimate]):
+        return "-"
     return f"{row[estimate]:.{digits}f} [{row[low]:.{digits}f}, {row[high]:.{digits}f}]"
 
 
-def real_store(name, store: Path, attributes, cluster, bins, positive_class, n_bootstrap) -> str:
-    audit = load_audit(store)
-    lines = [f"### {name}: a real classifier (`{store}`)", "", "```", repr(audit), "```", ""]
+def real_store(
+    name, store: Path, attributes, cluster, bins, positive_class, n_bootstrap, shift
+) -> str:
+    return audit_report(f"{name}: a real classifier (`{store}`)", load_audit(store), attributes, cluster,
+                        bins, positive_class, n_bootstrap, shift)  # fmt: skip
+
+
+def audit_report(
+    title, audit, attributes, cluster, bins, positive_class, n_bootstrap, shift
+) -> str:
+    lines = [f"### {title}", ""]
+    column, _, value = (shift or "").partition("=")
+    if column and audit.metadata is not None and column in audit.metadata.columns:
+        # The dataset declares these iid samples an acquisition shift; test them as one.
+        moved = (audit.test_set == "iid") & (audit.metadata[column].astype(str) == value).to_numpy()
+        audit = replace(audit, test_set=np.where(moved, f"acq/{value}", audit.test_set))
+        attributes = [a for a in attributes if a != column]
+        lines += [
+            f"The {int(moved.sum())} `iid` samples with {column} = {value} form test set `acq/{value}`.",
+            "",
+        ]
+    lines += ["```", repr(audit), "```", ""]
     lines += ["| test set | n | accuracy |", "|---|---|---|"]
     lines += [f"| {r.test_set} | {r.n} | {r.accuracy:.3f} |" for r in audit.summary().itertuples()]
     lines += subgroup_lines(audit, attributes, cluster, bins)
@@ -207,18 +234,21 @@ def predictor_lines(audit, attributes, cluster, positive_class, n_bootstrap) -> 
     msr = audit.probabilities.max(axis=1)
     evaluation = [t for t in audit.test_sets if t != "val"]
     confidences, estimates = {"MSR": msr}, {}
-    for label, metadata in (
-        ("MisPred (outputs)", None),
-        ("MisPred (outputs + metadata)", attributes),
-    ):
+    variants = (
+        ("MisPred (outputs)", None, "hgb"),
+        ("MisPred (outputs + metadata)", attributes, "hgb"),
+        ("MisPred logreg (outputs + metadata)", attributes, "logreg"),
+    )
+    for label, metadata, model in variants:
         start = time.perf_counter()
-        estimates[label] = estimate_risk(audit, metadata=metadata, cluster=cluster)
+        estimates[label] = estimate_risk(audit, model=model, metadata=metadata, cluster=cluster)
         estimates[label].seconds = time.perf_counter() - start
         confidences[label] = estimates[label].confidence
     table = compare_confidences(audit, confidences, test_sets=evaluation, n_resamples=n_bootstrap)
     lines = [
         "",
-        "**Misclassification predictor vs MSR** (HGB trained on `val`, cross-fitted there; "
+        "**Misclassification predictor vs MSR** (HGB unless named, trained on `val` "
+        f"({int((~audit.correct[audit.test_set == 'val']).sum())} errors), cross-fitted there; "
         f"{n_bootstrap} paired bootstrap resamples, 95% CI; AURC on the 0-1 scale, lower is better):",
         "",
         "| test set | CSF | AUROC_f | AURC | ΔAUROC_f vs MSR | ΔAURC vs MSR |",
@@ -262,6 +292,7 @@ def predictor_lines(audit, attributes, cluster, positive_class, n_bootstrap) -> 
         "| action | risk from | test set | changed | metric | before | after | change [95% CI] | real gain |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    notes = []
     for action, objective, positive, learned in plans:
         for source, risk in (("MisPred (+ metadata)", learned), ("1 - MSR", 1 - msr)):
             res = selective_correction(
@@ -269,12 +300,14 @@ def predictor_lines(audit, attributes, cluster, positive_class, n_bootstrap) -> 
                 cluster=cluster, n_bootstrap=n_bootstrap,
             )  # fmt: skip
             what = f"{action} ({objective}{', ' + positive + ' vs rest' if positive else ''})"
+            notes += [f"{what}, {source}: {note}" for note in res.notes]
             for _, r in res.table.iterrows():
                 lines.append(
                     f"| {what} | {source} | {r['test_set']} | {r['changed']}/{r['n']} | {r['metric']} | "
                     f"{r['before']:.4f} | {r['after']:.4f} | {_fmt(r, 'delta', 'delta_low', 'delta_high', 4)} | "
                     f"{'yes' if r['significant'] else 'no'} |"
                 )
+    lines += [""] + [f"Note: {note}." for note in notes]
     return lines
 
 
@@ -287,6 +320,9 @@ def main() -> None:
     )
     parser.add_argument("--positive-class", help="Class to flip one-vs-rest in multi-class stores.")
     parser.add_argument("--n-bootstrap", type=int, default=1000)
+    parser.add_argument(
+        "--acquisition-shift", help="COLUMN=VALUE: iid samples with it become test set acq/VALUE."
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     command = "python benchmarks/subgroups.py " + " ".join(sys.argv[1:])
@@ -298,6 +334,12 @@ def main() -> None:
     ]
     if (args.odir_root / "metadata.csv").is_file():
         parts.append(known_truth(args.odir_root, args.seeds))
+        simulated = simulate_audit(load_odir_metadata(args.odir_root), 0)
+        title = (
+            "Known truth, whole pipeline: the simulated classifier of seed 0 on all ODIR metadata"
+        )
+        parts.append(audit_report(title, simulated, ["age", "sex", "eye", "scanner"], "patient_id",
+                                  {"age": [40.0, 65.0]}, None, args.n_bootstrap, None))  # fmt: skip
     else:
         parts.append(f"(ODIR metadata not found at {args.odir_root}: known-truth part skipped)\n")
     for spec in args.store:
@@ -314,6 +356,7 @@ def main() -> None:
                 parse_bins(bins.split(";")) if bins else {"age": [40.0, 65.0]},
                 args.positive_class,
                 args.n_bootstrap,
+                args.acquisition_shift,
             )  # fmt: skip
         )
     text = "\n".join(parts)

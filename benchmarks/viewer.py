@@ -216,17 +216,20 @@ def main() -> None:
     rows = []
     t = time.perf_counter()
     store = folder / "store"
-    if not (store / "manifest.json").is_file():
+    reused = (store / "manifest.json").is_file()
+    if not reused:
         store = build_store(folder, args.n)
-    rows.append(("build store (one-off)", f"{time.perf_counter() - t:.1f} s", ""))
+    built = "reused" if reused else f"{time.perf_counter() - t:.1f} s"
+    rows.append(("build store (one-off)", built, str(store)))
     t = time.perf_counter()
     prepared = prepare_store(store, method=args.method, csfs=["MSR", "MLS", "PE", "energy"])
     info = prepared["embedding"]
     rows.append(
         (
-            "embedding + confidences (one-off, cached)",
+            "embedding + confidences (one-off, then cached)",
             f"{time.perf_counter() - t:.1f} s",
-            f"{info['description']}: {info['n_fit']:,} laid out, rest placed by 5-NN",
+            f"{'cache read; ' if reused else ''}{info['description']}: "
+            f"{info['n_fit']:,} laid out, rest placed by 5-NN",
         )
     )
     data = load_viewer_data(store)
@@ -328,7 +331,10 @@ def main() -> None:
 
     width = max(len(r[0]) for r in rows)
     print(
-        f"\nsilentscope viewer benchmark: {args.n:,} samples, {data.n_samples:,} in the store, headless Chromium (SwiftShader WebGL), {psutil.cpu_count()} CPU cores"
+        f"\nload average at the end of the run: {', '.join(f'{v:.1f}' for v in psutil.getloadavg())}"
+    )
+    print(
+        f"silentscope viewer benchmark: {args.n:,} samples, {data.n_samples:,} in the store, headless Chromium (SwiftShader WebGL), {psutil.cpu_count()} CPU cores"
     )
     print(f"{'measure'.ljust(width)}  {'value':>10}  notes")
     print("-" * (width + 60))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -70,10 +72,8 @@ def test_inputs_are_checked(odir_planted):
         discover_slices(audit, confirm_fraction=1.0)
     with pytest.raises(ValueError, match="not in this AuditSet"):
         discover_slices(audit, test_sets=["acq/site_B"])
-    perfect = audit.subset(np.arange(200))
-    perfect.logits = simulate_logits(perfect.label, 2, 0.0)
-    perfect.__dict__.pop("correct", None), perfect.__dict__.pop("predictions", None)
-    perfect.__dict__.pop("probabilities", None)
+    few = audit.subset(np.arange(200))
+    perfect = replace(few, logits=simulate_logits(few.label, 2, 0.0))
     with pytest.raises(ValueError, match="at least 4 errors"):
         discover_slices(perfect)
 

@@ -13,6 +13,9 @@ from silentscope.audit.store import load_audit, write_artifact
 from silentscope.audit.test_sets import IID, VALIDATION
 from silentscope.cli._common import console, err_console, user_errors
 
+#: Below this many training errors the CLI suggests comparing with the logistic model.
+FEW_ERRORS = 100
+
 STORE_ARGUMENT = typer.Argument(..., help="Audit store folder (see `silentscope import`).")
 
 
@@ -240,6 +243,12 @@ def predictor(
                 n_splits=n_splits,
                 cluster=cluster,
                 random_state=seed,
+            )
+        n_errors = int(estimate.target[estimate.train_mask].sum())
+        if n_errors < FEW_ERRORS:
+            notes.append(
+                f"the predictor learnt from {n_errors} errors only; with so few, compare --model "
+                "logreg (fewer parameters) and trust the intervals, not the point estimates"
             )
         msr = audit.probabilities.max(axis=1)
         # Every sample's risk is out of sample, so every test set but val can be evaluated.

@@ -1,7 +1,8 @@
 """Image references (``AuditSet.image_ref``): write in-memory images to a file, read any ref back.
 
-A reference is either an image file path or ``<file.npz>#<key>/<index>`` (one image of an
-array stored in an npz file, e.g. ``pneumoniamnist.npz#test_images/12``).
+A reference is an image file path, ``<file.npz>#<key>/<index>`` (one image of an array
+stored in an npz file, e.g. ``pneumoniamnist.npz#test_images/12``) or ``<file.npy>#<index>``.
+Relative paths are resolved against ``base`` where one is given.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def _npz_array(path: str, key: str) -> np.ndarray:
         return archive[key]
 
 
-def read_image_ref(ref: str) -> np.ndarray:
+def read_image_ref(ref: str, base: str | Path | None = None) -> np.ndarray:
     """The uint8 image (H, W, C) an image reference points to.
 
     Examples
@@ -36,8 +37,15 @@ def read_image_ref(ref: str) -> np.ndarray:
     (4, 4, 1)
     """
     file, sep, location = str(ref).partition("#")
+    if base is not None and not Path(file).is_absolute():
+        file = str(Path(base) / file)
     if not sep:
         return read_image(file)
+    if file.endswith(".npy") and location.isdigit():
+        if not Path(file).is_file():
+            raise FileNotFoundError(f"image reference {ref!r} points to {file}, which does not exist")
+        image = np.asarray(np.load(file, mmap_mode="r", allow_pickle=False)[int(location)])
+        return image[..., None] if image.ndim == 2 else image.astype(np.uint8)
     key, _, index = location.rpartition("/")
     if not key or not index.isdigit():
         raise DatasetError(f"image reference {ref!r} must look like <file.npz>#<key>/<index>")

@@ -13,12 +13,12 @@ from .classification import accuracy, balanced_accuracy, brier, nll
 from .registry import METRICS, MetricSpec, get_metric
 from .risk_coverage import (
     RiskCoverageCurve,
-    aurc,
-    aurc_balanced,
     augrc,
     augrc_balanced,
-    e_aurc,
+    aurc,
+    aurc_balanced,
     e_augrc,
+    e_aurc,
     legacy_aurc,
 )
 from .roc import aupr_error, aupr_success, auroc_f, fpr_at_95_tpr

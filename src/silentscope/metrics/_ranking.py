@@ -248,49 +248,64 @@ class CountCurves:
             memo[key] = (t, starts, np.append(starts[1:], t.shape[0]))
         return memo[key][1], memo[key][2]
 
+    def _block_layout(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Failure columns of block [lo, hi) (block-relative) and the run length of each.
+
+        ``runs[i]`` counts the block columns whose latest failure column is the (i-1)-th of
+        the block (i = 0: none yet in this block), so repeating the cumulative failure
+        counts by ``runs`` spreads them over every column.
+        """
+        key = ("block", id(self.wrong_groups), lo, hi)
+        memo = self._workspace.memo
+        if key not in memo:
+            wg = self.wrong_groups
+            i0, i1 = np.searchsorted(wg, [lo, hi])
+            cols = wg[i0:i1] - lo
+            runs = np.diff(np.concatenate(([0], cols, [hi - lo])))
+            memo[key] = (wg, cols, runs)
+        return memo[key][1], memo[key][2]
+
     @cached_property
     def _stats(self) -> dict[str, np.ndarray]:
         """Every sum the metrics need, from one blocked pass over the groups.
 
-        Per row: S_wp = sum_j w_j p_j and S_wp1 = sum_{j>=1} w_j p_{j-1} with the precision
-        p_j = ca_j / cw_j (0 on an empty prefix); the failure-side sums sum_k e_k (ce_k -
-        cw_k), sum_k e_k a_k, sum_k e_k p_k and the AUPR-error sum, over the groups k that
-        hold failures (e = w - a, ce its cumulative sum); the FP count where the TPR first
-        reaches ``tpr``; and per ECE bin the confidence mass sum w t and the correct count.
+        With cw_j, ce_j the cumulative total and failure counts and r_j = ce_j / cw_j the
+        selective risk (0 on an empty prefix), per row: S_wr = sum_j w_j r_j and
+        S_wr1 = sum_{j>=1} w_j r_{j-1}; over the groups k holding failures (e_k > 0):
+        sum_k e_k r_k, sum_k e_k (ce_k - cw_k), sum_k e_k a_k and the AUPR-error sum; the
+        FP count where the TPR first reaches ``tpr``; per ECE bin the confidence mass
+        sum w t and the correct count cw - ce at its end. ce is only summed over failure
+        columns and then spread over the others, so no per-column correct count is formed.
         """
         g = self.w.shape[-1]
         w2 = self.w.reshape(-1, g)
         a2 = None if self.a is None else self.a.reshape(-1, g)
         rows = w2.shape[0]
         cdt = w2.dtype if self._integer else np.float64
-        flags = None
-        if a2 is None:
-            flags = self.correct_flags.astype(cdt)
         total = np.asarray(self.total, dtype=np.float64).reshape(rows)
         wrong = np.asarray(self.n_wrong, dtype=np.float64).reshape(rows)
         target = (total - wrong) * self.tpr * (1 - 1e-12)
-        floor = 1.0 if self._integer else np.finfo(np.float64).tiny
+        tiny = np.finfo(np.float64).tiny
         t = self.thresholds
         starts, stops = self._ece_ranges()
-        wrong_groups = self.wrong_groups
+        subset = self.wrong_groups is not None
 
         first = _first_positive(w2)
         row_idx = np.arange(rows)
-        if a2 is None:
-            a_first = w2[row_idx, first] * flags[first]
-        else:
-            a_first = a2[row_idx, first]
+        a_first = w2[row_idx, first] * self.correct_flags[first] if a2 is None \
+            else a2[row_idx, first]
+        e_first = w2[row_idx, first] - a_first
 
-        zeros = np.zeros(rows)
-        s_wp, s_wp1, d_lin, d_tie, s_ep, ape = (zeros.copy() for _ in range(6))
+        def zeros():
+            return np.zeros(rows)
+
+        s_wr, s_wr1, s_er, d_lin, d_tie, ape, r_last = (zeros() for _ in range(7))
         cw_carry = np.zeros(rows, dtype=cdt)
-        ca_carry = np.zeros(rows, dtype=cdt)
         ce_carry = np.zeros(rows, dtype=cdt)
-        p_last = zeros.copy()
         fp = np.full(rows, np.nan)
         found = np.zeros(rows, dtype=bool)
         bin_conf = np.zeros((rows, starts.shape[0]))
-        bin_ca_end = np.zeros((rows, starts.shape[0]))
+        bin_correct_end = np.zeros((rows, starts.shape[0]))
         next_bin = 0
 
         size = max(256, min(g, _BLOCK_ELEMENTS // rows))
@@ -298,35 +313,52 @@ class CountCurves:
             hi = min(g, lo + size)
             k = hi - lo
             wb = w2[:, lo:hi]
-            if a2 is None:
-                ab = np.multiply(wb, flags[lo:hi], out=self._buffer("ab", (rows, k), cdt))
-            else:
-                ab = a2[:, lo:hi]
+            ab = None if a2 is None else a2[:, lo:hi]
             cw = np.cumsum(wb, axis=1, out=self._buffer("cw", (rows, k), cdt))
             cw += cw_carry[:, None]
-            ca = np.cumsum(ab, axis=1, out=self._buffer("ca", (rows, k), cdt))
-            ca += ca_carry[:, None]
             wf = self._buffer("wf", (rows, k))
             np.copyto(wf, wb)
-            # cw is floored at 1 (or the tiniest float) only where it is 0: an empty prefix,
-            # where ca = 0 too, so p = 0 there and nothing else changes.
             cwf = self._buffer("cwf", (rows, k))
             np.copyto(cwf, cw)
-            np.maximum(cwf, floor, out=cwf)
-            p = self._buffer("p", (rows, k))
-            np.copyto(p, ca)
-            np.divide(p, cwf, out=p)
+            # Empty prefix (cw = 0, hence ce = 0): any positive divisor gives r = 0.
+            for r in np.flatnonzero(first > lo):
+                cwf[r, : first[r] - lo] = 1.0
 
-            s_wp += _rowdot(wf, p)
-            s_wp1 += wf[:, 0] * p_last
+            # Failures: per failure column e, its cumulative count ce, and cw there.
+            if subset:
+                cols, runs = self._block_layout(lo, hi)
+                e_int = np.take(wb, cols, axis=1)
+                a_k = None
+                if ab is not None:
+                    a_k = np.take(ab, cols, axis=1)
+                    e_int -= a_k
+                cw_k = np.take(cwf, cols, axis=1)
+            else:
+                cols = None
+                e_int = np.subtract(wb, ab, out=self._buffer("e", (rows, k), cdt))
+                a_k, cw_k = ab, cwf
+            ce = np.cumsum(e_int, axis=1)
+            ce += ce_carry[:, None]
+            ce_k = ce.astype(np.float64)
+            if subset:
+                # Spread: each column takes the count of the latest failure column.
+                ext = np.concatenate((ce_carry.astype(np.float64)[:, None], ce_k), axis=1)
+                ce_all = np.repeat(ext, runs, axis=1)
+            else:
+                ce_all = ce_k
+            risk = np.divide(ce_all, cwf, out=self._buffer("risk", (rows, k)))
+
+            s_wr += _rowdot(wf, risk)
+            s_wr1 += wf[:, 0] * r_last
             if k > 1:
-                s_wp1 += _rowdot(wf[:, 1:], p[:, :-1])
-            p_last = p[:, -1].copy()
+                s_wr1 += _rowdot(wf[:, 1:], risk[:, :-1])
+            r_last = risk[:, -1].copy()
 
             if not found.all():
-                for r in np.flatnonzero(~found & (ca[:, -1] >= target)):
-                    j = int(np.searchsorted(ca[r], target[r], side="left"))
-                    fp[r] = cw[r, j] - ca[r, j]
+                for r in np.flatnonzero(~found & (cw[:, -1] - ce_all[:, -1] >= target)):
+                    correct_row = cw[r] - ce_all[r]
+                    j = int(np.searchsorted(correct_row, target[r], side="left"))
+                    fp[r] = ce_all[r, j]
                     found[r] = True
 
             while next_bin < starts.shape[0] and starts[next_bin] < hi:
@@ -335,45 +367,29 @@ class CountCurves:
                                                    t[b_lo:b_hi])
                 if stops[next_bin] > hi:
                     break
-                bin_ca_end[:, next_bin] = ca[:, stops[next_bin] - 1 - lo]
+                end = stops[next_bin] - 1 - lo
+                bin_correct_end[:, next_bin] = cw[:, end] - ce_all[:, end]
                 next_bin += 1
 
-            if wrong_groups is None:
-                e_int = np.subtract(wb, ab, out=self._buffer("e", (rows, k), cdt))
-                a_k, cw_k, p_k = ab, cwf, p
-            else:
-                i0, i1 = np.searchsorted(wrong_groups, [lo, hi])
-                cols = wrong_groups[i0:i1] - lo
-                e_int = np.take(wb, cols, axis=1)
-                a_k = None
-                if a2 is not None:
-                    a_k = np.take(ab, cols, axis=1)
-                    e_int -= a_k
-                cw_k = np.take(cwf, cols, axis=1)
-                p_k = np.take(p, cols, axis=1)
             if e_int.shape[1]:
-                ce = np.cumsum(e_int, axis=1)
-                ce += ce_carry[:, None]
-                ce_carry = ce[:, -1].copy()
                 e = e_int.astype(np.float64)
-                cef = ce.astype(np.float64)
-                d_lin += _rowdot(e, cef - cw_k)
+                d_lin += _rowdot(e, ce_k - cw_k)
                 below = total[:, None] - cw_k + e
                 if a_k is not None:
                     d_tie += _rowdot(e, a_k)
                     below += a_k
                 # An empty tail (below == 0) has e == 0; the floor only avoids 0/0.
-                np.maximum(below, np.finfo(np.float64).tiny, out=below)
-                ape += _rowdot(e, (wrong[:, None] - cef + e) / below)
-                s_ep += _rowdot(e, p_k)
+                np.maximum(below, tiny, out=below)
+                ape += _rowdot(e, (wrong[:, None] - ce_k + e) / below)
+                s_er += _rowdot(e, risk if cols is None else np.take(risk, cols, axis=1))
+                ce_carry = ce[:, -1].copy()
             cw_carry = cw[:, -1].copy()
-            ca_carry = ca[:, -1].copy()
 
-        bin_correct = np.diff(bin_ca_end, axis=1, prepend=0.0)
+        bin_correct = np.diff(bin_correct_end, axis=1, prepend=0.0)
         shape = np.shape(self.total)
         stats = {
-            "s_wp": s_wp, "s_wp1": s_wp1, "a_first": a_first, "d_lin": d_lin,
-            "d_tie": d_tie, "s_ep": s_ep, "ape": ape, "fp": fp,
+            "s_wr": s_wr, "s_wr1": s_wr1, "e_first": e_first, "s_er": s_er, "d_lin": d_lin,
+            "d_tie": d_tie, "ape": ape, "fp": fp,
             "ece_gap": np.abs(bin_conf - bin_correct).sum(axis=1),
         }
         return {key: np.asarray(value, dtype=np.float64).reshape(shape)
@@ -385,14 +401,13 @@ class CountCurves:
         """Trapezoid area under selective risk vs coverage, with the coverage-0 point.
 
         Each group j adds the segment from the previous point to (coverage_j, r_j), of width
-        w_j / W and mean height (r_{j-1} + r_j) / 2. Writing r = 1 - precision, and noting
-        that the first non-empty group j* starts at the coverage-0 point, which carries its
-        own risk, the sum is 1 - (sum_j w_j p_j + sum_{j>=1} w_j p_{j-1} + a_{j*}) / (2 W):
-        empty prefixes have p = 0, so only the a_{j*} term is needed to close the first
-        segment.
+        w_j / W and mean height (r_{j-1} + r_j) / 2. The first non-empty group j* starts at
+        the coverage-0 point, which carries its own risk r_{j*} = e_{j*} / w_{j*}; empty
+        prefixes have r = 0, so the sum is (sum_j w_j r_j + sum_{j>=1} w_j r_{j-1} +
+        e_{j*}) / (2 W).
         """
         st = self._stats
-        return 1.0 - (st["s_wp"] + st["s_wp1"] + st["a_first"]) / (2.0 * self.total)
+        return (st["s_wr"] + st["s_wr1"] + st["e_first"]) / (2.0 * self.total)
 
     @cached_property
     def discordant(self) -> np.ndarray:
@@ -462,11 +477,13 @@ class CountCurves:
     def aupr_success(self) -> np.ndarray:
         """Average precision for correct samples, ranked by descending confidence.
 
-        sum_j a_j p_j / A, computed as (sum_j w_j p_j - sum_k e_k p_k) / A: the first sum
-        is shared with the AURC and the second only reads the failure columns.
+        sum_j a_j p_j / A with the precision p = 1 - r, computed as
+        1 - (sum_j w_j r_j - sum_k e_k r_k) / A: the first sum is shared with the AURC and
+        the second only reads the failure columns.
         """
         st = self._stats
-        return self._defined(lambda: (st["s_wp"] - st["s_ep"]) / self.n_correct, True, False)
+        return self._defined(lambda: 1.0 - (st["s_wr"] - st["s_er"]) / self.n_correct,
+                             True, False)
 
     @cached_property
     def aupr_error(self) -> np.ndarray:

@@ -59,7 +59,7 @@ def check_binary(correct, n: int, name: str = "correct") -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"{name} must contain only 0/1 (or bool) values; found {arr[i]!r} at index {i}"
+            f"{name} must contain only 0/1 (or bool) values; found {arr[i].item()!r} at index {i}"
         )
     return arr.astype(bool)
 
@@ -91,7 +91,7 @@ def check_sample_weight(sample_weight, n: int) -> np.ndarray:
     w = w.astype(np.float64, copy=False)
     if (w < 0).any():
         i = int(np.flatnonzero(w < 0)[0])
-        raise ValueError(f"sample_weight must be non-negative; found {w[i]} at index {i}")
+        raise ValueError(f"sample_weight must be non-negative; found {w[i].item()} at index {i}")
     if not w.sum() > 0:
         raise ValueError("sample_weight sums to zero; at least one sample must count")
     return w
@@ -104,7 +104,7 @@ def check_unit_interval(conf: np.ndarray, metric: str) -> None:
         i = int(np.flatnonzero(outside)[0])
         raise ValueError(
             f"{metric} needs confidences in [0, 1] (it compares them with accuracy); found "
-            f"{conf[i]!r} at index {i}. Use a probability-like CSF such as the maximum "
+            f"{conf[i].item()!r} at index {i}. Use a probability-like CSF such as the maximum "
             "softmax response, or rescale the scores first"
         )
 
@@ -151,12 +151,12 @@ def check_class_labels(labels, n: int, n_classes: int | None = None,
         frac = y != np.round(y)
         if frac.any():
             i = int(np.flatnonzero(frac)[0])
-            raise ValueError(f"{name} must hold integer class indices; found {y[i]!r} at index {i}")
+            raise ValueError(f"{name} must hold integer class indices; found {y[i].item()!r} at index {i}")
     y = y.astype(np.int64)
     high = n_classes if n_classes is not None else np.iinfo(np.int64).max
     bad = (y < 0) | (y >= high)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         bound = f"[0, {n_classes})" if n_classes is not None else "[0, inf)"
-        raise ValueError(f"{name} must lie in {bound}; found {y[i]} at index {i}")
+        raise ValueError(f"{name} must lie in {bound}; found {y[i].item()} at index {i}")
     return y

@@ -5,9 +5,13 @@ a vector of counts (how often each sample was drawn) in that sorted order, so ev
 of a whole chunk of resamples follows from weighted cumulative sums over a
 (resamples x groups) count matrix, with the formulas of
 :class:`~silentscope.metrics._ranking.CountCurves` that also give the point estimates.
-Nothing is re-sorted per resample. Chunks of resamples run in threads (numpy releases the
-GIL in the heavy loops), each resample with its own random stream, so the numbers depend
-on the seed only, not on chunking or threading.
+Nothing is re-sorted per resample.
+
+Speed comes from memory traffic, not arithmetic: the counts are drawn block by block so
+that each bincount stays in cache, they are stored as int32, and the metric pass walks
+the count matrix in cache-sized column blocks. Chunks of resamples run in threads (numpy
+releases the GIL in the heavy loops), each resample with its own random stream, so the
+numbers depend on the seed only, not on chunking or threading.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from ._validation import check_confidence_correct, check_labels, check_unit_inte
 from .calibration import check_n_bins
 from .registry import METRICS
 
-# Per (resample, sample) bytes of the count matrix and the temporaries derived from it.
-_BYTES_PER_CELL = 64
-_DEFAULT_MEMORY = 256 * 2**20
+# Default chunk: about this many (resample, sample) counts, i.e. 16 MB of int32, well
+# under the 256 MB budget. The metric pass works on cache-sized column blocks of a chunk,
+# so larger chunks would gain nothing.
+_CHUNK_CELLS = 1 << 22
 
 # name -> (function of the counts, (needs a correct sample, needs a failure))
 _EVALUATORS: dict[str, tuple[Callable[[CountCurves], np.ndarray], tuple[bool, bool]]] = {
@@ -96,7 +101,7 @@ class _Cells:
         cell_start = np.flatnonzero(new_cell)
         self.n_cells = cell_start.shape[0]
         # None means "cell index == sorted position".
-        self.cell_of_pos = None if self.n_cells == n else np.cumsum(new_cell) - 1
+        self.cell_start = None if self.n_cells == n else cell_start
         self.cell_correct = corr[cell_start]
         cell_group = group_of_pos[cell_start]
         self.pure = self.n_cells == ranking.n_groups
@@ -134,12 +139,47 @@ def _seed_sequence(random_state) -> np.random.SeedSequence:
     )
 
 
-def _draw_positions(rng: np.random.Generator, n: int,
-                    strata: Sequence[np.ndarray] | None) -> np.ndarray:
-    """One resample as sorted positions: n uniform draws, or per stratum its own size."""
-    if strata is None:
-        return rng.integers(0, n, size=n)
-    return np.concatenate([s[rng.integers(0, s.shape[0], size=s.shape[0])] for s in strata])
+# Positions per block of the multinomial draw: the counts of one block stay in the L1/L2
+# cache while the draws land in them (a bincount over all n positions misses cache).
+# Strata up to _ONE_BLOCK positions are drawn in one go (their counts fit in L2 anyway).
+_DRAW_BLOCK = 1 << 14
+_ONE_BLOCK = 1 << 16
+
+
+class _Sampler:
+    """Draws one resample as counts per sorted position, exactly multinomial.
+
+    Each stratum (all samples, or one class when stratified) is cut into blocks of
+    positions; the stratum's draws are split over the blocks by a multinomial with
+    probabilities proportional to block length, then land uniformly inside each block.
+    That is the same distribution as drawing every sample uniformly from the stratum,
+    but each bincount touches a cache-sized range.
+    """
+
+    def __init__(self, n: int, strata: Sequence[np.ndarray] | None):
+        members = [None] if strata is None else list(strata)
+        self._plan = []
+        for stratum in members:
+            size = n if stratum is None else stratum.shape[0]
+            step = size if size <= _ONE_BLOCK else _DRAW_BLOCK
+            edges = np.append(np.arange(0, size, step), size)
+            lengths = np.diff(edges)
+            self._plan.append((stratum, size, edges, lengths, lengths / size))
+
+    def fill(self, rng: np.random.Generator, out: np.ndarray) -> None:
+        """Write the counts of one resample into ``out`` (length n, every entry set)."""
+        for stratum, size, edges, lengths, probs in self._plan:
+            if probs.shape[0] == 1:
+                per_block = (size,)
+            else:
+                per_block = rng.multinomial(size, probs)
+            for b, draws in enumerate(per_block):
+                local = np.bincount(rng.integers(0, lengths[b], size=draws),
+                                    minlength=lengths[b])
+                if stratum is None:
+                    out[edges[b]:edges[b + 1]] = local
+                else:
+                    out[stratum[edges[b]:edges[b + 1]]] = local
 
 
 def _check_metrics(metrics) -> tuple[str, ...]:
@@ -156,10 +196,9 @@ def _check_metrics(metrics) -> tuple[str, ...]:
 
 def _resolve_chunk_size(chunk_size, n_cells: int, n_resamples: int) -> int:
     if chunk_size is None:
-        chunk_size = max(1, _DEFAULT_MEMORY // (_BYTES_PER_CELL * n_cells))
-    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) \
-            or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
+        chunk_size = max(1, _CHUNK_CELLS // n_cells)
+    else:
+        _check_positive_int(chunk_size, "chunk_size")
     return int(min(chunk_size, n_resamples))
 
 
@@ -201,8 +240,9 @@ def bootstrap_ci(
     random_state : None, int, SeedSequence or Generator
         Seed; the same seed gives the same numbers whatever ``chunk_size`` and ``n_jobs``.
     chunk_size : int, optional
-        Resamples evaluated together; by default as many as keep the count matrix and its
-        temporaries around 256 MB.
+        Resamples evaluated together; by default as many as fit about 4 million counts
+        (16 MB) in the count matrix. Memory is about 4 x chunk_size x n_samples bytes per
+        thread, plus a fixed ~10 MB of scratch.
     n_jobs : int, optional
         Threads over chunks; default: the number of CPUs (at most 8).
     n_bins : int, default 15
@@ -252,41 +292,17 @@ def bootstrap_ci(
         full.require(METRICS[name].display_name, correct=need_correct, wrong=need_wrong)
         estimates[name] = float(evaluate(full))
 
-    cells = _Cells(ranking)
     if resample_indices is not None:
-        explicit = np.asarray(resample_indices)
-        if explicit.ndim != 2 or explicit.shape[1] != n:
-            raise ValueError(
-                f"resample_indices must have shape (n_resamples, {n}), got {explicit.shape}"
-            )
-        if not np.issubdtype(explicit.dtype, np.integer) or explicit.size and (
-                explicit.min() < 0 or explicit.max() >= n):
-            raise ValueError(f"resample_indices must be integers in [0, {n})")
-        rank = np.empty(n, dtype=np.int64)
-        rank[ranking.order] = np.arange(n)
-        n_resamples = explicit.shape[0]
-
-        def positions(row: int) -> np.ndarray:
-            return rank[explicit[row]]
+        n_resamples, fill = _explicit_filler(resample_indices, ranking)
     else:
-        if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer) \
-                or n_resamples < 1:
-            raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
-        strata = None
-        if stratify is not None:
-            labels = check_labels(stratify, n, name="stratify")[ranking.order]
-            _, inverse = np.unique(labels, return_inverse=True)
-            # Sorted positions of each class (a stable grouping by class).
-            by_class = np.argsort(inverse, kind="stable")
-            strata = np.split(by_class, np.cumsum(np.bincount(inverse))[:-1])
-        seeds = _seed_sequence(random_state).spawn(int(n_resamples))
-
-        def positions(row: int) -> np.ndarray:
-            return _draw_positions(np.random.default_rng(seeds[row]), n, strata)
-
-    n_resamples = int(n_resamples)
+        _check_positive_int(n_resamples, "n_resamples")
+        n_resamples, fill = _random_filler(int(n_resamples), ranking, stratify, random_state)
+    if n_jobs is not None:
+        _check_positive_int(n_jobs, "n_jobs")
+    cells = _Cells(ranking)
     size = _resolve_chunk_size(chunk_size, cells.n_cells, n_resamples)
-    out = {name: np.empty(n_resamples) for name in names}
+    samples = {name: np.empty(n_resamples) for name in names}
+    # Integer counts keep cumulative sums exact; int32 halves the memory traffic.
     count_dtype = np.int32 if n < 2**31 else np.int64
     local = threading.local()
 
@@ -294,22 +310,20 @@ def bootstrap_ci(
         stop = min(start + size, n_resamples)
         if not hasattr(local, "workspace"):
             local.workspace = Workspace()
-        # Integer counts: cumulative sums stay exact (and numpy's integer cumsum is
-        # several times faster than its float one); int32 halves the memory traffic.
         counts = local.workspace.get("counts", (stop - start, cells.n_cells), count_dtype)
         for i, row in enumerate(range(start, stop)):
-            pos = positions(row)
-            units = pos if cells.cell_of_pos is None else cells.cell_of_pos[pos]
-            counts[i] = np.bincount(units, minlength=cells.n_cells)
+            if cells.cell_start is None:
+                fill(row, counts[i])
+            else:
+                by_position = local.workspace.get("by_position", (n,), count_dtype)
+                fill(row, by_position)
+                np.add.reduceat(by_position, cells.cell_start, out=counts[i])
         curves = cells.curves(counts, local.workspace, n_bins)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for name in names:
-                out[name][start:stop] = _EVALUATORS[name][0](curves)
+        for name in names:
+            samples[name][start:stop] = _EVALUATORS[name][0](curves)
 
     starts = range(0, n_resamples, size)
     workers = min(len(starts), n_jobs if n_jobs is not None else min(os.cpu_count() or 1, 8))
-    if workers < 1:
-        raise ValueError(f"n_jobs must be a positive integer or None, got {n_jobs!r}")
     if workers == 1:
         for start in starts:
             run_chunk(start)
@@ -317,24 +331,70 @@ def bootstrap_ci(
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(run_chunk, starts))
 
-    alpha = (1.0 - confidence_level) / 2.0
-    results = {}
-    for name in names:
-        samples = out[name]
-        valid = samples[~np.isnan(samples)]
-        if valid.size:
-            low, high = np.quantile(valid, [alpha, 1.0 - alpha])
-        else:
-            low = high = float("nan")
-        std = float(valid.std(ddof=1)) if valid.size > 1 else float("nan")
-        results[name] = BootstrapResult(
-            estimate=estimates[name],
-            low=float(low),
-            high=float(high),
-            std=std,
-            n_resamples=n_resamples,
-            n_excluded=int(samples.size - valid.size),
-            confidence_level=confidence_level,
-            samples=samples,
+    return {name: _summarise(estimates[name], samples[name], confidence_level)
+            for name in names}
+
+
+def _check_positive_int(value, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _explicit_filler(resample_indices, ranking: Ranking):
+    """Counts per sorted position from user-given resample indices (rows = resamples)."""
+    n = ranking.n_samples
+    explicit = np.asarray(resample_indices)
+    if explicit.ndim != 2 or explicit.shape[1] != n or explicit.shape[0] < 1:
+        raise ValueError(
+            f"resample_indices must have shape (n_resamples, {n}) with n_resamples >= 1, "
+            f"got {explicit.shape}"
         )
-    return results
+    if not np.issubdtype(explicit.dtype, np.integer) or (
+            explicit.min() < 0 or explicit.max() >= n):
+        raise ValueError(f"resample_indices must be integers in [0, {n})")
+    rank = np.empty(n, dtype=np.int64)
+    rank[ranking.order] = np.arange(n)
+
+    def fill(row: int, out: np.ndarray) -> None:
+        out[:] = np.bincount(rank[explicit[row]], minlength=n)
+
+    return explicit.shape[0], fill
+
+
+def _random_filler(n_resamples: int, ranking: Ranking, stratify, random_state):
+    """Counts per sorted position drawn with one random stream per resample."""
+    n = ranking.n_samples
+    strata = None
+    if stratify is not None:
+        labels = check_labels(stratify, n, name="stratify")[ranking.order]
+        _, inverse = np.unique(labels, return_inverse=True)
+        # Sorted positions of each class, ascending within the class.
+        by_class = np.argsort(inverse, kind="stable")
+        strata = np.split(by_class, np.cumsum(np.bincount(inverse))[:-1])
+    seeds = _seed_sequence(random_state).spawn(n_resamples)
+    sampler = _Sampler(n, strata)
+
+    def fill(row: int, out: np.ndarray) -> None:
+        sampler.fill(np.random.default_rng(seeds[row]), out)
+
+    return n_resamples, fill
+
+
+def _summarise(estimate: float, samples: np.ndarray, confidence_level: float
+               ) -> BootstrapResult:
+    valid = samples[~np.isnan(samples)]
+    alpha = (1.0 - confidence_level) / 2.0
+    if valid.size:
+        low, high = (float(q) for q in np.quantile(valid, [alpha, 1.0 - alpha]))
+    else:
+        low = high = float("nan")
+    return BootstrapResult(
+        estimate=estimate,
+        low=low,
+        high=high,
+        std=float(valid.std(ddof=1)) if valid.size > 1 else float("nan"),
+        n_resamples=int(samples.size),
+        n_excluded=int(samples.size - valid.size),
+        confidence_level=confidence_level,
+        samples=samples,
+    )

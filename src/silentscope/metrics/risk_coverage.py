@@ -23,7 +23,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ._ranking import Ranking, optimal_aurc, optimal_augrc
+from ._ranking import Ranking, optimal_augrc, optimal_aurc
 from ._validation import (
     check_confidence_correct,
     check_labels,

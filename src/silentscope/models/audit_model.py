@@ -19,11 +19,17 @@ from silentscope.models.inference import EnsemblePredictor, make_predictor
 from silentscope.models.runtime import resolve_device, torch_threads
 
 FEATURE_DTYPES = {"float32": np.float32, "float16": np.float16}
-_MC_SOURCE = {
-    "NetPredictor": "MC dropout, features repeated M times in one pass",
-    "ModulePredictor": "MC dropout, input batch repeated M times in one pass",
-    "EnsemblePredictor": "ensemble members' logits",
-}
+
+
+def _mc_source(predictor) -> str:
+    """How the MC samples were drawn, for provenance."""
+    kind = type(predictor).__name__
+    if kind == "EnsemblePredictor":
+        return "ensemble members' logits"
+    if kind == "NetPredictor":
+        return "MC dropout; features repeated M times before the dropout layer, batched"
+    where = {"first_dropout": "at the first dropout layer", "input": "at the input"}
+    return f"MC dropout; batch repeated M times {where[predictor.mc_sampler.mode]}, batched"
 
 
 class _Collector:
@@ -106,9 +112,11 @@ def audit_model(
         input of the last ``nn.Linear`` is recorded.
     capture_features : bool, default True
     mc_samples : int, default 0
-        MC-dropout samples M (0 for none). The input batch is repeated M times in one
-        forward pass with dropout on (for silentscope networks only the features are
-        repeated, since dropout sits before the head). Needs dropout layers.
+        MC-dropout samples M (0 for none); needs dropout layers. The M samples are
+        batched rather than run as M passes: silentscope networks repeat their features
+        before the head's dropout; other modules repeat the batch at their first dropout
+        layer where that is exact, else at the input (see
+        :class:`~silentscope.models.mc_batching.MCSampler`).
     batch_size : int, default 256
     preprocess : callable, optional
         ``preprocess(uint8 images (n, H, W, C)) -> tensor``; default float (n, C, H, W) in
@@ -323,9 +331,7 @@ def _build_audit(
             or ("penultimate" if predictor.has_features else None),
             "feature_dtype": feature_dtype,
             "mc_samples": mc_samples,
-            "mc_logits": _MC_SOURCE[type(predictor).__name__]
-            if results[names[0]][0].parts["mc_logits"]
-            else None,
+            "mc_logits": _mc_source(predictor) if results[names[0]][0].parts["mc_logits"] else None,
             "batch_size": batch_size,
             "seed": int(seed),
             "device": str(device),

@@ -163,6 +163,7 @@ class DeepEnsemble:
             raise ValueError("this DeepEnsemble is not fitted yet; call fit(dataset) first")
         provenance = {**self.provenance_, **kwargs.pop("provenance", {})}
         kwargs.setdefault("device", self.trainer_params.get("device", "auto"))
+        kwargs.setdefault("n_threads", self.trainer_params.get("n_threads"))
         return audit_model(self.network_, dataset, provenance=provenance, **kwargs)
 
 

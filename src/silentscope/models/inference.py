@@ -7,8 +7,8 @@ Three predictors share one interface:
   the head);
 - :class:`EnsemblePredictor` for :class:`EnsembleNet` (members' logits as MC samples);
 - :class:`ModulePredictor` for any ``nn.Module`` classifier: features captured by a
-  forward hook, MC dropout by repeating the input batch M times in one forward pass
-  with the dropout layers switched on.
+  forward hook, MC dropout batched by :class:`~silentscope.models.mc_batching.MCSampler`
+  (the batch repeated M times at the first dropout layer, or at the input).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from silentscope.models.mc_batching import MCSampler
 from silentscope.models.tensors import to_float_tensor
 
 #: Dropout layer types switched on for MC dropout in arbitrary modules.
@@ -170,7 +171,7 @@ class ModulePredictor:
         ``preprocess(images_uint8 (n, H, W, C)) -> tensor``; by default float
         (n, C, H, W) in [0, 1].
     batch_size : int, default 256
-        Rows per MC forward pass: ``batch_size // M`` images, each repeated M times.
+        Images per MC forward pass (see :class:`~silentscope.models.mc_batching.MCSampler`).
     """
 
     def __init__(
@@ -188,6 +189,7 @@ class ModulePredictor:
         self.preprocess = preprocess
         self.dropouts = [m for m in model.modules() if _is_dropout(m)]
         self.supports_mc = bool(self.dropouts)
+        self.mc_sampler = MCSampler(model, self.dropouts, self._forward, batch_size)
         self._captured: torch.Tensor | None = None
         self._capturing = False
         self._handle = None
@@ -265,31 +267,8 @@ class ModulePredictor:
             features = features.float().cpu()
         mc = None
         if mc_samples:
-            mc = self._mc(x, mc_samples, logits.shape)
+            mc = self.mc_sampler.sample(x, mc_samples).float().cpu()
         return BatchOutputs(logits=logits.float().cpu(), features=features, mc_logits=mc)
-
-    def _mc(self, x: torch.Tensor, mc_samples: int, shape: torch.Size) -> torch.Tensor:
-        step = max(1, self.batch_size // mc_samples)
-        chunks = []
-        for module in self.dropouts:
-            module.train()
-        try:
-            for start in range(0, x.shape[0], step):
-                part = x[start : start + step]
-                out = self._forward(part.repeat(mc_samples, *([1] * (x.ndim - 1))))
-                chunks.append(out.view(mc_samples, part.shape[0], shape[1]).permute(1, 2, 0))
-                if mc_samples > 1 and torch.equal(
-                    chunks[-1], chunks[-1][..., :1].expand_as(chunks[-1])
-                ):
-                    raise ValueError(
-                        "MC dropout gave M identical samples: switching the dropout layers on has no "
-                        "effect in this model (a traced TorchScript model keeps its eval-mode graph); "
-                        "use a scripted or state-dict model, or set mc_samples=0"
-                    )
-        finally:
-            for module in self.dropouts:
-                module.eval()
-        return torch.cat(chunks).float().cpu()
 
     def close(self) -> None:
         if self._handle is not None:

@@ -19,8 +19,10 @@ from jinja2 import Template
 from silentscope import __version__
 from silentscope.audit.auditset import AuditSet
 from silentscope.audit.store import MANIFEST, load_audit
+from silentscope.data.refs import read_image_ref
 from silentscope.report import figures
-from silentscope.report.thumbnails import load_image_ref, replay_shift, thumbnail_data_uri
+from silentscope.report.thumbnails import thumbnail_data_uri
+from silentscope.shifts.apply import replay_shift
 from silentscope.study.pipelines import EVALUATION_FILE, STORE
 from silentscope.study.results import (
     best_per_column,
@@ -233,7 +235,7 @@ def _gallery(audit: AuditSet, mask: np.ndarray, confidence: np.ndarray, base: Pa
     cards = []
     for row in rows:
         try:
-            image = load_image_ref(audit.image_ref[row], base)
+            image = read_image_ref(audit.image_ref[row], base)
             image = replay_shift(image, None if audit.shift_params is None else audit.shift_params[row])
             source = thumbnail_data_uri(image)
         except (OSError, KeyError, ValueError) as error:

@@ -203,3 +203,23 @@ def records_to_json(records: Sequence[dict]) -> np.ndarray:
     '{"corruption": "pixelate", "severity": 1}'
     """
     return np.asarray([json.dumps(r) for r in records], dtype=object)
+
+
+def replay_shift(image: np.ndarray, shift_params: str | None) -> np.ndarray:
+    """Re-apply the corruption recorded in a sample's ``shift_params`` (identity where none is).
+
+    Examples
+    --------
+    >>> image = np.full((8, 8, 1), 128, dtype=np.uint8)
+    >>> bool((replay_shift(image, None) == image).all())
+    True
+    >>> record = '{"corruption": "gaussian_noise", "modality": "generic", "severity": 5, "sigma": 0.3, "seed": 1}'
+    >>> bool((replay_shift(image, record) != image).any())
+    True
+    """
+    if not shift_params:
+        return image
+    record = json.loads(shift_params)
+    if not isinstance(record, dict) or "corruption" not in record:
+        return image  # a shift without a corruption (e.g. a held-out site) leaves the image as is
+    return replay(image[None], [record])[0]

@@ -7,7 +7,7 @@ from pathlib import Path
 from silentscope.study.spec import StudySpec, parse_study
 
 #: Corruptions of the demo: a few generic ones and the dermatoscopy artifacts, three severities.
-DEMO_CORRUPTIONS = ["gaussian_noise", "motion_blur", "contrast_down", "jpeg", "dermatoscopy_vignette"]
+DEMO_CORRUPTIONS = ["gaussian_noise", "motion_blur", "contrast_down", "jpeg_compression", "black_corner", "ink_marks"]
 
 
 def demo_study(medmnist: str | None = None, root: str | Path | None = None, n_seeds: int = 1) -> StudySpec:
@@ -23,8 +23,9 @@ def demo_study(medmnist: str | None = None, root: str | Path | None = None, n_se
     else:
         dataset = {
             "name": "synthetic",
-            "options": {"seed": 0},
+            "options": {"seed": 0, "n_samples": 3000, "size": 32},
             "corruptions": DEMO_CORRUPTIONS,
+            "split_shifts": [{"kind": "acquisition", "attribute": "site", "values": "site_B"}],
             "severities": [1, 3, 5],
         }
         train = {"epochs": 6, "mc_samples": 10}

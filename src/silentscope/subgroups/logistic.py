@@ -3,7 +3,9 @@
 Without clusters, terms are tested with the likelihood-ratio test against the model
 without them. With clusters (e.g. two eyes or several images of one patient), the
 covariance is cluster-robust (sandwich) and terms are tested with the Wald test, since a
-likelihood ratio assumes independent samples.
+likelihood ratio assumes independent samples; its F form and t intervals use G - 1
+degrees of freedom for G clusters, the small-sample correction recommended by Cameron &
+Miller (J. Human Resources, 2015) against the over-rejection of plain cluster-robust tests.
 """
 
 from __future__ import annotations
@@ -44,10 +46,8 @@ class LogitFit:
     def odds_ratio(self, column: str, confidence: float = 0.95) -> tuple[float, float, float]:
         """exp(coefficient) of one column with its Wald interval."""
         i = self.columns.index(column)
-        beta = float(self.result.params[i])
-        se = float(self.result.bse[i])
-        z = stats.norm.ppf(0.5 + confidence / 2)
-        return float(np.exp(beta)), float(np.exp(beta - z * se)), float(np.exp(beta + z * se))
+        low, high = np.asarray(self.result.conf_int(alpha=1 - confidence))[i]
+        return float(np.exp(self.result.params[i])), float(np.exp(low)), float(np.exp(high))
 
     def p_value(self, column: str) -> float:
         return float(self.result.pvalues[self.columns.index(column)])
@@ -86,7 +86,11 @@ def fit_logit(y: np.ndarray, design: pd.DataFrame, cluster: np.ndarray | None) -
                 result = model.fit(disp=0, maxiter=200)
             else:
                 result = model.fit(
-                    disp=0, maxiter=200, cov_type="cluster", cov_kwds={"groups": cluster}
+                    disp=0,
+                    maxiter=200,
+                    cov_type="cluster",
+                    cov_kwds={"groups": cluster},
+                    use_t=True,  # t and F with G - 1 degrees of freedom
                 )
         except (PerfectSeparationError, PerfectSeparationWarning, np.linalg.LinAlgError) as error:
             raise SeparationError(f"the logistic model has no finite estimate ({error})") from None

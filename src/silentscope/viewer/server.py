@@ -156,6 +156,7 @@ def create_app(
     def warm_up() -> None:
         # After the first paint has had the CPU: read ids, reports and image references, and
         # extract the report terms, so that the first hover and selection need not wait.
+        queries.ranking(data, None)
         data.load_strings()
         if data.has_text:
             queries.term_index(data, wait=False)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import threading
 from collections import OrderedDict
@@ -20,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from silentscope.report.thumbnails import load_image_ref
+from silentscope.data.refs import read_image_ref as load_image_ref
+from silentscope.shifts.apply import replay_shift
 from silentscope.viewer.data import ViewerData
 
 THUMBNAIL_SIZE = 128
@@ -112,28 +112,6 @@ class ThumbnailCache:
                 f"the image of this sample cannot be read ({error})"
             ) from None
         return png_thumbnail(image, self.size)
-
-
-def replay_shift(image: np.ndarray, shift_params: str | None) -> np.ndarray:
-    """Re-apply the corruption recorded in a sample's ``shift_params`` (identity where none is).
-
-    Examples
-    --------
-    >>> image = np.full((8, 8, 1), 128, dtype=np.uint8)
-    >>> bool((replay_shift(image, None) == image).all())
-    True
-    >>> record = '{"corruption": "gaussian_noise", "modality": "generic", "severity": 5, "sigma": 0.3, "seed": 1}'
-    >>> bool((replay_shift(image, record) != image).any())
-    True
-    """
-    if not shift_params:
-        return image
-    record = json.loads(shift_params)
-    if not isinstance(record, dict) or "corruption" not in record:
-        return image  # a shift without a corruption (e.g. a held-out site) leaves the image as is
-    from silentscope.shifts import replay
-
-    return replay(image[None], [record])[0]
 
 
 def png_thumbnail(image: np.ndarray, size: int = THUMBNAIL_SIZE) -> bytes:
