@@ -77,7 +77,8 @@ def baseline_metrics(conf: np.ndarray, correct: np.ndarray) -> dict[str, float]:
     out["aupr_error"] = float(np.sum(e_g * below_e / below_w) / n_wrong) if n_wrong else nan
     bins = np.minimum((c * N_BINS).astype(np.int64), N_BINS - 1)
     gap = np.bincount(bins, weights=c, minlength=N_BINS) - np.bincount(
-        bins, weights=y, minlength=N_BINS)
+        bins, weights=y, minlength=N_BINS
+    )
     out["ece"] = float(np.abs(gap).sum() / n)
     return out
 
@@ -123,8 +124,9 @@ def bench_size(n: int, args) -> dict:
     t_metrics = time.perf_counter() - start
 
     start, cpu = time.perf_counter(), time.process_time()
-    bootstrap_ci(conf, correct, n_resamples=args.resamples, random_state=args.seed,
-                 n_jobs=args.n_jobs)
+    bootstrap_ci(
+        conf, correct, n_resamples=args.resamples, random_state=args.seed, n_jobs=args.n_jobs
+    )
     t_boot, cpu_boot = time.perf_counter() - start, time.process_time() - cpu
 
     # Peak memory in a second, shorter run (tracemalloc slows Python-level code): enough
@@ -137,8 +139,9 @@ def bench_size(n: int, args) -> dict:
     tracemalloc.stop()
 
     cpu = time.process_time()
-    t_base, done, first_rows = run_baseline(conf, correct, args.resamples,
-                                            args.baseline_seconds, args.seed + 1)
+    t_base, done, first_rows = run_baseline(
+        conf, correct, args.resamples, args.baseline_seconds, args.seed + 1
+    )
     cpu_base = (time.process_time() - cpu) * args.resamples / done
     return {
         "n": n,
@@ -154,18 +157,32 @@ def bench_size(n: int, args) -> dict:
 
 
 def format_rows(rows: list[dict], resamples: int) -> tuple[list[str], list[list[str]]]:
-    header = ["N", "metric set (s)", f"bootstrap {resamples} wall / CPU (s)",
-              f"baseline {resamples} wall / CPU (s)", "speedup wall / CPU", "peak MB",
-              "max |diff|"]
+    header = [
+        "N",
+        "metric set (s)",
+        f"bootstrap {resamples} wall / CPU (s)",
+        f"baseline {resamples} wall / CPU (s)",
+        "speedup wall / CPU",
+        "peak MB",
+        "max |diff|",
+    ]
     body = []
     for r in rows:
         base = f"{r['t_base']:.2f} / {r['cpu_base']:.2f}"
         if r["base_done"] < resamples:
             base = f"~{base} (from {r['base_done']})"
         speedup = f"{r['t_base'] / r['t_boot']:.1f}x / {r['cpu_base'] / r['cpu_boot']:.1f}x"
-        body.append([f"{r['n']:.0e}".replace("e+0", "e"), f"{r['t_metrics']:.3f}",
-                     f"{r['t_boot']:.2f} / {r['cpu_boot']:.2f}", base, speedup,
-                     f"{r['peak_mb']:.0f}", f"{r['max_diff']:.1e}"])
+        body.append(
+            [
+                f"{r['n']:.0e}".replace("e+0", "e"),
+                f"{r['t_metrics']:.3f}",
+                f"{r['t_boot']:.2f} / {r['cpu_boot']:.2f}",
+                base,
+                speedup,
+                f"{r['peak_mb']:.0f}",
+                f"{r['max_diff']:.1e}",
+            ]
+        )
     return header, body
 
 
@@ -199,13 +216,21 @@ def main(argv=None) -> None:
         description=__doc__.split("\n\n")[0],
         epilog="example: python benchmarks/metrics.py --sizes 1e4,1e6 --resamples 1000",
     )
-    parser.add_argument("--sizes", default="1e4,1e5,1e6,1e7",
-                        help="comma-separated sample sizes (default: 1e4,1e5,1e6,1e7)")
+    parser.add_argument(
+        "--sizes",
+        default="1e4,1e5,1e6,1e7",
+        help="comma-separated sample sizes (default: 1e4,1e5,1e6,1e7)",
+    )
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
-    parser.add_argument("--quick", action="store_true",
-                        help="sizes 1e4,1e5, 200 resamples, 5 s baseline budget")
-    parser.add_argument("--baseline-seconds", type=float, default=30.0,
-                        help="time budget of the baseline per size before extrapolating")
+    parser.add_argument(
+        "--quick", action="store_true", help="sizes 1e4,1e5, 200 resamples, 5 s baseline budget"
+    )
+    parser.add_argument(
+        "--baseline-seconds",
+        type=float,
+        default=30.0,
+        help="time budget of the baseline per size before extrapolating",
+    )
     parser.add_argument("--n-jobs", type=int, default=None, help="bootstrap threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")

@@ -26,7 +26,9 @@ def test_select_and_subset_keep_rows_aligned(audit):
     np.testing.assert_array_equal(iid.logits, audit.logits[rows])
     np.testing.assert_array_equal(iid.metadata["age"], audit.metadata["age"].to_numpy()[rows])
     np.testing.assert_array_equal(iid.text, audit.text[rows])
-    np.testing.assert_array_equal(iid.confidences["confidnet"], audit.confidences["confidnet"][rows])
+    np.testing.assert_array_equal(
+        iid.confidences["confidnet"], audit.confidences["confidnet"][rows]
+    )
     assert iid.train_features is audit.train_features  # dataset-level, not per-sample
 
 
@@ -45,11 +47,20 @@ def test_validation_split_required_with_clear_error():
     ("override", "message"),
     [
         ({"logits": np.zeros((300, 2))}, "logits has 2 columns but there are 3 class_names"),
-        ({"label": np.full(300, 3)}, r"label out of range \[0, 2\] at rows 0, 1, 2, 3, 4 and 295 more"),
+        (
+            {"label": np.full(300, 3)},
+            r"label out of range \[0, 2\] at rows 0, 1, 2, 3, 4 and 295 more",
+        ),
         ({"label": np.zeros(300, dtype=float)}, "label must hold integer class indices"),
-        ({"label": np.zeros(299, dtype=int)}, "label has 299 rows but the AuditSet has 300 samples"),
+        (
+            {"label": np.zeros(299, dtype=int)},
+            "label has 299 rows but the AuditSet has 300 samples",
+        ),
         ({"sample_id": ["x"] * 300}, "sample_id has duplicates at rows 1, 2, 3, 4, 5 and 294 more"),
-        ({"test_set": ["iid"] * 299 + ["corrupted"]}, "test_set at rows 299: unknown test-set name 'corrupted'"),
+        (
+            {"test_set": ["iid"] * 299 + ["corrupted"]},
+            "test_set at rows 299: unknown test-set name 'corrupted'",
+        ),
         ({"test_set": ["cor/noise/7"] * 300}, "unknown test-set name 'cor/noise/7'"),
         ({"mc_logits": np.zeros((300, 3))}, r"mc_logits must have shape \(N, C, M\)"),
         ({"features": np.zeros((10, 6))}, "features has 10 rows"),
@@ -89,7 +100,11 @@ def test_missing_text_becomes_empty_but_ids_may_not_be_missing():
 
 def test_has_and_capabilities():
     minimal = AuditSet(
-        sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1], logits=np.eye(2), class_names=["n", "p"]
+        sample_id=["a", "b"],
+        test_set=["iid", "iid"],
+        label=[0, 1],
+        logits=np.eye(2),
+        class_names=["n", "p"],
     )
     assert minimal.available_inputs() == {"logits"}
     reasons = dict((a.command + a.name, r) for a, r in analysis_availability(minimal))
@@ -114,10 +129,17 @@ def test_has_and_capabilities():
 )
 def test_parse_test_set(name, kind, value, severity, attribute):
     parsed = parse_test_set(name)
-    assert (parsed.kind, parsed.value, parsed.severity, parsed.attribute) == (kind, value, severity, attribute)
+    assert (parsed.kind, parsed.value, parsed.severity, parsed.attribute) == (
+        kind,
+        value,
+        severity,
+        attribute,
+    )
 
 
-@pytest.mark.parametrize("name", ["", "test", "cor/x", "cor/x/0", "cor/X/3", "sub/age", "acq/", "iid/extra"])
+@pytest.mark.parametrize(
+    "name", ["", "test", "cor/x", "cor/x/0", "cor/X/3", "sub/age", "acq/", "iid/extra"]
+)
 def test_parse_test_set_rejects(name):
     with pytest.raises(ValueError, match="unknown test-set name"):
         parse_test_set(name)

@@ -43,9 +43,9 @@ def test_table_with_probabilities(tmp_path):
     assert set(audit.confidences) == {"confidnet"}
     assert audit.text[0] == table.report[0]
     assert "clipped" in audit.provenance["logits"]
-    expected_correct = table[["prob_normal", "prob_benign", "prob_malignant"]].to_numpy().argmax(1) == table.label.map(
-        {"normal": 0, "benign": 1, "malignant": 2}
-    )
+    expected_correct = table[["prob_normal", "prob_benign", "prob_malignant"]].to_numpy().argmax(
+        1
+    ) == table.label.map({"normal": 0, "benign": 1, "malignant": 2})
     np.testing.assert_array_equal(audit.correct, expected_correct)
 
 
@@ -65,7 +65,10 @@ def test_table_single_probability_column_and_parquet(tmp_path):
         (lambda t: t.assign(label="unknown"), r"values \['unknown'\] that are not class names"),
         (lambda t: t.assign(prob_normal=t.prob_normal * 0.5), "do not sum to 1 at rows 0"),
         (lambda t: t.assign(prob_normal=np.nan), "not finite at rows 0"),
-        (lambda t: t.drop(columns=["prob_normal", "prob_benign", "prob_malignant"]), "no prediction columns"),
+        (
+            lambda t: t.drop(columns=["prob_normal", "prob_benign", "prob_malignant"]),
+            "no prediction columns",
+        ),
         (lambda t: t.assign(logit_x=1.0), "both logit"),
         (lambda t: t.assign(test_set="train"), "unknown test-set name 'train'"),
         (lambda t: t.assign(sample_id="same"), "sample_id has duplicates"),
@@ -82,7 +85,9 @@ def test_arrays_from_npy_files(tmp_path):
     np.save(tmp_path / "logits.npy", logits)
     np.save(tmp_path / "labels.npy", rng.integers(0, 2, 40).astype(float))
     np.save(tmp_path / "features.npy", rng.normal(size=(40, 5)))
-    audit = from_arrays(tmp_path / "logits.npy", tmp_path / "labels.npy", features=tmp_path / "features.npy")
+    audit = from_arrays(
+        tmp_path / "logits.npy", tmp_path / "labels.npy", features=tmp_path / "features.npy"
+    )
     np.testing.assert_allclose(audit.logits, logits)
     assert audit.features.shape == (40, 5) and audit.label.dtype == np.int64
     with pytest.raises(FileNotFoundError, match="no such file"):
@@ -104,7 +109,12 @@ def write_fdshifts_run(root, n=90, c=3, m=4, d=5, seed=0, val_tuning=True):
     # FD-Shifts writes dropout samples sample-major: (N*M) x C
     np.savez_compressed(results / "raw_logits_dist.npz", mc.transpose(0, 2, 1).reshape(n * m, c))
     (root / "hydra").mkdir()
-    config = {"eval": {"val_tuning": val_tuning, "query_studies": {"iid_study": "isic", "in_class_study": ["derm7pt"]}}}
+    config = {
+        "eval": {
+            "val_tuning": val_tuning,
+            "query_studies": {"iid_study": "isic", "in_class_study": ["derm7pt"]},
+        }
+    }
     (root / "hydra" / "config.yaml").write_text(yaml.safe_dump(config))
     return logits, labels, features, mc
 
@@ -119,7 +129,9 @@ def test_fdshifts_folder(tmp_path):
     np.testing.assert_allclose(audit.mc_logits, mc)
     assert set(audit.confidences) == {"external"}
     # the test_results folder itself and explicit names work too
-    named = from_fdshifts(tmp_path / "run" / "test_results", test_set_names=["val", "iid", "acq/site_b"])
+    named = from_fdshifts(
+        tmp_path / "run" / "test_results", test_set_names=["val", "iid", "acq/site_b"]
+    )
     assert named.test_sets == ("val", "iid", "acq/site_b")
     with pytest.raises(AuditSetError, match="dataset_idx goes up to 2"):
         from_fdshifts(tmp_path / "run", test_set_names=["val", "iid"])
@@ -134,17 +146,30 @@ def test_cli_import_and_info(tmp_path):
     prediction_table().to_csv(tmp_path / "preds.csv", index=False)
     runner = CliRunner()
     result = runner.invoke(
-        app, ["import", "table", str(tmp_path / "preds.csv"), "--out", str(tmp_path / "store"), "--text-column", "report"]
+        app,
+        [
+            "import",
+            "table",
+            str(tmp_path / "preds.csv"),
+            "--out",
+            str(tmp_path / "store"),
+            "--text-column",
+            "report",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert load_audit(tmp_path / "store").n_samples == 120
     result = runner.invoke(app, ["info", str(tmp_path / "store")])
     assert result.exit_code == 0, result.output
     assert "acq/site_b" in result.output and "needs mc_logits" in result.output
-    again = runner.invoke(app, ["import", "table", str(tmp_path / "preds.csv"), "--out", str(tmp_path / "store")])
+    again = runner.invoke(
+        app, ["import", "table", str(tmp_path / "preds.csv"), "--out", str(tmp_path / "store")]
+    )
     assert again.exit_code == 2 and "already exists" in again.output
     write_fdshifts_run(tmp_path / "run")
-    result = runner.invoke(app, ["import", "fdshifts", str(tmp_path / "run"), "--out", str(tmp_path / "fd")])
+    result = runner.invoke(
+        app, ["import", "fdshifts", str(tmp_path / "run"), "--out", str(tmp_path / "fd")]
+    )
     assert result.exit_code == 0, result.output
     assert load_audit(tmp_path / "fd").mc_logits.shape == (90, 3, 4)
 

@@ -87,7 +87,9 @@ def test_truncated_array_is_detected(tmp_path, audit):
     store = save_audit(audit, tmp_path / "store")
     path = store / "features.npy"
     path.write_bytes(path.read_bytes()[:-40])
-    with pytest.raises(AuditSetError, match="features.npy has .* bytes but the manifest records .* truncated"):
+    with pytest.raises(
+        AuditSetError, match="features.npy has .* bytes but the manifest records .* truncated"
+    ):
         load_audit(store)
 
 

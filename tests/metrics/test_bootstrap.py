@@ -38,14 +38,15 @@ def test_vectorised_equals_naive_loop(ties, chunk_size, n_jobs):
     rng = np.random.default_rng(1)
     indices = rng.integers(0, conf.size, size=(40, conf.size))
     indices[0] = 5  # one sample drawn 700 times: degenerate for the ranking metrics
-    result = sm.bootstrap_ci(conf, correct, resample_indices=indices, chunk_size=chunk_size,
-                             n_jobs=n_jobs)
+    result = sm.bootstrap_ci(
+        conf, correct, resample_indices=indices, chunk_size=chunk_size, n_jobs=n_jobs
+    )
     for name in sm.BOOTSTRAP_METRICS:
         want = naive(conf, correct, indices, name)
-        np.testing.assert_allclose(result[name].samples, want, rtol=0, atol=1e-12,
-                                   err_msg=name)
+        np.testing.assert_allclose(result[name].samples, want, rtol=0, atol=1e-12, err_msg=name)
         assert result[name].estimate == pytest.approx(
-            sm.get_metric(name).function(conf, correct), abs=1e-15)
+            sm.get_metric(name).function(conf, correct), abs=1e-15
+        )
 
 
 def test_long_inputs_cross_kernel_blocks():
@@ -53,8 +54,13 @@ def test_long_inputs_cross_kernel_blocks():
     indices = np.random.default_rng(2).integers(0, conf.size, size=(3, conf.size))
     result = sm.bootstrap_ci(conf, correct, resample_indices=indices)
     for name in sm.BOOTSTRAP_METRICS:
-        np.testing.assert_allclose(result[name].samples, naive(conf, correct, indices, name),
-                                   rtol=0, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(
+            result[name].samples,
+            naive(conf, correct, indices, name),
+            rtol=0,
+            atol=1e-12,
+            err_msg=name,
+        )
 
 
 @pytest.mark.parametrize("stratify", [False, True])
@@ -63,8 +69,7 @@ def test_internal_draws_equal_naive_loop_on_the_same_stream(stratify):
     conf, correct = data(300, ties=True, seed=3)
     labels = np.random.default_rng(4).integers(0, 3, conf.size) if stratify else None
     seed = 123
-    result = sm.bootstrap_ci(conf, correct, n_resamples=25, stratify=labels,
-                             random_state=seed)
+    result = sm.bootstrap_ci(conf, correct, n_resamples=25, stratify=labels, random_state=seed)
     ranking = Ranking.from_scores(conf, correct)
     _, fill = _random_filler(25, ranking, labels, seed)
     indices = []
@@ -75,17 +80,25 @@ def test_internal_draws_equal_naive_loop_on_the_same_stream(stratify):
         if stratify:  # class sizes are kept
             np.testing.assert_array_equal(
                 np.bincount(labels[ranking.order], weights=counts, minlength=3),
-                np.bincount(labels, minlength=3))
+                np.bincount(labels, minlength=3),
+            )
         indices.append(ranking.order[np.repeat(np.arange(conf.size), counts)])
     for name in sm.BOOTSTRAP_METRICS:
-        np.testing.assert_allclose(result[name].samples, naive(conf, correct, indices, name),
-                                   rtol=0, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(
+            result[name].samples,
+            naive(conf, correct, indices, name),
+            rtol=0,
+            atol=1e-12,
+            err_msg=name,
+        )
 
 
 def test_same_seed_same_numbers_whatever_the_chunking():
     conf, correct = data(2000, ties=False)
-    runs = [sm.bootstrap_ci(conf, correct, n_resamples=50, random_state=7, chunk_size=c,
-                            n_jobs=j) for c, j in [(None, None), (1, 1), (13, 2)]]
+    runs = [
+        sm.bootstrap_ci(conf, correct, n_resamples=50, random_state=7, chunk_size=c, n_jobs=j)
+        for c, j in [(None, None), (1, 1), (13, 2)]
+    ]
     for name in sm.BOOTSTRAP_METRICS:
         for other in runs[1:]:
             np.testing.assert_array_equal(runs[0][name].samples, other[name].samples)
@@ -113,8 +126,9 @@ def test_counts_are_multinomial():
 
 def test_result_fields_and_interval():
     conf, correct = data(3000, ties=False)
-    result = sm.bootstrap_ci(conf, correct, ["aurc", "auroc_f"], n_resamples=300,
-                             confidence_level=0.9, random_state=0)
+    result = sm.bootstrap_ci(
+        conf, correct, ["aurc", "auroc_f"], n_resamples=300, confidence_level=0.9, random_state=0
+    )
     assert list(result) == ["aurc", "auroc_f"]
     r = result["aurc"]
     assert r.n_resamples == 300 and r.n_excluded == 0 and r.confidence_level == 0.9
@@ -127,8 +141,9 @@ def test_result_fields_and_interval():
 def test_degenerate_resamples_are_excluded_and_counted():
     conf = np.array([0.9, 0.8, 0.7, 0.6])
     correct = np.array([1, 1, 1, 0])
-    result = sm.bootstrap_ci(conf, correct, ["auroc_f", "aurc", "aupr_error"],
-                             n_resamples=400, random_state=0)
+    result = sm.bootstrap_ci(
+        conf, correct, ["auroc_f", "aurc", "aupr_error"], n_resamples=400, random_state=0
+    )
     # P(no failure drawn) = (3/4)^4 ~ 0.32 per resample; no correct one: (1/4)^4.
     excluded = result["auroc_f"].n_excluded
     assert 80 < excluded < 180
@@ -166,9 +181,11 @@ def test_errors():
 
 def test_single_metric_name_and_generator_seed():
     conf, correct = data(200, ties=False)
-    a = sm.bootstrap_ci(conf, correct, "augrc", n_resamples=20,
-                        random_state=np.random.default_rng(5))
-    b = sm.bootstrap_ci(conf, correct, "augrc", n_resamples=20,
-                        random_state=np.random.default_rng(5))
+    a = sm.bootstrap_ci(
+        conf, correct, "augrc", n_resamples=20, random_state=np.random.default_rng(5)
+    )
+    b = sm.bootstrap_ci(
+        conf, correct, "augrc", n_resamples=20, random_state=np.random.default_rng(5)
+    )
     assert list(a) == ["augrc"]
     np.testing.assert_array_equal(a["augrc"].samples, b["augrc"].samples)

@@ -9,9 +9,24 @@ import silentscope.metrics as sm
 
 
 def test_registry_names_and_metadata():
-    expected = {"aurc", "e_aurc", "augrc", "e_augrc", "aurc_balanced", "augrc_balanced",
-                "auroc_f", "fpr_at_95_tpr", "aupr_success", "aupr_error", "ece",
-                "top_label_ece", "nll", "brier", "accuracy", "balanced_accuracy"}
+    expected = {
+        "aurc",
+        "e_aurc",
+        "augrc",
+        "e_augrc",
+        "aurc_balanced",
+        "augrc_balanced",
+        "auroc_f",
+        "fpr_at_95_tpr",
+        "aupr_success",
+        "aupr_error",
+        "ece",
+        "top_label_ece",
+        "nll",
+        "brier",
+        "accuracy",
+        "balanced_accuracy",
+    }
     assert set(sm.METRICS) == expected
     for name, spec in sm.METRICS.items():
         assert spec.name == name

@@ -16,11 +16,17 @@ from . import reference as ref
 
 def samples(min_size=1, max_size=40, tie_levels=None):
     """(confidence, correct) lists; tie_levels confines confidences to a few values."""
-    conf = (st.integers(0, tie_levels - 1).map(lambda k: k / tie_levels)
-            if tie_levels else st.floats(0, 1, allow_nan=False))
+    conf = (
+        st.integers(0, tie_levels - 1).map(lambda k: k / tie_levels)
+        if tie_levels
+        else st.floats(0, 1, allow_nan=False)
+    )
     return st.lists(st.tuples(conf, st.booleans()), min_size=min_size, max_size=max_size).map(
-        lambda rows: (np.array([r[0] for r in rows], dtype=float),
-                      np.array([r[1] for r in rows], dtype=bool)))
+        lambda rows: (
+            np.array([r[0] for r in rows], dtype=float),
+            np.array([r[1] for r in rows], dtype=bool),
+        )
+    )
 
 
 # --- the edge-case matrix --------------------------------------------------------------------
@@ -32,17 +38,26 @@ EDGE_CASES = {
     "one sample, correct": ([0.7], [1], 0.0, 0.0),
     "one sample, wrong": ([0.7], [0], 1.0, 0.5),
     # sorted: wrong, correct -> risks 1, 1/2 at coverages 1/2, 1; cov-0 point carries 1
-    "two samples, failure first": ([0.9, 0.1], [0, 1], 0.5 * 1 + 0.5 * 0.75, 0.5 * 0.25 + 0.5 * 0.5),
+    "two samples, failure first": (
+        [0.9, 0.1],
+        [0, 1],
+        0.5 * 1 + 0.5 * 0.75,
+        0.5 * 0.25 + 0.5 * 0.5,
+    ),
     "two samples, failure last": ([0.9, 0.1], [1, 0], 0.5 * 0.25, 0.5 * 0.25),
     # plateau of 2 at the top (1 wrong), then a correct: risks 1/2 at 2/3, 1/3 at 1
-    "plateau on top": ([0.8, 0.8, 0.2], [1, 0, 1],
-                       2 / 3 * 0.5 + 1 / 3 * (0.5 + 1 / 3) / 2,
-                       2 / 3 * (1 / 6) + 1 / 3 * (1 / 3)),
+    "plateau on top": (
+        [0.8, 0.8, 0.2],
+        [1, 0, 1],
+        2 / 3 * 0.5 + 1 / 3 * (0.5 + 1 / 3) / 2,
+        2 / 3 * (1 / 6) + 1 / 3 * (1 / 3),
+    ),
 }
 
 
-@pytest.mark.parametrize(("conf", "correct", "want_aurc", "want_augrc"), EDGE_CASES.values(),
-                         ids=EDGE_CASES.keys())
+@pytest.mark.parametrize(
+    ("conf", "correct", "want_aurc", "want_augrc"), EDGE_CASES.values(), ids=EDGE_CASES.keys()
+)
 def test_edge_cases(conf, correct, want_aurc, want_augrc):
     assert sm.aurc(conf, correct) == pytest.approx(want_aurc, abs=1e-12)
     assert sm.augrc(conf, correct) == pytest.approx(want_augrc, abs=1e-12)
@@ -91,7 +106,9 @@ def test_permutation_invariance_under_ties(data, random):
 
 # --- closed forms -------------------------------------------------------------------------------
 @settings(max_examples=200, deadline=None)
-@given(samples(min_size=2), )
+@given(
+    samples(min_size=2),
+)
 def test_augrc_auroc_identity_is_exact(data):
     """AUGRC = (1 - AUROC_f) acc (1 - acc) + (1 - acc)^2 / 2 (Traub et al. 2024).
 
@@ -155,10 +172,12 @@ def test_large_input_matches_brute_force_blocks():
     conf = np.round(rng.random(300_000), 4)
     correct = rng.random(300_000) < 0.9
     curve = sm.RiskCoverageCurve(conf, correct)
-    assert curve.aurc == pytest.approx(np.trapezoid(curve.selective_risks, curve.coverages),
-                                       abs=1e-12)
-    assert curve.augrc == pytest.approx(np.trapezoid(curve.generalized_risks, curve.coverages),
-                                        abs=1e-12)
+    assert curve.aurc == pytest.approx(
+        np.trapezoid(curve.selective_risks, curve.coverages), abs=1e-12
+    )
+    assert curve.augrc == pytest.approx(
+        np.trapezoid(curve.generalized_risks, curve.coverages), abs=1e-12
+    )
 
 
 # --- legacy --------------------------------------------------------------------------------------
@@ -167,7 +186,8 @@ def test_large_input_matches_brute_force_blocks():
 def test_legacy_matches_documented_algorithm(data):
     conf, correct = data
     assert sm.aurc(conf, correct, legacy=True) == pytest.approx(
-        ref.legacy_aurc(conf, correct), abs=1e-12)
+        ref.legacy_aurc(conf, correct), abs=1e-12
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -188,14 +208,16 @@ def test_legacy_depends_on_the_order_of_ties():
     perm = np.array([1, 2, 0, 3])
     assert sm.aurc(conf, correct) == sm.aurc(conf[perm], correct[perm])
     assert sm.aurc(conf, correct, legacy=True) != pytest.approx(
-        sm.aurc(conf[perm], correct[perm], legacy=True))
+        sm.aurc(conf[perm], correct[perm], legacy=True)
+    )
 
 
 def test_legacy_e_aurc():
     conf, correct = [0.9, 0.8, 0.7, 0.6], [1, 1, 0, 1]
     opt = 0.25 + 0.75 * math.log(0.75)
     assert sm.e_aurc(conf, correct, legacy=True) == pytest.approx(
-        sm.legacy_aurc(conf, correct) - opt)
+        sm.legacy_aurc(conf, correct) - opt
+    )
 
 
 # --- class-balanced ------------------------------------------------------------------------------
@@ -218,7 +240,8 @@ def test_balanced_equals_plain_on_a_rebalanced_copy():
     correct_rep = np.concatenate([correct[~minority]] + [correct[minority]] * 3)
     assert sm.aurc_balanced(conf, correct, labels) == pytest.approx(sm.aurc(conf_rep, correct_rep))
     assert sm.augrc_balanced(conf, correct, labels) == pytest.approx(
-        sm.augrc(conf_rep, correct_rep))
+        sm.augrc(conf_rep, correct_rep)
+    )
 
 
 def test_balanced_full_coverage_risk_is_balanced_error():
@@ -232,4 +255,5 @@ def test_balanced_full_coverage_risk_is_balanced_error():
 def test_string_labels_work_for_balanced_metrics():
     conf, correct = [0.9, 0.8, 0.7, 0.6], [1, 0, 1, 1]
     assert sm.aurc_balanced(conf, correct, ["a", "b", "a", "b"]) == pytest.approx(
-        sm.aurc_balanced(conf, correct, [0, 1, 0, 1]))
+        sm.aurc_balanced(conf, correct, [0, 1, 0, 1])
+    )

@@ -25,9 +25,11 @@ def test_agrees_with_sklearn(data):
     conf, correct = data
     assert sm.auroc_f(conf, correct) == pytest.approx(skm.roc_auc_score(correct, conf), abs=1e-12)
     assert sm.aupr_success(conf, correct) == pytest.approx(
-        skm.average_precision_score(correct, conf), abs=1e-12)
+        skm.average_precision_score(correct, conf), abs=1e-12
+    )
     assert sm.aupr_error(conf, correct) == pytest.approx(
-        skm.average_precision_score(~correct, -conf), abs=1e-12)
+        skm.average_precision_score(~correct, -conf), abs=1e-12
+    )
     assert sm.auroc_f(conf, correct) == pytest.approx(ref.auroc(conf, correct), abs=1e-12)
 
 
@@ -77,7 +79,8 @@ def test_perfect_and_inverted_rankings():
 def test_ece_brute_force(data, n_bins):
     conf, correct = data
     assert sm.ece(conf, correct, n_bins=n_bins) == pytest.approx(
-        ref.ece(conf, correct, n_bins), abs=1e-12)
+        ref.ece(conf, correct, n_bins), abs=1e-12
+    )
 
 
 def test_ece_known_values():
@@ -116,7 +119,8 @@ def test_classification_metrics_match_sklearn(classification_data):
     assert sm.accuracy(probs, labels) == pytest.approx(skm.accuracy_score(labels, pred))
     assert sm.accuracy(pred, labels) == pytest.approx(skm.accuracy_score(labels, pred))
     assert sm.balanced_accuracy(pred, labels) == pytest.approx(
-        skm.balanced_accuracy_score(labels, pred))
+        skm.balanced_accuracy_score(labels, pred)
+    )
     assert sm.nll(probs, labels) == pytest.approx(skm.log_loss(labels, probs, labels=[0, 1, 2]))
     onehot = np.eye(3)[labels]
     assert sm.brier(probs, labels) == pytest.approx(np.mean(np.sum((probs - onehot) ** 2, 1)))

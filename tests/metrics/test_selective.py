@@ -13,16 +13,32 @@ CONF = [0.9, 0.8, 0.7, 0.6]
 CORRECT = [1, 1, 0, 1]  # selective risks 0, 0, 1/3, 1/4 at coverages 1/4 .. 1
 
 
-@pytest.mark.parametrize(("coverage", "risk"), [
-    (0.0, 0.0), (0.25, 0.0), (0.3, 0.0), (0.5, 0.0), (0.51, 1 / 3), (0.75, 1 / 3), (1.0, 0.25),
-])
+@pytest.mark.parametrize(
+    ("coverage", "risk"),
+    [
+        (0.0, 0.0),
+        (0.25, 0.0),
+        (0.3, 0.0),
+        (0.5, 0.0),
+        (0.51, 1 / 3),
+        (0.75, 1 / 3),
+        (1.0, 0.25),
+    ],
+)
 def test_risk_at_coverage(coverage, risk):
     assert sm.risk_at_coverage(CONF, CORRECT, coverage) == pytest.approx(risk)
 
 
-@pytest.mark.parametrize(("risk", "coverage"), [
-    (0.0, 0.5), (0.2, 0.5), (0.25, 1.0), (0.3, 1.0), (1.0, 1.0),
-])
+@pytest.mark.parametrize(
+    ("risk", "coverage"),
+    [
+        (0.0, 0.5),
+        (0.2, 0.5),
+        (0.25, 1.0),
+        (0.3, 1.0),
+        (1.0, 1.0),
+    ],
+)
 def test_coverage_at_risk(risk, coverage):
     assert sm.coverage_at_risk(CONF, CORRECT, risk) == coverage
 

@@ -7,8 +7,11 @@ import pytest
 
 import silentscope.metrics as sm
 
-FD_FUNCTIONS = [spec.function for spec in sm.METRICS.values()
-                if spec.kind == "failure_detection" and not spec.needs_labels]
+FD_FUNCTIONS = [
+    spec.function
+    for spec in sm.METRICS.values()
+    if spec.kind == "failure_detection" and not spec.needs_labels
+]
 GOOD_CONF = [0.9, 0.8, 0.7, 0.6]
 GOOD_CORRECT = [1, 0, 1, 1]
 
@@ -17,8 +20,11 @@ GOOD_CORRECT = [1, 0, 1, 1]
 @pytest.mark.parametrize(
     ("confidence", "correct", "message"),
     [
-        ([0.9, 0.8, 0.7, np.nan], GOOD_CORRECT,
-         "confidence contains NaN at index 3; drop or impute those samples first"),
+        (
+            [0.9, 0.8, 0.7, np.nan],
+            GOOD_CORRECT,
+            "confidence contains NaN at index 3; drop or impute those samples first",
+        ),
         ([0.9, np.inf, 0.7, 0.6], GOOD_CORRECT, "confidence contains inf at index 1"),
         ([0.9, 0.8, -np.inf, 0.6], GOOD_CORRECT, "confidence contains inf at index 2"),
         (GOOD_CONF, [1, 0, np.nan, 1], "correct contains NaN at index 2"),
@@ -85,8 +91,11 @@ def test_ece_rejects_bad_bin_counts(n_bins):
         ([[1.0], [1.0]], [0, 0], "at least 2 class columns"),
     ],
 )
-@pytest.mark.parametrize("fn", [sm.nll, sm.brier, sm.top_label_ece, sm.accuracy,
-                                sm.balanced_accuracy], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "fn",
+    [sm.nll, sm.brier, sm.top_label_ece, sm.accuracy, sm.balanced_accuracy],
+    ids=lambda f: f.__name__,
+)
 def test_classification_inputs(fn, probs, labels, message):
     with pytest.raises(ValueError, match=message):
         fn(probs, labels)

@@ -22,13 +22,20 @@ from silentscope.study.spec import ExecutorSpec, load_study, parse_study
 def simulated_store(path: Path, seed: int, n: int = 400) -> Path:
     """An audit store whose MSR carries signal, with iid, corruption and acquisition test sets."""
     rng = np.random.default_rng(seed)
-    test_set = rng.choice(["val", "iid", "cor/gaussian_noise/1", "cor/gaussian_noise/5", "acq/site_b"], n)
+    test_set = rng.choice(
+        ["val", "iid", "cor/gaussian_noise/1", "cor/gaussian_noise/5", "acq/site_b"], n
+    )
     label = rng.integers(0, 3, n)
-    shift = np.select([test_set == "cor/gaussian_noise/5", test_set == "acq/site_b"], [1.5, 1.0], 0.0)
+    shift = np.select(
+        [test_set == "cor/gaussian_noise/5", test_set == "acq/site_b"], [1.5, 1.0], 0.0
+    )
     logits = rng.normal(size=(n, 3)) * (1 + shift[:, None])
     logits[np.arange(n), label] += 2.0 - shift
     audit = AuditSet(
-        sample_id=[f"s{i}" for i in range(n)], test_set=test_set, label=label, logits=logits,
+        sample_id=[f"s{i}" for i in range(n)],
+        test_set=test_set,
+        label=label,
+        logits=logits,
         class_names=["a", "b", "c"],
     )
     return save_audit(audit, path)
@@ -38,7 +45,9 @@ def store_study(tmp_path: Path, n_stores: int = 3, bootstrap: int = 0, **executo
     stores = [simulated_store(tmp_path / f"store{i}", seed=i) for i in range(n_stores)]
     return {
         "name": "stores",
-        "datasets": [{"name": "store", "label": f"model{i}", "store": str(s)} for i, s in enumerate(stores)],
+        "datasets": [
+            {"name": "store", "label": f"model{i}", "store": str(s)} for i, s in enumerate(stores)
+        ],
         "csfs": ["MSR", "PE", "MLS"],
         "evaluation": {"bootstrap": bootstrap},
         "executor": {"kind": "local", "workers": 1, **executor},
@@ -69,7 +78,9 @@ def test_failing_run_is_recorded_and_others_finish(tmp_path):
     assert [o.status for o in outcome.outcomes] == ["done", "done", "failed"]
     failures = failed_runs(tmp_path / "study")
     assert "no audit store" in failures["broken__store__seed0"]
-    assert "traceback" in json.loads((tmp_path / "study" / "failed" / "broken__store__seed0.json").read_text())
+    assert "traceback" in json.loads(
+        (tmp_path / "study" / "failed" / "broken__store__seed0.json").read_text()
+    )
 
 
 def test_resume_skips_finished_runs_and_redoes_half_written(tmp_path):
@@ -84,7 +95,11 @@ def test_resume_skips_finished_runs_and_redoes_half_written(tmp_path):
     (study / "runs" / ".model2__store__seed0.tmp-deadbeef" / "run.json").unlink()
     outcome = run_study(spec, study, live=False)
     statuses = {o.run_id: o.status for o in outcome.outcomes}
-    assert statuses == {"model0__store__seed0": "skipped", "model1__store__seed0": "skipped", "model2__store__seed0": "done"}
+    assert statuses == {
+        "model0__store__seed0": "skipped",
+        "model1__store__seed0": "skipped",
+        "model2__store__seed0": "done",
+    }
     assert record.stat().st_mtime_ns == first_mtime
     assert not [p for p in (study / "runs").iterdir() if p.name.startswith(".")]
 
@@ -106,14 +121,27 @@ def test_killed_study_resumes(tmp_path):
 
     study_file.write_text(yaml.safe_dump(raw))
     study = tmp_path / "study"
-    command = [sys.executable, "-m", "silentscope", "study", "run", str(study_file), "--out", str(study)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "silentscope",
+        "study",
+        "run",
+        str(study_file),
+        "--out",
+        str(study),
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not list((study / "runs").glob("*/run.json")):
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    finished_before = {p.parent.name: p.stat().st_mtime_ns for p in (study / "runs").glob("*/run.json")}
+    finished_before = {
+        p.parent.name: p.stat().st_mtime_ns for p in (study / "runs").glob("*/run.json")
+    }
     assert 1 <= len(finished_before) < 6, "the kill should land in the middle of the study"
     outcome = run_study(load_study(study_file), study, live=False)
     assert all(o.status in ("done", "skipped") for o in outcome.outcomes)
@@ -132,14 +160,18 @@ def test_parallel_local_executor(tmp_path):
 def test_ray_executor_runs_a_small_study(tmp_path):
     pytest.importorskip("ray", reason="ray is not installed (pip install 'ray[default]')")
     spec = parse_study(store_study(tmp_path, n_stores=2))
-    outcome = run_study(spec, tmp_path / "study", executor=ExecutorSpec(kind="ray", workers=2), live=False)
+    outcome = run_study(
+        spec, tmp_path / "study", executor=ExecutorSpec(kind="ray", workers=2), live=False
+    )
     assert [o.status for o in outcome.outcomes] == ["done", "done"]
     long = collect_results(tmp_path / "study")
     local = parse_study(store_study(tmp_path / "again", n_stores=2))
     run_study(local, tmp_path / "local", live=False)
     pd.testing.assert_frame_equal(
         long.sort_values(list(long.columns[:6])).reset_index(drop=True),
-        collect_results(tmp_path / "local").sort_values(list(long.columns[:6])).reset_index(drop=True),
+        collect_results(tmp_path / "local")
+        .sort_values(list(long.columns[:6]))
+        .reset_index(drop=True),
     )
 
 
@@ -147,10 +179,19 @@ def test_ray_executor_runs_a_small_study(tmp_path):
     ("raw", "message"),
     [
         ({"name": "x"}, "datasets: Field required"),
-        ({"name": "x", "datasets": [{"name": "synthetic", "severties": [1]}]}, "datasets.0.severties: unknown key"),
-        ({"name": "x", "datasets": [{"name": "synthetic", "severities": [0, 6]}]}, "severities must be between 1 and 5"),
+        (
+            {"name": "x", "datasets": [{"name": "synthetic", "severties": [1]}]},
+            "datasets.0.severties: unknown key",
+        ),
+        (
+            {"name": "x", "datasets": [{"name": "synthetic", "severities": [0, 6]}]},
+            "severities must be between 1 and 5",
+        ),
         ({"name": "a b", "datasets": [{"name": "synthetic"}]}, "name: may only hold"),
-        ({"name": "x", "datasets": [{"name": "s"}], "executor": {"kind": "slurm"}}, "executor.kind"),
+        (
+            {"name": "x", "datasets": [{"name": "s"}], "executor": {"kind": "slurm"}},
+            "executor.kind",
+        ),
     ],
 )
 def test_spec_errors_are_one_sentence(raw, message):

@@ -51,7 +51,9 @@ def _as_str_array(values, field_name: str) -> np.ndarray:
         raise AuditSetError(f"{field_name} must be 1-D, got shape {array.shape}")
     missing = pd.isna(array)
     if missing.any():
-        raise AuditSetError(f"{field_name} is missing at rows {first_rows(missing)}; every sample needs one")
+        raise AuditSetError(
+            f"{field_name} is missing at rows {first_rows(missing)}; every sample needs one"
+        )
     return array.astype(str)
 
 
@@ -136,9 +138,13 @@ class AuditSet:
         self.provenance = dict(self.provenance)
 
     def _validate_outputs(self, n: int) -> None:
-        self.logits = np.asarray(self.logits) if not isinstance(self.logits, np.memmap) else self.logits
+        self.logits = (
+            np.asarray(self.logits) if not isinstance(self.logits, np.memmap) else self.logits
+        )
         if self.logits.ndim != 2:
-            raise AuditSetError(f"logits must be 2-D (samples x classes), got shape {self.logits.shape}")
+            raise AuditSetError(
+                f"logits must be 2-D (samples x classes), got shape {self.logits.shape}"
+            )
         check_length("logits", self.logits, n)
         c = len(self.class_names)
         if self.logits.shape[1] != c:
@@ -147,7 +153,9 @@ class AuditSet:
                 "pass one name per output class"
             )
         if c < 2:
-            raise AuditSetError("a classifier needs at least 2 classes; got class_names of length 1")
+            raise AuditSetError(
+                "a classifier needs at least 2 classes; got class_names of length 1"
+            )
         check_finite("logits", self.logits)
         self.label = np.asarray(self.label)
         check_length("label", self.label, n)
@@ -160,7 +168,9 @@ class AuditSet:
             check_finite("mc_logits", self.mc_logits)
         if self.features is not None:
             if self.features.ndim != 2:
-                raise AuditSetError(f"features must be 2-D (samples x dims), got shape {self.features.shape}")
+                raise AuditSetError(
+                    f"features must be 2-D (samples x dims), got shape {self.features.shape}"
+                )
             check_length("features", self.features, n)
             check_finite("features", self.features)
         self._validate_training_features()
@@ -234,7 +244,9 @@ class AuditSet:
     @cached_property
     def test_sets(self) -> tuple[str, ...]:
         """Test-set names in canonical order: ``val``, ``iid``, then shifts by kind and name."""
-        return tuple(sorted((str(name) for name in np.unique(self.test_set)), key=test_set_sort_key))
+        return tuple(
+            sorted((str(name) for name in np.unique(self.test_set)), key=test_set_sort_key)
+        )
 
     @cached_property
     def probabilities(self) -> np.ndarray:
@@ -292,7 +304,9 @@ class AuditSet:
             mc_logits=take(self.mc_logits),
             features=take(self.features),
             confidences={k: v[rows] for k, v in self.confidences.items()},
-            metadata=None if self.metadata is None else self.metadata.iloc[rows].reset_index(drop=True),
+            metadata=None
+            if self.metadata is None
+            else self.metadata.iloc[rows].reset_index(drop=True),
             text=take(self.text),
             image_ref=take(self.image_ref),
             shift_params=take(self.shift_params),
@@ -397,4 +411,12 @@ def require(audit: AuditSet, inputs: Mapping[str, str] | tuple[str, ...], analys
         )
 
 
-__all__ = ["AuditSet", "AuditSetError", "IID", "VALIDATION", "OPTIONAL_INPUTS", "softmax", "require"]
+__all__ = [
+    "AuditSet",
+    "AuditSetError",
+    "IID",
+    "VALIDATION",
+    "OPTIONAL_INPUTS",
+    "softmax",
+    "require",
+]

@@ -20,7 +20,9 @@ ANALYSES = (
     Analysis("failure-detection metrics (MSR, PE, MLS, energy)", "evaluate", ()),
     Analysis("temperature scaling, thresholds, calibration fits", "evaluate", ("validation",)),
     Analysis("MC-dropout CSFs", "evaluate", ("mc_logits",)),
-    Analysis("feature-based CSFs (Mahalanobis, ViM, kNN)", "evaluate", ("features", "train_features")),
+    Analysis(
+        "feature-based CSFs (Mahalanobis, ViM, kNN)", "evaluate", ("features", "train_features")
+    ),
     Analysis("slice discovery", "slices", (), any_of=("features", "text", "metadata")),
     Analysis("subgroup analysis", "subgroups", ("metadata",)),
     Analysis("misclassification predictor", "predictor", ("validation",)),

@@ -137,7 +137,9 @@ def from_table(
     if class_names is None:
         class_names = suffixes
     if len(class_names) != values.shape[1]:
-        raise AuditSetError(f"{len(class_names)} class_names given for {values.shape[1]} prediction columns")
+        raise AuditSetError(
+            f"{len(class_names)} class_names given for {values.shape[1]} prediction columns"
+        )
     provenance = {"importer": "table", "source": str(source) if source else None}
     if prob_cols:
         logits = probabilities_to_logits(values)
@@ -146,7 +148,9 @@ def from_table(
         logits = values
         provenance["logits"] = "logits"
     labels = _labels_from_column(table[label_column], class_names, label_column)
-    sample_id = table[id_column].astype(str).to_numpy() if id_column and id_column in table else None
+    sample_id = (
+        table[id_column].astype(str).to_numpy() if id_column and id_column in table else None
+    )
     if sample_id is None:
         sample_id = np.array([f"row{i}" for i in range(len(table))])
     else:
@@ -185,13 +189,17 @@ def from_table(
 
 def _labels_from_column(column: pd.Series, class_names: Sequence[str], name: str) -> np.ndarray:
     if column.isna().any():
-        raise AuditSetError(f"label column {name!r} is empty at rows {first_rows(column.isna().to_numpy())}")
+        raise AuditSetError(
+            f"label column {name!r} is empty at rows {first_rows(column.isna().to_numpy())}"
+        )
     if pd.api.types.is_integer_dtype(column):
         return column.to_numpy(dtype=np.int64)
     if pd.api.types.is_float_dtype(column):
         as_int = column.round().astype(np.int64)
         if not (as_int == column).all():
-            raise AuditSetError(f"label column {name!r} holds non-integer numbers; pass class indices or names")
+            raise AuditSetError(
+                f"label column {name!r} holds non-integer numbers; pass class indices or names"
+            )
         return as_int.to_numpy()
     lookup = {c: i for i, c in enumerate(class_names)}
     text = column.astype(str)
@@ -257,13 +265,18 @@ def from_arrays(
         label_arr = label_arr.astype(np.int64)  # integral floats from np.save of a float array
     return AuditSet(
         sample_id=sample_id if sample_id is not None else np.array([f"s{i}" for i in range(n)]),
-        test_set=np.asarray(load(test_set)).astype(str) if test_set is not None else np.full(n, IID),
+        test_set=np.asarray(load(test_set)).astype(str)
+        if test_set is not None
+        else np.full(n, IID),
         label=label_arr,
         logits=logits_arr,
         class_names=names,
         features=load(features),
         mc_logits=load(mc_logits),
-        provenance={"importer": "arrays", "logits": "log-probabilities" if probabilities else "logits"},
+        provenance={
+            "importer": "arrays",
+            "logits": "log-probabilities" if probabilities else "logits",
+        },
     )
 
 
@@ -307,7 +320,9 @@ def fdshifts_test_set_names(experiment_dir: Path, n_datasets: int) -> list[str]:
     return names
 
 
-def from_fdshifts(path: str | os.PathLike, *, test_set_names: Sequence[str] | None = None) -> AuditSet:
+def from_fdshifts(
+    path: str | os.PathLike, *, test_set_names: Sequence[str] | None = None
+) -> AuditSet:
     """An AuditSet from an FD-Shifts experiment (its folder or its ``test_results/`` folder).
 
     Reads ``raw_logits.npz`` (N x (C+2): logits | label | dataset_idx), optional
@@ -321,16 +336,22 @@ def from_fdshifts(path: str | os.PathLike, *, test_set_names: Sequence[str] | No
     if not raw_path.is_file():
         legacy = results / "raw_output.npz"
         if not legacy.is_file():
-            raise FileNotFoundError(f"{results} has no raw_logits.npz: it is not an FD-Shifts test_results folder")
+            raise FileNotFoundError(
+                f"{results} has no raw_logits.npz: it is not an FD-Shifts test_results folder"
+            )
         raw_path = legacy
     raw = _npz_array(raw_path)
     if raw.ndim != 2 or raw.shape[1] < 4:
-        raise AuditSetError(f"{raw_path} must be N x (C+2) (logits | label | dataset_idx), got {raw.shape}")
+        raise AuditSetError(
+            f"{raw_path} must be N x (C+2) (logits | label | dataset_idx), got {raw.shape}"
+        )
     logits, label, dataset_idx = raw[:, :-2], raw[:, -2], raw[:, -1]
     for column, values in (("label", label), ("dataset_idx", dataset_idx)):
         fractional = np.mod(values, 1) != 0
         if fractional.any():
-            raise AuditSetError(f"{raw_path} has non-integer {column} values at rows {first_rows(fractional)}")
+            raise AuditSetError(
+                f"{raw_path} has non-integer {column} values at rows {first_rows(fractional)}"
+            )
     dataset_idx = dataset_idx.astype(np.int64)
     if raw_path.name == "raw_output.npz":  # older runs stored softmax outputs
         logits = probabilities_to_logits(logits)
@@ -365,7 +386,9 @@ def from_fdshifts(path: str | os.PathLike, *, test_set_names: Sequence[str] | No
         elif dist.ndim == 2 and dist.shape[1] == c and dist.shape[0] % n == 0:
             mc_logits = dist.reshape(n, dist.shape[0] // n, c).transpose(0, 2, 1)
         else:
-            raise AuditSetError(f"raw_logits_dist.npz has shape {dist.shape}; expected ({n}, {c}, M) or ({n}*M, {c})")
+            raise AuditSetError(
+                f"raw_logits_dist.npz has shape {dist.shape}; expected ({n}, {c}, M) or ({n}*M, {c})"
+            )
     return AuditSet(
         sample_id=np.array([f"{names[i]}:{i}" for i in range(n)]),
         test_set=names,
@@ -375,5 +398,9 @@ def from_fdshifts(path: str | os.PathLike, *, test_set_names: Sequence[str] | No
         features=features,
         mc_logits=mc_logits,
         confidences=confidences,
-        provenance={"importer": "fd-shifts", "source": str(results), "test_set_names": list(test_set_names)},
+        provenance={
+            "importer": "fd-shifts",
+            "source": str(results),
+            "test_set_names": list(test_set_names),
+        },
     )

@@ -69,9 +69,13 @@ def save_audit(audit: AuditSet, path: str | os.PathLike, *, overwrite: bool = Fa
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
+        raise FileExistsError(
+            f"{path} already exists; pass overwrite=True (CLI: --overwrite) to replace it"
+        )
     if path.exists() and not (path / MANIFEST).is_file():
-        raise FileExistsError(f"{path} exists and is not an audit store; choose another output folder")
+        raise FileExistsError(
+            f"{path} exists and is not an audit store; choose another output folder"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -99,7 +103,11 @@ def _write_store(audit: AuditSet, folder: Path) -> None:
             values = values.astype(np.float32)  # model outputs are float32; halves the size
         np.save(folder / f"{name}.npy", values, allow_pickle=False)
         files[f"{name}.npy"] = _file_entry(folder / f"{name}.npy", checksum=False)
-        arrays[name] = {"file": f"{name}.npy", "shape": list(values.shape), "dtype": str(values.dtype)}
+        arrays[name] = {
+            "file": f"{name}.npy",
+            "shape": list(values.shape),
+            "dtype": str(values.dtype),
+        }
     manifest = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -169,9 +177,13 @@ def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = Fal
     arrays = {}
     for name, entry in manifest["arrays"].items():
         try:
-            arrays[name] = np.load(path / entry["file"], mmap_mode="r" if mmap else None, allow_pickle=False)
+            arrays[name] = np.load(
+                path / entry["file"], mmap_mode="r" if mmap else None, allow_pickle=False
+            )
         except ValueError as error:
-            raise AuditSetError(f"{path / entry['file']} is corrupt ({error}); re-create the store") from None
+            raise AuditSetError(
+                f"{path / entry['file']} is corrupt ({error}); re-create the store"
+            ) from None
         if list(arrays[name].shape) != entry["shape"]:
             raise AuditSetError(
                 f"{path / entry['file']} has shape {arrays[name].shape} but the manifest says "
@@ -206,16 +218,24 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check a store's manifest (format and schema version)."""
     path = Path(path)
     if not path.is_dir():
-        raise FileNotFoundError(f"no audit store at {path}; create one with `silentscope import` or `save_audit`")
+        raise FileNotFoundError(
+            f"no audit store at {path}; create one with `silentscope import` or `save_audit`"
+        )
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
-        raise FileNotFoundError(f"{path} has no {MANIFEST}; it is not an audit store (or its write was interrupted)")
+        raise FileNotFoundError(
+            f"{path} has no {MANIFEST}; it is not an audit store (or its write was interrupted)"
+        )
     try:
         manifest = json.loads(manifest_path.read_text())
     except json.JSONDecodeError as error:
-        raise AuditSetError(f"{manifest_path} is not valid JSON ({error}); re-create the store") from None
+        raise AuditSetError(
+            f"{manifest_path} is not valid JSON ({error}); re-create the store"
+        ) from None
     if manifest.get("format") != FORMAT:
-        raise AuditSetError(f"{path} is not a silentscope audit store (format {manifest.get('format')!r})")
+        raise AuditSetError(
+            f"{path} is not a silentscope audit store (format {manifest.get('format')!r})"
+        )
     version = manifest.get("schema_version")
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise AuditSetError(
@@ -226,7 +246,9 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- artifacts
-def write_artifact(store: str | os.PathLike, name: str, value: pd.DataFrame | np.ndarray | dict) -> Path:
+def write_artifact(
+    store: str | os.PathLike, name: str, value: pd.DataFrame | np.ndarray | dict
+) -> Path:
     """Save an analysis result inside a store, atomically (DataFrame, array or JSON dict).
 
     The artifact ``name`` (letters, digits, ``_``, ``-``, ``.``) is replaced if it exists.
@@ -245,7 +267,10 @@ def write_artifact(store: str | os.PathLike, name: str, value: pd.DataFrame | np
     elif isinstance(value, np.ndarray):
         target, writer = folder / f"{name}.npy", lambda p: _save_npy(p, value)
     elif isinstance(value, dict):
-        target, writer = folder / f"{name}.json", lambda p: p.write_text(json.dumps(_jsonable(value), indent=2))
+        target, writer = (
+            folder / f"{name}.json",
+            lambda p: p.write_text(json.dumps(_jsonable(value), indent=2)),
+        )
     else:
         raise TypeError(f"artifacts are DataFrames, arrays or dicts, got {type(value).__name__}")
     tmp = folder / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
@@ -302,7 +327,9 @@ def _check_file(folder: Path, name: str, entry: dict[str, Any], *, verify: bool)
         )
     expected = entry.get("sha256") or (entry.get("sha256_lazy") if verify else None)
     if verify and expected and _sha256(file) != expected:
-        raise AuditSetError(f"{file} does not match its checksum: the file is corrupt; re-create the store")
+        raise AuditSetError(
+            f"{file} does not match its checksum: the file is corrupt; re-create the store"
+        )
 
 
 def _save_npy(path: Path, value: np.ndarray) -> None:

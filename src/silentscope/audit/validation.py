@@ -50,7 +50,9 @@ def check_finite(field: str, array: np.ndarray) -> None:
 
 def check_labels(labels: np.ndarray, n_classes: int) -> None:
     if labels.ndim != 1:
-        raise AuditSetError(f"label must be 1-D (one class index per sample), got shape {labels.shape}")
+        raise AuditSetError(
+            f"label must be 1-D (one class index per sample), got shape {labels.shape}"
+        )
     if not np.issubdtype(labels.dtype, np.integer):
         raise AuditSetError(
             f"label must hold integer class indices, got dtype {labels.dtype}; "

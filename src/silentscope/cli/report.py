@@ -27,9 +27,15 @@ def report(
 
 
 def demo(
-    out: Path = typer.Option(Path("silentscope-demo"), "--out", "-o", help="Folder for the demo study and report."),
-    medmnist: str | None = typer.Option(None, help="Run on this MedMNIST dataset (e.g. dermamnist) instead."),
-    root: Path | None = typer.Option(None, help="Folder holding the MedMNIST .npz files (with --medmnist)."),
+    out: Path = typer.Option(
+        Path("silentscope-demo"), "--out", "-o", help="Folder for the demo study and report."
+    ),
+    medmnist: str | None = typer.Option(
+        None, help="Run on this MedMNIST dataset (e.g. dermamnist) instead."
+    ),
+    root: Path | None = typer.Option(
+        None, help="Folder holding the MedMNIST .npz files (with --medmnist)."
+    ),
     seeds: int = typer.Option(1, help="Seeds per objective."),
     restart: bool = typer.Option(False, "--restart", help="Discard an earlier demo run in --out."),
 ) -> None:
@@ -57,7 +63,9 @@ def demo(
             raise ValueError(f"every demo run failed; see {out / 'failed'}")
         write_results(out)
         _print_summary(out)
-        path = build_report(out, out / "report.html", command="silentscope demo " + " ".join(sys.argv[2:]))
+        path = build_report(
+            out, out / "report.html", command="silentscope demo " + " ".join(sys.argv[2:])
+        )
         elapsed = time.perf_counter() - start
     console.print(f"[green]report[/] {path.resolve()}")
     console.print(f"[green]tables[/] {(out / 'results').resolve()}   ({elapsed:.0f} s in all)")

@@ -20,7 +20,9 @@ OVERWRITE_OPTION = typer.Option(False, "--overwrite", help="Replace an existing 
 
 def _saved(audit, out: Path, overwrite: bool) -> None:
     save_audit(audit, out, overwrite=overwrite)
-    console.print(f"[green]wrote[/] {out}: {audit.n_samples} samples, test sets {', '.join(audit.test_sets)}")
+    console.print(
+        f"[green]wrote[/] {out}: {audit.n_samples} samples, test sets {', '.join(audit.test_sets)}"
+    )
     console.print(f"next: [bold]silentscope info {out}[/] or [bold]silentscope evaluate {out}[/]")
 
 
@@ -29,14 +31,20 @@ def import_table(
     path: Path = typer.Argument(..., help="CSV, TSV or Parquet file with one row per sample."),
     out: Path = OUT_OPTION,
     label_column: str = typer.Option("label", help="Column with the true class (index or name)."),
-    id_column: str = typer.Option("sample_id", help="Column with sample ids (row numbers if absent)."),
-    test_set_column: str = typer.Option("test_set", help="Column with test-set names (all 'iid' if absent)."),
+    id_column: str = typer.Option(
+        "sample_id", help="Column with sample ids (row numbers if absent)."
+    ),
+    test_set_column: str = typer.Option(
+        "test_set", help="Column with test-set names (all 'iid' if absent)."
+    ),
     prob_prefix: str = typer.Option("prob_", help="Prefix of probability columns, one per class."),
     logit_prefix: str = typer.Option("logit_", help="Prefix of logit columns, one per class."),
     confidence_prefix: str = typer.Option("conf_", help="Prefix of external confidence columns."),
     text_column: str | None = typer.Option(None, help="Column with report text."),
     image_column: str | None = typer.Option(None, help="Column with image paths."),
-    class_names: str | None = typer.Option(None, help="Comma-separated class names, in column order."),
+    class_names: str | None = typer.Option(
+        None, help="Comma-separated class names, in column order."
+    ),
     overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Import a table of predictions.
@@ -61,7 +69,9 @@ def import_table(
 
 @import_app.command("arrays")
 def import_arrays(
-    logits: Path = typer.Option(..., help=".npy file of logits (N x C), or probabilities with --probabilities."),
+    logits: Path = typer.Option(
+        ..., help=".npy file of logits (N x C), or probabilities with --probabilities."
+    ),
     labels: Path = typer.Option(..., help=".npy file of class indices (N)."),
     out: Path = OUT_OPTION,
     test_set: Path | None = typer.Option(None, help=".npy file of test-set names (N)."),
@@ -90,10 +100,13 @@ def import_arrays(
 
 @import_app.command("fdshifts")
 def import_fdshifts(
-    path: Path = typer.Argument(..., help="FD-Shifts experiment folder or its test_results/ folder."),
+    path: Path = typer.Argument(
+        ..., help="FD-Shifts experiment folder or its test_results/ folder."
+    ),
     out: Path = OUT_OPTION,
     names: str | None = typer.Option(
-        None, help="Comma-separated test-set names per dataset_idx (default: from hydra/config.yaml)."
+        None,
+        help="Comma-separated test-set names per dataset_idx (default: from hydra/config.yaml).",
     ),
     overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
@@ -113,7 +126,9 @@ def info(store: Path = typer.Argument(..., help="Audit store folder.")) -> None:
     """
     with user_errors():
         audit = load_audit(store)
-    console.print(f"[bold]{store}[/]  {audit.n_samples} samples, {audit.n_classes} classes: {', '.join(audit.class_names)}")
+    console.print(
+        f"[bold]{store}[/]  {audit.n_samples} samples, {audit.n_classes} classes: {', '.join(audit.class_names)}"
+    )
     table = Table(title="test sets")
     for column in ("test set", "kind", "samples", "accuracy", "errors"):
         table.add_column(column, justify="left" if column in ("test set", "kind") else "right")

@@ -9,14 +9,22 @@ from rich.table import Table
 
 from silentscope.cli._common import console, user_errors
 
-study_app = typer.Typer(help="Run failure-detection studies and collect their results.", no_args_is_help=True)
+study_app = typer.Typer(
+    help="Run failure-detection studies and collect their results.", no_args_is_help=True
+)
 
 
 @study_app.command("run")
 def run(
-    study_file: Path | None = typer.Argument(None, help="Study YAML file (or use the flags below)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Study folder (default: studies/<name>)."),
-    dataset: list[str] = typer.Option([], "--dataset", help="Dataset name, without a YAML file (repeatable)."),
+    study_file: Path | None = typer.Argument(
+        None, help="Study YAML file (or use the flags below)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Study folder (default: studies/<name>)."
+    ),
+    dataset: list[str] = typer.Option(
+        [], "--dataset", help="Dataset name, without a YAML file (repeatable)."
+    ),
     objective: list[str] = typer.Option([], "--objective", help="Training objective (repeatable)."),
     seed: list[int] = typer.Option([], "--seed", help="Seed (repeatable)."),
     epochs: int | None = typer.Option(None, help="Training epochs."),
@@ -39,7 +47,9 @@ def run(
         if study_file is not None:
             spec = load_study(study_file)
         elif dataset:
-            spec = parse_study({"name": "study", "datasets": [{"name": d} for d in dataset]}, source="the flags")
+            spec = parse_study(
+                {"name": "study", "datasets": [{"name": d} for d in dataset]}, source="the flags"
+            )
         else:
             raise ValueError("give a study YAML file or at least one --dataset")
         updates = {}
@@ -51,7 +61,9 @@ def run(
             updates["train"] = spec.train.model_copy(update={"epochs": epochs})
         if bootstrap is not None:
             updates["evaluation"] = spec.evaluation.model_copy(update={"bootstrap": bootstrap})
-        executor_updates = {k: v for k, v in (("kind", executor), ("address", address), ("workers", workers)) if v}
+        executor_updates = {
+            k: v for k, v in (("kind", executor), ("address", address), ("workers", workers)) if v
+        }
         if executor_updates:
             updates["executor"] = spec.executor.model_copy(update=executor_updates)
         if updates:
@@ -64,7 +76,9 @@ def run(
             console.print(f"[green]results[/] in {study_dir / 'results'} ({len(written)} files)")
             _print_summary(study_dir)
         if failures:
-            console.print(f"[red]{len(failures)} run(s) failed[/] (details in {study_dir / 'failed'}):")
+            console.print(
+                f"[red]{len(failures)} run(s) failed[/] (details in {study_dir / 'failed'}):"
+            )
             for run_id, error in failures.items():
                 console.print(f"  {run_id}: {error}")
             raise typer.Exit(code=1)
@@ -92,7 +106,12 @@ def results(
 
 def _print_summary(study_dir: Path, metric: str = "aurc") -> None:
     from silentscope.metrics.registry import get_metric
-    from silentscope.study.results import best_per_column, collect_results, format_summary, summary_table
+    from silentscope.study.results import (
+        best_per_column,
+        collect_results,
+        format_summary,
+        summary_table,
+    )
 
     long = collect_results(study_dir)
     if metric not in set(long["metric"]):
@@ -104,7 +123,9 @@ def _print_summary(study_dir: Path, metric: str = "aurc") -> None:
     formatted = format_summary(table, scale)
     unit = f" x{scale:g}" if scale != 1 else ""
     direction = "higher" if spec.higher_is_better else "lower"
-    view = Table(title=f"{getattr(spec, 'display_name', metric)}{unit} ({direction} is better; mean ± std over seeds)")
+    view = Table(
+        title=f"{getattr(spec, 'display_name', metric)}{unit} ({direction} is better; mean ± std over seeds)"
+    )
     view.add_column("CSF")
     for column in formatted.columns:
         view.add_column(column, justify="right")

@@ -51,7 +51,9 @@ class ArrayImages:
                 f"images must have shape (N, H, W) or (N, H, W, C) with C in (1, 3), got {images.shape}"
             )
         if images.dtype != np.uint8:
-            raise ValueError(f"images must be uint8 (0-255), got {images.dtype}; scale and cast them first")
+            raise ValueError(
+                f"images must be uint8 (0-255), got {images.dtype}; scale and cast them first"
+            )
         self.array = images
 
     def __len__(self) -> int:
@@ -135,7 +137,9 @@ class ImageDataset:
                 f"{self.name}: label {self.labels[row]} at row {row} is outside 0..{len(self.class_names) - 1}"
             )
         if self.modality not in MODALITIES:
-            raise ValueError(f"{self.name}: modality must be one of {MODALITIES}, got {self.modality!r}")
+            raise ValueError(
+                f"{self.name}: modality must be one of {MODALITIES}, got {self.modality!r}"
+            )
         self.metadata = self.metadata.reset_index(drop=True)
 
     def __len__(self) -> int:

@@ -43,7 +43,9 @@ def read_image_ref(ref: str, base: str | Path | None = None) -> np.ndarray:
         return read_image(file)
     if file.endswith(".npy") and location.isdigit():
         if not Path(file).is_file():
-            raise FileNotFoundError(f"image reference {ref!r} points to {file}, which does not exist")
+            raise FileNotFoundError(
+                f"image reference {ref!r} points to {file}, which does not exist"
+            )
         image = np.asarray(np.load(file, mmap_mode="r", allow_pickle=False)[int(location)])
         return image[..., None] if image.ndim == 2 else image.astype(np.uint8)
     key, _, index = location.rpartition("/")

@@ -138,8 +138,9 @@ def check_probs_labels(probs, labels) -> tuple[np.ndarray, np.ndarray]:
     return p, y
 
 
-def check_class_labels(labels, n: int, n_classes: int | None = None,
-                       name: str = "labels") -> np.ndarray:
+def check_class_labels(
+    labels, n: int, n_classes: int | None = None, name: str = "labels"
+) -> np.ndarray:
     """Validate integer class indices of length ``n`` (and below ``n_classes`` if given)."""
     y = _as_1d(labels, name)
     if y.shape[0] != n:
@@ -151,7 +152,9 @@ def check_class_labels(labels, n: int, n_classes: int | None = None,
         frac = y != np.round(y)
         if frac.any():
             i = int(np.flatnonzero(frac)[0])
-            raise ValueError(f"{name} must hold integer class indices; found {y[i].item()!r} at index {i}")
+            raise ValueError(
+                f"{name} must hold integer class indices; found {y[i].item()!r} at index {i}"
+            )
     y = y.astype(np.int64)
     high = n_classes if n_classes is not None else np.iinfo(np.int64).max
     bad = (y < 0) | (y >= high)

@@ -4,7 +4,7 @@ The data are sorted and their ties grouped once. A bootstrap resample is then no
 a vector of counts (how often each sample was drawn) in that sorted order, so every metric
 of a whole chunk of resamples follows from weighted cumulative sums over a
 (resamples x groups) count matrix, with the formulas of
-:class:`~silentscope.metrics._ranking.CountCurves` that also give the point estimates.
+:class:`~silentscope.metrics._count_curves.CountCurves` that also give the point estimates.
 Nothing is re-sorted per resample.
 
 Speed comes from memory traffic, not arithmetic: the counts are drawn block by block so
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._ranking import CountCurves, Ranking, Workspace
+from ._count_curves import CountCurves, Workspace
+from ._ranking import Ranking
 from ._validation import check_confidence_correct, check_labels, check_unit_interval
 from .calibration import check_n_bins
 from .registry import METRICS
@@ -112,19 +113,41 @@ class _Cells:
 
     def curves(self, cell_counts: np.ndarray, workspace: Workspace, n_bins: int) -> CountCurves:
         if self.pure:
-            return CountCurves(cell_counts, None, self.thresholds,
-                               correct_flags=self.cell_correct, wrong_groups=self.wrong_groups,
-                               n_bins=n_bins, workspace=workspace)
+            return CountCurves(
+                cell_counts,
+                None,
+                self.thresholds,
+                correct_flags=self.cell_correct,
+                wrong_groups=self.wrong_groups,
+                n_bins=n_bins,
+                workspace=workspace,
+            )
         shape = (cell_counts.shape[0], self.group_first_cell.shape[0])
-        correct_counts = np.multiply(cell_counts, self.cell_correct,
-                                     out=workspace.get("a_cells", cell_counts.shape,
-                                                       cell_counts.dtype))
-        w = np.add.reduceat(cell_counts, self.group_first_cell, axis=-1,
-                            out=workspace.get("w", shape, cell_counts.dtype))
-        a = np.add.reduceat(correct_counts, self.group_first_cell, axis=-1,
-                            out=workspace.get("a", shape, cell_counts.dtype))
-        return CountCurves(w, a, self.thresholds, wrong_groups=self.wrong_groups,
-                           n_bins=n_bins, workspace=workspace)
+        correct_counts = np.multiply(
+            cell_counts,
+            self.cell_correct,
+            out=workspace.get("a_cells", cell_counts.shape, cell_counts.dtype),
+        )
+        w = np.add.reduceat(
+            cell_counts,
+            self.group_first_cell,
+            axis=-1,
+            out=workspace.get("w", shape, cell_counts.dtype),
+        )
+        a = np.add.reduceat(
+            correct_counts,
+            self.group_first_cell,
+            axis=-1,
+            out=workspace.get("a", shape, cell_counts.dtype),
+        )
+        return CountCurves(
+            w,
+            a,
+            self.thresholds,
+            wrong_groups=self.wrong_groups,
+            n_bins=n_bins,
+            workspace=workspace,
+        )
 
 
 def _seed_sequence(random_state) -> np.random.SeedSequence:
@@ -139,11 +162,12 @@ def _seed_sequence(random_state) -> np.random.SeedSequence:
     )
 
 
-# Positions per block of the multinomial draw: the counts of one block stay in the L1/L2
-# cache while the draws land in them (a bincount over all n positions misses cache).
-# Strata up to _ONE_BLOCK positions are drawn in one go (their counts fit in L2 anyway).
-_DRAW_BLOCK = 1 << 14
-_ONE_BLOCK = 1 << 16
+# Positions per block of the multinomial draw, a power of two (<= 2**16): the counts of
+# one block stay in cache while the draws land in them, and a draw inside a full block is
+# just 14 bits of the generator's raw output (exactly uniform, several times cheaper than
+# a bounded integer draw).
+_DRAW_BITS = 14
+_DRAW_BLOCK = 1 << _DRAW_BITS
 
 
 class _Sampler:
@@ -161,21 +185,30 @@ class _Sampler:
         self._plan = []
         for stratum in members:
             size = n if stratum is None else stratum.shape[0]
-            step = size if size <= _ONE_BLOCK else _DRAW_BLOCK
-            edges = np.append(np.arange(0, size, step), size)
+            edges = np.append(np.arange(0, size, _DRAW_BLOCK), size)
             lengths = np.diff(edges)
             self._plan.append((stratum, size, edges, lengths, lengths / size))
+
+    @staticmethod
+    def _split(rng: np.random.Generator, size: int, probs: np.ndarray):
+        if probs.shape[0] == 1:
+            return (size,)
+        if probs.shape[0] == 2:
+            first = int(rng.binomial(size, probs[0]))
+            return (first, size - first)
+        return rng.multinomial(size, probs)
 
     def fill(self, rng: np.random.Generator, out: np.ndarray) -> None:
         """Write the counts of one resample into ``out`` (length n, every entry set)."""
         for stratum, size, edges, lengths, probs in self._plan:
-            if probs.shape[0] == 1:
-                per_block = (size,)
-            else:
-                per_block = rng.multinomial(size, probs)
-            for b, draws in enumerate(per_block):
-                local = np.bincount(rng.integers(0, lengths[b], size=draws),
-                                    minlength=lengths[b])
+            for b, draws in enumerate(self._split(rng, size, probs)):
+                length = int(lengths[b])
+                if length == _DRAW_BLOCK:
+                    words = rng.bit_generator.random_raw((draws + 3) // 4).view(np.uint16)
+                    local = np.bincount(words[:draws] & (_DRAW_BLOCK - 1),
+                                        minlength=_DRAW_BLOCK)
+                else:
+                    local = np.bincount(rng.integers(0, length, size=draws), minlength=length)
                 if stratum is None:
                     out[edges[b]:edges[b + 1]] = local
                 else:
@@ -331,8 +364,7 @@ def bootstrap_ci(
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(run_chunk, starts))
 
-    return {name: _summarise(estimates[name], samples[name], confidence_level)
-            for name in names}
+    return {name: _summarise(estimates[name], samples[name], confidence_level) for name in names}
 
 
 def _check_positive_int(value, name: str) -> None:
@@ -349,8 +381,7 @@ def _explicit_filler(resample_indices, ranking: Ranking):
             f"resample_indices must have shape (n_resamples, {n}) with n_resamples >= 1, "
             f"got {explicit.shape}"
         )
-    if not np.issubdtype(explicit.dtype, np.integer) or (
-            explicit.min() < 0 or explicit.max() >= n):
+    if not np.issubdtype(explicit.dtype, np.integer) or (explicit.min() < 0 or explicit.max() >= n):
         raise ValueError(f"resample_indices must be integers in [0, {n})")
     rank = np.empty(n, dtype=np.int64)
     rank[ranking.order] = np.arange(n)
@@ -380,8 +411,7 @@ def _random_filler(n_resamples: int, ranking: Ranking, stratify, random_state):
     return n_resamples, fill
 
 
-def _summarise(estimate: float, samples: np.ndarray, confidence_level: float
-               ) -> BootstrapResult:
+def _summarise(estimate: float, samples: np.ndarray, confidence_level: float) -> BootstrapResult:
     valid = samples[~np.isnan(samples)]
     alpha = (1.0 - confidence_level) / 2.0
     if valid.size:

@@ -61,8 +61,7 @@ METRICS: dict[str, MetricSpec] = {
         _fd("augrc", risk_coverage.augrc, False, "AUGRC", 1000),
         _fd("e_augrc", risk_coverage.e_augrc, False, "E-AUGRC", 1000),
         _fd("aurc_balanced", risk_coverage.aurc_balanced, False, "AURC (balanced)", 1000, True),
-        _fd("augrc_balanced", risk_coverage.augrc_balanced, False, "AUGRC (balanced)", 1000,
-            True),
+        _fd("augrc_balanced", risk_coverage.augrc_balanced, False, "AUGRC (balanced)", 1000, True),
         _fd("auroc_f", roc.auroc_f, True, "AUROC_f", 100),
         _fd("fpr_at_95_tpr", roc.fpr_at_95_tpr, False, "FPR@95%TPR", 100),
         _fd("aupr_success", roc.aupr_success, True, "AUPR-success", 100),
@@ -72,8 +71,7 @@ METRICS: dict[str, MetricSpec] = {
         _clf("nll", classification.nll, False, "NLL", 1),
         _clf("brier", classification.brier, False, "Brier", 1),
         _clf("accuracy", classification.accuracy, True, "Accuracy", 100),
-        _clf("balanced_accuracy", classification.balanced_accuracy, True, "Balanced accuracy",
-             100),
+        _clf("balanced_accuracy", classification.balanced_accuracy, True, "Balanced accuracy", 100),
     )
 }
 

@@ -23,7 +23,8 @@ from functools import cached_property
 
 import numpy as np
 
-from ._ranking import Ranking, optimal_augrc, optimal_aurc
+from ._count_curves import optimal_augrc, optimal_aurc
+from ._ranking import Ranking
 from ._validation import (
     check_confidence_correct,
     check_labels,
@@ -178,23 +179,50 @@ def _check_fraction(value: float, name: str) -> float:
 
 
 def legacy_aurc(confidence, correct) -> float:
-    """AURC as computed by FD-Shifts v0.1.x, kept to compare with published tables.
+    """AURC as computed by FD-Shifts v0.1.1, kept only to compare with published tables.
 
-    FD-Shifts v0.1.x (``StatsCache.rc_curve_stats`` and ``aurc`` in
-    ``fd_shifts/analysis/metrics.py``) sorts by *ascending* confidence and removes one
-    sample at a time, giving the selective risks rho_k = (errors among the n - k most
-    confident) / (n - k) for k = 0 .. n-1. The point rho_{i+1} is kept when sample i
-    (ascending order) differs in confidence from sample i - 1 (always for i = 0); the kept
-    points are joined by trapezoids whose widths are the numbers of removed samples / n,
-    and the part after the last kept point is flat. The integrated coverage is always
-    1 - 1/n: the last 1/n of coverage is never integrated, and there is no coverage-0 point.
+    Use :func:`aurc` for new work: this variant depends on the order of tied samples and
+    leaves out part of the curve. FD-Shifts v0.1.1 (``StatsCache.rc_curve_stats`` and
+    ``aurc`` in ``fd_shifts/analysis/metrics.py``; Jaeger et al. 2023) sorts by
+    *ascending* confidence and removes one sample at a time, giving the selective risks
+    rho_k = (errors among the n - k most confident) / (n - k), k = 0 .. n-1. The point
+    rho_{i+1} is kept when sample i (ascending order) differs in confidence from sample
+    i - 1 (always for i = 0); kept points are joined by trapezoids whose widths are the
+    numbers of removed samples / n, and the curve is flat after the last kept point. The
+    integrated coverage is always 1 - 1/n: the last 1/n of coverage is never integrated,
+    and there is no coverage-0 point.
 
     Without ties this is (rho_0/2 + rho_1 + ... + rho_{n-2} + rho_{n-1}/2) / n, so the
     grouped :func:`aurc` exceeds it by exactly (residual of the most confident sample) / n.
-    With ties the comparison with the *previous* sample keeps points that split a tie
-    group, so the value depends on the order of tied samples; FD-Shifts used numpy's
-    default (unstable) argsort, here ties keep their input order (a stable sort), which
-    gives the same value whenever confidences are distinct.
+    With ties, comparing with the *previous* sample keeps points that split a tie group,
+    so the value depends on the order of tied samples. FD-Shifts used numpy's default
+    (unstable) argsort; here ties keep their input order (a stable sort), which gives the
+    same value whenever confidences are distinct.
+
+    Parameters
+    ----------
+    confidence : array-like of shape (n_samples,)
+        Confidence scores; higher means more confident.
+    correct : array-like of shape (n_samples,)
+        1 (or True) where the prediction was right, 0 where it failed.
+
+    Returns
+    -------
+    float
+        Legacy AURC in [0, 1); lower is better. FD-Shifts tables show it x1000.
+
+    Raises
+    ------
+    ValueError
+        On invalid inputs, as :func:`aurc`.
+
+    Examples
+    --------
+    >>> conf, correct = [0.9, 0.8, 0.7, 0.6], [0, 1, 1, 1]
+    >>> round(legacy_aurc(conf, correct), 6), round(aurc(conf, correct), 6)
+    (0.364583, 0.614583)
+
+    The most confident sample is a failure, so the two differ by 1 / n = 0.25.
     """
     conf, corr = check_confidence_correct(confidence, correct)
     n = conf.shape[0]
@@ -231,7 +259,7 @@ def aurc(confidence, correct, *, legacy: bool = False) -> float:
     correct : array-like of shape (n_samples,)
         1 (or True) where the prediction was right, 0 where it failed.
     legacy : bool, default False
-        Reproduce FD-Shifts v0.1.x published numbers (ties not grouped, last 1/n of
+        Reproduce FD-Shifts v0.1.1 published numbers (ties not grouped, last 1/n of
         coverage not integrated); see :func:`legacy_aurc`. For comparison with published
         tables only.
 
@@ -274,7 +302,7 @@ def e_aurc(confidence, correct, *, legacy: bool = False) -> float:
     correct : array-like of shape (n_samples,)
         1 (or True) where the prediction was right, 0 where it failed.
     legacy : bool, default False
-        Use :func:`legacy_aurc` (FD-Shifts v0.1.x) for the AURC term.
+        Use :func:`legacy_aurc` (FD-Shifts v0.1.1) for the AURC term.
 
     Returns
     -------
@@ -362,7 +390,23 @@ def e_augrc(confidence, correct) -> float:
 
 
 def class_balance_weights(labels) -> np.ndarray:
-    """Weights n / (K n_c) per sample of class c, so that every class carries mass 1/K."""
+    """Weights n / (K n_c) per sample of class c, so that every class carries mass 1/K.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        Class of each sample (K distinct values).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        Positive weights summing to n.
+
+    Examples
+    --------
+    >>> class_balance_weights([0, 0, 0, 1]).tolist()
+    [0.6666666666666666, 0.6666666666666666, 0.6666666666666666, 2.0]
+    """
     labels = np.asarray(labels)
     _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     return labels.shape[0] / (counts.shape[0] * counts[inverse].astype(np.float64))

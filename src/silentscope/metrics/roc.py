@@ -8,7 +8,8 @@ every sample with that confidence.
 
 from __future__ import annotations
 
-from ._ranking import CountCurves, Ranking
+from ._count_curves import CountCurves
+from ._ranking import Ranking
 from ._validation import check_confidence_correct
 
 

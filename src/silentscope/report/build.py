@@ -34,7 +34,18 @@ from silentscope.study.results import (
 from silentscope.study.runs import RUN_RECORD, RUNS
 
 #: CSFs drawn in curves and galleries when present (the rest stay in the tables).
-FEATURED_CSFS = ("MSR", "PE", "MLS", "energy", "TS-MSR", "MCD-MSR", "MCD-PE", "ext:confidnet", "ext:dg", "ext:devries")
+FEATURED_CSFS = (
+    "MSR",
+    "PE",
+    "MLS",
+    "energy",
+    "TS-MSR",
+    "MCD-MSR",
+    "MCD-PE",
+    "ext:confidnet",
+    "ext:dg",
+    "ext:devries",
+)
 
 
 @dataclass
@@ -53,7 +64,9 @@ class _Run:
     evaluation: pd.DataFrame | None
 
 
-def build_report(source: str | Path, out: str | Path, *, command: str = "", max_runs: int = 4) -> Path:
+def build_report(
+    source: str | Path, out: str | Path, *, command: str = "", max_runs: int = 4
+) -> Path:
     """Write the HTML report for a study folder, a run folder or an audit store.
 
     Parameters
@@ -77,12 +90,25 @@ def build_report(source: str | Path, out: str | Path, *, command: str = "", max_
             scale = _scale(metric)
             figure = figures.severity_figure(long, metric, scale, f"{label} x{scale:g}")
         if figure:
-            sections.append(_Section("severity", "Failure detection vs corruption severity", f'<div class="figs">{figure}</div>'))
+            sections.append(
+                _Section(
+                    "severity",
+                    "Failure detection vs corruption severity",
+                    f'<div class="figs">{figure}</div>',
+                )
+            )
     for run in runs:
         sections += _run_sections(run)
     if failures:
-        rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='warn'>{html.escape(v)}</td></tr>" for k, v in failures.items())
-        sections.append(_Section("failed", "Failed runs", f"<table><tr><th>run</th><th>error</th></tr>{rows}</table>"))
+        rows = "".join(
+            f"<tr><td>{html.escape(k)}</td><td class='warn'>{html.escape(v)}</td></tr>"
+            for k, v in failures.items()
+        )
+        sections.append(
+            _Section(
+                "failed", "Failed runs", f"<table><tr><th>run</th><th>error</th></tr>{rows}</table>"
+            )
+        )
     template = Template(resources.files("silentscope.report").joinpath("template.html").read_text())
     page = template.render(
         title=source.name,
@@ -103,7 +129,9 @@ def _load_source(source: Path, max_runs: int):
         from silentscope.evaluation import evaluate
 
         audit = load_audit(source)
-        long = evaluate(audit, n_bootstrap=200, random_state=0).table.assign(dataset=source.name, objective="store", seed=0)
+        long = evaluate(audit, n_bootstrap=200, random_state=0).table.assign(
+            dataset=source.name, objective="store", seed=0
+        )
         return [_Run(source.name, None, audit, long)], long, {}
     if (source / RUN_RECORD).is_file():
         folders = [source]
@@ -121,7 +149,11 @@ def _load_source(source: Path, max_runs: int):
         seen.add(key)
         store = record.get("details", {}).get("store", STORE)
         store_path = Path(store) if Path(store).is_absolute() else folder / store
-        evaluation = pd.read_parquet(folder / EVALUATION_FILE) if (folder / EVALUATION_FILE).is_file() else None
+        evaluation = (
+            pd.read_parquet(folder / EVALUATION_FILE)
+            if (folder / EVALUATION_FILE).is_file()
+            else None
+        )
         shown.append(_Run(folder.name, folder, load_audit(store_path), evaluation))
     return shown, long, failed_runs(source) if (source / RUNS).is_dir() else {}
 
@@ -163,7 +195,8 @@ def _results_sections(long: pd.DataFrame) -> list[_Section]:
             _Section(
                 f"results-{metric}",
                 f"Results: {metric.upper()}",
-                f"<table><tr><th>CSF</th>{header}</tr>{''.join(body)}</table>" + _ranking_html(table, spec.higher_is_better),
+                f"<table><tr><th>CSF</th>{header}</tr>{''.join(body)}</table>"
+                + _ranking_html(table, spec.higher_is_better),
                 note,
             )
         )
@@ -173,7 +206,9 @@ def _results_sections(long: pd.DataFrame) -> list[_Section]:
 def _ranking_html(table: pd.DataFrame, higher_is_better: bool) -> str:
     means = table.xs("mean", axis=1, level=2)
     ranks = means.rank(ascending=not higher_is_better, axis=0).mean(axis=1).sort_values()
-    rows = "".join(f"<tr><td>{html.escape(csf)}</td><td>{rank:.2f}</td></tr>" for csf, rank in ranks.items())
+    rows = "".join(
+        f"<tr><td>{html.escape(csf)}</td><td>{rank:.2f}</td></tr>" for csf, rank in ranks.items()
+    )
     return f"<h3>Mean rank of each CSF across columns</h3><table><tr><th>CSF</th><th>mean rank</th></tr>{rows}</table>"
 
 
@@ -185,13 +220,28 @@ def _run_sections(run: _Run) -> list[_Section]:
     featured = {name: confidences[name] for name in FEATURED_CSFS if name in confidences}
     if not featured:
         featured = dict(list(confidences.items())[:4])
-    parts = [f'<div class="figs">{figures.accuracy_figure(audit.summary())}{_reliability(audit)}</div>']
+    parts = [
+        f'<div class="figs">{figures.accuracy_figure(audit.summary())}{_reliability(audit)}</div>'
+    ]
     for test_set in _shown_test_sets(audit):
         mask = audit.test_set == test_set
-        curves = {name: _curve(values[mask], audit.correct[mask]) for name, values in featured.items()}
-        parts.append(f"<h3>{html.escape(test_set)}</h3><div class='figs'>{figures.risk_coverage_figure(curves, test_set)}</div>")
-        parts.append(_gallery(audit, mask, confidences.get("MSR", next(iter(featured.values()))), run.folder))
-    return [_Section(f"run-{run.run_id}", f"Run {run.run_id}", "".join(parts), "Curves for the featured CSFs; images are the most confident failures (by MSR).")]
+        curves = {
+            name: _curve(values[mask], audit.correct[mask]) for name, values in featured.items()
+        }
+        parts.append(
+            f"<h3>{html.escape(test_set)}</h3><div class='figs'>{figures.risk_coverage_figure(curves, test_set)}</div>"
+        )
+        parts.append(
+            _gallery(audit, mask, confidences.get("MSR", next(iter(featured.values()))), run.folder)
+        )
+    return [
+        _Section(
+            f"run-{run.run_id}",
+            f"Run {run.run_id}",
+            "".join(parts),
+            "Curves for the featured CSFs; images are the most confident failures (by MSR).",
+        )
+    ]
 
 
 def _shown_test_sets(audit: AuditSet) -> list[str]:
@@ -225,7 +275,9 @@ def _reliability(audit: AuditSet) -> str:
     return figures.reliability_figure(panels) if panels else ""
 
 
-def _gallery(audit: AuditSet, mask: np.ndarray, confidence: np.ndarray, base: Path | None, n: int = 8) -> str:
+def _gallery(
+    audit: AuditSet, mask: np.ndarray, confidence: np.ndarray, base: Path | None, n: int = 8
+) -> str:
     if audit.image_ref is None:
         return "<p class='note'>No image references in this audit store: no gallery.</p>"
     rows = np.flatnonzero(mask & ~audit.correct)
@@ -236,7 +288,9 @@ def _gallery(audit: AuditSet, mask: np.ndarray, confidence: np.ndarray, base: Pa
     for row in rows:
         try:
             image = read_image_ref(audit.image_ref[row], base)
-            image = replay_shift(image, None if audit.shift_params is None else audit.shift_params[row])
+            image = replay_shift(
+                image, None if audit.shift_params is None else audit.shift_params[row]
+            )
             source = thumbnail_data_uri(image)
         except (OSError, KeyError, ValueError) as error:
             cards.append(f"<div class='card warn'>{html.escape(str(error))}</div>")

@@ -13,7 +13,17 @@ import pandas as pd  # noqa: E402
 
 from silentscope.audit.test_sets import parse_test_set  # noqa: E402
 
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f"]
+PALETTE = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#17becf",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+]
 plt.rcParams.update(
     {
         "font.size": 9,
@@ -34,7 +44,9 @@ def to_svg(figure) -> str:
     return text[text.index("<svg") :]  # drop the XML prolog so the SVG can be inlined
 
 
-def risk_coverage_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], title: str) -> str:
+def risk_coverage_figure(
+    curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], title: str
+) -> str:
     """Selective and generalized risk vs coverage, one line per CSF.
 
     ``curves`` maps a CSF name to (coverage, selective risk, generalized risk) arrays.
@@ -45,7 +57,9 @@ def risk_coverage_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndar
         left.plot(coverage, risk, color=colour, lw=1.4, label=name)
         right.plot(coverage, generalized, color=colour, lw=1.4, label=name)
     left.set(xlabel="coverage", ylabel="selective risk", title="risk-coverage", xlim=(0, 1))
-    right.set(xlabel="coverage", ylabel="generalized risk", title="generalized risk-coverage", xlim=(0, 1))
+    right.set(
+        xlabel="coverage", ylabel="generalized risk", title="generalized risk-coverage", xlim=(0, 1)
+    )
     left.set_ylim(bottom=0)
     right.set_ylim(bottom=0)
     right.legend(frameon=False, fontsize=8, loc="upper left")
@@ -60,14 +74,28 @@ def severity_figure(long: pd.DataFrame, metric: str, scale: float, label: str) -
     if rows.empty:
         return None
     rows = rows.assign(severity=rows["test_set"].map(lambda n: parse_test_set(n).severity))
-    iid = long[(long["metric"] == metric) & (long["test_set"] == "iid")].groupby("csf")["value"].mean()
+    iid = (
+        long[(long["metric"] == metric) & (long["test_set"] == "iid")]
+        .groupby("csf")["value"]
+        .mean()
+    )
     mean = rows.groupby(["csf", "severity"])["value"].mean().unstack("severity")
     figure, axis = plt.subplots(figsize=(5.2, 3.2))
     for i, (csf, values) in enumerate(mean.iterrows()):
         xs = [0, *values.index.tolist()] if csf in iid else values.index.tolist()
         ys = [iid[csf], *values.tolist()] if csf in iid else values.tolist()
-        axis.plot(xs, np.asarray(ys) * scale, marker="o", ms=3, lw=1.3, color=PALETTE[i % len(PALETTE)], label=csf)
-    axis.set(xlabel="corruption severity (0 = iid)", ylabel=label, title=f"{label} under corruptions")
+        axis.plot(
+            xs,
+            np.asarray(ys) * scale,
+            marker="o",
+            ms=3,
+            lw=1.3,
+            color=PALETTE[i % len(PALETTE)],
+            label=csf,
+        )
+    axis.set(
+        xlabel="corruption severity (0 = iid)", ylabel=label, title=f"{label} under corruptions"
+    )
     axis.legend(frameon=False, fontsize=7, ncol=2)
     return to_svg(figure)
 
@@ -89,11 +117,22 @@ def reliability_figure(panels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarra
     """Reliability diagrams: per test set, (bin confidence, bin accuracy, bin count, ECE)."""
     n = len(panels)
     figure, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.7), squeeze=False)
-    for axis, (name, (confidence, accuracy, counts, ece)) in zip(axes[0], panels.items(), strict=True):
+    for axis, (name, (confidence, accuracy, counts, ece)) in zip(
+        axes[0], panels.items(), strict=True
+    ):
         keep = counts > 0
         axis.plot([0, 1], [0, 1], color="#999", lw=0.8, ls="--")
-        axis.bar(confidence[keep], accuracy[keep], width=1 / len(counts), alpha=0.7, color=PALETTE[0], edgecolor="white")
-        axis.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (MSR)", title=f"{name}\nECE {ece:.3f}")
+        axis.bar(
+            confidence[keep],
+            accuracy[keep],
+            width=1 / len(counts),
+            alpha=0.7,
+            color=PALETTE[0],
+            edgecolor="white",
+        )
+        axis.set(
+            xlim=(0, 1), ylim=(0, 1), xlabel="confidence (MSR)", title=f"{name}\nECE {ece:.3f}"
+        )
     axes[0][0].set_ylabel("accuracy")
     return to_svg(figure)
 

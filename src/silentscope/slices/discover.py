@@ -225,14 +225,19 @@ def discover_slices(
     )
     estimator = _make_estimator(slicer, slicer_params, representation, random_state, len(fit_rows))
     Xf, yf, pf = X[fit_rows], y[fit_rows], proba[fit_rows]
-    fitted, stability = central_fit(estimator, Xf, yf, pf, n_seeds, random_state, errors[fit_rows])
-    membership = fitted.predict_membership(X, y, proba)
-    scores = fitted.predict_proba(X, y, proba)
+    fitted, stability = central_fit(
+        estimator, Xf, yf, pf, n_seeds, random_state, errors[fit_rows], use_predictions=False
+    )
+    # Members are assigned from the representation and the true label only, never from
+    # the prediction: otherwise a slice "label 1, predicted 0" would be all errors on the
+    # held-out split by construction and its confirmation would prove nothing.
+    membership = fitted.predict_membership(X, y)
+    scores = fitted.predict_proba(X, y)
     if n_resamples:
         timer.stage("refitting on bootstrap resamples")
         resampled = slice_stability(
             fitted, Xf, yf, pf, membership[fit_rows], n_seeds=1, n_resamples=n_resamples,
-            random_state=fitted.random_state,
+            random_state=fitted.random_state, use_predictions=False,
         )  # fmt: skip
         stability.resamples = resampled.resamples
 

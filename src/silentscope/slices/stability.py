@@ -99,7 +99,15 @@ def _row_mean(values: np.ndarray) -> np.ndarray:
 
 
 def slice_stability(
-    slicer, X, y, y_proba, reference, n_seeds: int = 5, n_resamples: int = 0, random_state=0
+    slicer,
+    X,
+    y,
+    y_proba,
+    reference,
+    n_seeds: int = 5,
+    n_resamples: int = 0,
+    random_state=0,
+    use_predictions=True,
 ) -> StabilityResult:
     """Refit a slicer with other seeds and on bootstrap resamples; match to the reference.
 
@@ -117,6 +125,8 @@ def slice_stability(
         Bootstrap refits (seeded from ``random_state``).
     random_state : int, default=0
         Seed of the reference fit; refits use ``random_state + 1, ...``.
+    use_predictions : bool, default=True
+        Compute refit memberships with ``y_proba`` (else from the representation and ``y``).
 
     Returns
     -------
@@ -138,16 +148,17 @@ def slice_stability(
     reference = np.asarray(reference, dtype=bool)
     X, y, y_proba = np.asarray(X), np.asarray(y), np.asarray(y_proba)
     base = int(random_state) if random_state is not None else 0
+    targets = (y, y_proba) if use_predictions else (y, None)
     seeds = []
     for offset in range(1, int(n_seeds)):
         refit = clone(slicer).set_params(random_state=base + offset).fit(X, y, y_proba)
-        seeds.append(match_slices(reference, refit.predict_membership(X, y, y_proba)))
+        seeds.append(match_slices(reference, refit.predict_membership(X, *targets)))
     rng = np.random.default_rng(base)
     resamples = []
     for _ in range(int(n_resamples)):
         rows = rng.integers(0, len(X), len(X))
         refit = clone(slicer).set_params(random_state=base).fit(X[rows], y[rows], y_proba[rows])
-        resamples.append(match_slices(reference, refit.predict_membership(X, y, y_proba)))
+        resamples.append(match_slices(reference, refit.predict_membership(X, *targets)))
     k = reference.shape[1]
     return StabilityResult(_columns(seeds, k), _columns(resamples, k))
 
@@ -156,7 +167,9 @@ def _columns(columns: list[np.ndarray], k: int) -> np.ndarray:
     return np.column_stack(columns) if columns else np.zeros((k, 0))
 
 
-def central_fit(slicer, X, y, y_proba, n_seeds: int = 5, random_state=0, errors=None):
+def central_fit(
+    slicer, X, y, y_proba, n_seeds: int = 5, random_state=0, errors=None, use_predictions=True
+):
     """Fit with several seeds and keep the most reproducible fit (the medoid of the seeds).
 
     Every fit is matched to every other (Hungarian on Jaccard); the kept fit has the
@@ -173,6 +186,10 @@ def central_fit(slicer, X, y, y_proba, n_seeds: int = 5, random_state=0, errors=
     random_state : int, default=0
     errors : array-like of bool, shape (N,), optional
         Error indicator for the weights; default ``argmax(y_proba) != y``.
+    use_predictions : bool, default=True
+        Whether memberships are computed with the predictions (``y_proba``) or from the
+        representation and labels alone, as :func:`~silentscope.slices.discover_slices`
+        reports them.
 
     Returns
     -------
@@ -200,7 +217,8 @@ def central_fit(slicer, X, y, y_proba, n_seeds: int = 5, random_state=0, errors=
         clone(slicer).set_params(random_state=base + i).fit(X, y, y_proba)
         for i in range(int(n_seeds))
     ]
-    members = [fit.predict_membership(X, y, y_proba) for fit in fits]
+    targets = (y, y_proba) if use_predictions else (y, None)
+    members = [fit.predict_membership(X, *targets) for fit in fits]
     matched = {
         (i, j): match_slices(members[i], members[j])
         for i in range(len(fits))

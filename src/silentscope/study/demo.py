@@ -7,10 +7,19 @@ from pathlib import Path
 from silentscope.study.spec import StudySpec, parse_study
 
 #: Corruptions of the demo: a few generic ones and the dermatoscopy artifacts, three severities.
-DEMO_CORRUPTIONS = ["gaussian_noise", "motion_blur", "contrast_down", "jpeg_compression", "black_corner", "ink_marks"]
+DEMO_CORRUPTIONS = [
+    "gaussian_noise",
+    "motion_blur",
+    "contrast_down",
+    "jpeg_compression",
+    "black_corner",
+    "ink_marks",
+]
 
 
-def demo_study(medmnist: str | None = None, root: str | Path | None = None, n_seeds: int = 1) -> StudySpec:
+def demo_study(
+    medmnist: str | None = None, root: str | Path | None = None, n_seeds: int = 1
+) -> StudySpec:
     """The demo study: two or more objectives on the synthetic planted-failure dataset.
 
     With ``medmnist`` (a flag such as ``dermamnist``), the same study runs on that MedMNIST
@@ -18,7 +27,13 @@ def demo_study(medmnist: str | None = None, root: str | Path | None = None, n_se
     """
     if medmnist:
         options = {"root": str(root)} if root else {}
-        dataset = {"name": f"medmnist:{medmnist}", "label": medmnist, "options": options, "corruptions": "default", "severities": [1, 3, 5]}
+        dataset = {
+            "name": f"medmnist:{medmnist}",
+            "label": medmnist,
+            "options": options,
+            "corruptions": "default",
+            "severities": [1, 3, 5],
+        }
         train = {"epochs": 4, "mc_samples": 10}
     else:
         dataset = {
@@ -33,7 +48,7 @@ def demo_study(medmnist: str | None = None, root: str | Path | None = None, n_se
         {
             "name": "demo",
             "datasets": [dataset],
-            "objectives": ["ce", "dg", "confidnet"],
+            "objectives": ["ce", "dg"],
             "seeds": list(range(n_seeds)),
             "csfs": "all",
             "train": train,

@@ -38,7 +38,9 @@ def available_memory_bytes() -> int:
 
 def local_worker_count(requested: int | None, n_runs: int) -> int:
     """Workers for the local executor: requested, else bounded by cores, memory and runs."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
     by_memory = max(1, available_memory_bytes() // MEMORY_PER_RUN_BYTES)
     limit = requested or min(cores, by_memory)
     return max(1, min(limit, n_runs))
@@ -67,7 +69,9 @@ def run_local(
             on_tick()
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
+    ) as pool:
         pending = {pool.submit(execute_run, run.model_dump_json(), study_dir) for run in runs}
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -76,7 +80,9 @@ def run_local(
             on_tick()
 
 
-def run_ray(runs: Sequence[RunSpec], study_dir: str, spec: ExecutorSpec, on_done: OnDone, on_tick: OnTick) -> None:
+def run_ray(
+    runs: Sequence[RunSpec], study_dir: str, spec: ExecutorSpec, on_done: OnDone, on_tick: OnTick
+) -> None:
     try:
         import ray
     except ImportError:
@@ -86,9 +92,15 @@ def run_ray(runs: Sequence[RunSpec], study_dir: str, spec: ExecutorSpec, on_done
         if spec.address:
             ray.init(address=spec.address, log_to_driver=False)
         else:
-            ray.init(num_cpus=spec.workers or os.cpu_count(), include_dashboard=False, log_to_driver=False)
+            ray.init(
+                num_cpus=spec.workers or os.cpu_count(),
+                include_dashboard=False,
+                log_to_driver=False,
+            )
     try:
-        task = ray.remote(num_cpus=spec.cpus_per_run, num_gpus=spec.gpus_per_run, max_retries=0)(execute_run)
+        task = ray.remote(num_cpus=spec.cpus_per_run, num_gpus=spec.gpus_per_run, max_retries=0)(
+            execute_run
+        )
         pending = [task.remote(run.model_dump_json(), study_dir) for run in runs]
         while pending:
             done, pending = ray.wait(pending, num_returns=1, timeout=0.5)

@@ -29,7 +29,9 @@ def collect_results(study_dir: str | Path) -> pd.DataFrame:
     else:
         folders = sorted(p for p in (study_dir / RUNS).glob("*") if (p / RUN_RECORD).is_file())
     if not folders:
-        raise FileNotFoundError(f"{study_dir} holds no finished run; run `silentscope study run` first")
+        raise FileNotFoundError(
+            f"{study_dir} holds no finished run; run `silentscope study run` first"
+        )
     return pd.concat([pd.read_parquet(p / EVALUATION_FILE) for p in folders], ignore_index=True)
 
 
@@ -67,11 +69,17 @@ def summary_table(long: pd.DataFrame, metric: str = "aurc") -> pd.DataFrame:
     """
     rows = per_test_set_rows(long[long["metric"] == metric])
     if rows.empty:
-        raise ValueError(f"no rows for metric {metric!r}; available: {sorted(long['metric'].unique())}")
+        raise ValueError(
+            f"no rows for metric {metric!r}; available: {sorted(long['metric'].unique())}"
+        )
     rows["kind"] = rows["test_set"].map(lambda name: parse_test_set(name).kind)
-    rows["csf_label"] = [csf_label(c, o) for c, o in zip(rows["csf"], rows["objective"], strict=True)]
+    rows["csf_label"] = [
+        csf_label(c, o) for c, o in zip(rows["csf"], rows["objective"], strict=True)
+    ]
     # mean over test sets of a kind within each run (cor: over types and severities) ...
-    per_run = rows.groupby(["dataset", "kind", "csf_label", "objective", "seed"], as_index=False)["value"].mean()
+    per_run = rows.groupby(["dataset", "kind", "csf_label", "objective", "seed"], as_index=False)[
+        "value"
+    ].mean()
     # ... then mean and spread over seeds
     stats = per_run.groupby(["dataset", "kind", "csf_label"])["value"].agg(["mean", "std", "count"])
     stats = stats.rename(columns={"count": "n_seeds"})
@@ -79,7 +87,13 @@ def summary_table(long: pd.DataFrame, metric: str = "aurc") -> pd.DataFrame:
     table.columns = table.columns.reorder_levels([1, 2, 0])
     kinds = [k for k in KIND_ORDER if k in set(per_run["kind"])]
     datasets = list(dict.fromkeys(per_run["dataset"]))
-    ordered = [(d, k, s) for d in datasets for k in kinds for s in ("mean", "std", "n_seeds") if (d, k, s) in table.columns]
+    ordered = [
+        (d, k, s)
+        for d in datasets
+        for k in kinds
+        for s in ("mean", "std", "n_seeds")
+        if (d, k, s) in table.columns
+    ]
     return table[ordered]
 
 
@@ -117,7 +131,9 @@ def format_summary(table: pd.DataFrame, scale: float = 1.0, decimals: int = 1) -
     return pd.DataFrame(out, index=table.index)
 
 
-def to_latex(table: pd.DataFrame, best: dict[tuple[str, str], str], scale: float, caption: str) -> str:
+def to_latex(
+    table: pd.DataFrame, best: dict[tuple[str, str], str], scale: float, caption: str
+) -> str:
     """A booktabs LaTeX table with the best CSF per column in bold."""
     formatted = format_summary(table, scale)
     columns = list(formatted.columns)
@@ -141,7 +157,9 @@ def to_latex(table: pd.DataFrame, best: dict[tuple[str, str], str], scale: float
     return "\n".join(lines) + "\n"
 
 
-def write_results(study_dir: str | Path, metrics: tuple[str, ...] = ("aurc", "augrc")) -> dict[str, Path]:
+def write_results(
+    study_dir: str | Path, metrics: tuple[str, ...] = ("aurc", "augrc")
+) -> dict[str, Path]:
     """Write the long table and per-metric summary tables (CSV, Parquet, LaTeX) to ``results/``."""
     from silentscope.metrics.registry import get_metric
 
@@ -149,7 +167,10 @@ def write_results(study_dir: str | Path, metrics: tuple[str, ...] = ("aurc", "au
     long = collect_results(study_dir)
     out = study_dir / "results"
     out.mkdir(exist_ok=True)
-    written = {"long_csv": out / "evaluation_long.csv", "long_parquet": out / "evaluation_long.parquet"}
+    written = {
+        "long_csv": out / "evaluation_long.csv",
+        "long_parquet": out / "evaluation_long.parquet",
+    }
     long.to_csv(written["long_csv"], index=False)
     long.to_parquet(written["long_parquet"], index=False)
     for metric in metrics:

@@ -68,7 +68,9 @@ def run_study(
     todo = []
     for run in runs:
         if is_done(study_dir, run):
-            outcomes[run.run_id] = RunOutcome(run.run_id, "skipped", folder=str(study_dir / RUNS / run.run_id))
+            outcomes[run.run_id] = RunOutcome(
+                run.run_id, "skipped", folder=str(study_dir / RUNS / run.run_id)
+            )
         else:
             todo.append(run)
     console = console or Console()
@@ -82,7 +84,9 @@ def run_study(
     run_executor = EXECUTORS[executor.kind]
     if live and console.is_terminal:
         with Live(view.render(), console=console, refresh_per_second=2, transient=False) as display:
-            run_executor(todo, str(study_dir), executor, on_done, lambda: display.update(view.render()))
+            run_executor(
+                todo, str(study_dir), executor, on_done, lambda: display.update(view.render())
+            )
             display.update(view.render())
     else:
         total = len(todo)
@@ -90,13 +94,17 @@ def run_study(
         def log_done(result: dict) -> None:
             on_done(result)
             finished = sum(1 for r in todo if outcomes[r.run_id].status in ("done", "failed"))
-            console.print(f"[{finished}/{total}] {result['run_id']}: {result['status']} ({result['seconds']:.1f} s)")
+            console.print(
+                f"[{finished}/{total}] {result['run_id']}: {result['status']} ({result['seconds']:.1f} s)"
+            )
             if result.get("error"):
                 console.print(f"    [red]{result['error']}[/]")
 
         run_executor(todo, str(study_dir), executor, log_done, lambda: None)
     outcome = StudyOutcome(study_dir, [outcomes[run.run_id] for run in runs])
-    (study_dir / "outcome.json").write_text(json.dumps([o.to_dict() for o in outcome.outcomes], indent=2))
+    (study_dir / "outcome.json").write_text(
+        json.dumps([o.to_dict() for o in outcome.outcomes], indent=2)
+    )
     return outcome
 
 

@@ -123,7 +123,9 @@ def execute_run(run_json: str, study_dir: str) -> dict[str, Any]:
         )
         if isinstance(error, KeyboardInterrupt):
             raise
-        return RunOutcome(run.run_id, "failed", seconds, error=f"{type(error).__name__}: {error}").to_dict()
+        return RunOutcome(
+            run.run_id, "failed", seconds, error=f"{type(error).__name__}: {error}"
+        ).to_dict()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         progress_file(study, run.run_id).unlink(missing_ok=True)

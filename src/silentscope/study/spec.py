@@ -38,15 +38,23 @@ class _Strict(BaseModel):
 class DatasetSpec(_Strict):
     """One dataset of a study and the shifts to build from it."""
 
-    name: str = Field(description="Dataset name for silentscope.data.load_dataset (e.g. synthetic, medmnist:dermamnist).")
-    label: str | None = Field(default=None, description="Short name used in run folders and tables.")
-    options: dict[str, Any] = Field(default_factory=dict, description="Keyword options of the loader.")
+    name: str = Field(
+        description="Dataset name for silentscope.data.load_dataset (e.g. synthetic, medmnist:dermamnist)."
+    )
+    label: str | None = Field(
+        default=None, description="Short name used in run folders and tables."
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword options of the loader."
+    )
     corruptions: Literal["default", "none"] | list[str] = "default"
     severities: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
     split_shifts: list[dict[str, Any]] = Field(
         default_factory=list, description="Split-based shift builders and their options."
     )
-    store: str | None = Field(default=None, description="Evaluate this existing audit store instead of training.")
+    store: str | None = Field(
+        default=None, description="Evaluate this existing audit store instead of training."
+    )
 
     @field_validator("severities")
     @classmethod
@@ -60,7 +68,9 @@ class DatasetSpec(_Strict):
     def key(self) -> str:
         label = self.label or self.name.replace(":", "-")
         if not _NAME.match(label):
-            raise ValueError(f"dataset label {label!r} may only hold letters, digits, '_', '-' and '.'")
+            raise ValueError(
+                f"dataset label {label!r} may only hold letters, digits, '_', '-' and '.'"
+            )
         return label
 
 
@@ -118,7 +128,9 @@ class StudySpec(_Strict):
                 continue
             for objective in self.objectives:
                 for seed in self.seeds:
-                    runs.append(RunSpec(dataset=dataset, objective=objective, seed=seed, study=self))
+                    runs.append(
+                        RunSpec(dataset=dataset, objective=objective, seed=seed, study=self)
+                    )
         return runs
 
 
@@ -146,7 +158,9 @@ class RunSpec(BaseModel):
             "evaluation": self.study.evaluation.model_dump(),
             "csfs": self.study.csfs,
         }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return hashlib.sha256(
+            json.dumps(payload, sort_keys=True, default=str).encode()
+        ).hexdigest()[:16]
 
 
 def load_study(path: str | os.PathLike) -> StudySpec:

@@ -30,7 +30,9 @@ def build_split_shifts(dataset, shifts: list[dict[str, Any]], seed: int):
         options = dict(shift)
         kind = options.pop("kind", None)
         if kind not in builders:
-            raise ValueError(f"split_shifts[{i}].kind must be one of {', '.join(SPLIT_SHIFT_KINDS)}, got {kind!r}")
+            raise ValueError(
+                f"split_shifts[{i}].kind must be one of {', '.join(SPLIT_SHIFT_KINDS)}, got {kind!r}"
+            )
         options.setdefault("seed", seed)
         plan = builders[kind](dataset, base=plan, **options)
     return plan.apply(dataset)
@@ -51,7 +53,9 @@ def corruption_names(dataset, spec: DatasetSpec) -> list[str]:
     return list(spec.corruptions)
 
 
-def train_and_audit(run: RunSpec, folder: Path, progress: Callable[..., None]) -> tuple[AuditSet, dict[str, Any]]:
+def train_and_audit(
+    run: RunSpec, folder: Path, progress: Callable[..., None]
+) -> tuple[AuditSet, dict[str, Any]]:
     """Train ``run.objective`` with ``run.seed`` and audit iid, val and every shifted test set."""
     from silentscope.data import load_dataset
     from silentscope.models import Trainer
@@ -62,7 +66,9 @@ def train_and_audit(run: RunSpec, folder: Path, progress: Callable[..., None]) -
     dataset, test_sets = build_split_shifts(dataset, run.dataset.split_shifts, run.seed)
     corruptions = corruption_names(dataset, run.dataset)
     if corruptions:
-        test_sets.update(corruption_test_sets(dataset, corruptions, run.dataset.severities, seed=run.seed))
+        test_sets.update(
+            corruption_test_sets(dataset, corruptions, run.dataset.severities, seed=run.seed)
+        )
     train = run.study.train
     trainer = Trainer(
         objective=run.objective,
@@ -83,12 +89,18 @@ def train_and_audit(run: RunSpec, folder: Path, progress: Callable[..., None]) -
         test_sets=test_sets,
         mc_samples=train.mc_samples,
         seed=run.seed,
-        provenance={"study": run.study.name, "run_id": run.run_id, "dataset_spec": run.dataset.model_dump()},
+        provenance={
+            "study": run.study.name,
+            "run_id": run.run_id,
+            "dataset_spec": run.dataset.model_dump(),
+        },
     )
     history = trainer.history_
     details = {
         "epochs_trained": int(len(history)),
-        "best_val_accuracy": float(history["val_accuracy"].max()) if "val_accuracy" in history else None,
+        "best_val_accuracy": float(history["val_accuracy"].max())
+        if "val_accuracy" in history
+        else None,
         "test_sets": list(audit.test_sets),
         "corruptions": corruptions,
     }
