@@ -11,7 +11,7 @@ from sklearn import metrics as skm
 import silentscope.metrics as sm
 
 from . import reference as ref
-from .test_risk_coverage import samples
+from .strategies import samples
 
 
 def both_classes(data):

@@ -8,6 +8,7 @@ counts) and the bootstrap (one row per resample) share this one implementation.
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 
 import numpy as np
@@ -49,7 +50,7 @@ class Workspace:
         self.memo: dict = {}
 
     def get(self, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         arr = self._arrays.get(key)
         if arr is None or arr.size < size or arr.dtype != np.dtype(dtype):
             arr = np.empty(size, dtype=dtype)
@@ -112,6 +113,9 @@ class CountCurves:
         TPR level of :attr:`fpr_at_tpr`.
     workspace : Workspace, optional
         Where to keep the block scratch arrays.
+    total : ndarray, shape (...), optional
+        The row sums of ``w`` when the caller knows them (every bootstrap resample has n
+        samples), saving a pass over ``w``.
 
     Undefined values (e.g. AUROC without failures) are returned as NaN; the public
     functions check definedness first and raise instead.
@@ -128,6 +132,7 @@ class CountCurves:
         n_bins: int = 15,
         tpr: float = 0.95,
         workspace: Workspace | None = None,
+        total: np.ndarray | None = None,
     ):
         if (a is None) == (correct_flags is None):
             raise ValueError("pass exactly one of a and correct_flags")
@@ -140,6 +145,8 @@ class CountCurves:
         self.tpr = tpr
         self._workspace = workspace if workspace is not None else Workspace()
         self._integer = np.issubdtype(w.dtype, np.integer)
+        if total is not None:
+            self.total = total
 
     def _buffer(self, key: str, shape, dtype=np.float64) -> np.ndarray:
         return self._workspace.get(key, shape, dtype)

@@ -39,12 +39,13 @@ class Ranking:
 
     @classmethod
     def from_scores(cls, confidence: np.ndarray, correct: np.ndarray) -> Ranking:
-        # A stable sort keeps the result independent of numpy's sort internals.
-        order = np.argsort(-confidence, kind="stable")
+        order = np.argsort(-confidence)
         conf_sorted = confidence[order]
         new_group = conf_sorted[1:] != conf_sorted[:-1]
         if not new_group.all():
-            # Ties: put correct samples first inside each tie so cells are contiguous.
+            # Ties: a deterministic order (not numpy's unstable quicksort's) with the
+            # correct samples first inside each tie, so (group, correctness) cells are
+            # contiguous. Without ties the order is unique anyway.
             order = np.lexsort((~correct, -confidence))
             conf_sorted = confidence[order]
         group_start = np.concatenate(([0], np.flatnonzero(new_group) + 1))

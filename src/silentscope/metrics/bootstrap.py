@@ -96,6 +96,13 @@ class _Cells:
     def __init__(self, ranking: Ranking):
         n = ranking.n_samples
         corr = ranking.correct_sorted
+        self.n_samples = n
+        self.thresholds = ranking.thresholds
+        if ranking.n_groups == n:  # no ties: cells, groups and positions coincide
+            self.n_cells, self.cell_start, self.pure = n, None, True
+            self.cell_correct = corr
+            self.wrong_groups = np.flatnonzero(~corr)
+            return
         group_of_pos = np.repeat(np.arange(ranking.n_groups), ranking.group_size)
         new_cell = np.ones(n, dtype=bool)
         new_cell[1:] = (group_of_pos[1:] != group_of_pos[:-1]) | (corr[1:] != corr[:-1])
@@ -107,47 +114,26 @@ class _Cells:
         cell_group = group_of_pos[cell_start]
         self.pure = self.n_cells == ranking.n_groups
         self.group_first_cell = np.searchsorted(cell_group, np.arange(ranking.n_groups))
-        self.thresholds = ranking.thresholds
         # Cells are sorted by group and each group has at most one failure cell.
         self.wrong_groups = cell_group[~self.cell_correct]
 
     def curves(self, cell_counts: np.ndarray, workspace: Workspace, n_bins: int) -> CountCurves:
+        # Every resample holds n draws, so the row totals are known.
+        total = np.full(cell_counts.shape[0], self.n_samples, dtype=np.int64)
         if self.pure:
-            return CountCurves(
-                cell_counts,
-                None,
-                self.thresholds,
-                correct_flags=self.cell_correct,
-                wrong_groups=self.wrong_groups,
-                n_bins=n_bins,
-                workspace=workspace,
-            )
+            return CountCurves(cell_counts, None, self.thresholds,
+                               correct_flags=self.cell_correct, wrong_groups=self.wrong_groups,
+                               n_bins=n_bins, workspace=workspace, total=total)
         shape = (cell_counts.shape[0], self.group_first_cell.shape[0])
-        correct_counts = np.multiply(
-            cell_counts,
-            self.cell_correct,
-            out=workspace.get("a_cells", cell_counts.shape, cell_counts.dtype),
-        )
-        w = np.add.reduceat(
-            cell_counts,
-            self.group_first_cell,
-            axis=-1,
-            out=workspace.get("w", shape, cell_counts.dtype),
-        )
-        a = np.add.reduceat(
-            correct_counts,
-            self.group_first_cell,
-            axis=-1,
-            out=workspace.get("a", shape, cell_counts.dtype),
-        )
-        return CountCurves(
-            w,
-            a,
-            self.thresholds,
-            wrong_groups=self.wrong_groups,
-            n_bins=n_bins,
-            workspace=workspace,
-        )
+        dtype = cell_counts.dtype
+        correct_counts = np.multiply(cell_counts, self.cell_correct,
+                                     out=workspace.get("a_cells", cell_counts.shape, dtype))
+        w = np.add.reduceat(cell_counts, self.group_first_cell, axis=-1,
+                            out=workspace.get("w", shape, dtype))
+        a = np.add.reduceat(correct_counts, self.group_first_cell, axis=-1,
+                            out=workspace.get("a", shape, dtype))
+        return CountCurves(w, a, self.thresholds, wrong_groups=self.wrong_groups,
+                           n_bins=n_bins, workspace=workspace, total=total)
 
 
 def _seed_sequence(random_state) -> np.random.SeedSequence:
@@ -162,22 +148,31 @@ def _seed_sequence(random_state) -> np.random.SeedSequence:
     )
 
 
-# Positions per block of the multinomial draw, a power of two (<= 2**16): the counts of
-# one block stay in cache while the draws land in them, and a draw inside a full block is
-# just 14 bits of the generator's raw output (exactly uniform, several times cheaper than
-# a bounded integer draw).
+# Largest block of positions of the multinomial draw (a power of two <= 2**16): the counts
+# of one block stay in cache while the draws land in them.
 _DRAW_BITS = 14
-_DRAW_BLOCK = 1 << _DRAW_BITS
+
+
+def _power_of_two_blocks(size: int) -> np.ndarray:
+    """Block edges over [0, size): full 2**_DRAW_BITS blocks, then the binary digits of the
+    remainder, so that every block length is a power of two."""
+    full = size >> _DRAW_BITS
+    lengths = [1 << _DRAW_BITS] * full
+    rest = size - (full << _DRAW_BITS)
+    lengths += [1 << b for b in range(_DRAW_BITS - 1, -1, -1) if rest >> b & 1]
+    return np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
 
 
 class _Sampler:
     """Draws one resample as counts per sorted position, exactly multinomial.
 
-    Each stratum (all samples, or one class when stratified) is cut into blocks of
-    positions; the stratum's draws are split over the blocks by a multinomial with
-    probabilities proportional to block length, then land uniformly inside each block.
-    That is the same distribution as drawing every sample uniformly from the stratum,
-    but each bincount touches a cache-sized range.
+    Each stratum (all samples, or one class when stratified) is cut into blocks whose
+    lengths are powers of two; the stratum's draws are split over the blocks by a
+    multinomial with probabilities proportional to block length, then land uniformly inside
+    each block. That is the same distribution as drawing every sample uniformly from the
+    stratum, but each bincount touches a cache-sized range, and a uniform position in a
+    block of 2**b is just b bits of the generator's raw output (exact, and several times
+    cheaper than a bounded integer draw).
     """
 
     def __init__(self, n: int, strata: Sequence[np.ndarray] | None):
@@ -185,7 +180,7 @@ class _Sampler:
         self._plan = []
         for stratum in members:
             size = n if stratum is None else stratum.shape[0]
-            edges = np.append(np.arange(0, size, _DRAW_BLOCK), size)
+            edges = _power_of_two_blocks(size)
             lengths = np.diff(edges)
             self._plan.append((stratum, size, edges, lengths, lengths / size))
 
@@ -203,12 +198,8 @@ class _Sampler:
         for stratum, size, edges, lengths, probs in self._plan:
             for b, draws in enumerate(self._split(rng, size, probs)):
                 length = int(lengths[b])
-                if length == _DRAW_BLOCK:
-                    words = rng.bit_generator.random_raw((draws + 3) // 4).view(np.uint16)
-                    local = np.bincount(words[:draws] & (_DRAW_BLOCK - 1),
-                                        minlength=_DRAW_BLOCK)
-                else:
-                    local = np.bincount(rng.integers(0, length, size=draws), minlength=length)
+                words = rng.bit_generator.random_raw((draws + 3) // 4).view(np.uint16)
+                local = np.bincount(words[:draws] & (length - 1), minlength=length)
                 if stratum is None:
                     out[edges[b]:edges[b + 1]] = local
                 else:

@@ -57,6 +57,18 @@ def corruption_test_sets(
     Returns
     -------
     dict of str to TestSet
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> ds = ImageDataset("toy", rng.integers(0, 255, (6, 8, 8), dtype=np.uint8), [0, 1] * 3,
+    ...                   ["a", "b"], ["train", "val", "test"] * 2, [str(i) for i in range(6)])
+    >>> sets = corruption_test_sets(ds, ["gaussian_noise"], severities=(1, 5))
+    >>> list(sets), len(sets["cor/gaussian_noise/5"].dataset)
+    (['cor/gaussian_noise/1', 'cor/gaussian_noise/5'], 2)
+    >>> images, params = sets["cor/gaussian_noise/5"].transform(ds.split_of("test").load_images())
+    >>> params[0]["severity"]
+    5
     """
     from silentscope.shifts.apply import corrupt
 

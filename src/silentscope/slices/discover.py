@@ -186,7 +186,7 @@ def discover_slices(
     ...     metadata=pd.DataFrame({"age": np.where(old, 80, 40) + rng.integers(0, 5, n)}))
     >>> report = discover_slices(audit, n_seeds=2, min_support=10)
     >>> report.slices.iloc[0]["metadata"]
-    'age > 44: 81% of slice vs 23% overall'
+    'age > 44: 100% of slice vs 23% overall'
     """
     timer = _Timer(progress)
     timer.stage("selecting samples")

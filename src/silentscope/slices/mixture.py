@@ -65,7 +65,7 @@ class ErrorAwareMixture(BaseEstimator):
     max_iter : int, default=100
     n_init : int, default=1
         Restarts; the one with the highest likelihood is kept.
-    init_params : {"errors", "kmeans", "k-means++", "random"}, default="errors"
+    init_params : {"kmeans", "k-means++", "random", "errors"}, default="kmeans"
         The first three are scikit-learn's (identical results for one ``random_state``).
         ``errors`` runs k-means separately on the errors and on the correct samples
         (half the components each, at least one), so that error regions are seeded;
@@ -121,7 +121,7 @@ class ErrorAwareMixture(BaseEstimator):
         reg_covar=1e-6,
         max_iter=100,
         n_init=1,
-        init_params="errors",
+        init_params="kmeans",
         means_init=None,
         weights_init=None,
         feature_weights=None,

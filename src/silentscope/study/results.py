@@ -44,7 +44,7 @@ def failed_runs(study_dir: str | Path) -> dict[str, str]:
 
 def csf_label(csf: str, objective: str) -> str:
     """Row label of a CSF: qualified by its training objective unless that is plain CE."""
-    return csf if objective in ("ce", "store") else f"{csf} [{objective}]"
+    return csf if objective in ("ce", "store") else f"{csf} ({objective})"
 
 
 def per_test_set_rows(long: pd.DataFrame) -> pd.DataFrame:
