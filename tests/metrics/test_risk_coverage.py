@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn import metrics as skm
 
 import silentscope.metrics as sm
 
@@ -44,12 +45,12 @@ EDGE_CASES = {
     ("conf", "correct", "want_aurc", "want_augrc"), EDGE_CASES.values(), ids=EDGE_CASES.keys()
 )
 def test_edge_cases(conf, correct, want_aurc, want_augrc):
-    assert sm.aurc(conf, correct) == pytest.approx(want_aurc, abs=1e-12)
-    assert sm.augrc(conf, correct) == pytest.approx(want_augrc, abs=1e-12)
-    assert sm.aurc(conf, correct) == pytest.approx(ref.aurc(conf, correct), abs=1e-12)
-    assert sm.augrc(conf, correct) == pytest.approx(ref.augrc(conf, correct), abs=1e-12)
+    assert sm.aurc(conf, correct) == pytest.approx(want_aurc, rel=0, abs=1e-12)
+    assert sm.augrc(conf, correct) == pytest.approx(want_augrc, rel=0, abs=1e-12)
+    assert sm.aurc(conf, correct) == pytest.approx(ref.aurc(conf, correct), rel=0, abs=1e-12)
+    assert sm.augrc(conf, correct) == pytest.approx(ref.augrc(conf, correct), rel=0, abs=1e-12)
     err = 1 - np.mean(correct)
-    assert sm.e_augrc(conf, correct) == pytest.approx(want_augrc - err**2 / 2, abs=1e-12)
+    assert sm.e_augrc(conf, correct) == pytest.approx(want_augrc - err**2 / 2, rel=0, abs=1e-12)
     assert math.isfinite(sm.e_aurc(conf, correct))
 
 
@@ -76,8 +77,8 @@ def test_curve_arrays():
 @given(samples(tie_levels=5))
 def test_matches_brute_force_with_ties(data):
     conf, correct = data
-    assert sm.aurc(conf, correct) == pytest.approx(ref.aurc(conf, correct), abs=1e-12)
-    assert sm.augrc(conf, correct) == pytest.approx(ref.augrc(conf, correct), abs=1e-12)
+    assert sm.aurc(conf, correct) == pytest.approx(ref.aurc(conf, correct), rel=0, abs=1e-12)
+    assert sm.augrc(conf, correct) == pytest.approx(ref.augrc(conf, correct), rel=0, abs=1e-12)
 
 
 @settings(max_examples=200, deadline=None)
@@ -86,7 +87,7 @@ def test_permutation_invariance_under_ties(data, random):
     conf, correct = data
     perm = np.array(random.sample(range(conf.size), conf.size))
     for fn in (sm.aurc, sm.augrc, sm.e_aurc, sm.e_augrc):
-        assert fn(conf[perm], correct[perm]) == pytest.approx(fn(conf, correct), abs=1e-12)
+        assert fn(conf[perm], correct[perm]) == pytest.approx(fn(conf, correct), rel=0, abs=1e-12)
 
 
 # --- closed forms -------------------------------------------------------------------------------
@@ -106,7 +107,7 @@ def test_augrc_auroc_identity_is_exact(data):
         return
     acc = correct.mean()
     want = (1 - sm.auroc_f(conf, correct)) * acc * (1 - acc) + (1 - acc) ** 2 / 2
-    assert sm.augrc(conf, correct) == pytest.approx(want, abs=1e-12)
+    assert sm.augrc(conf, correct) == pytest.approx(want, rel=0, abs=1e-12)
 
 
 def test_augrc_identity_with_ties():
@@ -115,7 +116,7 @@ def test_augrc_identity_with_ties():
     correct = rng.random(500) < 0.7
     acc = correct.mean()
     want = (1 - sm.auroc_f(conf, correct)) * acc * (1 - acc) + (1 - acc) ** 2 / 2
-    assert sm.augrc(conf, correct) == pytest.approx(want, abs=1e-14)
+    assert sm.augrc(conf, correct) == pytest.approx(want, rel=0, abs=1e-14)
 
 
 @pytest.mark.parametrize("n", [10, 100, 1000, 10000])
@@ -125,7 +126,7 @@ def test_oracle_csf_has_zero_excess(n, accuracy):
     rng = np.random.default_rng(n)
     correct = rng.random(n) < accuracy
     conf = correct + 0.9 * rng.random(n)  # noise < 1 never crosses the two levels
-    assert sm.e_augrc(conf, correct) == pytest.approx(0.0, abs=1e-12)
+    assert sm.e_augrc(conf, correct) == pytest.approx(0.0, rel=0, abs=1e-12)
     # AURC_opt = err + (1-err) ln(1-err) is the continuous limit; the trapezoid over n
     # points undershoots it by about (1/a - a) / (12 n^2), a = accuracy (concave curve).
     a = correct.mean()
@@ -151,18 +152,31 @@ def test_random_csf_aurc_is_close_to_error_rate():
     assert sm.augrc(conf, correct) == pytest.approx(0.15, abs=0.005)
 
 
-def test_large_input_matches_brute_force_blocks():
-    """Inputs spanning several of the kernel's column blocks."""
+@pytest.mark.parametrize("decimals", [None, 6], ids=["distinct", "some ties"])
+def test_inputs_spanning_several_kernel_blocks(decimals):
+    """More groups than one column block of the streaming kernel (2**17)."""
     rng = np.random.default_rng(7)
-    conf = np.round(rng.random(300_000), 4)
     correct = rng.random(300_000) < 0.9
+    conf = correct + 2 * rng.random(300_000)
+    if decimals is not None:
+        conf = np.round(conf, decimals)
     curve = sm.RiskCoverageCurve(conf, correct)
+    assert curve.thresholds.size > 2 * 2**17
     assert curve.aurc == pytest.approx(
-        np.trapezoid(curve.selective_risks, curve.coverages), abs=1e-12
+        np.trapezoid(curve.selective_risks, curve.coverages), rel=0, abs=1e-12
     )
     assert curve.augrc == pytest.approx(
-        np.trapezoid(curve.generalized_risks, curve.coverages), abs=1e-12
+        np.trapezoid(curve.generalized_risks, curve.coverages), rel=0, abs=1e-12
     )
+    assert sm.auroc_f(conf, correct) == pytest.approx(
+        skm.roc_auc_score(correct, conf), rel=0, abs=1e-12)
+    assert sm.aupr_success(conf, correct) == pytest.approx(
+        skm.average_precision_score(correct, conf), rel=0, abs=1e-12)
+    assert sm.aupr_error(conf, correct) == pytest.approx(
+        skm.average_precision_score(~correct, -conf), rel=0, abs=1e-12)
+    fpr, tpr, _ = skm.roc_curve(correct, conf)
+    assert sm.fpr_at_95_tpr(conf, correct) == pytest.approx(
+        fpr[np.argmax(tpr >= 0.95 - 1e-12)], rel=0, abs=1e-12)
 
 
 # --- legacy --------------------------------------------------------------------------------------
@@ -171,7 +185,7 @@ def test_large_input_matches_brute_force_blocks():
 def test_legacy_matches_documented_algorithm(data):
     conf, correct = data
     assert sm.aurc(conf, correct, legacy=True) == pytest.approx(
-        ref.legacy_aurc(conf, correct), abs=1e-12
+        ref.legacy_aurc(conf, correct), rel=0, abs=1e-12
     )
 
 
@@ -184,7 +198,7 @@ def test_legacy_without_ties_misses_the_last_sample(data):
         return
     top_residual = 1.0 - correct[np.argmax(conf)]
     diff = sm.aurc(conf, correct) - sm.aurc(conf, correct, legacy=True)
-    assert diff == pytest.approx(top_residual / conf.size, abs=1e-12)
+    assert diff == pytest.approx(top_residual / conf.size, rel=0, abs=1e-12)
 
 
 def test_legacy_depends_on_the_order_of_ties():

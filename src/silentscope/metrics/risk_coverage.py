@@ -241,7 +241,7 @@ def legacy_aurc(confidence, correct) -> float:
     points = np.concatenate((rho[:1], rho[kept_steps + 1]))
     widths = np.diff(np.concatenate(([-1], kept_steps)))
     area = np.sum((points[:-1] + points[1:]) * 0.5 * widths)
-    area += points[-1] * (n - 1 - kept_steps[-1])
+    area += points[-1] * (n - 2 - kept_steps[-1])
     return float(area / n)
 
 

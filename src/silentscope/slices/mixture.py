@@ -66,7 +66,9 @@ class ErrorAwareMixture(BaseEstimator):
     n_init : int, default=1
         Restarts; the one with the highest likelihood is kept.
     init_params : {"kmeans", "k-means++", "random", "errors"}, default="kmeans"
-        The first three are scikit-learn's (identical results for one ``random_state``).
+        The first three are scikit-learn's (identical results for one ``random_state``;
+        above 20,000 samples ``kmeans`` fits k-means on a random subsample of 20,000 and
+        assigns the rest to their nearest centre, which keeps large fits fast).
         ``errors`` runs k-means separately on the errors and on the correct samples
         (half the components each, at least one), so that error regions are seeded;
         above ``20,000`` samples per group k-means runs on a random subsample of that
@@ -215,8 +217,7 @@ class ErrorAwareMixture(BaseEstimator):
         n, k = X.shape[0], int(self.n_components)
         resp = np.zeros((n, k), dtype=X.dtype)
         if self.init_params == "kmeans":
-            labels = KMeans(n_clusters=k, n_init=1, random_state=random_state).fit(X).labels_
-            resp[np.arange(n), labels] = 1
+            resp[np.arange(n), _kmeans_labels(X, k, random_state)] = 1
         elif self.init_params == "random":
             resp = random_state.uniform(size=(n, k)).astype(X.dtype)
             resp /= resp.sum(axis=1)[:, None]
