@@ -15,7 +15,14 @@ from silentscope.audit import AuditSet
 from silentscope.confidence import ConfidenceScorer, fit_score_csfs
 from silentscope.evaluation.groups import EvaluationGroup, evaluation_groups, select_test_sets
 from silentscope.evaluation.result import EvaluationResult
-from silentscope.metrics import BOOTSTRAP_METRICS, METRICS, bootstrap_ci, get_metric
+from silentscope.metrics import (
+    BOOTSTRAP_METRICS,
+    CLASSIFICATION_BOOTSTRAP_METRICS,
+    METRICS,
+    bootstrap_ci,
+    classification_bootstrap_ci,
+    get_metric,
+)
 
 #: Failure-detection metrics computed by default: those with a vectorised bootstrap. The
 #: class-balanced AURC/AUGRC are computed on request (their CIs need one call per resample).
@@ -261,10 +268,25 @@ def _failure_detection_metrics(
 
 
 def _classification_metrics(probabilities, labels, names, *, n_bootstrap, level, seed):
-    return {
-        name: _resampled(METRICS[name].function, (probabilities, labels), n_bootstrap, level, seed)
-        for name in names
-    }
+    # Vectorised where possible, on the same resamples as the per-resample loop.
+    fast = [n for n in names if n in CLASSIFICATION_BOOTSTRAP_METRICS] if n_bootstrap else []
+    results = {}
+    if fast:
+        batch = classification_bootstrap_ci(
+            probabilities,
+            labels,
+            fast,
+            n_resamples=n_bootstrap,
+            confidence_level=level,
+            random_state=seed,
+        )
+        results = {name: _from_bootstrap(batch[name]) for name in fast}
+    for name in names:
+        if name not in results:
+            results[name] = _resampled(
+                METRICS[name].function, (probabilities, labels), n_bootstrap, level, seed
+            )
+    return {name: results[name] for name in names}
 
 
 def _from_bootstrap(result) -> dict:

@@ -10,6 +10,10 @@ depends on the order of the samples.
 from .bootstrap import BOOTSTRAP_METRICS, BootstrapResult, bootstrap_ci
 from .calibration import ece, top_label_ece
 from .classification import accuracy, balanced_accuracy, brier, nll
+from .classification_bootstrap import (
+    CLASSIFICATION_BOOTSTRAP_METRICS,
+    classification_bootstrap_ci,
+)
 from .registry import METRICS, MetricSpec, get_metric
 from .risk_coverage import (
     RiskCoverageCurve,
@@ -47,6 +51,8 @@ __all__ = [
     "augrc_balanced",
     "balanced_accuracy",
     "bootstrap_ci",
+    "classification_bootstrap_ci",
+    "CLASSIFICATION_BOOTSTRAP_METRICS",
     "brier",
     "coverage_at_risk",
     "e_aurc",

@@ -121,19 +121,36 @@ class _Cells:
         # Every resample holds n draws, so the row totals are known.
         total = np.full(cell_counts.shape[0], self.n_samples, dtype=np.int64)
         if self.pure:
-            return CountCurves(cell_counts, None, self.thresholds,
-                               correct_flags=self.cell_correct, wrong_groups=self.wrong_groups,
-                               n_bins=n_bins, workspace=workspace, total=total)
+            return CountCurves(
+                cell_counts,
+                None,
+                self.thresholds,
+                correct_flags=self.cell_correct,
+                wrong_groups=self.wrong_groups,
+                n_bins=n_bins,
+                workspace=workspace,
+                total=total,
+            )
         shape = (cell_counts.shape[0], self.group_first_cell.shape[0])
         dtype = cell_counts.dtype
-        correct_counts = np.multiply(cell_counts, self.cell_correct,
-                                     out=workspace.get("a_cells", cell_counts.shape, dtype))
-        w = np.add.reduceat(cell_counts, self.group_first_cell, axis=-1,
-                            out=workspace.get("w", shape, dtype))
-        a = np.add.reduceat(correct_counts, self.group_first_cell, axis=-1,
-                            out=workspace.get("a", shape, dtype))
-        return CountCurves(w, a, self.thresholds, wrong_groups=self.wrong_groups,
-                           n_bins=n_bins, workspace=workspace, total=total)
+        correct_counts = np.multiply(
+            cell_counts, self.cell_correct, out=workspace.get("a_cells", cell_counts.shape, dtype)
+        )
+        w = np.add.reduceat(
+            cell_counts, self.group_first_cell, axis=-1, out=workspace.get("w", shape, dtype)
+        )
+        a = np.add.reduceat(
+            correct_counts, self.group_first_cell, axis=-1, out=workspace.get("a", shape, dtype)
+        )
+        return CountCurves(
+            w,
+            a,
+            self.thresholds,
+            wrong_groups=self.wrong_groups,
+            n_bins=n_bins,
+            workspace=workspace,
+            total=total,
+        )
 
 
 def _seed_sequence(random_state) -> np.random.SeedSequence:
@@ -201,9 +218,9 @@ class _Sampler:
                 words = rng.bit_generator.random_raw((draws + 3) // 4).view(np.uint16)
                 local = np.bincount(words[:draws] & (length - 1), minlength=length)
                 if stratum is None:
-                    out[edges[b]:edges[b + 1]] = local
+                    out[edges[b] : edges[b + 1]] = local
                 else:
-                    out[stratum[edges[b]:edges[b + 1]]] = local
+                    out[stratum[edges[b] : edges[b + 1]]] = local
 
 
 def _check_metrics(metrics) -> tuple[str, ...]:
