@@ -94,7 +94,24 @@ def summary_table(long: pd.DataFrame, metric: str = "aurc") -> pd.DataFrame:
         for s in ("mean", "std", "n_seeds")
         if (d, k, s) in table.columns
     ]
-    return table[ordered]
+    table = table[ordered]
+    return table.loc[_row_order(rows, table.index)]
+
+
+def _row_order(rows: pd.DataFrame, labels) -> list[str]:
+    """Rows grouped by objective (study order), the objective's own score first, then the
+    CSFs in registry order (MSR, MLS, PE, ..., MCD-*, feature-based), as in the paper's table."""
+    from silentscope.confidence.registry import registered_csfs
+
+    registry = {name: i for i, name in enumerate(registered_csfs())}
+    objectives = {o: i for i, o in enumerate(dict.fromkeys(rows["objective"]))}
+    first = rows.drop_duplicates("csf_label").set_index("csf_label")
+
+    def key(label: str):
+        csf, objective = first.loc[label, "csf"], first.loc[label, "objective"]
+        return (objectives[objective], not csf.startswith("ext:"), registry.get(csf, 99), csf)
+
+    return sorted(labels, key=key)
 
 
 def best_per_column(table: pd.DataFrame, higher_is_better: bool) -> dict[tuple[str, str], str]:
