@@ -28,9 +28,10 @@ def run_pipeline(run: RunSpec, folder: Path, progress: Progress) -> dict[str, An
 
 
 def _train_and_audit(run: RunSpec, folder: Path, progress: Progress):
-    from silentscope.study.training_run import train_and_audit
+    from silentscope.study.training_run import ensemble_and_audit, train_and_audit
 
-    audit, details = train_and_audit(run, folder, progress)
+    build = ensemble_and_audit if run.members else train_and_audit
+    audit, details = build(run, folder, progress)
     save_audit(audit, folder / STORE)
     return audit, details
 

@@ -43,7 +43,19 @@ def failed_runs(study_dir: str | Path) -> dict[str, str]:
 
 
 def csf_label(csf: str, objective: str) -> str:
-    """Row label of a CSF: qualified by its training objective unless that is plain CE."""
+    """Row label of a CSF: qualified by its training objective unless that is plain CE.
+
+    In a deep-ensemble run the MC samples are the members' logits, so ``MCD-<x>`` is the
+    ensemble's ``DE-<x>`` (FD-Shifts' naming).
+
+    Examples
+    --------
+    >>> csf_label("MSR", "ce"), csf_label("MCD-MI", "devries"), csf_label("MCD-MI", "de")
+    ('MSR', 'MCD-MI (devries)', 'DE-MI')
+    """
+    if (objective == "de" or objective.startswith("de-")) and csf.startswith("MCD-"):
+        name = "DE-" + csf.removeprefix("MCD-")
+        return name if objective == "de" else f"{name} ({objective})"
     return csf if objective in ("ce", "store") else f"{csf} ({objective})"
 
 

@@ -82,11 +82,19 @@ def run_study(
     view = _ProgressView(study_dir, outcomes, started)
     executor = executor or spec.executor
     run_executor = EXECUTORS[executor.kind]
+    # Deep-ensemble runs combine finished training runs, so they go in a second phase.
+    phases = [[r for r in todo if not r.members], [r for r in todo if r.members]]
     if live and console.is_terminal:
         with Live(view.render(), console=console, refresh_per_second=2, transient=False) as display:
-            run_executor(
-                todo, str(study_dir), executor, on_done, lambda: display.update(view.render())
-            )
+            for phase in phases:
+                if phase:
+                    run_executor(
+                        phase,
+                        str(study_dir),
+                        executor,
+                        on_done,
+                        lambda: display.update(view.render()),
+                    )
             display.update(view.render())
     else:
         total = len(todo)
@@ -100,7 +108,9 @@ def run_study(
             if result.get("error"):
                 console.print(f"    [red]{result['error']}[/]")
 
-        run_executor(todo, str(study_dir), executor, log_done, lambda: None)
+        for phase in phases:
+            if phase:
+                run_executor(phase, str(study_dir), executor, log_done, lambda: None)
     outcome = StudyOutcome(study_dir, [outcomes[run.run_id] for run in runs])
     (study_dir / "outcome.json").write_text(
         json.dumps([o.to_dict() for o in outcome.outcomes], indent=2)

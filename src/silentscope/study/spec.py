@@ -11,6 +11,7 @@ name the offending key. Example::
         severities: [1, 3, 5]
     objectives: [ce, dg]
     seeds: [0, 1]
+    ensembles: [ce]                 # deep ensemble of the ce runs' seeds (rows "... (de)")
     csfs: all
     train: {epochs: 6}
     evaluation: {bootstrap: 500}
@@ -26,7 +27,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
@@ -104,6 +112,10 @@ class StudySpec(_Strict):
     datasets: list[DatasetSpec] = Field(min_length=1)
     objectives: list[str] = Field(default_factory=lambda: ["ce"], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    ensembles: list[str] = Field(
+        default_factory=list,
+        description="Objectives whose seeds are combined into a deep ensemble (needs 2+ seeds).",
+    )
     csfs: Literal["all"] | list[str] = "all"
     train: TrainSpec = Field(default_factory=TrainSpec)
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
@@ -131,7 +143,42 @@ class StudySpec(_Strict):
                     runs.append(
                         RunSpec(dataset=dataset, objective=objective, seed=seed, study=self)
                     )
+            for objective in self.ensembles:
+                runs.append(
+                    RunSpec(
+                        dataset=dataset,
+                        objective=ensemble_name(objective),
+                        seed=self.seeds[0],
+                        study=self,
+                        members=tuple(self.seeds),
+                    )
+                )
         return runs
+
+    @model_validator(mode="after")
+    def _ensembles_have_members(self) -> StudySpec:
+        for objective in self.ensembles:
+            if objective not in self.objectives:
+                raise ValueError(
+                    f"ensembles: {objective!r} is not among the objectives {self.objectives}; "
+                    "an ensemble combines the seeds of a trained objective"
+                )
+        if self.ensembles and len(set(self.seeds)) < 2:
+            raise ValueError(
+                f"ensembles need at least 2 seeds to combine, got seeds {self.seeds}; add seeds"
+            )
+        return self
+
+
+def ensemble_name(objective: str) -> str:
+    """The objective label of a deep ensemble of ``objective`` runs: ``de`` for ce, else ``de-<o>``.
+
+    Examples
+    --------
+    >>> ensemble_name("ce"), ensemble_name("dg")
+    ('de', 'de-dg')
+    """
+    return "de" if objective == "ce" else f"de-{objective}"
 
 
 class RunSpec(BaseModel):
@@ -143,10 +190,27 @@ class RunSpec(BaseModel):
     objective: str
     seed: int
     study: StudySpec
+    members: tuple[int, ...] = ()
+    """Seeds of the runs a deep-ensemble run combines (empty for a training run)."""
 
     @property
     def run_id(self) -> str:
+        if self.members:
+            return f"{self.dataset.key}__{self.objective}__seeds{'-'.join(map(str, self.members))}"
         return f"{self.dataset.key}__{self.objective}__seed{self.seed}"
+
+    @property
+    def member_objective(self) -> str:
+        """The objective whose runs an ensemble run combines."""
+        return "ce" if self.objective == "de" else self.objective.removeprefix("de-")
+
+    def member_run_ids(self) -> list[str]:
+        return [
+            RunSpec(
+                dataset=self.dataset, objective=self.member_objective, seed=s, study=self.study
+            ).run_id
+            for s in self.members
+        ]
 
     def fingerprint(self) -> str:
         """Hash of everything that determines the run's result; a changed spec is not resumed."""
@@ -158,6 +222,8 @@ class RunSpec(BaseModel):
             "evaluation": self.study.evaluation.model_dump(),
             "csfs": self.study.csfs,
         }
+        if self.members:  # only ensemble runs carry it, so training-run fingerprints are stable
+            payload["members"] = list(self.members)
         return hashlib.sha256(
             json.dumps(payload, sort_keys=True, default=str).encode()
         ).hexdigest()[:16]

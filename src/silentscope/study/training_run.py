@@ -53,12 +53,9 @@ def corruption_names(dataset, spec: DatasetSpec) -> list[str]:
     return list(spec.corruptions)
 
 
-def train_and_audit(
-    run: RunSpec, folder: Path, progress: Callable[..., None]
-) -> tuple[AuditSet, dict[str, Any]]:
-    """Train ``run.objective`` with ``run.seed`` and audit iid, val and every shifted test set."""
+def build_test_data(run: RunSpec, progress: Callable[..., None]):
+    """The run's dataset (re-split by its split shifts), shifted test sets and corruptions."""
     from silentscope.data import load_dataset
-    from silentscope.models import Trainer
     from silentscope.models.eval_sets import corruption_test_sets
 
     progress("loading data")
@@ -69,6 +66,20 @@ def train_and_audit(
         test_sets.update(
             corruption_test_sets(dataset, corruptions, run.dataset.severities, seed=run.seed)
         )
+    return dataset, test_sets, corruptions
+
+
+def _provenance(run: RunSpec) -> dict[str, Any]:
+    return {"study": run.study.name, "run_id": run.run_id, "dataset_spec": run.dataset.model_dump()}
+
+
+def train_and_audit(
+    run: RunSpec, folder: Path, progress: Callable[..., None]
+) -> tuple[AuditSet, dict[str, Any]]:
+    """Train ``run.objective`` with ``run.seed`` and audit iid, val and every shifted test set."""
+    from silentscope.models import Trainer
+
+    dataset, test_sets, corruptions = build_test_data(run, progress)
     train = run.study.train
     trainer = Trainer(
         objective=run.objective,
@@ -89,11 +100,7 @@ def train_and_audit(
         test_sets=test_sets,
         mc_samples=train.mc_samples,
         seed=run.seed,
-        provenance={
-            "study": run.study.name,
-            "run_id": run.run_id,
-            "dataset_spec": run.dataset.model_dump(),
-        },
+        provenance=_provenance(run),
     )
     history = trainer.history_
     details = {
@@ -101,6 +108,64 @@ def train_and_audit(
         "best_val_accuracy": float(history["val_accuracy"].max())
         if "val_accuracy" in history
         else None,
+        "test_sets": list(audit.test_sets),
+        "corruptions": corruptions,
+    }
+    return audit, details
+
+
+def ensemble_and_audit(
+    run: RunSpec, folder: Path, progress: Callable[..., None]
+) -> tuple[AuditSet, dict[str, Any]]:
+    """Combine the finished member runs of ``run`` into a deep ensemble and audit it.
+
+    The members are the study's runs of the same objective with the seeds ``run.members``
+    (``folder`` sits in the study's ``runs/`` folder, beside them). Each member must have been
+    trained on exactly this run's data split: a member trained on another split would have
+    seen test images.
+    """
+    from silentscope.audit.store import load_audit
+    from silentscope.models.audit_model import audit_model
+    from silentscope.models.checkpoint import load_model
+    from silentscope.models.ensemble import ensemble_from_models
+    from silentscope.models.training import dataset_fingerprint
+
+    runs_dir = folder.parent
+    member_ids = run.member_run_ids()
+    missing = [m for m in member_ids if not (runs_dir / m / "model.pt").is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"ensemble {run.run_id} needs the finished runs {', '.join(missing)}; they failed or "
+            "have not run yet (rerun the study once they succeed)"
+        )
+    dataset, test_sets, corruptions = build_test_data(run, progress)
+    expected = dataset_fingerprint(dataset)
+    for member in member_ids:
+        trained_on = load_audit(runs_dir / member / "audit").provenance["dataset"]["fingerprint"]
+        if trained_on != expected:
+            raise ValueError(
+                f"ensemble member {member} was trained on a different data split than seed "
+                f"{run.seed} gives ({trained_on} vs {expected}); ensembles need seed-independent "
+                "splits (e.g. a split column, or a fixed `seed` in the dataset options)"
+            )
+    progress(f"loading {len(member_ids)} members")
+    network = ensemble_from_models([load_model(runs_dir / m / "model.pt") for m in member_ids])
+    progress(f"inference on {len(test_sets) + 2} test sets")
+    audit = audit_model(
+        network,
+        dataset,
+        test_sets=test_sets,
+        mc_samples=0,  # an ensemble's mc_logits are its members' logits
+        seed=run.seed,
+        provenance={
+            **_provenance(run),
+            "objective": run.objective,
+            "ensemble": {"members": member_ids, "seeds": list(run.members)},
+            "dataset": {"name": dataset.name, "fingerprint": expected},
+        },
+    )
+    details = {
+        "members": member_ids,
         "test_sets": list(audit.test_sets),
         "corruptions": corruptions,
     }

@@ -1,0 +1,84 @@
+"""Deep ensembles over the seeds of a study: a second phase that combines finished runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from silentscope.audit.store import load_audit
+from silentscope.study.results import collect_results, summary_table
+from silentscope.study.runner import run_study
+from silentscope.study.spec import parse_study
+
+
+def tiny_study(**changes) -> dict:
+    raw = {
+        "name": "tiny",
+        "datasets": [
+            {
+                "name": "synthetic",
+                "options": {"seed": 0, "n_samples": 240, "size": 16},
+                "corruptions": ["gaussian_noise"],
+                "severities": [3],
+            }
+        ],
+        "objectives": ["ce"],
+        "seeds": [0, 1],
+        "ensembles": ["ce"],
+        "csfs": ["MSR", "MCD-MI"],
+        "train": {"epochs": 1, "mc_samples": 3, "options": {"width": 4}},
+        "evaluation": {"bootstrap": 0},
+        "executor": {"kind": "local", "workers": 1},
+    }
+    raw.update(changes)
+    return raw
+
+
+def test_ensemble_run_combines_the_seeds(tmp_path):
+    spec = parse_study(tiny_study())
+    assert [r.run_id for r in spec.runs()] == [
+        "synthetic__ce__seed0",
+        "synthetic__ce__seed1",
+        "synthetic__de__seeds0-1",
+    ]
+    outcome = run_study(spec, tmp_path / "study", live=False)
+    assert [o.status for o in outcome.outcomes] == ["done"] * 3
+    runs = tmp_path / "study" / "runs"
+    ensemble = load_audit(runs / "synthetic__de__seeds0-1" / "audit")
+    members = [load_audit(runs / f"synthetic__ce__seed{s}" / "audit") for s in (0, 1)]
+    assert ensemble.mc_logits.shape[2] == 2  # the members' logits, not dropout samples
+    # On the uncorrupted sets (corruptions are drawn with each run's seed) the ensemble's
+    # probabilities are the mean of its members'.
+    clean = np.isin(ensemble.test_set, ["val", "iid"])
+    assert clean.sum() > 50
+    for member in members:
+        np.testing.assert_array_equal(member.sample_id[clean], ensemble.sample_id[clean])
+    np.testing.assert_allclose(
+        ensemble.probabilities[clean],
+        (members[0].probabilities[clean] + members[1].probabilities[clean]) / 2,
+        atol=1e-5,
+    )
+    table = summary_table(collect_results(tmp_path / "study"))
+    assert {"MSR", "MCD-MI", "MSR (de)", "DE-MI"} <= set(table.index)
+
+
+def test_ensemble_fails_clearly_without_its_members(tmp_path):
+    raw = tiny_study(objectives=["ce"], csfs=["MSR"])
+    raw["train"] = {"epochs": 1, "mc_samples": 0, "options": {"width": 4, "backbone": "nope"}}
+    outcome = run_study(parse_study(raw), tmp_path / "study", live=False)
+    statuses = {o.run_id: (o.status, o.error) for o in outcome.outcomes}
+    status, error = statuses["synthetic__de__seeds0-1"]
+    assert status == "failed"
+    assert "needs the finished runs synthetic__ce__seed0, synthetic__ce__seed1" in error
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"ensembles": ["dg"]}, "'dg' is not among the objectives"),
+        ({"seeds": [0]}, "need at least 2 seeds"),
+    ],
+)
+def test_ensemble_spec_errors(changes, message):
+    with pytest.raises(ValueError, match=message):
+        parse_study(tiny_study(**changes))
