@@ -18,7 +18,7 @@ from jinja2 import Template
 
 from silentscope import __version__
 from silentscope.audit.auditset import AuditSet
-from silentscope.audit.store import MANIFEST, load_audit
+from silentscope.audit.store import MANIFEST, list_artifacts, load_audit, read_artifact
 from silentscope.data.refs import read_image_ref
 from silentscope.report import figures
 from silentscope.report.thumbnails import thumbnail_data_uri
@@ -27,6 +27,7 @@ from silentscope.study.pipelines import EVALUATION_FILE, STORE
 from silentscope.study.results import (
     best_per_column,
     collect_results,
+    csf_label,
     failed_runs,
     format_summary,
     summary_table,
@@ -62,6 +63,7 @@ class _Run:
     folder: Path | None
     audit: AuditSet
     evaluation: pd.DataFrame | None
+    store: Path | None = None
 
 
 def build_report(
@@ -85,16 +87,15 @@ def build_report(
     sections: list[_Section] = []
     if long is not None:
         sections += _results_sections(long)
-        figure = None
-        for metric, label in (("aurc", "AURC"),):
-            scale = _scale(metric)
-            figure = figures.severity_figure(long, metric, scale, f"{label} x{scale:g}")
-        if figure:
+        severity = _severity_figures(long, "aurc")
+        if severity:
             sections.append(
                 _Section(
                     "severity",
                     "Failure detection vs corruption severity",
-                    f'<div class="figs">{figure}</div>',
+                    f'<div class="figs">{"".join(severity)}</div>',
+                    "Featured CSFs of each objective (its own confidence score, MSR, MCD-MI or "
+                    "DE-MI, and the feature-based ViM and kNN); every CSF is in the tables.",
                 )
             )
     for run in runs:
@@ -132,7 +133,7 @@ def _load_source(source: Path, max_runs: int):
         long = evaluate(audit, n_bootstrap=200, random_state=0).table.assign(
             dataset=source.name, objective="store", seed=0
         )
-        return [_Run(source.name, None, audit, long)], long, {}
+        return [_Run(source.name, None, audit, long, source)], long, {}
     if (source / RUN_RECORD).is_file():
         folders = [source]
     elif (source / RUNS).is_dir():
@@ -154,7 +155,7 @@ def _load_source(source: Path, max_runs: int):
             if (folder / EVALUATION_FILE).is_file()
             else None
         )
-        shown.append(_Run(folder.name, folder, load_audit(store_path), evaluation))
+        shown.append(_Run(folder.name, folder, load_audit(store_path), evaluation, store_path))
     return shown, long, failed_runs(source) if (source / RUNS).is_dir() else {}
 
 
@@ -203,6 +204,29 @@ def _results_sections(long: pd.DataFrame) -> list[_Section]:
     return sections
 
 
+#: CSFs drawn in the severity plots, besides each objective's own score (``ext:*``).
+SEVERITY_CSFS = ("MSR", "MCD-MI", "ViM", "kNN")
+
+
+def _severity_figures(long: pd.DataFrame, metric: str) -> list[str]:
+    """One severity plot per dataset, lines = featured CSFs per objective."""
+    if "dataset" not in long or "objective" not in long:
+        long = long.assign(dataset="", objective="store")
+    scale = _scale(metric)
+    featured = long[long["csf"].isin(SEVERITY_CSFS) | long["csf"].str.startswith("ext:")]
+    featured = featured.assign(
+        label=[csf_label(c, o) for c, o in zip(featured["csf"], featured["objective"], strict=True)]
+    )
+    out = []
+    for dataset, rows in featured.groupby("dataset", sort=False):
+        figure = figures.severity_figure(
+            rows, metric, scale, f"{metric.upper()} x{scale:g}", title=str(dataset)
+        )
+        if figure:
+            out.append(figure)
+    return out
+
+
 def _ranking_html(table: pd.DataFrame, higher_is_better: bool) -> str:
     means = table.xs("mean", axis=1, level=2)
     ranks = means.rank(ascending=not higher_is_better, axis=0).mean(axis=1).sort_values()
@@ -233,6 +257,14 @@ def _run_sections(run: _Run) -> list[_Section]:
         )
         parts.append(
             _gallery(audit, mask, confidences.get("MSR", next(iter(featured.values()))), run.folder)
+        )
+    if run.store is not None and "slices" in list_artifacts(run.store):  # silentscope slices
+        from silentscope.slices.report import slices_html
+
+        table = read_artifact(run.store, "slices")
+        parts.append("<h3>Slices: where the classifier fails systematically</h3>")
+        parts.append(
+            slices_html(table, lambda ref: thumbnail_data_uri(read_image_ref(ref, run.folder)))
         )
     return [
         _Section(

@@ -67,8 +67,14 @@ def risk_coverage_figure(
     return to_svg(figure)
 
 
-def severity_figure(long: pd.DataFrame, metric: str, scale: float, label: str) -> str | None:
-    """A metric vs corruption severity (mean over corruption types), one line per CSF."""
+def severity_figure(
+    long: pd.DataFrame, metric: str, scale: float, label: str, title: str = ""
+) -> str | None:
+    """A metric vs corruption severity (mean over corruption types), one line per row label.
+
+    ``long`` holds one dataset's rows with a ``label`` column (the CSF, qualified by its
+    training objective where that is not plain CE), so objectives are never averaged.
+    """
     rows = long[(long["metric"] == metric) & long["test_set"].str.startswith("cor/")]
     rows = rows[rows["test_set"].map(_parses)]
     if rows.empty:
@@ -76,14 +82,14 @@ def severity_figure(long: pd.DataFrame, metric: str, scale: float, label: str) -
     rows = rows.assign(severity=rows["test_set"].map(lambda n: parse_test_set(n).severity))
     iid = (
         long[(long["metric"] == metric) & (long["test_set"] == "iid")]
-        .groupby("csf")["value"]
+        .groupby("label")["value"]
         .mean()
     )
-    mean = rows.groupby(["csf", "severity"])["value"].mean().unstack("severity")
+    mean = rows.groupby(["label", "severity"])["value"].mean().unstack("severity")
     figure, axis = plt.subplots(figsize=(5.2, 3.2))
-    for i, (csf, values) in enumerate(mean.iterrows()):
-        xs = [0, *values.index.tolist()] if csf in iid else values.index.tolist()
-        ys = [iid[csf], *values.tolist()] if csf in iid else values.tolist()
+    for i, (name, values) in enumerate(mean.iterrows()):
+        xs = [0, *values.index.tolist()] if name in iid else values.index.tolist()
+        ys = [iid[name], *values.tolist()] if name in iid else values.tolist()
         axis.plot(
             xs,
             np.asarray(ys) * scale,
@@ -91,10 +97,12 @@ def severity_figure(long: pd.DataFrame, metric: str, scale: float, label: str) -
             ms=3,
             lw=1.3,
             color=PALETTE[i % len(PALETTE)],
-            label=csf,
+            label=name,
         )
     axis.set(
-        xlabel="corruption severity (0 = iid)", ylabel=label, title=f"{label} under corruptions"
+        xlabel="corruption severity (0 = iid)",
+        ylabel=label,
+        title=f"{title + ': ' if title else ''}{label} under corruptions",
     )
     axis.legend(frameon=False, fontsize=7, ncol=2)
     return to_svg(figure)

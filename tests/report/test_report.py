@@ -1,0 +1,46 @@
+"""The HTML report of a study: tables, rankings, severity plots, curves; self-contained."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from silentscope.report.build import build_report
+from silentscope.study.results import collect_results
+from silentscope.study.runner import run_study
+from silentscope.study.spec import parse_study
+from tests.study.test_study import store_study
+
+
+def test_study_report_is_self_contained_and_complete(tmp_path):
+    spec = parse_study(store_study(tmp_path, n_stores=2, bootstrap=20))
+    run_study(spec, tmp_path / "study", live=False)
+    page = build_report(tmp_path / "study", tmp_path / "report.html").read_text()
+
+    # No network: no external scripts, styles or images.
+    assert not re.search(r"""(src|href)=["']https?://""", page)
+    # Both summary tables, with the best cell of each column marked, and the CSF ranking.
+    assert "Results: AURC" in page and "Results: AUGRC" in page
+    assert page.count('class="best"') >= 2 * 3  # 2 metrics x (iid, cor, acq) per dataset
+    assert "Mean rank of each CSF" in page
+    # One severity plot per dataset (model0, model1), never averaged over datasets.
+    assert page.count("under corruptions") == 2
+    assert "model0: AURC" in page and "model1: AURC" in page
+    # Per-run curves (selective and generalized risk) and reliability diagrams.
+    assert "generalized risk-coverage" in page
+    assert page.count("<svg") >= 2 + 2 * 3
+
+
+def test_best_cell_is_the_column_minimum(tmp_path):
+    spec = parse_study(store_study(tmp_path, n_stores=1))
+    run_study(spec, tmp_path / "study", live=False)
+    page = build_report(tmp_path / "study", tmp_path / "report.html").read_text()
+    long = collect_results(tmp_path / "study")
+    iid = long[(long["metric"] == "aurc") & (long["test_set"] == "iid")]
+    best = iid.loc[iid["value"].idxmin(), "csf"]
+    table = page[page.index("Results: AURC") :]
+    row = re.search(rf"<tr><td>{re.escape(best)}</td>(.*?)</tr>", table).group(1)
+    first_cell = re.search(r"<td([^>]*)>", row).group(1)
+    assert 'class="best"' in first_cell
+    assert isinstance(long, pd.DataFrame)
