@@ -12,6 +12,7 @@ import json
 import math
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +201,7 @@ class Trainer:
         checkpoint_dir: str | Path | None = None,
         resume: bool = False,
         stop_after: int | None = None,
+        on_epoch: Callable[[dict[str, Any]], None] | None = None,
     ) -> Trainer:
         """Train on the ``train`` split, selecting epochs on the ``val`` split.
 
@@ -214,6 +216,9 @@ class Trainer:
         stop_after : int, optional
             Stop (with a checkpoint) after this many epochs in this call, e.g. to split
             training over jobs with a time limit; resume later with ``resume=True``.
+        on_epoch : callable, optional
+            Called after every epoch with that epoch's history row plus ``done`` and
+            ``total`` (epochs over all stages), e.g. to report progress to a study.
 
         Returns
         -------
@@ -229,7 +234,7 @@ class Trainer:
             torch_threads(self.n_threads),
             torch.random.fork_rng(devices=[] if device.type != "cuda" else None),
         ):
-            self._fit(dataset, hp, device, checkpoint_dir, resume, stop_after)
+            self._fit(dataset, hp, device, checkpoint_dir, resume, stop_after, on_epoch)
         return self
 
     def save(self, path: str | Path) -> Path:
@@ -252,7 +257,7 @@ class Trainer:
             raise ValueError("this Trainer is not fitted yet; call fit(dataset) first")
 
     # ------------------------------------------------------------------ the loop
-    def _fit(self, dataset, hp, device, checkpoint_dir, resume, stop_after) -> None:
+    def _fit(self, dataset, hp, device, checkpoint_dir, resume, stop_after, on_epoch) -> None:
         torch.manual_seed(hp["seed"])
         generator = torch.Generator().manual_seed(hp["seed"])
         train = dataset.split_of("train")
@@ -323,6 +328,10 @@ class Trainer:
                 progress.update(stage, row)
                 if state_path is not None:
                     state.save(state_path, settings, net, generator, device)
+                if on_epoch is not None:
+                    done = sum(s.epochs for s in stages[: state.stage_index]) + state.epoch
+                    total = sum(s.epochs for s in stages)
+                    on_epoch({**row, "stage": stage.name, "done": done, "total": total})
         self.finished_ = state.stage_index >= len(stages)
         net.eval()
         net.requires_grad_(False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ def run_pipeline(run: RunSpec, folder: Path, progress: Progress) -> dict[str, An
         audit, details = _train_and_audit(run, folder, progress)
         details["store"] = STORE
     progress("evaluating")
+    started = time.perf_counter()
     details.update(_evaluate(run, audit, folder))
+    details["evaluate_seconds"] = round(time.perf_counter() - started, 1)
     return details
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,18 @@ def train_and_audit(
         **train.options,
     )
     progress("training")
-    trainer.fit(dataset, checkpoint_dir=folder / "checkpoint")
+    started = time.perf_counter()
+
+    def on_epoch(row: dict[str, Any]) -> None:
+        accuracy = row.get("val_accuracy", float("nan"))
+        progress(
+            f"training ({row['stage']}) epoch {row['done']}/{row['total']}, val acc {accuracy:.3f}",
+            row["done"] / row["total"],
+        )
+
+    trainer.fit(dataset, checkpoint_dir=folder / "checkpoint", on_epoch=on_epoch)
     trainer.save(folder / "model.pt")
+    trained = time.perf_counter()
     progress(f"inference on {len(test_sets) + 2} test sets")
     audit = trainer.audit(
         dataset,
@@ -110,6 +121,8 @@ def train_and_audit(
         else None,
         "test_sets": list(audit.test_sets),
         "corruptions": corruptions,
+        "train_seconds": round(trained - started, 1),
+        "audit_seconds": round(time.perf_counter() - trained, 1),
     }
     return audit, details
 
