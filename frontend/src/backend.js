@@ -3,7 +3,7 @@ import { embeddedQueries } from './local.js';
 
 export { maskIndices, packMask } from './masks.js';
 
-const DTYPES = { float32: Float32Array, int16: Int16Array, uint8: Uint8Array };
+const DTYPES = { float32: Float32Array, int16: Int16Array, uint8: Uint8Array, uint32: Uint32Array };
 
 class HttpBackend {
   constructor() {
@@ -33,11 +33,21 @@ class HttpBackend {
     return this.json(await fetch('api/meta'));
   }
 
-  async column(key) {
-    const response = await fetch(`api/column/${encodeURIComponent(key)}`);
-    if (!response.ok) throw new Error(`column ${key}: ${response.statusText}`);
+  async typed(url) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${url}: ${response.statusText}`);
     const Type = DTYPES[response.headers.get('X-Dtype')];
     return new Type(await response.arrayBuffer());
+  }
+
+  // A column of every row, or (rows = 'drawn') of the drawn rows only.
+  async column(key, rows = 'all') {
+    return this.typed(`api/column/${encodeURIComponent(key)}?rows=${rows}`);
+  }
+
+  // The rows the map draws (a stratified subsample of a large store).
+  async drawnRows() {
+    return this.typed('api/drawn');
   }
 
   async filter(spec) {
@@ -99,9 +109,18 @@ class EmbeddedBackend {
     return this.payload.meta;
   }
 
-  async column(key) {
+  async column(key, rows = 'all') {
     if (!(key in this.columns)) throw new Error(`column ${key} is not in this export`);
-    return this.columns[key];
+    const values = this.columns[key];
+    const drawn = this.columns.drawn;
+    if (rows !== 'drawn' || !drawn) return values;
+    const out = new values.constructor(drawn.length);
+    for (let k = 0; k < drawn.length; k++) out[k] = values[drawn[k]];
+    return out;
+  }
+
+  async drawnRows() {
+    return this.columns.drawn;
   }
 
   async filter(spec) {

@@ -143,6 +143,7 @@ export function embeddedQueries(payload, columns) {
       const values = conf(csf);
       const wrong = sel.filter((i) => correct[i] === 1).sort((p, q) => values[q] - values[p]).slice(0, 20);
       const others = sel.filter((i) => !wrong.includes(i)).slice(0, 40 - wrong.length);
+      const images = [...wrong, ...others];
       return {
         n: sel.length,
         n_rest: rest.length,
@@ -154,7 +155,9 @@ export function embeddedQueries(payload, columns) {
         test_sets: shares(testSet, meta.test_sets, sel, rest),
         enrichment: enrichment(sel, rest),
         terms: { status: 'export', items: [] },
-        images: [...wrong, ...others],
+        images,
+        image_correct: images.map((i) => correct[i] === 0),
+        image_confidence: images.map((i) => values[i]),
       };
     },
     riskCoverage: (spec, csf) => {
@@ -195,7 +198,13 @@ export function embeddedQueries(payload, columns) {
         })
         .filter((group) => group.n > 0);
     },
-    representatives: (spec, k) => payload.representatives.map((g) => ({ ...g, rows: g.rows.filter((i) => filterMask(spec)[i]).slice(0, k) })),
+    representatives: (spec, k) => {
+      const keep = filterMask(spec);
+      return payload.representatives.map((g) => {
+        const shown = g.rows.map((row, j) => j).filter((j) => keep[g.rows[j]]).slice(0, k);
+        return { ...g, rows: shown.map((j) => g.rows[j]), correct: shown.map((j) => g.correct[j]) };
+      });
+    },
     sample: (row) => {
       const samples = payload.samples;
       return {

@@ -1,8 +1,15 @@
 // The silentscope viewer: a WebGL map of the joint embedding with colour-by, filters, lasso
 // statistics and panels. State lives here; rendering of panels is in panels.js.
+//
+// A large store is drawn as a stratified subsample (the server picks the rows), because a
+// software-rendered frame of a million points takes seconds. Selections, filters and
+// statistics are about every row: the lasso is hit-tested against all positions
+// (lasso.js) and the selection travels as a bit mask over all rows.
 import createScatterplot from 'regl-scatterplot';
-import { createBackend, maskIndices, packMask } from './backend.js';
+import { createBackend } from './backend.js';
 import { encodingFor, zCodes } from './colors.js';
+import { pointsInPolygon } from './lasso.js';
+import { combineMasks, countBits, hasBit, maskIndices, packMask } from './masks.js';
 import {
   el,
   fmt,
@@ -22,14 +29,17 @@ const $ = (id) => document.getElementById(id);
 const backend = createBackend();
 const state = {
   meta: null,
-  columns: {},
+  columns: {}, // colour-by columns of the drawn rows
   colorKey: 'correct',
   csf: null,
   filter: {},
   filterCount: null,
-  selection: null,
+  selection: null, // { bits, count } over every row
   stats: null,
   tab: 'selection',
+  drawn: null, // rows drawn, when a subsample is drawn (else drawn position = row)
+  drawnPosition: null, // row -> drawn position or -1, when a subsample is drawn
+  positions: null, // promise of the normalised { x, y } of every row
   points: null,
   rows: null,
   spatialIndex: null,
@@ -39,21 +49,25 @@ let scatterplot = null;
 let selectionRequest = null;
 
 async function column(key) {
-  if (!(key in state.columns)) state.columns[key] = await backend.column(key);
+  if (!(key in state.columns)) state.columns[key] = await backend.column(key, state.drawn ? 'drawn' : 'all');
   return state.columns[key];
 }
 
+const rowOf = (i) => (state.drawn ? state.drawn[i] : i);
+const drawnOf = (row) => (state.drawnPosition ? state.drawnPosition[row] : row);
+
+// Drawn positions of the rows set in a bit mask over every row.
+function drawnIndices(bits) {
+  const out = [];
+  const n = state.drawn ? state.drawn.length : state.meta.n;
+  for (let i = 0; i < n; i++) if (hasBit(bits, rowOf(i))) out.push(i);
+  return out;
+}
+
+// Every row's position in the map's [-0.95, 0.95] square, from the store-wide bounds, so
+// drawn and all positions share one frame.
 function normalise(x, y) {
-  let x0 = Infinity;
-  let x1 = -Infinity;
-  let y0 = Infinity;
-  let y1 = -Infinity;
-  for (let i = 0; i < x.length; i++) {
-    if (x[i] < x0) x0 = x[i];
-    if (x[i] > x1) x1 = x[i];
-    if (y[i] < y0) y0 = y[i];
-    if (y[i] > y1) y1 = y[i];
-  }
+  const [x0, x1, y0, y1] = state.meta.bounds;
   const scale = 1.9 / Math.max(x1 - x0, y1 - y0, 1e-9);
   const cx = (x0 + x1) / 2;
   const cy = (y0 + y1) / 2;
@@ -154,9 +168,8 @@ async function applyFilter() {
     state.filterCount = n;
   } else {
     const bits = await backend.filter(state.filter);
-    const rows = maskIndices(bits, n);
-    state.filterCount = rows.length;
-    scatterplot.filter(Array.from(rows));
+    state.filterCount = countBits(bits);
+    scatterplot.filter(drawnIndices(bits));
   }
   $('shown').textContent = `${fmt.int(state.filterCount)} of ${fmt.int(n)} shown`;
   probe.timings.filter = performance.now() - t0;
@@ -164,14 +177,22 @@ async function applyFilter() {
   if (state.selection) requestStats();
 }
 
+// An exported page shown in a notebook widget hands its selection to Python (positions in
+// the page). The live page never posts: a site framing it must not learn what is selected.
+function announceSelection() {
+  if (backend.live || window.parent === window) return;
+  const rows = state.selection ? Array.from(maskIndices(state.selection.bits, state.meta.n)) : [];
+  window.parent.postMessage({ type: 'silentscope-selection', rows }, '*');
+}
+
 function requestStats() {
+  announceSelection();
   const t0 = performance.now();
   if (selectionRequest) selectionRequest.abort();
   selectionRequest = new AbortController();
-  const bits = packMask(state.selection, state.meta.n);
   $('selection-panel').classList.add('busy');
   return backend
-    .selection(bits, state.filter, state.csf, selectionRequest.signal)
+    .selection(state.selection.bits, state.filter, state.csf, selectionRequest.signal)
     .then((stats) => {
       state.stats = stats;
       renderSelection($('selection-panel'), stats, context());
@@ -207,24 +228,54 @@ function context() {
   };
 }
 
-function focusRow(row) {
-  scatterplot.zoomToPoints([row], { padding: 0.4, transition: true });
-  scatterplot.select([row]);
+// Select the rows of a mask over every row, highlight those that are drawn, and fetch the
+// statistics. The map's own selection events are not raised.
+function selectRows(bits, { zoom = false } = {}) {
+  const count = countBits(bits);
+  if (!count) {
+    clearSelection();
+    scatterplot.deselect({ preventEvent: true });
+    return [];
+  }
+  state.selection = { bits, count };
+  const shown = drawnIndices(bits);
+  scatterplot.select(shown, { preventEvent: true });
+  if (zoom && shown.length) scatterplot.zoomToPoints(shown, { padding: 0.2, transition: true });
+  switchTab('selection');
+  requestStats();
+  return shown;
+}
+
+function clearSelection() {
+  state.selection = null;
+  state.stats = null;
+  announceSelection();
+  renderSelection($('selection-panel'), null, context());
+}
+
+async function focusRow(row) {
+  const i = drawnOf(row);
+  selectRows(packMask([row], state.meta.n));
+  if (i >= 0) {
+    scatterplot.zoomToPoints([i], { padding: 0.4, transition: true });
+    return;
+  }
+  // Not drawn: zoom to where it lies.
+  const { x, y } = await state.positions;
+  const r = 0.05;
+  scatterplot.zoomToArea({ x: x[row] - r, y: y[row] - r, width: 2 * r, height: 2 * r }, { transition: true });
 }
 
 async function showSlice(source, index) {
   const bits = await backend.sliceRows(source, index);
-  const rows = Array.from(maskIndices(bits, state.meta.n));
   document.querySelectorAll('.slice').forEach((b) => b.classList.toggle('active', b.dataset.source === source && Number(b.dataset.index) === index));
-  scatterplot.select(rows);
-  if (rows.length) scatterplot.zoomToPoints(rows, { padding: 0.2, transition: true });
-  switchTab('selection');
+  selectRows(bits, { zoom: true });
 }
 
 async function saveSlice(name, message) {
-  if (!state.selection || !state.selection.length) return;
+  if (!state.selection) return;
   try {
-    const saved = await backend.saveSlice(name, packMask(state.selection, state.meta.n), false);
+    const saved = await backend.saveSlice(name, state.selection.bits, false);
     message.textContent = `Saved slice “${saved.name}” (${fmt.int(saved.n)} samples) in the store.`;
     state.meta = await backend.meta();
     delete state.columns['slice:saved'];
@@ -311,7 +362,8 @@ function buildControls() {
         return;
       }
       if (tool === 'clear') {
-        scatterplot.deselect();
+        scatterplot.deselect({ preventEvent: true });
+        clearSelection();
         return;
       }
       document.querySelectorAll('.tool[data-mode]').forEach((t) => t.classList.toggle('active', t === b));
@@ -387,7 +439,8 @@ function attachHover() {
     card.style.left = `${left}px`;
     card.style.top = `${top}px`;
   };
-  scatterplot.subscribe('pointOver', async (row) => {
+  scatterplot.subscribe('pointOver', async (i) => {
+    const row = rowOf(i);
     current = row;
     try {
       if (!cache.has(row)) cache.set(row, await backend.sample(row));
@@ -415,14 +468,90 @@ function attachHover() {
   });
 }
 
+// Selections from the map: a lasso is hit-tested against every row once it ends (its
+// polygon is in the same coordinates as the points); a click selects one drawn point.
+function attachSelection() {
+  let lassoing = false;
+  let modifiers = { merge: false, remove: false };
+  // regl-scatterplot reads Cmd (merge) and Alt (remove) from the mouse-up that ends a lasso.
+  window.addEventListener(
+    'mouseup',
+    (e) => {
+      modifiers = { merge: e.metaKey, remove: e.altKey };
+    },
+    true,
+  );
+  scatterplot.subscribe('lassoStart', () => {
+    lassoing = true;
+  });
+  scatterplot.subscribe('lassoEnd', async ({ coordinates }) => {
+    probe.timings.selectStart = performance.now();
+    const { x, y } = await state.positions;
+    const t0 = performance.now();
+    let { bits } = pointsInPolygon(x, y, coordinates, state.meta.n);
+    probe.timings.hitTest = performance.now() - t0;
+    lassoing = false;
+    if (state.selection && (modifiers.merge || modifiers.remove)) {
+      bits = combineMasks(state.selection.bits, bits, modifiers.remove ? 'remove' : 'merge');
+    }
+    const count = countBits(bits);
+    if (!count) {
+      clearSelection();
+      return;
+    }
+    state.selection = { bits, count };
+    switchTab('selection');
+    requestStats();
+  });
+  scatterplot.subscribe('select', ({ points }) => {
+    if (lassoing) return; // the lassoEnd handler selects from every row
+    probe.timings.selectStart = performance.now();
+    const rows = Array.from(points, rowOf);
+    state.selection = { bits: packMask(rows, state.meta.n), count: rows.length };
+    switchTab('selection');
+    requestStats();
+  });
+  scatterplot.subscribe('deselect', () => {
+    if (!lassoing) clearSelection();
+  });
+}
+
+function showDrawnNote() {
+  const { n } = state.meta;
+  const drawn = state.meta.drawn;
+  if (!drawn.subsampled) return;
+  const note = $('drawn-note');
+  note.textContent = `Drawing ${fmt.int(drawn.n)} of ${fmt.int(n)} points (a stratified sample: every test set, class and error group stays visible). Lasso, filters and statistics use all ${fmt.int(n)}.`;
+  note.hidden = false;
+}
+
+// After the first paint: every row's position (for lasso hit-testing), then the colour-by
+// columns of the drawn rows, so that a switch needs no request.
+async function prefetch() {
+  const { x, y } = await state.positions;
+  probe.positionsReady = x.length;
+  for (const c of state.meta.columns) {
+    if (!c.key.startsWith('slice:')) await column(c.key).catch(() => null);
+  }
+  probe.prefetched = true;
+}
+
 async function main() {
   const t0 = performance.now();
   state.meta = await backend.meta();
   state.csf = state.meta.default_csf;
+  const n = state.meta.n;
+  if (state.meta.drawn.subsampled) {
+    state.drawn = await backend.drawnRows();
+    state.drawnPosition = new Int32Array(n).fill(-1);
+    for (let i = 0; i < state.drawn.length; i++) state.drawnPosition[state.drawn[i]] = i;
+  }
   const [x, y, correct] = await Promise.all([column('x'), column('y'), column('correct')]);
+  delete state.columns.x;
+  delete state.columns.y;
   probe.timings.fetch = performance.now() - t0;
   state.points = normalise(x, y);
-  const n = state.meta.n;
+  const nDrawn = x.length;
   const canvas = $('canvas');
   const { width, height } = canvas.getBoundingClientRect();
   scatterplot = createScatterplot({
@@ -430,10 +559,10 @@ async function main() {
     width,
     height,
     backgroundColor: '#0f1216',
-    pointSize: n > 500000 ? 2 : n > 100000 ? 3 : n > 10000 ? 4 : 7,
+    pointSize: nDrawn > 500000 ? 2 : nDrawn > 100000 ? 3 : nDrawn > 10000 ? 4 : 7,
     pointSizeSelected: 1,
     pointOutlineWidth: 1,
-    opacity: n > 100000 ? 0.6 : 0.9,
+    opacity: nDrawn > 100000 ? 0.6 : 0.9,
     opacityInactiveScale: 0.25,
     pointColorActive: '#ffd34d',
     pointColorHover: '#ffffff',
@@ -441,8 +570,8 @@ async function main() {
     lassoMinDelay: 5,
     lassoClearEvent: 'deselect',
     // Squares without alpha blending: half the cost per frame where WebGL runs in software.
-    performanceMode: n >= 500000,
-    // Cloning a million points into a worker costs more than indexing them in place.
+    performanceMode: nDrawn >= 500000,
+    // Cloning the points into a worker costs more than indexing them in place.
     spatialIndexUseWorker: false,
   });
   const encoding = encodingFor(describeColumn('correct'));
@@ -456,31 +585,27 @@ async function main() {
   probe.timings.firstPaint = performance.now();
   probe.timings.draw = performance.now() - t0;
   state.spatialIndex = scatterplot.get('spatialIndex');
+  state.positions = state.drawn
+    ? Promise.all([backend.column('x'), backend.column('y')]).then(([ax, ay]) => normalise(ax, ay))
+    : Promise.resolve(state.points);
   renderLegend(describeColumn('correct'), encoding);
   buildControls();
+  showDrawnNote();
   attachHover();
+  attachSelection();
   guardLassoClick();
   renderSelection($('selection-panel'), null, context());
   $('shown').textContent = `${fmt.int(n)} of ${fmt.int(n)} shown`;
-  scatterplot.subscribe('select', ({ points }) => {
-    probe.timings.selectStart = performance.now();
-    state.selection = points;
-    switchTab('selection');
-    requestStats();
-  });
-  scatterplot.subscribe('deselect', () => {
-    state.selection = null;
-    state.stats = null;
-    renderSelection($('selection-panel'), null, context());
-  });
   new ResizeObserver(() => {
     const box = canvas.parentElement.getBoundingClientRect();
     scatterplot.set({ width: box.width, height: box.height });
   }).observe(canvas.parentElement);
   probe.scatterplot = scatterplot;
   probe.state = state;
+  probe.selectRows = (rows) => selectRows(packMask(rows, n));
   probe.ready = true;
   document.body.dataset.ready = 'true';
+  prefetch().catch(showError);
 }
 
 main().catch((error) => {

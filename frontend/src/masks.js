@@ -8,7 +8,7 @@ export const packMask = (indices, n) => {
   return bits;
 };
 
-export const maskIndices = (bits, n) => {
+export const countBits = (bits) => {
   let count = 0;
   for (let b = 0; b < bits.length; b++) {
     let v = bits[b];
@@ -17,10 +17,23 @@ export const maskIndices = (bits, n) => {
       count++;
     }
   }
-  const out = new Uint32Array(count);
+  return count;
+};
+
+export const maskIndices = (bits, n) => {
+  const out = new Uint32Array(countBits(bits));
   let k = 0;
   for (let i = 0; i < n; i++) {
     if (bits[i >> 3] & (1 << (i & 7))) out[k++] = i;
   }
+  return out;
+};
+
+export const hasBit = (bits, i) => (bits[i >> 3] & (1 << (i & 7))) !== 0;
+
+// Union (merge) or difference (remove) of two masks of the same length.
+export const combineMasks = (a, b, op) => {
+  const out = new Uint8Array(a.length);
+  for (let k = 0; k < a.length; k++) out[k] = op === 'remove' ? a[k] & ~b[k] : a[k] | b[k];
   return out;
 };

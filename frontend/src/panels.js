@@ -154,8 +154,6 @@ export function renderSelection(container, stats, ctx) {
     container.append(el('section', { class: 'block' }, el('h3', {}, 'Top report terms', el('span', { class: 'hint' }, ' log-odds z ≥ 1.96 vs rest')), body));
   }
   if (stats.images.length) {
-    const correctCol = ctx.columns.correct;
-    const conf = ctx.columns[`conf:${stats.csf}`];
     container.append(
       el(
         'section',
@@ -164,7 +162,7 @@ export function renderSelection(container, stats, ctx) {
         el(
           'div',
           { class: 'grid', id: 'selection-grid' },
-          stats.images.map((row) => imageTile(ctx.backend, row, { correct: correctCol ? correctCol[row] === 0 : null, confidence: conf ? conf[row] : null, onClick: ctx.focusRow })),
+          stats.images.map((row, k) => imageTile(ctx.backend, row, { correct: stats.image_correct[k], confidence: stats.image_confidence[k], onClick: ctx.focusRow })),
         ),
       ),
     );
@@ -221,10 +219,9 @@ export function renderFailures(container, groups, ctx) {
 export function renderRepresentatives(container, groups, ctx) {
   container.replaceChildren(el('p', { class: 'hint' }, 'Samples nearest each class’s medoid in the map.'));
   for (const group of groups) {
-    const correct = ctx.columns.correct;
     container.append(
       el('h3', {}, el('span', { class: 'swatch', style: `background:${categoricalColor(ctx.meta.class_names.indexOf(group.class))}` }), group.class, el('span', { class: 'hint' }, ` ${fmt.int(group.n)} samples`)),
-      el('div', { class: 'grid' }, group.rows.map((row) => imageTile(ctx.backend, row, { correct: correct ? correct[row] === 0 : null, onClick: ctx.focusRow }))),
+      el('div', { class: 'grid' }, group.rows.map((row, k) => imageTile(ctx.backend, row, { correct: group.correct[k], onClick: ctx.focusRow }))),
     );
   }
 }

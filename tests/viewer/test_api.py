@@ -84,6 +84,40 @@ def test_selection_endpoint_statistics(client, synthetic, synthetic_data):
     assert short.status_code == 400 and "row mask" in short.json()["error"]
 
 
+def test_large_stores_draw_a_stratified_subsample(synthetic, synthetic_data):
+    client = TestClient(create_app(synthetic_data, max_drawn=300), base_url="http://127.0.0.1")
+    meta = client.get("/api/meta").json()
+    assert meta["drawn"] == {"n": 300, "subsampled": True}
+    assert meta["bounds"] == [
+        pytest.approx(float(synthetic_data.x.min())),
+        pytest.approx(float(synthetic_data.x.max())),
+        pytest.approx(float(synthetic_data.y.min())),
+        pytest.approx(float(synthetic_data.y.max())),
+    ]
+    response = client.get("/api/drawn")
+    assert response.headers["x-dtype"] == "uint32"
+    rows = np.frombuffer(response.content, "<u4").astype(np.int64)
+    assert len(rows) == 300 and np.all(np.diff(rows) > 0)
+    # Every (test set, class, correctness) group of the store is drawn, the rare ones included.
+    group = (synthetic_data.test_set_codes * 2 + synthetic_data.label) * 2 + synthetic_data.correct
+    assert set(np.unique(group[rows])) == set(np.unique(group))
+    drawn_y = client.get("/api/column/y", params={"rows": "drawn"})
+    np.testing.assert_array_equal(np.frombuffer(drawn_y.content, "<f4"), synthetic_data.y[rows])
+    drawn_class = client.get("/api/column/class", params={"rows": "drawn"}).content
+    np.testing.assert_array_equal(
+        np.frombuffer(drawn_class, "<i2"), synthetic_data.columns["class"].values[rows]
+    )
+    bad = client.get("/api/column/x", params={"rows": "some"})
+    assert bad.status_code == 400 and "rows must be" in bad.json()["error"]
+    # Statistics are about every selected sample, drawn or not.
+    selected = synthetic[1]["cluster"] == 3
+    stats = client.post("/api/selection", content=pack_mask(selected), headers=POST).json()
+    assert stats["n"] == int(selected.sum()) > int(np.isin(np.flatnonzero(selected), rows).sum())
+    assert stats["image_correct"] == [bool(synthetic_data.correct[r]) for r in stats["images"]]
+    with pytest.raises(ValueError, match="max_drawn"):
+        create_app(synthetic_data, max_drawn=0)
+
+
 def test_panels(client):
     curves = client.post(
         "/api/risk_coverage", json={"filter": {}, "csf": "MSR"}, headers=POST

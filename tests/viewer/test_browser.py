@@ -7,6 +7,7 @@ under a temporary folder whose path is printed (``pytest -s`` shows it).
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 from silentscope.metrics.risk_coverage import aurc
-from silentscope.viewer.export import export_html
+from silentscope.viewer.export import export_html, export_rows
 from silentscope.viewer.server import create_app, free_socket
 
 CHROMIUM = Path(os.environ.get("SILENTSCOPE_CHROMIUM", "/usr/bin/chromium"))
@@ -35,19 +36,32 @@ if not CHROMIUM.is_file():
     )
 
 
-@pytest.fixture(scope="module")
-def server(synthetic_data):
+def run_server(app):
     import uvicorn
 
     sock = free_socket("127.0.0.1", 0)
-    config = uvicorn.Config(create_app(synthetic_data), log_level="warning", lifespan="off")
-    instance = uvicorn.Server(config)
+    instance = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=instance.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.time() + 20
     while not instance.started and time.time() < deadline:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    return f"http://127.0.0.1:{sock.getsockname()[1]}/", instance, thread
+
+
+@pytest.fixture(scope="module")
+def server(synthetic_data):
+    url, instance, thread = run_server(create_app(synthetic_data))
+    yield url
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def subsampled_server(synthetic_data):
+    """The same store served as a large one: 400 of its 1,600 points drawn."""
+    url, instance, thread = run_server(create_app(synthetic_data, max_drawn=400))
+    yield url
     instance.should_exit = True
     thread.join(timeout=10)
 
@@ -161,6 +175,39 @@ def test_lasso_selection_updates_the_statistics(browser, server, synthetic, synt
     page.close()
 
 
+def test_a_drawn_subsample_still_selects_every_sample(
+    browser, subsampled_server, synthetic, synthetic_data, shots
+):
+    page = open_page(browser, subsampled_server)
+    cluster = synthetic[1]["cluster"]
+    drawn = np.asarray(page.evaluate("Array.from(window.__silentscope.state.drawn)"))
+    assert len(drawn) == 400 == page.evaluate("window.__silentscope.state.rows.length")
+    note = page.locator("#drawn-note")
+    assert note.is_visible() and "Drawing 400 of 1,600 points" in note.inner_text()
+    # Lasso the silent-failure cluster around its drawn points, with room for the rest.
+    shown = np.flatnonzero(cluster[drawn] == 3)
+    assert 0 < len(shown) < (cluster == 3).sum()
+    points = screen_positions(page, shown)
+    centre = points.mean(axis=0)
+    radius = 1.5 * np.linalg.norm(points - centre, axis=1).max() + 12
+    page.wait_for_function("window.__silentscope.positionsReady > 0", timeout=30_000)
+    page.keyboard.down("Shift")
+    page.mouse.move(*(centre + [radius, 0]))
+    page.mouse.down()
+    for angle in np.linspace(0, 2 * np.pi, 25)[1:]:
+        page.mouse.move(*(centre + radius * np.array([np.cos(angle), np.sin(angle)])))
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    page.wait_for_function("window.__silentscope.selectionUpdates >= 1", timeout=30_000)
+    pixels(page, shots / "8-subsampled-lasso.png")
+    # Every sample of the cluster is counted, not only the drawn ones.
+    assert page.evaluate("window.__silentscope.selectionCount") == int((cluster == 3).sum())
+    page.select_option("#color-by", "test_set")
+    page.wait_for_function("window.__silentscope.colorKey === 'test_set'", timeout=20_000)
+    assert page.errors == []
+    page.close()
+
+
 def test_colour_by_switches_the_colours(browser, server, synthetic, shots):
     page = open_page(browser, server)
     _, truth = synthetic
@@ -222,4 +269,41 @@ def test_exported_page_computes_the_same_aurc(browser, synthetic, synthetic_data
     )
     assert "Report terms need the live viewer" in page.locator("#selection-panel").inner_text()
     pixels(page, shots / "7-export.png")
+    page.close()
+
+
+def test_notebook_widget_hands_the_selection_to_python(browser, synthetic_data, tmp_path, shots):
+    """The widget's front-end module in a page, with a stand-in for anywidget's model."""
+    pytest.importorskip("anywidget", reason="anywidget is not installed: pip install anywidget")
+    from silentscope.viewer import widget
+    from silentscope.viewer.notebook import _ESM
+
+    view = widget(synthetic_data, max_points=800, max_images=0, height=600)
+    host = tmp_path / "notebook.html"
+    host.write_text(
+        """<!doctype html><body><div id="cell"></div><script type="module">
+        const state = JSON.parse(document.getElementById('state').textContent);
+        window.saved = [];
+        const model = { get: (k) => state[k], set: (k, v) => { state[k] = v; },
+                        save_changes: () => window.saved.push(state.selection) };
+        const esm = await import('data:text/javascript,' + encodeURIComponent(state.esm));
+        esm.default.render({ model, el: document.getElementById('cell') });
+        </script><script type="application/json" id="state">"""
+        + json.dumps({"html": view.html, "height": view.height, "url": "", "esm": _ESM}).replace(
+            "</", "<\\/"
+        )
+        + "</script></body>"
+    )
+    page = browser.new_page(viewport={"width": 1280, "height": 700})
+    page.goto(host.as_uri())
+    page.wait_for_function("document.querySelector('iframe')", timeout=20_000)
+    frame = page.frames[1]
+    frame.wait_for_function("document.body.dataset.ready === 'true'", timeout=60_000)
+    rows = export_rows(synthetic_data, 800)
+    chosen = [3, 10, 42]
+    frame.evaluate("(rows) => window.__silentscope.selectRows(rows)", chosen)
+    page.wait_for_function("window.saved.length > 0", timeout=20_000)
+    view.selection = page.evaluate("window.saved[window.saved.length - 1]")
+    np.testing.assert_array_equal(view.selected_rows, rows[chosen])
+    pixels(page, shots / "9-notebook-widget.png")
     page.close()

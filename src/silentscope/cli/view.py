@@ -42,11 +42,19 @@ def view(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the embedding and of subsamples.")] = 0,
+    max_drawn: Annotated[
+        int,
+        typer.Option(
+            help="Draw at most this many points (a stratified sample); lasso, filters and "
+            "statistics always use every sample. Raise it where WebGL runs on a GPU."
+        ),
+    ] = 50_000,
 ) -> None:
     """Explore the classifier's latent space: failures, confidence, shifts and slices.
 
     The first run computes one joint embedding of every test set and every CSF's
-    confidences, and caches both in the store.
+    confidences, and caches both in the store. Above --max-drawn samples the map draws a
+    stratified sample (and says so); lasso, filters and statistics use every sample.
 
     Example: silentscope view audit_store            (serves on 127.0.0.1, opens the browser)
 
@@ -57,6 +65,8 @@ def view(
     from silentscope.viewer.data import load_viewer_data, prepare_store
 
     with user_errors():
+        if max_drawn < 1:
+            raise ValueError(f"--max-drawn must be a positive number of points, got {max_drawn}")
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -103,7 +113,14 @@ def view(
                 f"silentscope viewer for [bold]{store}[/] at [link={url}]{url}[/]  (Ctrl+C to stop)"
             )
 
-        serve(data, host=host, port=port, open_browser=not no_browser, on_ready=ready)
+        serve(
+            data,
+            host=host,
+            port=port,
+            open_browser=not no_browser,
+            on_ready=ready,
+            max_drawn=max_drawn,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,8 @@
 - :mod:`~silentscope.viewer.thumbnails`: thumbnails by row, cached.
 - :mod:`~silentscope.viewer.server`: the API server (Starlette + uvicorn).
 - :mod:`~silentscope.viewer.export`: a self-contained HTML page for sharing.
+- :mod:`~silentscope.viewer.sampling`: which rows the map draws above 50,000 samples.
+- :mod:`~silentscope.viewer.notebook`: the viewer in a notebook (:func:`widget`, anywidget).
 
 The front end is built from ``frontend/`` into ``viewer/static`` (``make frontend``); users
 need no Node. Names are imported on first use, so that starting the server does not pay
@@ -29,6 +31,7 @@ _EXPORTS = {
     "risk_coverage": "queries",
     "selection_stats": "queries",
     "serve": "server",
+    "widget": "notebook",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -44,6 +44,7 @@ from silentscope.audit.store import (
     write_artifact,
 )
 from silentscope.viewer.artifacts import EMBEDDING_ARTIFACT, EMBEDDING_INFO_ARTIFACT
+from silentscope.viewer.sampling import stratified_subsample
 
 _CHUNK = 65_536
 
@@ -94,54 +95,6 @@ def get_layout_method(name: str) -> LayoutMethod:
             f"unknown embedding method {name!r}; choose one of {', '.join(LAYOUT_METHODS)}"
         )
     return LAYOUT_METHODS[name]
-
-
-def stratified_subsample(groups, size: int, min_per_group: int, random_state=None) -> np.ndarray:
-    """Sorted row indices of a seeded subsample, proportional per group with a floor per group.
-
-    Parameters
-    ----------
-    groups : array-like of shape (n,)
-        Group of each row (e.g. the test set).
-    size : int
-        Target number of rows (all rows if there are fewer).
-    min_per_group : int
-        Each group contributes at least this many rows (or all it has).
-    random_state : int, RandomState or None
-
-    Returns
-    -------
-    ndarray of int64
-        Row indices, ascending.
-
-    Examples
-    --------
-    >>> groups = ["iid"] * 90 + ["cor/blur/1"] * 10
-    >>> rows = stratified_subsample(groups, 20, min_per_group=5, random_state=0)
-    >>> len(rows), int((rows >= 90).sum())
-    (20, 6)
-    """
-    groups = np.asarray(groups)
-    n = len(groups)
-    if size <= 0:
-        raise ValueError(f"subsample size must be positive, got {size}")
-    if n <= size:
-        return np.arange(n, dtype=np.int64)
-    rng = check_random_state(random_state)
-    names, codes = np.unique(groups, return_inverse=True)
-    counts = np.bincount(codes, minlength=len(names))
-    floor = np.minimum(counts, min_per_group)
-    share = max(0, size - int(floor.sum())) * (counts - floor) / max(1, int((counts - floor).sum()))
-    quota = floor + np.floor(share).astype(np.int64)
-    # Largest remainders first, so the quotas add up to ``size`` exactly.
-    short = max(0, size - int(quota.sum()))
-    quota[np.argsort(-(share - np.floor(share)), kind="stable")[:short]] += 1
-    quota = np.minimum(quota, counts)
-    chosen = []
-    for code in range(len(names)):
-        rows = np.flatnonzero(codes == code)
-        chosen.append(rng.choice(rows, size=int(quota[code]), replace=False))
-    return np.sort(np.concatenate(chosen)).astype(np.int64)
 
 
 class JointEmbedding(BaseEstimator):

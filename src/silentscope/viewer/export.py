@@ -21,7 +21,7 @@ from PIL import Image
 
 from silentscope.viewer import queries
 from silentscope.viewer.data import ViewerData
-from silentscope.viewer.embedding import stratified_subsample
+from silentscope.viewer.sampling import drawn_rows, stratified_subsample
 from silentscope.viewer.server import STATIC, meta
 from silentscope.viewer.thumbnails import ThumbnailCache, ThumbnailUnavailable
 
@@ -31,8 +31,10 @@ _THUMBNAIL_SIZE = 96
 
 
 def _encode(values: np.ndarray) -> dict:
-    dtype = {"f": "float32", "i": "int16"}[values.dtype.kind]
-    array = values.astype("<f4" if dtype == "float32" else "<i2", copy=False)
+    dtype, wire = {"f": ("float32", "<f4"), "i": ("int16", "<i2"), "u": ("uint32", "<u4")}[
+        values.dtype.kind
+    ]
+    array = values.astype(wire, copy=False)
     return {
         "dtype": dtype,
         "data": base64.b64encode(np.ascontiguousarray(array).tobytes()).decode(),
@@ -60,6 +62,22 @@ def _data_uri(png: bytes) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def export_rows(data: ViewerData, max_points: int = DEFAULT_MAX_POINTS, random_state: int = 0):
+    """The store rows an exported page holds: all, or a seeded subsample stratified by test set.
+
+    Examples
+    --------
+    >>> from silentscope.viewer.queries import _example_data
+    >>> export_rows(_example_data()).tolist()  # four samples: all of them
+    [0, 1, 2, 3]
+    """
+    if int(max_points) < 1:
+        raise ValueError("max_points must be positive")
+    return stratified_subsample(
+        data.test_set_codes, int(max_points), min_per_group=100, random_state=random_state
+    )
+
+
 def export_payload(
     data: ViewerData,
     max_points: int = DEFAULT_MAX_POINTS,
@@ -70,9 +88,7 @@ def export_payload(
     if int(max_points) < 1 or int(max_images) < 0:
         raise ValueError("max_points must be positive and max_images non-negative")
     n_total = data.n_samples
-    rows = stratified_subsample(
-        data.test_set_codes, int(max_points), min_per_group=100, random_state=random_state
-    )
+    rows = export_rows(data, max_points, random_state)
     subsampled = len(rows) < n_total
     position = np.full(n_total, -1, dtype=np.int64)
     position[rows] = np.arange(len(rows))
@@ -84,6 +100,9 @@ def export_payload(
     info = meta(data)
     info["n"] = int(len(rows))
     info["accuracy"] = float(data.correct[rows].mean())
+    # Positions (within the page) of the points to draw: all up to the drawing limit.
+    drawn = drawn_rows(data.test_set_codes[rows], data.label[rows], data.correct[rows])
+    info["drawn"] = {"n": int(len(drawn)), "subsampled": len(drawn) < len(rows)}
     info["slices"] = []
     slices = {}
     for slice_set in data.slices.values():
@@ -154,6 +173,8 @@ def export_payload(
         "texts": texts,
         "text_codes": text_codes,
     }
+    if len(drawn) < len(rows):
+        columns["drawn"] = _encode(drawn.astype(np.uint32))
     return {
         "meta": info,
         "columns": columns,
@@ -201,6 +222,22 @@ def export_html(
     >>> 'id="silentscope-data"' in text, "static/viewer.js" in text
     (True, False)
     """
+    page = export_page(data, max_points, max_images, random_state)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def export_page(
+    data: ViewerData,
+    max_points: int = DEFAULT_MAX_POINTS,
+    max_images: int = DEFAULT_MAX_IMAGES,
+    random_state: int = 0,
+) -> str:
+    """The self-contained viewer page of :func:`export_html`, as a string."""
     payload = export_payload(
         data, max_points=max_points, max_images=max_images, random_state=random_state
     )
@@ -212,12 +249,14 @@ def export_html(
         '<script src="static/viewer.js"></script>',
         f'<script type="application/json" id="silentscope-data">{_json_for_script(payload)}</script>\n<script>{js}</script>',
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return page
 
 
-__all__ = ["DEFAULT_MAX_IMAGES", "DEFAULT_MAX_POINTS", "export_html", "export_payload"]
+__all__ = [
+    "DEFAULT_MAX_IMAGES",
+    "DEFAULT_MAX_POINTS",
+    "export_html",
+    "export_page",
+    "export_payload",
+    "export_rows",
+]

@@ -398,7 +398,8 @@ def selection_stats(
         ``n``, ``n_rest``; ``selection`` and ``rest`` with ``accuracy``, ``aurc``,
         ``augrc`` (0-1 scale, from :class:`~silentscope.metrics.RiskCoverageCurve`);
         ``classes``, ``predicted``, ``test_sets`` (counts and shares); ``enrichment``
-        (metadata); ``terms`` (report terms); ``images`` (rows).
+        (metadata); ``terms`` (report terms); ``images`` (rows to show) with their
+        ``image_correct`` and ``image_confidence``.
 
     Examples
     --------
@@ -428,7 +429,17 @@ def selection_stats(
         "test_sets": _shares(data.test_set_codes, data.test_set_names, selected, rest),
         "enrichment": metadata_enrichment(data, selected, rest),
         "terms": top_terms(data, selected, rest, wait=wait_for_terms),
-        "images": gallery_rows(data, sel_rows, confidence, n_images) if len(sel_rows) else [],
+        **_images(data, gallery_rows(data, sel_rows, confidence, n_images), confidence),
+    }
+
+
+def _images(data: ViewerData, rows: list[int], confidence: np.ndarray) -> dict:
+    # The page draws a subsample of a large store, so it cannot look up the correctness and
+    # confidence of any row itself: they come with the rows.
+    return {
+        "images": rows,
+        "image_correct": [bool(data.correct[r]) for r in rows],
+        "image_confidence": [float(confidence[r]) for r in rows],
     }
 
 
@@ -537,7 +548,14 @@ def representatives(
         diff = points[sample, None, :] - points[None, sample, :]
         spread = np.sqrt((diff**2).sum(axis=2)).mean(axis=1)
         best = sample[np.argsort(spread, kind="stable")[:k]]
-        groups.append({"class": name, "n": int(len(rows)), "rows": [int(r) for r in best]})
+        groups.append(
+            {
+                "class": name,
+                "n": int(len(rows)),
+                "rows": [int(r) for r in best],
+                "correct": [bool(data.correct[r]) for r in best],
+            }
+        )
     return groups
 
 

@@ -1,7 +1,10 @@
 """The viewer's API server: a small Starlette app over :mod:`silentscope.viewer.queries`.
 
 Columns travel as raw little-endian typed arrays (``X-Dtype`` header), row sets as bit
-masks (one bit per sample), everything else as JSON. The server listens on 127.0.0.1
+masks (one bit per sample), everything else as JSON. Above ``max_drawn`` samples the page
+draws a stratified subsample (:func:`~silentscope.viewer.sampling.drawn_rows`, served at
+``/api/drawn``; ``/api/column/KEY?rows=drawn`` gives a column for those rows only), while
+filters, lasso hit-testing and statistics use every sample. The server listens on 127.0.0.1
 unless told otherwise, accepts only loopback ``Host`` headers there (against DNS
 rebinding), and state-changing requests must carry the ``X-Silentscope`` header, which a
 cross-site form cannot send.
@@ -17,7 +20,6 @@ import webbrowser
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -31,6 +33,7 @@ from silentscope import __version__
 from silentscope.audit.store import read_artifact, write_artifact
 from silentscope.viewer import queries
 from silentscope.viewer.data import USER_SLICES_ARTIFACT, SliceSet, ViewerData, slice_column
+from silentscope.viewer.sampling import DEFAULT_MAX_DRAWN, drawn_rows
 from silentscope.viewer.thumbnails import ThumbnailCache, ThumbnailUnavailable
 
 STATIC = Path(__file__).parent / "static"
@@ -39,8 +42,32 @@ CSRF_HEADER = "x-silentscope"
 _SLICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$")
 
 
-def meta(data: ViewerData) -> dict:
+def drawn(data: ViewerData, max_drawn: int = DEFAULT_MAX_DRAWN) -> np.ndarray:
+    """The rows the map draws (all, or a stratified subsample above ``max_drawn``); cached."""
+    key = ("drawn", int(max_drawn))
+    if key not in data.cache:
+        data.cache[key] = drawn_rows(
+            data.test_set_codes, data.label, data.correct, max_points=max_drawn
+        )
+    return data.cache[key]
+
+
+def bounds(data: ViewerData) -> list[float]:
+    """``[x_min, x_max, y_min, y_max]`` of the embedding over every sample."""
+    if "bounds" not in data.cache:
+        finite_x, finite_y = data.x[np.isfinite(data.x)], data.y[np.isfinite(data.y)]
+        data.cache["bounds"] = [
+            float(finite_x.min()) if finite_x.size else 0.0,
+            float(finite_x.max()) if finite_x.size else 1.0,
+            float(finite_y.min()) if finite_y.size else 0.0,
+            float(finite_y.max()) if finite_y.size else 1.0,
+        ]
+    return data.cache["bounds"]
+
+
+def meta(data: ViewerData, max_drawn: int = DEFAULT_MAX_DRAWN) -> dict:
     """What the front end needs to know before it fetches any column."""
+    n_drawn = int(len(drawn(data, max_drawn)))
     return {
         "version": __version__,
         "store": data.store.name,
@@ -56,6 +83,8 @@ def meta(data: ViewerData) -> dict:
         "has_images": data.has_images,
         "slices": slice_list(data),
         "accuracy": float(data.correct.mean()),
+        "bounds": bounds(data),
+        "drawn": {"n": n_drawn, "subsampled": n_drawn < data.n_samples},
     }
 
 
@@ -77,17 +106,27 @@ def slice_list(data: ViewerData) -> list[dict]:
     return out
 
 
-def column_bytes(data: ViewerData, key: str) -> tuple[bytes, str]:
-    """A column as raw little-endian bytes and its dtype name; KeyError if unknown."""
+_WIRE_TYPES = {"f": ("float32", "<f4"), "i": ("int16", "<i2"), "u": ("uint32", "<u4")}
+
+
+def column_bytes(data: ViewerData, key: str, rows: np.ndarray | None = None) -> tuple[bytes, str]:
+    """A column (of ``rows`` only, if given) as raw little-endian bytes and its dtype name.
+
+    Raises
+    ------
+    KeyError
+        If the column is unknown.
+    """
     if key in ("x", "y"):
         values = data.x if key == "x" else data.y
     elif key in data.columns:
         values = data.columns[key].values
     else:
         raise KeyError(f"unknown column {key!r}")
-    values = np.ascontiguousarray(values)
-    dtype = {"f": "float32", "i": "int16"}[values.dtype.kind]
-    return values.astype("<f4" if dtype == "float32" else "<i2", copy=False).tobytes(), dtype
+    if rows is not None:
+        values = values[rows]
+    name, wire = _WIRE_TYPES[values.dtype.kind]
+    return np.ascontiguousarray(values).astype(wire, copy=False).tobytes(), name
 
 
 def save_slice(data: ViewerData, name: str, mask: np.ndarray, overwrite: bool = False) -> dict:
@@ -98,6 +137,8 @@ def save_slice(data: ViewerData, name: str, mask: np.ndarray, overwrite: bool = 
     ValueError
         If the name is invalid, the selection is empty, or the name exists and not ``overwrite``.
     """
+    import pandas as pd
+
     if not _SLICE_NAME.match(name or ""):
         raise ValueError(
             "a slice name is 1-64 letters, digits, spaces, '_', '-' or '.', starting with a letter or digit"
@@ -138,6 +179,7 @@ def create_app(
     allowed_hosts=LOOPBACK_HOSTS,
     thumbnails: ThumbnailCache | None = None,
     warm_up_delay: float = 1.5,
+    max_drawn: int = DEFAULT_MAX_DRAWN,
 ) -> Starlette:
     """The viewer's ASGI app for ``data``.
 
@@ -149,7 +191,11 @@ def create_app(
     thumbnails : ThumbnailCache, optional
     warm_up_delay : float, default=1.5
         Seconds before the lazily read columns and the report terms are prepared in the background.
+    max_drawn : int, default=50_000
+        Above this many samples the page draws a stratified subsample of this size.
     """
+    if int(max_drawn) < 1:
+        raise ValueError(f"max_drawn must be a positive number of points, got {max_drawn}")
     thumbnails = thumbnails or ThumbnailCache(data)
     write_lock = threading.Lock()
 
@@ -199,11 +245,21 @@ def create_app(
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     async def get_meta(request: Request):
-        return JSONResponse(meta(data))
+        return JSONResponse(meta(data, max_drawn))
 
     async def get_column(request: Request):
-        payload, dtype = column_bytes(data, request.path_params["key"])
+        subset = request.query_params.get("rows")
+        if subset not in (None, "all", "drawn"):
+            raise ValueError(f"rows must be 'all' or 'drawn', got {subset!r}")
+        rows = drawn(data, max_drawn) if subset == "drawn" else None
+        payload, dtype = column_bytes(data, request.path_params["key"], rows)
         return Response(payload, media_type="application/octet-stream", headers={"X-Dtype": dtype})
+
+    async def get_drawn(request: Request):
+        payload = drawn(data, max_drawn).astype("<u4").tobytes()
+        return Response(
+            payload, media_type="application/octet-stream", headers={"X-Dtype": "uint32"}
+        )
 
     async def post_filter(request: Request):
         spec = await body_json(request)
@@ -284,6 +340,7 @@ def create_app(
         Route("/", index),
         Route("/api/meta", guarded(get_meta)),
         Route("/api/column/{key:str}", guarded(get_column)),
+        Route("/api/drawn", guarded(get_drawn)),
         Route("/api/filter", guarded(post_filter), methods=["POST"]),
         Route("/api/selection", guarded(post_selection), methods=["POST"]),
         Route("/api/risk_coverage", guarded(post_risk_coverage), methods=["POST"]),
@@ -323,6 +380,7 @@ def serve(
     port: int = 0,
     open_browser: bool = True,
     on_ready=None,
+    max_drawn: int = DEFAULT_MAX_DRAWN,
 ) -> None:
     """Serve the viewer until interrupted.
 
@@ -337,6 +395,8 @@ def serve(
         Open the page in the default browser once the server listens.
     on_ready : callable, optional
         Called with the URL once the server listens.
+    max_drawn : int, default=50_000
+        Above this many samples the map draws a stratified subsample of this size.
     """
     import uvicorn
 
@@ -345,7 +405,7 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/"
     loopback = host in LOOPBACK_HOSTS or host.startswith("127.")
-    app = create_app(data, allowed_hosts=LOOPBACK_HOSTS if loopback else ["*"])
+    app = create_app(data, allowed_hosts=LOOPBACK_HOSTS if loopback else ["*"], max_drawn=max_drawn)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
 
@@ -362,8 +422,10 @@ def serve(
 __all__ = [
     "CSRF_HEADER",
     "LOOPBACK_HOSTS",
+    "bounds",
     "column_bytes",
     "create_app",
+    "drawn",
     "free_socket",
     "meta",
     "save_slice",

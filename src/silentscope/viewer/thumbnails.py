@@ -19,8 +19,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from silentscope.data.refs import read_image_ref as load_image_ref
-from silentscope.shifts.apply import replay_shift
 from silentscope.viewer.data import ViewerData
 
 THUMBNAIL_SIZE = 128
@@ -102,6 +100,11 @@ class ThumbnailCache:
 
     def render(self, row: int) -> bytes:
         """Render row ``row``'s thumbnail (no caching)."""
+        # Imported on the first thumbnail: the dataset and corruption modules cost a second
+        # of start-up that the first paint does not need.
+        from silentscope.data.refs import read_image_ref as load_image_ref
+        from silentscope.shifts.apply import replay_shift
+
         ref = self.data.image_ref[row].as_py()
         try:
             image = load_image_ref(ref, self.data.image_root)
