@@ -186,6 +186,43 @@ def to_latex(
     return "\n".join(lines) + "\n"
 
 
+def to_markdown(table: pd.DataFrame, best: dict[tuple[str, str], str], scale: float) -> str:
+    """A GitHub-flavoured Markdown table with the best CSF per column in bold."""
+    formatted = format_summary(table, scale)
+    columns = list(formatted.columns)
+    lines = ["| CSF | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for csf in formatted.index:
+        cells = []
+        for column in columns:
+            dataset, kind = column.rsplit(" ", 1)
+            value = formatted.loc[csf, column]
+            cells.append(f"**{value}**" if value and best.get((dataset, kind)) == csf else value)
+        lines.append(f"| {csf} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def accuracy_table(long: pd.DataFrame) -> pd.DataFrame:
+    """Classifier accuracy per objective x (dataset, shift kind), mean over test sets and seeds.
+
+    As in the summary tables, ``cor`` averages every corruption type and severity.
+    """
+    rows = per_test_set_rows(long).drop_duplicates(["dataset", "objective", "seed", "test_set"])
+    rows["kind"] = rows["test_set"].map(lambda name: parse_test_set(name).kind)
+    per_run = rows.groupby(["dataset", "kind", "objective", "seed"], as_index=False)[
+        "accuracy"
+    ].mean()
+    table = (
+        per_run.groupby(["objective", "dataset", "kind"])["accuracy"]
+        .mean()
+        .unstack(["dataset", "kind"])
+    )
+    kinds = [k for k in KIND_ORDER if k in set(per_run["kind"])]
+    datasets = list(dict.fromkeys(per_run["dataset"]))
+    ordered = [(d, k) for d in datasets for k in kinds if (d, k) in table.columns]
+    objectives = list(dict.fromkeys(per_run["objective"]))
+    return table.loc[objectives, ordered]
+
+
 def write_results(
     study_dir: str | Path, metrics: tuple[str, ...] = ("aurc", "augrc")
 ) -> dict[str, Path]:
@@ -216,5 +253,18 @@ def write_results(
         caption = f"{getattr(spec, 'display_name', metric)}{unit}, mean $\\pm$ std over seeds; best per column in bold."
         latex = to_latex(table, best_per_column(table, spec.higher_is_better), scale, caption)
         (out / f"summary_{metric}.tex").write_text(latex)
+        best = best_per_column(table, spec.higher_is_better)
+        (out / f"summary_{metric}.md").write_text(to_markdown(table, best, scale))
         written[f"summary_{metric}"] = out / f"summary_{metric}.csv"
+    accuracy = accuracy_table(long)
+    flat = accuracy.copy()
+    flat.columns = [" ".join(map(str, c)) for c in flat.columns]
+    flat.to_csv(out / "accuracy.csv")
+    lines = ["| objective | " + " | ".join(flat.columns) + " |", "|---|" + "---:|" * flat.shape[1]]
+    lines += [
+        f"| {objective} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
+        for objective, row in flat.iterrows()
+    ]
+    (out / "accuracy.md").write_text("\n".join(lines) + "\n")
+    written["accuracy"] = out / "accuracy.csv"
     return written

@@ -1,0 +1,34 @@
+"""Markdown and accuracy tables written by `silentscope study results`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from silentscope.audit.store import load_audit
+from silentscope.study.results import write_results
+from silentscope.study.runner import run_study
+from silentscope.study.spec import parse_study
+from tests.study.test_study import store_study
+
+
+def test_markdown_and_accuracy_tables(tmp_path):
+    run_study(parse_study(store_study(tmp_path, n_stores=2)), tmp_path / "study", live=False)
+    written = write_results(tmp_path / "study")
+    markdown = (tmp_path / "study" / "results" / "summary_aurc.md").read_text().splitlines()
+    assert markdown[0].startswith("| CSF | model0 iid | model0 cor | model0 acq | model1 iid")
+    assert len(markdown) == 2 + 3  # header, rule, MSR / PE / MLS
+    # One bold (best) cell per column.
+    n_columns = markdown[0].count("|") - 2
+    assert sum(line.count("**") // 2 for line in markdown[2:]) == n_columns
+
+    accuracy = (tmp_path / "study" / "results" / "accuracy.md").read_text().splitlines()
+    assert accuracy[0].startswith("| objective | model0 iid")
+    audit = load_audit(tmp_path / "store0")
+    iid = audit.correct[audit.test_set == "iid"].mean()
+    cor = np.mean(
+        [audit.correct[audit.test_set == n].mean() for n in audit.test_sets if n.startswith("cor/")]
+    )
+    cells = accuracy[2].split("|")
+    assert float(cells[2]) == round(iid, 3)
+    assert float(cells[3]) == round(cor, 3)  # mean over corruption test sets, not pooled
+    assert written["accuracy"].is_file()
