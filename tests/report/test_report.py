@@ -44,3 +44,15 @@ def test_best_cell_is_the_column_minimum(tmp_path):
     first_cell = re.search(r"<td([^>]*)>", row).group(1)
     assert 'class="best"' in first_cell
     assert isinstance(long, pd.DataFrame)
+
+
+def test_report_over_several_studies_combines_their_tables(tmp_path):
+    for name in ("a", "b"):
+        raw = store_study(tmp_path / name, n_stores=1)
+        raw["datasets"][0]["label"] = f"data_{name}"
+        run_study(parse_study(raw), tmp_path / name / "study", live=False)
+    page = build_report(
+        [tmp_path / "a" / "study", tmp_path / "b" / "study"], tmp_path / "both.html"
+    ).read_text()
+    assert "<th>data_a iid</th>" in page and "<th>data_b iid</th>" in page
+    assert page.count("under corruptions") == 2

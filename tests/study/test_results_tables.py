@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from silentscope.audit.store import load_audit
 from silentscope.study.results import write_results
@@ -32,3 +33,19 @@ def test_markdown_and_accuracy_tables(tmp_path):
     assert float(cells[2]) == round(iid, 3)
     assert float(cells[3]) == round(cor, 3)  # mean over corruption test sets, not pooled
     assert written["accuracy"].is_file()
+
+
+def test_results_of_several_studies_in_one_table(tmp_path):
+    dirs = []
+    for name in ("a", "b"):
+        raw = store_study(tmp_path / name, n_stores=1)
+        raw["datasets"][0]["label"] = f"data_{name}"
+        run_study(parse_study(raw), tmp_path / name / "study", live=False)
+        dirs.append(tmp_path / name / "study")
+    write_results(dirs, out=tmp_path / "combined")
+    header = (tmp_path / "combined" / "summary_aurc.md").read_text().splitlines()[0]
+    assert "data_a iid" in header and "data_b acq" in header
+    with pytest.raises(ValueError, match="is in both"):
+        write_results([dirs[0], dirs[0]], out=tmp_path / "twice")
+    with pytest.raises(ValueError, match="need an output folder"):
+        write_results(dirs)

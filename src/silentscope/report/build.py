@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -67,14 +68,20 @@ class _Run:
 
 
 def build_report(
-    source: str | Path, out: str | Path, *, command: str = "", max_runs: int = 4
+    source: str | Path | Sequence[str | Path],
+    out: str | Path,
+    *,
+    command: str = "",
+    max_runs: int = 4,
 ) -> Path:
     """Write the HTML report for a study folder, a run folder or an audit store.
 
     Parameters
     ----------
-    source : path
-        A study folder (``runs/`` inside), a run folder (``run.json`` inside) or an audit store.
+    source : path or sequence of paths
+        A study folder (``runs/`` inside), a run folder (``run.json`` inside) or an audit
+        store; several are shown together (their results in one table, e.g. one study per
+        dataset).
     out : path
         The HTML file to write.
     command : str
@@ -82,8 +89,18 @@ def build_report(
     max_runs : int
         Runs shown in detail (curves, galleries); all runs are in the tables.
     """
-    source = Path(source)
-    runs, long, failures = _load_source(source, max_runs)
+    sources = [Path(source)] if isinstance(source, str | Path) else [Path(s) for s in source]
+    if not sources:
+        raise ValueError("give at least one study folder, run folder or audit store")
+    runs, longs, failures = [], [], {}
+    for one in sources:
+        shown, long, failed = _load_source(one, max_runs)
+        runs += shown
+        failures.update(failed)
+        if long is not None:
+            longs.append(long)
+    long = pd.concat(longs, ignore_index=True) if longs else None
+    source = sources[0] if len(sources) == 1 else Path(" + ".join(s.name for s in sources))
     sections: list[_Section] = []
     if long is not None:
         sections += _results_sections(long)

@@ -9,6 +9,7 @@ per-corruption, per-severity breakdown stays in the long table.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,21 @@ def collect_results(study_dir: str | Path) -> pd.DataFrame:
             f"{study_dir} holds no finished run; run `silentscope study run` first"
         )
     return pd.concat([pd.read_parquet(p / EVALUATION_FILE) for p in folders], ignore_index=True)
+
+
+def combined_results(study_dirs: Sequence[str | Path]) -> pd.DataFrame:
+    """The long results of several studies in one table; a dataset may appear in only one."""
+    tables = [collect_results(d) for d in study_dirs]
+    owners: dict[str, Path] = {}
+    for study_dir, table in zip(study_dirs, tables, strict=True):
+        for dataset in table["dataset"].unique():
+            if dataset in owners:
+                raise ValueError(
+                    f"dataset {dataset!r} is in both {owners[dataset]} and {study_dir}; combine "
+                    "studies of different datasets (or give the datasets distinct labels)"
+                )
+            owners[dataset] = Path(study_dir)
+    return pd.concat(tables, ignore_index=True)
 
 
 def failed_runs(study_dir: str | Path) -> dict[str, str]:
@@ -224,15 +240,30 @@ def accuracy_table(long: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_results(
-    study_dir: str | Path, metrics: tuple[str, ...] = ("aurc", "augrc")
+    study_dir: str | Path | Sequence[str | Path],
+    metrics: tuple[str, ...] = ("aurc", "augrc"),
+    out: str | Path | None = None,
 ) -> dict[str, Path]:
-    """Write the long table and per-metric summary tables (CSV, Parquet, LaTeX) to ``results/``."""
+    """Write the long table and per-metric summary tables (CSV, Parquet, LaTeX, Markdown).
+
+    Parameters
+    ----------
+    study_dir : path or sequence of paths
+        One study folder, or several whose results are combined into one table (e.g. one
+        study per dataset); their dataset labels must differ.
+    metrics : tuple of str
+        Metrics of the summary tables.
+    out : path, optional
+        Output folder; default ``<study_dir>/results`` (required for several studies).
+    """
     from silentscope.metrics.registry import get_metric
 
-    study_dir = Path(study_dir)
-    long = collect_results(study_dir)
-    out = study_dir / "results"
-    out.mkdir(exist_ok=True)
+    dirs = [Path(study_dir)] if isinstance(study_dir, str | Path) else [Path(d) for d in study_dir]
+    if out is None and len(dirs) != 1:
+        raise ValueError("results of several studies need an output folder (out=...)")
+    long = combined_results(dirs)
+    out = dirs[0] / "results" if out is None else Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     written = {
         "long_csv": out / "evaluation_long.csv",
         "long_parquet": out / "evaluation_long.parquet",
