@@ -58,12 +58,20 @@ def test_long_inputs_cross_kernel_blocks(decimals):
     if decimals is not None:
         conf = np.round(conf, decimals)
     indices = rng.integers(0, conf.size, size=(3, conf.size))
-    result = sm.bootstrap_ci(conf, correct, ["aurc", "augrc", "auroc_f", "fpr_at_95_tpr",
-                                             "aupr_success", "aupr_error"],
-                             resample_indices=indices)
+    result = sm.bootstrap_ci(
+        conf,
+        correct,
+        ["aurc", "augrc", "auroc_f", "fpr_at_95_tpr", "aupr_success", "aupr_error"],
+        resample_indices=indices,
+    )
     for name in result:
-        np.testing.assert_allclose(result[name].samples, naive(conf, correct, indices, name),
-                                   rtol=0, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(
+            result[name].samples,
+            naive(conf, correct, indices, name),
+            rtol=0,
+            atol=1e-12,
+            err_msg=name,
+        )
 
 
 @pytest.mark.parametrize("stratify", [False, True])

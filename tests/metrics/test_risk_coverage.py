@@ -169,14 +169,18 @@ def test_inputs_spanning_several_kernel_blocks(decimals):
         np.trapezoid(curve.generalized_risks, curve.coverages), rel=0, abs=1e-12
     )
     assert sm.auroc_f(conf, correct) == pytest.approx(
-        skm.roc_auc_score(correct, conf), rel=0, abs=1e-12)
+        skm.roc_auc_score(correct, conf), rel=0, abs=1e-12
+    )
     assert sm.aupr_success(conf, correct) == pytest.approx(
-        skm.average_precision_score(correct, conf), rel=0, abs=1e-12)
+        skm.average_precision_score(correct, conf), rel=0, abs=1e-12
+    )
     assert sm.aupr_error(conf, correct) == pytest.approx(
-        skm.average_precision_score(~correct, -conf), rel=0, abs=1e-12)
+        skm.average_precision_score(~correct, -conf), rel=0, abs=1e-12
+    )
     fpr, tpr, _ = skm.roc_curve(correct, conf)
     assert sm.fpr_at_95_tpr(conf, correct) == pytest.approx(
-        fpr[np.argmax(tpr >= 0.95 - 1e-12)], rel=0, abs=1e-12)
+        fpr[np.argmax(tpr >= 0.95 - 1e-12)], rel=0, abs=1e-12
+    )
 
 
 # --- legacy --------------------------------------------------------------------------------------
@@ -256,3 +260,21 @@ def test_string_labels_work_for_balanced_metrics():
     assert sm.aurc_balanced(conf, correct, ["a", "b", "a", "b"]) == pytest.approx(
         sm.aurc_balanced(conf, correct, [0, 1, 0, 1])
     )
+
+
+def test_pre_ranked_input_takes_the_linear_path_with_identical_results():
+    from silentscope.metrics._ranking import Ranking
+
+    rng = np.random.default_rng(5)
+    confidence = np.round(rng.random(2000), 2)  # many ties
+    correct = rng.random(2000) < 0.7
+    shuffled = Ranking.from_scores(confidence, correct)
+    order = shuffled.order
+    ranked = Ranking.from_scores(confidence[order], correct[order])
+    np.testing.assert_array_equal(ranked.order, np.arange(2000))
+    np.testing.assert_array_equal(ranked.thresholds, shuffled.thresholds)
+    np.testing.assert_array_equal(ranked.group_start, shuffled.group_start)
+    np.testing.assert_array_equal(ranked.correct_sorted, shuffled.correct_sorted)
+    # A wrong sample before a correct one inside a tie is not in ranking order.
+    bad_conf, bad_correct = np.array([0.9, 0.5, 0.5]), np.array([True, False, True])
+    assert Ranking.from_scores(bad_conf, bad_correct).order.tolist() == [0, 2, 1]

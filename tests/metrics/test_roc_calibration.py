@@ -23,7 +23,9 @@ def both_classes(data):
 @given(st.one_of(samples(min_size=2, tie_levels=4), samples(min_size=2)).filter(both_classes))
 def test_agrees_with_sklearn(data):
     conf, correct = data
-    assert sm.auroc_f(conf, correct) == pytest.approx(skm.roc_auc_score(correct, conf), rel=0, abs=1e-12)
+    assert sm.auroc_f(conf, correct) == pytest.approx(
+        skm.roc_auc_score(correct, conf), rel=0, abs=1e-12
+    )
     assert sm.aupr_success(conf, correct) == pytest.approx(
         skm.average_precision_score(correct, conf), rel=0, abs=1e-12
     )

@@ -39,6 +39,14 @@ class Ranking:
 
     @classmethod
     def from_scores(cls, confidence: np.ndarray, correct: np.ndarray) -> Ranking:
+        if _in_ranking_order(confidence, correct):
+            # Already ranked (e.g. a subset taken in a cached global ranking, as the viewer
+            # does): a linear check replaces the sort. The stable sort below would return
+            # exactly this identity order.
+            order = np.arange(confidence.shape[0])
+            new_group = confidence[1:] != confidence[:-1]
+            group_start = np.concatenate(([0], np.flatnonzero(new_group) + 1))
+            return cls(order, correct, confidence[group_start], group_start)
         order = np.argsort(-confidence)
         conf_sorted = confidence[order]
         new_group = conf_sorted[1:] != conf_sorted[:-1]
@@ -75,3 +83,13 @@ class Ranking:
         w = np.add.reduceat(ws, self.group_start)
         a = np.add.reduceat(ws * self.correct_sorted, self.group_start)
         return CountCurves(w, a, self.thresholds, n_bins=n_bins)
+
+
+def _in_ranking_order(confidence: np.ndarray, correct: np.ndarray) -> bool:
+    """Whether samples are already by descending confidence, correct first within ties."""
+    if confidence.shape[0] < 2 or confidence[0] < confidence[1]:
+        return False  # the common unsorted case exits at once
+    step_down = confidence[1:] < confidence[:-1]
+    tie = confidence[1:] == confidence[:-1]
+    # Within a tie a wrong sample may not precede a correct one.
+    return bool(np.all(step_down | (tie & (correct[:-1] | ~correct[1:]))))
