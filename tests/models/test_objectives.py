@@ -29,8 +29,10 @@ def test_each_objective_reduces_its_training_loss(pneumonia, tiny, objective, ep
         objective
     ]
     assert set(audit.confidences) == expected
-    for values in audit.confidences.values():
-        assert ((values >= 0) & (values <= 1)).all() and values.std() > 0
+    for name, values in audit.confidences.items():
+        assert values.std() > 0
+        if name != "confidnet":  # ConfidNet's confidence is the logit of its TCP estimate
+            assert ((values >= 0) & (values <= 1)).all()
 
 
 def test_objectives_are_found_by_exact_name_only():
@@ -124,6 +126,15 @@ def test_confidnet_regresses_tcp_and_keeps_the_classifier_frozen(pneumonia, tiny
         train=True,
     )
     assert float(loss) == pytest.approx(float((0.5 - tcp) ** 2))
+
+
+def test_confidnet_confidence_does_not_saturate_into_ties():
+    # sigmoid(20) and sigmoid(30) are both exactly 1.0 in float32; their logits are not.
+    objective = make_objective("confidnet")
+    out = _output([[1.0, 0.0], [1.0, 0.0]], 2, {"confidnet": torch.tensor([20.0, 30.0])})
+    assert torch.sigmoid(torch.tensor([20.0, 30.0])).unique().numel() == 1
+    confidence = objective.confidences(out)["confidnet"]
+    assert confidence[1] > confidence[0]
 
 
 def test_objective_parameters_are_validated():

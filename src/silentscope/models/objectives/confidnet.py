@@ -43,7 +43,8 @@ class ConfidNet(Objective):
 
     where :math:`g` is the MLP, :math:`f_i` the features and :math:`p(y_i|x_i)` the
     classifier's softmax probability of the true class. The confidence ``confidnet`` is
-    :math:`\\sigma(g(f))`. Model selection in stage 2 uses the validation MSE. The
+    :math:`g(f)`, the logit of the TCP estimate (same ranking as :math:`\\sigma(g(f))`,
+    without float32 saturation). Model selection in stage 2 uses the validation MSE. The
     optional third stage of Corbiere et al. (fine-tuning the encoder jointly) is omitted.
 
     Parameters
@@ -101,4 +102,8 @@ class ConfidNet(Objective):
         return nn.functional.mse_loss(torch.sigmoid(out.heads["confidnet"]), tcp)
 
     def confidences(self, out: NetOutput) -> dict[str, torch.Tensor]:
-        return {"confidnet": torch.sigmoid(out.heads["confidnet"])}
+        # The head's logit, not its sigmoid: the ranking is the same, but where the
+        # classifier is nearly always right on its training data (TCP ~ 1, e.g. 98% on
+        # PneumoniaMNIST) the sigmoid rounds to exactly 1.0 in float32 for every sample and
+        # all confidences tie; the logit keeps them apart.
+        return {"confidnet": out.heads["confidnet"]}
