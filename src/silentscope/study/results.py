@@ -126,13 +126,35 @@ def summary_table(long: pd.DataFrame, metric: str = "aurc") -> pd.DataFrame:
     return table.loc[_row_order(rows, table.index)]
 
 
+#: Objectives in the order of the paper's tables; others follow alphabetically, ensembles last.
+_OBJECTIVE_ORDER = ("store", "ce", "dg", "confidnet", "devries")
+
+
+def objective_order(objectives) -> list[str]:
+    """Distinct objectives in table order.
+
+    Examples
+    --------
+    >>> objective_order(["devries", "ce", "de", "dg", "ce", "confidnet"])
+    ['ce', 'dg', 'confidnet', 'devries', 'de']
+    """
+
+    def key(objective: str):
+        if objective in _OBJECTIVE_ORDER:
+            return (0, _OBJECTIVE_ORDER.index(objective), "")
+        ensemble = objective == "de" or objective.startswith("de-")
+        return (2 if ensemble else 1, 0, objective)
+
+    return sorted(dict.fromkeys(objectives), key=key)
+
+
 def _row_order(rows: pd.DataFrame, labels) -> list[str]:
     """Rows grouped by objective (study order), the objective's own score first, then the
     CSFs in registry order (MSR, MLS, PE, ..., MCD-*, feature-based), as in the paper's table."""
     from silentscope.confidence.registry import registered_csfs
 
     registry = {name: i for i, name in enumerate(registered_csfs())}
-    objectives = {o: i for i, o in enumerate(dict.fromkeys(rows["objective"]))}
+    objectives = {o: i for i, o in enumerate(objective_order(rows["objective"]))}
     first = rows.drop_duplicates("csf_label").set_index("csf_label")
 
     def key(label: str):
@@ -235,8 +257,7 @@ def accuracy_table(long: pd.DataFrame) -> pd.DataFrame:
     kinds = [k for k in KIND_ORDER if k in set(per_run["kind"])]
     datasets = list(dict.fromkeys(per_run["dataset"]))
     ordered = [(d, k) for d in datasets for k in kinds if (d, k) in table.columns]
-    objectives = list(dict.fromkeys(per_run["objective"]))
-    return table.loc[objectives, ordered]
+    return table.loc[objective_order(per_run["objective"]), ordered]
 
 
 def write_results(
