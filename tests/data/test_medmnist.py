@@ -87,8 +87,10 @@ def test_larger_sizes_read_the_sized_file(tmp_path):
     assert load_dataset(tmp_path / "breastmnist_64.npz").name == "breastmnist_64"
 
 
-def test_chestmnist_is_refused_as_multi_label(tmp_path):
-    with pytest.raises(DatasetError, match="multi-label.*does not support"):
+def test_chestmnist_single_label_file_is_refused_as_multi_label(tmp_path):
+    # ChestMNIST loads as multi-label (tests/models/test_multilabel.py); a (N, 1) file is wrong.
+    _write_npz(tmp_path / "chestmnist.npz")
+    with pytest.raises(DatasetError, match=r"multi-label and needs \(N, 14\)"):
         load_medmnist("chestmnist", tmp_path)
 
 

@@ -37,7 +37,7 @@ def test_each_objective_reduces_its_training_loss(pneumonia, tiny, objective, ep
 
 def test_objectives_are_found_by_exact_name_only():
     with pytest.raises(
-        ValueError, match="unknown objective 'CE'; choose from ce, confidnet, devries, dg"
+        ValueError, match="unknown objective 'CE'; choose from bce, ce, confidnet, devries, dg"
     ):
         make_objective("CE")
     with pytest.raises(ValueError, match="has no parameter"):

@@ -92,6 +92,20 @@ class ImageDataset:
         One of :data:`MODALITIES`; selects the default corruption suite.
     info : dict
         Dataset-level facts (source, licence, seed, planted failure modes, ...).
+    targets : array of 0/1, shape (N, K), optional
+        Multi-label targets: ``targets[i, k] = 1`` when finding ``k`` is present in image
+        ``i``. ``labels`` then stays the single-label view every other tool reads (for
+        ChestMNIST: no finding / any finding).
+    target_names : sequence of str, length K, optional
+        Names of the findings; required with ``targets``.
+
+    Examples
+    --------
+    >>> ds = ImageDataset("toy", np.zeros((3, 4, 4), np.uint8), [0, 1, 1], ["none", "any"],
+    ...                   ["train", "val", "test"], ["a", "b", "c"],
+    ...                   targets=[[0, 0], [1, 0], [1, 1]], target_names=["mass", "nodule"])
+    >>> ds.multi_label, ds.split_of("test").targets.tolist()
+    (True, [[1, 1]])
     """
 
     name: str
@@ -105,6 +119,8 @@ class ImageDataset:
     image_refs: np.ndarray | None = None
     modality: str = "generic"
     info: dict[str, Any] = field(default_factory=dict)
+    targets: np.ndarray | None = None
+    target_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.images, np.ndarray):
@@ -141,6 +157,41 @@ class ImageDataset:
                 f"{self.name}: modality must be one of {MODALITIES}, got {self.modality!r}"
             )
         self.metadata = self.metadata.reset_index(drop=True)
+        self._check_targets(n)
+
+    def _check_targets(self, n: int) -> None:
+        if self.targets is None:
+            if self.target_names is not None:
+                raise ValueError(
+                    f"{self.name}: target_names were given without targets; pass the (N, K) 0/1 "
+                    "target matrix too, or drop target_names"
+                )
+            return
+        targets = np.asarray(self.targets)
+        if targets.ndim != 2 or len(targets) != n or targets.shape[1] < 1:
+            raise ValueError(
+                f"{self.name}: targets must have shape (N, K) = ({n}, K) with K >= 1, got {targets.shape}"
+            )
+        if targets.dtype == bool:
+            targets = targets.astype(np.uint8)
+        bad = ~np.isin(targets, (0, 1))
+        if bad.any():
+            row, col = (int(i[0]) for i in np.nonzero(bad))
+            raise ValueError(
+                f"{self.name}: targets must be 0 or 1; row {row}, column {col} holds {targets[row, col].item()!r}"
+            )
+        if self.target_names is None:
+            raise ValueError(
+                f"{self.name}: targets need target_names (one name per column, {targets.shape[1]} here)"
+            )
+        names = tuple(str(name) for name in self.target_names)
+        if len(names) != targets.shape[1] or len(set(names)) != len(names):
+            raise ValueError(
+                f"{self.name}: target_names must be {targets.shape[1]} distinct names, one per targets "
+                f"column; got {list(names)}"
+            )
+        self.targets = targets.astype(np.uint8)
+        self.target_names = names
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -148,6 +199,11 @@ class ImageDataset:
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether the dataset carries multi-label ``targets``."""
+        return self.targets is not None
 
     def subset(self, rows) -> ImageDataset:
         """The dataset restricted to rows (boolean mask or indices); images stay lazy."""
@@ -163,6 +219,7 @@ class ImageDataset:
             metadata=self.metadata.iloc[rows].reset_index(drop=True),
             text=None if self.text is None else self.text[rows],
             image_refs=None if self.image_refs is None else self.image_refs[rows],
+            targets=None if self.targets is None else self.targets[rows],
         )
 
     def split_of(self, name: str) -> ImageDataset:

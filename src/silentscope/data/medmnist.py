@@ -3,7 +3,8 @@
 Files are read from a root folder exactly as the ``medmnist`` package names them:
 ``<root>/<flag>.npz`` for 28 px and ``<root>/<flag>_<size>.npz`` for 64, 128 and 224 px
 (MedMNIST+), each holding ``{train,val,test}_images`` (uint8, (N, H, W) or (N, H, W, 3)) and
-``{train,val,test}_labels`` (uint8, (N, 1)).
+``{train,val,test}_labels`` (uint8, (N, 1); (N, 14) 0/1 findings for the multi-label
+ChestMNIST).
 
 Metadata (tasks, labels, split sizes) follow the ``INFO`` table of the medmnist package
 (Yang et al., "MedMNIST v2", Scientific Data 10, 41, 2023).
@@ -24,7 +25,10 @@ from silentscope.data.errors import DatasetError
 SIZES = (28, 64, 128, 224)
 _SPLITS = ("train", "val", "test")
 #: Tasks silentscope audits; others are listed in the table but refused with a clear error.
-SUPPORTED_TASKS = ("binary-class", "multi-class", "ordinal-regression")
+SUPPORTED_TASKS = ("binary-class", "multi-class", "ordinal-regression", "multi-label, binary-class")
+MULTI_LABEL = "multi-label, binary-class"
+#: The single-label view of a multi-label dataset: does the image show any finding?
+ANY_FINDING_CLASSES = ("no finding", "any finding")
 
 _ORGANS = (
     "bladder", "femur-left", "femur-right", "heart", "kidney-left", "kidney-right",
@@ -205,7 +209,21 @@ def _read_npz(path: Path, info: MedMNISTInfo, size: int) -> dict[str, np.ndarray
                 f"{path}: {split}_images have {channels} channel(s) but {info.flag} has {info.n_channels}; "
                 "the file belongs to another dataset"
             )
-        if labels.ndim == 2 and labels.shape[1] != 1:
+        if info.task == MULTI_LABEL:
+            n_findings = len(info.class_names)
+            if labels.ndim != 2 or labels.shape[1] != n_findings:
+                raise DatasetError(
+                    f"{path}: {split}_labels has shape {labels.shape}; {info.flag} is multi-label and needs "
+                    f"(N, {n_findings}), one 0/1 column per finding"
+                )
+            bad = ~np.isin(labels, (0, 1))
+            if bad.any():
+                row, col = (int(i[0]) for i in np.nonzero(bad))
+                raise DatasetError(
+                    f"{path}: {split}_labels row {row}, column {col} holds {labels[row, col]}; "
+                    f"{info.flag} findings are 0 or 1"
+                )
+        elif labels.ndim == 2 and labels.shape[1] != 1:
             raise DatasetError(
                 f"{path}: {split}_labels has {labels.shape[1]} columns; single-label files have shape (N, 1)"
             )
@@ -237,13 +255,18 @@ def load_medmnist(
     -------
     ImageDataset
         Sample ids ``<flag>/<split>/<index>``, image refs ``<file>#<split>_images/<index>``
-        and metadata column ``source_index`` (the index inside the split's array).
+        and metadata column ``source_index`` (the index inside the split's array). The
+        multi-label ChestMNIST comes with ``targets`` (N, 14) and ``target_names`` (the
+        14 findings); its ``labels`` are then the single-label view
+        :data:`ANY_FINDING_CLASSES` (1 when any finding is present). Train a multi-label
+        model on it with ``Trainer(objective="bce")`` and audit it per finding with
+        :func:`silentscope.models.multilabel.audit_multilabel`.
 
     Raises
     ------
     DatasetError
-        Unknown flag, multi-label task (ChestMNIST is not supported yet), missing file
-        without ``download``, missing keys, or images of the wrong size or channel count.
+        Unknown flag, missing file without ``download``, missing keys, images of the
+        wrong size or channel count, or labels of the wrong shape or range.
 
     Examples
     --------
@@ -261,9 +284,8 @@ def load_medmnist(
     info = medmnist_info(flag)
     if info.task not in SUPPORTED_TASKS:
         raise DatasetError(
-            f"{flag} is a {info.task} task ({len(info.class_names)} findings per image), which silentscope "
-            "does not support yet; it audits single-label classifiers, so pick a single-label dataset "
-            "such as pneumoniamnist"
+            f"{flag} is a {info.task} task, which silentscope does not support; pick one of the "
+            f"{', '.join(SUPPORTED_TASKS)} datasets"
         )
     path = medmnist_path(flag, root, size)
     if not path.is_file():
@@ -275,18 +297,22 @@ def load_medmnist(
         path = download_medmnist(flag, path.parent, size)
     arrays = _read_npz(path, info, size)
     images, labels, split, index = [], [], [], []
+    multi_label = info.task == MULTI_LABEL
     for name in _SPLITS:
         split_images = arrays[f"{name}_images"]
         images.append(split_images if split_images.ndim == 4 else split_images[..., None])
-        labels.append(arrays[f"{name}_labels"].reshape(-1).astype(np.int64))
+        split_labels = arrays[f"{name}_labels"]
+        labels.append(split_labels if multi_label else split_labels.reshape(-1).astype(np.int64))
         split.append(np.full(len(split_images), name))
         index.append(np.arange(len(split_images)))
-    labels_all = np.concatenate(labels)
-    bad = labels_all >= len(info.class_names)
+    targets = np.concatenate(labels).astype(np.uint8) if multi_label else None
+    labels_all = targets.any(axis=1).astype(np.int64) if multi_label else np.concatenate(labels)
+    class_names = ANY_FINDING_CLASSES if multi_label else info.class_names
+    bad = labels_all >= len(class_names)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DatasetError(
-            f"{path}: label {labels_all[row]} at row {row} is outside 0..{len(info.class_names) - 1} of {flag}'s classes"
+            f"{path}: label {labels_all[row]} at row {row} is outside 0..{len(class_names) - 1} of {flag}'s classes"
         )
     split_all, index_all = np.concatenate(split), np.concatenate(index)
     sample_ids = np.char.add(
@@ -300,7 +326,7 @@ def load_medmnist(
         name=flag if size == 28 else f"{flag}_{size}",
         images=np.concatenate(images),
         labels=labels_all,
-        class_names=info.class_names,
+        class_names=class_names,
         split=split_all,
         sample_ids=sample_ids,
         metadata=pd.DataFrame({"source_index": index_all}),
@@ -316,5 +342,8 @@ def load_medmnist(
             "license": info.license,
             "official_counts": dict(zip(_SPLITS, info.n_samples, strict=True)),
             "matches_official_counts": counts == info.n_samples,
+            **({"labels": "1 when any of the 14 findings is present"} if multi_label else {}),
         },
+        targets=targets,
+        target_names=info.class_names if multi_label else None,
     )

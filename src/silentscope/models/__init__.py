@@ -1,14 +1,17 @@
-"""Backbones, training objectives (CE/MCD, DeepGamblers, ConfidNet, DeVries), deep
-ensembles, and inference that turns any classifier into an AuditSet."""
+"""Backbones, training objectives (CE/MCD, DeepGamblers, ConfidNet, DeVries, multi-label
+BCE), deep ensembles, and inference that turns any classifier into an AuditSet (one per
+finding for multi-label classifiers)."""
 
 from silentscope.models.audit_model import audit_model
 from silentscope.models.backbones import BACKBONES, ResNet18, SmallCNN, build_backbone
 from silentscope.models.checkpoint import load_model, save_model
 from silentscope.models.ensemble import DeepEnsemble, EnsembleNet
 from silentscope.models.eval_sets import TestSet, corruption_test_sets
+from silentscope.models.multilabel import audit_multilabel
 from silentscope.models.network import SilentNet
 from silentscope.models.objectives import (
     OBJECTIVES,
+    BinaryCrossEntropy,
     ConfidNet,
     CrossEntropy,
     DeepGamblers,
@@ -20,6 +23,7 @@ from silentscope.models.training import Trainer
 __all__ = [
     "BACKBONES",
     "OBJECTIVES",
+    "BinaryCrossEntropy",
     "ConfidNet",
     "CrossEntropy",
     "DeVries",
@@ -32,6 +36,7 @@ __all__ = [
     "TestSet",
     "Trainer",
     "audit_model",
+    "audit_multilabel",
     "build_backbone",
     "corruption_test_sets",
     "load_model",

@@ -147,8 +147,9 @@ def audit_model(
     ------
     ValueError
         An unknown ``feature_layer`` (close names are listed), outputs whose width does
-        not match the class count, inputs the model rejects, or MC dropout for a model
-        without dropout.
+        not match the class count, inputs the model rejects, MC dropout for a model
+        without dropout, or a multi-label network (audit it per finding with
+        :func:`~silentscope.models.multilabel.audit_multilabel`).
 
     Examples
     --------
@@ -163,6 +164,55 @@ def audit_model(
     >>> audit.test_sets, audit.mc_logits.shape, audit.features.shape, audit.train_features.shape
     (('val', 'iid'), (20, 2, 4), (20, 16), (10, 16))
     """
+    if getattr(model, "multi_label", False):
+        raise ValueError(
+            "this network is multi-label (one sigmoid output per finding), so it has no single "
+            "decision per image; audit it per finding with silentscope.models.audit_multilabel"
+        )
+    return _audit_model(
+        model,
+        dataset,
+        test_sets=test_sets,
+        feature_layer=feature_layer,
+        capture_features=capture_features,
+        mc_samples=mc_samples,
+        batch_size=batch_size,
+        preprocess=preprocess,
+        feature_dtype=feature_dtype,
+        train_features=train_features,
+        include_val=include_val,
+        device=device,
+        n_threads=n_threads,
+        seed=seed,
+        provenance=provenance,
+        progress=progress,
+        out=out,
+        overwrite=overwrite,
+    )
+
+
+def _audit_model(
+    model,
+    dataset,
+    *,
+    test_sets,
+    feature_layer,
+    capture_features,
+    mc_samples,
+    batch_size,
+    preprocess,
+    feature_dtype,
+    train_features,
+    include_val,
+    device,
+    n_threads,
+    seed,
+    provenance,
+    progress,
+    out,
+    overwrite,
+) -> AuditSet:
+    """:func:`audit_model` without the multi-label check (used per finding by audit_multilabel)."""
     if not isinstance(dataset, ImageDataset):
         raise ValueError(f"dataset must be an ImageDataset, got {type(dataset).__name__}")
     if int(mc_samples) < 0 or int(batch_size) < 1:

@@ -25,9 +25,15 @@ class SilentNet(nn.Module):
     :meth:`mc_logits`). ``forward`` returns the class logits only, so the network is an
     ordinary classifier for any other tool.
 
+    With a multi-label objective (``objective="bce"``) the head has one output per finding
+    (``n_classes`` = K >= 1), read as K independent sigmoid logits rather than a softmax;
+    ``multi_label`` is then True and the checkpoint records the objective, so loading
+    restores it.
+
     Parameters
     ----------
     n_classes : int
+        Classes (>= 2), or findings (>= 1) for a multi-label objective.
     in_channels : int
         1 for grey, 3 for RGB.
     objective : str or Objective, default "ce"
@@ -52,6 +58,9 @@ class SilentNet(nn.Module):
     torch.Size([2, 3])
     >>> net.eval().mc_logits(net.features(torch.rand(2, 1, 28, 28)), 5).shape
     torch.Size([2, 3, 5])
+    >>> multi = SilentNet(n_classes=14, in_channels=1, objective="bce", width=4)
+    >>> multi.multi_label, multi(torch.rand(2, 1, 28, 28)).shape
+    (True, torch.Size([2, 14]))
     """
 
     def __init__(
@@ -68,14 +77,16 @@ class SilentNet(nn.Module):
         objective_params: dict[str, Any] | None = None,
     ):
         super().__init__()
-        if int(n_classes) < 2:
-            raise ValueError(f"a classifier needs at least 2 classes, got n_classes={n_classes}")
         if int(in_channels) not in (1, 3):
             raise ValueError(f"in_channels must be 1 (grey) or 3 (RGB), got {in_channels}")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if isinstance(objective, str):
             objective = make_objective(objective, **(objective_params or {}))
+        if objective.multi_label and int(n_classes) < 1:
+            raise ValueError(f"a multi-label network needs at least 1 finding, got {n_classes}")
+        if not objective.multi_label and int(n_classes) < 2:
+            raise ValueError(f"a classifier needs at least 2 classes, got n_classes={n_classes}")
         backbone = auto_backbone(image_size) if backbone == "auto" else backbone
         mean = [0.5] * int(in_channels) if mean is None else [float(m) for m in mean]
         std = [0.5] * int(in_channels) if std is None else [float(s) for s in std]
@@ -110,6 +121,11 @@ class SilentNet(nn.Module):
         self.register_buffer("input_std", torch.tensor(std).view(1, -1, 1, 1))
 
     @property
+    def multi_label(self) -> bool:
+        """Whether the outputs are K independent sigmoid logits (a multi-label objective)."""
+        return bool(self.objective.multi_label)
+
+    @property
     def feature_dim(self) -> int:
         return self.head.in_features
 
@@ -123,7 +139,7 @@ class SilentNet(nn.Module):
         return self.backbone(x.contiguous(memory_format=torch.channels_last))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class logits (B, n_classes)."""
+        """Class logits (B, n_classes); per-finding sigmoid logits when multi-label."""
         return self.head(self.dropout(self.features(x)))[:, : self.n_classes]
 
     def forward_all(self, x: torch.Tensor) -> NetOutput:

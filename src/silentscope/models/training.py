@@ -26,7 +26,7 @@ from silentscope.models.backbones import auto_backbone
 from silentscope.models.checkpoint import save_model
 from silentscope.models.defaults import default_hyperparameters
 from silentscope.models.network import SilentNet
-from silentscope.models.objectives import Stage, make_objective
+from silentscope.models.objectives import OBJECTIVES, Stage, make_objective
 from silentscope.models.progress import TrainingProgress
 from silentscope.models.runtime import resolve_device, torch_threads
 from silentscope.models.tensors import DEFAULT_MAX_BYTES, ImageTensors
@@ -36,7 +36,7 @@ STATE_FILE = "training_state.pt"
 
 
 def dataset_fingerprint(dataset: ImageDataset) -> str:
-    """A short hash of a dataset's ids, labels and split (not its pixels), for resume checks.
+    """A short hash of a dataset's ids, labels, split and targets (not its pixels), for resume checks.
 
     Examples
     --------
@@ -50,6 +50,9 @@ def dataset_fingerprint(dataset: ImageDataset) -> str:
     for values in (dataset.sample_ids, dataset.labels.astype(np.int64), dataset.split):
         digest.update(np.ascontiguousarray(values).astype(str).tobytes())
     digest.update(json.dumps(list(dataset.class_names)).encode())
+    if dataset.targets is not None:  # absent for single-label data, so their hashes are unchanged
+        digest.update(np.ascontiguousarray(dataset.targets).tobytes())
+        digest.update(json.dumps(list(dataset.target_names)).encode())
     return digest.hexdigest()[:16]
 
 
@@ -66,7 +69,11 @@ class Trainer:
     Parameters
     ----------
     objective : str, default "ce"
-        Registered objective: ``ce``, ``dg``, ``confidnet`` or ``devries``.
+        Registered objective: ``ce``, ``dg``, ``confidnet`` or ``devries``; ``bce`` trains
+        a multi-label network on the dataset's ``targets`` (one sigmoid output per finding,
+        selected on the lowest validation BCE; ``val_accuracy`` is then the mean per-finding
+        accuracy at probability 0.5). Audit it with
+        :func:`~silentscope.models.multilabel.audit_multilabel`.
     objective_params : dict, optional
         Objective parameters (e.g. ``{"reward": 3.0}`` for ``dg``).
     backbone : str, default "auto"
@@ -163,6 +170,13 @@ class Trainer:
     def _resolve(self, dataset: ImageDataset) -> dict[str, Any]:
         if not isinstance(dataset, ImageDataset):
             raise ValueError(f"fit needs an ImageDataset, got {type(dataset).__name__}")
+        multi_label = getattr(OBJECTIVES.get(self.objective), "multi_label", False)
+        if multi_label and not dataset.multi_label:
+            raise ValueError(
+                f"objective {self.objective!r} is multi-label but dataset {dataset.name!r} has no "
+                "targets; pass an ImageDataset with targets= and target_names=, or a single-label "
+                "objective such as 'ce'"
+            )
         n_train = int((dataset.split == "train").sum())
         if n_train < 2:
             raise ValueError(
@@ -270,17 +284,19 @@ class Trainer:
             )
         image_size = hp["image_size"]
         train_x = ImageTensors(train.images, image_size, device, self.max_tensor_bytes)
-        train_y = torch.as_tensor(train.labels, device=device)
+        objective = make_objective(hp["objective"], **hp["objective_params"])
+        if objective.multi_label:
+            objective = objective.for_targets(train.targets, dataset.target_names)
+        train_y = _training_targets(train, objective, device)
         val_x = (
             None
             if val is None
             else ImageTensors(val.images, image_size, device, self.max_tensor_bytes)
         )
-        val_y = None if val is None else torch.as_tensor(val.labels, device=device)
+        val_y = None if val is None else _training_targets(val, objective, device)
         mean, std = train_x.channel_stats()
-        objective = make_objective(hp["objective"], **hp["objective_params"])
         net = SilentNet(
-            n_classes=dataset.n_classes,
+            n_classes=len(dataset.target_names) if objective.multi_label else dataset.n_classes,
             in_channels=hp["in_channels"],
             objective=objective,
             backbone=hp["backbone"],
@@ -363,6 +379,7 @@ class Trainer:
                 "n_train": len(train),
                 "n_val": 0 if val is None else len(val),
                 "class_names": list(dataset.class_names),
+                **({"target_names": list(dataset.target_names)} if objective.multi_label else {}),
             },
             "torch": str(torch.__version__),
             "device": str(device),
@@ -443,5 +460,16 @@ def _evaluate(net, objective, stage: Stage, images: ImageTensors, labels, batch_
         y = labels[rows.to(labels.device)]
         out = net.forward_all(images.batch(rows))
         loss_sum += objective.loss(stage, out, y, net, train=False).double() * len(rows)
-        correct += (out.logits.argmax(1) == y).sum()
-    return float(loss_sum) / len(images), float(correct) / len(images)
+        if objective.multi_label:
+            correct += ((out.logits > 0) == (y > 0.5)).sum()
+        else:
+            correct += (out.logits.argmax(1) == y).sum()
+    # Multi-label: the mean over findings of the accuracy at probability 0.5.
+    return float(loss_sum) / len(images), float(correct) / labels.numel()
+
+
+def _training_targets(split: ImageDataset, objective, device) -> torch.Tensor:
+    """Class indices, or the (N, K) float 0/1 findings for a multi-label objective."""
+    if objective.multi_label:
+        return torch.as_tensor(split.targets, dtype=torch.float32, device=device)
+    return torch.as_tensor(split.labels, device=device)

@@ -1,4 +1,5 @@
-"""Training objectives, registered by exact name: ``ce``, ``dg``, ``confidnet``, ``devries``."""
+"""Training objectives, registered by exact name: ``ce``, ``dg``, ``confidnet``, ``devries``,
+and the multi-label ``bce``."""
 
 from silentscope.models.objectives.base import (
     OBJECTIVES,
@@ -8,6 +9,7 @@ from silentscope.models.objectives.base import (
     make_objective,
     register_objective,
 )
+from silentscope.models.objectives.binary_cross_entropy import BinaryCrossEntropy
 from silentscope.models.objectives.confidnet import ConfidNet
 from silentscope.models.objectives.cross_entropy import CrossEntropy
 from silentscope.models.objectives.deep_gamblers import DeepGamblers
@@ -15,6 +17,7 @@ from silentscope.models.objectives.devries import DeVries
 
 __all__ = [
     "OBJECTIVES",
+    "BinaryCrossEntropy",
     "ConfidNet",
     "CrossEntropy",
     "DeVries",

@@ -102,6 +102,8 @@ class Objective:
     name: ClassVar[str] = ""
     #: Names of the external confidences this objective adds to the AuditSet.
     confidence_names: ClassVar[tuple[str, ...]] = ()
+    #: Whether the objective trains K independent findings on ``ImageDataset.targets``.
+    multi_label: ClassVar[bool] = False
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters and their values (scikit-learn convention)."""
