@@ -131,3 +131,37 @@ def test_image_references_of_examples_are_reported(odir_planted):
         first["confident_error_images"].split(",")[0]
         == "images/" + first["confident_errors"].split(",")[0]
     )
+
+
+def test_report_shows_saved_slices_with_example_images(tmp_path, odir_planted, odir_dir):
+    from silentscope.report.build import build_report
+
+    audit, _ = odir_planted
+    with_images = audit.subset(np.arange(audit.n_samples))
+    with_images.image_ref = np.char.add(f"{odir_dir / 'images'}/", audit.sample_id.astype(str))
+    store = tmp_path / "store"
+    save_audit(with_images, store)
+    result = CliRunner().invoke(
+        app, ["slices", str(store), "-m", "metadata", "--seeds", "2", "--min-support", "15"]
+    )
+    assert result.exit_code == 0, result.output
+    page = build_report(store, tmp_path / "report.html").read_text()
+    section = page.split("Slices: where the classifier fails systematically", 1)[1]
+    assert "most confidently wrong" in section
+    assert section.count("src='data:image") >= 2  # thumbnails of real ODIR images
+
+
+def test_slicer_fitted_on_a_subsample_still_assigns_and_confirms_all(odir_planted, monkeypatch):
+    import silentscope.slices.discover as discover_module
+
+    audit, planted = odir_planted
+    monkeypatch.setattr(discover_module, "SLICER_FIT_ROWS", 300)
+    report = discover_slices(audit, ("metadata",), n_seeds=2, min_support=15)
+    assert report.n_slices >= 1
+    top = report.slices.iloc[0]
+    # ranked and confirmed on the full halves, though the mixture saw 300 samples
+    assert top["n_fit"] + top["n_confirm"] == top["size"]
+    members = np.isin(
+        audit.sample_id, report.membership.loc[report.membership["rank"] == 1, "sample_id"]
+    )
+    assert (members & planted).sum() / members.sum() > 0.5

@@ -6,9 +6,11 @@
   text, metadata; weighted fusion or plain concatenation.
 - Slicers by exact name in :data:`SLICERS`: ``error_mixture`` (error-aware Gaussian
   mixture), ``error_clusters`` and ``spotlight`` (baselines).
+- Consensus over seeds (:class:`ConsensusSlicer`): aligned fits vote; per-slice stability.
 - Evaluation against planted slices (:mod:`~silentscope.slices.evaluation`).
 """
 
+from silentscope.slices.consensus import ConsensusSlicer
 from silentscope.slices.discover import available_modalities, discover_slices
 from silentscope.slices.error_clusters import ErrorClusterSlicer
 from silentscope.slices.evaluation import precision_at_k, score_discovery, score_table
@@ -32,12 +34,13 @@ from silentscope.slices.representation import (
     modality_blocks,
 )
 from silentscope.slices.simulation import flip_labels, simulate_logits
-from silentscope.slices.slicers import SLICERS, make_slicer
+from silentscope.slices.slicers import SLICERS, make_slicer, slice_scores
 from silentscope.slices.spotlight import SpotlightSlicer
 from silentscope.slices.stability import jaccard_matrix, match_slices, slice_stability
 from silentscope.slices.statistics import benjamini_hochberg, excess_error_pvalue, wilson_interval
 
 __all__ = [
+    "ConsensusSlicer",
     "Enrichment",
     "ErrorAwareMixture",
     "ErrorClusterSlicer",
@@ -68,6 +71,7 @@ __all__ = [
     "score_table",
     "simulate_logits",
     "slice_examples",
+    "slice_scores",
     "slice_stability",
     "wilson_interval",
 ]

@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from silentscope.slices.consensus import ConsensusSlicer
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
 from silentscope.slices.ranking import rank_slices
 from silentscope.slices.report import SliceReport
 from silentscope.slices.representation import MODALITIES, Representation, build_representation
 from silentscope.slices.slicers import make_slicer
-from silentscope.slices.stability import central_fit, slice_stability
+from silentscope.slices.stability import slice_stability
 from silentscope.slices.statistics import benjamini_hochberg, excess_error_pvalue, wilson_interval
 from silentscope.text.terms import term_matrix
 
@@ -148,9 +149,10 @@ def discover_slices(
     confirm_fraction : float, default=0.5
         Share of samples held out (stratified by correctness) to confirm slices on.
     n_seeds : int, default=5
-        The slicer is fitted with this many seeds; the most reproducible fit (the
-        medoid, :func:`~silentscope.slices.stability.central_fit`) is reported, and each
-        slice's stability is its mean matched Jaccard to the other seeds.
+        The slicer is fitted with this many seeds and the aligned fits vote
+        (:class:`~silentscope.slices.consensus.ConsensusSlicer`): a sample is in a
+        slice when most seeds put it there, and each slice's stability is its mean
+        Jaccard index to the aligned slice of every seed's fit.
     n_resamples : int, default=0
         Bootstrap refits for resampling stability.
     min_support : int, default=20
@@ -223,21 +225,31 @@ def discover_slices(
     fit_rows, confirm_rows = train_test_split(
         rows, test_size=confirm_fraction, stratify=errors, random_state=random_state
     )
+    # the slicer is fitted on at most SLICER_FIT_ROWS samples of the fitting split (one
+    # subsample, stratified by correctness, shared by all seeds); every sample is then
+    # assigned, ranked on the fitting split and confirmed on the held-out split
+    slicer_rows = fit_rows
+    if len(fit_rows) > SLICER_FIT_ROWS:
+        slicer_rows, _ = train_test_split(
+            fit_rows, train_size=SLICER_FIT_ROWS, stratify=errors[fit_rows],
+            random_state=random_state,
+        )  # fmt: skip
+        slicer_rows = np.sort(slicer_rows)
     estimator = _make_estimator(slicer, slicer_params, representation, random_state, len(fit_rows))
-    Xf, yf, pf = X[fit_rows], y[fit_rows], proba[fit_rows]
-    fitted, stability = central_fit(
-        estimator, Xf, yf, pf, n_seeds, random_state, errors[fit_rows], use_predictions=False
-    )
+    Xf, yf, pf = X[slicer_rows], y[slicer_rows], proba[slicer_rows]
     # Members are assigned from the representation and the true label only, never from
     # the prediction: otherwise a slice "label 1, predicted 0" would be all errors on the
     # held-out split by construction and its confirmation would prove nothing.
+    fitted = ConsensusSlicer(estimator, n_seeds, use_predictions=False, random_state=random_state)
+    fitted.fit(Xf, yf, pf, errors[slicer_rows])
+    stability = fitted.stability_
     membership = fitted.predict_membership(X, y)
-    scores = fitted.predict_proba(X, y)
+    scores = fitted.slice_scores(X, y)
     if n_resamples:
         timer.stage("refitting on bootstrap resamples")
         resampled = slice_stability(
-            fitted, Xf, yf, pf, membership[fit_rows], n_seeds=1, n_resamples=n_resamples,
-            random_state=fitted.random_state, use_predictions=False,
+            estimator, Xf, yf, pf, membership[slicer_rows], n_seeds=1, n_resamples=n_resamples,
+            random_state=random_state, use_predictions=False,
         )  # fmt: skip
         stability.resamples = resampled.resamples
 
@@ -277,6 +289,11 @@ def _check_settings(confirm_fraction, min_support, alpha, merge_overlap, max_sli
     if not 0 < merge_overlap <= 1:
         raise ValueError(f"merge_overlap must be in (0, 1], got {merge_overlap}")
 
+
+#: Most samples the slicer is fitted on (a stratified subsample of the fitting split);
+#: the EM's cost grows with the samples, its estimates of 25 components do not improve
+#: much beyond this.
+SLICER_FIT_ROWS = 20_000
 
 #: Variance floor of the error-aware mixture in discovery (see ErrorAwareMixture); chosen
 #: on the planted scenarios of benchmarks/slices.py from 0, 0.1 and 0.3.

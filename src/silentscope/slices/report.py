@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +21,7 @@ class SliceReport:
         samples), on the confirmation split ``n_confirm``, ``errors_confirm``,
         ``error_rate`` with Wilson ``ci_low``/``ci_high``, ``complement_error_rate``,
         ``p_value`` (one-sided Fisher) and ``q_value`` (Benjamini-Hochberg); ``stability``
-        (mean matched Jaccard across seeds) and ``resample_stability``; ``n_fit`` and
+        (mean Jaccard index to each seed's aligned slice) and ``resample_stability``; ``n_fit`` and
         ``fit_error_rate`` on the fitting split; ``merged_from``; the explanations
         ``top_terms`` and ``metadata``; sample ids in ``representative`` and
         ``confident_errors`` (and their image references in ``representative_images``
@@ -91,4 +93,62 @@ class SliceReport:
         return "\n".join(lines)
 
 
-__all__ = ["SliceReport"]
+def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = None) -> str:
+    """The saved slice table as an HTML fragment, with example images where available.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :attr:`SliceReport.slices`, e.g. the ``slices`` artifact of an audit store.
+    thumbnail : callable, optional
+        Maps an image reference to an image ``src`` (e.g. a data URI); it may raise
+        ``OSError``, ``KeyError`` or ``ValueError`` for an unreadable reference, which is
+        then shown as such. Without it, no images are shown.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"rank": [1], "size": [40], "error_rate": [0.6], "ci_low": [0.4],
+    ...     "ci_high": [0.75], "complement_error_rate": [0.1], "q_value": [0.001],
+    ...     "stability": [0.9], "top_terms": ["cardiomegaly"], "metadata": ["age > 70: 80% vs 20%"],
+    ...     "representative_images": ["a.png"], "confident_error_images": ["b.png"]})
+    >>> fragment = slices_html(table, thumbnail=lambda ref: f"data:{ref}")
+    >>> "cardiomegaly" in fragment and "src='data:b.png'" in fragment
+    True
+    """
+    if table.empty:
+        return "<p class='note'>Slice discovery confirmed no slice on held-out samples.</p>"
+    cards = []
+    for row in table.to_dict("records"):
+        head = (
+            f"<h4>Slice {int(row['rank'])}: error rate {row['error_rate']:.0%} "
+            f"({row['ci_low']:.0%} to {row['ci_high']:.0%}) vs {row['complement_error_rate']:.0%} "
+            f"outside; n = {int(row['size'])}, q = {row['q_value']:.2g}, "
+            f"stability {row['stability']:.2f}</h4>"
+        )
+        facts = "".join(
+            f"<li>{label}: {html.escape(str(row[key]))}</li>"
+            for key, label in (("top_terms", "report terms"), ("metadata", "metadata"))
+            if row.get(key)
+        )
+        images = ""
+        for key, label in (
+            ("representative_images", "representative"),
+            ("confident_error_images", "most confidently wrong"),
+        ):
+            refs = [r for r in str(row.get(key) or "").split(",") if r]
+            if thumbnail is None or not refs:
+                continue
+            shown = []
+            for ref in refs:
+                try:
+                    shown.append(
+                        f"<div class='card'><img src='{thumbnail(ref)}' alt='{html.escape(ref)}'></div>"
+                    )
+                except (OSError, KeyError, ValueError) as error:
+                    shown.append(f"<div class='card warn'>{html.escape(str(error))}</div>")
+            images += f"<p>{label}</p><div class='gallery'>{''.join(shown)}</div>"
+        cards.append(f"{head}<ul>{facts}</ul>{images}")
+    return "".join(cards)
+
+
+__all__ = ["SliceReport", "slices_html"]

@@ -4,7 +4,9 @@ A slicer is a scikit-learn style estimator with ``random_state`` and
 
 - ``fit(X, y, y_proba)``: representation, true labels, predicted probabilities;
 - ``predict_proba(X, y=None, y_proba=None)``: membership scores (N, K), higher = more in;
-- ``predict_membership(X, y=None, y_proba=None)``: hard membership, bool (N, K).
+- ``predict_membership(X, y=None, y_proba=None)``: hard membership, bool (N, K);
+- optionally ``slice_scores(X, y=None, y_proba=None)``: scores that rank samples within
+  each slice, when ``predict_proba`` cannot (the mixture's responsibilities are ~0/1).
 """
 
 from __future__ import annotations
@@ -34,4 +36,21 @@ def make_slicer(name: str, **params):
     return SLICERS[name](**params)
 
 
-__all__ = ["SLICERS", "make_slicer"]
+def slice_scores(slicer, X, y=None, y_proba=None):
+    """Scores (N, K) that rank samples within each slice: ``slice_scores`` where defined.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.r_[np.zeros((20, 2)), np.ones((20, 2)) * 5] + np.linspace(0, 1, 40)[:, None]
+    >>> fitted = make_slicer("spotlight", n_slices=1, random_state=0).fit(
+    ...     X, np.zeros(40, int), np.tile([0.3, 0.7], (40, 1)))
+    >>> slice_scores(fitted, X).shape
+    (40, 1)
+    """
+    if hasattr(slicer, "slice_scores"):
+        return slicer.slice_scores(X, y, y_proba)
+    return slicer.predict_proba(X, y, y_proba)
+
+
+__all__ = ["SLICERS", "make_slicer", "slice_scores"]

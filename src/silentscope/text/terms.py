@@ -12,6 +12,7 @@ explanation keeps the distinction.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,6 +119,20 @@ def extract_terms(
     return terms
 
 
+def _term_labels(text: str, ngram_range: tuple[int, int], rules: NegationRules) -> tuple:
+    return tuple(sorted({t.label for t in extract_terms(text, ngram_range, rules)}))
+
+
+@functools.lru_cache(maxsize=2**16)
+def _default_term_labels(text: str, ngram_range: tuple[int, int]) -> tuple:
+    """Term labels under :data:`DEFAULT_RULES` (treated as constant), cached per text.
+
+    Slice discovery extracts the terms of the same reports for the embedding and again
+    for the explanations; the cache makes the second pass free.
+    """
+    return _term_labels(text, ngram_range, DEFAULT_RULES)
+
+
 def term_matrix(
     texts,
     ngram_range: tuple[int, int] = (1, 2),
@@ -155,7 +170,11 @@ def term_matrix(
     if int(min_df) < 1:
         raise ValueError(f"min_df must be a positive count of documents, got {min_df}")
     uniques, inverse = unique_texts(texts)
-    per_text = [sorted({t.label for t in extract_terms(u, ngram_range, rules)}) for u in uniques]
+    ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
+    if rules is DEFAULT_RULES:  # the usual case: remembered across calls
+        per_text = [_default_term_labels(u, ngram_range) for u in uniques]
+    else:
+        per_text = [_term_labels(u, ngram_range, rules) for u in uniques]
     if vocabulary is None:
         multiplicity = np.bincount(inverse, minlength=len(uniques))
         df: dict[str, int] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 
 #: Sentence boundaries: ., !, ? or ; followed by white space or the end, or a line break.
 _SENTENCE_END = re.compile(r"(?<!\d)[.!?;](?=\s|$)|(?<=\D)\.(?=[A-Za-z])|[\r\n]+")
@@ -88,8 +89,14 @@ def unique_texts(texts) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"texts must all be strings; rows {bad[:5]} are not (use '' for a missing report)"
         )
-    uniques, inverse = np.unique(array.astype(str), return_inverse=True)
-    return uniques, inverse.reshape(-1)
+    # hashing (pandas.factorize) instead of np.unique: sorting 100,000 long reports as a
+    # fixed-width unicode array costs seconds and hundreds of MB; only the few distinct
+    # texts are sorted afterwards
+    codes, distinct = pd.factorize(array)
+    order = np.argsort(distinct.astype(str), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return np.asarray(distinct, dtype=str)[order], rank[codes]
 
 
 __all__ = ["PUNCTUATION", "split_sentences", "tokenize", "unique_texts"]
