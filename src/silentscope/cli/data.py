@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-import yaml
 from rich.table import Table
 
 from silentscope.cli._common import console, user_errors
-from silentscope.data.dataset import ImageDataset
-from silentscope.data.duplicates import HASH_METHODS
-from silentscope.data.errors import DatasetError
-from silentscope.data.preview import save_preview
-from silentscope.data.registry import available_datasets, load_dataset
-from silentscope.data.summary import summarize
+
+if TYPE_CHECKING:
+    from silentscope.data.dataset import ImageDataset
 
 data_app = typer.Typer(
     help="Inspect datasets: counts, metadata, duplicates, previews.", no_args_is_help=True
@@ -43,6 +39,10 @@ OPTION_OPTION = typer.Option(
 def _options(
     root: Path | None, size: int | None, seed: int | None, extra: list[str] | None
 ) -> dict[str, Any]:
+    import yaml
+
+    from silentscope.data.errors import DatasetError
+
     options: dict[str, Any] = {}
     if root is not None:
         options["root"] = root
@@ -59,6 +59,8 @@ def _options(
 
 
 def _load(name: str, root, size, seed, extra) -> ImageDataset:
+    from silentscope.data.registry import load_dataset
+
     with console.status(f"loading {name}"):
         return load_dataset(name, **_options(root, size, seed, extra))
 
@@ -120,6 +122,10 @@ def info(
 
     Example: silentscope data info medmnist:pneumoniamnist --root ../shared/data/medmnist
     """
+    from silentscope.data.duplicates import HASH_METHODS
+    from silentscope.data.errors import DatasetError
+    from silentscope.data.summary import summarize
+
     with user_errors():
         if duplicates not in (*HASH_METHODS, "none"):
             raise DatasetError(
@@ -149,6 +155,9 @@ def preview(
 
     Example: silentscope data preview synthetic --out grid.png
     """
+    from silentscope.data.errors import DatasetError
+    from silentscope.data.preview import save_preview
+
     with user_errors():
         if per_row < 1 or cell < 8:
             raise DatasetError("--per-row must be at least 1 and --cell at least 8 pixels")
@@ -165,6 +174,8 @@ def list_datasets() -> None:
 
     Example: silentscope data list
     """
+    from silentscope.data.registry import available_datasets
+
     for name in available_datasets():
         console.print(name)
 

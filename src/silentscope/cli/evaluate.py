@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
-from silentscope.audit import parse_test_set
-from silentscope.audit.store import load_audit, write_artifact
 from silentscope.cli._common import console, user_errors
-from silentscope.confidence import describe_csfs, get_csf
-from silentscope.evaluation import EvaluationResult, evaluate, metric_label
-from silentscope.metrics import get_metric
+
+if TYPE_CHECKING:
+    from silentscope.evaluation import EvaluationResult
 
 FORMATS = ("csv", "parquet", "json")
 #: Beyond this many groups the printed table keeps iid, non-corruption test sets and pooled rows.
@@ -73,6 +70,9 @@ def evaluate_command(
 
     Example: silentscope evaluate audit_store --csf MSR --csf PE --metric aurc --metric augrc --out results/
     """
+    from silentscope.audit.store import load_audit
+    from silentscope.evaluation import evaluate
+
     with user_errors():
         chosen_formats = _parse_formats(formats)
         audit = load_audit(store)
@@ -109,6 +109,9 @@ def csfs_command(
 
     Example: silentscope csfs audit_store
     """
+    from silentscope.audit.store import load_audit
+    from silentscope.confidence import describe_csfs, get_csf
+
     with user_errors():
         audit = load_audit(store) if store is not None else None
         table = Table(title="confidence scoring functions (higher = more confident)")
@@ -143,6 +146,8 @@ def csfs_command(
 
 # ------------------------------------------------------------------ printing
 def _shown_groups(result: EvaluationResult) -> tuple[list[str], int]:
+    from silentscope.audit import parse_test_set
+
     groups = result.groups
     if len(groups) <= _MAX_COLUMNS:
         return groups, 0
@@ -164,6 +169,9 @@ def _format(value: float, low: float, high: float) -> str:
 
 
 def _metric_table(result: EvaluationResult, metric: str) -> Table:
+    from silentscope.evaluation import metric_label
+    from silentscope.metrics import get_metric
+
     spec = get_metric(metric)
     values, lows, highs = (result.wide(metric, column) for column in ("value", "ci_low", "ci_high"))
     groups, hidden = _shown_groups(result)
@@ -197,6 +205,9 @@ def _metric_table(result: EvaluationResult, metric: str) -> Table:
 
 
 def _classification_table(result: EvaluationResult) -> Table:
+    from silentscope.evaluation import metric_label
+    from silentscope.metrics import get_metric
+
     frame = result.classification
     groups, _ = _shown_groups(result)
     table = Table(title="classifier per test set")
@@ -252,6 +263,8 @@ def _save(
     result: EvaluationResult, store: Path, out: Path | None, formats: tuple[str, ...]
 ) -> list[Path]:
     if out is None:
+        from silentscope.audit.store import write_artifact
+
         info = {
             "unavailable": result.unavailable,
             "csf_params": result.csf_params,
@@ -276,6 +289,8 @@ def _save(
 
 def _json_safe(value):
     """Plain Python values for the store's JSON artifact (numpy scalars and tuples included)."""
+    import pandas as pd
+
     if isinstance(value, dict):
         return {str(key): _json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -86,6 +84,9 @@ def preview_command(
 
     Example: silentscope shifts preview --dataset medmnist:dermamnist --root data/medmnist --out derma.png
     """
+    import cv2
+    import numpy as np
+
     from silentscope.data import load_dataset
     from silentscope.shifts import default_suite
     from silentscope.shifts.preview import preview_grid, save_png

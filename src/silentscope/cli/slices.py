@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from silentscope.audit.store import load_audit, write_artifact
 from silentscope.cli._common import console, user_errors
-from silentscope.slices import SLICERS, SliceReport, discover_slices
+
+if TYPE_CHECKING:
+    from silentscope.slices import SliceReport
 
 ARTIFACT = "slices"
 
@@ -18,6 +19,8 @@ ARTIFACT = "slices"
 def _slicer_params(
     slicer: str, components: int | None, gamma: float | None, gamma_hat: float | None
 ) -> dict:
+    from silentscope.slices import SLICERS
+
     if slicer not in SLICERS:
         raise ValueError(f"unknown slicer {slicer!r}; choose from {', '.join(SLICERS)}")
     params = {}
@@ -90,7 +93,12 @@ def slices_command(
             "--test-set", "-t", help="Test set to analyse (repeatable; default all but val)."
         ),
     ] = None,
-    slicer: Annotated[str, typer.Option(help=f"Slicer: {', '.join(SLICERS)}.")] = "error_mixture",
+    # Fixed text: naming the registry here would import scikit-learn on every CLI start;
+    # a wrong name gets an error that lists the registered slicers.
+    slicer: Annotated[
+        str,
+        typer.Option(help="Slicer: error_mixture (default), error_clusters or spotlight."),
+    ] = "error_mixture",
     components: Annotated[
         int | None,
         typer.Option(help="Mixture components / slices searched (default: by data size)."),
@@ -108,7 +116,9 @@ def slices_command(
     text_embedding: Annotated[
         str, typer.Option(help="tfidf_svd (no model) or minilm (offline all-MiniLM-L6-v2).")
     ] = "tfidf_svd",
-    seeds: Annotated[int, typer.Option(help="Seeds for each slice's stability.")] = 5,
+    seeds: Annotated[
+        int, typer.Option(help="Seeds whose aligned fits vote on the slices (and give stability).")
+    ] = 5,
     resamples: Annotated[int, typer.Option(help="Bootstrap refits for resampling stability.")] = 0,
     min_support: Annotated[
         int, typer.Option(help="Fewest samples a slice needs in each split.")
@@ -125,6 +135,9 @@ def slices_command(
     Example: silentscope slices audit_store --modalities image,text,metadata --test-set iid
     """
     with user_errors():
+        from silentscope.audit.store import load_audit, write_artifact
+        from silentscope.slices import discover_slices
+
         chosen = [m.strip() for m in modalities.split(",") if m.strip()] if modalities else None
         params = _slicer_params(slicer, components, gamma, gamma_hat)
         audit = load_audit(store)

@@ -7,9 +7,6 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from silentscope.audit.capabilities import analysis_availability
-from silentscope.audit.importers import from_arrays, from_fdshifts, from_table
-from silentscope.audit.store import list_artifacts, load_audit, save_audit
 from silentscope.cli._common import console, user_errors
 
 import_app = typer.Typer(help="Import predictions into an audit store.", no_args_is_help=True)
@@ -19,6 +16,8 @@ OVERWRITE_OPTION = typer.Option(False, "--overwrite", help="Replace an existing 
 
 
 def _saved(audit, out: Path, overwrite: bool) -> None:
+    from silentscope.audit.store import save_audit
+
     save_audit(audit, out, overwrite=overwrite)
     console.print(
         f"[green]wrote[/] {out}: {audit.n_samples} samples, test sets {', '.join(audit.test_sets)}"
@@ -51,6 +50,8 @@ def import_table(
 
     Example: silentscope import table preds.csv --out audit_store --text-column report
     """
+    from silentscope.audit.importers import from_table
+
     with user_errors():
         audit = from_table(
             path,
@@ -85,6 +86,8 @@ def import_arrays(
 
     Example: silentscope import arrays --logits logits.npy --labels labels.npy --out audit_store
     """
+    from silentscope.audit.importers import from_arrays
+
     with user_errors():
         audit = from_arrays(
             logits,
@@ -114,6 +117,8 @@ def import_fdshifts(
 
     Example: silentscope import fdshifts runs/isic_ce/test_results --out audit_store --names val,iid,acq/site_b
     """
+    from silentscope.audit.importers import from_fdshifts
+
     with user_errors():
         audit = from_fdshifts(path, test_set_names=names.split(",") if names else None)
         _saved(audit, out, overwrite)
@@ -124,6 +129,9 @@ def info(store: Path = typer.Argument(..., help="Audit store folder.")) -> None:
 
     Example: silentscope info audit_store
     """
+    from silentscope.audit.capabilities import analysis_availability
+    from silentscope.audit.store import list_artifacts, load_audit
+
     with user_errors():
         audit = load_audit(store)
     console.print(

@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
-from silentscope.audit.store import load_audit, write_artifact
-from silentscope.audit.test_sets import IID, VALIDATION
 from silentscope.cli._common import console, err_console, user_errors
 
 #: Below this many training errors the CLI suggests comparing with the logistic model.
@@ -45,6 +42,8 @@ def parse_bins(values: list[str]) -> dict[str, int | list[float]]:
 
 
 def _fmt(value: float, digits: int = 3) -> str:
+    import pandas as pd
+
     return "-" if pd.isna(value) else f"{value:.{digits}g}"
 
 
@@ -107,6 +106,7 @@ def subgroups(
 
     Example: silentscope subgroups audit_store -a age -a sex --bins age=40,65 --per-class --plot forest.png
     """
+    from silentscope.audit.store import load_audit, write_artifact
     from silentscope.subgroups import analyze_subgroups, forest_plot
 
     with user_errors():
@@ -224,6 +224,10 @@ def predictor(
 
     Example: silentscope predictor audit_store -m age -m sex --flip --objective f1
     """
+    import pandas as pd
+
+    from silentscope.audit.store import load_audit, write_artifact
+    from silentscope.audit.test_sets import VALIDATION
     from silentscope.predictor import compare_confidences, estimate_risk, feature_importances
 
     with user_errors():
@@ -304,6 +308,8 @@ def predictor(
 
 
 def _default_train_split(audit, notes: list[str]) -> str:
+    from silentscope.audit.test_sets import IID, VALIDATION
+
     if audit.has_validation:
         return VALIDATION
     split = IID if IID in audit.test_sets else audit.test_sets[0]
@@ -329,6 +335,8 @@ def _corrections(
     notes,
 ):
     """Flip or abstain with the learned risk and, as the baseline, with 1 - MSR."""
+    import pandas as pd
+
     from silentscope.predictor import selective_correction
 
     tables = []
