@@ -617,10 +617,6 @@ def prepare_store(
     dict
         ``embedding`` (its info), ``confidences`` (names) and ``unavailable`` (CSF -> reason).
     """
-    from silentscope.audit.store import load_audit, write_artifact
-    from silentscope.confidence import compute_confidences
-    from silentscope.viewer.embedding import ensure_embedding
-
     store = Path(store)
     report = progress or (lambda stage, fraction: None)
     if not recompute:
@@ -639,6 +635,12 @@ def prepare_store(
                 "confidences": [c for c in names if c != "sample_id"],
                 "unavailable": {},
             }
+    # Imported only when something must be computed: reopening a cached store stays light
+    # (scikit-learn, scipy and pandas would add seconds to the viewer's start).
+    from silentscope.audit.store import load_audit, write_artifact
+    from silentscope.confidence import compute_confidences
+    from silentscope.viewer.embedding import ensure_embedding
+
     report("loading and validating the store", 0.0)
     audit = load_audit(store)
     _, info = ensure_embedding(
