@@ -12,17 +12,20 @@ from silentscope.cli._common import console, user_errors
 
 
 def report(
-    source: Path = typer.Argument(..., help="Study folder, run folder or audit store."),
+    sources: list[Path] = typer.Argument(
+        ..., help="Study folder(s), run folder or audit store; several are combined."
+    ),
     out: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML file to write."),
 ) -> None:
     """Write a self-contained HTML report (no network needed to view it).
 
     Example: silentscope report studies/derma --out derma_report.html
+    Example: silentscope report studies/pneumonia studies/derma studies/odir --out all.html
     """
     from silentscope.report.build import build_report
 
     with user_errors():
-        path = build_report(source, out, command=" ".join(["silentscope", *sys.argv[1:]]))
+        path = build_report(sources, out, command=" ".join(["silentscope", *sys.argv[1:]]))
     console.print(f"[green]report[/] {path.resolve()}")
 
 

@@ -90,30 +90,36 @@ def _dump(value):
 
 @study_app.command("results")
 def results(
-    study_dir: Path = typer.Argument(..., help="Study folder."),
+    study_dirs: list[Path] = typer.Argument(..., help="Study folder(s); several are combined."),
     metric: str = typer.Option("aurc", help="Metric of the summary table."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Output folder (default: <study>/results; needed for several)."
+    ),
 ) -> None:
-    """Collect the results of a study's finished runs into tables (CSV, Parquet, LaTeX).
+    """Collect the results of finished runs into tables (CSV, Parquet, LaTeX, Markdown).
 
     Example: silentscope study results studies/derma --metric augrc
+    Example: silentscope study results studies/pneumonia studies/derma --out results/
     """
     from silentscope.study.results import write_results
 
     with user_errors():
-        write_results(study_dir, metrics=tuple(dict.fromkeys((metric, "aurc", "augrc"))))
-        _print_summary(study_dir, metric)
+        metrics = tuple(dict.fromkeys((metric, "aurc", "augrc")))
+        written = write_results(study_dirs if len(study_dirs) > 1 else study_dirs[0], metrics, out)
+        _print_summary(study_dirs, metric)
+        console.print(f"[green]tables[/] {written['long_csv'].parent.resolve()}")
 
 
-def _print_summary(study_dir: Path, metric: str = "aurc") -> None:
+def _print_summary(study_dir: Path | list[Path], metric: str = "aurc") -> None:
     from silentscope.metrics.registry import get_metric
     from silentscope.study.results import (
         best_per_column,
-        collect_results,
+        combined_results,
         format_summary,
         summary_table,
     )
 
-    long = collect_results(study_dir)
+    long = combined_results(study_dir if isinstance(study_dir, list) else [study_dir])
     if metric not in set(long["metric"]):
         return
     spec = get_metric(metric)
