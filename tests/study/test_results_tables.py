@@ -42,9 +42,10 @@ def test_results_of_several_studies_in_one_table(tmp_path):
         raw["datasets"][0]["label"] = f"data_{name}"
         run_study(parse_study(raw), tmp_path / name / "study", live=False)
         dirs.append(tmp_path / name / "study")
-    write_results(dirs, out=tmp_path / "combined")
+    write_results(dirs[::-1], out=tmp_path / "combined")
     header = (tmp_path / "combined" / "summary_aurc.md").read_text().splitlines()[0]
     assert "data_a iid" in header and "data_b acq" in header
+    assert header.index("data_b iid") < header.index("data_a iid")  # the order given
     with pytest.raises(ValueError, match="is in both"):
         write_results([dirs[0], dirs[0]], out=tmp_path / "twice")
     with pytest.raises(ValueError, match="need an output folder"):

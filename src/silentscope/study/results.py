@@ -114,7 +114,7 @@ def summary_table(long: pd.DataFrame, metric: str = "aurc") -> pd.DataFrame:
     table = stats.unstack(["dataset", "kind"])
     table.columns = table.columns.reorder_levels([1, 2, 0])
     kinds = [k for k in KIND_ORDER if k in set(per_run["kind"])]
-    datasets = list(dict.fromkeys(per_run["dataset"]))
+    datasets = list(dict.fromkeys(rows["dataset"]))  # the order the studies were given
     ordered = [
         (d, k, s)
         for d in datasets
@@ -255,7 +255,7 @@ def accuracy_table(long: pd.DataFrame) -> pd.DataFrame:
         .unstack(["dataset", "kind"])
     )
     kinds = [k for k in KIND_ORDER if k in set(per_run["kind"])]
-    datasets = list(dict.fromkeys(per_run["dataset"]))
+    datasets = list(dict.fromkeys(rows["dataset"]))
     ordered = [(d, k) for d in datasets for k in kinds if (d, k) in table.columns]
     return table.loc[objective_order(per_run["objective"]), ordered]
 
