@@ -536,6 +536,15 @@ async function prefetch() {
   probe.prefetched = true;
 }
 
+async function laidOutSize(element) {
+  for (let i = 0; i < 250; i++) {
+    const box = element.getBoundingClientRect();
+    if (box.width > 0 && box.height > 0) return box;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return element.getBoundingClientRect();
+}
+
 async function main() {
   const t0 = performance.now();
   state.meta = await backend.meta();
@@ -553,7 +562,9 @@ async function main() {
   state.points = normalise(x, y);
   const nDrawn = x.length;
   const canvas = $('canvas');
-  const { width, height } = canvas.getBoundingClientRect();
+  // Inside a notebook frame the canvas can still be unlaid (0 x 0) here; the scatterplot's
+  // camera would then get a null projection, so wait for a size first.
+  const { width, height } = await laidOutSize(canvas);
   scatterplot = createScatterplot({
     canvas,
     width,

@@ -272,11 +272,6 @@ def test_exported_page_computes_the_same_aurc(browser, synthetic, synthetic_data
     page.close()
 
 
-# Excluded from the default run: since the end of session 2 the exported page inside this
-# stand-in notebook frame stops with "Cannot read properties of null (reading '0')" before
-# it is ready (it passed in two fresh-clone CI runs an hour earlier). Open bug, issue 8:
-# run `python -m pytest -m slow tests/viewer/test_browser.py -k notebook` to reproduce.
-@pytest.mark.slow
 def test_notebook_widget_hands_the_selection_to_python(browser, synthetic_data, tmp_path, shots):
     """The widget's front-end module in a page, with a stand-in for anywidget's model."""
     pytest.importorskip("anywidget", reason="anywidget is not installed: pip install anywidget")
