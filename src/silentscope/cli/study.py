@@ -105,7 +105,7 @@ def results(
 
     with user_errors():
         metrics = tuple(dict.fromkeys((metric, "aurc", "augrc")))
-        written = write_results(study_dirs if len(study_dirs) > 1 else study_dirs[0], metrics, out)
+        written = write_results(study_dirs, metrics, out)
         _print_summary(study_dirs, metric)
         console.print(f"[green]tables[/] {written['long_csv'].parent.resolve()}")
 

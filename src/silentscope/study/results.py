@@ -227,15 +227,21 @@ def to_latex(
 def to_markdown(table: pd.DataFrame, best: dict[tuple[str, str], str], scale: float) -> str:
     """A GitHub-flavoured Markdown table with the best CSF per column in bold."""
     formatted = format_summary(table, scale)
-    columns = list(formatted.columns)
-    lines = ["| CSF | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    rows = {}
     for csf in formatted.index:
         cells = []
-        for column in columns:
+        for column in formatted.columns:
             dataset, kind = column.rsplit(" ", 1)
             value = formatted.loc[csf, column]
             cells.append(f"**{value}**" if value and best.get((dataset, kind)) == csf else value)
-        lines.append(f"| {csf} | " + " | ".join(cells) + " |")
+        rows[csf] = cells
+    return _markdown("CSF", list(formatted.columns), rows)
+
+
+def _markdown(corner: str, columns: list[str], rows: dict[str, list[str]]) -> str:
+    """A GitHub-flavoured Markdown table: a label column, then right-aligned cells."""
+    lines = [f"| {corner} | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -312,11 +318,7 @@ def write_results(
     flat = accuracy.copy()
     flat.columns = [" ".join(map(str, c)) for c in flat.columns]
     flat.to_csv(out / "accuracy.csv")
-    lines = ["| objective | " + " | ".join(flat.columns) + " |", "|---|" + "---:|" * flat.shape[1]]
-    lines += [
-        f"| {objective} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
-        for objective, row in flat.iterrows()
-    ]
-    (out / "accuracy.md").write_text("\n".join(lines) + "\n")
+    cells = {objective: [f"{v:.3f}" for v in row] for objective, row in flat.iterrows()}
+    (out / "accuracy.md").write_text(_markdown("objective", list(flat.columns), cells))
     written["accuracy"] = out / "accuracy.csv"
     return written

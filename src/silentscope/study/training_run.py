@@ -137,7 +137,7 @@ def ensemble_and_audit(
     trained on exactly this run's data split: a member trained on another split would have
     seen test images.
     """
-    from silentscope.audit.store import load_audit
+    from silentscope.audit.store import read_manifest
     from silentscope.models.audit_model import audit_model
     from silentscope.models.checkpoint import load_model
     from silentscope.models.ensemble import ensemble_from_models
@@ -154,7 +154,9 @@ def ensemble_and_audit(
     dataset, test_sets, corruptions = build_test_data(run, progress)
     expected = dataset_fingerprint(dataset)
     for member in member_ids:
-        trained_on = load_audit(runs_dir / member / "audit").provenance["dataset"]["fingerprint"]
+        # The manifest alone: no need to open and validate the member's arrays.
+        provenance = read_manifest(runs_dir / member / "audit")["provenance"]
+        trained_on = provenance["dataset"]["fingerprint"]
         if trained_on != expected:
             raise ValueError(
                 f"ensemble member {member} was trained on a different data split than seed "
