@@ -68,7 +68,8 @@ def test_benjamini_hochberg_matches_statsmodels_and_keeps_untested_as_nan(p):
     assert np.array_equal(np.isnan(q), ~tested)
     if tested.any():
         expected = multipletests(p[tested], method="fdr_bh")[1]
-        np.testing.assert_allclose(q[tested], expected)
+        # atol: products of subnormal p-values (below 2.2e-308) round differently per library.
+        np.testing.assert_allclose(q[tested], expected, atol=1e-300)
 
 
 def test_benjamini_hochberg_controls_false_discoveries_on_null_p_values():
