@@ -66,10 +66,10 @@ from silentscope.slices import (
     score_discovery,
     simulate_logits,
 )
-from silentscope.slices.consensus import ConsensusSlicer
-from silentscope.slices.discover import MIXTURE_VARIANCE_FLOOR, default_n_components
+from silentscope.slices.discover import MIXTURE_INIT, MIXTURE_VARIANCE_FLOOR, default_n_components
 from silentscope.slices.slicers import slice_scores
 from silentscope.slices.stability import match_slices
+from silentscope.slices.views import JOINT_VIEW, MultiViewSlicer, modality_views
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SLICE_ERROR, BASE_ERROR = 0.65, 0.06
@@ -293,59 +293,81 @@ def trained_odir_scenarios(seed: int = 0) -> dict[str, tuple[AuditSet, np.ndarra
 
 
 # ---------------------------------------------------------------------- discovery
+#: Methods compared: modalities, fusion, slicer, and for the mixture whether every
+#: modality is also fitted alone (per-modality views) and its initialisation; for the
+#: baselines the number of slices (``None``: as many as the default method's candidates,
+#: so that best-match metrics compare equal slice budgets).
 METHODS = {
-    # name: (modalities, fusion, slicer)
-    "image only / mixture": (("image",), "weighted", "error_mixture"),
-    "text only / mixture": (("text",), "weighted", "error_mixture"),
-    "metadata only / mixture": (("metadata",), "weighted", "error_mixture"),
-    "multimodal concat / mixture": (("image", "text", "metadata"), "concat", "error_mixture"),
-    "multimodal weighted / mixture": (("image", "text", "metadata"), "weighted", "error_mixture"),
-    "multimodal weighted / error k-means": (
-        ("image", "text", "metadata"),
-        "weighted",
-        "error_clusters",
+    "image only / mixture": dict(modalities=("image",)),
+    "text only / mixture": dict(modalities=("text",)),
+    "metadata only / mixture": dict(modalities=("metadata",)),
+    "multimodal concat / mixture": dict(fusion="concat"),
+    "multimodal weighted, joint only, k-means init / mixture (session-2 default)": dict(
+        per_modality=False, init="kmeans"
     ),
-    "multimodal weighted / spotlight": (("image", "text", "metadata"), "weighted", "spotlight"),
+    "multimodal weighted, joint only / mixture": dict(per_modality=False),
+    "multimodal weighted + per-modality views / mixture (default)": dict(),
+    "multimodal weighted / error k-means, 10 slices": dict(slicer="error_clusters", n_slices=10),
+    "multimodal weighted / error k-means, default's slice count": dict(slicer="error_clusters"),
+    "multimodal weighted / spotlight, 10 slices": dict(slicer="spotlight", n_slices=10),
+    "multimodal weighted / spotlight, default's slice count": dict(slicer="spotlight"),
 }
-DEFAULT_METHOD = "multimodal weighted / mixture"
+DEFAULT_METHOD = "multimodal weighted + per-modality views / mixture (default)"
+ALL = ("image", "text", "metadata")
+
+
+def _mixture(rep, n_fit: int, init: str, per_modality: bool, n_seeds: int, seed: int):
+    """The mixture as discover_slices builds it: consensus of seeds in every view."""
+    estimator = make_slicer(
+        "error_mixture", n_components=default_n_components(n_fit), variance_floor=MIXTURE_VARIANCE_FLOOR,
+        init_params=init,
+    )  # fmt: skip
+    views = modality_views(rep.blocks) if per_modality else {JOINT_VIEW: slice(None)}
+    return MultiViewSlicer(
+        estimator, views, n_seeds, feature_weights=rep.dim_weights, random_state=seed
+    )
 
 
 def evaluate(
-    audit: AuditSet, truth: np.ndarray, method: str, seed: int = 0, n_seeds: int = 5
-) -> dict:
-    modalities, fusion, slicer = METHODS[method]
-    rep = build_representation(audit, modalities, fusion, random_state=seed)
+    audit: AuditSet, truth: np.ndarray, method: str, seed: int = 0, n_seeds: int = 5,
+    default_slices: int | None = None,
+) -> dict:  # fmt: skip
+    """One method on one scenario: fitted on a stratified half, scored on the other."""
+    spec = {"modalities": ALL, "fusion": "weighted", "slicer": "error_mixture",
+            "per_modality": True, "init": MIXTURE_INIT, "n_slices": None, **METHODS[method]}  # fmt: skip
+    rep = build_representation(audit, spec["modalities"], spec["fusion"], random_state=0)
     errors = ~audit.correct
     fit, held = train_test_split(
         np.arange(audit.n_samples), test_size=0.5, stratify=errors, random_state=seed
     )
     X, y, proba = rep.matrix, audit.label, audit.probabilities
-    if slicer == "error_mixture":
-        estimator = make_slicer(
-            slicer, n_components=default_n_components(len(fit)), feature_weights=rep.dim_weights,
-            variance_floor=MIXTURE_VARIANCE_FLOOR,
-        )  # fmt: skip
-        start = time.perf_counter()  # as discover_slices: the consensus of 5 seeds
-        model = ConsensusSlicer(estimator, n_seeds, random_state=seed)
+    mixture = spec["slicer"] == "error_mixture"
+    if mixture:
+        model = _mixture(rep, len(fit), spec["init"], spec["per_modality"], n_seeds, seed)
+        start = time.perf_counter()
         model.fit(X[fit], y[fit], proba[fit], errors[fit])
         seconds = (time.perf_counter() - start) / n_seeds
     else:
-        model = make_slicer(slicer, n_slices=10, random_state=seed)
+        model = make_slicer(
+            spec["slicer"], n_slices=spec["n_slices"] or default_slices, random_state=seed
+        )
         start = time.perf_counter()
         model.fit(X[fit], y[fit], proba[fit])
         seconds = time.perf_counter() - start
     # as discover_slices: scores from the representation and the label, not the prediction
     result = score_discovery(truth[held], slice_scores(model, X[held], y[held]))
     result["fit_s"] = seconds
+    result["n_slices"] = model.n_slices_
     best = result["best_slice"]
     member = model.predict_membership(X[held], y[held])[:, best]
     result["jaccard_truth"] = float(
         (member & truth[held]).sum() / max((member | truth[held]).sum(), 1)
     )
-    if slicer == "error_mixture":
+    if mixture:
         result["stability"] = float(model.stability_.seed_stability[best])
+        result["view"] = model.slice_view_[best]
         if method == DEFAULT_METHOD:  # the consensus itself, reproduced with 5 other seeds
-            other = ConsensusSlicer(estimator, n_seeds, random_state=seed + n_seeds)
+            other = _mixture(rep, len(fit), spec["init"], True, n_seeds, seed + n_seeds)
             other.fit(X[fit], y[fit], proba[fit], errors[fit])
             members = model.predict_membership(X[fit], y[fit])
             result["reproducibility"] = float(
@@ -354,7 +376,7 @@ def evaluate(
     return result
 
 
-def run_discovery(quick: bool, simulated: bool, only: str = "all") -> pd.DataFrame:
+def run_discovery(quick: bool, simulated: bool, only: str = "all", splits: int = 3) -> pd.DataFrame:
     print("building scenarios (trained networks, cached in silentscope-out/) ...", flush=True)
     scenarios = {}
     if only in ("all", "odir"):
@@ -373,8 +395,13 @@ def run_discovery(quick: bool, simulated: bool, only: str = "all") -> pd.DataFra
             f"{errors.mean():.2f} overall, {errors[truth].mean():.2f} in the slice",
             flush=True,
         )
-        for method in METHODS:
-            rows.append({"scenario": name, "method": method, **evaluate(audit, truth, method)})
+        for split in range(splits):  # each split: its own halves and its own seeds
+            default = evaluate(audit, truth, DEFAULT_METHOD, seed=split)
+            for method in METHODS:
+                result = default if method == DEFAULT_METHOD else evaluate(
+                    audit, truth, method, seed=split, default_slices=default["n_slices"]
+                )  # fmt: skip
+                rows.append({"scenario": name, "split": split, "method": method, **result})
     return pd.DataFrame(rows)
 
 
@@ -385,21 +412,39 @@ def print_discovery(results: pd.DataFrame) -> None:
     ):
         if frame.empty:
             continue
+        splits = frame["split"].nunique()
         metrics = ["precision_at_10", "precision_at_25", "average_precision", "jaccard_truth"]
-        summary = frame.groupby("method", sort=False)[[*metrics, "fit_s"]].mean()
-        print(f"\nSlice discovery, {group}: mean over {frame['scenario'].nunique()} scenarios")
-        print(markdown(summary))
-        per = frame.pivot(index="method", columns="scenario", values="precision_at_10")
-        print(f"\nprecision@10 per scenario, {group}")
-        print(markdown(per.loc[list(METHODS)], digits=2))
-        stable = frame[frame["method"].str.endswith("mixture")]
-        columns = ["method", "scenario", "stability", "reproducibility", "jaccard_truth"]
+        per_split = frame.groupby(["method", "split"], sort=False)[metrics].mean()
+        summary = frame.groupby("method", sort=False)[[*metrics, "n_slices", "fit_s"]].mean()
+        summary.insert(1, "p@10 range over splits", [
+            f"{per_split.loc[m, 'precision_at_10'].min():.2f}-{per_split.loc[m, 'precision_at_10'].max():.2f}"
+            for m in summary.index
+        ])  # fmt: skip
         print(
-            f"\nStability of the best-matching slice, {group} (stability: mean Jaccard of the "
-            "consensus slice to each of the 5 seeds' fits; reproducibility: matched Jaccard "
-            "of the consensus to the consensus of 5 other seeds)"
+            f"\nSlice discovery, {group}: mean over {frame['scenario'].nunique()} scenarios x "
+            f"{splits} splits (fit/score halves and seeds differ per split)"
         )
-        print(markdown(stable[[c for c in columns if c in stable]], index=False))
+        print(markdown(summary))
+        per = frame.pivot_table(index="method", columns="scenario", values="precision_at_10")
+        print(f"\nprecision@10 per scenario (mean over {splits} splits), {group}")
+        print(markdown(per.loc[[m for m in METHODS if m in per.index]], digits=2))
+        stable = frame[frame["method"].str.contains("/ mixture")]
+        table = stable.groupby(["method", "scenario"], sort=False).agg(
+            stability=("stability", "mean"), stability_min=("stability", "min"),
+            reproducibility=("reproducibility", "mean"), jaccard_truth=("jaccard_truth", "mean"),
+            view=("view", lambda v: ", ".join(sorted(set(v)))),
+        )  # fmt: skip
+        print(
+            f"\nStability of the best-matching slice, {group}, mean (and min) over {splits} "
+            "splits (stability: mean Jaccard of the consensus slice to each of the 5 seeds' "
+            "fits; reproducibility: matched Jaccard of the consensus to the consensus of 5 "
+            "other seeds; view: which view's slice matched best)"
+        )
+        print(markdown(table))
+        met = (table["stability"] >= 0.7).groupby(level="method", sort=False).agg(["sum", "size"])
+        print("\nscenarios with mean stability >= 0.7: " + "; ".join(
+            f"{m}: {r['sum']} of {r['size']}" for m, r in met.iterrows()
+        ))  # fmt: skip
 
 
 def markdown(frame: pd.DataFrame, index: bool = True, digits: int = 3) -> str:
@@ -504,6 +549,10 @@ def main(argv=None) -> int:
         "--out", type=Path, default=None, help="CSV file for the per-scenario results"
     )
     parser.add_argument(
+        "--splits", type=int, default=3,
+        help="fit/score splits per scenario (each with its own seeds); results are averaged",
+    )  # fmt: skip
+    parser.add_argument(
         "--n-speed", type=int, default=None, help="samples for the speed part (default 100,000)"
     )
     args = parser.parse_args(argv)
@@ -511,7 +560,7 @@ def main(argv=None) -> int:
         print(f"real datasets not found at {DATA}; nothing to benchmark", file=sys.stderr)
         return 1
     if args.part in ("all", "discovery"):
-        results = run_discovery(args.quick, args.simulated, args.only)
+        results = run_discovery(args.quick, args.simulated, args.only, args.splits)
         if args.out:
             results.to_csv(args.out, index=False)
         print_discovery(results)

@@ -142,7 +142,7 @@ def test_report_shows_saved_slices_with_example_images(tmp_path, odir_planted, o
     store = tmp_path / "store"
     save_audit(with_images, store)
     result = CliRunner().invoke(
-        app, ["slices", str(store), "-m", "metadata", "--seeds", "2", "--min-support", "15"]
+        app, ["slices", str(store), "-m", "metadata", "--seeds", "3", "--min-support", "15"]
     )
     assert result.exit_code == 0, result.output
     page = build_report(store, tmp_path / "report.html").read_text()

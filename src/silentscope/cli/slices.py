@@ -62,6 +62,7 @@ def _print(report: SliceReport) -> None:
         "outside",
         "q",
         "stability",
+        "found in",
         "report terms",
         "metadata",
         "confident errors",
@@ -71,7 +72,8 @@ def _print(report: SliceReport) -> None:
         table.add_row(
             str(row.rank), str(row.size),
             f"{row.error_rate:.0%} ({row.ci_low:.0%}-{row.ci_high:.0%})", f"{row.complement_error_rate:.0%}",
-            f"{row.q_value:.1g}", f"{row.stability:.2f}", row.top_terms.replace("; ", "\n"),
+            f"{row.q_value:.1g}", f"{row.stability:.2f}", getattr(row, "views", ""),
+            row.top_terms.replace("; ", "\n"),
             row.metadata.replace("; ", "\n"), "\n".join(row.confident_errors.split(",")[:3]),
         )  # fmt: skip
     console.print(table)
@@ -113,6 +115,13 @@ def slices_command(
     fusion: Annotated[
         str, typer.Option(help="weighted (per-modality balance) or concat.")
     ] = "weighted",
+    per_modality: Annotated[
+        bool,
+        typer.Option(
+            "--per-modality/--joint-only",
+            help="Also fit each modality alone and pool its slices with the joint fit's.",
+        ),
+    ] = True,
     text_embedding: Annotated[
         str, typer.Option(help="tfidf_svd (no model) or minilm (offline all-MiniLM-L6-v2).")
     ] = "tfidf_svd",
@@ -144,7 +153,7 @@ def slices_command(
         with console.status("slice discovery") as status:
             report = discover_slices(
                 audit, chosen, test_sets=test_set or None, slicer=slicer, slicer_params=params,
-                fusion=fusion, text_embedding=text_embedding, n_seeds=seeds, n_resamples=resamples,
+                fusion=fusion, per_modality=per_modality, text_embedding=text_embedding, n_seeds=seeds, n_resamples=resamples,
                 min_support=min_support, alpha=alpha, max_slices=max_slices, random_state=seed,
                 progress=lambda stage: status.update(f"slice discovery: {stage}"),
             )  # fmt: skip

@@ -7,6 +7,8 @@
 - Slicers by exact name in :data:`SLICERS`: ``error_mixture`` (error-aware Gaussian
   mixture), ``error_clusters`` and ``spotlight`` (baselines).
 - Consensus over seeds (:class:`ConsensusSlicer`): aligned fits vote; per-slice stability.
+- Per-modality views (:class:`MultiViewSlicer`): each modality alone and the fused
+  representation, candidate slices pooled.
 - Evaluation against planted slices (:mod:`~silentscope.slices.evaluation`).
 """
 
@@ -38,6 +40,7 @@ from silentscope.slices.slicers import SLICERS, make_slicer, slice_scores
 from silentscope.slices.spotlight import SpotlightSlicer
 from silentscope.slices.stability import jaccard_matrix, match_slices, slice_stability
 from silentscope.slices.statistics import benjamini_hochberg, excess_error_pvalue, wilson_interval
+from silentscope.slices.views import MultiViewSlicer, modality_views
 
 __all__ = [
     "ConsensusSlicer",
@@ -46,6 +49,7 @@ __all__ = [
     "ErrorClusterSlicer",
     "FUSIONS",
     "MODALITIES",
+    "MultiViewSlicer",
     "Representation",
     "SLICERS",
     "SliceReport",
@@ -65,6 +69,7 @@ __all__ = [
     "match_slices",
     "metadata_enrichment",
     "modality_blocks",
+    "modality_views",
     "precision_at_k",
     "rank_slices",
     "score_discovery",

@@ -17,7 +17,8 @@ class SliceReport:
     Attributes
     ----------
     slices : DataFrame
-        The shown slices, best first: ``rank``, ``slice`` (component id), ``size`` (all
+        The shown slices, best first: ``rank``, ``slice`` (component id), ``views`` (the
+        views whose fits found it: a modality alone or ``joint``), ``size`` (all
         samples), on the confirmation split ``n_confirm``, ``errors_confirm``,
         ``error_rate`` with Wilson ``ci_low``/``ci_high``, ``complement_error_rate``,
         ``p_value`` (one-sided Fisher) and ``q_value`` (Benjamini-Hochberg); ``stability``
@@ -70,6 +71,7 @@ class SliceReport:
             lines.append(
                 f"#{row.rank}: error {row.error_rate:.0%} [{row.ci_low:.0%}, {row.ci_high:.0%}] vs "
                 f"{row.complement_error_rate:.0%} outside, n={row.size}, stability {row.stability:.2f}"
+                + (f", found in {row.views}" if getattr(row, "views", "") else "")
                 + (f" | terms: {row.top_terms}" if row.top_terms else "")
                 + (f" | {row.metadata}" if row.metadata else "")
             )
@@ -81,14 +83,15 @@ class SliceReport:
     def to_markdown(self) -> str:
         """The slice table as a Markdown table (for reports)."""
         header = (
-            "| rank | n | error rate (95% CI) | outside | q | stability | report terms | metadata |"
+            "| rank | n | error rate (95% CI) | outside | q | stability | found in | report terms "
+            "| metadata |"
         )
-        lines = [header, "|---|---|---|---|---|---|---|---|"]
+        lines = [header, "|---|---|---|---|---|---|---|---|---|"]
         for row in self.slices.itertuples():
             lines.append(
                 f"| {row.rank} | {row.size} | {row.error_rate:.1%} ({row.ci_low:.1%}-{row.ci_high:.1%}) "
                 f"| {row.complement_error_rate:.1%} | {row.q_value:.2g} | {row.stability:.2f} "
-                f"| {row.top_terms} | {row.metadata} |"
+                f"| {getattr(row, 'views', '')} | {row.top_terms} | {row.metadata} |"
             )
         return "\n".join(lines)
 
@@ -127,7 +130,11 @@ def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = No
         )
         facts = "".join(
             f"<li>{label}: {html.escape(str(row[key]))}</li>"
-            for key, label in (("top_terms", "report terms"), ("metadata", "metadata"))
+            for key, label in (
+                ("views", "found in"),
+                ("top_terms", "report terms"),
+                ("metadata", "metadata"),
+            )
             if row.get(key)
         )
         images = ""
