@@ -24,10 +24,14 @@ planted failure independently of how a network fails.
 
 Each method is fitted on a stratified half and scored on the other half with dcbench's
 metrics (precision@10, precision@25, average precision of the best-matching slice), plus
-the Jaccard index of that slice's members with the planted slice. Mixture rows are
-scored as ``discover_slices`` reports them: the consensus of 5 seeds (``ConsensusSlicer``;
-fit time per seed), scores from the representation and the true label, without the
-prediction; baselines are single fits with seed 0. Stability: the best-matching slice's
+the Jaccard index of that slice's members with the planted slice; this is repeated over
+``--splits`` (default 3) different halves, each with its own seeds, and averaged. Mixture
+rows are scored as ``discover_slices`` reports them: the consensus of 5 seeds in every
+view (``MultiViewSlicer``: each modality alone plus the joint representation, or the
+joint one only; fit time per seed), scores from the representation and the true label,
+without the prediction. Baselines are single fits, with 10 slices (their usual setting)
+and with as many slices as the default method has candidates (best-match metrics favour
+more slices, so equal budgets are compared too). Stability: the best-matching slice's
 mean Jaccard to the aligned slice of each seed's fit; reproducibility (default method):
 its matched Jaccard to the consensus of 5 *other* seeds.
 
