@@ -316,8 +316,8 @@ MIXTURE_VARIANCE_FLOOR = 0.3
 #: Initialisation of the error-aware mixture in discovery: k-means on the errors and on
 #: the correct samples separately, so that error regions start with their own components
 #: (chosen on the planted scenarios of benchmarks/slices.py over scikit-learn's k-means
-#: start: mean precision@10 0.90 -> 0.98, stability >= 0.7 in 6 of 6 scenarios instead
-#: of 5; docs/slices_results.md).
+#: start, with per-modality views: higher mean precision@10 on each of 3 splits;
+#: docs/slices_results.md).
 MIXTURE_INIT = "errors"
 
 

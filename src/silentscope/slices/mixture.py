@@ -91,6 +91,15 @@ class ErrorAwareMixture(BaseEstimator):
         Fixed initial means (K, D) and weights (K,), as in scikit-learn.
     feature_weights : array-like of shape (D,), optional
         Per-dimension likelihood weights ``w_d``; default all ones.
+    assignment_gamma : float, default=1.0
+        Weight of the label term when samples are assigned *without* predictions
+        (``predict_proba(X, y)``, as :func:`~silentscope.slices.discover_slices` does;
+        the weight used is ``min(gamma, assignment_gamma)``). ``gamma`` emphasises the
+        label while fitting so that components become pure in label and prediction;
+        once the prediction is left out, that emphasis would let every label-pure error
+        component ("label 1, predicted 0") claim all samples of its label nearby. 1 is
+        the label's plain likelihood under the fitted component. With ``y_proba`` given,
+        assignment uses ``gamma`` and ``gamma_hat`` as in fitting (Domino's rule).
     variance_floor : float, default=0.0
         Smallest component variance, as a fraction of each dimension's variance over
         all samples. One-hot and other discrete dimensions otherwise give components
@@ -141,6 +150,7 @@ class ErrorAwareMixture(BaseEstimator):
         means_init=None,
         weights_init=None,
         feature_weights=None,
+        assignment_gamma=1.0,
         variance_floor=0.0,
         random_state=None,
     ):
@@ -156,6 +166,7 @@ class ErrorAwareMixture(BaseEstimator):
         self.means_init = means_init
         self.weights_init = weights_init
         self.feature_weights = feature_weights
+        self.assignment_gamma = assignment_gamma
         self.variance_floor = variance_floor
         self.random_state = random_state
 
@@ -171,7 +182,14 @@ class ErrorAwareMixture(BaseEstimator):
             )
         if self.init_params not in INIT_PARAMS:
             raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {self.init_params!r}")
-        for name in ("gamma", "gamma_hat", "reg_covar", "tol", "variance_floor"):
+        for name in (
+            "gamma",
+            "gamma_hat",
+            "assignment_gamma",
+            "reg_covar",
+            "tol",
+            "variance_floor",
+        ):
             value = getattr(self, name)
             if not (np.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
@@ -223,13 +241,14 @@ class ErrorAwareMixture(BaseEstimator):
         log_det = 0.5 * (self.feature_weights_ * np.log(1.0 / self.covariances_)).sum(axis=1)
         return -0.5 * (self.feature_weights_.sum() * np.log(2 * np.pi) + quadratic) + log_det
 
-    def _weighted_log_prob(self, XX, targets, gaussian=None) -> np.ndarray:
+    def _weighted_log_prob(self, XX, targets, gaussian=None, gamma=None) -> np.ndarray:
         if gaussian is None:
             gaussian = self._gaussian_log_prob(XX)
         log_prob = gaussian + np.log(self.weights_)
         y_onehot, proba = targets
-        if self.gamma > 0 and y_onehot is not None:
-            log_prob += self.gamma * (
+        gamma = self.gamma if gamma is None else gamma
+        if gamma > 0 and y_onehot is not None:
+            log_prob += gamma * (
                 y_onehot @ np.log(np.maximum(self.label_probs_, _PROBABILITY_FLOOR)).T
             )
         if self.gamma_hat > 0 and proba is not None:
@@ -327,7 +346,8 @@ class ErrorAwareMixture(BaseEstimator):
         """Component responsibilities, shape (N, K); rows sum to 1.
 
         The label and prediction terms are used where ``y`` / ``y_proba`` are given,
-        as in fitting (Domino does the same), otherwise the Gaussian part alone.
+        as in fitting (Domino does the same), otherwise the Gaussian part alone; the
+        label term alone (no ``y_proba``) is weighted by ``min(gamma, assignment_gamma)``.
         """
         return self._responsibilities(X, y, y_proba)[0]
 
@@ -348,7 +368,8 @@ class ErrorAwareMixture(BaseEstimator):
             targets = (targets[0], None)
         XX = _with_squares(X)
         gaussian = self._gaussian_log_prob(XX)
-        return _normalise(self._weighted_log_prob(XX, targets, gaussian))[0], gaussian
+        gamma = self.gamma if targets[1] is not None else min(self.gamma, self.assignment_gamma)
+        return _normalise(self._weighted_log_prob(XX, targets, gaussian, gamma))[0], gaussian
 
     def slice_scores(self, X, y=None, y_proba=None) -> np.ndarray:
         """Ranking scores within each slice: responsibility times typicality, shape (N, K).
