@@ -108,3 +108,24 @@ def test_a_broad_slice_around_a_specific_one_does_not_widen_it():
     record, mask = shown[0]
     assert mask.sum() == 40 and record["size"] == 40
     assert record["merged_from"] == "1" and record["views"] == "metadata, joint"
+
+
+def test_cli_joint_only_fits_the_fused_representation_alone(tmp_path, odir_planted):
+    from typer.testing import CliRunner
+
+    from silentscope.audit.store import read_artifact, save_audit
+    from silentscope.cli import app
+
+    audit, _ = odir_planted
+    store = tmp_path / "store"
+    save_audit(audit, store)
+    runner = CliRunner()
+    for flag, views in (
+        ("--joint-only", ["joint"]),
+        ("--per-modality", ["text", "metadata", "joint"]),
+    ):
+        result = runner.invoke(
+            app, ["slices", str(store), "-m", "text,metadata", "--seeds", "1", flag]
+        )
+        assert result.exit_code == 0, result.output
+        assert read_artifact(store, "slices_settings")["views"] == views
