@@ -159,3 +159,35 @@ def test_audit_model_errors_are_one_line(tmp_path, user_model_module):
         app, ["audit-model", str(tmp_path / "nope.pt"), *SYNTHETIC, "--out", str(tmp_path / "s")]
     )
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_train_bce_on_a_multi_label_dataset_writes_one_store_per_finding(tmp_path):
+    from .test_multilabel import _chest_npz
+
+    arrays = _chest_npz(tmp_path / "chestmnist.npz")
+    out = tmp_path / "run"
+    data = ["--dataset", "medmnist:chestmnist", "--data-root", str(tmp_path)]
+    base = ["train", *data, *FAST, "--objective", "bce", "--epochs", "1", "--mc-samples", "2"]
+    result = runner.invoke(app, [*base, "--threshold", "0.4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    stores = sorted(p.name for p in (out / "audit").iterdir())
+    assert len(stores) == 14 and {"pleural", "hernia", "cardiomegaly"} <= set(stores)
+    audit = load_audit(out / "audit" / "cardiomegaly")
+    test = audit.select("iid")
+    assert test.label.tolist() == arrays["test_labels"][:, 1].tolist()  # cardiomegaly column
+    assert audit.provenance["multi_label"]["finding"] == "cardiomegaly"
+    assert audit.provenance["multi_label"]["threshold"] == pytest.approx(0.4)
+    assert audit.mc_logits.shape[2] == 2
+    bad = runner.invoke(app, [*base, "--threshold", "1.5", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and "--threshold must be a probability in (0, 1)" in bad.output
+    ensemble = runner.invoke(app, [*base, "--ensemble", "2", "--out", str(tmp_path / "e")])
+    assert ensemble.exit_code == 2 and "drop --ensemble" in ensemble.output
+    # the saved network audits again per finding through audit-model, same logits
+    again = tmp_path / "again"
+    audited = runner.invoke(
+        app, ["audit-model", str(out / "model.pt"), *data, "--threshold", "0.4", "--no-progress"]
+        + ["--threads", "1", "--out", str(again)],
+    )  # fmt: skip
+    assert audited.exit_code == 0, audited.output
+    reaudit = load_audit(again / "cardiomegaly")
+    assert (reaudit.select("iid").logits == test.logits).all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -89,6 +90,55 @@ SeverityArg = Annotated[
 ]
 
 
+def _threshold(text: str) -> float | str:
+    """``--threshold``: "val" or a probability in (0, 1)."""
+    if text == "val":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise ValueError(f"--threshold must be a probability in (0, 1) or 'val', got {text!r}")
+    return value
+
+
+def _audit_findings(
+    model, data, shifts, threshold, mc_samples, feature_dtype, seed, progress, folder, provenance
+) -> None:
+    """Audit a multi-label network per finding: one audit store per finding under ``folder``."""
+    import shutil
+
+    from silentscope.audit.store import save_audit
+    from silentscope.models.multilabel import audit_multilabel
+
+    audits = audit_multilabel(
+        model, data, test_sets=shifts, threshold=threshold, mc_samples=mc_samples,
+        feature_dtype=feature_dtype, seed=seed, progress=progress, provenance=provenance,
+    )  # fmt: skip
+    if folder.exists():
+        shutil.rmtree(folder)  # the run folder was checked (--overwrite/--resume) above
+    rows, names = [], {}
+    for finding, audit in audits.items():
+        name = _folder_name(finding)
+        name = f"{name}_{len(names)}" if name in names.values() else name  # keep names apart
+        names[finding] = name
+        store = folder / name
+        save_audit(audit, store)
+        iid = audit.select("iid")
+        rows.append(
+            f"  {store.name}: {iid.n_samples} test images, accuracy {iid.correct.mean():.3f}"
+        )
+    console.print(f"[green]wrote[/] one audit store per finding in {folder}:")
+    console.print("\n".join(rows))
+    console.print(f"next: [bold]silentscope info {folder / next(iter(names.values()))}[/]")
+
+
+def _folder_name(finding: str) -> str:
+    """A finding's store folder: lower case, runs of other characters as one '_'."""
+    return re.sub(r"[^a-z0-9]+", "_", finding.lower()).strip("_") or "finding"
+
+
 def register(app: typer.Typer) -> None:
     """Add ``train`` and ``audit-model`` to the ``silentscope`` command line."""
 
@@ -102,7 +152,11 @@ def register(app: typer.Typer) -> None:
             ),
         ],
         objective: Annotated[
-            str, typer.Option(help="Training objective: ce, dg, confidnet or devries.")
+            str,
+            typer.Option(
+                help="Training objective: ce, dg, confidnet, devries, or bce for a multi-label "
+                "dataset (one audit store per finding)."
+            ),
         ] = "ce",
         objective_param: Annotated[
             list[str] | None,
@@ -148,6 +202,13 @@ def register(app: typer.Typer) -> None:
         mc_samples: Annotated[
             int, typer.Option(help="MC-dropout samples at inference (0: none).")
         ] = 20,
+        threshold: Annotated[
+            str,
+            typer.Option(
+                help="Multi-label (bce) only: decision threshold of every finding, a "
+                "probability such as 0.5, or 'val' (Youden's J on the validation split)."
+            ),
+        ] = "0.5",
         corruption: CorruptionArg = None,
         severity: SeverityArg = None,
         feature_dtype: Annotated[
@@ -185,6 +246,12 @@ def register(app: typer.Typer) -> None:
                 )
             if ensemble < 1:
                 raise ValueError(f"--ensemble must be at least 1, got {ensemble}")
+            multi_label = objective == "bce"
+            if multi_label and ensemble > 1:
+                raise ValueError(
+                    "deep ensembles of multi-label (bce) networks are not supported; drop --ensemble"
+                )
+            decision = _threshold(threshold) if multi_label else None
             data = _load_dataset(dataset, data_root, data_option or [])
             shifts = _shift_sets(data, corruption or [], severity or [], seed)
             augmentations = list(augment or ["default"])
@@ -238,6 +305,13 @@ def register(app: typer.Typer) -> None:
                     "note: --dropout 0 leaves nothing to sample; no MC-dropout logits recorded"
                 )
                 mc_samples = 0
+            provenance = {"dataset_spec": dataset, "data_options": data_option or []}
+            if multi_label:
+                _audit_findings(
+                    model, data, shifts, decision, mc_samples, feature_dtype, seed, progress,
+                    out / "audit", provenance,
+                )  # fmt: skip
+                return
             audit = model.audit(
                 data,
                 test_sets=shifts,
@@ -247,7 +321,7 @@ def register(app: typer.Typer) -> None:
                 progress=progress,
                 out=out / "audit",
                 overwrite=True,
-                provenance={"dataset_spec": dataset, "data_options": data_option or []},
+                provenance=provenance,
             )
             console.print(
                 f"[green]wrote[/] {out}: model.pt, history.csv, audit/ ({audit.n_samples} samples)"
@@ -277,6 +351,13 @@ def register(app: typer.Typer) -> None:
             int, typer.Option(help="MC-dropout samples (needs dropout layers).")
         ] = 0,
         batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 256,
+        threshold: Annotated[
+            str,
+            typer.Option(
+                help="Multi-label networks only: decision threshold of every finding "
+                "(a probability, or 'val' for Youden's J on the validation split)."
+            ),
+        ] = "0.5",
         corruption: CorruptionArg = None,
         severity: SeverityArg = None,
         feature_dtype: Annotated[
@@ -319,6 +400,15 @@ def register(app: typer.Typer) -> None:
             cls = _import_class(model_class) if model_class else None
             model = load_model(checkpoint, cls, kwargs)
             data = _load_dataset(dataset, data_root, data_option or [])
+            if getattr(model, "multi_label", False):  # a silentscope bce network
+                if out.exists() and any(out.iterdir()) and not overwrite:
+                    raise FileExistsError(f"{out} is not empty; pass --overwrite to replace it")
+                _audit_findings(
+                    model, data, _shift_sets(data, corruption or [], severity or [], seed),
+                    _threshold(threshold), mc_samples, feature_dtype, seed, progress, out,
+                    {"checkpoint": str(checkpoint), "dataset_spec": dataset},
+                )  # fmt: skip
+                return
             audit = audit_model(
                 model,
                 data,
