@@ -62,11 +62,26 @@ export function encodingFor(column) {
   };
 }
 
-// z codes (Float32Array: regl-scatterplot's state texture is float) for a column's values.
-export function zCodes(column, values, out) {
+// One palette holding every column's colours, and where each column's part starts. A
+// colour switch then only rewrites the z codes: changing the scatterplot's palette would cost
+// a second frame (regl-scatterplot redraws after every set()).
+export function combinedPalette(columns) {
+  const palette = [];
+  const offsets = {};
+  for (const column of columns) {
+    offsets[column.key] = palette.length;
+    palette.push(...encodingFor(column).palette);
+  }
+  return { palette, offsets };
+}
+
+// z codes (Float32Array: regl-scatterplot's state texture is float) for a column's values:
+// indices into its palette, plus ``offset`` where that palette starts in a combined one.
+export function zCodes(column, values, out, offset = 0) {
   const z = out && out.length === values.length ? out : new Float32Array(values.length);
   if (column.kind === 'categorical') {
-    for (let i = 0; i < values.length; i++) z[i] = values[i] + 1;
+    const first = offset + 1;
+    for (let i = 0; i < values.length; i++) z[i] = values[i] + first;
     return z;
   }
   const lo = column.min;
@@ -76,9 +91,9 @@ export function zCodes(column, values, out) {
     const v = values[i];
     if (Number.isFinite(v)) {
       const b = Math.floor(((v - lo) / span) * N_BINS);
-      z[i] = 1 + (b < 0 ? 0 : b > top ? top : b);
+      z[i] = offset + 1 + (b < 0 ? 0 : b > top ? top : b);
     } else {
-      z[i] = 0;
+      z[i] = offset;
     }
   }
   return z;

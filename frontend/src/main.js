@@ -7,8 +7,9 @@
 // (lasso.js) and the selection travels as a bit mask over all rows.
 import createScatterplot from 'regl-scatterplot';
 import { createBackend } from './backend.js';
-import { encodingFor, zCodes } from './colors.js';
+import { combinedPalette, encodingFor, zCodes } from './colors.js';
 import { pointsInPolygon } from './lasso.js';
+import { createDirectRenderer } from './renderer.js';
 import { combineMasks, countBits, hasBit, maskIndices, packMask } from './masks.js';
 import {
   el,
@@ -44,8 +45,10 @@ const state = {
   rows: null,
   spatialIndex: null,
   z: null,
+  palette: null, // { palette, offsets }: every column's colours, see setPalette
 };
 let scatterplot = null;
+let renderer = null;
 let selectionRequest = null;
 
 async function column(key) {
@@ -80,6 +83,13 @@ function normalise(x, y) {
   return { x: nx, y: ny };
 }
 
+// Blocks until the GPU has finished the map's last frame. WebGL calls return before the
+// work is done (in software WebGL a frame of 50,000 points takes tens of milliseconds on
+// two cores), so the timings end here, when the pixels exist, not when the calls returned.
+function frameDone() {
+  renderer.finish();
+}
+
 // Resolves once regl-scatterplot has drawn a frame (the first paint is then on screen).
 function nextDraw() {
   return new Promise((resolve) => {
@@ -94,6 +104,12 @@ function nextDraw() {
 // Fit the data's square [-0.95, 0.95]^2 into the canvas whatever its aspect ratio.
 function fitView(transition) {
   scatterplot.zoomToArea({ x: -1, y: -1, width: 2, height: 2 }, { transition, transitionDuration: 300 });
+}
+
+// The scatterplot's palette: every colour-by column's colours (see combinedPalette).
+function setPalette() {
+  state.palette = combinedPalette(state.meta.columns);
+  scatterplot.set({ pointColor: state.palette.palette, colorBy: 'valueA' });
 }
 
 function describeColumn(key) {
@@ -122,20 +138,24 @@ async function applyColor(key) {
   const values = await column(key);
   const t1 = performance.now();
   const encoding = encodingFor(described);
-  state.z = zCodes(described, values, state.z);
+  state.z = zCodes(described, values, state.z, state.palette.offsets[key]);
   state.colorKey = key;
   const t2 = performance.now();
   // The row-oriented points are kept and updated in place, and the spatial index is reused:
-  // regl-scatterplot then only rebuilds its state texture.
+  // regl-scatterplot then only rebuilds its state texture. The palette already holds every
+  // column's colours (setPalette), so one frame is drawn.
   const rows = state.rows;
   for (let i = 0; i < rows.length; i++) rows[i][2] = state.z[i];
-  scatterplot.set({ pointColor: encoding.palette, colorBy: 'valueA' });
   await scatterplot.draw(rows, { zDataType: 'categorical', spatialIndex: state.spatialIndex, preventFilterReset: true });
   const t3 = performance.now();
+  frameDone();
+  const t4 = performance.now();
   renderLegend(described, encoding);
   await new Promise(requestAnimationFrame);
   probe.timings.colorSwitch = performance.now() - t0;
-  probe.timings.colorSwitchParts = { fetch: t1 - t0, codes: t2 - t1, draw: t3 - t2, frame: performance.now() - t3 };
+  // draw: until regl-scatterplot issued the frame; gpu: until its pixels exist; frame: until
+  // the next animation frame (the page with the new legend is then composited).
+  probe.timings.colorSwitchParts = { fetch: t1 - t0, codes: t2 - t1, draw: t3 - t2, gpu: t4 - t3, frame: performance.now() - t4 };
   probe.colorKey = key;
 }
 
@@ -279,6 +299,10 @@ async function saveSlice(name, message) {
     message.textContent = `Saved slice “${saved.name}” (${fmt.int(saved.n)} samples) in the store.`;
     state.meta = await backend.meta();
     delete state.columns['slice:saved'];
+    // The saved slices' column has new categories: the combined palette and its offsets
+    // change, so the current colours are encoded again.
+    setPalette();
+    await applyColor(state.colorKey);
     buildColorOptions();
     if (state.tab === 'slices') refreshPanel();
   } catch (error) {
@@ -545,56 +569,92 @@ async function laidOutSize(element) {
   return element.getBoundingClientRect();
 }
 
-async function main() {
-  const t0 = performance.now();
-  state.meta = await backend.meta();
-  state.csf = state.meta.default_csf;
-  const n = state.meta.n;
-  if (state.meta.drawn.subsampled) {
-    state.drawn = await backend.drawnRows();
-    state.drawnPosition = new Int32Array(n).fill(-1);
-    for (let i = 0; i < state.drawn.length; i++) state.drawnPosition[state.drawn[i]] = i;
-  }
-  const [x, y, correct] = await Promise.all([column('x'), column('y'), column('correct')]);
-  delete state.columns.x;
-  delete state.columns.y;
-  probe.timings.fetch = performance.now() - t0;
-  state.points = normalise(x, y);
-  const nDrawn = x.length;
-  const canvas = $('canvas');
-  // Inside a notebook frame the canvas can still be unlaid (0 x 0) here; the scatterplot's
-  // camera would then get a null projection, so wait for a size first.
-  const { width, height } = await laidOutSize(canvas);
-  scatterplot = createScatterplot({
+// The map's scatterplot. Above 500,000 drawn points it draws squares without alpha
+// blending ("performance mode", fixed at creation): half the cost per frame in software WebGL.
+function createMap(canvas, width, height, performanceMode) {
+  return createScatterplot({
+    renderer,
     canvas,
     width,
     height,
     backgroundColor: '#0f1216',
-    pointSize: nDrawn > 500000 ? 2 : nDrawn > 100000 ? 3 : nDrawn > 10000 ? 4 : 7,
     pointSizeSelected: 1,
     pointOutlineWidth: 1,
-    opacity: nDrawn > 100000 ? 0.6 : 0.9,
     opacityInactiveScale: 0.25,
     pointColorActive: '#ffd34d',
     pointColorHover: '#ffffff',
     lassoColor: '#ffd34d',
     lassoMinDelay: 5,
     lassoClearEvent: 'deselect',
-    // Squares without alpha blending: half the cost per frame where WebGL runs in software.
-    performanceMode: nDrawn >= 500000,
+    performanceMode,
     // Cloning the points into a worker costs more than indexing them in place.
     spatialIndexUseWorker: false,
+    // Events reach the handlers at once instead of in a later task (setTimeout), which
+    // waits behind the frame being drawn: tens of milliseconds of a lasso's statistics.
+    syncEvents: true,
   });
+}
+
+async function main() {
+  const t0 = performance.now();
+  const metaRequest = backend.meta();
+  const canvas = $('canvas');
+  // Inside a notebook frame the canvas can still be unlaid (0 x 0) here; the scatterplot's
+  // camera would then get a null projection, so wait for a size first.
+  const { width, height } = await laidOutSize(canvas);
+  // The WebGL context and the scatterplot (slow to set up in software WebGL) are made while
+  // the server answers, which it does once it has read the store.
+  const tCreate = performance.now();
+  renderer = createDirectRenderer(canvas);
+  scatterplot = createMap(canvas, width, height, false);
+  const tCreated = performance.now();
+  state.meta = await metaRequest;
+  const tMeta = performance.now();
+  state.csf = state.meta.default_csf;
+  const n = state.meta.n;
+  const columnsRequest = (async () => {
+    if (state.meta.drawn.subsampled) {
+      state.drawn = await backend.drawnRows();
+      state.drawnPosition = new Int32Array(n).fill(-1);
+      for (let i = 0; i < state.drawn.length; i++) state.drawnPosition[state.drawn[i]] = i;
+    }
+    return Promise.all([column('x'), column('y'), column('correct')]);
+  })();
+  const nDrawn = state.meta.drawn.n;
+  if (nDrawn >= 500000) {
+    scatterplot.destroy(); // keeps the renderer, which was passed in
+    scatterplot = createMap(canvas, width, height, true);
+  }
+  scatterplot.set({
+    pointSize: nDrawn > 500000 ? 2 : nDrawn > 100000 ? 3 : nDrawn > 10000 ? 4 : 7,
+    opacity: nDrawn > 100000 ? 0.6 : 0.9,
+  });
+  const [x, y, correct] = await columnsRequest;
+  delete state.columns.x;
+  delete state.columns.y;
+  probe.timings.fetch = performance.now() - t0;
+  state.points = normalise(x, y);
   const encoding = encodingFor(describeColumn('correct'));
-  state.z = zCodes(describeColumn('correct'), correct);
-  scatterplot.set({ pointColor: encoding.palette, colorBy: 'valueA' });
+  setPalette();
+  state.z = zCodes(describeColumn('correct'), correct, null, state.palette.offsets.correct);
   state.rows = Array.from(state.z, (z, i) => [state.points.x[i], state.points.y[i], z]);
+  const tPoints = performance.now();
   await scatterplot.draw(state.rows, { zDataType: 'categorical' });
   fitView(false);
   await nextDraw();
+  frameDone();
   await new Promise(requestAnimationFrame);
   probe.timings.firstPaint = performance.now();
   probe.timings.draw = performance.now() - t0;
+  // Where the first paint's time goes in the page; the scatterplot's creation overlaps the
+  // requests.
+  probe.timings.firstPaintParts = {
+    create: tCreated - tCreate,
+    metaAfterCreate: tMeta - tCreated,
+    columns: probe.timings.fetch - (tMeta - t0),
+    points: tPoints - t0 - probe.timings.fetch,
+    frames: probe.timings.firstPaint - tPoints,
+  };
   state.spatialIndex = scatterplot.get('spatialIndex');
   state.positions = state.drawn
     ? Promise.all([backend.column('x'), backend.column('y')]).then(([ax, ay]) => normalise(ax, ay))

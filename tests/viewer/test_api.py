@@ -266,3 +266,45 @@ def test_discovered_slices_are_shown_when_the_store_has_them(tmp_path, synthetic
     meta = client_for(load_viewer_data(store)).get("/api/meta").json()
     assert [(s["name"], s["n"]) for s in meta["slices"]] == [("0", 5), ("1", 5)]
     assert meta["slices"][1]["summary"]["error_rate"] == 0.9
+
+
+def test_the_page_is_served_while_the_data_loads_and_the_api_waits_for_it(synthetic_data):
+    import threading
+
+    from silentscope.viewer.server import DeferredApp, meta
+
+    release = threading.Event()
+
+    def load():
+        release.wait(10)
+        return synthetic_data
+
+    app = DeferredApp(load, max_drawn=400)
+    loader = app.start()
+    client = TestClient(app, base_url="http://127.0.0.1")
+    assert client.get("/").status_code == 200  # while loading
+    assert client.get("/static/viewer.js").status_code == 200
+    assert client.get("/", headers={"host": "evil.example"}).status_code == 400
+    answers = []
+    waiting = threading.Thread(target=lambda: answers.append(client.get("/api/meta")))
+    waiting.start()
+    waiting.join(0.3)
+    assert waiting.is_alive() and not answers  # the API waits for the data
+    release.set()
+    waiting.join(10)
+    loader.join(10)
+    assert answers[0].status_code == 200
+    assert answers[0].json() == json.loads(json.dumps(meta(synthetic_data, 400)))
+    assert answers[0].json()["drawn"] == {"n": 400, "subsampled": True}
+
+
+def test_serve_stops_with_the_error_of_a_store_that_fails_to_load():
+    from silentscope.viewer.server import serve
+
+    def load():
+        raise FileNotFoundError("no audit store at /nowhere")
+
+    announced = []
+    with pytest.raises(FileNotFoundError, match="no audit store"):
+        serve(load, open_browser=False, on_ready=announced.append)
+    assert announced and announced[0].startswith("http://127.0.0.1:")

@@ -225,6 +225,22 @@ def test_colour_by_switches_the_colours(browser, server, synthetic, shots):
     page.select_option("#color-by", "conf:MSR")
     page.wait_for_function("window.__silentscope.colorKey === 'conf:MSR'", timeout=20_000)
     assert page.locator("#legend .gradient").count() == 1
+    # A switch draws one frame (the palette already holds every column's colours) and its
+    # timing lasts until the GPU has finished that frame.
+    page.evaluate(
+        "() => { window.frames_drawn = 0; window.__silentscope.scatterplot.subscribe("
+        "'drawing', () => { window.frames_drawn += 1; }); }"
+    )
+    page.select_option("#color-by", "correct")
+    page.wait_for_function("window.__silentscope.colorKey === 'correct'", timeout=20_000)
+    page.wait_for_timeout(400)
+    assert page.evaluate("window.frames_drawn") == 1
+    parts = page.evaluate("window.__silentscope.timings.colorSwitchParts")
+    assert set(parts) == {"fetch", "codes", "draw", "gpu", "frame"}
+    total = page.evaluate("window.__silentscope.timings.colorSwitch")
+    assert total == pytest.approx(sum(parts.values()), abs=1.0)
+    image = pixels(page, shots / "3-colour-by-correctness-again.png")
+    assert share_near(image, centres[0], BLUE, tolerance=45) > 0.05
     page.close()
 
 

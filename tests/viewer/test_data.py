@@ -96,3 +96,59 @@ def test_a_store_without_embedding_says_how_to_make_one(tmp_path):
     store = _store(tmp_path)
     with pytest.raises(FileNotFoundError, match="silentscope view"):
         load_viewer_data(store)
+
+
+def test_numeric_columns_are_read_from_arrow_buffers_as_pyarrow_would():
+    import pyarrow as pa
+
+    from silentscope.viewer.data import _numeric
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=300)
+    valid = rng.random(300) > 0.2
+    floats = pa.array(values, mask=~valid)
+    ints = pa.array(rng.integers(-5, 5, 300).astype(np.int16), mask=~valid)
+    chunked = pa.chunked_array([floats.slice(7, 100), floats.slice(150, 33)])
+    for array, missing in ((floats, np.nan), (ints, -1), (chunked, np.nan), (ints[11:], -9)):
+        expected = np.asarray(array.to_pylist(), dtype=object)
+        expected[expected == None] = missing  # noqa: E711 (element-wise)
+        np.testing.assert_array_equal(
+            _numeric(array, missing).astype(float), expected.astype(float)
+        )
+    assert _numeric(pa.array([1.5, 2.5])).dtype == np.float64
+    with pytest.raises(TypeError, match="integer or float"):
+        _numeric(pa.array(["a"]))
+
+
+def test_reopening_a_prepared_store_does_not_import_pandas(tmp_path):
+    # pandas costs a third of a second of the viewer's start; see data._numeric.
+    import subprocess
+    import sys
+
+    store = _store(tmp_path)
+    prepare_store(store, method="pca")
+    code = (
+        "import sys\n"
+        "from silentscope.viewer.data import load_viewer_data, prepare_store\n"
+        "from silentscope.viewer.server import create_app, meta\n"
+        f"prepare_store({str(store)!r})\n"
+        f"data = load_viewer_data({str(store)!r})\n"
+        "create_app(data, warm_up_delay=60)\n"
+        "meta(data)\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False", "reopening a store imported pandas again"
+
+
+def test_numeric_metadata_with_nulls_nan_and_few_values_are_categories(tmp_path):
+    import pyarrow as pa
+
+    from silentscope.viewer.data import _metadata_column
+
+    few = _metadata_column("grade", pa.chunked_array([[2.0, None, float("nan"), 1.0, 2.0]]))
+    assert few.kind == "categorical" and few.categories == ["1", "2"]
+    assert few.values.tolist() == [1, -1, -1, 0, 1]
+    many = _metadata_column("age", pa.chunked_array([np.arange(13.0), [None]]))
+    assert many.kind == "continuous" and np.isnan(many.values[-1])

@@ -79,3 +79,16 @@ def test_view_command_errors_are_one_sentence(tmp_path):
     result = CliRunner().invoke(app, ["view", str(tmp_path / "missing")])
     assert result.exit_code == 2
     assert "no audit store at" in result.output and "Traceback" not in result.output
+
+
+def test_view_command_serves_at_once_and_stops_with_a_store_that_fails_to_load(tmp_path, synthetic):
+    # The cached embedding lets the command listen before it reads the samples; reading
+    # them fails, which stops the server with one sentence.
+    store = tmp_path / "store"
+    shutil.copytree(synthetic[0], store)
+    (store / "samples.parquet").write_bytes(b"not parquet")
+    result = CliRunner().invoke(app, ["view", str(store), "--no-browser", "--port", "0"])
+    assert result.exit_code == 2, result.output
+    assert "viewer for" in result.output and "http://127.0.0.1:" in result.output
+    assert "samples.parquet is corrupt" in result.output and "re-create the store" in result.output
+    assert "Traceback" not in result.output

@@ -57,3 +57,18 @@ def test_group_by_group_and_single_sort_draws_agree():
     )
     np.testing.assert_array_equal(rows, expected)
     assert picked_per_group.sum() == 600 and np.all(picked_per_group >= np.minimum(counts, 40))
+
+
+def test_integer_groups_are_counted_not_sorted_with_the_same_draws():
+    # Small non-negative integer groups take a counting path; its codes and draws must be
+    # those of the general (np.unique) path, here reached through float groups.
+    rng = np.random.default_rng(1)
+    groups = rng.choice([0, 3, 7, 200], 50_000, p=[0.6, 0.3, 0.0996, 0.0004])
+    fast = stratified_subsample(groups, 2_000, 30, random_state=5)
+    general = stratified_subsample(groups.astype(float), 2_000, 30, random_state=5)
+    np.testing.assert_array_equal(fast, general)
+    assert np.isin(np.flatnonzero(groups == 200), fast).all()  # the rare group, whole
+    # Negative codes take the general path.
+    np.testing.assert_array_equal(
+        stratified_subsample(groups - 5, 2_000, 30, random_state=5), general
+    )

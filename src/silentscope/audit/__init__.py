@@ -1,8 +1,20 @@
 """The AuditSet data contract, the audit store and importers."""
 
-from silentscope.audit.auditset import OPTIONAL_INPUTS, AuditSet, require, softmax
 from silentscope.audit.test_sets import IID, VALIDATION, TestSetName, parse_test_set
 from silentscope.audit.validation import AuditSetError
+
+# The AuditSet module (and pandas with it) is imported on first use, so that the light parts
+# of this package (test-set names, the store's manifest and artifact list) start fast.
+_FROM_AUDITSET = ("OPTIONAL_INPUTS", "AuditSet", "require", "softmax")
+
+
+def __getattr__(name: str):
+    if name in _FROM_AUDITSET:
+        from silentscope.audit import auditset
+
+        return getattr(auditset, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AuditSet",

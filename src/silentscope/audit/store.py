@@ -24,14 +24,20 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from silentscope import __version__
-from silentscope.audit.auditset import AuditSet
 from silentscope.audit.validation import AuditSetError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from silentscope.audit.auditset import AuditSet
+
+# pandas (and AuditSet, which needs it) are imported where used: reading a manifest or an
+# artifact list must not cost pandas' import, e.g. when the viewer reopens a store.
 
 FORMAT = "silentscope-audit-store"
 SCHEMA_VERSION = 1
@@ -61,6 +67,7 @@ def save_audit(audit: AuditSet, path: str | os.PathLike, *, overwrite: bool = Fa
     Examples
     --------
     >>> import tempfile, numpy as np
+    >>> from silentscope.audit import AuditSet
     >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
     ...                  logits=np.eye(2), class_names=["no", "yes"])
     >>> store = save_audit(audit, tempfile.mkdtemp() + "/store")
@@ -129,6 +136,8 @@ def _write_store(audit: AuditSet, folder: Path) -> None:
 
 
 def _samples_frame(audit: AuditSet) -> pd.DataFrame:
+    import pandas as pd
+
     columns: dict[str, Any] = {
         "sample_id": audit.sample_id,
         "test_set": audit.test_set,
@@ -166,6 +175,10 @@ def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = Fal
     AuditSetError
         If the store is corrupt or truncated, from a newer schema, or violates the contract.
     """
+    import pandas as pd
+
+    from silentscope.audit.auditset import AuditSet
+
     path = Path(path)
     manifest = read_manifest(path)
     for name, entry in manifest["files"].items():
@@ -253,6 +266,8 @@ def write_artifact(
 
     The artifact ``name`` (letters, digits, ``_``, ``-``, ``.``) is replaced if it exists.
     """
+    import pandas as pd
+
     store = Path(store)
     read_manifest(store)
     if not name or any(not (ch.isalnum() or ch in "_-.") for ch in name) or name.startswith("."):
@@ -286,8 +301,14 @@ def write_artifact(
 def read_artifact(store: str | os.PathLike, name: str):
     """Read an artifact written by :func:`write_artifact`; a clear error if it is absent."""
     folder = Path(store) / ARTIFACTS
+
+    def read_parquet(path):
+        import pandas as pd
+
+        return pd.read_parquet(path)
+
     for suffix, reader in (
-        (".parquet", pd.read_parquet),
+        (".parquet", read_parquet),
         (".npy", lambda p: np.load(p, allow_pickle=False)),
         (".json", lambda p: json.loads(Path(p).read_text())),
     ):

@@ -84,10 +84,10 @@ def view(
             )
         for name, reason in prepared["unavailable"].items():
             err_console.print(f"[dim]confidence {name} not shown: {reason}[/]", highlight=False)
-        data = load_viewer_data(store, image_root=image_root)
         if export is not None:
             from silentscope.viewer.export import export_html
 
+            data = load_viewer_data(store, image_root=image_root)
             path = export_html(
                 data, export, max_points=max_points, max_images=max_images, random_state=seed
             )
@@ -113,8 +113,10 @@ def view(
                 f"silentscope viewer for [bold]{store}[/] at [link={url}]{url}[/]  (Ctrl+C to stop)"
             )
 
+        # The server listens and the page loads while the store is read (a second for a
+        # million samples); a store that fails to load stops it with its error.
         serve(
-            data,
+            lambda: load_viewer_data(store, image_root=image_root),
             host=host,
             port=port,
             open_browser=not no_browser,

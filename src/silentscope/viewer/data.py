@@ -119,7 +119,7 @@ class ViewerData:
             return None
         with self._lock:
             if name not in self.cache:
-                self.cache[name] = pq.read_table(self.store / SAMPLES, columns=[name])[name]
+                self.cache[name] = _read_parquet(self.store / SAMPLES, [name])[name]
             return self.cache[name]
 
     @property
@@ -218,9 +218,51 @@ def _jsonable(value):
     return str(value)
 
 
+def _numeric(values: pa.Array | pa.ChunkedArray, missing=np.nan) -> np.ndarray:
+    """Integer or float Arrow values as a numpy array, nulls replaced by ``missing``.
+
+    Read from the Arrow buffers: pyarrow's own ``to_numpy`` (and a Python scalar in
+    ``pc.fill_null``) imports pandas, a third of a second of the viewer's start.
+
+    Examples
+    --------
+    >>> _numeric(pa.chunked_array([[1, None], [3]]), missing=-1).tolist()
+    [1, -1, 3]
+    >>> _numeric(pa.array([0.5, None])).tolist()
+    [0.5, nan]
+    """
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    kind = array.type
+    if pa.types.is_null(kind):
+        return np.full(len(array), missing, dtype=np.float64)
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        raise TypeError(f"expected integer or float values, got {kind}")
+    dtype = np.dtype(kind.to_pandas_dtype())
+    start, n = array.offset, len(array)
+    validity, data = array.buffers()[:2]
+    if data is None:  # an empty array
+        return np.empty(0, dtype=dtype)
+    out = np.frombuffer(data, dtype=dtype, count=start + n)[start:]
+    if array.null_count:
+        bits = np.frombuffer(validity, dtype=np.uint8)
+        valid = np.unpackbits(bits, count=start + n, bitorder="little")[start:].astype(bool)
+        out = np.where(valid, out, np.asarray(missing).astype(np.result_type(dtype, missing)))
+    return out
+
+
+def _read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
+    # ParquetFile.read rather than pq.read_table: the latter goes through pyarrow.dataset,
+    # which imports pandas (a third of a second) for files that pandas wrote.
+    try:
+        with pq.ParquetFile(path) as file:
+            return file.read(columns=columns)
+    except pa.ArrowInvalid as error:
+        raise AuditSetError(f"{path} is corrupt ({error}); re-create the store") from None
+
+
 def _artifact_table(store: Path, name: str, columns: list[str] | None = None) -> pa.Table | None:
     path = store / ARTIFACTS / f"{name}.parquet"
-    return pq.read_table(path, columns=columns) if path.is_file() else None
+    return _read_parquet(path, columns) if path.is_file() else None
 
 
 def samples_fingerprint(manifest: dict) -> str | None:
@@ -244,7 +286,7 @@ class _LazyIds:
 
     def get(self) -> pa.ChunkedArray:
         if self.loaded is None:
-            self.loaded = pq.read_table(self.store / SAMPLES, columns=["sample_id"])["sample_id"]
+            self.loaded = _read_parquet(self.store / SAMPLES, ["sample_id"])["sample_id"]
         return self.loaded
 
     def match(self, table: pa.Table, info: dict, fingerprint: str | None) -> bool:
@@ -284,8 +326,7 @@ def _encode_categorical(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]
     """Codes (-1 for missing) and category names, categories sorted naturally."""
     encoded = pc.dictionary_encode(values).combine_chunks()
     dictionary = encoded.dictionary.to_pylist()
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
-    indices = np.where(np.isnan(indices.astype(float)), -1, indices).astype(np.int64)
+    indices = _numeric(encoded.indices, missing=-1).astype(np.int64)
     names = [str(v) for v in dictionary]
     order = sorted(range(len(dictionary)), key=lambda i: _natural_key(dictionary[i]))
     remap = np.empty(len(order) + 1, dtype=np.int16)
@@ -305,15 +346,23 @@ def _metadata_column(name: str, values: pa.ChunkedArray) -> Column | str:
     key, label = f"meta:{name}", name
     kind = values.type
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
-        numeric = values.to_numpy().astype(np.float64)
-        distinct = np.unique(numeric[np.isfinite(numeric)])
+        numeric = _numeric(values).astype(np.float64)
+        continuous = Column(key, label, "metadata", "continuous", numeric.astype(np.float32))
+        # Hashing (pc.unique) instead of sorting a million floats: with a few more raw values
+        # than MAX_NUMERIC_CATEGORIES (null, NaN and -0.0 add at most one each) the column
+        # is continuous whatever np.unique would say.
+        raw = pc.unique(values)
+        if len(raw) > MAX_NUMERIC_CATEGORIES + 3:
+            return continuous
+        finite = _numeric(raw).astype(np.float64)
+        distinct = np.unique(finite[np.isfinite(finite)])
         if len(distinct) <= MAX_NUMERIC_CATEGORIES:
             codes = np.full(len(numeric), -1, dtype=np.int16)
             finite = np.isfinite(numeric)
             codes[finite] = np.searchsorted(distinct, numeric[finite])
             names = [f"{v:g}" for v in distinct]
             return _categorical(key, label, "metadata", codes, names)
-        return Column(key, label, "metadata", "continuous", numeric.astype(np.float32))
+        return continuous
     if (
         pa.types.is_boolean(kind)
         or pa.types.is_string(kind)
@@ -371,23 +420,21 @@ def _slice_sets(store: Path, ids: _LazyIds, n: int) -> dict[str, SliceSet]:
             or id_column not in table.column_names
         ):
             continue
-        rows = pc.index_in(table["sample_id"], value_set=ids.get()).to_numpy(zero_copy_only=False)
-        if rows.dtype.kind == "f":  # nulls: ids the store does not have
-            keep = np.isfinite(rows)
-            rows = rows[keep].astype(np.int64)
-            slice_ids = np.asarray(table[id_column].to_pylist(), dtype=object)[keep]
-        else:
-            slice_ids = np.asarray(table[id_column].to_pylist(), dtype=object)
+        rows = _numeric(pc.index_in(table["sample_id"], value_set=ids.get()), missing=-1)
+        keep = rows >= 0  # -1: ids the store does not have
+        rows = rows[keep].astype(np.int64)
+        slice_ids = np.asarray(table[id_column].to_pylist(), dtype=object)[keep]
         names = sorted({str(s) for s in slice_ids}, key=_natural_key_str)
         as_str = slice_ids.astype(str)
         members = [np.unique(rows[as_str == name]).astype(np.int64) for name in names]
         summary = []
-        if source == "discovered" and SLICES_SUMMARY_ARTIFACT in list_artifacts(store):
-            frame = read_artifact(store, SLICES_SUMMARY_ARTIFACT)
-            if hasattr(frame, "to_dict"):
-                summary = [
-                    {k: _jsonable(v) for k, v in rec.items()} for rec in frame.to_dict("records")
-                ]
+        summary_table = (
+            _artifact_table(store, SLICES_SUMMARY_ARTIFACT) if source == "discovered" else None
+        )
+        if summary_table is not None:
+            summary = [
+                {k: _jsonable(v) for k, v in rec.items()} for rec in summary_table.to_pylist()
+            ]
         result[source] = SliceSet(source, names, members, summary)
     return result
 
@@ -447,12 +494,17 @@ def load_viewer_data(
     store = Path(store)
     manifest = read_manifest(store)
     n = int(manifest["n_samples"])
-    schema = pq.read_schema(store / SAMPLES)
+    try:
+        schema = pq.read_schema(store / SAMPLES)
+    except pa.ArrowInvalid as error:
+        raise AuditSetError(
+            f"{store / SAMPLES} is corrupt ({error}); re-create the store"
+        ) from None
     string_columns = tuple(
         c for c in ("sample_id", "text", "image_ref", "shift_params") if c in schema.names
     )
     eager = [c for c in schema.names if c not in string_columns]
-    table = pq.read_table(store / SAMPLES, columns=eager)
+    table = _read_parquet(store / SAMPLES, eager)
     if table.num_rows != n:
         raise AuditSetError(
             f"{store / SAMPLES} has {table.num_rows} rows but the manifest records {n}; re-create the store"
@@ -467,7 +519,7 @@ def load_viewer_data(
     class_names = tuple(manifest["class_names"])
     fingerprint = samples_fingerprint(manifest)
     ids = _LazyIds(store)
-    label = table["label"].to_numpy().astype(np.int16)
+    label = _numeric(table["label"]).astype(np.int16)
     prediction = _predictions(logits)
     correct = prediction == label
 
@@ -491,8 +543,8 @@ def load_viewer_data(
         raise AuditSetError(
             f"the cached embedding of {store} was computed for other samples; recompute it with --recompute"
         )
-    x = embedding["x"].to_numpy().astype(np.float32)
-    y = embedding["y"].to_numpy().astype(np.float32)
+    x = _numeric(embedding["x"]).astype(np.float32)
+    y = _numeric(embedding["y"]).astype(np.float32)
 
     confidences: dict[str, np.ndarray] = {}
     cache_info = (
@@ -512,14 +564,14 @@ def load_viewer_data(
     if cached is not None and cached.num_rows == n and ids.match(cached, cache_info, fingerprint):
         for name in cached.column_names:
             if name != "sample_id":
-                confidences[name] = cached[name].to_numpy().astype(np.float64)
+                confidences[name] = _numeric(cached[name]).astype(np.float64)
     else:
         # Without the cache (prepare_store writes it), the maximum softmax response is always possible.
         confidences["MSR"] = _max_softmax(logits)
         for name in table.column_names:
             if name.startswith("conf."):
-                confidences[f"ext:{name[len('conf.') :]}"] = (
-                    table[name].to_numpy().astype(np.float64)
+                confidences[f"ext:{name[len('conf.') :]}"] = _numeric(table[name]).astype(
+                    np.float64
                 )
 
     columns: list[Column] = [

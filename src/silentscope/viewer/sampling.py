@@ -1,8 +1,8 @@
 """Seeded, stratified subsamples: which rows the embedding is fitted on, and which the map draws.
 
 A million points cannot be drawn interactively with software WebGL (one frame of a million
-points takes 1.5-2 s on two CPU cores; a colour change of 50,000 about 0.15 s, of 100,000
-about 0.25 s, measured under load), so above ``max_points`` the map draws a subsample
+points takes 1.5-2 s on two CPU cores, one of 50,000 about 50-100 ms; see
+benchmarks/viewer.py), so above ``max_points`` the map draws a subsample
 while filters, lasso hit-testing and every statistic use all rows. The subsample is
 stratified by test set, class and correctness, proportional within each stratum (so the
 density of the map is kept) with a floor per stratum (so a rare class, a small shifted test
@@ -31,6 +31,20 @@ def _random_state(seed) -> np.random.RandomState:
     if isinstance(seed, np.random.RandomState):
         return seed
     raise ValueError(f"random_state must be None, an int or a numpy RandomState, got {seed!r}")
+
+
+def _group_codes(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..k-1 of the groups in sorted order (as ``np.unique``) and each group's size."""
+    if groups.dtype.kind in "iub" and len(groups) and 0 <= groups.min() and groups.max() < 2**15:
+        # Small non-negative integers (the strata of drawn_rows): counting instead of
+        # sorting, and int16 codes, which numpy's stable argsort sorts by radix in O(n).
+        sizes = np.bincount(groups.astype(np.int64, copy=False))
+        present = np.flatnonzero(sizes)
+        code_of = np.zeros(len(sizes), dtype=np.int16)
+        code_of[present] = np.arange(len(present), dtype=np.int16)
+        return code_of[groups], sizes[present]
+    names, codes = np.unique(groups, return_inverse=True)
+    return codes, np.bincount(codes, minlength=len(names))
 
 
 def stratified_subsample(groups, size: int, min_per_group: int, random_state=None) -> np.ndarray:
@@ -65,8 +79,7 @@ def stratified_subsample(groups, size: int, min_per_group: int, random_state=Non
     if n <= size:
         return np.arange(n, dtype=np.int64)
     rng = _random_state(random_state)
-    names, codes = np.unique(groups, return_inverse=True)
-    counts = np.bincount(codes, minlength=len(names))
+    codes, counts = _group_codes(groups)
     floor = np.minimum(counts, min_per_group)
     share = max(0, size - int(floor.sum())) * (counts - floor) / max(1, int((counts - floor).sum()))
     quota = floor + np.floor(share).astype(np.int64)
@@ -79,7 +92,7 @@ def stratified_subsample(groups, size: int, min_per_group: int, random_state=Non
     by_group = np.argsort(codes, kind="stable")
     ends = np.cumsum(counts)
     chosen = []
-    for code in range(len(names)):
+    for code in range(len(counts)):
         rows = by_group[ends[code] - counts[code] : ends[code]]
         chosen.append(rng.choice(rows, size=int(quota[code]), replace=False))
     return np.sort(np.concatenate(chosen)).astype(np.int64)
@@ -134,7 +147,7 @@ def drawn_rows(
     strata = (test_set * n_classes + label) * 2 + correct
     # The floors take at most half of the points, so that ``max_points`` is never exceeded
     # and the large strata keep their density.
-    n_strata = len(np.unique(strata))
+    n_strata = int(np.count_nonzero(np.bincount(strata)))
     floor = min(int(min_per_stratum), int(max_points) // (2 * n_strata))
     return stratified_subsample(strata, int(max_points), floor, random_state)
 

@@ -17,6 +17,7 @@ import re
 import socket
 import threading
 import webbrowser
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -358,6 +359,87 @@ def create_app(
     return Starlette(routes=routes, middleware=middleware)
 
 
+class DeferredApp:
+    """The viewer's ASGI app while its data loads: the page at once, the API once loaded.
+
+    The browser fetches the page and its script and sets up WebGL (slow in software) while
+    the store is read, instead of after. API requests wait for the data; if loading fails
+    they answer 500 with the error, and :attr:`error` holds it.
+
+    Parameters
+    ----------
+    load : callable
+        Returns the :class:`ViewerData`; called by :meth:`start` in a background thread.
+    allowed_hosts : sequence of str, default loopback names
+    max_drawn : int, default=50_000
+    on_error : callable, optional
+        Called with the exception if ``load`` fails (e.g. to stop the server).
+
+    Examples
+    --------
+    >>> from starlette.testclient import TestClient
+    >>> def load():
+    ...     raise ValueError("no store here")
+    >>> app = DeferredApp(load)
+    >>> app.start().join()
+    >>> client = TestClient(app, base_url="http://127.0.0.1")
+    >>> client.get("/").status_code, client.get("/api/meta").json()
+    (200, {'error': 'the viewer could not load its data: no store here'})
+    """
+
+    def __init__(
+        self, load, allowed_hosts=LOOPBACK_HOSTS, max_drawn=DEFAULT_MAX_DRAWN, on_error=None
+    ):
+        self._load = load
+        self._build = lambda data: create_app(
+            data, allowed_hosts=allowed_hosts, max_drawn=max_drawn
+        )
+        self._on_error = on_error
+        self._max_drawn = max_drawn
+        self._loaded = threading.Event()
+        self.app: Starlette | None = None
+        self.error: BaseException | None = None
+
+        async def index(request: Request):
+            return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+        self._page = Starlette(
+            routes=[Route("/", index), Mount("/static", StaticFiles(directory=STATIC))],
+            middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))],
+        )
+
+    def start(self) -> threading.Thread:
+        """Load the data in a background thread (returned, already started)."""
+        thread = threading.Thread(target=self._run, name="silentscope-viewer-load", daemon=True)
+        thread.start()
+        return thread
+
+    def _run(self) -> None:
+        try:
+            data = self._load()
+            # What the page asks for first, ready before it asks.
+            drawn(data, self._max_drawn)
+            bounds(data)
+            self.app = self._build(data)
+        except Exception as exc:  # reported to every API request and to on_error
+            self.error = exc
+            if self._on_error is not None:
+                self._on_error(exc)
+        finally:
+            self._loaded.set()
+
+    async def __call__(self, scope, receive, send):
+        if self.app is not None:
+            return await self.app(scope, receive, send)
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            return await self._page(scope, receive, send)
+        await run_in_threadpool(self._loaded.wait)
+        if self.app is not None:
+            return await self.app(scope, receive, send)
+        message = f"the viewer could not load its data: {self.error}"
+        return await JSONResponse({"error": message}, status_code=500)(scope, receive, send)
+
+
 def free_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A listening TCP socket on ``host`` (a free port if ``port`` is 0)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -375,7 +457,7 @@ def free_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 
 
 def serve(
-    data: ViewerData,
+    data: ViewerData | Callable[[], ViewerData],
     host: str = "127.0.0.1",
     port: int = 0,
     open_browser: bool = True,
@@ -386,7 +468,10 @@ def serve(
 
     Parameters
     ----------
-    data : ViewerData
+    data : ViewerData or callable
+        The data, or a function that loads it: then the socket listens, the URL is announced
+        and the page is served while it loads (see :class:`DeferredApp`); if loading fails,
+        the server stops and its error is raised.
     host : str, default="127.0.0.1"
         Interface to listen on. Anything but loopback exposes the store's data to the network.
     port : int, default=0
@@ -405,22 +490,36 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/"
     loopback = host in LOOPBACK_HOSTS or host.startswith("127.")
-    app = create_app(data, allowed_hosts=LOOPBACK_HOSTS if loopback else ["*"], max_drawn=max_drawn)
+    allowed = LOOPBACK_HOSTS if loopback else ["*"]
+    deferred = None
+    if callable(data):
+
+        def stop(_error: BaseException) -> None:
+            server.should_exit = True
+
+        app = deferred = DeferredApp(
+            data, allowed_hosts=allowed, max_drawn=max_drawn, on_error=stop
+        )
+    else:
+        app = create_app(data, allowed_hosts=allowed, max_drawn=max_drawn)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
-
-    def announce():
-        if on_ready is not None:
-            on_ready(url)
-        if open_browser:
-            webbrowser.open(url)
-
-    threading.Timer(0.2, announce).start()
+    if deferred is not None:
+        deferred.start()
+    # The socket already listens: a browser that connects now waits in its backlog for the
+    # server, so the URL is announced at once.
+    if on_ready is not None:
+        on_ready(url)
+    if open_browser:
+        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
     server.run(sockets=[sock])
+    if deferred is not None and deferred.error is not None:
+        raise deferred.error
 
 
 __all__ = [
     "CSRF_HEADER",
+    "DeferredApp",
     "LOOPBACK_HOSTS",
     "bounds",
     "column_bytes",
