@@ -82,3 +82,24 @@ def test_ensemble_fails_clearly_without_its_members(tmp_path):
 def test_ensemble_spec_errors(changes, message):
     with pytest.raises(ValueError, match=message):
         parse_study(tiny_study(**changes))
+
+
+def test_a_multi_label_study_evaluates_every_finding_as_its_own_dataset(tmp_path):
+    from tests.models.test_multilabel import _chest_npz
+
+    _chest_npz(tmp_path / "chestmnist.npz")
+    raw = tiny_study(
+        datasets=[{"name": "medmnist:chestmnist", "label": "chest", "options": {"root": str(tmp_path)}}],
+        objectives=["bce"], seeds=[0], ensembles=[], csfs=["MSR"],
+    )  # fmt: skip
+    outcome = run_study(parse_study(raw), tmp_path / "study", live=False)
+    assert [o.status for o in outcome.outcomes] == ["done"], outcome.outcomes
+    run = tmp_path / "study" / "runs" / "chest__bce__seed0"
+    cardiomegaly = load_audit(run / "audit" / "cardiomegaly")
+    assert cardiomegaly.provenance["multi_label"]["finding"] == "cardiomegaly"
+    long = collect_results(tmp_path / "study")
+    assert "chest/cardiomegaly" in set(long["dataset"]) and long["dataset"].nunique() == 14
+    table = summary_table(long)
+    assert "MSR (bce)" in table.index and any("chest/hernia" in str(c) for c in table.columns)
+    with pytest.raises(ValueError, match="remove bce from ensembles"):
+        parse_study(tiny_study(objectives=["bce"], ensembles=["bce"]))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -107,36 +106,23 @@ def _audit_findings(
     model, data, shifts, threshold, mc_samples, feature_dtype, seed, progress, folder, provenance
 ) -> None:
     """Audit a multi-label network per finding: one audit store per finding under ``folder``."""
-    import shutil
-
-    from silentscope.audit.store import save_audit
-    from silentscope.models.multilabel import audit_multilabel
+    from silentscope.models.multilabel import audit_multilabel, save_finding_audits
 
     audits = audit_multilabel(
         model, data, test_sets=shifts, threshold=threshold, mc_samples=mc_samples,
         feature_dtype=feature_dtype, seed=seed, progress=progress, provenance=provenance,
     )  # fmt: skip
-    if folder.exists():
-        shutil.rmtree(folder)  # the run folder was checked (--overwrite/--resume) above
-    rows, names = [], {}
-    for finding, audit in audits.items():
-        name = _folder_name(finding)
-        name = f"{name}_{len(names)}" if name in names.values() else name  # keep names apart
-        names[finding] = name
-        store = folder / name
-        save_audit(audit, store)
-        iid = audit.select("iid")
+    # the folder was checked (--overwrite/--resume) before training
+    stores = save_finding_audits(audits, folder)
+    rows = []
+    for finding, store in stores.items():
+        iid = audits[finding].select("iid")
         rows.append(
             f"  {store.name}: {iid.n_samples} test images, accuracy {iid.correct.mean():.3f}"
         )
     console.print(f"[green]wrote[/] one audit store per finding in {folder}:")
     console.print("\n".join(rows))
-    console.print(f"next: [bold]silentscope info {folder / next(iter(names.values()))}[/]")
-
-
-def _folder_name(finding: str) -> str:
-    """A finding's store folder: lower case, runs of other characters as one '_'."""
-    return re.sub(r"[^a-z0-9]+", "_", finding.lower()).strip("_") or "finding"
+    console.print(f"next: [bold]silentscope info {next(iter(stores.values()))}[/]")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,8 +8,10 @@ metadata, so every analysis of silentscope applies to each finding unchanged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -324,3 +326,39 @@ def _finding_audit(audit, targets, train_targets, k, names, cut, rule) -> AuditS
         shift_params=audit.shift_params,
         provenance=provenance,
     )
+
+
+def finding_folders(findings: Sequence[str]) -> dict[str, str]:
+    """A folder name for each finding's audit store: lower case, other characters as ``_``.
+
+    Names that would collide get their position appended, so no store overwrites another.
+
+    Examples
+    --------
+    >>> finding_folders(["Pleural Effusion", "pleural-effusion", "No Finding"])
+    {'Pleural Effusion': 'pleural_effusion', 'pleural-effusion': 'pleural_effusion_1', 'No Finding': 'no_finding'}
+    """
+    folders: dict[str, str] = {}
+    for i, finding in enumerate(findings):
+        name = re.sub(r"[^a-z0-9]+", "_", str(finding).lower()).strip("_") or "finding"
+        folders[finding] = f"{name}_{i}" if name in folders.values() else name
+    return folders
+
+
+def save_finding_audits(audits: Mapping[str, AuditSet], folder) -> dict[str, Path]:
+    """Save each finding's AuditSet as its own store under ``folder``; their paths by finding.
+
+    ``folder`` is replaced if it exists (its callers decide whether that is allowed).
+    """
+    import shutil
+
+    from silentscope.audit.store import save_audit
+
+    folder = Path(folder)
+    if folder.exists():
+        shutil.rmtree(folder)
+    stores = {}
+    for finding, name in finding_folders(list(audits)).items():
+        stores[finding] = folder / name
+        save_audit(audits[finding], stores[finding])
+    return stores

@@ -16,30 +16,50 @@ STORE = "audit"
 
 
 def run_pipeline(run: RunSpec, folder: Path, progress: Progress) -> dict[str, Any]:
-    """Execute ``run`` writing its outputs into ``folder``; returns details for the run record."""
+    """Execute ``run`` writing its outputs into ``folder``; returns details for the run record.
+
+    A multi-label run has one audit store per finding (``audit/<finding>/``); each is
+    evaluated as its own dataset, ``<dataset>/<finding>``, in the study's tables.
+    """
+    import pandas as pd
+
     if run.dataset.store is not None:
-        audit = load_audit(run.dataset.store)
+        audits = {run.dataset.key: load_audit(run.dataset.store)}
         details: dict[str, Any] = {"store": str(Path(run.dataset.store).resolve())}
     else:
-        audit, details = _train_and_audit(run, folder, progress)
-        details["store"] = STORE
+        audits, details = _train_and_audit(run, folder, progress)
     progress("evaluating")
     started = time.perf_counter()
-    details.update(_evaluate(run, audit, folder))
+    tables, unavailable = [], {}
+    for dataset, audit in audits.items():
+        table, missing = _evaluate(run, audit, dataset)
+        tables.append(table)
+        unavailable.update(missing)
+    table = pd.concat(tables, ignore_index=True)
+    table.to_parquet(folder / EVALUATION_FILE, index=False)
+    details.update({"unavailable_csfs": unavailable, "n_rows": len(table)})
     details["evaluate_seconds"] = round(time.perf_counter() - started, 1)
     return details
 
 
 def _train_and_audit(run: RunSpec, folder: Path, progress: Progress):
+    """Train and audit; the AuditSets by the dataset name their evaluation rows carry."""
+    from silentscope.models.multilabel import save_finding_audits
     from silentscope.study.training_run import ensemble_and_audit, train_and_audit
 
     build = ensemble_and_audit if run.members else train_and_audit
     audit, details = build(run, folder, progress)
-    save_audit(audit, folder / STORE)
-    return audit, details
+    if not isinstance(audit, dict):
+        save_audit(audit, folder / STORE)
+        details["store"] = STORE
+        return {run.dataset.key: audit}, details
+    stores = save_finding_audits(audit, folder / STORE)
+    details["findings"] = {f: str(p.relative_to(folder)) for f, p in stores.items()}
+    details["store"] = next(iter(details["findings"].values()))  # shown in the report
+    return {f"{run.dataset.key}/{finding}": a for finding, a in audit.items()}, details
 
 
-def _evaluate(run: RunSpec, audit, folder: Path) -> dict[str, Any]:
+def _evaluate(run: RunSpec, audit, dataset: str) -> tuple[Any, dict]:
     from silentscope.evaluation import evaluate
 
     settings = run.study.evaluation
@@ -54,6 +74,5 @@ def _evaluate(run: RunSpec, audit, folder: Path) -> dict[str, Any]:
     table = result.table.copy()
     table.insert(0, "seed", run.seed)
     table.insert(0, "objective", run.objective)
-    table.insert(0, "dataset", run.dataset.key)
-    table.to_parquet(folder / EVALUATION_FILE, index=False)
-    return {"unavailable_csfs": dict(result.unavailable), "n_rows": len(table)}
+    table.insert(0, "dataset", dataset)
+    return table, dict(result.unavailable)

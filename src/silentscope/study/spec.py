@@ -158,6 +158,11 @@ class StudySpec(_Strict):
     @model_validator(mode="after")
     def _ensembles_have_members(self) -> StudySpec:
         for objective in self.ensembles:
+            if objective == "bce":
+                raise ValueError(
+                    "ensembles: deep ensembles of multi-label (bce) runs are not supported; "
+                    "remove bce from ensembles"
+                )
             if objective not in self.objectives:
                 raise ValueError(
                     f"ensembles: {objective!r} is not among the objectives {self.objectives}; "

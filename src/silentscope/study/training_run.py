@@ -76,9 +76,15 @@ def _provenance(run: RunSpec) -> dict[str, Any]:
 
 def train_and_audit(
     run: RunSpec, folder: Path, progress: Callable[..., None]
-) -> tuple[AuditSet, dict[str, Any]]:
-    """Train ``run.objective`` with ``run.seed`` and audit iid, val and every shifted test set."""
+) -> tuple[AuditSet | dict[str, AuditSet], dict[str, Any]]:
+    """Train ``run.objective`` with ``run.seed`` and audit iid, val and every shifted test set.
+
+    A multi-label objective (``bce``) gives one binary AuditSet per finding, by finding name
+    (:func:`~silentscope.models.audit_multilabel`, threshold 0.5).
+    """
     from silentscope.models import Trainer
+    from silentscope.models.multilabel import audit_multilabel
+    from silentscope.models.objectives.base import OBJECTIVES
 
     dataset, test_sets, corruptions = build_test_data(run, progress)
     train = run.study.train
@@ -106,7 +112,9 @@ def train_and_audit(
     trainer.save(folder / "model.pt")
     trained = time.perf_counter()
     progress(f"inference on {len(test_sets) + 2} test sets")
-    audit = trainer.audit(
+    multi_label = getattr(OBJECTIVES.get(run.objective), "multi_label", False)
+    audit = (audit_multilabel if multi_label else Trainer.audit)(
+        trainer,
         dataset,
         test_sets=test_sets,
         mc_samples=train.mc_samples,
@@ -119,7 +127,7 @@ def train_and_audit(
         "best_val_accuracy": float(history["val_accuracy"].max())
         if "val_accuracy" in history
         else None,
-        "test_sets": list(audit.test_sets),
+        "test_sets": list(next(iter(audit.values())).test_sets if multi_label else audit.test_sets),
         "corruptions": corruptions,
         "train_seconds": round(trained - started, 1),
         "audit_seconds": round(time.perf_counter() - trained, 1),
