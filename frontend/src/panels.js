@@ -189,19 +189,37 @@ export function renderSlices(container, slices, ctx) {
     container.append(el('h3', {}, source === 'discovered' ? 'Discovered slices' : 'Saved slices'));
     const list = el('div', { class: 'slice-list' });
     for (const item of group) {
-      const describe = item.summary ? Object.entries(item.summary).filter(([k]) => !['slice_id'].includes(k)).slice(0, 4) : [];
+      const describe = describeSlice(item.summary);
       list.append(
         el(
           'button',
           { class: 'slice', 'data-source': source, 'data-index': item.index, onclick: () => ctx.showSlice(source, item.index) },
           el('span', { class: 'slice-name' }, item.name),
           el('span', { class: 'slice-stats' }, `${fmt.int(item.n)} samples · accuracy ${fmt.pct(item.accuracy)}`),
-          describe.length ? el('span', { class: 'hint' }, describe.map(([k, v]) => `${k}: ${typeof v === 'number' ? fmt.num(v, 3) : v}`).join(' · ')) : null,
+          describe.map((line) => el('span', { class: 'hint' }, line)),
         ),
       );
     }
     container.append(list);
   }
+}
+
+// What `silentscope slices` found out about a slice, in the words of its report; any other
+// summary table is shown as its first few columns.
+function describeSlice(summary) {
+  if (!summary) return [];
+  if (typeof summary.error_rate === 'number') {
+    const lines = [];
+    const ci = typeof summary.ci_low === 'number' ? ` (${fmt.pct(summary.ci_low)}-${fmt.pct(summary.ci_high)})` : '';
+    const outside = typeof summary.complement_error_rate === 'number' ? ` vs ${fmt.pct(summary.complement_error_rate)} outside` : '';
+    lines.push(`held-out error ${fmt.pct(summary.error_rate)}${ci}${outside}`);
+    if (summary.views) lines.push(`found in: ${summary.views}`);
+    if (summary.top_terms) lines.push(`report terms: ${String(summary.top_terms).split('; ').slice(0, 3).join('; ')}`);
+    if (summary.metadata) lines.push(String(summary.metadata).split('; ').slice(0, 2).join('; '));
+    return lines;
+  }
+  const entries = Object.entries(summary).filter(([k]) => !['slice_id', 'rank'].includes(k)).slice(0, 4);
+  return entries.length ? [entries.map(([k, v]) => `${k}: ${typeof v === 'number' ? fmt.num(v, 3) : v}`).join(' · ')] : [];
 }
 
 export function renderFailures(container, groups, ctx) {

@@ -268,6 +268,28 @@ def test_discovered_slices_are_shown_when_the_store_has_them(tmp_path, synthetic
     assert meta["slices"][1]["summary"]["error_rate"] == 0.9
 
 
+def test_slices_found_by_the_slices_command_appear_in_the_viewer(tmp_path, synthetic):
+    """The artifacts `silentscope slices` writes are the ones the viewer reads."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from silentscope.audit.store import read_artifact
+    from silentscope.cli import app
+
+    store = tmp_path / "store"
+    shutil.copytree(synthetic[0], store)
+    result = CliRunner().invoke(app, ["slices", str(store), "--seeds", "1", "--min-support", "5"])
+    assert result.exit_code == 0, result.output
+    saved = read_artifact(store, "slices")
+    assert len(saved) >= 1, result.output  # the synthetic data has planted failures
+    meta = client_for(load_viewer_data(store)).get("/api/meta").json()
+    discovered = [s for s in meta["slices"] if s["source"] == "discovered"]
+    assert [s["name"] for s in discovered] == [str(r) for r in saved["rank"]]
+    assert [s["n"] for s in discovered] == saved["size"].tolist()
+    assert discovered[0]["summary"]["error_rate"] == saved["error_rate"].iloc[0]
+
+
 def test_the_page_is_served_while_the_data_loads_and_the_api_waits_for_it(synthetic_data):
     import threading
 

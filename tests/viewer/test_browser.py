@@ -323,3 +323,36 @@ def test_notebook_widget_hands_the_selection_to_python(browser, synthetic_data, 
     np.testing.assert_array_equal(view.selected_rows, rows[chosen])
     pixels(page, shots / "9-notebook-widget.png")
     page.close()
+
+
+def test_discovered_slices_are_listed_explained_and_selectable(browser, synthetic, tmp_path, shots):
+    """`silentscope slices` writes them; the Slices panel explains them; a click selects one."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from silentscope.audit.store import read_artifact
+    from silentscope.cli import app
+    from silentscope.viewer.data import load_viewer_data
+
+    store = tmp_path / "store"
+    shutil.copytree(synthetic[0], store)
+    result = CliRunner().invoke(app, ["slices", str(store), "--seeds", "1", "--min-support", "5"])
+    assert result.exit_code == 0, result.output
+    saved = read_artifact(store, "slices")
+    url, instance, thread = run_server(create_app(load_viewer_data(store)))
+    try:
+        page = open_page(browser, url)
+        page.click(".tab[data-tab=slices]")
+        page.wait_for_selector("#slices-panel .slice", timeout=20_000)
+        text = page.locator("#slices-panel").inner_text()
+        assert "Discovered slices" in text and "held-out error" in text
+        assert f"found in: {saved['views'].iloc[0]}" in text
+        page.locator("#slices-panel .slice").first.click()
+        page.wait_for_function("window.__silentscope.selectionUpdates >= 1", timeout=30_000)
+        assert page.evaluate("window.__silentscope.selectionCount") == int(saved["size"].iloc[0])
+        pixels(page, shots / "8-slices.png")
+        page.close()
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=10)

@@ -8,8 +8,11 @@ EMBEDDING_INFO_ARTIFACT = "embedding_info"
 CONFIDENCES_ARTIFACT = "viewer_confidences"
 #: Which samples the confidences were computed for (``samples_sha256``) and which CSFs could not run.
 CONFIDENCES_INFO_ARTIFACT = "viewer_confidences_info"
-#: Discovered slices (written by :mod:`silentscope.slices`): ``sample_id``, ``slice_id``.
+#: Discovered slices (written by ``silentscope slices``): ``sample_id``, ``rank``.
 SLICES_MEMBERSHIP_ARTIFACT = "slices_membership"
+#: The slice identifier in the membership and summary tables: ``silentscope slices`` writes
+#: the slice's ``rank`` (1 = most confidently failing); ``slice_id`` is read as well.
+SLICE_ID_COLUMNS = ("rank", "slice_id")
 #: One row per discovered slice, shown beside it (optional).
 SLICES_SUMMARY_ARTIFACT = "slices"
 #: Slices a person saved from the viewer: ``sample_id``, ``slice``.

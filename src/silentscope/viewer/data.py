@@ -31,6 +31,7 @@ from silentscope.viewer.artifacts import (
     CONFIDENCES_INFO_ARTIFACT,
     EMBEDDING_ARTIFACT,
     EMBEDDING_INFO_ARTIFACT,
+    SLICE_ID_COLUMNS,
     SLICES_MEMBERSHIP_ARTIFACT,
     SLICES_SUMMARY_ARTIFACT,
     USER_SLICES_ARTIFACT,
@@ -409,16 +410,15 @@ def _test_set_columns(names: list[str], codes: np.ndarray) -> list[Column]:
 def _slice_sets(store: Path, ids: _LazyIds, n: int) -> dict[str, SliceSet]:
     result = {}
     sources = (
-        ("discovered", SLICES_MEMBERSHIP_ARTIFACT, "slice_id"),
-        ("saved", USER_SLICES_ARTIFACT, "slice"),
+        ("discovered", SLICES_MEMBERSHIP_ARTIFACT, SLICE_ID_COLUMNS),
+        ("saved", USER_SLICES_ARTIFACT, ("slice",)),
     )
-    for source, artifact, id_column in sources:
+    for source, artifact, id_columns in sources:
         table = _artifact_table(store, artifact)
-        if (
-            table is None
-            or "sample_id" not in table.column_names
-            or id_column not in table.column_names
-        ):
+        if table is None or "sample_id" not in table.column_names:
+            continue
+        id_column = next((c for c in id_columns if c in table.column_names), None)
+        if id_column is None:
             continue
         rows = _numeric(pc.index_in(table["sample_id"], value_set=ids.get()), missing=-1)
         keep = rows >= 0  # -1: ids the store does not have

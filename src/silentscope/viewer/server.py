@@ -33,6 +33,7 @@ from starlette.staticfiles import StaticFiles
 from silentscope import __version__
 from silentscope.audit.store import read_artifact, write_artifact
 from silentscope.viewer import queries
+from silentscope.viewer.artifacts import SLICE_ID_COLUMNS
 from silentscope.viewer.data import USER_SLICES_ARTIFACT, SliceSet, ViewerData, slice_column
 from silentscope.viewer.sampling import DEFAULT_MAX_DRAWN, drawn_rows
 from silentscope.viewer.thumbnails import ThumbnailCache, ThumbnailUnavailable
@@ -92,7 +93,11 @@ def meta(data: ViewerData, max_drawn: int = DEFAULT_MAX_DRAWN) -> dict:
 def slice_list(data: ViewerData) -> list[dict]:
     out = []
     for slice_set in data.slices.values():
-        summary = {str(rec.get("slice_id")): rec for rec in slice_set.summary if "slice_id" in rec}
+        summary = {}
+        for record in slice_set.summary:
+            key = next((record[c] for c in SLICE_ID_COLUMNS if c in record), None)
+            if key is not None:
+                summary[str(key)] = record
         for index, (name, rows) in enumerate(zip(slice_set.names, slice_set.rows, strict=True)):
             entry = {
                 "source": slice_set.source,
