@@ -245,6 +245,7 @@ function context() {
     focusRow,
     showSlice,
     saveSlice,
+    subgroupsLeftOut: state.meta.subgroups_left_out,
   };
 }
 

@@ -183,10 +183,11 @@ export function renderSlices(container, slices, ctx) {
     );
     return;
   }
-  for (const source of ['discovered', 'saved']) {
+  const headings = { discovered: 'Discovered slices', subgroups: 'Subgroups (silentscope subgroups)', saved: 'Saved slices' };
+  for (const source of ['discovered', 'subgroups', 'saved']) {
     const group = slices.filter((s) => s.source === source);
     if (!group.length) continue;
-    container.append(el('h3', {}, source === 'discovered' ? 'Discovered slices' : 'Saved slices'));
+    container.append(el('h3', {}, headings[source]));
     const list = el('div', { class: 'slice-list' });
     for (const item of group) {
       const describe = describeSlice(item.summary);
@@ -194,7 +195,7 @@ export function renderSlices(container, slices, ctx) {
         el(
           'button',
           { class: 'slice', 'data-source': source, 'data-index': item.index, onclick: () => ctx.showSlice(source, item.index) },
-          el('span', { class: 'slice-name' }, item.name),
+          el('span', { class: 'slice-name' }, source === 'discovered' ? `Slice ${item.name}` : item.name),
           el('span', { class: 'slice-stats' }, `${fmt.int(item.n)} samples · accuracy ${fmt.pct(item.accuracy)}`),
           describe.map((line) => el('span', { class: 'hint' }, line)),
         ),
@@ -202,12 +203,22 @@ export function renderSlices(container, slices, ctx) {
     }
     container.append(list);
   }
+  const leftOut = ctx.subgroupsLeftOut || [];
+  if (leftOut.length) {
+    container.append(el('p', { class: 'hint' }, `${leftOut.length} subgroup(s) not listed: their members could not be rebuilt from the metadata (${leftOut.slice(0, 3).join(', ')}${leftOut.length > 3 ? ', ...' : ''}).`));
+  }
 }
 
 // What `silentscope slices` found out about a slice, in the words of its report; any other
 // summary table is shown as its first few columns.
 function describeSlice(summary) {
   if (!summary) return [];
+  if (typeof summary.error_rate_low === 'number') {
+    // a group of the subgroup analysis: error rate with its CI against the rest of its scope
+    const lines = [`error ${fmt.pct(summary.error_rate)} (${fmt.pct(summary.error_rate_low)}-${fmt.pct(summary.error_rate_high)}) vs ${fmt.pct(summary.rest_error_rate)} in the rest`];
+    if (typeof summary.odds_ratio === 'number') lines.push(`odds ratio ${fmt.num(summary.odds_ratio, 2)} · q ${summary.q_value == null ? '–' : Number(summary.q_value).toPrecision(2)}${summary.significant ? ' · significant' : ''}`);
+    return lines;
+  }
   if (typeof summary.error_rate === 'number') {
     const lines = [];
     const ci = typeof summary.ci_low === 'number' ? ` (${fmt.pct(summary.ci_low)}-${fmt.pct(summary.ci_high)})` : '';

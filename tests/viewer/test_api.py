@@ -330,3 +330,35 @@ def test_serve_stops_with_the_error_of_a_store_that_fails_to_load():
     with pytest.raises(FileNotFoundError, match="no audit store"):
         serve(load, open_browser=False, on_ready=announced.append)
     assert announced and announced[0].startswith("http://127.0.0.1:")
+
+
+def test_subgroups_of_the_analysis_are_listed_and_selectable(tmp_path, synthetic):
+    """`silentscope subgroups` saves groups, not members: the viewer rebuilds and checks them."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from silentscope.audit.store import read_artifact, write_artifact
+    from silentscope.cli import app
+
+    store = tmp_path / "store"
+    shutil.copytree(synthetic[0], store)
+    result = CliRunner().invoke(app, ["subgroups", str(store), "-a", "site", "-a", "age"])
+    assert result.exit_code == 0, result.output
+    table = read_artifact(store, "subgroups")
+    data = load_viewer_data(store)
+    client = client_for(data)
+    listed = [s for s in client.get("/api/meta").json()["slices"] if s["source"] == "subgroups"]
+    assert [s["name"].split()[0] for s in listed] == table["attribute"].tolist()
+    assert [s["n"] for s in listed] == table["n"].tolist()  # rebuilt members, same sizes
+    first = listed[0]
+    assert first["summary"]["error_rate"] == table["error_rate"].iloc[0]
+    mask = unpack_mask(client.get(f"/api/slice/subgroups/{first['index']}").content, data.n_samples)
+    rows = np.flatnonzero(mask)
+    errors = ~data.correct[rows]
+    assert len(rows) == table["n"].iloc[0] and errors.sum() == table["errors"].iloc[0]
+    # a group whose recorded size does not match its rebuilt members is left out, by name
+    write_artifact(store, "subgroups", table.assign(n=table["n"] + 1))
+    tampered = client_for(load_viewer_data(store)).get("/api/meta").json()
+    assert not [s for s in tampered["slices"] if s["source"] == "subgroups"]
+    assert len(tampered["subgroups_left_out"]) == len(table)

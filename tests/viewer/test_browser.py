@@ -326,7 +326,7 @@ def test_notebook_widget_hands_the_selection_to_python(browser, synthetic_data, 
 
 
 def test_discovered_slices_are_listed_explained_and_selectable(browser, synthetic, tmp_path, shots):
-    """`silentscope slices` writes them; the Slices panel explains them; a click selects one."""
+    """`silentscope slices` and `subgroups` write them; the Slices panel explains them; a click selects one."""
     import shutil
 
     from typer.testing import CliRunner
@@ -339,6 +339,8 @@ def test_discovered_slices_are_listed_explained_and_selectable(browser, syntheti
     shutil.copytree(synthetic[0], store)
     result = CliRunner().invoke(app, ["slices", str(store), "--seeds", "1", "--min-support", "5"])
     assert result.exit_code == 0, result.output
+    grouped = CliRunner().invoke(app, ["subgroups", str(store), "-a", "age"])
+    assert grouped.exit_code == 0, grouped.output
     saved = read_artifact(store, "slices")
     url, instance, thread = run_server(create_app(load_viewer_data(store)))
     try:
@@ -348,6 +350,7 @@ def test_discovered_slices_are_listed_explained_and_selectable(browser, syntheti
         text = page.locator("#slices-panel").inner_text()
         assert "Discovered slices" in text and "held-out error" in text
         assert f"found in: {saved['views'].iloc[0]}" in text
+        assert "Subgroups (silentscope subgroups)" in text and "in the rest" in text
         page.locator("#slices-panel .slice").first.click()
         page.wait_for_function("window.__silentscope.selectionUpdates >= 1", timeout=30_000)
         assert page.evaluate("window.__silentscope.selectionCount") == int(saved["size"].iloc[0])

@@ -11,8 +11,9 @@ CONFIDENCES_INFO_ARTIFACT = "viewer_confidences_info"
 #: Discovered slices (written by ``silentscope slices``): ``sample_id``, ``rank``.
 SLICES_MEMBERSHIP_ARTIFACT = "slices_membership"
 #: The slice identifier in the membership and summary tables: ``silentscope slices`` writes
-#: the slice's ``rank`` (1 = most confidently failing); ``slice_id`` is read as well.
-SLICE_ID_COLUMNS = ("rank", "slice_id")
+#: the slice's ``rank`` (1 = most confidently failing); ``slice_id`` is read as well, and
+#: ``name`` keys the subgroups' summaries.
+SLICE_ID_COLUMNS = ("rank", "slice_id", "name")
 #: One row per discovered slice, shown beside it (optional).
 SLICES_SUMMARY_ARTIFACT = "slices"
 #: Slices a person saved from the viewer: ``sample_id``, ``slice``.

@@ -36,6 +36,7 @@ from silentscope.viewer.artifacts import (
     SLICES_SUMMARY_ARTIFACT,
     USER_SLICES_ARTIFACT,
 )
+from silentscope.viewer.subgroups import SUBGROUPS_ARTIFACT, subgroup_rows
 
 #: A numeric metadata column with at most this many distinct values is shown as categories.
 MAX_NUMERIC_CATEGORIES = 12
@@ -105,6 +106,8 @@ class ViewerData:
     metadata: dict[str, pa.ChunkedArray] = field(default_factory=dict)
     slices: dict[str, SliceSet] = field(default_factory=dict)
     skipped_columns: dict[str, str] = field(default_factory=dict)
+    #: Subgroups of the analysis whose members could not be rebuilt (see viewer.subgroups).
+    subgroups_left_out: list[str] = field(default_factory=list)
     image_root: Path | None = None
     cache: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -439,6 +442,18 @@ def _slice_sets(store: Path, ids: _LazyIds, n: int) -> dict[str, SliceSet]:
     return result
 
 
+def _subgroup_set(store, metadata, test_set_names, test_set_codes, label, class_names):
+    """The ``subgroups`` artifact's groups as a SliceSet (None without it), and those left out."""
+    table = _artifact_table(store, SUBGROUPS_ARTIFACT)
+    needed = {"test_set", "attribute", "kind", "group", "n"}
+    if table is None or not needed <= set(table.column_names):
+        return None, []
+    names, rows, records, left_out = subgroup_rows(
+        table, metadata, test_set_names, test_set_codes, label, class_names
+    )
+    return (SliceSet("subgroups", names, rows, records) if names else None), left_out
+
+
 def _natural_key_str(value: str):
     try:
         return (0, float(value), value)
@@ -612,6 +627,12 @@ def load_viewer_data(
     slices = _slice_sets(store, ids, n)
     for slice_set in slices.values():
         columns.append(slice_column(slice_set, n))
+    # subgroups overlap (age and sex groups): listed and selectable, not a colour column
+    subgroups, left_out = _subgroup_set(
+        store, metadata, test_set_names, test_set_codes, label, class_names
+    )
+    if subgroups is not None:
+        slices[subgroups.source] = subgroups
 
     data = ViewerData(
         store=store,
@@ -630,6 +651,7 @@ def load_viewer_data(
         metadata=metadata,
         slices=slices,
         skipped_columns=skipped,
+        subgroups_left_out=left_out,
         image_root=Path(image_root) if image_root is not None else store.resolve().parent,
     )
     if ids.loaded is not None:

@@ -80,6 +80,7 @@ def meta(data: ViewerData, max_drawn: int = DEFAULT_MAX_DRAWN) -> dict:
         "default_csf": data.default_csf,
         "columns": [column.describe() for column in data.columns.values()],
         "skipped_columns": data.skipped_columns,
+        "subgroups_left_out": data.subgroups_left_out,
         "embedding": data.embedding_info,
         "has_text": data.has_text,
         "has_images": data.has_images,
