@@ -66,6 +66,7 @@ def demo(
             raise ValueError(f"every demo run failed; see {out / 'failed'}")
         write_results(out)
         _print_summary(out)
+        _demo_slices(spec, out)
         path = build_report(
             out, out / "report.html", command="silentscope demo " + " ".join(sys.argv[2:])
         )
@@ -75,6 +76,24 @@ def demo(
     if outcome.failed:
         console.print(f"[red]{len(outcome.failed)} run(s) failed[/]; see {out / 'failed'}")
         raise typer.Exit(code=1)
+
+
+def _demo_slices(spec, out: Path) -> None:
+    """Where, systematically, the first cross-entropy run fails in distribution (saved for the report)."""
+    from silentscope.audit.store import load_audit
+    from silentscope.slices import discover_slices
+    from silentscope.study.pipelines import STORE
+    from silentscope.study.runs import run_folder
+
+    run = next((r for r in spec.runs() if r.objective == "ce"), None)
+    store = None if run is None else run_folder(out, run.run_id) / STORE
+    if store is None or not (store / "manifest.json").is_file():
+        return
+    with console.status("slice discovery on the iid test set"):
+        report = discover_slices(load_audit(store), test_sets=["iid"], min_support=10)
+    report.save(store)
+    console.print(f"[bold]where {run.run_id} fails (iid, confirmed on held-out samples)[/]")
+    console.print("\n".join(report.summary_lines()))
 
 
 def register(app: typer.Typer) -> None:

@@ -13,8 +13,6 @@ from silentscope.cli._common import console, user_errors
 if TYPE_CHECKING:
     from silentscope.slices import SliceReport
 
-ARTIFACT = "slices"
-
 
 def _slicer_params(
     slicer: str, components: int | None, gamma: float | None, gamma_hat: float | None
@@ -144,7 +142,7 @@ def slices_command(
     Example: silentscope slices audit_store --modalities image,text,metadata --test-set iid
     """
     with user_errors():
-        from silentscope.audit.store import load_audit, write_artifact
+        from silentscope.audit.store import load_audit
         from silentscope.slices import discover_slices
 
         chosen = [m.strip() for m in modalities.split(",") if m.strip()] if modalities else None
@@ -159,17 +157,8 @@ def slices_command(
             )  # fmt: skip
         _print(report)
         if save:
-            write_artifact(store, ARTIFACT, report.slices)
-            write_artifact(store, f"{ARTIFACT}_membership", report.membership)
-            write_artifact(store, f"{ARTIFACT}_candidates", report.candidates)
-            write_artifact(
-                store,
-                f"{ARTIFACT}_settings",
-                {**report.settings, "notes": report.notes, "timings": report.timings},
-            )
-            console.print(
-                f"[green]saved[/] artifacts {ARTIFACT}, {ARTIFACT}_membership, {ARTIFACT}_candidates, {ARTIFACT}_settings in {store}"
-            )
+            names = report.save(store)
+            console.print(f"[green]saved[/] artifacts {', '.join(names)} in {store}")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,9 @@ from typing import Any
 
 import pandas as pd
 
+#: The store artifact of the shown slices; the others are named after it.
+ARTIFACT = "slices"
+
 
 @dataclass
 class SliceReport:
@@ -53,6 +56,25 @@ class SliceReport:
     @property
     def n_slices(self) -> int:
         return len(self.slices)
+
+    def save(self, store) -> list[str]:
+        """Write the tables into an audit store as artifacts; returns their names.
+
+        ``slices`` (the shown slices), ``slices_membership`` (``sample_id``, ``rank``: what
+        ``silentscope view`` and the HTML report read), ``slices_candidates`` and
+        ``slices_settings`` (with the notes and timings).
+        """
+        from silentscope.audit.store import write_artifact
+
+        tables = {
+            ARTIFACT: self.slices,
+            f"{ARTIFACT}_membership": self.membership,
+            f"{ARTIFACT}_candidates": self.candidates,
+            f"{ARTIFACT}_settings": {**self.settings, "notes": self.notes, "timings": self.timings},
+        }
+        for name, table in tables.items():
+            write_artifact(store, name, table)
+        return list(tables)
 
     def to_frame(self) -> pd.DataFrame:
         """The slice table (a copy)."""
