@@ -357,6 +357,11 @@ def test_subgroups_of_the_analysis_are_listed_and_selectable(tmp_path, synthetic
     rows = np.flatnonzero(mask)
     errors = ~data.correct[rows]
     assert len(rows) == table["n"].iloc[0] and errors.sum() == table["errors"].iloc[0]
+    # an exported page lists the same groups with the analysis' own summaries
+    from silentscope.viewer.export import export_payload
+
+    exported = [s for s in export_payload(data)["meta"]["slices"] if s["source"] == "subgroups"]
+    assert [s["summary"]["q_value"] for s in exported] == table["q_value"].tolist()
     # a group whose recorded size does not match its rebuilt members is left out, by name
     write_artifact(store, "subgroups", table.assign(n=table["n"] + 1))
     tampered = client_for(load_viewer_data(store)).get("/api/meta").json()

@@ -103,6 +103,8 @@ def export_payload(
     # Positions (within the page) of the points to draw: all up to the drawing limit.
     drawn = drawn_rows(data.test_set_codes[rows], data.label[rows], data.correct[rows])
     info["drawn"] = {"n": int(len(drawn)), "subsampled": len(drawn) < len(rows)}
+    # the analyses' own summaries (held-out error, terms, ...) describe all samples: kept as is
+    summaries = {(s["source"], s["index"]): s["summary"] for s in info["slices"] if "summary" in s}
     info["slices"] = []
     slices = {}
     for slice_set in data.slices.values():
@@ -118,6 +120,8 @@ def export_payload(
                     "accuracy": float(data.correct[rows][members].mean()) if len(members) else None,
                 }
             )
+            if (slice_set.source, index) in summaries:
+                info["slices"][-1]["summary"] = summaries[slice_set.source, index]
     note = "Exported view: statistics are computed in this page; report terms and saving slices need `silentscope view`."
     if subsampled:
         note = (
