@@ -129,3 +129,13 @@ def test_cli_joint_only_fits_the_fused_representation_alone(tmp_path, odir_plant
         )
         assert result.exit_code == 0, result.output
         assert read_artifact(store, "slices_settings")["views"] == views
+
+
+def test_bootstrap_stability_is_measured_in_every_view(odir_planted):
+    audit, _ = odir_planted
+    report = discover_slices(audit, ("text", "metadata"), n_seeds=1, n_resamples=2, min_support=15)
+    stability = report.slicer.stability_
+    assert stability.resamples.shape == (report.slicer.n_slices_, 2)
+    assert np.isfinite(stability.resample_stability).all()
+    shown = report.slices["resample_stability"]
+    assert len(shown) >= 1 and shown.between(0, 1).all()
