@@ -140,3 +140,18 @@ def build_synthetic_store(out: Path, n_per_cluster: int = 400, seed: int = 0) ->
         image_ref=np.asarray([f"images.npy#{i}" for i in range(len(cluster))], dtype=object),
     )
     return save_audit(audit, out), {"centres": centres, "cluster": cluster, "correct": correct}
+
+
+def store_after_commands(source: Path, out: Path, *commands: list[str]) -> Path:
+    """A copy of ``source`` at ``out`` after the ``silentscope`` commands (STORE for the store)."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from silentscope.cli import app
+
+    shutil.copytree(source, out)
+    for command in commands:
+        result = CliRunner().invoke(app, [str(out) if a == "STORE" else a for a in command])
+        assert result.exit_code == 0, result.output
+    return out

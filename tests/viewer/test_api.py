@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from starlette.testclient import TestClient
+from stores import store_after_commands
 
 from silentscope.audit.store import read_artifact
 from silentscope.metrics.risk_coverage import aurc
@@ -270,19 +271,10 @@ def test_discovered_slices_are_shown_when_the_store_has_them(tmp_path, synthetic
 
 def test_slices_found_by_the_slices_command_appear_in_the_viewer(tmp_path, synthetic):
     """The artifacts `silentscope slices` writes are the ones the viewer reads."""
-    import shutil
-
-    from typer.testing import CliRunner
-
-    from silentscope.audit.store import read_artifact
-    from silentscope.cli import app
-
-    store = tmp_path / "store"
-    shutil.copytree(synthetic[0], store)
-    result = CliRunner().invoke(app, ["slices", str(store), "--seeds", "1", "--min-support", "5"])
-    assert result.exit_code == 0, result.output
+    command = ["slices", "STORE", "--seeds", "1", "--min-support", "5"]
+    store = store_after_commands(synthetic[0], tmp_path / "store", command)
     saved = read_artifact(store, "slices")
-    assert len(saved) >= 1, result.output  # the synthetic data has planted failures
+    assert len(saved) >= 1  # the synthetic data has planted failures
     meta = client_for(load_viewer_data(store)).get("/api/meta").json()
     discovered = [s for s in meta["slices"] if s["source"] == "discovered"]
     assert [s["name"] for s in discovered] == [str(r) for r in saved["rank"]]
@@ -334,17 +326,10 @@ def test_serve_stops_with_the_error_of_a_store_that_fails_to_load():
 
 def test_subgroups_of_the_analysis_are_listed_and_selectable(tmp_path, synthetic):
     """`silentscope subgroups` saves groups, not members: the viewer rebuilds and checks them."""
-    import shutil
+    from silentscope.audit.store import write_artifact
 
-    from typer.testing import CliRunner
-
-    from silentscope.audit.store import read_artifact, write_artifact
-    from silentscope.cli import app
-
-    store = tmp_path / "store"
-    shutil.copytree(synthetic[0], store)
-    result = CliRunner().invoke(app, ["subgroups", str(store), "-a", "site", "-a", "age"])
-    assert result.exit_code == 0, result.output
+    command = ["subgroups", "STORE", "-a", "site", "-a", "age"]
+    store = store_after_commands(synthetic[0], tmp_path / "store", command)
     table = read_artifact(store, "subgroups")
     data = load_viewer_data(store)
     client = client_for(data)

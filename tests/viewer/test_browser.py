@@ -117,6 +117,18 @@ def share_near(image, centre, colour, radius=40, tolerance=60):
     return float((np.abs(patch - colour).sum(axis=1) < tolerance).mean())
 
 
+def lasso_circle(page, centre, radius):
+    """Draw a shift-lasso circle on the map and wait for the selection's statistics."""
+    page.keyboard.down("Shift")
+    page.mouse.move(*(centre + [radius, 0]))
+    page.mouse.down()
+    for angle in np.linspace(0, 2 * np.pi, 25)[1:]:
+        page.mouse.move(*(centre + radius * np.array([np.cos(angle), np.sin(angle)])))
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    page.wait_for_function("window.__silentscope.selectionUpdates >= 1", timeout=30_000)
+
+
 def test_points_render_where_the_clusters_are(browser, server, synthetic, shots):
     page = open_page(browser, server)
     _, truth = synthetic
@@ -157,14 +169,7 @@ def test_lasso_selection_updates_the_statistics(browser, server, synthetic, synt
     points = screen_positions(page, rows)
     centre = points.mean(axis=0)
     radius = np.linalg.norm(points - centre, axis=1).max() + 12
-    page.keyboard.down("Shift")
-    page.mouse.move(*(centre + [radius, 0]))
-    page.mouse.down()
-    for angle in np.linspace(0, 2 * np.pi, 25)[1:]:
-        page.mouse.move(*(centre + radius * np.array([np.cos(angle), np.sin(angle)])))
-    page.mouse.up()
-    page.keyboard.up("Shift")
-    page.wait_for_function("window.__silentscope.selectionUpdates >= 1", timeout=30_000)
+    lasso_circle(page, centre, radius)
     pixels(page, shots / "2-lasso.png")
     assert page.evaluate("window.__silentscope.selectionCount") == len(rows)
     metrics = page.locator("#selection-metrics").inner_text()
@@ -191,14 +196,7 @@ def test_a_drawn_subsample_still_selects_every_sample(
     centre = points.mean(axis=0)
     radius = 1.5 * np.linalg.norm(points - centre, axis=1).max() + 12
     page.wait_for_function("window.__silentscope.positionsReady > 0", timeout=30_000)
-    page.keyboard.down("Shift")
-    page.mouse.move(*(centre + [radius, 0]))
-    page.mouse.down()
-    for angle in np.linspace(0, 2 * np.pi, 25)[1:]:
-        page.mouse.move(*(centre + radius * np.array([np.cos(angle), np.sin(angle)])))
-    page.mouse.up()
-    page.keyboard.up("Shift")
-    page.wait_for_function("window.__silentscope.selectionUpdates >= 1", timeout=30_000)
+    lasso_circle(page, centre, radius)
     pixels(page, shots / "8-subsampled-lasso.png")
     # Every sample of the cluster is counted, not only the drawn ones.
     assert page.evaluate("window.__silentscope.selectionCount") == int((cluster == 3).sum())
@@ -327,20 +325,16 @@ def test_notebook_widget_hands_the_selection_to_python(browser, synthetic_data, 
 
 def test_discovered_slices_are_listed_explained_and_selectable(browser, synthetic, tmp_path, shots):
     """`silentscope slices` and `subgroups` write them; the Slices panel explains them; a click selects one."""
-    import shutil
-
-    from typer.testing import CliRunner
+    from stores import store_after_commands
 
     from silentscope.audit.store import read_artifact
-    from silentscope.cli import app
     from silentscope.viewer.data import load_viewer_data
 
-    store = tmp_path / "store"
-    shutil.copytree(synthetic[0], store)
-    result = CliRunner().invoke(app, ["slices", str(store), "--seeds", "1", "--min-support", "5"])
-    assert result.exit_code == 0, result.output
-    grouped = CliRunner().invoke(app, ["subgroups", str(store), "-a", "age"])
-    assert grouped.exit_code == 0, grouped.output
+    store = store_after_commands(
+        synthetic[0], tmp_path / "store",
+        ["slices", "STORE", "--seeds", "1", "--min-support", "5"],
+        ["subgroups", "STORE", "-a", "age"],
+    )  # fmt: skip
     saved = read_artifact(store, "slices")
     url, instance, thread = run_server(create_app(load_viewer_data(store)))
     try:
