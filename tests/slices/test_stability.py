@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from silentscope.slices import ErrorAwareMixture, jaccard_matrix, match_slices, slice_stability
-from silentscope.slices.stability import central_fit
+from silentscope.slices.consensus import ConsensusSlicer
 
 
 def test_permuted_slices_match_perfectly_and_disjoint_ones_not():
@@ -29,16 +29,19 @@ def test_well_separated_blobs_are_stable_across_seeds_and_resamples():
     assert (result.seed_stability > 0.95).all() and (result.resample_stability > 0.95).all()
 
 
-def test_central_fit_keeps_the_most_reproducible_seed():
+def test_consensus_is_aligned_to_the_most_reproducible_seed():
     rng = np.random.default_rng(0)
     X = np.vstack([rng.normal(c, 0.5, (100, 2)) for c in (0, 5, 10)])
     y = np.zeros(300, int)
     proba = np.tile([0.8, 0.2], (300, 1))
     proba[:100] = [0.2, 0.8]  # the first blob is all errors
     slicer = ErrorAwareMixture(3, init_params="kmeans")
-    fitted, result = central_fit(slicer, X, y, proba, n_seeds=4, random_state=5)
+    consensus = ConsensusSlicer(slicer, n_seeds=4, use_predictions=True, random_state=5)
+    consensus.fit(X, y, proba)
+    fitted = consensus.fits_[consensus.reference_]
     assert fitted.random_state in {5, 6, 7, 8}
-    assert result.seeds.shape == (3, 3) and result.resamples.shape == (3, 0)
+    result = consensus.stability_
+    assert result.seeds.shape == (3, 4) and result.resamples.shape == (3, 0)
     member = fitted.predict_membership(X, y, proba)
     errors_slice = member[:100].sum(axis=0).argmax()
     assert member[:100, errors_slice].all() and result.seed_stability[errors_slice] > 0.95
