@@ -101,7 +101,7 @@ def test_a_store_without_embedding_says_how_to_make_one(tmp_path):
 def test_numeric_columns_are_read_from_arrow_buffers_as_pyarrow_would():
     import pyarrow as pa
 
-    from silentscope.viewer.data import _numeric
+    from silentscope.viewer.arrow import arrow_numbers
 
     rng = np.random.default_rng(3)
     values = rng.normal(size=300)
@@ -113,15 +113,15 @@ def test_numeric_columns_are_read_from_arrow_buffers_as_pyarrow_would():
         expected = np.asarray(array.to_pylist(), dtype=object)
         expected[expected == None] = missing  # noqa: E711 (element-wise)
         np.testing.assert_array_equal(
-            _numeric(array, missing).astype(float), expected.astype(float)
+            arrow_numbers(array, missing).astype(float), expected.astype(float)
         )
-    assert _numeric(pa.array([1.5, 2.5])).dtype == np.float64
+    assert arrow_numbers(pa.array([1.5, 2.5])).dtype == np.float64
     with pytest.raises(TypeError, match="integer or float"):
-        _numeric(pa.array(["a"]))
+        arrow_numbers(pa.array(["a"]))
 
 
 def test_reopening_a_prepared_store_does_not_import_pandas(tmp_path):
-    # pandas costs a third of a second of the viewer's start; see data._numeric.
+    # pandas costs a third of a second of the viewer's start; see viewer.arrow.
     import subprocess
     import sys
 

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from silentscope.audit.store import ARTIFACTS, SAMPLES, list_artifacts, read_artifact, read_manifest
 from silentscope.audit.test_sets import parse_test_set, test_set_sort_key
 from silentscope.audit.validation import AuditSetError
+from silentscope.viewer.arrow import arrow_numbers
 from silentscope.viewer.artifacts import (
     CONFIDENCES_ARTIFACT,
     CONFIDENCES_INFO_ARTIFACT,
@@ -222,38 +223,6 @@ def _jsonable(value):
     return str(value)
 
 
-def _numeric(values: pa.Array | pa.ChunkedArray, missing=np.nan) -> np.ndarray:
-    """Integer or float Arrow values as a numpy array, nulls replaced by ``missing``.
-
-    Read from the Arrow buffers: pyarrow's own ``to_numpy`` (and a Python scalar in
-    ``pc.fill_null``) imports pandas, a third of a second of the viewer's start.
-
-    Examples
-    --------
-    >>> _numeric(pa.chunked_array([[1, None], [3]]), missing=-1).tolist()
-    [1, -1, 3]
-    >>> _numeric(pa.array([0.5, None])).tolist()
-    [0.5, nan]
-    """
-    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    kind = array.type
-    if pa.types.is_null(kind):
-        return np.full(len(array), missing, dtype=np.float64)
-    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
-        raise TypeError(f"expected integer or float values, got {kind}")
-    dtype = np.dtype(kind.to_pandas_dtype())
-    start, n = array.offset, len(array)
-    validity, data = array.buffers()[:2]
-    if data is None:  # an empty array
-        return np.empty(0, dtype=dtype)
-    out = np.frombuffer(data, dtype=dtype, count=start + n)[start:]
-    if array.null_count:
-        bits = np.frombuffer(validity, dtype=np.uint8)
-        valid = np.unpackbits(bits, count=start + n, bitorder="little")[start:].astype(bool)
-        out = np.where(valid, out, np.asarray(missing).astype(np.result_type(dtype, missing)))
-    return out
-
-
 def _read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
     # ParquetFile.read rather than pq.read_table: the latter goes through pyarrow.dataset,
     # which imports pandas (a third of a second) for files that pandas wrote.
@@ -330,7 +299,7 @@ def _encode_categorical(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]
     """Codes (-1 for missing) and category names, categories sorted naturally."""
     encoded = pc.dictionary_encode(values).combine_chunks()
     dictionary = encoded.dictionary.to_pylist()
-    indices = _numeric(encoded.indices, missing=-1).astype(np.int64)
+    indices = arrow_numbers(encoded.indices, missing=-1).astype(np.int64)
     names = [str(v) for v in dictionary]
     order = sorted(range(len(dictionary)), key=lambda i: _natural_key(dictionary[i]))
     remap = np.empty(len(order) + 1, dtype=np.int16)
@@ -350,7 +319,7 @@ def _metadata_column(name: str, values: pa.ChunkedArray) -> Column | str:
     key, label = f"meta:{name}", name
     kind = values.type
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
-        numeric = _numeric(values).astype(np.float64)
+        numeric = arrow_numbers(values).astype(np.float64)
         continuous = Column(key, label, "metadata", "continuous", numeric.astype(np.float32))
         # Hashing (pc.unique) instead of sorting a million floats: with a few more raw values
         # than MAX_NUMERIC_CATEGORIES (null, NaN and -0.0 add at most one each) the column
@@ -358,7 +327,7 @@ def _metadata_column(name: str, values: pa.ChunkedArray) -> Column | str:
         raw = pc.unique(values)
         if len(raw) > MAX_NUMERIC_CATEGORIES + 3:
             return continuous
-        finite = _numeric(raw).astype(np.float64)
+        finite = arrow_numbers(raw).astype(np.float64)
         distinct = np.unique(finite[np.isfinite(finite)])
         if len(distinct) <= MAX_NUMERIC_CATEGORIES:
             codes = np.full(len(numeric), -1, dtype=np.int16)
@@ -423,7 +392,7 @@ def _slice_sets(store: Path, ids: _LazyIds, n: int) -> dict[str, SliceSet]:
         id_column = next((c for c in id_columns if c in table.column_names), None)
         if id_column is None:
             continue
-        rows = _numeric(pc.index_in(table["sample_id"], value_set=ids.get()), missing=-1)
+        rows = arrow_numbers(pc.index_in(table["sample_id"], value_set=ids.get()), missing=-1)
         keep = rows >= 0  # -1: ids the store does not have
         rows = rows[keep].astype(np.int64)
         slice_ids = np.asarray(table[id_column].to_pylist(), dtype=object)[keep]
@@ -534,7 +503,7 @@ def load_viewer_data(
     class_names = tuple(manifest["class_names"])
     fingerprint = samples_fingerprint(manifest)
     ids = _LazyIds(store)
-    label = _numeric(table["label"]).astype(np.int16)
+    label = arrow_numbers(table["label"]).astype(np.int16)
     prediction = _predictions(logits)
     correct = prediction == label
 
@@ -558,8 +527,8 @@ def load_viewer_data(
         raise AuditSetError(
             f"the cached embedding of {store} was computed for other samples; recompute it with --recompute"
         )
-    x = _numeric(embedding["x"]).astype(np.float32)
-    y = _numeric(embedding["y"]).astype(np.float32)
+    x = arrow_numbers(embedding["x"]).astype(np.float32)
+    y = arrow_numbers(embedding["y"]).astype(np.float32)
 
     confidences: dict[str, np.ndarray] = {}
     cache_info = (
@@ -579,13 +548,13 @@ def load_viewer_data(
     if cached is not None and cached.num_rows == n and ids.match(cached, cache_info, fingerprint):
         for name in cached.column_names:
             if name != "sample_id":
-                confidences[name] = _numeric(cached[name]).astype(np.float64)
+                confidences[name] = arrow_numbers(cached[name]).astype(np.float64)
     else:
         # Without the cache (prepare_store writes it), the maximum softmax response is always possible.
         confidences["MSR"] = _max_softmax(logits)
         for name in table.column_names:
             if name.startswith("conf."):
-                confidences[f"ext:{name[len('conf.') :]}"] = _numeric(table[name]).astype(
+                confidences[f"ext:{name[len('conf.') :]}"] = arrow_numbers(table[name]).astype(
                     np.float64
                 )
 

@@ -18,6 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from silentscope.viewer.arrow import arrow_numbers
+
 #: The subgroup analysis' ranked table (written by ``silentscope subgroups``).
 SUBGROUPS_ARTIFACT = "subgroups"
 #: Most groups listed: the table is ranked, the rest are in the report.
@@ -31,9 +33,7 @@ _ABOVE = re.compile(rf"^>={_NUMBER}$")
 
 
 def _as_bool(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    from silentscope.viewer.data import _numeric  # Arrow buffers to numpy, without pandas
-
-    return _numeric(pc.cast(values, pa.int8()), missing=0).astype(bool)
+    return arrow_numbers(pc.cast(values, pa.int8()), missing=0).astype(bool)
 
 
 def group_mask(group: str, kind: str, column: pa.ChunkedArray) -> np.ndarray | None:
@@ -49,8 +49,6 @@ def group_mask(group: str, kind: str, column: pa.ChunkedArray) -> np.ndarray | N
     >>> group_mask("F", "categorical", pa.chunked_array([["F", "M", None]])).tolist()
     [True, False, False]
     """
-    from silentscope.viewer.data import _numeric
-
     numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
     if kind != "numeric" or not numeric:
         if group == MISSING:
@@ -58,7 +56,7 @@ def group_mask(group: str, kind: str, column: pa.ChunkedArray) -> np.ndarray | N
         if kind == "numeric":
             return None
         return _as_bool(pc.fill_null(pc.equal(pc.cast(column, pa.string()), group), False))
-    values = _numeric(column).astype(np.float64)
+    values = arrow_numbers(column).astype(np.float64)
     missing = np.isnan(values)
     if group == MISSING:
         return missing
