@@ -352,3 +352,11 @@ def test_subgroups_of_the_analysis_are_listed_and_selectable(tmp_path, synthetic
     tampered = client_for(load_viewer_data(store)).get("/api/meta").json()
     assert not [s for s in tampered["slices"] if s["source"] == "subgroups"]
     assert len(tampered["subgroups_left_out"]) == len(table)
+
+
+def test_subgroup_labels_read_by_the_viewer_are_those_the_analysis_writes():
+    from silentscope.subgroups.analysis import ALL_CLASSES
+    from silentscope.subgroups.attributes import MISSING
+    from silentscope.viewer import subgroups
+
+    assert (subgroups.MISSING, subgroups.ALL_CLASSES) == (MISSING, ALL_CLASSES)

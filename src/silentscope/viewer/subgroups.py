@@ -24,6 +24,8 @@ from silentscope.viewer.arrow import arrow_numbers
 SUBGROUPS_ARTIFACT = "subgroups"
 #: Most groups listed: the table is ranked, the rest are in the report.
 MAX_SUBGROUPS = 30
+# The labels silentscope.subgroups writes; not imported from there, because that package
+# pulls statsmodels and pandas into the viewer's start (tests/viewer/test_api.py checks they agree).
 MISSING = "<missing>"
 ALL_CLASSES = "all"
 _NUMBER = r"(-?[0-9.]+(?:e[-+]?[0-9]+)?)"
