@@ -115,3 +115,29 @@ def test_same_seed_same_fit_and_errors_init(blobs):
     second = ErrorAwareMixture(6, init_params="errors", random_state=3).fit(blobs, y, proba)
     np.testing.assert_array_equal(first.means_, second.means_)
     assert first.predict_proba(blobs, y, proba).shape == (600, 6)
+
+
+def test_label_weight_1_at_assignment_keeps_error_components_from_claiming_a_class():
+    """Without predictions, gamma = 10 on the label lets every label-pure error component
+    ("label 1, predicted 0") take the samples of its label; weight 1 finds the old patients."""
+    import pandas as pd
+
+    from silentscope.audit import AuditSet
+    from silentscope.slices import discover_slices
+
+    rng = np.random.default_rng(0)
+    n = 400
+    old = rng.random(n) < 0.25
+    label = rng.integers(0, 2, n)
+    wrong = rng.random(n) < np.where(old, 0.6, 0.05)
+    audit = AuditSet(
+        sample_id=[f"s{i}" for i in range(n)], test_set=["iid"] * n, label=label,
+        logits=np.eye(2)[np.where(wrong, 1 - label, label)] * 3, class_names=["no", "yes"],
+        metadata=pd.DataFrame({"age": np.where(old, 80, 40) + rng.integers(0, 5, n)}),
+    )  # fmt: skip
+    found = discover_slices(audit, n_seeds=2, min_support=10)
+    assert found.n_slices >= 1 and found.slices["metadata"].str.startswith("age > 44").all()
+    emphasised = discover_slices(
+        audit, n_seeds=2, min_support=10, slicer_params={"assignment_gamma": 10.0}
+    )
+    assert emphasised.n_slices == 0

@@ -189,7 +189,7 @@ def discover_slices(
     --------
     >>> from silentscope.audit import AuditSet
     >>> rng = np.random.default_rng(0)
-    >>> n = 600
+    >>> n = 400
     >>> old = rng.random(n) < 0.25
     >>> label = rng.integers(0, 2, n)
     >>> wrong = rng.random(n) < np.where(old, 0.6, 0.05)
@@ -199,7 +199,7 @@ def discover_slices(
     ...     metadata=pd.DataFrame({"age": np.where(old, 80, 40) + rng.integers(0, 5, n)}))
     >>> report = discover_slices(audit, n_seeds=2, min_support=10)
     >>> report.slices.iloc[0]["metadata"]
-    'age > 44: 100% of slice vs 22% overall'
+    'age > 44: 100% of slice vs 23% overall'
     """
     timer = _Timer(progress)
     timer.stage("selecting samples")
