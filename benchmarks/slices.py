@@ -70,10 +70,9 @@ from silentscope.slices import (
     score_discovery,
     simulate_logits,
 )
-from silentscope.slices.discover import MIXTURE_INIT, MIXTURE_VARIANCE_FLOOR, default_n_components
+from silentscope.slices.discover import MIXTURE_INIT, discovery_slicer
 from silentscope.slices.slicers import slice_scores
 from silentscope.slices.stability import match_slices
-from silentscope.slices.views import JOINT_VIEW, MultiViewSlicer, modality_views
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SLICE_ERROR, BASE_ERROR = 0.65, 0.06
@@ -321,15 +320,11 @@ ALL = ("image", "text", "metadata")
 
 
 def _mixture(rep, n_fit: int, init: str, per_modality: bool, n_seeds: int, seed: int):
-    """The mixture as discover_slices builds it: consensus of seeds in every view."""
-    estimator = make_slicer(
-        "error_mixture", n_components=default_n_components(n_fit), variance_floor=MIXTURE_VARIANCE_FLOOR,
-        init_params=init,
+    """The mixture as discover_slices builds it (its defaults), with a chosen start."""
+    return discovery_slicer(
+        rep, "error_mixture", {"init_params": init}, n_fit=n_fit, per_modality=per_modality,
+        n_seeds=n_seeds, random_state=seed,
     )  # fmt: skip
-    views = modality_views(rep.blocks) if per_modality else {JOINT_VIEW: slice(None)}
-    return MultiViewSlicer(
-        estimator, views, n_seeds, feature_weights=rep.dim_weights, random_state=seed
-    )
 
 
 def evaluate(

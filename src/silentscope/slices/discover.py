@@ -246,16 +246,15 @@ def discover_slices(
             random_state=random_state,
         )  # fmt: skip
         slicer_rows = np.sort(slicer_rows)
-    estimator = _make_estimator(slicer, slicer_params, representation, random_state, len(fit_rows))
     Xf, yf, pf = X[slicer_rows], y[slicer_rows], proba[slicer_rows]
     # Members are assigned from the representation and the true label only, never from
     # the prediction: otherwise a slice "label 1, predicted 0" would be all errors on the
     # held-out split by construction and its confirmation would prove nothing.
-    views = modality_views(representation.blocks) if per_modality else {JOINT_VIEW: slice(None)}
-    fitted = MultiViewSlicer(
-        estimator, views, n_seeds, feature_weights=estimator.get_params().get("feature_weights"),
-        random_state=random_state,
+    fitted = discovery_slicer(
+        representation, slicer, slicer_params, n_fit=len(fit_rows), per_modality=per_modality,
+        n_seeds=n_seeds, random_state=random_state,
     ).fit(Xf, yf, pf, errors[slicer_rows])  # fmt: skip
+    views = fitted.views
     stability = fitted.stability_
     membership = fitted.predict_membership(X, y)
     scores = fitted.slice_scores(X, y)
@@ -332,7 +331,42 @@ def default_n_components(n_fit: int) -> int:
     return int(max(4, min(25, n_fit // 80)))
 
 
-def _make_estimator(
+def discovery_slicer(
+    representation: Representation,
+    slicer: str = "error_mixture",
+    slicer_params: Mapping | None = None,
+    *,
+    n_fit: int,
+    per_modality: bool = True,
+    n_seeds: int = 5,
+    random_state: int = 0,
+) -> MultiViewSlicer:
+    """The unfitted slicer :func:`discover_slices` uses, with its defaults.
+
+    A registered slicer with the discovery defaults for what ``slicer_params`` leaves
+    out (the mixture's components for ``n_fit`` fitting samples, variance floor, error-
+    seeded start; the representation's feature weights), as a consensus of ``n_seeds``
+    seeds in every view (each modality and the joint one, or the joint one only).
+
+    Examples
+    --------
+    >>> from silentscope.slices.representation import fuse_blocks
+    >>> rng = np.random.default_rng(0)
+    >>> rep = fuse_blocks({"image": rng.normal(size=(50, 6)), "text": rng.normal(size=(50, 3))},
+    ...                   n_components=3)
+    >>> model = discovery_slicer(rep, n_fit=400)
+    >>> list(model.views), model.slicer.n_components, model.slicer.init_params
+    (['image', 'text', 'joint'], 5, 'errors')
+    """
+    estimator = _with_defaults(slicer, slicer_params, representation, random_state, n_fit)
+    views = modality_views(representation.blocks) if per_modality else {JOINT_VIEW: slice(None)}
+    return MultiViewSlicer(
+        estimator, views, n_seeds, feature_weights=estimator.get_params().get("feature_weights"),
+        random_state=random_state,
+    )  # fmt: skip
+
+
+def _with_defaults(
     name: str, params: Mapping | None, representation: Representation, random_state, n_fit: int
 ):
     params = dict(params or {})
@@ -458,4 +492,4 @@ def _explain(data, shown, membership, scores, errors, n_terms, n_examples):
     return table, member_frame
 
 
-__all__ = ["available_modalities", "default_n_components", "discover_slices"]
+__all__ = ["available_modalities", "default_n_components", "discover_slices", "discovery_slicer"]
