@@ -48,7 +48,8 @@ import psutil
 
 from silentscope.audit import AuditSet
 from silentscope.audit.store import save_audit
-from silentscope.viewer.data import load_viewer_data, prepare_store
+from silentscope.viewer.data import load_viewer_data
+from silentscope.viewer.prepare import prepare_store
 from silentscope.viewer.server import free_socket
 
 TEMPLATES = [

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from silentscope.models import Trainer
-from silentscope.models.augment import (
+from silentscope.models.augmentations import (
     CorruptionAugmentation,
     HorizontalFlip,
     RandomShift,

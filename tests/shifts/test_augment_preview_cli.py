@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from silentscope.cli import app
 from silentscope.shifts import CorruptionAugment, get_corruption
-from silentscope.shifts.augment import TEXTURE_FILTERS
+from silentscope.shifts.corruption_augment import TEXTURE_FILTERS
 from silentscope.shifts.noise import poisson_counts
 from silentscope.shifts.preview import preview_grid
 from silentscope.shifts.xray import filtered_back_projection, radon

@@ -11,7 +11,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from stores import build_medmnist_store, build_odir_store, build_synthetic_store  # noqa: E402
 
-from silentscope.viewer.data import load_viewer_data, prepare_store  # noqa: E402
+from silentscope.viewer.data import load_viewer_data  # noqa: E402
+from silentscope.viewer.prepare import prepare_store  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -285,7 +285,8 @@ def test_slices_found_by_the_slices_command_appear_in_the_viewer(tmp_path, synth
 def test_the_page_is_served_while_the_data_loads_and_the_api_waits_for_it(synthetic_data):
     import threading
 
-    from silentscope.viewer.server import DeferredApp, meta
+    from silentscope.viewer.payloads import meta
+    from silentscope.viewer.server import DeferredApp
 
     release = threading.Event()
 

@@ -8,7 +8,8 @@ import pytest
 
 from silentscope.audit import AuditSet, AuditSetError
 from silentscope.audit.store import read_artifact, save_audit, write_artifact
-from silentscope.viewer.data import load_viewer_data, prepare_store
+from silentscope.viewer.data import load_viewer_data
+from silentscope.viewer.prepare import prepare_store
 
 
 def _store(tmp_path, n=80):
@@ -129,8 +130,10 @@ def test_reopening_a_prepared_store_does_not_import_pandas(tmp_path):
     prepare_store(store, method="pca")
     code = (
         "import sys\n"
-        "from silentscope.viewer.data import load_viewer_data, prepare_store\n"
-        "from silentscope.viewer.server import create_app, meta\n"
+        "from silentscope.viewer.data import load_viewer_data\n"
+        "from silentscope.viewer.prepare import prepare_store\n"
+        "from silentscope.viewer.payloads import meta\n"
+        "from silentscope.viewer.server import create_app\n"
         f"prepare_store({str(store)!r})\n"
         f"data = load_viewer_data({str(store)!r})\n"
         "create_app(data, warm_up_delay=60)\n"

@@ -222,7 +222,7 @@ def register(app: typer.Typer) -> None:
         Example: silentscope train --dataset medmnist:pneumoniamnist --data-root ../shared/data/medmnist --objective dg --epochs 10 --corruption gaussian_noise --out runs/pneumonia_dg
         """
         from silentscope.models import DeepEnsemble, Trainer
-        from silentscope.models.augment import CorruptionAugmentation
+        from silentscope.models.augmentations import CorruptionAugmentation
 
         with user_errors():
             state = out / "checkpoints"
@@ -244,7 +244,7 @@ def register(app: typer.Typer) -> None:
             if augment_corruption:
                 base = [a for a in augmentations if a not in ("default", "none")] or []
                 if "default" in augmentations:
-                    from silentscope.models.augment import DEFAULTS_BY_MODALITY
+                    from silentscope.models.augmentations import DEFAULTS_BY_MODALITY
 
                     base = (
                         list(

@@ -62,7 +62,8 @@ def view(
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from silentscope.viewer.data import load_viewer_data, prepare_store
+    from silentscope.viewer.data import load_viewer_data
+    from silentscope.viewer.prepare import prepare_store
 
     with user_errors():
         if max_drawn < 1:

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from silentscope.data.dataset import ImageDataset
-from silentscope.models.augment import build_augmentations, describe_augmentations
+from silentscope.models.augmentations import build_augmentations, describe_augmentations
 from silentscope.models.backbones import auto_backbone
 from silentscope.models.checkpoint import save_model
 from silentscope.models.defaults import default_hyperparameters
@@ -89,7 +89,7 @@ class Trainer:
         ``patience`` stops a stage after that many epochs without improvement on the
         validation split (0 disables early stopping).
     augment : "default", "none", or sequence of names / callables
-        Training augmentations (see :mod:`silentscope.models.augment`).
+        Training augmentations (see :mod:`silentscope.models.augmentations`).
     device : str, default "auto"
         GPU when present, else CPU.
     n_threads : int, optional

@@ -276,7 +276,7 @@ def _run_sections(run: _Run) -> list[_Section]:
             _gallery(audit, mask, confidences.get("MSR", next(iter(featured.values()))), run.folder)
         )
     if run.store is not None and "slices" in list_artifacts(run.store):  # silentscope slices
-        from silentscope.slices.report import slices_html
+        from silentscope.slices.result import slices_html
 
         table = read_artifact(run.store, "slices")
         parts.append("<h3>Slices: where the classifier fails systematically</h3>")

@@ -4,7 +4,7 @@ After Chai, Rueckert and Fetit, "Reducing Textural Bias Improves Robustness of D
 Segmentation Models" (MIUA 2021), who showed that training on texture-filtered scans makes
 models rely on shape and survive unseen noise. Each filter here serves both as a test shift
 (does the classifier depend on texture?) and, through
-:class:`~silentscope.shifts.augment.CorruptionAugment`, as a training augmentation.
+:class:`~silentscope.shifts.corruption_augment.CorruptionAugment`, as a training augmentation.
 
 - ``anisotropic_diffusion``: Perona-Malik diffusion (IEEE TPAMI 1990),
   ``I <- I + 0.2 sum_d g(|grad_d I|) grad_d I`` over the 4 neighbours with

@@ -25,7 +25,6 @@ from silentscope.slices.explain import (
 )
 from silentscope.slices.mixture import ErrorAwareMixture
 from silentscope.slices.ranking import rank_slices
-from silentscope.slices.report import SliceReport
 from silentscope.slices.representation import (
     FUSIONS,
     MODALITIES,
@@ -35,6 +34,7 @@ from silentscope.slices.representation import (
     fuse_blocks,
     modality_blocks,
 )
+from silentscope.slices.result import SliceReport
 from silentscope.slices.simulation import flip_labels, simulate_logits
 from silentscope.slices.slicers import SLICERS, make_slicer, slice_scores
 from silentscope.slices.spotlight import SpotlightSlicer

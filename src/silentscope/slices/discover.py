@@ -20,8 +20,8 @@ from sklearn.model_selection import train_test_split
 
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
 from silentscope.slices.ranking import rank_slices
-from silentscope.slices.report import SliceReport
 from silentscope.slices.representation import MODALITIES, Representation, build_representation
+from silentscope.slices.result import SliceReport
 from silentscope.slices.slicers import make_slicer
 from silentscope.slices.stability import slice_stability
 from silentscope.slices.statistics import benjamini_hochberg, excess_error_pvalue, wilson_interval

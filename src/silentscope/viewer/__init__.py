@@ -1,10 +1,14 @@
 """The silent-failure viewer: one joint embedding of every test set, served to the browser.
 
 - :mod:`~silentscope.viewer.embedding`: the joint 2-D embedding, cached in the store.
+- :mod:`~silentscope.viewer.prepare`: computes and caches the embedding and confidences
+  (:func:`prepare_store`), the only step that writes besides saving a slice.
 - :mod:`~silentscope.viewer.data`: the store's columns, read lean (:func:`load_viewer_data`).
 - :mod:`~silentscope.viewer.queries`: filters, selection statistics, panels.
 - :mod:`~silentscope.viewer.thumbnails`: thumbnails by row, cached.
-- :mod:`~silentscope.viewer.server`: the API server (Starlette + uvicorn).
+- :mod:`~silentscope.viewer.payloads`: what the API answers, as plain values.
+- :mod:`~silentscope.viewer.user_slices`: slices a person saves, written to the store.
+- :mod:`~silentscope.viewer.server`: the API server's HTTP routes (Starlette + uvicorn).
 - :mod:`~silentscope.viewer.export`: a self-contained HTML page for sharing.
 - :mod:`~silentscope.viewer.sampling`: which rows the map draws above 50,000 samples.
 - :mod:`~silentscope.viewer.notebook`: the viewer in a notebook (:func:`widget`, anywidget).
@@ -26,7 +30,7 @@ _EXPORTS = {
     "export_html": "export",
     "filter_mask": "queries",
     "load_viewer_data": "data",
-    "prepare_store": "data",
+    "prepare_store": "prepare",
     "representatives": "queries",
     "risk_coverage": "queries",
     "selection_stats": "queries",

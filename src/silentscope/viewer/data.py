@@ -4,7 +4,9 @@ The viewer reads the store directly with Arrow instead of building an :class:`Au
 strings (ids, report text, image references) stay in Arrow buffers and are touched only
 for the rows a person hovers, and the logits are memory-mapped and reduced to predictions
 in chunks. The full contract check of :func:`~silentscope.audit.store.load_audit` runs
-when the embedding and the confidences are first computed (:func:`prepare_store`).
+when the embedding and the confidences are first computed
+(:func:`~silentscope.viewer.prepare.prepare_store`, in its own module: this one only reads).
+Saving a person's slice is :mod:`silentscope.viewer.user_slices`.
 
 Every colourable quantity becomes a :class:`Column`: categorical (int16 codes, -1 for
 missing) or continuous (float32, NaN for missing).
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -268,11 +269,6 @@ class _LazyIds:
         return table["sample_id"].equals(self.get())
 
 
-def _artifact_rows(store: Path, name: str) -> int | None:
-    path = store / ARTIFACTS / f"{name}.parquet"
-    return pq.read_metadata(path).num_rows if path.is_file() else None
-
-
 def _predictions(logits: np.ndarray) -> np.ndarray:
     out = np.empty(len(logits), dtype=np.int16)
     for start in range(0, len(logits), _CHUNK):
@@ -447,7 +443,8 @@ def load_viewer_data(
     Parameters
     ----------
     store : path-like
-        An audit store with an ``embedding`` artifact (see :func:`prepare_store`).
+        An audit store with an ``embedding`` artifact (see
+        :func:`~silentscope.viewer.prepare.prepare_store`).
     image_root : path-like, optional
         Folder that relative image references are relative to; default: the folder that
         holds the store.
@@ -464,6 +461,7 @@ def load_viewer_data(
     >>> import tempfile
     >>> from silentscope.audit import AuditSet
     >>> from silentscope.audit.store import save_audit
+    >>> from silentscope.viewer.prepare import prepare_store
     >>> audit = AuditSet(sample_id=list("abcd"), test_set=["iid", "iid", "cor/blur/2", "cor/blur/2"],
     ...                  label=[0, 1, 1, 0], logits=np.array([[2., 0], [0, 1], [1, 0], [3, 0]]),
     ...                  class_names=["no", "yes"])
@@ -628,100 +626,6 @@ def load_viewer_data(
     return data
 
 
-def prepare_store(
-    store: str | os.PathLike,
-    method: str = "umap",
-    csfs=None,
-    random_state=0,
-    recompute: bool = False,
-    progress: Callable[[str, float], None] | None = None,
-    **embedding_params,
-) -> dict:
-    """Compute and cache what the viewer needs: the joint embedding and every CSF's confidences.
-
-    Both are computed once and cached as store artifacts (``embedding``,
-    ``embedding_info``, ``viewer_confidences``); later calls reuse them unless
-    ``recompute`` is set.
-
-    Parameters
-    ----------
-    store : path-like
-    method : {"umap", "pca"}, default="umap"
-        Layout of the embedding (see :mod:`silentscope.viewer.embedding`).
-    csfs : sequence of str, optional
-        CSF names to compute; default: every CSF the store's inputs allow.
-    random_state : int, default=0
-    recompute : bool, default=False
-    progress : callable, optional
-        Called with ``(stage, fraction)``.
-
-    Returns
-    -------
-    dict
-        ``embedding`` (its info), ``confidences`` (names) and ``unavailable`` (CSF -> reason).
-    """
-    store = Path(store)
-    report = progress or (lambda stage, fraction: None)
-    if not recompute:
-        n = int(read_manifest(store)["n_samples"])
-        embedding_rows = _artifact_rows(store, EMBEDDING_ARTIFACT)
-        confidence_rows = _artifact_rows(store, CONFIDENCES_ARTIFACT)
-        if (
-            embedding_rows == n
-            and confidence_rows == n
-            and EMBEDDING_INFO_ARTIFACT in list_artifacts(store)
-        ):
-            # Both caches exist: reopening a store costs no validation pass over its arrays.
-            names = pq.read_schema(store / ARTIFACTS / f"{CONFIDENCES_ARTIFACT}.parquet").names
-            return {
-                "embedding": read_artifact(store, EMBEDDING_INFO_ARTIFACT),
-                "confidences": [c for c in names if c != "sample_id"],
-                "unavailable": {},
-            }
-    # Imported only when something must be computed: reopening a cached store stays light
-    # (scikit-learn, scipy and pandas would add seconds to the viewer's start).
-    from silentscope.audit.store import load_audit, write_artifact
-    from silentscope.confidence import compute_confidences
-    from silentscope.viewer.embedding import ensure_embedding
-
-    report("loading and validating the store", 0.0)
-    audit = load_audit(store)
-    _, info = ensure_embedding(
-        store,
-        method=method,
-        random_state=random_state,
-        recompute=recompute,
-        progress=report,
-        audit=audit,
-        **embedding_params,
-    )
-    unavailable: dict[str, str] = {}
-    cached = None if recompute else _artifact_table(store, CONFIDENCES_ARTIFACT)
-    if cached is not None and cached.num_rows == audit.n_samples:
-        names = [c for c in cached.column_names if c != "sample_id"]
-    else:
-        report("computing confidences", 0.0)
-        confidences, unavailable = compute_confidences(audit, csfs)
-        frame = {
-            "sample_id": audit.sample_id,
-            **{name: values for name, values in confidences.items()},
-        }
-        import pandas as pd
-
-        write_artifact(store, CONFIDENCES_ARTIFACT, pd.DataFrame(frame))
-        write_artifact(
-            store,
-            CONFIDENCES_INFO_ARTIFACT,
-            {
-                "samples_sha256": samples_fingerprint(read_manifest(store)),
-                "unavailable": unavailable,
-            },
-        )
-        names = list(confidences)
-        report("computing confidences", 1.0)
-    return {"embedding": info, "confidences": names, "unavailable": unavailable}
-
-
 __all__ = [
     "CONFIDENCES_ARTIFACT",
     "Column",
@@ -731,5 +635,5 @@ __all__ = [
     "USER_SLICES_ARTIFACT",
     "ViewerData",
     "load_viewer_data",
-    "prepare_store",
+    "samples_fingerprint",
 ]

@@ -21,8 +21,9 @@ from PIL import Image
 
 from silentscope.viewer import queries
 from silentscope.viewer.data import ViewerData
+from silentscope.viewer.payloads import meta
 from silentscope.viewer.sampling import drawn_rows, stratified_subsample
-from silentscope.viewer.server import STATIC, meta
+from silentscope.viewer.server import STATIC
 from silentscope.viewer.thumbnails import ThumbnailCache, ThumbnailUnavailable
 
 DEFAULT_MAX_POINTS = 50_000

@@ -204,7 +204,8 @@ def widget(
     if isinstance(store, ViewerData):
         data = store
     else:
-        from silentscope.viewer.data import load_viewer_data, prepare_store
+        from silentscope.viewer.data import load_viewer_data
+        from silentscope.viewer.prepare import prepare_store
 
         prepare_store(Path(store), random_state=random_state)
         data = load_viewer_data(store)

@@ -565,7 +565,8 @@ def _example_data() -> ViewerData:
 
     from silentscope.audit import AuditSet
     from silentscope.audit.store import save_audit
-    from silentscope.viewer.data import load_viewer_data, prepare_store
+    from silentscope.viewer.data import load_viewer_data
+    from silentscope.viewer.prepare import prepare_store
 
     audit = AuditSet(
         sample_id=list("abcd"),

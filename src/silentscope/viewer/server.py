@@ -1,4 +1,8 @@
-"""The viewer's API server: a small Starlette app over :mod:`silentscope.viewer.queries`.
+"""The viewer's API server: HTTP routes only, over :mod:`silentscope.viewer.queries`.
+
+What the routes answer is computed elsewhere: the page's metadata, columns as bytes and the
+drawn rows in :mod:`silentscope.viewer.payloads`, saving a person's slice in
+:mod:`silentscope.viewer.user_slices`.
 
 Columns travel as raw little-endian typed arrays (``X-Dtype`` header), row sets as bit
 masks (one bit per sample), everything else as JSON. Above ``max_drawn`` samples the page
@@ -13,7 +17,6 @@ cross-site form cannot send.
 from __future__ import annotations
 
 import json
-import re
 import socket
 import threading
 import webbrowser
@@ -30,155 +33,21 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from silentscope import __version__
-from silentscope.audit.store import read_artifact, write_artifact
 from silentscope.viewer import queries
-from silentscope.viewer.artifacts import SLICE_ID_COLUMNS
-from silentscope.viewer.data import USER_SLICES_ARTIFACT, SliceSet, ViewerData, slice_column
-from silentscope.viewer.sampling import DEFAULT_MAX_DRAWN, drawn_rows
+from silentscope.viewer.data import ViewerData
+from silentscope.viewer.payloads import bounds, column_bytes, drawn, meta, slice_list
+from silentscope.viewer.sampling import DEFAULT_MAX_DRAWN
 from silentscope.viewer.thumbnails import ThumbnailCache, ThumbnailUnavailable
+from silentscope.viewer.user_slices import save_slice
 
 STATIC = Path(__file__).parent / "static"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 CSRF_HEADER = "x-silentscope"
-_SLICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$")
 
 
-def drawn(data: ViewerData, max_drawn: int = DEFAULT_MAX_DRAWN) -> np.ndarray:
-    """The rows the map draws (all, or a stratified subsample above ``max_drawn``); cached."""
-    key = ("drawn", int(max_drawn))
-    if key not in data.cache:
-        data.cache[key] = drawn_rows(
-            data.test_set_codes, data.label, data.correct, max_points=max_drawn
-        )
-    return data.cache[key]
-
-
-def bounds(data: ViewerData) -> list[float]:
-    """``[x_min, x_max, y_min, y_max]`` of the embedding over every sample."""
-    if "bounds" not in data.cache:
-        finite_x, finite_y = data.x[np.isfinite(data.x)], data.y[np.isfinite(data.y)]
-        data.cache["bounds"] = [
-            float(finite_x.min()) if finite_x.size else 0.0,
-            float(finite_x.max()) if finite_x.size else 1.0,
-            float(finite_y.min()) if finite_y.size else 0.0,
-            float(finite_y.max()) if finite_y.size else 1.0,
-        ]
-    return data.cache["bounds"]
-
-
-def meta(data: ViewerData, max_drawn: int = DEFAULT_MAX_DRAWN) -> dict:
-    """What the front end needs to know before it fetches any column."""
-    n_drawn = int(len(drawn(data, max_drawn)))
-    return {
-        "version": __version__,
-        "store": data.store.name,
-        "n": data.n_samples,
-        "class_names": list(data.class_names),
-        "test_sets": data.test_set_names,
-        "csfs": list(data.confidences),
-        "default_csf": data.default_csf,
-        "columns": [column.describe() for column in data.columns.values()],
-        "skipped_columns": data.skipped_columns,
-        "subgroups_left_out": data.subgroups_left_out,
-        "embedding": data.embedding_info,
-        "has_text": data.has_text,
-        "has_images": data.has_images,
-        "slices": slice_list(data),
-        "accuracy": float(data.correct.mean()),
-        "bounds": bounds(data),
-        "drawn": {"n": n_drawn, "subsampled": n_drawn < data.n_samples},
-    }
-
-
-def slice_list(data: ViewerData) -> list[dict]:
-    out = []
-    for slice_set in data.slices.values():
-        summary = {}
-        for record in slice_set.summary:
-            key = next((record[c] for c in SLICE_ID_COLUMNS if c in record), None)
-            if key is not None:
-                summary[str(key)] = record
-        for index, (name, rows) in enumerate(zip(slice_set.names, slice_set.rows, strict=True)):
-            entry = {
-                "source": slice_set.source,
-                "index": index,
-                "name": name,
-                "n": int(len(rows)),
-                "accuracy": float(data.correct[rows].mean()) if len(rows) else None,
-            }
-            if name in summary:
-                entry["summary"] = summary[name]
-            out.append(entry)
-    return out
-
-
-_WIRE_TYPES = {"f": ("float32", "<f4"), "i": ("int16", "<i2"), "u": ("uint32", "<u4")}
-
-
-def column_bytes(data: ViewerData, key: str, rows: np.ndarray | None = None) -> tuple[bytes, str]:
-    """A column (of ``rows`` only, if given) as raw little-endian bytes and its dtype name.
-
-    Raises
-    ------
-    KeyError
-        If the column is unknown.
-    """
-    if key in ("x", "y"):
-        values = data.x if key == "x" else data.y
-    elif key in data.columns:
-        values = data.columns[key].values
-    else:
-        raise KeyError(f"unknown column {key!r}")
-    if rows is not None:
-        values = values[rows]
-    name, wire = _WIRE_TYPES[values.dtype.kind]
-    return np.ascontiguousarray(values).astype(wire, copy=False).tobytes(), name
-
-
-def save_slice(data: ViewerData, name: str, mask: np.ndarray, overwrite: bool = False) -> dict:
-    """Save the rows in ``mask`` as a named slice in the store (artifact ``user_slices``).
-
-    Raises
-    ------
-    ValueError
-        If the name is invalid, the selection is empty, or the name exists and not ``overwrite``.
-    """
-    import pandas as pd
-
-    if not _SLICE_NAME.match(name or ""):
-        raise ValueError(
-            "a slice name is 1-64 letters, digits, spaces, '_', '-' or '.', starting with a letter or digit"
-        )
-    rows = np.flatnonzero(mask)
-    if len(rows) == 0:
-        raise ValueError("the selection is empty; select samples before saving a slice")
-    try:
-        existing = read_artifact(data.store, USER_SLICES_ARTIFACT)
-    except FileNotFoundError:
-        existing = pd.DataFrame({"sample_id": pd.Series(dtype=str), "slice": pd.Series(dtype=str)})
-    if name in set(existing["slice"].astype(str)):
-        if not overwrite:
-            raise FileExistsError(
-                f"a saved slice named {name!r} exists; choose another name or overwrite it"
-            )
-        existing = existing[existing["slice"].astype(str) != name]
-    ids = data.sample_id.take(rows).to_pylist()
-    frame = pd.concat(
-        [existing, pd.DataFrame({"sample_id": ids, "slice": name})], ignore_index=True
-    )
-    write_artifact(data.store, USER_SLICES_ARTIFACT, frame)
-    saved = data.slices.get("saved") or SliceSet("saved", [], [])
-    if name in saved.names:
-        i = saved.names.index(name)
-        saved.rows[i] = rows
-    else:
-        saved.names.append(name)
-        saved.rows.append(rows)
-    data.slices["saved"] = saved
-    column = slice_column(saved, data.n_samples)
-    data.columns[column.key] = column
-    return {"name": name, "n": int(len(rows))}
+async def index(request: Request) -> FileResponse:
+    """The page itself, never cached (its script names change with each build)."""
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
 
 def create_app(
@@ -247,9 +116,6 @@ def create_app(
         if isinstance(value, str):
             value = json.loads(value or "{}")
         return queries.filter_mask(data, value)
-
-    async def index(request: Request):
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     async def get_meta(request: Request):
         return JSONResponse(meta(data, max_drawn))
@@ -405,10 +271,6 @@ class DeferredApp:
         self._loaded = threading.Event()
         self.app: Starlette | None = None
         self.error: BaseException | None = None
-
-        async def index(request: Request):
-            return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
         self._page = Starlette(
             routes=[Route("/", index), Mount("/static", StaticFiles(directory=STATIC))],
             middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))],
@@ -527,13 +389,7 @@ __all__ = [
     "CSRF_HEADER",
     "DeferredApp",
     "LOOPBACK_HOSTS",
-    "bounds",
-    "column_bytes",
     "create_app",
-    "drawn",
     "free_socket",
-    "meta",
-    "save_slice",
     "serve",
-    "slice_list",
 ]

@@ -1,0 +1,124 @@
+"""Preparing a store for the viewer: the joint embedding and every CSF's confidences, cached.
+
+This is the only viewer module that computes and writes: :mod:`silentscope.viewer.data`
+reads what it leaves in the store, so reopening a prepared store stays light.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from silentscope.audit.store import ARTIFACTS, list_artifacts, read_artifact, read_manifest
+from silentscope.viewer.artifacts import (
+    CONFIDENCES_ARTIFACT,
+    CONFIDENCES_INFO_ARTIFACT,
+    EMBEDDING_ARTIFACT,
+    EMBEDDING_INFO_ARTIFACT,
+)
+from silentscope.viewer.data import _artifact_table, samples_fingerprint
+
+
+def _artifact_rows(store: Path, name: str) -> int | None:
+    path = store / ARTIFACTS / f"{name}.parquet"
+    return pq.read_metadata(path).num_rows if path.is_file() else None
+
+
+def prepare_store(
+    store: str | os.PathLike,
+    method: str = "umap",
+    csfs=None,
+    random_state=0,
+    recompute: bool = False,
+    progress: Callable[[str, float], None] | None = None,
+    **embedding_params,
+) -> dict:
+    """Compute and cache what the viewer needs: the joint embedding and every CSF's confidences.
+
+    Both are computed once and cached as store artifacts (``embedding``,
+    ``embedding_info``, ``viewer_confidences``); later calls reuse them unless
+    ``recompute`` is set.
+
+    Parameters
+    ----------
+    store : path-like
+    method : {"umap", "pca"}, default="umap"
+        Layout of the embedding (see :mod:`silentscope.viewer.embedding`).
+    csfs : sequence of str, optional
+        CSF names to compute; default: every CSF the store's inputs allow.
+    random_state : int, default=0
+    recompute : bool, default=False
+    progress : callable, optional
+        Called with ``(stage, fraction)``.
+
+    Returns
+    -------
+    dict
+        ``embedding`` (its info), ``confidences`` (names) and ``unavailable`` (CSF -> reason).
+    """
+    store = Path(store)
+    report = progress or (lambda stage, fraction: None)
+    if not recompute:
+        n = int(read_manifest(store)["n_samples"])
+        embedding_rows = _artifact_rows(store, EMBEDDING_ARTIFACT)
+        confidence_rows = _artifact_rows(store, CONFIDENCES_ARTIFACT)
+        if (
+            embedding_rows == n
+            and confidence_rows == n
+            and EMBEDDING_INFO_ARTIFACT in list_artifacts(store)
+        ):
+            # Both caches exist: reopening a store costs no validation pass over its arrays.
+            names = pq.read_schema(store / ARTIFACTS / f"{CONFIDENCES_ARTIFACT}.parquet").names
+            return {
+                "embedding": read_artifact(store, EMBEDDING_INFO_ARTIFACT),
+                "confidences": [c for c in names if c != "sample_id"],
+                "unavailable": {},
+            }
+    # Imported only when something must be computed: reopening a cached store stays light
+    # (scikit-learn, scipy and pandas would add seconds to the viewer's start).
+    from silentscope.audit.store import load_audit, write_artifact
+    from silentscope.confidence import compute_confidences
+    from silentscope.viewer.embedding import ensure_embedding
+
+    report("loading and validating the store", 0.0)
+    audit = load_audit(store)
+    _, info = ensure_embedding(
+        store,
+        method=method,
+        random_state=random_state,
+        recompute=recompute,
+        progress=report,
+        audit=audit,
+        **embedding_params,
+    )
+    unavailable: dict[str, str] = {}
+    cached = None if recompute else _artifact_table(store, CONFIDENCES_ARTIFACT)
+    if cached is not None and cached.num_rows == audit.n_samples:
+        names = [c for c in cached.column_names if c != "sample_id"]
+    else:
+        report("computing confidences", 0.0)
+        confidences, unavailable = compute_confidences(audit, csfs)
+        frame = {
+            "sample_id": audit.sample_id,
+            **{name: values for name, values in confidences.items()},
+        }
+        import pandas as pd
+
+        write_artifact(store, CONFIDENCES_ARTIFACT, pd.DataFrame(frame))
+        write_artifact(
+            store,
+            CONFIDENCES_INFO_ARTIFACT,
+            {
+                "samples_sha256": samples_fingerprint(read_manifest(store)),
+                "unavailable": unavailable,
+            },
+        )
+        names = list(confidences)
+        report("computing confidences", 1.0)
+    return {"embedding": info, "confidences": names, "unavailable": unavailable}
+
+
+__all__ = ["prepare_store"]
