@@ -5,10 +5,10 @@ finding for multi-label classifiers)."""
 from silentscope.models.audit_model import audit_model
 from silentscope.models.backbones import BACKBONES, ResNet18, SmallCNN, build_backbone
 from silentscope.models.checkpoint import load_model, save_model
-from silentscope.models.ensemble import DeepEnsemble, EnsembleNet
+from silentscope.models.ensemble import DeepEnsemble
 from silentscope.models.eval_sets import TestSet, corruption_test_sets
 from silentscope.models.multilabel import audit_multilabel
-from silentscope.models.network import SilentNet
+from silentscope.models.network import EnsembleNet, SilentNet
 from silentscope.models.objectives import (
     OBJECTIVES,
     BinaryCrossEntropy,

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from silentscope.models.network import CHECKPOINT_FORMAT, ENSEMBLE_FORMAT, EnsembleNet, SilentNet
+
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` to a temporary file, then rename: a crash never leaves half a file."""
@@ -106,9 +108,6 @@ def load_model(
     -------
     nn.Module in eval mode.
     """
-    from silentscope.models.ensemble import ENSEMBLE_FORMAT, EnsembleNet
-    from silentscope.models.network import CHECKPOINT_FORMAT, SilentNet
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")

@@ -1,4 +1,9 @@
-"""Deep ensembles over seeds (Lakshminarayanan et al. 2017) as a confidence scoring function."""
+"""Deep ensembles over seeds (Lakshminarayanan et al. 2017) as a confidence scoring function.
+
+This module trains the members (:class:`DeepEnsemble`); the network that combines them,
+:class:`~silentscope.models.network.EnsembleNet`, lives with :class:`SilentNet` in
+:mod:`silentscope.models.network`, so that loading and inference need no training code.
+"""
 
 from __future__ import annotations
 
@@ -6,73 +11,13 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
 from silentscope.data.dataset import ImageDataset
+from silentscope.models.audit_model import audit_model
 from silentscope.models.checkpoint import save_model
-from silentscope.models.network import SilentNet
+from silentscope.models.network import EnsembleNet
 from silentscope.models.training import Trainer
-
-ENSEMBLE_FORMAT = "silentscope.ensemble"
-
-
-class EnsembleNet(nn.Module):
-    """K networks whose prediction is the mean of their softmax outputs.
-
-    ``forward`` returns :math:`\\log \\frac{1}{K}\\sum_k \\mathrm{softmax}(z_k)`, a valid
-    logit vector whose softmax is the ensemble's mean probability. In an AuditSet the
-    ensemble is stored as:
-
-    - ``logits``: that log mean-softmax, so MSR, PE and every logit-based CSF score the
-      ensemble prediction (DE-MSR, DE-PE of FD-Shifts);
-    - ``mc_logits``: the K members' logits (N, C, K), so the MC-sample CSFs (expected
-      entropy, mutual information, sample variance) become their ensemble versions;
-    - ``features``: the first member's penultimate features;
-    - external confidences: the members' mean (for DG, ConfidNet or DeVries members).
-
-    Examples
-    --------
-    >>> members = [SilentNet(n_classes=2, in_channels=1, width=4) for _ in range(3)]
-    >>> ensemble = EnsembleNet(members).eval()
-    >>> probs = ensemble(torch.rand(2, 1, 28, 28)).exp()
-    >>> torch.allclose(probs.sum(1), torch.ones(2))
-    True
-    """
-
-    def __init__(self, members: list[SilentNet]):
-        super().__init__()
-        if len(members) < 2:
-            raise ValueError(f"an ensemble needs at least 2 members, got {len(members)}")
-        classes = {m.n_classes for m in members}
-        if len(classes) != 1:
-            raise ValueError(
-                f"ensemble members disagree on the number of classes: {sorted(classes)}"
-            )
-        self.members = nn.ModuleList(members)
-        self.n_classes = members[0].n_classes
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        log_probs = torch.stack([torch.log_softmax(m(x), dim=1) for m in self.members], dim=2)
-        return torch.logsumexp(log_probs, dim=2) - np.log(len(self.members))
-
-    def to_checkpoint(self, provenance: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {
-            "format": ENSEMBLE_FORMAT,
-            "version": 1,
-            "members": [m.to_checkpoint() for m in self.members],
-            "provenance": provenance or {},
-        }
-
-    @classmethod
-    def from_checkpoint(cls, checkpoint: dict[str, Any]) -> EnsembleNet:
-        if checkpoint.get("format") != ENSEMBLE_FORMAT:
-            raise ValueError(
-                f"not a silentscope ensemble checkpoint (format {checkpoint.get('format')!r})"
-            )
-        return cls([SilentNet.from_checkpoint(m) for m in checkpoint["members"]]).eval()
 
 
 class DeepEnsemble:
@@ -157,16 +102,9 @@ class DeepEnsemble:
 
     def audit(self, dataset: ImageDataset, **kwargs):
         """Inference on val, iid and shifts: see :func:`~silentscope.models.audit_model.audit_model`."""
-        from silentscope.models.audit_model import audit_model
-
         if not hasattr(self, "network_"):
             raise ValueError("this DeepEnsemble is not fitted yet; call fit(dataset) first")
         provenance = {**self.provenance_, **kwargs.pop("provenance", {})}
         kwargs.setdefault("device", self.trainer_params.get("device", "auto"))
         kwargs.setdefault("n_threads", self.trainer_params.get("n_threads"))
         return audit_model(self.network_, dataset, provenance=provenance, **kwargs)
-
-
-def ensemble_from_models(models: list[SilentNet]) -> EnsembleNet:
-    """An ensemble of already trained networks (e.g. loaded checkpoints)."""
-    return EnsembleNet([copy.deepcopy(m).eval() for m in models])

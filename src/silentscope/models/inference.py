@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from silentscope.models.mc_batching import MCSampler
+from silentscope.models.network import EnsembleNet, SilentNet
 from silentscope.models.tensors import to_float_tensor
 
 #: Dropout layer types switched on for MC dropout in arbitrary modules.
@@ -79,7 +80,7 @@ class NetPredictor:
 
 
 class EnsemblePredictor:
-    """Inference for an :class:`~silentscope.models.ensemble.EnsembleNet`.
+    """Inference for an :class:`~silentscope.models.network.EnsembleNet`.
 
     ``logits`` are the log of the members' mean softmax, ``mc_logits`` the K members'
     logits (so MC-based CSFs become their ensemble counterparts), ``features`` those of
@@ -289,9 +290,6 @@ def make_predictor(
     A ``feature_layer`` or ``preprocess`` given for a silentscope network switches to the
     generic hook-based predictor.
     """
-    from silentscope.models.ensemble import EnsembleNet
-    from silentscope.models.network import SilentNet
-
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch nn.Module, got {type(model).__name__}")
     generic = feature_layer is not None or preprocess is not None or not capture_features

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from silentscope.data.dataset import ImageDataset
+from silentscope.models.audit_model import audit_model
 from silentscope.models.augmentations import build_augmentations, describe_augmentations
 from silentscope.models.backbones import auto_backbone
 from silentscope.models.checkpoint import save_model
@@ -258,8 +259,6 @@ class Trainer:
 
     def audit(self, dataset: ImageDataset, **kwargs):
         """Run inference on val, the iid test split and shifts: see :func:`audit_model`."""
-        from silentscope.models.audit_model import audit_model
-
         self._check_fitted()
         provenance = {**self.provenance_, **kwargs.pop("provenance", {})}
         kwargs.setdefault("device", self.device)

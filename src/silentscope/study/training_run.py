@@ -148,7 +148,7 @@ def ensemble_and_audit(
     from silentscope.audit.store import read_manifest
     from silentscope.models.audit_model import audit_model
     from silentscope.models.checkpoint import load_model
-    from silentscope.models.ensemble import ensemble_from_models
+    from silentscope.models.network import ensemble_from_models
     from silentscope.models.training import dataset_fingerprint
 
     runs_dir = folder.parent
