@@ -42,7 +42,7 @@ def import_table(
     text_column: str | None = typer.Option(None, help="Column with report text."),
     image_column: str | None = typer.Option(None, help="Column with image paths."),
     class_names: str | None = typer.Option(
-        None, help="Comma-separated class names, in column order."
+        None, help="Comma-separated class names in class-number order; columns are matched by name."
     ),
     overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
