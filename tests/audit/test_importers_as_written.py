@@ -219,3 +219,18 @@ def test_cli_import_errors_are_one_line(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert load_audit(tmp_path / "s").correct.all()
+
+
+def test_info_lists_class_names_that_hold_a_comma_unambiguously(tmp_path):
+    # Issue 13, case 9: "2 classes: malignant, normal, benign" (BreastMNIST's second class is
+    # "normal, benign"): the count disagreed with the list as printed.
+    table = pd.DataFrame(
+        {"prob_malignant": [0.9, 0.2], "prob_normal, benign": [0.1, 0.8], "label": [0, 1]}
+    )
+    audit = from_table(table, class_names=["malignant", "normal, benign"])
+    from silentscope.audit.store import save_audit
+
+    save_audit(audit, tmp_path / "store")
+    result = CliRunner().invoke(app, ["info", str(tmp_path / "store")], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "2 classes: 'malignant', 'normal, benign'" in result.output

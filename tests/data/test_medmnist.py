@@ -95,10 +95,14 @@ def test_chestmnist_single_label_file_is_refused_as_multi_label(tmp_path):
 
 
 def test_missing_file_names_the_file_and_the_download_option(tmp_path):
+    # Issue 13, case 9: the fix must name what a CLI user can type, not only the Python argument.
     with pytest.raises(
-        FileNotFoundError, match=r"breastmnist\.npz does not exist; pass download=True"
-    ):
+        FileNotFoundError, match=r"breastmnist\.npz does not exist; point root"
+    ) as error:
         load_medmnist("breastmnist", tmp_path)
+    assert "--root" in str(error.value) and "--option / --data-option download=true" in str(
+        error.value
+    )
 
 
 def test_download_without_the_package_is_a_clear_error(tmp_path, monkeypatch):
@@ -129,3 +133,26 @@ def test_a_corrupt_file_is_named(tmp_path):
     (tmp_path / "breastmnist.npz").write_bytes(b"not a zip file")
     with pytest.raises(DatasetError, match="cannot read .*breastmnist.npz"):
         load_medmnist("breastmnist", tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bytes-overwritten"])
+def test_a_truncated_file_is_one_sentence_in_the_cli(tmp_path, damage):
+    # Issue 13, case 9: a truncated npz gave "BadZipFile: File is not a zip file" and a
+    # 67-line traceback in `silentscope data info`.
+    from typer.testing import CliRunner
+
+    from silentscope.cli import app
+
+    data = _write_npz(tmp_path / "whole.npz", n=(60, 20, 30)).read_bytes()
+    middle = len(data) // 2
+    if damage == "truncated":
+        data = data[:middle]
+    else:  # the archive opens, an array fails its checksum when read
+        data = data[:middle] + bytes(100) + data[middle + 100 :]
+    (tmp_path / "breastmnist.npz").write_bytes(data)
+    with pytest.raises(DatasetError, match=r"cannot read .*breastmnist.npz as a MedMNIST npz file"):
+        load_medmnist("breastmnist", tmp_path)
+    result = CliRunner().invoke(app, ["data", "info", str(tmp_path / "breastmnist.npz")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output and "breastmnist.npz" in result.output
+    assert "download it again" in result.output

@@ -25,7 +25,7 @@ from silentscope.audit.files import (
     text_values,
 )
 from silentscope.audit.test_sets import IID, VALIDATION
-from silentscope.audit.validation import AuditSetError, first_rows
+from silentscope.audit.validation import AuditSetError, first_rows, quoted
 
 #: Probabilities are clipped here before the log so that a hard 0 stays finite.
 PROBABILITY_FLOOR = 1e-12
@@ -337,7 +337,7 @@ def _labels_by_name(
         values = sorted(set(numbers), key=int)[:5]
         raise AuditSetError(
             f"label column {name!r} of {where} holds class numbers ({', '.join(values)}) but the "
-            f"prediction columns name the classes {', '.join(class_names)}; write class names in the "
+            f"prediction columns name the classes {quoted(class_names)}; write class names in the "
             "label column, or give the class names in number order (--class-names / class_names)"
         )
     raise AuditSetError(

@@ -21,6 +21,17 @@ def first_rows(mask: np.ndarray, limit: int = 5) -> str:
     return f"{shown}{more}"
 
 
+def quoted(names) -> str:
+    """Names for a message, each quoted, so a name holding a comma stays one name.
+
+    Examples
+    --------
+    >>> quoted(["malignant", "normal, benign"])
+    "'malignant', 'normal, benign'"
+    """
+    return ", ".join(repr(str(name)) for name in names)
+
+
 def check_length(field: str, values, n: int) -> None:
     if len(values) != n:
         raise AuditSetError(

@@ -131,11 +131,13 @@ def info(store: Path = typer.Argument(..., help="Audit store folder.")) -> None:
     """
     from silentscope.audit.capabilities import analysis_availability
     from silentscope.audit.store import list_artifacts, load_audit
+    from silentscope.audit.validation import quoted
 
     with user_errors():
         audit = load_audit(store)
     console.print(
-        f"[bold]{store}[/]  {audit.n_samples} samples, {audit.n_classes} classes: {', '.join(audit.class_names)}"
+        f"[bold]{store}[/]  {audit.n_samples} samples, {audit.n_classes} classes: {quoted(audit.class_names)}",
+        highlight=False,
     )
     table = Table(title="test sets")
     for column in ("test set", "kind", "samples", "accuracy", "errors"):

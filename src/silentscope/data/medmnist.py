@@ -13,6 +13,8 @@ Metadata (tasks, labels, split sizes) follow the ``INFO`` table of the medmnist 
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,21 +178,31 @@ def download_medmnist(flag: str, root: str | Path | None = None, size: int = 28)
 
 
 def _read_npz(path: Path, info: MedMNISTInfo, size: int) -> dict[str, np.ndarray]:
+    needed = [f"{split}_{kind}" for split in _SPLITS for kind in ("images", "labels")]
+    # A truncated or damaged file fails when opened (BadZipFile) or only when an array is
+    # decompressed (zlib.error, EOFError, ValueError); both are the same problem for the user.
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise DatasetError(
-            f"cannot read {path} as an npz file: {error}; download it again"
-        ) from None
-    with archive:
-        needed = [f"{split}_{kind}" for split in _SPLITS for kind in ("images", "labels")]
-        missing = [key for key in needed if key not in archive.files]
-        if missing:
-            raise DatasetError(
-                f"{path} lacks the keys {missing} (it has {archive.files}); a MedMNIST file holds "
-                f"{needed}"
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in needed if key not in archive.files]
+            if missing:
+                raise DatasetError(
+                    f"{path} lacks the keys {missing} (it has {archive.files}); a MedMNIST file holds "
+                    f"{needed}"
+                )
+            arrays = {key: archive[key] for key in needed}
+    except DatasetError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        if "pickle" in str(error):
+            reason = "it holds Python objects, which silentscope never loads"
+        else:
+            lines = str(error).strip().splitlines()
+            reason = (
+                f"{lines[0] if lines else type(error).__name__}; the file is truncated or damaged"
             )
-        arrays = {key: archive[key] for key in needed}
+        raise DatasetError(
+            f"cannot read {path} as a MedMNIST npz file ({reason}): copy or download it again"
+        ) from None
     for split in _SPLITS:
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         channels = 1 if images.ndim == 3 else images.shape[-1]
@@ -291,8 +303,9 @@ def load_medmnist(
     if not path.is_file():
         if not download:
             raise FileNotFoundError(
-                f"{path} does not exist; pass download=True (needs the medmnist package and network) "
-                f"or copy {path.name} there"
+                f"{path} does not exist; point root (--root, --data-root) at the folder that holds "
+                f"{path.name}, copy the file there, or fetch it with the option download=true "
+                "(--option / --data-option download=true; needs the medmnist package and network)"
             )
         path = download_medmnist(flag, path.parent, size)
     arrays = _read_npz(path, info, size)

@@ -19,6 +19,7 @@ from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, Stratified
 
 from silentscope.audit.auditset import AuditSet
 from silentscope.audit.test_sets import VALIDATION
+from silentscope.audit.validation import quoted
 from silentscope.predictor.features import build_features
 from silentscope.predictor.model import MisclassificationPredictor
 from silentscope.subgroups.attributes import Skipped
@@ -120,7 +121,7 @@ def class_index(audit: AuditSet, positive_class: str | int) -> int:
     elif str(positive_class) in audit.class_names:
         return audit.class_names.index(str(positive_class))
     raise ValueError(
-        f"positive class {positive_class!r} is not a class of this AuditSet; choose one of {', '.join(audit.class_names)}"
+        f"positive class {positive_class!r} is not a class of this AuditSet; choose one of {quoted(audit.class_names)}"
     )
 
 
