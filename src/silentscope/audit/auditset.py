@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from silentscope.audit.columns import CONFIDENCE_PREFIX, METADATA_PREFIX
 from silentscope.audit.test_sets import (
     IID,
     VALIDATION,
@@ -353,13 +354,13 @@ class AuditSet:
             }
         )
         for name, values in self.confidences.items():
-            frame[f"conf.{name}"] = values
+            frame[f"{CONFIDENCE_PREFIX}{name}"] = values
         for name in ("text", "image_ref", "shift_params"):
             if getattr(self, name) is not None:
                 frame[name] = getattr(self, name)
         if self.metadata is not None:
             for column in self.metadata.columns:
-                frame[f"meta.{column}"] = self.metadata[column].to_numpy()
+                frame[f"{METADATA_PREFIX}{column}"] = self.metadata[column].to_numpy()
         return frame
 
     def summary(self) -> pd.DataFrame:

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from silentscope import __version__
+from silentscope.audit.columns import CONFIDENCE_PREFIX, METADATA_PREFIX, prefixed
+from silentscope.audit.jsonsafe import json_safe
 from silentscope.audit.validation import AuditSetError
 
 if TYPE_CHECKING:
@@ -128,7 +130,7 @@ def _write_store(audit: AuditSet, folder: Path) -> None:
         "columns": [c for c in _SAMPLE_TEXT_COLUMNS if getattr(audit, c) is not None],
         "arrays": arrays,
         "files": files,
-        "provenance": _jsonable(audit.provenance),
+        "provenance": json_safe(audit.provenance),
     }
     (folder / ARTIFACTS).mkdir()
     _write_json_atomic(folder / MANIFEST, manifest)
@@ -147,10 +149,10 @@ def _samples_frame(audit: AuditSet) -> pd.DataFrame:
         if getattr(audit, name) is not None:
             columns[name] = getattr(audit, name)
     for name, values in audit.confidences.items():
-        columns[f"conf.{name}"] = values
+        columns[f"{CONFIDENCE_PREFIX}{name}"] = values
     frame = pd.DataFrame(columns)
     if audit.metadata is not None and audit.metadata.shape[1]:
-        meta = audit.metadata.add_prefix("meta.")
+        meta = audit.metadata.add_prefix(METADATA_PREFIX)
         frame = pd.concat([frame, meta.reset_index(drop=True)], axis=1)
     return frame
 
@@ -202,10 +204,10 @@ def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = Fal
                 f"{path / entry['file']} has shape {arrays[name].shape} but the manifest says "
                 f"{tuple(entry['shape'])}; the store is damaged, re-create it"
             )
-    meta_columns = [c for c in frame.columns if c.startswith("meta.")]
+    meta_columns = prefixed(frame.columns, METADATA_PREFIX)
     metadata = None
     if meta_columns:
-        metadata = frame[meta_columns].rename(columns=lambda c: c[len("meta.") :])
+        metadata = frame[list(meta_columns.values())].set_axis(list(meta_columns), axis=1)
     return AuditSet(
         sample_id=frame["sample_id"].to_numpy(),
         test_set=frame["test_set"].to_numpy(),
@@ -217,7 +219,8 @@ def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = Fal
         train_features=arrays.get("train_features"),
         train_labels=None if "train_labels" not in arrays else np.asarray(arrays["train_labels"]),
         confidences={
-            c[len("conf.") :]: frame[c].to_numpy() for c in frame.columns if c.startswith("conf.")
+            name: frame[c].to_numpy()
+            for name, c in prefixed(frame.columns, CONFIDENCE_PREFIX).items()
         },
         metadata=metadata,
         text=frame["text"].to_numpy() if "text" in frame else None,
@@ -284,7 +287,7 @@ def write_artifact(
     elif isinstance(value, dict):
         target, writer = (
             folder / f"{name}.json",
-            lambda p: p.write_text(json.dumps(_jsonable(value), indent=2)),
+            lambda p: p.write_text(json.dumps(json_safe(value), indent=2)),
         )
     else:
         raise TypeError(f"artifacts are DataFrames, arrays or dicts, got {type(value).__name__}")
@@ -389,18 +392,3 @@ def _replace_folder(new: Path, target: Path) -> None:
     os.replace(new, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _jsonable(value):
-    """Make provenance JSON-serialisable (numpy scalars and arrays, paths, tuples)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    return value

@@ -263,6 +263,7 @@ def _save(
     result: EvaluationResult, store: Path, out: Path | None, formats: tuple[str, ...]
 ) -> list[Path]:
     if out is None:
+        from silentscope.audit.jsonsafe import json_safe
         from silentscope.audit.store import write_artifact
 
         info = {
@@ -273,7 +274,7 @@ def _save(
         return [
             write_artifact(store, "evaluation", result.table),
             write_artifact(store, "evaluation.classification", result.classification),
-            write_artifact(store, "evaluation.info", _json_safe(info)),
+            write_artifact(store, "evaluation.info", json_safe(info)),
         ]
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} is a file; pass a folder for the result files")
@@ -285,19 +286,6 @@ def _save(
     if "json" in formats:
         written.append(result.to_json(out / "evaluation.json"))
     return written
-
-
-def _json_safe(value):
-    """Plain Python values for the store's JSON artifact (numpy scalars and tuples included)."""
-    import pandas as pd
-
-    if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    if hasattr(value, "item") and not isinstance(value, pd.DataFrame):
-        return value.item()
-    return value
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from silentscope.audit.jsonsafe import json_safe
 from silentscope.metrics import get_metric
 
 FORMAT = "silentscope-evaluation"
@@ -151,7 +152,7 @@ class EvaluationResult:
             "table": _records(self.table),
             "classification": _records(self.classification),
         }
-        path.write_text(json.dumps(document, indent=1, default=_plain) + "\n")
+        path.write_text(json.dumps(json_safe(document), indent=1) + "\n")
         return path
 
     def __repr__(self) -> str:
@@ -199,10 +200,3 @@ def _records(frame: pd.DataFrame) -> list[dict]:
         }
         for row in frame.to_dict(orient="records")
     ]
-
-
-def _plain(value):
-    # numpy scalars and tuples reach json.dumps through settings and csf_params
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from silentscope.audit.jsonsafe import json_safe
 from silentscope.audit.test_sets import IID, parse_test_set
 from silentscope.data.dataset import SPLITS, ImageDataset
 from silentscope.data.errors import DatasetError
@@ -223,10 +224,6 @@ def _column(frame: pd.DataFrame, attribute: str) -> pd.Series:
     return frame[attribute]
 
 
-def _json_value(value):
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def base_plan(
     metadata,
     *,
@@ -364,7 +361,7 @@ def _value_holdout(
             shown = sorted(observed.unique())[:10]
             raise DatasetError(f"no row has {attribute} == {value!r}; its values include {shown}")
         held[_test_set_name(kind, str(value))] = np.flatnonzero(mask)
-    step = {"builder": builder, "attribute": attribute, "values": [_json_value(v) for v in values]}
+    step = {"builder": builder, "attribute": attribute, "values": json_safe(list(values))}
     return _hold_out(base, held, step)
 
 
@@ -590,7 +587,7 @@ def subgroup_shift(
                 f"no row is in subgroup {attribute}={value}; the subgroups are {sorted(set(groups))}"
             )
         held[_test_set_name("sub", f"{attribute}={value}")] = np.flatnonzero(mask)
-    step["holdout"] = [_json_value(v) for v in values]
+    step["holdout"] = json_safe(list(values))
     return _hold_out(base, held, step)
 
 

@@ -12,6 +12,7 @@
 - Evaluation against planted slices (:mod:`~silentscope.slices.evaluation`).
 """
 
+from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
 from silentscope.slices.consensus import ConsensusSlicer
 from silentscope.slices.discover import available_modalities, discover_slices
 from silentscope.slices.error_clusters import ErrorClusterSlicer
@@ -39,7 +40,7 @@ from silentscope.slices.simulation import flip_labels, simulate_logits
 from silentscope.slices.slicers import SLICERS, make_slicer, slice_scores
 from silentscope.slices.spotlight import SpotlightSlicer
 from silentscope.slices.stability import jaccard_matrix, match_slices, slice_stability
-from silentscope.slices.statistics import benjamini_hochberg, excess_error_pvalue, wilson_interval
+from silentscope.slices.statistics import excess_error_pvalue
 from silentscope.slices.views import MultiViewSlicer, modality_views
 
 __all__ = [

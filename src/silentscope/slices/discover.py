@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
 from silentscope.slices.ranking import rank_slices
 from silentscope.slices.representation import MODALITIES, Representation, build_representation
 from silentscope.slices.result import SliceReport
 from silentscope.slices.slicers import make_slicer
 from silentscope.slices.stability import slice_stability
-from silentscope.slices.statistics import benjamini_hochberg, excess_error_pvalue, wilson_interval
+from silentscope.slices.statistics import excess_error_pvalue
 from silentscope.slices.views import JOINT_VIEW, MultiViewSlicer, modality_views
 from silentscope.text.terms import term_matrix
 
@@ -71,7 +72,7 @@ def available_modalities(
 def _confirm(member, errors) -> dict:
     n_in, e_in = int(member.sum()), int(errors[member].sum())
     n_out, e_out = int((~member).sum()), int(errors[~member].sum())
-    low, high = wilson_interval(e_in, n_in)
+    low, high = wilson_interval(e_in, n_in, allow_empty=True)
     return {
         "n_confirm": n_in,
         "errors_confirm": e_in,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from silentscope.slices.statistics import wilson_interval
+from silentscope.metrics.statistics import wilson_interval
 
 
 def check_slicer_targets(
@@ -115,7 +115,7 @@ def rank_slices(membership, errors, min_support: int = 1, confidence: float = 0.
         )
     size = membership.sum(axis=0)
     n_errors = membership[errors].sum(axis=0) if errors.any() else np.zeros_like(size)
-    low, high = wilson_interval(n_errors, size, confidence)
+    low, high = wilson_interval(n_errors, size, confidence, allow_empty=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = n_errors / size
     frame = pd.DataFrame(

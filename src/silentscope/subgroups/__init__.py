@@ -1,5 +1,6 @@
 """Which patients does the classifier fail? Statistical subgroup analysis of errors."""
 
+from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
 from silentscope.subgroups.analysis import ALL_CLASSES, SubgroupResult, analyze_subgroups
 from silentscope.subgroups.attributes import (
     MISSING,
@@ -9,8 +10,7 @@ from silentscope.subgroups.attributes import (
     prepare_attributes,
 )
 from silentscope.subgroups.forest import forest_plot
-from silentscope.subgroups.intervals import odds_ratio_interval, wilson_interval
-from silentscope.subgroups.multiple_testing import benjamini_hochberg
+from silentscope.subgroups.intervals import odds_ratio_interval
 
 __all__ = [
     "ALL_CLASSES",

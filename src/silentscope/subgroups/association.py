@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from silentscope.subgroups.intervals import odds_ratio_interval, wilson_interval
+from silentscope.metrics.statistics import wilson_interval
+from silentscope.subgroups.intervals import odds_ratio_interval
 from silentscope.subgroups.logistic import SeparationError, fit_logit, one_hot
 
 #: Smallest expected cell count for which the chi-square approximation is used.

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from silentscope.metrics.statistics import benjamini_hochberg
 from silentscope.subgroups.attributes import Skipped
 from silentscope.subgroups.forest import forest_plot
-from silentscope.subgroups.multiple_testing import benjamini_hochberg
 
 
 @dataclass

@@ -24,6 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from silentscope.audit.columns import CONFIDENCE_PREFIX, METADATA_PREFIX, prefixed
+from silentscope.audit.jsonsafe import json_safe
 from silentscope.audit.store import ARTIFACTS, SAMPLES, list_artifacts, read_artifact, read_manifest
 from silentscope.audit.test_sets import parse_test_set, test_set_sort_key
 from silentscope.audit.validation import AuditSetError
@@ -195,7 +197,8 @@ class ViewerData:
             "correct": bool(self.correct[row]),
             "confidences": {name: float(values[row]) for name, values in self.confidences.items()},
             "metadata": {
-                name: _jsonable(values[row].as_py()) for name, values in self.metadata.items()
+                name: json_safe(values[row].as_py(), finite=True, fallback=str)
+                for name, values in self.metadata.items()
             },
             "text": None if self.text is None else self.text[row].as_py(),
             "has_image": self.has_images,
@@ -214,14 +217,6 @@ class ViewerData:
 def _contains(sorted_rows: np.ndarray, row: int) -> bool:
     i = int(np.searchsorted(sorted_rows, row))
     return i < len(sorted_rows) and int(sorted_rows[i]) == row
-
-
-def _jsonable(value):
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
 
 
 def _read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
@@ -401,7 +396,7 @@ def _slice_sets(store: Path, ids: _LazyIds, n: int) -> dict[str, SliceSet]:
         )
         if summary_table is not None:
             summary = [
-                {k: _jsonable(v) for k, v in rec.items()} for rec in summary_table.to_pylist()
+                json_safe(rec, finite=True, fallback=str) for rec in summary_table.to_pylist()
             ]
         result[source] = SliceSet(source, names, members, summary)
     return result
@@ -550,11 +545,8 @@ def load_viewer_data(
     else:
         # Without the cache (prepare_store writes it), the maximum softmax response is always possible.
         confidences["MSR"] = _max_softmax(logits)
-        for name in table.column_names:
-            if name.startswith("conf."):
-                confidences[f"ext:{name[len('conf.') :]}"] = arrow_numbers(table[name]).astype(
-                    np.float64
-                )
+        for name, column in prefixed(table.column_names, CONFIDENCE_PREFIX).items():
+            confidences[f"ext:{name}"] = arrow_numbers(table[column]).astype(np.float64)
 
     columns: list[Column] = [
         _categorical(
@@ -580,10 +572,7 @@ def load_viewer_data(
         )
 
     metadata, skipped = {}, {}
-    for name in table.column_names:
-        if not name.startswith("meta."):
-            continue
-        field_name = name[len("meta.") :]
+    for field_name, name in prefixed(table.column_names, METADATA_PREFIX).items():
         metadata[field_name] = table[name]
         column = _metadata_column(field_name, table[name])
         if isinstance(column, str):
