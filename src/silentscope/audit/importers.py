@@ -24,6 +24,7 @@ from silentscope.audit.files import (
     read_table,
     text_values,
 )
+from silentscope.audit.health import record_health
 from silentscope.audit.test_sets import IID, VALIDATION
 from silentscope.audit.validation import AuditSetError, first_rows, quoted
 
@@ -195,7 +196,7 @@ def from_table(
     metadata = table[list(metadata_columns)] if metadata_columns else None
     if metadata is not None and source is not None:
         metadata = metadata_frame(metadata)
-    return AuditSet(
+    audit = AuditSet(
         sample_id=sample_id,
         test_set=test_set,
         label=labels,
@@ -207,6 +208,8 @@ def from_table(
         image_ref=text_values(table[image_column]) if image_column else None,
         provenance=provenance,
     )
+    record_health(audit, "the imported classifier", stacklevel=3)
+    return audit
 
 
 def _is_number(text: str) -> bool:
@@ -381,7 +384,7 @@ def from_arrays(
     names = class_names or [str(i) for i in range(logits_arr.shape[1])]
     if np.issubdtype(label_arr.dtype, np.floating) and np.all(np.mod(label_arr, 1) == 0):
         label_arr = label_arr.astype(np.int64)  # integral floats from np.save of a float array
-    return AuditSet(
+    audit = AuditSet(
         sample_id=sample_id if sample_id is not None else np.array([f"s{i}" for i in range(n)]),
         test_set=np.asarray(load(test_set, "test-set")).astype(str)
         if test_set is not None
@@ -397,6 +400,8 @@ def from_arrays(
             "logits": "log-probabilities" if probabilities else "logits",
         },
     )
+    record_health(audit, "the imported classifier", stacklevel=3)
+    return audit
 
 
 # ---------------------------------------------------------------------- FD-Shifts
@@ -513,7 +518,7 @@ def from_fdshifts(
             raise AuditSetError(
                 f"raw_logits_dist.npz has shape {dist.shape}; expected ({n}, {c}, M) or ({n}*M, {c})"
             )
-    return AuditSet(
+    audit = AuditSet(
         sample_id=np.array([f"{names[i]}:{i}" for i in range(n)]),
         test_set=names,
         label=label.astype(np.int64),
@@ -529,3 +534,5 @@ def from_fdshifts(
             "test_set_names": list(test_set_names),
         },
     )
+    record_health(audit, "the imported classifier", stacklevel=3)
+    return audit

@@ -13,6 +13,7 @@ from rich.progress import Progress
 from torch import nn
 
 from silentscope.audit import IID, VALIDATION, AuditSet
+from silentscope.audit.health import record_health
 from silentscope.data.dataset import ImageDataset
 from silentscope.models.eval_sets import TestSet, collect_sets, images_of
 from silentscope.models.inference import EnsemblePredictor, make_predictor
@@ -266,6 +267,8 @@ def _audit_model(
         torch_device,
         provenance,
     )
+    # A network that predicts one class still gets metrics; its store says so (issue 13).
+    record_health(audit, "the audited classifier", stacklevel=3)
     if out is not None:
         from silentscope.audit.store import save_audit
 

@@ -20,10 +20,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from silentscope.audit.health import DegenerateModelWarning, check_predictions
 from silentscope.data.dataset import ImageDataset
 from silentscope.models.audit_model import audit_model
 from silentscope.models.augmentations import build_augmentations, describe_augmentations
 from silentscope.models.backbones import auto_backbone
+from silentscope.models.batchnorm import refresh_batchnorm
 from silentscope.models.checkpoint import save_model
 from silentscope.models.defaults import default_hyperparameters
 from silentscope.models.network import SilentNet
@@ -114,6 +116,12 @@ class Trainer:
         False when ``fit`` stopped early because of ``stop_after``.
     provenance_ : dict
         Objective, hyper-parameters, seed and data: recorded in every audit.
+    health_ : ModelHealth or None
+        Whether the selected network is degenerate on the validation split (one class
+        predicted, or no better than the majority class; see
+        :func:`~silentscope.audit.health.check_predictions`); also in
+        ``provenance_["health"]``, and a :class:`DegenerateModelWarning` when it is. None
+        without a validation split or for a multi-label objective.
 
     Examples
     --------
@@ -263,7 +271,10 @@ class Trainer:
         provenance = {**self.provenance_, **kwargs.pop("provenance", {})}
         kwargs.setdefault("device", self.device)
         kwargs.setdefault("n_threads", self.n_threads)
-        return audit_model(self.network_, dataset, provenance=provenance, **kwargs)
+        with warnings.catch_warnings():
+            if self.health_ is not None and self.health_.degenerate:  # fit said so already
+                warnings.simplefilter("ignore", DegenerateModelWarning)
+            return audit_model(self.network_, dataset, provenance=provenance, **kwargs)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):
@@ -384,6 +395,13 @@ class Trainer:
             "device": str(device),
             "finished": self.finished_,
         }
+        self.health_ = None
+        if val is not None and not objective.multi_label:
+            self.health_ = check_predictions(
+                val.labels, _predict(net, val_x), dataset.class_names, split="val"
+            )
+            self.provenance_["health"] = self.health_.to_dict()
+            self.health_.warn("the trained network", stacklevel=4)
 
     def _epoch(
         self,
@@ -423,6 +441,8 @@ class Trainer:
             seen += len(rows)
         lr = state.optimizer.param_groups[0]["lr"]
         state.scheduler.step()
+        # Stale running statistics made small-data networks predict one class in eval mode.
+        refresh_batchnorm(net, train_x, batch_size)
         row = {
             "stage": stage.name,
             "epoch": state.epoch + 1,
@@ -465,6 +485,17 @@ def _evaluate(net, objective, stage: Stage, images: ImageTensors, labels, batch_
             correct += (out.logits.argmax(1) == y).sum()
     # Multi-label: the mean over findings of the accuracy at probability 0.5.
     return float(loss_sum) / len(images), float(correct) / labels.numel()
+
+
+@torch.no_grad()
+def _predict(net, images: ImageTensors, batch_size: int = 1024) -> np.ndarray:
+    """Predicted class per image (eval mode)."""
+    net.eval()
+    parts = [
+        net(images.batch(torch.arange(start, min(start + batch_size, len(images))))).argmax(1)
+        for start in range(0, len(images), batch_size)
+    ]
+    return torch.cat(parts).cpu().numpy()
 
 
 def _training_targets(split: ImageDataset, objective, device) -> torch.Tensor:

@@ -1,0 +1,259 @@
+"""Is the classifier degenerate? One model-free check of its predictions and labels.
+
+A network that predicts one class for every image (or that is no better than always
+predicting the majority class) still gets AURC, AUROC_f and calibration numbers, and
+they look like any others: its confidence ranks nothing but noise around one class.
+:func:`check_predictions` decides, from labels and predictions alone, whether that is
+the case; :func:`model_health` applies it to an AuditSet (its validation split when it has
+one, else its iid test set). Training, auditing, imports, evaluation, study tables, the
+report and the viewer all use this one rule.
+
+The rule
+--------
+The classifier is degenerate when, on the checked split,
+
+1. it predicts a single class for every sample, or
+2. its balanced accuracy (the mean per-class recall, over the classes present in the
+   labels) is at most chance, ``1 / K``, plus ``margin`` (default 0.05).
+
+Always predicting the majority class has balanced accuracy exactly ``1 / K`` and
+accuracy equal to the majority rate; balanced accuracy ``<= 1 / K`` implies accuracy
+``<= majority rate`` (``sum_k p_k r_k <= p_max * sum_k r_k``), so (2) reads "no better
+than predicting the majority class", on both measures. The margin catches networks that
+predict nearly one class (e.g. one minority image of 120 called right: balanced
+accuracy 0.516), whose numbers mean as little. Accuracy alone is not used: on imbalanced
+data a useful classifier can have accuracy below the majority rate.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+#: Balanced accuracy at most this far above chance counts as "no better than chance".
+DEFAULT_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class ModelHealth:
+    """The verdict of :func:`check_predictions`, with the numbers behind it.
+
+    Attributes
+    ----------
+    degenerate : bool
+        True when the classifier predicts one class or is no better than chance.
+    reason : str
+        One sentence with the numbers; why it is (or is not) degenerate.
+    split : str
+        The split checked (``val``, ``iid``, or ``all``).
+    n_samples : int
+    accuracy, balanced_accuracy, majority_rate, chance : float
+        Measured on ``split``; ``chance`` is ``1 / K`` over the K classes in the labels.
+    majority_class : str
+    predicted_classes : tuple of str
+        The classes predicted at least once.
+    assessed : bool
+        False when the split has fewer than two classes in its labels, so no verdict.
+    """
+
+    degenerate: bool
+    reason: str
+    split: str
+    n_samples: int
+    accuracy: float
+    balanced_accuracy: float
+    majority_rate: float
+    majority_class: str
+    chance: float
+    predicted_classes: tuple[str, ...]
+    assessed: bool = True
+    margin: float = DEFAULT_MARGIN
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values (for run records and store provenance)."""
+        out = asdict(self)
+        out["predicted_classes"] = list(self.predicted_classes)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelHealth:
+        values = dict(values)
+        values["predicted_classes"] = tuple(values.get("predicted_classes", ()))
+        return cls(**values)
+
+    def warn(self, what: str = "the classifier", stacklevel: int = 2) -> None:
+        """Issue a :class:`DegenerateModelWarning` when degenerate; nothing otherwise."""
+        if self.degenerate:
+            warnings.warn(
+                f"{what} is degenerate: {self.reason}", DegenerateModelWarning, stacklevel + 1
+            )
+
+
+class DegenerateModelWarning(UserWarning):
+    """A classifier predicts one class or is no better than the majority class."""
+
+
+def check_predictions(
+    labels,
+    predictions,
+    class_names=None,
+    *,
+    split: str = "val",
+    margin: float = DEFAULT_MARGIN,
+) -> ModelHealth:
+    """Decide whether a classifier is degenerate from its labels and predictions.
+
+    See the module docstring for the rule.
+
+    Parameters
+    ----------
+    labels, predictions : array of int, shape (N,)
+        True and predicted class indices.
+    class_names : sequence of str, optional
+        Names by class index; the indices themselves when None.
+    split : str, default "val"
+        Name of the split, quoted in the reason.
+    margin : float, default 0.05
+        Balanced accuracy at most ``chance + margin`` is "no better than chance".
+
+    Returns
+    -------
+    ModelHealth
+
+    Raises
+    ------
+    ValueError
+        If the arrays are empty or differ in length.
+
+    Examples
+    --------
+    >>> labels = [0] * 73 + [1] * 27
+    >>> health = check_predictions(labels, [0] * 100, ["normal", "pneumonia"])
+    >>> health.degenerate
+    True
+    >>> health.reason
+    "predicts only 'normal' for all 100 val samples (accuracy 0.730 = majority rate 0.730, balanced accuracy 0.500 = chance)"
+    >>> check_predictions(labels, [0] * 70 + [1] * 30, ["normal", "pneumonia"]).degenerate
+    False
+    """
+    labels = np.asarray(labels).astype(np.int64).ravel()
+    predictions = np.asarray(predictions).astype(np.int64).ravel()
+    if len(labels) == 0 or len(labels) != len(predictions):
+        raise ValueError(
+            f"labels and predictions must be non-empty and equally long, got {len(labels)} "
+            f"and {len(predictions)}"
+        )
+    n_names = int(max(labels.max(), predictions.max())) + 1
+    names = [str(c) for c in (class_names if class_names is not None else range(n_names))]
+
+    def name(index: int) -> str:
+        return names[index] if index < len(names) else str(index)
+
+    present, counts = np.unique(labels, return_counts=True)
+    recalls = [float(np.mean(predictions[labels == c] == c)) for c in present]
+    accuracy = float(np.mean(predictions == labels))
+    balanced = float(np.mean(recalls))
+    majority = int(present[np.argmax(counts)])
+    majority_rate = float(counts.max() / len(labels))
+    chance = 1.0 / len(present)
+    predicted = tuple(name(int(c)) for c in np.unique(predictions))
+    values = dict(
+        split=split,
+        n_samples=len(labels),
+        accuracy=accuracy,
+        balanced_accuracy=balanced,
+        majority_rate=majority_rate,
+        majority_class=name(majority),
+        chance=chance,
+        predicted_classes=predicted,
+        margin=float(margin),
+    )
+    numbers = (
+        f"accuracy {accuracy:.3f} vs majority rate {majority_rate:.3f}, "
+        f"balanced accuracy {balanced:.3f} vs chance {chance:.3f}"
+    )
+    if len(present) < 2:
+        reason = (
+            f"not assessed: the {split} labels hold one class only ({name(majority)!r}, "
+            f"{len(labels)} samples), so no classifier can be told from a constant one"
+        )
+        return ModelHealth(degenerate=False, reason=reason, assessed=False, **values)
+    if len(predicted) == 1:
+        relation = "=" if predicted[0] == name(majority) else "<"
+        reason = (
+            f"predicts only {predicted[0]!r} for all {len(labels)} {split} samples (accuracy "
+            f"{accuracy:.3f} {relation} majority rate {majority_rate:.3f}, balanced accuracy "
+            f"{balanced:.3f} = chance)"
+        )
+        return ModelHealth(degenerate=True, reason=reason, **values)
+    if balanced <= chance + margin:
+        reason = (
+            f"no better than always predicting {name(majority)!r} on {len(labels)} {split} "
+            f"samples: balanced accuracy {balanced:.3f} is not above chance {chance:.3f} "
+            f"by more than {margin:.2f} (accuracy {accuracy:.3f} vs majority rate {majority_rate:.3f})"
+        )
+        return ModelHealth(degenerate=True, reason=reason, **values)
+    reason = f"better than the majority class on {len(labels)} {split} samples: {numbers}"
+    return ModelHealth(degenerate=False, reason=reason, **values)
+
+
+def model_health(audit, *, margin: float = DEFAULT_MARGIN) -> ModelHealth:
+    """:func:`check_predictions` on an AuditSet's validation split, else its iid test set.
+
+    The validation split is the one the model was selected on; without it the iid test
+    set is the closest, and without either all samples are checked (``split="all"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from silentscope.audit.auditset import AuditSet
+    >>> audit = AuditSet(sample_id=list("abcd"), test_set=["val", "val", "iid", "iid"],
+    ...                  label=[0, 1, 0, 1], logits=np.array([[1., 0], [1, 0], [1, 0], [0, 1]]),
+    ...                  class_names=["a", "b"])
+    >>> model_health(audit).split, model_health(audit).degenerate
+    ('val', True)
+    """
+    names = set(audit.test_sets)
+    split = "val" if "val" in names else ("iid" if "iid" in names else "all")
+    rows = np.ones(audit.n_samples, bool) if split == "all" else audit.test_set == split
+    return check_predictions(
+        audit.label[rows],
+        audit.predictions[rows],
+        audit.class_names,
+        split=split,
+        margin=margin,
+    )
+
+
+def stored_health(provenance: dict[str, Any] | None) -> ModelHealth | None:
+    """The verdict recorded in a store's provenance (``provenance["health"]``), if any."""
+    values = (provenance or {}).get("health")
+    return None if not values else ModelHealth.from_dict(values)
+
+
+def record_health(audit, what: str = "the classifier", *, stacklevel: int = 2) -> ModelHealth:
+    """Check ``audit`` with :func:`model_health`, record the verdict and warn if degenerate.
+
+    The verdict goes into ``audit.provenance["health"]`` (so the audit store and run
+    records carry it) and a :class:`DegenerateModelWarning` names the reason. Used where
+    AuditSets are made: :func:`~silentscope.models.audit_model`, the importers.
+
+    Examples
+    --------
+    >>> import numpy as np, warnings
+    >>> from silentscope.audit.auditset import AuditSet
+    >>> audit = AuditSet(sample_id=list("abc"), test_set=["iid"] * 3, label=[0, 1, 1],
+    ...                  logits=np.array([[0., 1], [0, 1], [1, 0]]), class_names=["a", "b"])
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     health = record_health(audit)
+    >>> audit.provenance["health"]["degenerate"], audit.provenance["health"]["split"]
+    (False, 'iid')
+    """
+    health = model_health(audit)
+    audit.provenance["health"] = health.to_dict()
+    health.warn(what, stacklevel=stacklevel + 1)
+    return health
