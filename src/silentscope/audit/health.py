@@ -246,7 +246,7 @@ def record_health(audit, what: str = "the classifier", *, stacklevel: int = 2) -
     >>> import numpy as np, warnings
     >>> from silentscope.audit.auditset import AuditSet
     >>> audit = AuditSet(sample_id=list("abc"), test_set=["iid"] * 3, label=[0, 1, 1],
-    ...                  logits=np.array([[0., 1], [0, 1], [1, 0]]), class_names=["a", "b"])
+    ...                  logits=np.array([[1., 0], [0, 1], [0, 1]]), class_names=["a", "b"])
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     health = record_health(audit)
