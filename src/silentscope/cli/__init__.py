@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "train",
     "slices",
     "subgroups",
+    "predictor",
     "shifts",
     "evaluate",
     "view",

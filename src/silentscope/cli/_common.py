@@ -24,3 +24,24 @@ def user_errors() -> Iterator[None]:
     except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as error:
         err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
         raise typer.Exit(code=2) from None
+
+
+def fmt_value(value: float, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits, ``-`` where it is missing (NaN or None)."""
+    import pandas as pd
+
+    return "-" if pd.isna(value) else f"{value:.{digits}g}"
+
+
+def fmt_interval(row, estimate: str, low: str, high: str, digits: int = 3) -> str:
+    """``estimate [low, high]`` from three fields of a table row."""
+    return (
+        f"{fmt_value(row[estimate], digits)} "
+        f"[{fmt_value(row[low], digits)}, {fmt_value(row[high], digits)}]"
+    )
+
+
+def print_skipped(skipped) -> None:
+    """One yellow line per skipped item (anything with ``what`` and ``reason``)."""
+    for item in skipped:
+        err_console.print(f"[yellow]skipped[/] {item.what}: {item.reason}")

@@ -1,4 +1,4 @@
-"""``silentscope subgroups`` and ``silentscope predictor``: which patients fail, and catching it."""
+"""``silentscope subgroups``: which patients does the classifier fail?"""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 
 from silentscope.cli._common import console, err_console, user_errors
-
-#: Below this many training errors the CLI suggests comparing with the logistic model.
-FEW_ERRORS = 100
+from silentscope.cli._common import fmt_interval as _interval
+from silentscope.cli._common import fmt_value as _fmt
+from silentscope.cli._common import print_skipped as _print_skipped
 
 STORE_ARGUMENT = typer.Argument(..., help="Audit store folder (see `silentscope import`).")
 
@@ -39,21 +39,6 @@ def parse_bins(values: list[str]) -> dict[str, int | list[float]]:
                 f"--bins {value!r} is not valid; write age=40,65 (cut points) or age=q4 (quantile bins)"
             )
     return bins
-
-
-def _fmt(value: float, digits: int = 3) -> str:
-    import pandas as pd
-
-    return "-" if pd.isna(value) else f"{value:.{digits}g}"
-
-
-def _interval(row, estimate: str, low: str, high: str, digits: int = 3) -> str:
-    return f"{_fmt(row[estimate], digits)} [{_fmt(row[low], digits)}, {_fmt(row[high], digits)}]"
-
-
-def _print_skipped(skipped) -> None:
-    for item in skipped:
-        err_console.print(f"[yellow]skipped[/] {item.what}: {item.reason}")
 
 
 def subgroups(
@@ -189,227 +174,5 @@ def _print_subgroups(result, top: int) -> None:
     _print_skipped(result.skipped)
 
 
-def predictor(
-    store: Path = STORE_ARGUMENT,
-    model: str = typer.Option("hgb", help="hgb (gradient boosting) or logreg."),
-    metadata: Annotated[
-        list[str] | None,
-        typer.Option("--metadata", "-m", help="Metadata column to use as a feature (repeatable)."),
-    ] = None,
-    flip: bool = typer.Option(
-        False, "--flip", help="Flip binary decisions with a high predicted risk."
-    ),
-    abstain: bool = typer.Option(
-        False, "--abstain", help="Abstain on predictions with a high predicted risk."
-    ),
-    objective: str | None = typer.Option(
-        None, help="f1, balanced_accuracy or accuracy (flip); risk=0.05 (abstain)."
-    ),
-    positive_class: str | None = typer.Option(
-        None, help="Positive class of the binary decision (one-vs-rest)."
-    ),
-    train_split: str | None = typer.Option(
-        None, help="Test set the predictor learns from (default: val, else cross-fitted on iid)."
-    ),
-    cluster: str | None = typer.Option(
-        None, help="Metadata column of the patient: folds and bootstrap by patient."
-    ),
-    n_splits: int = typer.Option(5, help="Folds of the cross-fitting on the training split."),
-    n_bootstrap: int = typer.Option(1000, help="Bootstrap resamples of every interval."),
-    seed: int = typer.Option(0, help="Seed of folds, models and bootstrap."),
-) -> None:
-    """Train a misclassification predictor (a learned CSF) and optionally flip or abstain with it.
-
-    Reports AUROC_f and AURC of the predictor against MSR with paired bootstrap CIs, the permutation importance of each feature, and with --flip/--abstain the change in the objective on every test set with a paired bootstrap 95% CI (thresholds on the predicted risk and, as a baseline, on 1 - MSR).
-
-    Example: silentscope predictor audit_store -m age -m sex --flip --objective f1
-    """
-    import pandas as pd
-
-    from silentscope.audit.store import load_audit, write_artifact
-    from silentscope.audit.test_sets import VALIDATION
-    from silentscope.predictor import compare_confidences, estimate_risk, feature_importances
-
-    with user_errors():
-        if flip and abstain:
-            raise ValueError("choose one of --flip and --abstain")
-        audit = load_audit(store)
-        notes = []
-        if train_split is None:
-            train_split = _default_train_split(audit, notes)
-        with console.status("training the misclassification predictor (cross-fitted)"):
-            estimate = estimate_risk(
-                audit,
-                model=model,
-                metadata=metadata or None,
-                train_split=train_split,
-                positive_class=positive_class,
-                n_splits=n_splits,
-                cluster=cluster,
-                random_state=seed,
-            )
-        n_errors = int(estimate.target[estimate.train_mask].sum())
-        if n_errors < FEW_ERRORS:
-            notes.append(
-                f"the predictor learnt from {n_errors} errors only; with so few, compare --model "
-                "logreg (fewer parameters) and trust the intervals, not the point estimates"
-            )
-        msr = audit.probabilities.max(axis=1)
-        # Every sample's risk is out of sample, so every test set but val can be evaluated.
-        comparison = compare_confidences(
-            audit,
-            {"MSR": msr, "MisPred": estimate.confidence},
-            correct=~estimate.target,
-            test_sets=[name for name in audit.test_sets if name != VALIDATION],
-            n_resamples=n_bootstrap,
-            random_state=seed,
-        )
-        held_out = ~estimate.train_mask if (~estimate.train_mask).any() else None
-        importance = feature_importances(estimate, held_out, random_state=seed)
-        risk_table = pd.DataFrame(
-            {
-                "sample_id": audit.sample_id,
-                "test_set": audit.test_set,
-                "risk": estimate.risk,
-                "fold": estimate.fold,
-            }
-        )
-        write_artifact(store, "predictor_risk", risk_table)
-        write_artifact(store, "predictor_comparison", comparison)
-        write_artifact(store, "predictor_importance", importance)
-        write_artifact(store, "predictor_settings", estimate.settings)
-        corrections = None
-        if flip or abstain:
-            if train_split != VALIDATION and not audit.has_validation:
-                notes.append(
-                    "--flip/--abstain skipped: the threshold must be chosen on a validation split "
-                    "that is not evaluated; add test set 'val'"
-                )
-            else:
-                action = "flip" if flip else "abstain"
-                objective = objective or ("f1" if flip else "risk=0.05")
-                corrections = _corrections(
-                    audit,
-                    estimate,
-                    msr,
-                    action,
-                    objective,
-                    train_split,
-                    positive_class,
-                    cluster,
-                    n_bootstrap,
-                    seed,
-                    notes,
-                )
-                write_artifact(store, "predictor_correction", corrections)
-    _print_predictor(comparison, importance, corrections, estimate)
-    for note in notes:
-        err_console.print(f"[yellow]note[/] {note}")
-
-
-def _default_train_split(audit, notes: list[str]) -> str:
-    from silentscope.audit.test_sets import IID, VALIDATION
-
-    if audit.has_validation:
-        return VALIDATION
-    split = IID if IID in audit.test_sets else audit.test_sets[0]
-    notes.append(
-        f"no validation split: the predictor is cross-fitted on {split!r}, each sample scored by a "
-        "model that never saw it; samples of other test sets that share images or patients with it "
-        "are only kept apart with --cluster"
-    )
-    return split
-
-
-def _corrections(
-    audit,
-    estimate,
-    msr,
-    action,
-    objective,
-    fit_on,
-    positive_class,
-    cluster,
-    n_bootstrap,
-    seed,
-    notes,
-):
-    """Flip or abstain with the learned risk and, as the baseline, with 1 - MSR."""
-    import pandas as pd
-
-    from silentscope.predictor import selective_correction
-
-    tables = []
-    for source, risk in (("MisPred", estimate.risk), ("MSR", 1.0 - msr)):
-        result = selective_correction(
-            audit,
-            risk,
-            action=action,
-            objective=objective,
-            fit_on=fit_on,
-            positive_class=positive_class,
-            cluster=cluster,
-            n_bootstrap=n_bootstrap,
-            random_state=seed,
-        )
-        tables.append(result.table.assign(risk_from=source, threshold=result.corrector.threshold_))
-        notes += [f"({source}) {note}" for note in result.notes]
-    return pd.concat(tables, ignore_index=True)
-
-
-def _print_predictor(comparison, importance, corrections, estimate) -> None:
-    table = Table(
-        title="failure detection: misclassification predictor vs MSR (paired bootstrap 95% CI)"
-    )
-    for column in ("test set", "metric", "MSR", "MisPred", "MisPred - MSR"):
-        table.add_column(column)
-    for (test_set, metric), rows in comparison.groupby(["test_set", "metric"], sort=False):
-        by_csf = rows.set_index("csf")
-        mispred = by_csf.loc["MisPred"]
-        table.add_row(
-            test_set,
-            metric,
-            _interval(by_csf.loc["MSR"], "estimate", "low", "high"),
-            _interval(mispred, "estimate", "low", "high"),
-            _interval(mispred, "delta", "delta_low", "delta_high"),
-        )
-    console.print(table)
-    top = Table(title=f"permutation importance (AUROC drop, held out, n={importance['n'].iloc[0]})")
-    top.add_column("feature")
-    top.add_column("importance")
-    for _, row in importance.head(10).iterrows():
-        top.add_row(row["feature"], f"{row['importance']:.4f} ± {row['importance_std']:.4f}")
-    console.print(top)
-    if corrections is not None:
-        result = Table(
-            title="selective correction on each test set (threshold chosen on validation)"
-        )
-        for column in (
-            "risk from",
-            "test set",
-            "changed",
-            "metric",
-            "before",
-            "after",
-            "change [95% CI]",
-            "real gain",
-        ):
-            result.add_column(column)
-        for _, row in corrections.iterrows():
-            result.add_row(
-                row["risk_from"],
-                row["test_set"],
-                f"{row['changed']}/{row['n']}",
-                row["metric"],
-                _fmt(row["before"], 4),
-                _fmt(row["after"], 4),
-                _interval(row, "delta", "delta_low", "delta_high", 3),
-                "[bold green]yes[/]" if row["significant"] else "no",
-            )
-        console.print(result)
-    _print_skipped(estimate.skipped)
-
-
 def register(app: typer.Typer) -> None:
     app.command("subgroups")(subgroups)
-    app.command("predictor")(predictor)
