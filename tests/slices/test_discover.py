@@ -18,7 +18,9 @@ from .conftest import odir_audit
 @pytest.fixture(scope="module")
 def report(odir_planted):
     audit, _ = odir_planted
-    return discover_slices(audit, n_seeds=3, min_support=15)
+    # ODIR's keywords restate the normal/abnormal label; kept here on purpose so that the
+    # explanation by report terms is exercised (the default leaves them out: tests/audit/test_roles.py)
+    return discover_slices(audit, n_seeds=3, min_support=15, keep_label_derived=True)
 
 
 def test_planted_slice_is_found_confirmed_and_explained(odir_planted, report):
@@ -51,8 +53,9 @@ def test_planted_slice_is_found_confirmed_and_explained(odir_planted, report):
 def test_no_planted_failure_means_no_confirmed_slice(odir_dir):
     audit, _ = odir_audit(odir_dir, n=800, seed=1, slice_error=0.06, base_error=0.06)
     report = discover_slices(
-        audit, ("metadata", "text"), slicer_params={"n_components": 6}, n_seeds=1
-    )
+        audit, ("metadata", "text"), slicer_params={"n_components": 6}, n_seeds=1,
+        keep_label_derived=True,
+    )  # fmt: skip
     assert report.n_slices == 0
     assert str(report).startswith("no slice confirmed")
 
@@ -60,7 +63,10 @@ def test_no_planted_failure_means_no_confirmed_slice(odir_dir):
 def test_single_modalities_and_baselines_run(odir_planted):
     audit = odir_planted[0].subset(np.arange(600))
     for modality in ("image", "text", "metadata"):
-        result = discover_slices(audit, (modality,), slicer_params={"n_components": 6}, n_seeds=1)
+        result = discover_slices(
+            audit, (modality,), slicer_params={"n_components": 6}, n_seeds=1,
+            keep_label_derived=True,  # the fixture's keywords restate the label
+        )  # fmt: skip
         assert result.settings["modalities"] == [modality]
     spot = discover_slices(audit, slicer="spotlight", slicer_params={"n_slices": 3}, n_seeds=1)
     assert spot.settings["slicer"] == "spotlight"
@@ -96,6 +102,7 @@ def test_cli_prints_and_saves_slices(tmp_path, odir_planted):
             "2",
             "--min-support",
             "15",
+            "--keep-label-derived",
         ],
     )
     assert result.exit_code == 0, result.output

@@ -79,7 +79,8 @@ def test_modality_views_add_the_joint_view_only_for_several_modalities():
 
 def test_discovery_names_the_views_and_can_fit_the_joint_representation_only(odir_planted):
     audit, planted = odir_planted
-    pooled = discover_slices(audit, n_seeds=3, min_support=15)
+    # the fixture's ODIR keywords restate the label: kept to exercise the text view
+    pooled = discover_slices(audit, n_seeds=3, min_support=15, keep_label_derived=True)
     assert pooled.settings["views"] == ["image", "text", "metadata", "joint"]
     assert pooled.n_slices >= 1
     found = {v.strip() for views in pooled.slices["views"] for v in views.split(",")}
@@ -88,7 +89,9 @@ def test_discovery_names_the_views_and_can_fit_the_joint_representation_only(odi
         audit.sample_id, pooled.membership.loc[pooled.membership["rank"] == 1, "sample_id"]
     )
     assert planted[top].mean() > 0.6  # the planted group (women over 65 with a disease)
-    joint = discover_slices(audit, n_seeds=3, min_support=15, per_modality=False)
+    joint = discover_slices(
+        audit, n_seeds=3, min_support=15, per_modality=False, keep_label_derived=True
+    )
     assert joint.settings["views"] == ["joint"]
     assert set(joint.candidates["views"]) == {"joint"}
 
@@ -125,7 +128,17 @@ def test_cli_joint_only_fits_the_fused_representation_alone(tmp_path, odir_plant
         ("--per-modality", ["text", "metadata", "joint"]),
     ):
         result = runner.invoke(
-            app, ["slices", str(store), "-m", "text,metadata", "--seeds", "1", flag]
+            app,
+            [
+                "slices",
+                str(store),
+                "-m",
+                "text,metadata",
+                "--seeds",
+                "1",
+                flag,
+                "--keep-label-derived",
+            ],  # fmt: skip
         )
         assert result.exit_code == 0, result.output
         assert read_artifact(store, "slices_settings")["views"] == views
@@ -133,7 +146,10 @@ def test_cli_joint_only_fits_the_fused_representation_alone(tmp_path, odir_plant
 
 def test_bootstrap_stability_is_measured_in_every_view(odir_planted):
     audit, _ = odir_planted
-    report = discover_slices(audit, ("text", "metadata"), n_seeds=1, n_resamples=2, min_support=15)
+    report = discover_slices(
+        audit, ("text", "metadata"), n_seeds=1, n_resamples=2, min_support=15,
+        keep_label_derived=True,
+    )  # fmt: skip
     stability = report.slicer.stability_
     assert stability.resamples.shape == (report.slicer.n_slices_, 2)
     assert np.isfinite(stability.resample_stability).all()

@@ -52,6 +52,7 @@ def test_kinds_and_skips_each_come_with_a_reason():
             "site": ["one"] * n,
             "empty": [np.nan] * n,
             "record": [f"r{i}" for i in range(n)],
+            "ward": [f"w{i % 25}" for i in range(n)],
             "patient": np.arange(n),
         }
     )
@@ -61,8 +62,10 @@ def test_kinds_and_skips_each_come_with_a_reason():
     reasons = {s.what: s.reason for s in skipped}
     assert "single value" in reasons["attribute site"]
     assert "all values are missing" in reasons["attribute empty"]
-    assert "more than max_levels=20" in reasons["attribute record"]
-    assert "looks like an identifier" in reasons["attribute patient"]
+    # identifiers are recognised by the one rule of silentscope.audit.roles
+    assert "more than max_levels=20" in reasons["attribute ward"]
+    assert "names samples" in reasons["attribute record"]
+    assert "identifier" in reasons["attribute patient"]
 
 
 def test_named_columns_are_used_as_asked_and_unknown_ones_are_an_error():

@@ -28,13 +28,18 @@ def test_an_auditset_without_metadata_is_refused_with_the_fix():
 def test_untestable_columns_are_skipped_and_the_rest_is_analysed():
     n = 600
     audit = synthetic_audit(
-        n, site=["one"] * n, empty=[np.nan] * n, record=[f"r{i}" for i in range(n)]
+        n,
+        site=["one"] * n,
+        empty=[np.nan] * n,
+        record=[f"r{i}" for i in range(n)],
+        ward=[f"w{i % 25}" for i in range(n)],
     )
     result = analyze_subgroups(audit)
     reasons = skipped_reasons(result)
     assert "single value" in reasons["attribute site"]
     assert "all values are missing" in reasons["attribute empty"]
-    assert "max_levels" in reasons["attribute record"]
+    assert "max_levels" in reasons["attribute ward"]
+    assert "names samples" in reasons["attribute record"]
     assert set(result.attributes["attribute"]) == {"risky", "noise"}
     assert result.groups.query("attribute == 'risky' and group == 'yes'")["significant"].all()
 

@@ -92,6 +92,11 @@ class AuditSet:
         JSON of the shift parameters applied to each sample (corruption, severity, seed).
     provenance : dict, optional
         Model, data, seed, shift suite: anything needed to reproduce the audit.
+    metadata_roles : mapping of column to role, optional
+        What the source knows of metadata columns (``{"patient_id": "identifier"}``); every
+        other column's role is inferred (:mod:`silentscope.audit.roles`). After
+        construction: a :class:`~silentscope.audit.roles.ColumnRole` per column, recorded
+        in the store so that every analysis uses the same columns.
 
     Examples
     --------
@@ -121,6 +126,7 @@ class AuditSet:
     image_ref: np.ndarray | None = None
     shift_params: np.ndarray | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    metadata_roles: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.sample_id = _as_str_array(self.sample_id, "sample_id")
@@ -137,6 +143,17 @@ class AuditSet:
         self._validate_test_sets()
         check_unique_ids(self.sample_id)
         self.provenance = dict(self.provenance)
+        self._resolve_roles()
+
+    def _resolve_roles(self) -> None:
+        from silentscope.audit.roles import resolve_roles
+
+        try:
+            self.metadata_roles = resolve_roles(
+                self.metadata, self.metadata_roles, label=self.label, test_set=self.test_set
+            )
+        except ValueError as error:
+            raise AuditSetError(str(error)) from None
 
     def _validate_outputs(self, n: int) -> None:
         self.logits = (
@@ -337,6 +354,19 @@ class AuditSet:
     def evaluation_sets(self) -> tuple[str, ...]:
         """Test sets to evaluate on: every test set except the validation split."""
         return tuple(name for name in self.test_sets if name != VALIDATION)
+
+    def with_metadata_roles(self, roles: Mapping[str, str]) -> AuditSet:
+        """A copy in which the named metadata columns have the given roles (declared).
+
+        Examples
+        --------
+        >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
+        ...                  logits=np.eye(2), class_names=["no", "yes"],
+        ...                  metadata=pd.DataFrame({"code": ["x", "y"]}))
+        >>> audit.with_metadata_roles({"code": "identifier"}).metadata_roles["code"].role
+        'identifier'
+        """
+        return replace(self, metadata_roles={**(self.metadata_roles or {}), **dict(roles)})
 
     def with_confidence(self, name: str, values) -> AuditSet:
         """A copy with one more external confidence (higher = more confident)."""

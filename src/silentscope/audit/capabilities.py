@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from silentscope.audit.auditset import AuditSet
+from silentscope.audit.roles import analysable_columns, roles_of
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,44 @@ ANALYSES = (
 )
 
 
+def metadata_status(audit: AuditSet) -> tuple[list[str], str | None]:
+    """The analysable metadata columns, and why there are none where there are none.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> audit = AuditSet(sample_id=[str(i) for i in range(40)], test_set=["iid"] * 40,
+    ...                  label=np.arange(40) % 2, logits=np.zeros((40, 2)), class_names=["a", "b"],
+    ...                  metadata=pd.DataFrame({"source_index": range(40)}))
+    >>> metadata_status(audit)[1]
+    'no testable attribute (source_index is a row index)'
+    """
+    if not audit.has("metadata"):
+        return [], "needs metadata"
+    roles = roles_of(audit)
+    kept, left_out = analysable_columns(roles)
+    if kept:
+        return kept, None
+    short = ", ".join(
+        f"{name} is {_ROLE_WORDS.get(roles[name].role, 'excluded')}" for name, _ in left_out
+    )
+    return [], f"no testable attribute ({short})"
+
+
+_ROLE_WORDS = {
+    "identifier": "an identifier",
+    "index": "a row index",
+    "file": "a file name",
+    "ground_truth": "planted ground truth",
+    "label_derived": "derived from the label",
+}
+
+
 def analysis_availability(audit: AuditSet) -> list[tuple[Analysis, str | None]]:
     """Each analysis with ``None`` if available, else the reason it is not.
+
+    Metadata counts only through its analysable columns (:mod:`silentscope.audit.roles`):
+    a store whose only column is a row index cannot be analysed by subgroup.
 
     Examples
     --------
@@ -41,10 +78,18 @@ def analysis_availability(audit: AuditSet) -> list[tuple[Analysis, str | None]]:
     >>> [reason for analysis, reason in analysis_availability(audit)][6]
     'needs validation'
     """
+    columns, metadata_reason = metadata_status(audit)
+
+    def has(name: str) -> bool:
+        return bool(columns) if name == "metadata" else audit.has(name)
+
     result = []
     for analysis in ANALYSES:
-        missing = [name for name in analysis.requires if not audit.has(name)]
-        if analysis.any_of and not any(audit.has(name) for name in analysis.any_of):
+        missing = [name for name in analysis.requires if not has(name)]
+        if analysis.any_of and not any(has(name) for name in analysis.any_of):
             missing.append(" or ".join(analysis.any_of))
-        result.append((analysis, f"needs {', '.join(missing)}" if missing else None))
+        reason = f"needs {', '.join(missing)}" if missing else None
+        if missing == ["metadata"] and audit.has("metadata"):
+            reason = metadata_reason
+        result.append((analysis, reason))
     return result

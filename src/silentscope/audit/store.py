@@ -2,7 +2,8 @@
 
 Layout of a store folder::
 
-    manifest.json        format, schema version, class names, provenance, file sizes/checksums
+    manifest.json        format, schema version, class names, provenance, metadata roles,
+                         file sizes/checksums
     samples.parquet      per-sample columns: ids, test sets, labels, text, image refs,
                          external confidences (``conf.<name>``), metadata (``meta.<column>``)
     logits.npy           (N, C) float32, memory-mappable
@@ -127,6 +128,9 @@ def _write_store(audit: AuditSet, folder: Path) -> None:
         "test_sets": list(audit.test_sets),
         "confidences": sorted(audit.confidences),
         "metadata_columns": [] if audit.metadata is None else list(audit.metadata.columns),
+        "metadata_roles": {
+            column: role.to_dict() for column, role in (audit.metadata_roles or {}).items()
+        },
         "columns": [c for c in _SAMPLE_TEXT_COLUMNS if getattr(audit, c) is not None],
         "arrays": arrays,
         "files": files,
@@ -227,6 +231,8 @@ def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = Fal
         image_ref=frame["image_ref"].to_numpy() if "image_ref" in frame else None,
         shift_params=frame["shift_params"].to_numpy() if "shift_params" in frame else None,
         provenance=manifest.get("provenance", {}),
+        # stores written before roles were recorded have none: their roles are inferred now
+        metadata_roles=manifest.get("metadata_roles") or None,
     )
 
 

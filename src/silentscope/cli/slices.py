@@ -136,6 +136,13 @@ def slices_command(
     save: Annotated[
         bool, typer.Option("--save/--no-save", help="Save the slices into the store.")
     ] = True,
+    keep_label_derived: Annotated[
+        bool,
+        typer.Option(
+            "--keep-label-derived",
+            help="Keep metadata columns and report text that restate the label (left out by default).",
+        ),
+    ] = False,
 ) -> None:
     """Find groups of samples where the classifier fails, confirm them on held-out samples, explain them.
 
@@ -153,6 +160,7 @@ def slices_command(
                 audit, chosen, test_sets=test_set or None, slicer=slicer, slicer_params=params,
                 fusion=fusion, per_modality=per_modality, text_embedding=text_embedding, n_seeds=seeds, n_resamples=resamples,
                 min_support=min_support, alpha=alpha, max_slices=max_slices, random_state=seed,
+                keep_label_derived=keep_label_derived,
                 progress=lambda stage: status.update(f"slice discovery: {stage}"),
             )  # fmt: skip
         _print(report)

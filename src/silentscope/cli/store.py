@@ -150,7 +150,14 @@ def info(store: Path = typer.Argument(..., help="Audit store folder.")) -> None:
     if audit.confidences:
         console.print(f"external confidences: {', '.join(sorted(audit.confidences))}")
     if audit.metadata is not None:
-        console.print(f"metadata columns: {', '.join(audit.metadata.columns)}")
+        # each column's role decides which analyses may use it (silentscope.audit.roles)
+        roles = Table(title="metadata columns and their roles")
+        for column in ("column", "role", "used by analyses", "why"):
+            roles.add_column(column)
+        for name, role in audit.metadata_roles.items():
+            used = "yes" if role.analysable else "[yellow]no[/]"
+            roles.add_row(name, f"{role.role} ({role.source})", used, role.reason)
+        console.print(roles)
     analyses = Table(title="analyses")
     analyses.add_column("analysis")
     analyses.add_column("command")

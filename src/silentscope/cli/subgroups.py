@@ -84,6 +84,16 @@ def subgroups(
     ] = None,
     top: int = typer.Option(15, help="Rows of the ranked table to print."),
     seed: int = typer.Option(0, help="Seed of the Monte-Carlo exact tests."),
+    pool: bool = typer.Option(
+        False,
+        "--pool",
+        help="Analyse the chosen test sets as one scope (default: each on its own).",
+    ),
+    keep_label_derived: bool = typer.Option(
+        False,
+        "--keep-label-derived",
+        help="Also test metadata columns that restate the label (left out by default).",
+    ),
 ) -> None:
     """Which patients does the classifier fail? Error rates, tests and odds ratios per group.
 
@@ -109,6 +119,8 @@ def subgroups(
             min_group_size=min_group_size,
             alpha=alpha,
             random_state=seed,
+            pool=pool,
+            keep_label_derived=keep_label_derived,
         )
         for name, table in result.artifacts().items():
             write_artifact(store, name, table)

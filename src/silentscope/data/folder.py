@@ -338,6 +338,14 @@ def load_folder(
         raise DatasetError(
             f"{source} has no metadata column(s) {missing}; its columns are {list(frame.columns)}"
         )
+    if patient_column and patient_column in metadata_columns:
+        # the table told us which column is the patient: it is an identifier, never a property
+        info["metadata_roles"] = {
+            patient_column: {
+                "role": "identifier",
+                "reason": "is the patient column of the image table (declared by load_folder)",
+            }
+        }
     text = None
     if text_column:
         text = frame[text_column].fillna("").astype(str).to_numpy()

@@ -355,6 +355,13 @@ def load_medmnist(
             "license": info.license,
             "official_counts": dict(zip(_SPLITS, info.n_samples, strict=True)),
             "matches_official_counts": counts == info.n_samples,
+            "metadata_roles": {
+                "source_index": {
+                    "role": "index",
+                    "reason": "is the row index in the MedMNIST file's split array: it numbers "
+                    "samples, it describes none (declared by the MedMNIST adapter)",
+                }
+            },
             **({"labels": "1 when any of the 14 findings is present"} if multi_label else {}),
         },
         targets=targets,

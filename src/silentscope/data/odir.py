@@ -48,6 +48,21 @@ _CLASS_ORDER = {
     "normal_abnormal": ("normal", "abnormal"),
 }
 METADATA_COLUMNS = ("patient_id", "age", "sex", "eye", "label_code")
+#: What the adapter knows of its columns (see :mod:`silentscope.audit.roles`).
+ODIR_ROLES = {
+    "patient_id": {
+        "role": "identifier",
+        "reason": "is the ODIR patient number (declared by the ODIR adapter)",
+    },
+    "age": "clinical",
+    "sex": "clinical",
+    "eye": "acquisition",
+    "label_code": {
+        "role": "label_derived",
+        "reason": "is the per-eye diagnosis code that the class is mapped from (declared by the "
+        "ODIR adapter)",
+    },
+}
 
 
 def load_odir(
@@ -153,6 +168,7 @@ def load_odir(
             "label_scheme": label_scheme,
             "label_mapping": mapping,
             "licence": "research use only",
+            "metadata_roles": ODIR_ROLES,
         }
     )
     return dataset

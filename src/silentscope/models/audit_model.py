@@ -395,6 +395,9 @@ def _build_audit(
     }
     merged = {**facts, **(provenance or {})}
     merged.setdefault("dataset", {"name": dataset.name, "class_names": list(dataset.class_names)})
+    # the adapter's knowledge of its columns (e.g. MedMNIST's row index) becomes their role
+    declared = dataset.info.get("metadata_roles") or {}
+    roles = {name: role for name, role in declared.items() if name in metadata.columns}
     return AuditSet(
         sample_id=np.concatenate(sample_ids),
         test_set=test_set_col,
@@ -411,4 +414,5 @@ def _build_audit(
         image_ref=_column(sets, lambda d: d.image_refs, ""),
         shift_params=shift,
         provenance=merged,
+        metadata_roles=roles or None,
     )

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy.special import logsumexp, softmax
 
 from silentscope.audit.auditset import AuditSet
+from silentscope.audit.roles import analysable_columns, roles_of
 from silentscope.subgroups.attributes import Skipped
 
 #: Above this many classes, per-class probabilities are left out (the summaries remain).
@@ -116,13 +117,15 @@ def _mc_features(audit: AuditSet) -> dict[str, np.ndarray]:
 
 
 def metadata_features(
-    audit: AuditSet, columns: Sequence[str] | None
+    audit: AuditSet, columns: Sequence[str] | None, *, keep_label_derived: bool = False
 ) -> tuple[pd.DataFrame, list[Skipped]]:
     """Metadata columns as predictor features (``meta.<column>``), with what was skipped.
 
     Numeric columns stay numeric (missing values stay NaN, which the models handle);
     other columns become categorical. A column with no values, or a single value, is
-    skipped with its reason.
+    skipped with its reason, and so is one whose role is not analysable
+    (:mod:`silentscope.audit.roles`: an identifier, row index or file name, or a
+    label-derived column unless ``keep_label_derived``).
 
     Raises
     ------
@@ -151,7 +154,10 @@ def metadata_features(
         raise ValueError(
             f"metadata column(s) {unknown} not found; available: {', '.join(audit.metadata.columns)}"
         )
-    out, skipped = {}, []
+    columns, left_out = analysable_columns(
+        roles_of(audit), columns, keep_label_derived=keep_label_derived
+    )
+    out, skipped = {}, [Skipped(f"feature {name}", why) for name, why in left_out]
     for name in columns:
         column = audit.metadata[name]
         present = column.dropna()
@@ -182,8 +188,12 @@ def metadata_features(
 
 
 def build_features(
-    audit: AuditSet, metadata: Sequence[str] | None = None, *, confidences: bool = True
+    audit: AuditSet,
+    metadata: Sequence[str] | None = None,
+    *,
+    confidences: bool = True,
+    keep_label_derived: bool = False,
 ) -> tuple[pd.DataFrame, list[Skipped]]:
     """Output features plus metadata features, side by side."""
-    meta, skipped = metadata_features(audit, metadata)
+    meta, skipped = metadata_features(audit, metadata, keep_label_derived=keep_label_derived)
     return pd.concat([output_features(audit, confidences=confidences), meta], axis=1), skipped

@@ -18,6 +18,12 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from silentscope.audit.roles import (
+    analysable_columns,
+    describe_left_out,
+    roles_of,
+    text_label_derived,
+)
 from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
 from silentscope.slices.ranking import rank_slices
@@ -121,6 +127,7 @@ def discover_slices(
     embeddings: Mapping[str, np.ndarray] | None = None,
     text_embedding: str = "tfidf_svd",
     metadata_columns: Sequence[str] | None = None,
+    keep_label_derived: bool = False,
     confirm_fraction: float = 0.5,
     n_seeds: int = 5,
     n_resamples: int = 0,
@@ -151,6 +158,12 @@ def discover_slices(
         fitting split's size, its ``feature_weights`` to the representation's.
     fusion, weights, n_components, embeddings, text_embedding, metadata_columns
         Representation settings, see :func:`~silentscope.slices.build_representation`.
+    keep_label_derived : bool, default=False
+        Keep metadata columns and report text that restate the label
+        (:mod:`silentscope.audit.roles`). By default they are left out of the
+        representation and the explanations, with a note saying why: a slice explained by
+        the label itself only restates the per-class error table. Identifiers, row indices
+        and file names are always left out (declare another role to use one).
     per_modality : bool, default=True
         Also fit the slicer on each modality's block alone and pool the candidate slices
         with those of the fused representation
@@ -217,12 +230,14 @@ def discover_slices(
             f"slice discovery needs at least 4 errors and 4 correct predictions; the selected "
             f"test sets have {int(errors.sum())} errors in {data.n_samples} samples"
         )
-    modalities = (
-        tuple(modalities) if modalities is not None else available_modalities(data, embeddings)
-    )
+    asked = modalities is not None
+    modalities = tuple(modalities) if asked else available_modalities(data, embeddings)
+    inputs = _analysable_inputs(data, modalities, embeddings, metadata_columns, keep_label_derived)
+    modalities, metadata_columns, text_reason, input_notes = inputs
     if not modalities:
         raise ValueError(
-            "this AuditSet has no features, text or metadata to slice; add one of them"
+            "this AuditSet has no features, text or analysable metadata to slice; add one of them"
+            + (f" ({'; '.join(input_notes)})" if input_notes else "")
         )
 
     timer.stage("building the representation")
@@ -273,7 +288,10 @@ def discover_slices(
 
     timer.stage("explaining slices")
     shown = _shown_slices(candidates, membership, merge_overlap, max_slices)
-    table, member_frame = _explain(data, shown, membership, scores, errors, n_terms, n_examples)
+    table, member_frame = _explain(
+        data, shown, membership, scores, errors, n_terms, n_examples,
+        metadata_columns, text_reason is None,
+    )  # fmt: skip
 
     timer.stage("done")
     settings = {
@@ -284,11 +302,13 @@ def discover_slices(
         "confirm_fraction": confirm_fraction, "n_seeds": n_seeds, "n_resamples": n_resamples,
         "min_support": min_support, "alpha": alpha, "merge_overlap": merge_overlap,
         "max_slices": max_slices, "random_state": random_state,
+        "metadata_columns": list(metadata_columns or []),
+        "keep_label_derived": keep_label_derived, "left_out_inputs": list(input_notes),
         "n_samples": int(data.n_samples), "n_errors": int(errors.sum()),
     }  # fmt: skip
     return SliceReport(
         slices=table, candidates=candidates, membership=member_frame, settings=settings,
-        notes=list(representation.notes), timings=dict(timer.timings), slicer=fitted,
+        notes=[*input_notes, *representation.notes], timings=dict(timer.timings), slicer=fitted,
         representation=representation,
     )  # fmt: skip
 
@@ -451,15 +471,49 @@ def _shown_slices(candidates, membership, merge_overlap, max_slices):
     return shown[: int(max_slices)]
 
 
-def _explain(data, shown, membership, scores, errors, n_terms, n_examples):
+def _analysable_inputs(data, modalities, embeddings, metadata_columns, keep_label_derived):
+    """Modalities and metadata columns that may explain failures, and notes on the rest.
+
+    Returns the modalities, the metadata columns (None without metadata), the reason the
+    report text restates the label (None if it does not or is kept) and notes.
+    """
+    embeddings = dict(embeddings or {})
+    notes: list[str] = []
+    columns = None
+    if data.has("metadata"):
+        columns, left_out = analysable_columns(
+            roles_of(data), metadata_columns, keep_label_derived=keep_label_derived
+        )
+        notes += describe_left_out(left_out)
+    if "metadata" in modalities and "metadata" not in embeddings and not columns:
+        if metadata_columns is not None:
+            raise ValueError(
+                f"none of the metadata columns {list(metadata_columns)} may be used: "
+                + "; ".join(notes)
+            )
+        modalities = tuple(m for m in modalities if m != "metadata")
+        notes.append("the 'metadata' modality was dropped: no analysable column is left")
+    text_reason = None
+    if data.text is not None and not keep_label_derived:
+        text_reason = text_label_derived(data)
+    if text_reason is not None:
+        notes.append(
+            f"report text left out of the representation and the explanations: {text_reason}; "
+            "pass keep_label_derived=True (CLI: --keep-label-derived) to use it"
+        )
+        modalities = tuple(m for m in modalities if m != "text" or "text" in embeddings)
+    return modalities, columns, text_reason, notes
+
+
+def _explain(data, shown, membership, scores, errors, n_terms, n_examples, columns, use_text=True):
     counts = vocab = None
-    if data.text is not None and shown:
+    if data.text is not None and shown and use_text:
         counts, vocab = term_matrix(data.text)
     confidence = data.probabilities.max(axis=1)
     rows, members = [], []
     for rank, (record, mask) in enumerate(shown, start=1):
         terms = distinguishing_terms(counts, vocab, mask, n_terms) if counts is not None else []
-        enrichment = metadata_enrichment(data.metadata, mask) if data.has("metadata") else []
+        enrichment = metadata_enrichment(data.metadata, mask, columns=columns) if columns else []
         column_scores = scores[:, record["slice"]]
         representative, wrong = slice_examples(column_scores, errors, confidence, mask, n_examples)
         rows.append(

@@ -107,7 +107,8 @@ def metadata_enrichment(
     max_items : int, default=3
     min_z : float, default=3.0
     columns : sequence of str, optional
-        Default: all but ground-truth ``gt_*`` columns and identifiers.
+        Default: :func:`~silentscope.slices.representation.default_metadata_columns`
+        (identifiers, row indices, file names and ``gt_*`` ground truth left out).
 
     Returns
     -------

@@ -29,15 +29,17 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 
+from silentscope.audit.roles import (
+    GROUND_TRUTH_PREFIX,
+    analysable_columns,
+    resolve_roles,
+    roles_of,
+)
 from silentscope.text.embeddings import make_text_embedder
 
 #: Built-in modalities; any other name must come with a user-supplied embedding.
 MODALITIES = ("image", "text", "metadata")
 FUSIONS = ("weighted", "concat")
-#: Metadata columns with this prefix hold planted ground truth (synthetic data) and are never inputs.
-GROUND_TRUTH_PREFIX = "gt_"
-#: Identifier columns, left out of the default metadata: they name samples, not properties.
-IDENTIFIER_COLUMNS = ("sample_id", "patient_id", "study_id", "image_id", "file", "filename", "md5")
 
 
 @dataclass
@@ -77,8 +79,7 @@ def encode_metadata(
     ----------
     metadata : DataFrame, N rows
     columns : sequence of str, optional
-        Columns to encode; default all except ground-truth ``gt_*`` columns and the
-        identifiers in :data:`IDENTIFIER_COLUMNS`.
+        Columns to encode; default :func:`default_metadata_columns`.
     max_categories : int, default=20
         A categorical column keeps its ``max_categories - 1`` most frequent values and
         pools the rest into ``other``.
@@ -159,18 +160,19 @@ def encode_metadata(
 
 
 def default_metadata_columns(metadata: pd.DataFrame) -> list[str]:
-    """Metadata columns used unless chosen: all but ``gt_*`` ground truth and identifiers.
+    """Metadata columns used unless chosen: the analysable ones by their inferred roles.
+
+    Identifiers, row indices, file names and ``gt_*`` ground truth are left out (see
+    :mod:`silentscope.audit.roles`; an AuditSet's recorded roles, which also know the
+    label-derived columns, are used by :func:`modality_blocks` instead).
 
     Examples
     --------
-    >>> default_metadata_columns(pd.DataFrame(columns=["patient_id", "age", "gt_slice_rare"]))
+    >>> default_metadata_columns(pd.DataFrame({"patient_id": [1, 2], "age": [40, 60],
+    ...                                        "gt_slice_rare": [True, False]}))
     ['age']
     """
-    return [
-        str(c)
-        for c in metadata.columns
-        if not str(c).startswith(GROUND_TRUTH_PREFIX) and str(c) not in IDENTIFIER_COLUMNS
-    ]
+    return analysable_columns(resolve_roles(metadata))[0]
 
 
 def _check_block(name: str, values, n: int) -> np.ndarray:
@@ -242,6 +244,15 @@ def modality_blocks(
                 raise ValueError(
                     "the 'metadata' modality needs metadata columns in the AuditSet; add them or drop 'metadata'"
                 )
+            if metadata_columns is None:
+                # the AuditSet's recorded roles: identifiers and label-derived columns stay out
+                metadata_columns = analysable_columns(roles_of(audit))[0]
+                if not metadata_columns:
+                    raise ValueError(
+                        "the 'metadata' modality has no analysable column (see `silentscope "
+                        "info`: identifiers, row indices, file names and label-derived columns "
+                        "are left out); drop 'metadata' or declare a column's role"
+                    )
             matrix, names, meta_notes = encode_metadata(audit.metadata, metadata_columns)
             blocks[name] = matrix
             notes.extend(meta_notes)
@@ -395,7 +406,6 @@ def build_representation(
 __all__ = [
     "FUSIONS",
     "GROUND_TRUTH_PREFIX",
-    "IDENTIFIER_COLUMNS",
     "MODALITIES",
     "Representation",
     "build_representation",

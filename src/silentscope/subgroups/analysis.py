@@ -23,9 +23,17 @@ import numpy as np
 import pandas as pd
 
 from silentscope.audit.auditset import AuditSet, require
-from silentscope.audit.test_sets import IID, VALIDATION
+from silentscope.audit.roles import roles_of, source_ids
+from silentscope.audit.test_sets import IID, VALIDATION, parse_test_set
 from silentscope.subgroups.association import categorical_test, group_rows, trend_test
-from silentscope.subgroups.attributes import MISSING, Attribute, Skipped, prepare_attributes
+from silentscope.subgroups.attributes import (
+    MAX_NUMERIC_LEVELS_AS_CATEGORICAL,
+    MISSING,
+    Attribute,
+    Skipped,
+    prepare_attributes,
+    quantile_cut_points,
+)
 from silentscope.subgroups.logistic import SeparationError
 from silentscope.subgroups.multivariable import fit_multivariable, interaction_test
 from silentscope.subgroups.result import SubgroupResult, finish
@@ -57,6 +65,8 @@ def analyze_subgroups(
     alpha: float = 0.05,
     confidence: float = 0.95,
     random_state: int | None = 0,
+    pool: bool = False,
+    keep_label_derived: bool = False,
 ) -> SubgroupResult:
     """Test which metadata groups are misclassified more often, with FDR control.
 
@@ -67,9 +77,10 @@ def analyze_subgroups(
     attributes : list of str, optional
         Metadata columns to analyse; all usable ones by default.
     test_sets : list of str, optional
-        The primary scope. Default: ``iid`` where present, else every test set except
-        ``val``. Corrupted copies of the same images are not pooled by default, since
-        they are not independent samples.
+        The primary scopes, one per test set (or one pooled scope with ``pool``). Default:
+        ``iid`` where present, else each test set except ``val`` and the corrupted copies,
+        on its own: different shift sets are never pooled unless asked, since a group
+        found only in one set would be compared with samples of another.
     per_class : bool, default False
         Also analyse each true class on its own (the error rate is then the miss rate of
         that class): a subgroup can fail on one disease only.
@@ -98,6 +109,16 @@ def analyze_subgroups(
         Level of every interval.
     random_state : int, optional
         Seed of the Monte-Carlo exact tests.
+    pool : bool, default False
+        Analyse the chosen ``test_sets`` as one scope. Corrupted copies of one image then
+        count once: tests cluster on the source image (unless ``cluster`` is given).
+    keep_label_derived : bool, default False
+        Also test metadata columns that restate the label (role ``label_derived``, see
+        :mod:`silentscope.audit.roles`); they are skipped with the reason by default.
+
+    Numeric attributes without ``bins`` are cut at the quartiles of every distinct image
+    of the AuditSet, so the bins do not change with the scope or the options; the cut
+    points used are in ``result.settings["bins"]``.
 
     Returns
     -------
@@ -131,13 +152,16 @@ def analyze_subgroups(
     _check_arguments(numeric, min_group_size, alpha, confidence)
     if cluster is not None and attributes is not None and cluster in attributes:
         raise ValueError(f"{cluster!r} is the cluster column and cannot also be an attribute")
-    primary = _primary_test_sets(audit, test_sets)
-    scope_sets = [tuple(primary)]
+    primary_scopes = _primary_scopes(audit, test_sets, pool)
+    scope_sets = list(primary_scopes)
     if per_test_set:
-        scope_sets += [(name,) for name in audit.evaluation_sets() if (name,) != tuple(primary)]
+        scope_sets += [(name,) for name in audit.evaluation_sets() if (name,) not in scope_sets]
     analysed = np.isin(audit.test_set, sorted({name for names in scope_sets for name in names}))
     metadata = audit.metadata.loc[analysed].reset_index(drop=True)
     cluster_ids = _cluster_ids(metadata, cluster)
+    sources = source_ids(audit.sample_id, audit.test_set)[analysed]
+    copies = cluster_ids is None and len(np.unique(sources)) < len(sources)
+    bins = {**_fixed_quantile_bins(audit, categorical, bins), **dict(bins or {})}
     prepared, skipped = prepare_attributes(
         metadata,
         attributes,
@@ -145,13 +169,24 @@ def analyze_subgroups(
         categorical=categorical,
         exclude=() if cluster is None else (cluster,),
         max_levels=max_levels,
+        roles=roles_of(audit),
+        keep_label_derived=keep_label_derived,
     )
+    used = {a.name for a in prepared}
     settings = {
-        "test_sets": list(primary),
+        "test_sets": [name for names in primary_scopes for name in names],
+        "scopes": ["+".join(names) for names in scope_sets],
+        "pool": pool,
         "per_class": per_class,
         "per_test_set": per_test_set,
         "numeric": numeric,
+        "bins": {name: cuts for name, cuts in bins.items() if name in used},
+        "keep_label_derived": keep_label_derived,
         "cluster": cluster,
+        "copies": "a scope holding several copies of one image (corrupted test sets) clusters "
+        "its tests on the source image, so the copies count once"
+        if copies
+        else "each image appears once",
         "min_group_size": min_group_size,
         "alpha": alpha,
         "confidence": confidence,
@@ -167,7 +202,7 @@ def analyze_subgroups(
     label = audit.label[analysed]
     group_rows_, attribute_rows, term_tables = [], [], []
     for scope in _scopes(scope_sets, test_set, label, audit.class_names, per_class):
-        scope_cluster = None if cluster_ids is None else cluster_ids[scope.mask]
+        scope_cluster = _scope_cluster(cluster_ids, sources, scope.mask)
         rows, tests, terms, notes = _analyse_scope(
             scope, prepared, errors[scope.mask], scope_cluster, options
         )
@@ -177,9 +212,11 @@ def analyze_subgroups(
         skipped += notes
     interaction_rows = []
     if per_test_set:
+        primary = list(primary_scopes[0]) if len(primary_scopes) == 1 else []
         interaction_rows, notes = _interactions(
-            prepared, errors, test_set, label, audit, primary, per_class, options, cluster_ids
-        )
+            prepared, errors, test_set, label, audit, primary, per_class, options,
+            cluster_ids, sources,
+        )  # fmt: skip
         skipped += notes
     return finish(
         group_rows_, attribute_rows, term_tables, interaction_rows, skipped, settings, alpha
@@ -243,7 +280,10 @@ def _check_arguments(numeric: str, min_group_size: int, alpha: float, confidence
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
 
 
-def _primary_test_sets(audit: AuditSet, test_sets: Sequence[str] | None) -> list[str]:
+def _primary_scopes(
+    audit: AuditSet, test_sets: Sequence[str] | None, pool: bool
+) -> list[tuple[str, ...]]:
+    """The primary scopes: one per test set, or the chosen sets pooled when asked."""
     if test_sets is not None:
         test_sets = [test_sets] if isinstance(test_sets, str) else list(test_sets)
         missing = [name for name in test_sets if name not in audit.test_sets]
@@ -251,10 +291,30 @@ def _primary_test_sets(audit: AuditSet, test_sets: Sequence[str] | None) -> list
             raise ValueError(
                 f"test set(s) {missing} not in this AuditSet; available: {', '.join(audit.test_sets)}"
             )
-        return test_sets
+        return [tuple(test_sets)] if pool else [(name,) for name in test_sets]
     if IID in audit.test_sets:
-        return [IID]
-    return list(audit.evaluation_sets()) or [VALIDATION]
+        return [(IID,)]
+    evaluation = list(audit.evaluation_sets())
+    clean = [name for name in evaluation if parse_test_set(name).kind != "cor"]
+    chosen = clean or evaluation or [VALIDATION]
+    return [tuple(chosen)] if pool else [(name,) for name in chosen]
+
+
+def _fixed_quantile_bins(audit: AuditSet, categorical, bins) -> dict[str, list[float]]:
+    """Quartile cut points of each numeric column over the distinct images of the AuditSet."""
+    first = np.unique(source_ids(audit.sample_id, audit.test_set), return_index=True)[1]
+    metadata = audit.metadata.iloc[np.sort(first)]
+    fixed = {}
+    for name in metadata.columns:
+        column = metadata[name]
+        if name in categorical or name in (bins or {}):
+            continue
+        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        if column.nunique() <= MAX_NUMERIC_LEVELS_AS_CATEGORICAL:
+            continue
+        fixed[name] = quantile_cut_points(column.to_numpy(dtype=float, na_value=np.nan))
+    return {name: cuts for name, cuts in fixed.items() if cuts}
 
 
 def _cluster_ids(metadata: pd.DataFrame, cluster: str | None) -> np.ndarray | None:
@@ -341,8 +401,18 @@ def _analyse_attribute(
     return rows, {**base, **test}, notes
 
 
+def _scope_cluster(cluster_ids, sources, mask) -> np.ndarray | None:
+    """The user's clusters, else the source image where a scope holds copies of one image."""
+    if cluster_ids is not None:
+        return cluster_ids[mask]
+    scope_sources = sources[mask]
+    if len(np.unique(scope_sources)) < len(scope_sources):
+        return pd.factorize(scope_sources)[0]
+    return None
+
+
 def _interactions(
-    prepared, errors, test_set, label, audit, primary, per_class, options, cluster_ids
+    prepared, errors, test_set, label, audit, primary, per_class, options, cluster_ids, sources
 ):
     """Attribute x test-set interaction tests of every shifted test set against the reference."""
     rows, notes = [], []
@@ -373,7 +443,7 @@ def _interactions(
                         shifted,
                         numeric=options.numeric,
                         min_group_size=options.min_group_size,
-                        cluster=None if cluster_ids is None else cluster_ids[pair],
+                        cluster=_scope_cluster(cluster_ids, sources, pair),
                     )
                 except SeparationError as error:
                     notes.append(

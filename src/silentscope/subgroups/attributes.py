@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from silentscope.audit.roles import analysable_columns, resolve_roles
+
 MISSING = "<missing>"
 
 #: Default number of quantile bins of a numeric attribute.
@@ -130,6 +132,25 @@ def bin_numeric(
     return groups.astype(str), tuple(levels)
 
 
+def quantile_cut_points(values, n_bins: int = DEFAULT_QUANTILE_BINS) -> list[float]:
+    """The cut points :func:`bin_numeric` would use for ``n_bins`` quantile bins of ``values``.
+
+    Fixing them once (on every distinct image of a store) makes the bins the same whatever
+    scope or options a run uses; analyses record them with their results.
+
+    Examples
+    --------
+    >>> quantile_cut_points(np.arange(1, 101), 4)
+    [25.75, 50.5, 75.25]
+    """
+    values = np.asarray(values, dtype=float)
+    present = values[~np.isnan(values)]
+    if not len(present):
+        return []
+    cuts = np.unique(np.quantile(present, np.linspace(0, 1, int(n_bins) + 1)[1:-1]))
+    return [float(c) for c in cuts[cuts > present.min()]]
+
+
 def prepare_attributes(
     metadata: pd.DataFrame,
     attributes: Sequence[str] | None = None,
@@ -138,6 +159,8 @@ def prepare_attributes(
     categorical: Sequence[str] = (),
     exclude: Sequence[str] = (),
     max_levels: int = 20,
+    roles: Mapping | None = None,
+    keep_label_derived: bool = False,
 ) -> tuple[list[Attribute], list[Skipped]]:
     """Turn metadata columns into :class:`Attribute` objects, skipping untestable ones.
 
@@ -154,7 +177,14 @@ def prepare_attributes(
     exclude : list of str
         Columns never used as attributes (e.g. the patient id used for clustering).
     max_levels : int, default 20
-        A categorical column with more distinct values is skipped (it looks like an id).
+        A categorical column with more distinct values is skipped.
+    roles : mapping of column to ColumnRole, optional
+        The columns' roles (``audit.metadata_roles``); inferred from the table if not given
+        (:func:`silentscope.audit.roles.resolve_roles`). Identifiers, row indices, file
+        names, ground truth and label-derived columns are skipped with their reason, also
+        when named in ``attributes``: declare another role to test one.
+    keep_label_derived : bool, default False
+        Test label-derived columns too.
 
     Returns
     -------
@@ -186,8 +216,11 @@ def prepare_attributes(
         )
     if attributes is None:
         columns = [c for c in columns if c not in set(exclude)]
+    if roles is None:
+        roles = resolve_roles(metadata)
+    columns, left_out = analysable_columns(roles, columns, keep_label_derived=keep_label_derived)
     found: list[Attribute] = []
-    skipped: list[Skipped] = []
+    skipped = [Skipped(f"attribute {name}", why) for name, why in left_out]
     for name in columns:
         column = metadata[name]
         present = column.notna().to_numpy()
@@ -214,20 +247,6 @@ def prepare_attributes(
                 raise ValueError(
                     f"attribute {name!r} has bins but is not numeric; remove it from bins"
                 )
-            if (
-                name not in bins
-                and attributes is None
-                and pd.api.types.is_integer_dtype(column)
-                and len(distinct) > 0.5 * present.sum()
-            ):
-                skipped.append(
-                    Skipped(
-                        f"attribute {name}",
-                        f"integer column with {len(distinct)} distinct values in {present.sum()} samples "
-                        "looks like an identifier; name it in attributes or bins to test it",
-                    )
-                )
-                continue
             values = column.to_numpy(dtype=float, na_value=np.nan)
             groups, levels = bin_numeric(values, bins.get(name, DEFAULT_QUANTILE_BINS))
             found.append(Attribute(name, "numeric", groups, levels, values))
