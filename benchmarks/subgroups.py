@@ -44,7 +44,7 @@ from silentscope.subgroups import analyze_subgroups
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the simulation lives with the tests, so both use the same one
-from tests.subgroups.conftest import load_odir_metadata, simulate_audit  # noqa: E402
+from tests.support.planted import load_odir_metadata, simulate_audit  # noqa: E402
 
 
 def naive_discoveries(audit, attributes) -> set[tuple[str, str]]:

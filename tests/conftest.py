@@ -45,3 +45,12 @@ def iu_xray_dir(shared_data: Path) -> Path:
     if not (path / "indiana_reports.csv").is_file():
         pytest.skip(f"Indiana chest X-ray reports not found in {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def odir_metadata(odir_dir: Path):
+    """ODIR-5K patient metadata, one row per distinct image (subgroup and predictor tests)."""
+    # imported when used: the planted helpers import silentscope.slices (scikit-learn)
+    from tests.support.planted import load_odir_metadata
+
+    return load_odir_metadata(odir_dir)

@@ -1,42 +1,9 @@
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from silentscope.audit import AuditSet
-
-
-def make_audit(n: int = 300, n_classes: int = 3, seed: int = 0, **overrides) -> AuditSet:
-    """A small seeded AuditSet with every optional input present."""
-    rng = np.random.default_rng(seed)
-    test_sets = rng.choice(["val", "iid", "cor/gaussian_noise/3", "acq/site_b"], n)
-    fields = dict(
-        sample_id=[f"s{i}" for i in range(n)],
-        test_set=test_sets,
-        label=rng.integers(0, n_classes, n),
-        logits=rng.normal(size=(n, n_classes)).astype(np.float32),
-        class_names=[f"class{c}" for c in range(n_classes)],
-        mc_logits=rng.normal(size=(n, n_classes, 4)).astype(np.float32),
-        features=rng.normal(size=(n, 6)).astype(np.float32),
-        train_features=rng.normal(size=(50, 6)).astype(np.float32),
-        train_labels=rng.integers(0, n_classes, 50),
-        confidences={"confidnet": rng.random(n)},
-        metadata=pd.DataFrame(
-            {
-                "age": rng.integers(1, 95, n),
-                "sex": pd.Categorical(rng.choice(["Female", "Male"], n)),
-                "site": rng.choice(["A", "B"], n),
-                "bmi": np.where(rng.random(n) < 0.1, np.nan, rng.normal(25, 4, n)),
-            }
-        ),
-        text=np.where(rng.random(n) < 0.5, "no pneumothorax", "small effusion"),
-        image_ref=[f"images/{i}.png" for i in range(n)],
-        shift_params=['{"severity": 3}'] * n,
-        provenance={"seed": seed, "model": "test"},
-    )
-    fields.update(overrides)
-    return AuditSet(**fields)
+from tests.support.audits import make_audit
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ import pytest
 
 from silentscope.audit import AuditSet, AuditSetError, parse_test_set
 from silentscope.audit.capabilities import analysis_availability
-
-from .conftest import make_audit
+from tests.support.audits import make_audit
 
 
 def test_derived_values(audit):

@@ -19,8 +19,7 @@ from silentscope.audit.store import (
     save_audit,
     write_artifact,
 )
-
-from .conftest import make_audit
+from tests.support.audits import make_audit
 
 
 def assert_same(a, b):

@@ -12,7 +12,7 @@ from silentscope.audit import AuditSet
 from silentscope.confidence import KNN, ViM, get_csf
 from silentscope.confidence.base import CSFUnavailableError
 from silentscope.confidence.temperature import temperature_nll
-from tests.confidence.conftest import tiny_audit
+from tests.support.audits import tiny_audit
 
 
 def overconfident_audit(temperature: float, n_val: int, n_test: int, seed: int = 0) -> AuditSet:

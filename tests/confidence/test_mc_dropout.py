@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from silentscope.confidence import get_csf
-from tests.confidence.conftest import tiny_audit
+from tests.support.audits import tiny_audit
 
 MCD_NAMES = ("MCD-MSR", "MCD-PE", "MCD-EE", "MCD-MI", "MCD-SV")
 

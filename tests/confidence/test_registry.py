@@ -17,7 +17,7 @@ from silentscope.confidence import (
     registered_csfs,
 )
 from silentscope.confidence.base import _REGISTRY
-from tests.confidence.conftest import tiny_audit
+from tests.support.audits import tiny_audit
 
 EXPECTED = (
     "MSR", "MLS", "PE", "energy", "TS-MSR",

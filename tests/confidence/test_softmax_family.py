@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from silentscope.confidence import get_csf
-from tests.confidence.conftest import tiny_audit
+from tests.support.audits import tiny_audit
 
 LOGITS = [[1.0, 2.0, 0.0], [0.0, 0.0, 0.0], [3.0, -1.0, 0.5]]
 

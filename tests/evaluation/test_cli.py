@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from silentscope.audit.store import list_artifacts, read_artifact, save_audit
 from silentscope.cli import app
 from silentscope.confidence import registered_csfs
-from tests.evaluation.synthetic import make_synthetic_audit
+from tests.support.synthetic import make_synthetic_audit
 
 runner = CliRunner()
 

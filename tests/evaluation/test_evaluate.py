@@ -14,7 +14,7 @@ from silentscope.evaluation import (
     evaluate,
     read_evaluation,
 )
-from tests.evaluation.synthetic import make_synthetic_audit
+from tests.support.synthetic import make_synthetic_audit
 
 CSFS = ["MSR", "PE", "MLS", "TS-MSR", "MCD-MI", "Mahalanobis", "kNN", "ext:DG"]
 FD = ["aurc", "augrc", "auroc_f", "ece"]

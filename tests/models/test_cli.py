@@ -162,9 +162,9 @@ def test_audit_model_errors_are_one_line(tmp_path, user_model_module):
 
 
 def test_train_bce_on_a_multi_label_dataset_writes_one_store_per_finding(tmp_path):
-    from .test_multilabel import _chest_npz
+    from tests.support.datasets import chest_npz
 
-    arrays = _chest_npz(tmp_path / "chestmnist.npz")
+    arrays = chest_npz(tmp_path / "chestmnist.npz")
     out = tmp_path / "run"
     data = ["--dataset", "medmnist:chestmnist", "--data-root", str(tmp_path)]
     base = ["train", *data, *FAST, "--objective", "bce", "--epochs", "1", "--mc-samples", "2"]

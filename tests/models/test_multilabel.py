@@ -20,6 +20,7 @@ from silentscope.models import (
     load_model,
 )
 from silentscope.models.multilabel import FINDING_CLASSES
+from tests.support.datasets import chest_npz
 
 FINDINGS = ("square", "stripe")
 
@@ -96,20 +97,8 @@ def test_subsets_carry_the_targets_and_single_label_data_has_none(planted):
     assert not plain.multi_label and plain.targets is None and plain.target_names is None
 
 
-def _chest_npz(path, labels=None):
-    rng = np.random.default_rng(1)
-    arrays = {}
-    for split, n in (("train", 8), ("val", 3), ("test", 4)):
-        arrays[f"{split}_images"] = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        arrays[f"{split}_labels"] = rng.integers(0, 2, (n, 14), dtype=np.uint8)
-    arrays["train_labels"][0] = 0  # one image without any finding
-    arrays.update(labels or {})
-    np.savez(path, **arrays)
-    return arrays
-
-
 def test_chestmnist_layout_loads_as_multi_label(tmp_path):
-    arrays = _chest_npz(tmp_path / "chestmnist.npz")
+    arrays = chest_npz(tmp_path / "chestmnist.npz")
     data = load_medmnist("chestmnist", tmp_path)
     expected = np.concatenate([arrays[f"{s}_labels"] for s in ("train", "val", "test")])
     assert data.multi_label and data.targets.shape == (15, 14)
@@ -126,7 +115,7 @@ def test_chestmnist_layout_loads_as_multi_label(tmp_path):
 def test_chestmnist_with_non_binary_findings_is_refused(tmp_path):
     bad = np.zeros((3, 14), np.uint8)
     bad[2, 5] = 3
-    _chest_npz(tmp_path / "chestmnist.npz", {"val_labels": bad})
+    chest_npz(tmp_path / "chestmnist.npz", {"val_labels": bad})
     with pytest.raises(DatasetError, match=r"val_labels row 2, column 5 holds 3"):
         load_medmnist("chestmnist", tmp_path)
 

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from silentscope.audit.store import read_artifact, save_audit
 from silentscope.cli import app
-from tests.subgroups.conftest import simulate_audit, synthetic_audit
+from tests.support.planted import simulate_audit, synthetic_audit
 
 runner = CliRunner()
 

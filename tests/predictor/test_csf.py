@@ -14,7 +14,7 @@ from silentscope.confidence import (
 )
 from silentscope.predictor import estimate_risk
 from silentscope.predictor.csf import MisclassificationPredictorCSF
-from tests.subgroups.conftest import simulate_audit, synthetic_audit
+from tests.support.planted import simulate_audit, synthetic_audit
 
 
 def test_registered_by_exact_name_with_its_contract():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from silentscope.predictor import estimate_risk, feature_importances
-from tests.subgroups.conftest import simulate_audit
+from tests.support.planted import simulate_audit
 
 
 @pytest.fixture(scope="module")

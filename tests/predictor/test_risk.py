@@ -14,7 +14,7 @@ from silentscope.predictor import (
     error_target,
     estimate_risk,
 )
-from tests.subgroups.conftest import simulate_audit, synthetic_audit
+from tests.support.planted import simulate_audit, synthetic_audit
 
 
 def test_every_training_sample_is_scored_by_a_model_that_did_not_see_it():

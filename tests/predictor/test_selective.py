@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from silentscope.audit import AuditSet, AuditSetError
 from silentscope.predictor import SelectiveCorrector, binary_metric, selective_correction
-from tests.subgroups.conftest import synthetic_audit
+from tests.support.planted import synthetic_audit
 
 
 def flip_metric(metric, risk, truth, decision, threshold):

@@ -8,7 +8,7 @@ from silentscope.report.build import build_report
 from silentscope.study.results import collect_results
 from silentscope.study.runner import run_study
 from silentscope.study.spec import parse_study
-from tests.study.test_study import store_study
+from tests.support.studies import store_study
 
 
 def test_study_report_is_self_contained_and_complete(tmp_path):

@@ -106,12 +106,21 @@ def test_replay_handles_a_mix_of_corruptions():
 
 
 def test_apply_reproduces_sample_params_output():
+    # The parameters drawn from a seed determine the output: applying them gives what
+    # corrupt() gave for that seed, and so does replaying their records.
     corruption = get_corruption("motion_blur", "dermatoscopy")
     images = _random_batch(3)
+    expected, records = corrupt(images, "motion_blur", 2, seed=0, modality="dermatoscopy")
     params = corruption.sample_params(np.random.default_rng(0), 2, len(images))
     out = corruption.apply(images, params)
-    assert np.array_equal(corruption.apply(images, params), out)
-    assert to_records(corruption, params)[0]["modality"] == "dermatoscopy"
+    assert not np.array_equal(out, images)
+    assert np.array_equal(out, expected)
+    assert np.array_equal(replay(images, to_records(corruption, params)), expected)
+    assert to_records(corruption, params) == records
+    assert records[0]["modality"] == "dermatoscopy"
+    # other parameters give other images: the comparisons above can fail
+    other = corruption.sample_params(np.random.default_rng(1), 2, len(images))
+    assert not np.array_equal(corruption.apply(images, other), expected)
 
 
 @pytest.mark.parametrize("name", TWO_D)

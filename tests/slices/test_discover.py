@@ -11,8 +11,7 @@ from typer.testing import CliRunner
 from silentscope.audit.store import read_artifact, save_audit
 from silentscope.cli import app
 from silentscope.slices import discover_slices, simulate_logits
-
-from .conftest import odir_audit
+from tests.support.planted import odir_audit
 
 
 @pytest.fixture(scope="module")

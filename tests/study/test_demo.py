@@ -6,8 +6,7 @@ from silentscope.audit.store import list_artifacts, read_artifact
 from silentscope.report.build import build_report
 from silentscope.study.runner import run_study
 from silentscope.study.spec import parse_study
-
-from .test_ensemble_study import tiny_study
+from tests.support.studies import tiny_study
 
 
 def test_demo_saves_slices_of_the_first_ce_run_and_the_report_shows_them(tmp_path):

@@ -9,29 +9,7 @@ from silentscope.audit.store import load_audit
 from silentscope.study.results import collect_results, summary_table
 from silentscope.study.runner import run_study
 from silentscope.study.spec import parse_study
-
-
-def tiny_study(**changes) -> dict:
-    raw = {
-        "name": "tiny",
-        "datasets": [
-            {
-                "name": "synthetic",
-                "options": {"seed": 0, "n_samples": 240, "size": 16},
-                "corruptions": ["gaussian_noise"],
-                "severities": [3],
-            }
-        ],
-        "objectives": ["ce"],
-        "seeds": [0, 1],
-        "ensembles": ["ce"],
-        "csfs": ["MSR", "MCD-MI"],
-        "train": {"epochs": 1, "mc_samples": 3, "options": {"width": 4}},
-        "evaluation": {"bootstrap": 0},
-        "executor": {"kind": "local", "workers": 1},
-    }
-    raw.update(changes)
-    return raw
+from tests.support.studies import tiny_study
 
 
 def test_ensemble_run_combines_the_seeds(tmp_path):
@@ -85,9 +63,9 @@ def test_ensemble_spec_errors(changes, message):
 
 
 def test_a_multi_label_study_evaluates_every_finding_as_its_own_dataset(tmp_path):
-    from tests.models.test_multilabel import _chest_npz
+    from tests.support.datasets import chest_npz
 
-    _chest_npz(tmp_path / "chestmnist.npz")
+    chest_npz(tmp_path / "chestmnist.npz")
     raw = tiny_study(
         datasets=[{"name": "medmnist:chestmnist", "label": "chest", "options": {"root": str(tmp_path)}}],
         objectives=["bce"], seeds=[0], ensembles=[], csfs=["MSR"],

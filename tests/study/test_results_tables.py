@@ -9,7 +9,7 @@ from silentscope.audit.store import load_audit
 from silentscope.study.results import write_results
 from silentscope.study.runner import run_study
 from silentscope.study.spec import parse_study
-from tests.study.test_study import store_study
+from tests.support.studies import store_study
 
 
 def test_markdown_and_accuracy_tables(tmp_path):

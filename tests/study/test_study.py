@@ -6,52 +6,14 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from silentscope.audit import AuditSet
-from silentscope.audit.store import save_audit
 from silentscope.study.results import collect_results, failed_runs, summary_table, write_results
 from silentscope.study.runner import run_study
 from silentscope.study.spec import ExecutorSpec, load_study, parse_study
-
-
-def simulated_store(path: Path, seed: int, n: int = 400) -> Path:
-    """An audit store whose MSR carries signal, with iid, corruption and acquisition test sets."""
-    rng = np.random.default_rng(seed)
-    test_set = rng.choice(
-        ["val", "iid", "cor/gaussian_noise/1", "cor/gaussian_noise/5", "acq/site_b"], n
-    )
-    label = rng.integers(0, 3, n)
-    shift = np.select(
-        [test_set == "cor/gaussian_noise/5", test_set == "acq/site_b"], [1.5, 1.0], 0.0
-    )
-    logits = rng.normal(size=(n, 3)) * (1 + shift[:, None])
-    logits[np.arange(n), label] += 2.0 - shift
-    audit = AuditSet(
-        sample_id=[f"s{i}" for i in range(n)],
-        test_set=test_set,
-        label=label,
-        logits=logits,
-        class_names=["a", "b", "c"],
-    )
-    return save_audit(audit, path)
-
-
-def store_study(tmp_path: Path, n_stores: int = 3, bootstrap: int = 0, **executor) -> dict:
-    stores = [simulated_store(tmp_path / f"store{i}", seed=i) for i in range(n_stores)]
-    return {
-        "name": "stores",
-        "datasets": [
-            {"name": "store", "label": f"model{i}", "store": str(s)} for i, s in enumerate(stores)
-        ],
-        "csfs": ["MSR", "PE", "MLS"],
-        "evaluation": {"bootstrap": bootstrap},
-        "executor": {"kind": "local", "workers": 1, **executor},
-    }
+from tests.support.studies import store_study
 
 
 def test_study_over_stores_writes_results(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 
 from silentscope.audit import AuditSet
 from silentscope.subgroups import analyze_subgroups
-from tests.subgroups.conftest import simulate_audit
+from tests.support.planted import simulate_audit
 
 AGE_BANDS = {"age": [40, 65]}
 

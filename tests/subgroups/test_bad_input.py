@@ -8,7 +8,7 @@ import pytest
 
 from silentscope.audit import AuditSet, AuditSetError
 from silentscope.subgroups import analyze_subgroups
-from tests.subgroups.conftest import synthetic_audit
+from tests.support.planted import synthetic_audit
 
 
 def skipped_reasons(result) -> dict[str, str]:

@@ -10,7 +10,7 @@ from silentscope.audit import AuditSet
 from silentscope.audit.store import list_artifacts, read_artifact, save_audit
 from silentscope.cli import app
 from silentscope.cli.subgroups import parse_bins
-from tests.subgroups.conftest import simulate_audit
+from tests.support.planted import simulate_audit
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from silentscope.subgroups import analyze_subgroups, forest_plot
-from tests.subgroups.conftest import synthetic_audit
+from tests.support.planted import synthetic_audit
 
 
 def test_ranked_groups_plot_as_png_with_one_row_per_tested_group():

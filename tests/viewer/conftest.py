@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from stores import build_medmnist_store, build_odir_store, build_synthetic_store  # noqa: E402
-
-from silentscope.viewer.data import load_viewer_data  # noqa: E402
-from silentscope.viewer.prepare import prepare_store  # noqa: E402
+from silentscope.viewer.data import load_viewer_data
+from silentscope.viewer.prepare import prepare_store
+from tests.support.stores import build_medmnist_store, build_odir_store, build_synthetic_store
 
 
 @pytest.fixture(scope="session")

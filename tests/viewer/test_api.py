@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 from starlette.testclient import TestClient
-from stores import store_after_commands
 
 from silentscope.audit.store import read_artifact
 from silentscope.metrics.risk_coverage import aurc
 from silentscope.viewer.data import load_viewer_data
 from silentscope.viewer.queries import filter_mask, pack_mask, unpack_mask
 from silentscope.viewer.server import create_app
+from tests.support.stores import store_after_commands
 
 POST = {"X-Silentscope": "1"}
 

@@ -325,10 +325,9 @@ def test_notebook_widget_hands_the_selection_to_python(browser, synthetic_data, 
 
 def test_discovered_slices_are_listed_explained_and_selectable(browser, synthetic, tmp_path, shots):
     """`silentscope slices` and `subgroups` write them; the Slices panel explains them; a click selects one."""
-    from stores import store_after_commands
-
     from silentscope.audit.store import read_artifact
     from silentscope.viewer.data import load_viewer_data
+    from tests.support.stores import store_after_commands
 
     store = store_after_commands(
         synthetic[0], tmp_path / "store",

@@ -1,4 +1,6 @@
-"""AuditSets with simulated classifier outputs on the real ODIR-5K patient metadata.
+"""AuditSets with planted failures: simulated classifier outputs on real ODIR-5K metadata.
+
+Shared by the subgroup, predictor and slice tests and by ``benchmarks/subgroups.py``.
 
 The metadata (age, sex, eye, patient) and the labels (normal fundus or not, per eye) are
 real; the classifier is simulated so that the truth is known: errors are planted in one
@@ -13,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from silentscope.audit import AuditSet
+from silentscope.slices import simulate_logits
 
 RISK_AGE = 65
 CLASS_NAMES = ("normal", "abnormal")
@@ -27,11 +29,6 @@ def load_odir_metadata(odir_dir: Path) -> pd.DataFrame:
     meta = meta.drop_duplicates("md5").reset_index(drop=True)
     meta["label"] = (meta["label_code"] != "N").astype(int)
     return meta[["file", "patient_id", "eye", "age", "sex", "label"]]
-
-
-@pytest.fixture(scope="session")
-def odir_metadata(odir_dir: Path) -> pd.DataFrame:
-    return load_odir_metadata(odir_dir)
 
 
 def simulate_audit(
@@ -97,7 +94,7 @@ def simulate_audit(
         logits=logits,
         class_names=CLASS_NAMES,
         metadata=metadata,
-        provenance={"simulation": "tests/subgroups/conftest.py", "seed": seed},
+        provenance={"simulation": "tests/support/planted.py", "seed": seed},
     )
 
 
@@ -125,3 +122,30 @@ def synthetic_audit(
         class_names=["neg", "pos"],
         metadata=frame,
     )
+
+
+def odir_audit(odir_dir, n=1200, seed=0, slice_error=0.7, base_error=0.06):
+    """An AuditSet on real ODIR rows: errors concentrate in women over 65 with a disease.
+
+    The 'image' features are a noisy code of the diagnosis (what a fundus classifier's
+    features would carry); text is the real per-eye keyword report; metadata is real.
+    Predictions are simulated (see silentscope.slices.simulation).
+    """
+    frame = pd.read_csv(odir_dir / "metadata.csv").drop_duplicates("md5")
+    frame = frame.sample(n=n, random_state=seed).reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    label = (frame["label_code"] != "N").to_numpy().astype(int)
+    planted = ((frame["age"] > 65) & (frame["sex"] == "Female") & (label == 1)).to_numpy()
+    logits = simulate_logits(
+        label, 2, np.where(planted, slice_error, base_error), random_state=seed
+    )
+    codes = pd.factorize(frame["label_code"])[0]
+    features = np.eye(codes.max() + 1)[codes] * 2 + rng.normal(size=(n, codes.max() + 1))
+    features = np.hstack([features, rng.normal(size=(n, 20))])
+    metadata = frame[["age", "sex"]].assign(gt_slice_planted=planted)
+    audit = AuditSet(
+        sample_id=frame["file"].to_numpy(), test_set=["iid"] * n, label=label, logits=logits,
+        class_names=["normal", "abnormal"], features=features, metadata=metadata,
+        text=frame["keywords"].to_numpy(),
+    )  # fmt: skip
+    return audit, planted

@@ -1,3 +1,0 @@
-"""The ODIR-based fixtures of the subgroup tests serve the predictor tests too."""
-
-from tests.subgroups.conftest import odir_metadata  # noqa: F401

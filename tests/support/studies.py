@@ -1,0 +1,68 @@
+"""Study specifications for tests: over simulated audit stores, or a tiny training study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from silentscope.audit import AuditSet
+from silentscope.audit.store import save_audit
+
+
+def simulated_store(path: Path, seed: int, n: int = 400) -> Path:
+    """An audit store whose MSR carries signal, with iid, corruption and acquisition test sets."""
+    rng = np.random.default_rng(seed)
+    test_set = rng.choice(
+        ["val", "iid", "cor/gaussian_noise/1", "cor/gaussian_noise/5", "acq/site_b"], n
+    )
+    label = rng.integers(0, 3, n)
+    shift = np.select(
+        [test_set == "cor/gaussian_noise/5", test_set == "acq/site_b"], [1.5, 1.0], 0.0
+    )
+    logits = rng.normal(size=(n, 3)) * (1 + shift[:, None])
+    logits[np.arange(n), label] += 2.0 - shift
+    audit = AuditSet(
+        sample_id=[f"s{i}" for i in range(n)],
+        test_set=test_set,
+        label=label,
+        logits=logits,
+        class_names=["a", "b", "c"],
+    )
+    return save_audit(audit, path)
+
+
+def store_study(tmp_path: Path, n_stores: int = 3, bootstrap: int = 0, **executor) -> dict:
+    stores = [simulated_store(tmp_path / f"store{i}", seed=i) for i in range(n_stores)]
+    return {
+        "name": "stores",
+        "datasets": [
+            {"name": "store", "label": f"model{i}", "store": str(s)} for i, s in enumerate(stores)
+        ],
+        "csfs": ["MSR", "PE", "MLS"],
+        "evaluation": {"bootstrap": bootstrap},
+        "executor": {"kind": "local", "workers": 1, **executor},
+    }
+
+
+def tiny_study(**changes) -> dict:
+    raw = {
+        "name": "tiny",
+        "datasets": [
+            {
+                "name": "synthetic",
+                "options": {"seed": 0, "n_samples": 240, "size": 16},
+                "corruptions": ["gaussian_noise"],
+                "severities": [3],
+            }
+        ],
+        "objectives": ["ce"],
+        "seeds": [0, 1],
+        "ensembles": ["ce"],
+        "csfs": ["MSR", "MCD-MI"],
+        "train": {"epochs": 1, "mc_samples": 3, "options": {"width": 4}},
+        "evaluation": {"bootstrap": 0},
+        "executor": {"kind": "local", "workers": 1},
+    }
+    raw.update(changes)
+    return raw
