@@ -7,16 +7,7 @@ import pytest
 import torch
 
 from silentscope.data import load_medmnist
-
-#: Settings that keep one epoch on ~200 images well under a second on one core.
-TINY = {
-    "width": 4,
-    "n_threads": 1,
-    "progress": False,
-    "batch_size": 32,
-    "augment": "none",
-    "device": "cpu",
-}
+from tests.support.training import TINY
 
 
 def _small(dataset, n_train: int, n_val: int, n_test: int):

@@ -11,7 +11,7 @@ from silentscope.audit.health import DegenerateModelWarning
 from silentscope.audit.store import load_audit
 from silentscope.data.dataset import ImageDataset
 from silentscope.models import Trainer
-from tests.models.conftest import TINY
+from tests.support.training import TINY
 
 
 def imbalanced(

@@ -17,7 +17,7 @@ from silentscope.audit.store import read_artifact, save_audit
 from silentscope.cli import app
 from silentscope.confidence import compute_confidences, get_csf
 from silentscope.predictor import MisclassificationPredictor, run_predictor, select_model
-from tests.subgroups.conftest import synthetic_audit
+from tests.support.planted import synthetic_audit
 
 runner = CliRunner()
 

@@ -9,4 +9,5 @@ holds only fixtures, a test module only tests.
 - :mod:`tests.support.stores`: prepared audit stores for the viewer.
 - :mod:`tests.support.studies`: study specifications.
 - :mod:`tests.support.datasets`: dataset files in the layout of the real downloads.
+- :mod:`tests.support.training`: trainer settings that keep tests fast.
 """
