@@ -1,5 +1,10 @@
 """The AuditSet data contract, the audit store and importers."""
 
+from silentscope.audit.shift_change import (
+    NEGLIGIBLE_CHANGE,
+    is_negligible_shift,
+    shift_changes,
+)
 from silentscope.audit.test_sets import IID, VALIDATION, TestSetName, parse_test_set
 from silentscope.audit.validation import AuditSetError
 
@@ -20,10 +25,13 @@ __all__ = [
     "AuditSet",
     "AuditSetError",
     "IID",
+    "NEGLIGIBLE_CHANGE",
     "OPTIONAL_INPUTS",
     "TestSetName",
     "VALIDATION",
+    "is_negligible_shift",
     "parse_test_set",
     "require",
+    "shift_changes",
     "softmax",
 ]

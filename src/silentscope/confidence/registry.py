@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from silentscope._suggest import unknown_name
 from silentscope.audit import AuditSet
 
 # The CSF modules register their classes on import; this tuple fixes the display order:
@@ -84,11 +85,9 @@ def get_csf(name: str, **params) -> ConfidenceScorer:
         return ExternalConfidence(name[len(EXTERNAL_PREFIX) :], **params)
     _load_plugins()
     if name not in _REGISTRY:
-        close = [known for known in _REGISTRY if known.lower() == name.lower()]
-        hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ValueError(
-            f"unknown CSF {name!r}{hint} Registered CSFs: {', '.join(registered_csfs())}, "
-            f"or {EXTERNAL_PREFIX}<name> for an external confidence"
+            unknown_name("CSF", name, registered_csfs(), "`silentscope csfs` lists them")
+            + f" (or {EXTERNAL_PREFIX}<name> for an external confidence)"
         )
     return _REGISTRY[name](**params)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from silentscope._suggest import unknown_name
 from silentscope.data.dataset import ImageDataset
 from silentscope.data.errors import DatasetError
 
@@ -126,9 +127,7 @@ def medmnist_info(flag: str) -> MedMNISTInfo:
     'retinal OCT'
     """
     if flag not in MEDMNIST_INFO:
-        raise DatasetError(
-            f"unknown MedMNIST dataset {flag!r}; use one of {', '.join(MEDMNIST_INFO)}"
-        )
+        raise DatasetError(unknown_name("MedMNIST dataset", flag, MEDMNIST_INFO))
     return MEDMNIST_INFO[flag]
 
 

@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Callable
 from pathlib import Path
 
+from silentscope._suggest import closest_name
 from silentscope.data.dataset import ImageDataset
 from silentscope.data.errors import DatasetError
 from silentscope.data.folder import load_folder
@@ -86,7 +87,7 @@ def load_dataset(name_or_path: str | Path, **options) -> ImageDataset:
     >>> load_dataset("medmnist:nomnist")
     Traceback (most recent call last):
     ...
-    silentscope.data.errors.DatasetError: unknown MedMNIST dataset 'nomnist'; use one of pathmnist, chestmnist, dermamnist, octmnist, pneumoniamnist, retinamnist, breastmnist, bloodmnist, tissuemnist, organamnist, organcmnist, organsmnist
+    silentscope.data.errors.DatasetError: unknown MedMNIST dataset 'nomnist'; did you mean 'octmnist'?
     """
     text = str(name_or_path)
     adapter, _, argument = text.partition(":")
@@ -110,7 +111,24 @@ def load_dataset(name_or_path: str | Path, **options) -> ImageDataset:
         path.is_file() and path.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq")
     ):
         return _call("folder", load_folder, options, path)
-    raise DatasetError(
+    raise DatasetError(unknown_dataset_message(text))
+
+
+def unknown_dataset_message(text: str) -> str:
+    """The one sentence for a dataset name that is neither registered nor an existing path.
+
+    Examples
+    --------
+    >>> unknown_dataset_message("synthtic")
+    "unknown dataset 'synthtic'; did you mean 'synthetic'? (not a registered name nor an existing folder, table or .npz file)"
+    """
+    close = closest_name(text, available_datasets())
+    if close is not None:
+        return (
+            f"unknown dataset {text!r}; did you mean {close!r}? (not a registered name nor an "
+            "existing folder, table or .npz file)"
+        )
+    return (
         f"unknown dataset {text!r}: not a registered name ({', '.join(available_datasets())}) "
         "and not an existing folder, table or .npz file"
     )

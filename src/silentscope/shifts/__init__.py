@@ -29,6 +29,7 @@ from silentscope.shifts.apply import (
 from silentscope.shifts.base import REFERENCE_SIZE, Corruption, check_images, register
 from silentscope.shifts.corruption_augment import CorruptionAugment
 from silentscope.shifts.registry import FAMILIES, corruption_names, default_suite, get_corruption
+from silentscope.shifts.effect import CorruptionEffect, NegligibleShiftWarning, measure_effects
 from silentscope.shifts.severity import SEVERITIES, severity_range
 from silentscope.shifts.splits import SplitPlan as SplitPlan
 from silentscope.shifts.splits import acquisition_shift as acquisition_shift
@@ -37,22 +38,28 @@ from silentscope.shifts.splits import manifestation_shift as manifestation_shift
 from silentscope.shifts.splits import numeric_bands as numeric_bands
 from silentscope.shifts.splits import prevalence_shift as prevalence_shift
 from silentscope.shifts.splits import subgroup_shift as subgroup_shift
+from silentscope.shifts.suite import expand_corruptions, test_set_severities
 
 __all__ = [
     "FAMILIES",
+    "NegligibleShiftWarning",
     "REFERENCE_SIZE",
     "SEVERITIES",
     "Corruption",
+    "CorruptionEffect",
     "CorruptionAugment",
     "check_images",
     "corrupt",
     "corruption_test_sets",
     "corruption_names",
     "default_suite",
+    "expand_corruptions",
     "get_corruption",
+    "measure_effects",
     "records_to_json",
     "register",
     "replay",
     "severity_range",
+    "test_set_severities",
     "to_records",
 ]

@@ -15,8 +15,9 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from silentscope.shifts.base import Corruption, check_images
-from silentscope.shifts.registry import default_suite, get_corruption
+from silentscope.shifts.registry import get_corruption
 from silentscope.shifts.severity import SEVERITIES
+from silentscope.shifts.suite import expand_corruptions, test_set_severities
 
 
 def corrupt(
@@ -112,22 +113,14 @@ def corruption_test_sets(
     ['cor/pixelate/1', 'cor/pixelate/5']
     """
     images = check_images(images)
-    if names is None:
-        corruptions = default_suite(modality, channels=images.shape[-1])
-    else:
-        corruptions = [get_corruption(name, modality) for name in names]
-    for corruption in corruptions:
+    expanded = expand_corruptions("default" if names is None else names, modality, images.shape[-1])
+    severities = test_set_severities(severities)
+    for corruption in (get_corruption(name, modality) for name in expanded):
         corruption_seed = np.random.SeedSequence([seed, zlib.crc32(corruption.name.encode())])
         for severity in severities:
-            if (
-                isinstance(severity, bool)
-                or not isinstance(severity, numbers.Integral)
-                or not 1 <= severity <= 5
-            ):
-                raise ValueError(f"test-set severities must be integers 1-5, got {severity!r}")
             rng = np.random.default_rng(corruption_seed)
-            corrupted, records = corrupt(images, corruption, int(severity), rng)
-            yield f"cor/{corruption.name}/{int(severity)}", corrupted, records
+            corrupted, records = corrupt(images, corruption, severity, rng)
+            yield f"cor/{corruption.name}/{severity}", corrupted, records
 
 
 def to_records(corruption: Corruption, params: dict[str, np.ndarray]) -> list[dict]:

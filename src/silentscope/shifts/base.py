@@ -11,9 +11,13 @@ Spatial lengths (blur radii, mark sizes) are given in pixels of a
 MedMNIST-C defined their constants, and are scaled by ``min(H, W) / 224`` when applied: the
 same severity then means the same physical blur at every resolution (corrupting, then
 downsampling, roughly equals downsampling, then corrupting; CIFAR-10-C scaled ImageNet-C's
-constants in the same way). Mild blurs therefore fade at small sizes: MedMNIST-C's mildest
-X-ray blur (sigma 0.8 px at 224) changes a 28-pixel image by less than one grey level;
-``silentscope shifts preview`` shows what each severity does at a given size. Pixel-level
+constants in the same way). Scaled alone, mild blurs would vanish at small sizes
+(MedMNIST-C's X-ray Gaussian blur, sigma 0.8-2.0 px at 224, is 0.1-0.25 px at 28 and
+changed a 28-pixel image by 0.00 grey levels at every severity), so blurs are never made
+smaller than the smallest visible kernel: :func:`visible_length` adds the offset that brings
+the mildest level to that minimum and keeps the steps between severities.
+``silentscope shifts preview`` shows what each severity does at a given size, and
+:mod:`silentscope.shifts.effect` measures it before a study trains. Pixel-level
 corruptions (noise, JPEG, pixelation, photometric changes, texture filters) act on the
 stored pixels and are not rescaled. Positions are recorded as fractions of the image size.
 """
@@ -263,6 +267,42 @@ def check_images(images, corruption: Corruption | None = None) -> np.ndarray:
 def spatial_scale(images: np.ndarray) -> float:
     """Factor from reference pixels (224-pixel image) to this image's pixels."""
     return min(images.shape[-3:-1]) / REFERENCE_SIZE
+
+
+def visible_length(value: float, scale: float, mildest: float, minimum: float) -> float:
+    """A reference length in this image's pixels, with the mildest level at least ``minimum``.
+
+    ``value * scale``, plus, on images smaller than the reference where the mildest level
+    would fall below ``minimum`` pixels (and blur nothing), the offset that lifts it to
+    ``minimum``: every severity then blurs, and the steps between severities keep their
+    scaled size. Values below the mildest level (fractional severities) get a proportional
+    part of the offset, so severity 0 stays the identity.
+
+    Parameters
+    ----------
+    value : float
+        Length in reference (224-pixel) pixels.
+    scale : float
+        :func:`spatial_scale` of the images.
+    mildest : float
+        The severity-1 value of the corruption's table.
+    minimum : float
+        Smallest length in pixels that visibly changes an image.
+
+    Examples
+    --------
+    >>> round(visible_length(0.8, 28 / 224, 0.8, 0.5), 3)  # X-ray Gaussian blur, severity 1
+    0.5
+    >>> round(visible_length(2.0, 28 / 224, 0.8, 0.5), 3)  # severity 5: the same step above
+    0.65
+    >>> visible_length(2.0, 1.0, 0.8, 0.5)  # at the reference size: unchanged
+    2.0
+    """
+    scaled = value * scale
+    if scale >= 1 or mildest <= 0:
+        return scaled
+    offset = max(0.0, minimum - mildest * scale)
+    return scaled + offset * min(1.0, value / mildest)
 
 
 def to_float(images: np.ndarray) -> np.ndarray:

@@ -7,7 +7,10 @@ here as torchvision's default sigma for that kernel, ``0.3 * ((k - 1) / 2 - 1) +
 
 Radii and sigmas are in pixels of a 224-pixel image and scaled to the image size
 (:data:`~silentscope.shifts.base.REFERENCE_SIZE`); kernels are anti-aliased, so sub-pixel
-radii at small sizes still grade smoothly.
+radii at small sizes still grade smoothly. On small images the Gaussian and defocus blurs
+never fall below the smallest kernel that changes an image (:data:`MIN_SIGMA`,
+:data:`MIN_RADIUS`, :func:`~silentscope.shifts.base.visible_length`): without that floor,
+MedMNIST-C's X-ray Gaussian blur left 28-pixel images unchanged at every severity.
 """
 
 from __future__ import annotations
@@ -15,9 +18,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from silentscope.shifts.base import Corruption, register, spatial_scale
+from silentscope.shifts.base import Corruption, register, spatial_scale, visible_length
 
 _BORDER = cv2.BORDER_REFLECT_101
+
+#: Smallest Gaussian sigma (pixels) that visibly blurs: sigma 0.5 changes 28-pixel chest
+#: X-rays by about 2 grey levels, sigma 0.3 by 0.01.
+MIN_SIGMA = 0.5
+#: Smallest disk radius (pixels) that visibly blurs: a disk of radius 0.5 covers one pixel
+#: (the identity); radius 0.8 changes 28-pixel chest X-rays by about 2.6 grey levels.
+MIN_RADIUS = 1.0
 
 
 def _sigma_of_kernel(k: int) -> float:
@@ -132,9 +142,10 @@ class GaussianBlur(Corruption):
 
     def _apply(self, images, params):
         scale = spatial_scale(images)
+        mildest = self.severity_levels["sigma"][0]
         out = np.empty_like(images)
         for i, image in enumerate(images):
-            sigma = float(params["sigma"][i]) * scale
+            sigma = visible_length(float(params["sigma"][i]), scale, mildest, MIN_SIGMA)
             half = max(1, int(np.ceil(4 * sigma)))
             blurred = cv2.GaussianBlur(
                 image, (2 * half + 1, 2 * half + 1), sigma, borderType=_BORDER
@@ -169,12 +180,14 @@ class DefocusBlur(Corruption):
 
     def _apply(self, images, params):
         scale = spatial_scale(images)
+        mildest = self.severity_levels["radius"][0]
         out = np.empty_like(images)
         kernels: dict[tuple[float, float], tuple] = {}
         for i, image in enumerate(images):
             key = (float(params["radius"][i]), float(params["alias_sigma"][i]))
             if key not in kernels:
-                kernel = disk_kernel(key[0] * scale, key[1] * scale)
+                radius = visible_length(key[0], scale, mildest, MIN_RADIUS)
+                kernel = disk_kernel(radius, key[1] * scale)
                 half = kernel.shape[0] // 2
                 kernels[key] = _trim(kernel, (half, half))
             out[i] = _filter(image, *kernels[key])

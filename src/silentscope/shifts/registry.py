@@ -7,6 +7,7 @@ definition within a family.
 
 from __future__ import annotations
 
+from silentscope._suggest import unknown_name
 from silentscope.data.dataset import MODALITIES
 from silentscope.shifts import (  # noqa: F401  (imported to register their corruptions)
     blur,
@@ -57,7 +58,7 @@ def get_corruption(name: str, modality: str = "generic") -> Corruption:
     Raises
     ------
     ValueError
-        If no corruption has that name; the message lists the valid names.
+        If no corruption has that name; the message names the closest one.
 
     Examples
     --------
@@ -66,8 +67,11 @@ def get_corruption(name: str, modality: str = "generic") -> Corruption:
     """
     cls = _REGISTRY.get(name) if isinstance(name, str) else None
     if cls is None:
-        valid = ", ".join(corruption_names())
-        raise ValueError(f"unknown corruption {name!r}; valid names: {valid}")
+        raise ValueError(
+            unknown_name(
+                "corruption", name, corruption_names(), "`silentscope shifts list` shows all"
+            )
+        )
     return cls(modality)
 
 

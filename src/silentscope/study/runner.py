@@ -12,6 +12,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from silentscope.preflight import check_study
 from silentscope.study.executors import EXECUTORS
 from silentscope.study.runs import (
     FAILED,
@@ -56,6 +57,7 @@ def run_study(
     specification) are skipped, half-written ones are redone, failed ones are retried.
     A failing run is recorded in ``failed/<run_id>.json`` and does not stop the others.
     """
+    check_study(spec)  # a typo fails here, once, before any run starts
     study_dir = Path(study_dir)
     if restart and study_dir.exists():
         for sub in (RUNS, FAILED):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from silentscope.audit.auditset import AuditSet
-from silentscope.study.spec import DatasetSpec, RunSpec
+from silentscope.shifts.effect import NegligibleShiftWarning
+from silentscope.study.spec import RunSpec
 
 #: Split-based shift builders by the name a study uses (``split_shifts: [{kind: ...}]``).
 SPLIT_SHIFT_KINDS = ("acquisition", "manifestation", "subgroup", "prevalence")
@@ -39,35 +41,26 @@ def build_split_shifts(dataset, shifts: list[dict[str, Any]], seed: int):
     return plan.apply(dataset)
 
 
-def corruption_names(dataset, spec: DatasetSpec) -> list[str]:
-    if spec.corruptions == "none":
-        return []
-    if spec.corruptions == "default":
-        from silentscope.shifts.registry import default_suite
-
-        channels = int(dataset.load_images([0]).shape[-1])
-        return [c.name for c in default_suite(dataset.modality, channels)]
-    from silentscope.shifts.registry import get_corruption
-
-    for name in spec.corruptions:  # fail before hours of training, not after
-        get_corruption(name, dataset.modality)
-    return list(spec.corruptions)
-
-
 def build_test_data(run: RunSpec, progress: Callable[..., None]):
-    """The run's dataset (re-split by its split shifts), shifted test sets and corruptions."""
+    """The run's dataset (re-split by its split shifts), shifted test sets and corruption plan.
+
+    The corruption plan (:func:`~silentscope.models.eval_sets.plan_corruption_sets`) checks,
+    before training, that every corruption changes this data's images; what it left out and
+    why goes into the run record.
+    """
     from silentscope.data import load_dataset
-    from silentscope.models.eval_sets import corruption_test_sets
+    from silentscope.models.eval_sets import plan_corruption_sets
 
     progress("loading data")
     dataset = load_dataset(run.dataset.name, **run.dataset.options)
     dataset, test_sets = build_split_shifts(dataset, run.dataset.split_shifts, run.seed)
-    corruptions = corruption_names(dataset, run.dataset)
-    if corruptions:
-        test_sets.update(
-            corruption_test_sets(dataset, corruptions, run.dataset.severities, seed=run.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NegligibleShiftWarning)  # kept in plan.notes
+        plan = plan_corruption_sets(
+            dataset, run.dataset.corruptions, run.dataset.severities, seed=run.seed
         )
-    return dataset, test_sets, corruptions
+    test_sets.update(plan.test_sets)
+    return dataset, test_sets, plan
 
 
 def _provenance(run: RunSpec) -> dict[str, Any]:
@@ -86,7 +79,7 @@ def train_and_audit(
     from silentscope.models.multilabel import audit_multilabel
     from silentscope.models.objectives.base import OBJECTIVES
 
-    dataset, test_sets, corruptions = build_test_data(run, progress)
+    dataset, test_sets, plan = build_test_data(run, progress)
     train = run.study.train
     trainer = Trainer(
         objective=run.objective,
@@ -128,7 +121,8 @@ def train_and_audit(
         if "val_accuracy" in history
         else None,
         "test_sets": list(next(iter(audit.values())).test_sets if multi_label else audit.test_sets),
-        "corruptions": corruptions,
+        "corruptions": plan.corruptions,
+        "corruption_check": plan.record(),
         "train_seconds": round(trained - started, 1),
         "audit_seconds": round(time.perf_counter() - trained, 1),
     }
@@ -159,7 +153,7 @@ def ensemble_and_audit(
             f"ensemble {run.run_id} needs the finished runs {', '.join(missing)}; they failed or "
             "have not run yet (rerun the study once they succeed)"
         )
-    dataset, test_sets, corruptions = build_test_data(run, progress)
+    dataset, test_sets, plan = build_test_data(run, progress)
     expected = dataset_fingerprint(dataset)
     for member in member_ids:
         # The manifest alone: no need to open and validate the member's arrays.
@@ -190,6 +184,7 @@ def ensemble_and_audit(
     details = {
         "members": member_ids,
         "test_sets": list(audit.test_sets),
-        "corruptions": corruptions,
+        "corruptions": plan.corruptions,
+        "corruption_check": plan.record(),
     }
     return audit, details

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from silentscope._suggest import unknown_name
+
 OBJECTIVES: dict[str, type[Objective]] = {}
 MONITORS = ("accuracy", "loss")
 
@@ -35,7 +37,7 @@ def make_objective(name: str, **params: Any) -> Objective:
     3.0
     """
     if name not in OBJECTIVES:
-        raise ValueError(f"unknown objective {name!r}; choose from {', '.join(sorted(OBJECTIVES))}")
+        raise ValueError(unknown_name("objective", name, sorted(OBJECTIVES)))
     cls = OBJECTIVES[name]
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     unknown = sorted(set(params) - accepted)

@@ -1,0 +1,124 @@
+"""Check every name a workflow will use before any work starts: the one place for it.
+
+``silentscope train`` and ``audit-model``, a study (``silentscope study run`` and the
+demo) and the library's own runners call :func:`check_names` (or :func:`check_study`)
+first, so a typo in a dataset, corruption, severity, objective or CSF name fails in a
+second, with one sentence and the closest valid name, instead of after training, or once
+per run. Checks that need the data (channel counts, whether a corruption changes images of
+this size) follow when the data is loaded, still before training
+(:func:`silentscope.models.eval_sets.plan_corruption_sets`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from silentscope._suggest import unknown_name
+from silentscope.data.medmnist import MEDMNIST_INFO
+from silentscope.data.registry import DATASETS, unknown_dataset_message
+from silentscope.shifts.registry import get_corruption
+from silentscope.shifts.suite import DEFAULT, NONE, test_set_severities
+
+
+def _dataset_problem(name: str) -> str | None:
+    adapter, _, flag = str(name).partition(":")
+    if adapter == "medmnist" and flag:
+        return None if flag in MEDMNIST_INFO else unknown_name("MedMNIST dataset", flag, MEDMNIST_INFO)
+    if name in DATASETS and name != "medmnist":
+        return None
+    if Path(name).expanduser().exists():
+        return None  # its content is checked when it is loaded
+    return unknown_dataset_message(str(name))
+
+
+def _problem(check, *args) -> str | None:
+    try:
+        check(*args)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def check_names(
+    *,
+    datasets: Iterable[str] = (),
+    corruptions: str | Iterable[str] | None = None,
+    severities: Iterable[int] | None = None,
+    objectives: Iterable[str] = (),
+    csfs: str | Iterable[str] | None = None,
+    source: str = "",
+) -> None:
+    """Raise one ValueError naming every unknown name, each with the closest valid one.
+
+    Parameters
+    ----------
+    datasets : iterable of str
+        Registered names (``synthetic``, ``medmnist:<flag>``) or existing paths.
+    corruptions : str or iterable of str, optional
+        Corruption names, ``"default"`` or ``"none"``.
+    severities : iterable of int, optional
+        Corruption test-set severities (1-5).
+    objectives : iterable of str
+        Training objectives.
+    csfs : str or iterable of str, optional
+        CSF names, ``ext:<name>`` or ``"all"``.
+    source : str, optional
+        Where the names come from (a file), to start the message.
+
+    Raises
+    ------
+    ValueError
+        One message, each problem said once.
+
+    Examples
+    --------
+    >>> check_names(datasets=["synthetic"], corruptions=["gaussian_noise"], objectives=["ce"])
+    >>> check_names(corruptions=["gausian_noise"])
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown corruption 'gausian_noise'; did you mean 'gaussian_noise'? (`silentscope shifts list` shows all)
+    """
+    problems = [_dataset_problem(name) for name in datasets]
+    if corruptions is not None:
+        names = [corruptions] if isinstance(corruptions, str) else list(corruptions)
+        problems += [_problem(get_corruption, n) for n in names if n not in (DEFAULT, NONE)]
+    if severities is not None:
+        problems.append(_problem(test_set_severities, list(severities)))
+    objectives = list(objectives)
+    if objectives:
+        # imported here, not above: torch is only needed when objectives are checked
+        from silentscope.models.objectives import OBJECTIVES
+
+        problems += [
+            unknown_name("objective", o, sorted(OBJECTIVES)) for o in objectives if o not in OBJECTIVES
+        ]
+    if csfs is not None and csfs != "all":
+        from silentscope.confidence import get_csf  # the CSF plug-ins load on first use
+
+        problems += [_problem(get_csf, c) for c in ([csfs] if isinstance(csfs, str) else csfs)]
+    problems = list(dict.fromkeys(p for p in problems if p))
+    if problems:
+        prefix = f"{source}: " if source else ""
+        raise ValueError(prefix + "; ".join(problems))
+
+
+def check_study(spec, source: str = "") -> None:
+    """:func:`check_names` for every dataset, corruption, severity, objective and CSF of a study.
+
+    Parameters
+    ----------
+    spec : StudySpec
+    source : str, optional
+        The study file, to start the message.
+    """
+    trained = [d for d in spec.datasets if d.store is None]
+    corruptions = [c for d in trained if d.corruptions not in ("default", "none") for c in d.corruptions]
+    check_names(
+        datasets=[d.name for d in trained],
+        corruptions=corruptions,
+        severities=[s for d in trained for s in d.severities],
+        objectives=spec.objectives if trained else (),
+        csfs=spec.csfs,
+        source=source,
+    )
