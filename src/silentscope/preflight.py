@@ -24,7 +24,9 @@ from silentscope.shifts.suite import DEFAULT, NONE, test_set_severities
 def _dataset_problem(name: str) -> str | None:
     adapter, _, flag = str(name).partition(":")
     if adapter == "medmnist" and flag:
-        return None if flag in MEDMNIST_INFO else unknown_name("MedMNIST dataset", flag, MEDMNIST_INFO)
+        return (
+            None if flag in MEDMNIST_INFO else unknown_name("MedMNIST dataset", flag, MEDMNIST_INFO)
+        )
     if name in DATASETS and name != "medmnist":
         return None
     if Path(name).expanduser().exists():
@@ -91,7 +93,9 @@ def check_names(
         from silentscope.models.objectives import OBJECTIVES
 
         problems += [
-            unknown_name("objective", o, sorted(OBJECTIVES)) for o in objectives if o not in OBJECTIVES
+            unknown_name("objective", o, sorted(OBJECTIVES))
+            for o in objectives
+            if o not in OBJECTIVES
         ]
     if csfs is not None and csfs != "all":
         from silentscope.confidence import get_csf  # the CSF plug-ins load on first use
@@ -113,7 +117,9 @@ def check_study(spec, source: str = "") -> None:
         The study file, to start the message.
     """
     trained = [d for d in spec.datasets if d.store is None]
-    corruptions = [c for d in trained if d.corruptions not in ("default", "none") for c in d.corruptions]
+    corruptions = [
+        c for d in trained if d.corruptions not in ("default", "none") for c in d.corruptions
+    ]
     check_names(
         datasets=[d.name for d in trained],
         corruptions=corruptions,

@@ -89,12 +89,12 @@ def test_grey_suites_leave_out_colour_only_corruptions():
     assert "saturate" not in [c.name for c in default_suite("histology", channels=1)]
 
 
-def test_lookup_is_by_exact_name_and_errors_list_valid_names():
-    with pytest.raises(
-        ValueError, match="unknown corruption 'noise'; valid names: gaussian_noise, shot_noise"
-    ):
+def test_lookup_is_by_exact_name_and_errors_suggest_the_closest_name():
+    with pytest.raises(ValueError, match="unknown corruption 'noise'; did you mean 'shot_noise'"):
         get_corruption("noise")
-    with pytest.raises(ValueError, match="unknown corruption 'Gaussian_Noise'"):
+    with pytest.raises(ValueError, match="unknown corruption 'xyz'; valid names: gaussian_noise"):
+        get_corruption("xyz")
+    with pytest.raises(ValueError, match="unknown corruption 'Gaussian_Noise'; did you mean"):
         get_corruption("Gaussian_Noise")
     with pytest.raises(ValueError, match="unknown modality 'skin'; choose one of xray"):
         default_suite("skin")

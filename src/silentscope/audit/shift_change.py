@@ -35,7 +35,9 @@ def image_change(clean: np.ndarray, corrupted: np.ndarray) -> np.ndarray:
     """
     clean, corrupted = np.asarray(clean), np.asarray(corrupted)
     if clean.shape != corrupted.shape:
-        raise ValueError(f"clean {clean.shape} and corrupted {corrupted.shape} images differ in shape")
+        raise ValueError(
+            f"clean {clean.shape} and corrupted {corrupted.shape} images differ in shape"
+        )
     difference = np.abs(clean.astype(np.int16) - corrupted.astype(np.int16))
     return difference.reshape(len(clean), -1).mean(axis=1)
 

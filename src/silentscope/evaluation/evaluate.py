@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from silentscope.audit import AuditSet
+from silentscope.audit.shift_change import records_change
 from silentscope.confidence import ConfidenceScorer, fit_score_csfs
 from silentscope.evaluation.groups import EvaluationGroup, evaluation_groups, select_test_sets
 from silentscope.evaluation.result import EvaluationResult
@@ -80,7 +81,7 @@ def evaluate(
     -------
     EvaluationResult
         ``table`` (columns csf, test_set, test_set_kind, pooled, metric, value, ci_low,
-        ci_high, n, n_errors, accuracy, note), ``classification``, ``unavailable``,
+        ci_high, n, n_errors, accuracy, shift_change, note), ``classification``, ``unavailable``,
         ``csf_params`` and ``settings``. A metric undefined on a group (e.g. AUROC_f when
         every prediction is correct) has value NaN and says why in ``note``.
 
@@ -201,6 +202,13 @@ def _group_facts(audit: AuditSet, group: EvaluationGroup) -> dict:
         "n": len(group.rows),
         "n_errors": int((~correct).sum()),
         "accuracy": float(correct.mean()),
+        # measured change from the clean images (grey levels; NaN where none is recorded):
+        # a corrupted set that did not change is not a shift (silentscope.audit.is_negligible_shift)
+        "shift_change": (
+            float("nan")
+            if audit.shift_params is None
+            else records_change(audit.shift_params[group.rows])
+        ),
     }
 
 
@@ -334,7 +342,7 @@ def _resampled(function: Callable[..., float], arguments: tuple, n_bootstrap, le
 # ------------------------------------------------------------------ assembly
 _COLUMNS = [
     "csf", "test_set", "test_set_kind", "pooled", "metric", "value", "ci_low", "ci_high",
-    "n", "n_errors", "accuracy", "note",
+    "n", "n_errors", "accuracy", "shift_change", "note",
 ]  # fmt: skip
 
 

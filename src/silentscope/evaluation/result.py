@@ -43,7 +43,9 @@ class EvaluationResult:
     table : DataFrame
         One row per CSF, group (test set or pooled shift kind) and failure-detection metric:
         csf, test_set, test_set_kind, pooled, metric, value, ci_low, ci_high, n, n_errors,
-        accuracy, note. Values are on the 0-1 scale of the metrics package.
+        accuracy, shift_change (mean change from the clean images in grey levels, NaN where
+        none is recorded; :func:`~silentscope.audit.is_negligible_shift` says when a
+        corrupted set is no shift), note. Values are on the 0-1 scale of the metrics package.
     classification : DataFrame
         One row per group and classification metric (same columns without csf).
     unavailable : dict of str to str

@@ -28,8 +28,8 @@ from silentscope.shifts.apply import (
 )
 from silentscope.shifts.base import REFERENCE_SIZE, Corruption, check_images, register
 from silentscope.shifts.corruption_augment import CorruptionAugment
-from silentscope.shifts.registry import FAMILIES, corruption_names, default_suite, get_corruption
 from silentscope.shifts.effect import CorruptionEffect, NegligibleShiftWarning, measure_effects
+from silentscope.shifts.registry import FAMILIES, corruption_names, default_suite, get_corruption
 from silentscope.shifts.severity import SEVERITIES, severity_range
 from silentscope.shifts.splits import SplitPlan as SplitPlan
 from silentscope.shifts.splits import acquisition_shift as acquisition_shift

@@ -21,6 +21,7 @@ from silentscope.shifts.apply import corrupt
 from silentscope.shifts.base import check_images
 from silentscope.shifts.registry import get_corruption
 
+
 class NegligibleShiftWarning(UserWarning):
     """A corruption test set that would barely change the images (left out, or not graded)."""
 
@@ -52,12 +53,16 @@ class CorruptionEffect:
     @property
     def negligible(self) -> tuple[int, ...]:
         """Severities whose change is negligible: their test set would be the clean one."""
-        return tuple(s for s, c in zip(self.severities, self.changes) if is_negligible_shift(c))
+        return tuple(
+            s for s, c in zip(self.severities, self.changes, strict=True) if is_negligible_shift(c)
+        )
 
     @property
     def not_increasing(self) -> tuple[tuple[int, int], ...]:
         """Pairs (lower, higher) of consecutive requested severities where the change does not grow."""
-        pairs = zip(self.severities, self.severities[1:], self.changes, self.changes[1:])
+        pairs = zip(
+            self.severities, self.severities[1:], self.changes, self.changes[1:], strict=False
+        )
         return tuple((a, b) for a, b, ca, cb in pairs if cb < ca + MIN_STEP)
 
     @property
@@ -75,14 +80,13 @@ class CorruptionEffect:
 
     def problem(self) -> str | None:
         """One sentence on what is wrong (with the fix), or None when every severity shifts."""
-        fix = (
-            "use larger images (e.g. the dataset option size=64) or leave this corruption out"
-        )
+        fix = "use larger images (e.g. the dataset option size=64) or leave this corruption out"
         if self.negligible:
             which = ", ".join(map(str, self.negligible))
+            verb = "severity {} is" if len(self.negligible) == 1 else "severities {} are"
             return (
-                f"{self.describe()}: severity {which} is under {NEGLIGIBLE_CHANGE} grey levels, "
-                f"the clean test set again, not a shift; {fix}"
+                f"{self.describe()}: {verb.format(which)} under {NEGLIGIBLE_CHANGE} grey "
+                f"levels, the clean test set again, not a shift; {fix}"
             )
         if self.not_increasing:
             pairs = ", ".join(f"{a}->{b}" for a, b in self.not_increasing)

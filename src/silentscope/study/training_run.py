@@ -76,8 +76,7 @@ def train_and_audit(
     (:func:`~silentscope.models.audit_multilabel`, threshold 0.5).
     """
     from silentscope.models import Trainer
-    from silentscope.models.multilabel import audit_multilabel
-    from silentscope.models.objectives.base import OBJECTIVES
+    from silentscope.models.workflow import audit_trained, is_multi_label
 
     dataset, test_sets, plan = build_test_data(run, progress)
     train = run.study.train
@@ -105,10 +104,11 @@ def train_and_audit(
     trainer.save(folder / "model.pt")
     trained = time.perf_counter()
     progress(f"inference on {len(test_sets) + 2} test sets")
-    multi_label = getattr(OBJECTIVES.get(run.objective), "multi_label", False)
-    audit = (audit_multilabel if multi_label else Trainer.audit)(
+    multi_label = is_multi_label(run.objective)
+    audit = audit_trained(
         trainer,
         dataset,
+        objective=run.objective,
         test_sets=test_sets,
         mc_samples=train.mc_samples,
         seed=run.seed,
