@@ -38,7 +38,9 @@ def test_each_objective_reduces_its_training_loss(pneumonia, tiny, objective, ep
 def test_objectives_are_found_by_exact_name_only():
     with pytest.raises(ValueError, match="unknown objective 'CE'; did you mean 'ce'"):
         make_objective("CE")
-    with pytest.raises(ValueError, match="unknown objective 'xyz'; valid names: bce, ce, confidnet"):
+    with pytest.raises(
+        ValueError, match="unknown objective 'xyz'; valid names: bce, ce, confidnet"
+    ):
         make_objective("xyz")
     with pytest.raises(ValueError, match="has no parameter"):
         make_objective("dg", rewrd=3)

@@ -180,7 +180,7 @@ def read_evaluation(path: str | os.PathLike) -> EvaluationResult:
 
     def frame(records: list[dict]) -> pd.DataFrame:
         data = pd.DataFrame.from_records(records)
-        for column in ("value", "ci_low", "ci_high", "accuracy"):
+        for column in ("value", "ci_low", "ci_high", "accuracy", "shift_change"):
             if column in data:
                 data[column] = data[column].astype("float64")
         return data
