@@ -50,7 +50,9 @@ def test_table_covers_every_csf_group_and_metric_with_the_documented_columns(res
     ]  # fmt: skip
     assert result.groups == groups
     assert "val" not in set(table["test_set"])
-    assert len(table) == len(CSFS) * len(groups) * len(FD)
+    # ECE only for the probability-valued CSFs (MSR, TS-MSR), every other metric for all
+    assert len(table) == len(CSFS) * len(groups) * (len(FD) - 1) + 2 * len(groups)
+    assert set(table.loc[table["metric"] == "ece", "csf"]) == {"MSR", "TS-MSR"}
     assert not table.duplicated(["csf", "test_set", "metric"]).any()
     pooled = table[table["pooled"]]
     assert set(pooled["test_set"]) == {"cor (all)", "cor (severity 3)"}
@@ -72,11 +74,9 @@ def test_rows_equal_direct_metric_calls(audit, result):
         expected = functions[row.metric](confidences[row.csf][rows], correct)
         assert row.value == pytest.approx(expected, rel=1e-12, abs=1e-15), row
         checked += 1
-    # the only undefined values: ECE of non-probability CSFs, AUROC_f without errors
+    # the only undefined values: AUROC_f without errors (ECE of other CSFs is not computed)
     undefined = result.table[result.table["value"].isna()]
-    explained = (undefined["metric"] == "ece") | (
-        (undefined["test_set"] == "man/easy") & (undefined["metric"] == "auroc_f")
-    )
+    explained = (undefined["test_set"] == "man/easy") & (undefined["metric"] == "auroc_f")
     assert explained.all() and checked == len(result.table) - len(undefined) >= 190
 
 
@@ -97,9 +97,11 @@ def test_undefined_metrics_are_nan_with_a_note_not_a_crash(result):
     assert easy["note"].str.contains("both 0 and 1").all()
     aurc_easy = table[(table["test_set"] == "man/easy") & (table["metric"] == "aurc")]
     assert (aurc_easy["value"] == 0).all()  # AURC is defined without errors: zero risk
-    mls_ece = table[(table["csf"] == "MLS") & (table["metric"] == "ece")]
-    assert mls_ece["value"].isna().all()
-    assert mls_ece["note"].str.startswith("not applicable: ECE needs confidences in [0, 1]").all()
+    # ECE of a CSF that is not a probability is not computed (no NaN rows), and said once
+    assert not ((table["csf"] == "MLS") & (table["metric"] == "ece")).any()
+    left_out = result.settings["not_computed"]["ece"]
+    assert left_out["csfs"] == ["PE", "MLS", "MCD-MI", "Mahalanobis", "kNN", "ext:DG"]
+    assert "not probabilities of being correct" in left_out["reason"]
     msr_ece = table[(table["csf"] == "MSR") & (table["metric"] == "ece")]
     assert msr_ece["value"].notna().all()
 

@@ -282,6 +282,28 @@ class AuditSet:
         return self.predictions == self.label
 
     @property
+    def outputs(self) -> str:
+        """What the classifier gave: ``"logits"``, or ``"probabilities"`` (``logits`` are then their logs).
+
+        Read from ``provenance["outputs"]``, which the importers record; AuditSets made by
+        inference hold the network's logits. Stores written before that key existed are
+        recognised by the importers' ``provenance["logits"]`` description.
+
+        Examples
+        --------
+        >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
+        ...                  logits=np.log([[0.9, 0.1], [0.4, 0.6]]), class_names=["no", "yes"],
+        ...                  provenance={"outputs": "probabilities"})
+        >>> audit.outputs
+        'probabilities'
+        """
+        recorded = self.provenance.get("outputs")
+        if recorded in ("logits", "probabilities"):
+            return recorded
+        described = str(self.provenance.get("logits", ""))
+        return "probabilities" if "probabilit" in described else "logits"
+
+    @property
     def has_validation(self) -> bool:
         return VALIDATION in self.test_sets
 

@@ -239,6 +239,8 @@ def _print_unavailable(result: EvaluationResult) -> None:
 
 
 def _print_notes(result: EvaluationResult) -> None:
+    for entry in result.settings.get("not_computed", {}).values():
+        console.print(f"[dim]{entry['reason']}[/]", highlight=False)
     frames = [result.table, result.classification]
     undefined = sum(int(frame["value"].isna().sum()) for frame in frames if len(frame))
     if undefined:

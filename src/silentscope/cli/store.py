@@ -147,6 +147,11 @@ def info(store: Path = typer.Argument(..., help="Audit store folder.")) -> None:
     console.print(table)
     inputs = sorted(audit.available_inputs())
     console.print(f"inputs: {', '.join(inputs)}")
+    if audit.outputs == "probabilities":
+        console.print(
+            "outputs: probabilities (the logits are their logarithms, so CSFs that need the "
+            "classifier's logits are unavailable)"
+        )
     if audit.confidences:
         console.print(f"external confidences: {', '.join(sorted(audit.confidences))}")
     if audit.metadata is not None:

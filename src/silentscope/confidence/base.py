@@ -16,7 +16,10 @@ from sklearn.exceptions import NotFittedError
 from silentscope.audit import AuditSet
 
 #: Inputs a CSF may require, named as in :meth:`AuditSet.has` (``logits`` is always present).
-CSF_INPUTS = ("logits", "mc_logits", "features", "train_features", "validation")
+#: ``true_logits``: the classifier's own logits, not the logarithms of imported probabilities
+#: (see :attr:`AuditSet.outputs`); a CSF that is constant or a relabelled MSR on log-probabilities
+#: (the maximum logit, the energy) requires it.
+CSF_INPUTS = ("logits", "true_logits", "mc_logits", "features", "train_features", "validation")
 
 #: How to obtain each input, appended to the reason a CSF is unavailable.
 INPUT_HINTS = {
@@ -25,6 +28,14 @@ INPUT_HINTS = {
     "train_features": "pass train_features and train_labels (penultimate features of the training set)",
     "validation": "add the validation split as test set 'val'",
 }
+
+#: Why a CSF that requires ``true_logits`` is unavailable on imported probabilities.
+NO_TRUE_LOGITS = (
+    "{name} needs the classifier's logits, but this AuditSet was imported from probabilities, "
+    "whose logarithms are not logits (their energy is 0 for every sample and their maximum is "
+    "the log of MSR); import the logits instead (logit_<class> columns, or arrays without "
+    "--probabilities)"
+)
 
 _REGISTRY: dict[str, type[ConfidenceScorer]] = {}
 
@@ -51,6 +62,9 @@ class ConfidenceScorer(BaseEstimator):
         Inputs needed, a subset of :data:`CSF_INPUTS`.
     higher_is_better : bool
         Always ``True``: the output is a confidence, not an uncertainty.
+    probability_valued : bool
+        Whether the value is a probability of being correct, in [0, 1] (MSR, TS-MSR, MCD-MSR).
+        Only such CSFs get calibration metrics (ECE); for the others they mean nothing.
     fitted : bool
         Whether :meth:`fit` learns state from the validation split or training features.
     """
@@ -60,14 +74,17 @@ class ConfidenceScorer(BaseEstimator):
     requires: ClassVar[tuple[str, ...]] = ("logits",)
     higher_is_better: ClassVar[bool] = True
     fitted: ClassVar[bool] = False
+    probability_valued: ClassVar[bool] = False
 
     def missing_inputs(self, audit: AuditSet) -> list[str]:
         """The required inputs that ``audit`` lacks, in declaration order."""
-        return [name for name in self.requires if name != "logits" and not audit.has(name)]
+        return [name for name in self.requires if name != "logits" and not _has(audit, name)]
 
     def unavailable_reason(self, audit: AuditSet) -> str | None:
         """``None`` if ``audit`` has every input this CSF needs, else one sentence saying which not."""
         missing = self.missing_inputs(audit)
+        if "true_logits" in missing:
+            return NO_TRUE_LOGITS.format(name=self.name)
         if not missing:
             return None
         hints = "; ".join(INPUT_HINTS[name] for name in missing if name in INPUT_HINTS)
@@ -99,6 +116,12 @@ class ConfidenceScorer(BaseEstimator):
             raise NotFittedError(
                 f"{self.name} is not fitted yet; call fit(audit) before score(audit)"
             )
+
+
+def _has(audit: AuditSet, name: str) -> bool:
+    if name == "true_logits":
+        return audit.outputs == "logits"
+    return audit.has(name)
 
 
 def register_csf(cls: type[ConfidenceScorer]) -> type[ConfidenceScorer]:

@@ -18,6 +18,8 @@ class ExternalConfidence(ConfidenceScorer):
     or DeVries & Taylor (2018) come from their own networks; the AuditSet declares them,
     already oriented as *higher = more confident*, and they are evaluated like any other
     CSF under the name ``ext:<key>``. The values are passed through unchanged (as float64).
+    Nothing says that they are probabilities of being correct, so calibration metrics (ECE)
+    are not computed for them.
 
     Parameters
     ----------

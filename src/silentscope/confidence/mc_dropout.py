@@ -101,6 +101,7 @@ class MCDropoutMSR(_MCDropoutCSF):
 
     name = "MCD-MSR"
     display_name = "MC-dropout maximum softmax response"
+    probability_valued = True
 
     def _from_statistics(self, stats):
         return stats["max_mean"]

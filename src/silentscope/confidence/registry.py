@@ -113,7 +113,7 @@ def available_csfs(audit: AuditSet) -> list[str]:
 
 
 def describe_csfs() -> pd.DataFrame:
-    """One row per registered CSF: name, display name, required inputs, whether it is fitted.
+    """One row per registered CSF: name, display name, required inputs, fitted, probability-valued.
 
     Examples
     --------
@@ -127,6 +127,7 @@ def describe_csfs() -> pd.DataFrame:
             "requires": ", ".join(cls.requires),
             "fitted": cls.fitted,
             "higher_is_better": cls.higher_is_better,
+            "probability_valued": cls.probability_valued,
             "reference": _first_line(cls.__doc__),
         }
         for name, cls in _ordered_registry().items()
@@ -138,6 +139,7 @@ def describe_csfs() -> pd.DataFrame:
             "requires": "confidences[<name>]",
             "fitted": False,
             "higher_is_better": True,
+            "probability_valued": ExternalConfidence.probability_valued,
             "reference": _first_line(ExternalConfidence.__doc__),
         }
     )

@@ -47,6 +47,7 @@ class MSR(ConfidenceScorer):
 
     name = "MSR"
     display_name = "Maximum softmax response"
+    probability_valued = True
 
     def score(self, audit: AuditSet) -> np.ndarray:
         self.check_inputs(audit)
@@ -74,6 +75,7 @@ class MLS(ConfidenceScorer):
 
     name = "MLS"
     display_name = "Maximum logit score"
+    requires = ("logits", "true_logits")  # on log-probabilities it is log(MSR), not MLS
 
     def score(self, audit: AuditSet) -> np.ndarray:
         self.check_inputs(audit)
@@ -134,6 +136,7 @@ class Energy(ConfidenceScorer):
 
     name = "energy"
     display_name = "Energy score"
+    requires = ("logits", "true_logits")  # log-sum-exp of log-probabilities is 0 for every sample
 
     def __init__(self, temperature: float = 1.0):
         self.temperature = temperature

@@ -79,6 +79,7 @@ class TemperatureScaledMSR(ConfidenceScorer):
     name = "TS-MSR"
     display_name = "Temperature-scaled MSR"
     requires = ("logits", "validation")
+    probability_valued = True
     fitted = True
 
     def __init__(self, bounds: tuple[float, float] = (0.01, 100.0)):

@@ -101,7 +101,7 @@ class ViM(ConfidenceScorer):
 
     name = "ViM"
     display_name = "Virtual-logit matching"
-    requires = ("logits", "features", "train_features")
+    requires = ("logits", "true_logits", "features", "train_features")
     fitted = True
 
     def __init__(

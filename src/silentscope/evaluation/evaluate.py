@@ -32,8 +32,10 @@ DEFAULT_FD_METRICS = tuple(name for name in BOOTSTRAP_METRICS if name in METRICS
 DEFAULT_CLASSIFICATION_METRICS = tuple(
     name for name, spec in METRICS.items() if spec.kind == "classification"
 )
-#: Metrics that compare confidence with accuracy, so only apply to CSFs valued in [0, 1].
-UNIT_INTERVAL_METRICS = ("ece",)
+#: Metrics that compare a confidence with accuracy: computed only for CSFs whose value is a
+#: probability of being correct (``ConfidenceScorer.probability_valued``), never reported as
+#: undefined for the others (``settings["not_computed"]`` lists them).
+PROBABILITY_METRICS = ("ece",)
 
 
 def evaluate(
@@ -83,7 +85,9 @@ def evaluate(
         ``table`` (columns csf, test_set, test_set_kind, pooled, metric, value, ci_low,
         ci_high, n, n_errors, accuracy, shift_change, note), ``classification``, ``unavailable``,
         ``csf_params`` and ``settings``. A metric undefined on a group (e.g. AUROC_f when
-        every prediction is correct) has value NaN and says why in ``note``.
+        every prediction is correct) has value NaN and says why in ``note``. Calibration
+        metrics (ECE) have rows only for probability-valued CSFs; ``settings["not_computed"]``
+        names the others once, with the reason.
 
     Examples
     --------
@@ -118,6 +122,7 @@ def evaluate(
             audit, csfs, on_step=lambda name: bar.update(task, description=f"fitting {name}")
         )
         bar.update(task, total=len(groups) * (len(confidences) + 1), completed=0)
+        applicable, not_computed = _applicable(fitted, fd_metrics)
         rows, classification_rows = [], []
         probabilities = audit.probabilities
         for group in groups:
@@ -133,11 +138,9 @@ def evaluate(
             bar.advance(task)
             for csf, confidence in confidences.items():
                 bar.update(task, description=f"{csf} on {group.name}")
-                applicable, skipped = _applicable(csf, confidence, fd_metrics)
                 values = _failure_detection_metrics(
-                    confidence[group.rows], correct, labels, applicable, **bootstrap
+                    confidence[group.rows], correct, labels, applicable[csf], **bootstrap
                 )
-                values = {m: values[m] if m in values else skipped[m] for m in fd_metrics}
                 rows += [{"csf": csf, **facts, "metric": m, **v} for m, v in values.items()]
                 bar.advance(task)
 
@@ -151,6 +154,7 @@ def evaluate(
         "confidence_level": confidence_level,
         "random_state": int(random_state),
         "n_samples": audit.n_samples,
+        "not_computed": not_computed,
     }
     return EvaluationResult(
         table=_frame(rows, with_csf=True),
@@ -213,24 +217,34 @@ def _group_facts(audit: AuditSet, group: EvaluationGroup) -> dict:
 
 
 # ------------------------------------------------------------------ metric values
-def _applicable(csf: str, confidence: np.ndarray, names) -> tuple[list[str], dict[str, dict]]:
-    """Split metrics into those that apply to this CSF and those that do not, with the reason.
+def _applicable(
+    fitted: dict[str, ConfidenceScorer], names: Sequence[str]
+) -> tuple[dict[str, list[str]], dict[str, dict]]:
+    """The metrics computed for each CSF, and the calibration metrics left out with the reason.
 
-    Decided on the CSF's values over all samples, so a CSF gets the same metrics on every
-    test set.
+    Calibration metrics (ECE) read a confidence as the probability of being correct, so they
+    are computed only for CSFs that declare ``probability_valued``; for any other CSF they
+    would measure nothing, and they are left out rather than reported as undefined.
     """
-    in_unit_interval = bool(confidence.min() >= 0.0 and confidence.max() <= 1.0)
-    applicable, skipped = [], {}
-    for name in names:
-        if name in UNIT_INTERVAL_METRICS and not in_unit_interval:
-            note = (
-                f"not applicable: {METRICS[name].display_name} needs confidences in [0, 1] and "
-                f"{csf} is not probability-valued"
-            )
-            skipped[name] = {"value": np.nan, "ci_low": np.nan, "ci_high": np.nan, "note": note}
-        else:
-            applicable.append(name)
-    return applicable, skipped
+    applicable: dict[str, list[str]] = {}
+    left_out: dict[str, list[str]] = {}
+    for csf, scorer in fitted.items():
+        applicable[csf] = []
+        for name in names:
+            if name in PROBABILITY_METRICS and not scorer.probability_valued:
+                left_out.setdefault(name, []).append(csf)
+            else:
+                applicable[csf].append(name)
+    not_computed = {
+        name: {
+            "csfs": csfs,
+            "reason": f"{METRICS[name].display_name} is not computed for {', '.join(csfs)}: the "
+            "values of these CSFs are not probabilities of being correct (it is computed only for "
+            "CSFs whose values are, such as MSR)",
+        }
+        for name, csfs in left_out.items()
+    }
+    return applicable, not_computed
 
 
 def _failure_detection_metrics(

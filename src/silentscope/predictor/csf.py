@@ -72,6 +72,7 @@ class MisclassificationPredictorCSF(ConfidenceScorer):
     name = "MisPred"
     display_name = "Misclassification predictor"
     requires = ("logits", "validation")
+    probability_valued = True  # 1 - the predicted probability of an error
     fitted = True
 
     def __init__(
