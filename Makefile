@@ -21,7 +21,7 @@ browser:
 
 # Rebuild the viewer's front end into src/silentscope/viewer/static (needs Node and npm).
 frontend:
-	cd frontend && npm ci --no-audit --no-fund && npm run build
+	cd frontend && npm ci --prefer-offline --no-audit --no-fund && npm run build
 
 lint:
 	$(PYTHON) -m ruff check src tests benchmarks
