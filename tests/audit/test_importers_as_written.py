@@ -234,3 +234,12 @@ def test_info_lists_class_names_that_hold_a_comma_unambiguously(tmp_path):
     result = CliRunner().invoke(app, ["info", str(tmp_path / "store")], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "2 classes: 'malignant', 'normal, benign'" in result.output
+
+
+def test_random_bytes_npz_is_not_called_pickled(tmp_path):
+    results = tmp_path / "run" / "test_results"
+    results.mkdir(parents=True)
+    (results / "raw_logits.npz").write_bytes(np.random.default_rng(0).bytes(300))
+    with pytest.raises(AuditSetError, match="raw_logits.npz is not an .npz archive") as error:
+        from_fdshifts(tmp_path / "run")
+    assert "pickle" not in str(error.value)

@@ -156,3 +156,16 @@ def test_a_truncated_file_is_one_sentence_in_the_cli(tmp_path, damage):
     assert result.exit_code == 2
     assert "Traceback" not in result.output and "breastmnist.npz" in result.output
     assert "download it again" in result.output
+
+
+def test_random_bytes_are_not_called_pickled_data(tmp_path):
+    # Issue 13, case 9: numpy falls back to unpickling unknown bytes and suggests allow_pickle=.
+    from silentscope.data.refs import read_image_ref
+
+    (tmp_path / "breastmnist.npz").write_bytes(np.random.default_rng(0).bytes(300))
+    with pytest.raises(DatasetError, match="cannot read .*breastmnist.npz: it is not an npz archive") as error:
+        load_medmnist("breastmnist", tmp_path)
+    assert "allow_pickle" not in str(error.value) and "pickle" not in str(error.value)
+    with pytest.raises(DatasetError, match="cannot read the image array file .*damaged") as error:
+        read_image_ref(f"{tmp_path / 'breastmnist.npz'}#test_images/0")
+    assert "allow_pickle" not in str(error.value)

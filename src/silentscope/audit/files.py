@@ -255,6 +255,12 @@ def read_npz_array(
         raise FileNotFoundError(f"no such file: {path}")
     if path.stat().st_size == 0:
         raise AuditSetError(f"the {what} file {path} is empty (0 bytes); save the arrays again")
+    with open(path, "rb") as handle:
+        if not handle.read(len(_ZIP_MAGIC)).startswith(_ZIP_MAGIC):
+            raise AuditSetError(
+                f"the {what} file {path} is not an .npz archive (it lacks the zip header); "
+                "save the arrays with numpy.savez"
+            )
     try:
         with np.load(path, allow_pickle=False) as data:
             keys = list(data.keys())

@@ -178,6 +178,12 @@ def download_medmnist(flag: str, root: str | Path | None = None, size: int = 28)
 
 def _read_npz(path: Path, info: MedMNISTInfo, size: int) -> dict[str, np.ndarray]:
     needed = [f"{split}_{kind}" for split in _SPLITS for kind in ("images", "labels")]
+    with open(path, "rb") as handle:
+        if handle.read(2) != b"PK":  # numpy would try to unpickle it and suggest allow_pickle
+            raise DatasetError(
+                f"cannot read {path}: it is not an npz archive (it lacks the zip header); copy or "
+                "download it again"
+            )
     # A truncated or damaged file fails when opened (BadZipFile) or only when an array is
     # decompressed (zlib.error, EOFError, ValueError); both are the same problem for the user.
     try:

@@ -7,6 +7,8 @@ Relative paths are resolved against ``base`` where one is given.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,13 +18,28 @@ from silentscope.data.dataset import SPLITS, ImageDataset
 from silentscope.data.errors import DatasetError
 from silentscope.data.files import read_image
 
+#: What a damaged array file raises inside numpy/zipfile; reported as one DatasetError.
+_DAMAGED = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def _damaged(path: str, error: Exception) -> DatasetError:
+    detail = "it is not a NumPy file" if "pickle" in str(error) else str(error).splitlines()[0]
+    return DatasetError(
+        f"cannot read the image array file {path} ({detail}); it is truncated or damaged: copy it again"
+    )
+
 
 @lru_cache(maxsize=4)
 def _npz_array(path: str, key: str) -> np.ndarray:
-    with np.load(path, allow_pickle=False) as archive:
-        if key not in archive.files:
-            raise DatasetError(f"{path} has no array {key!r}; it has {archive.files}")
-        return archive[key]
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if key not in archive.files:
+                raise DatasetError(f"{path} has no array {key!r}; it has {archive.files}")
+            return archive[key]
+    except DatasetError:
+        raise
+    except _DAMAGED as error:
+        raise _damaged(path, error) from None
 
 
 def read_image_ref(ref: str, base: str | Path | None = None) -> np.ndarray:
@@ -46,7 +63,10 @@ def read_image_ref(ref: str, base: str | Path | None = None) -> np.ndarray:
             raise FileNotFoundError(
                 f"image reference {ref!r} points to {file}, which does not exist"
             )
-        image = np.asarray(np.load(file, mmap_mode="r", allow_pickle=False)[int(location)])
+        try:
+            image = np.asarray(np.load(file, mmap_mode="r", allow_pickle=False)[int(location)])
+        except _DAMAGED as error:
+            raise _damaged(file, error) from None
         return image[..., None] if image.ndim == 2 else image.astype(np.uint8)
     key, _, index = location.rpartition("/")
     if not key or not index.isdigit():
