@@ -1,4 +1,10 @@
-"""The AuditSet data contract, the audit store and importers."""
+"""The AuditSet data contract, the audit store and importers.
+
+The bottom of the package: every layer may import from here, so the rules that several
+layers share live here once: :mod:`~silentscope.audit.jsonsafe` (plain values for every
+JSON file and answer) and :mod:`~silentscope.audit.columns` (the ``conf.`` and ``meta.``
+prefixes of the per-sample table).
+"""
 
 from silentscope.audit.shift_change import (
     NEGLIGIBLE_CHANGE,

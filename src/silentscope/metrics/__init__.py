@@ -5,6 +5,10 @@ Failure-detection metrics take ``(confidence, correct)``: 1-D arrays of confiden
 ``(probs, labels)``. Every function returns a plain float on the 0-1 scale (tables may
 scale it, see :data:`METRICS`). Tied confidences are always handled as groups, so no result
 depends on the order of the samples.
+
+:mod:`~silentscope.metrics.statistics` (imported on its own; it needs scipy) holds the
+statistics the analyses share: the Wilson interval of an error rate and Benjamini-Hochberg
+FDR control, used by both slice discovery and subgroup analysis.
 """
 
 from .bootstrap import BOOTSTRAP_METRICS, BootstrapResult, bootstrap_ci

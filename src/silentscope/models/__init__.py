@@ -1,6 +1,12 @@
 """Backbones, training objectives (CE/MCD, DeepGamblers, ConfidNet, DeVries, multi-label
 BCE), deep ensembles, and inference that turns any classifier into an AuditSet (one per
-finding for multi-label classifiers)."""
+finding for multi-label classifiers).
+
+Imports run one way inside the package: the networks (:mod:`~silentscope.models.network`:
+SilentNet, EnsembleNet) need no training or inference code; checkpoints and inference import
+the networks; training (:mod:`~silentscope.models.training`, :mod:`~silentscope.models.ensemble`)
+imports all of them and :func:`audit_model`.
+"""
 
 from silentscope.models.audit_model import audit_model
 from silentscope.models.backbones import BACKBONES, ResNet18, SmallCNN, build_backbone

@@ -1,4 +1,8 @@
-"""Which patients does the classifier fail? Statistical subgroup analysis of errors."""
+"""Which patients does the classifier fail? Statistical subgroup analysis of errors.
+
+``wilson_interval`` and ``benjamini_hochberg`` are re-exported from
+:mod:`silentscope.metrics.statistics`, where slice discovery takes them too.
+"""
 
 from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
 from silentscope.subgroups.analysis import ALL_CLASSES, SubgroupResult, analyze_subgroups
