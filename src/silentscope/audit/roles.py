@@ -29,9 +29,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas is imported where values are inspected: the viewer reads recorded roles when it
+# reopens a store, which must not cost pandas' import.
 
 ROLES = (
     "identifier",
@@ -182,6 +188,7 @@ def infer_role(name: str, values: pd.Series, test_set=None) -> ColumnRole:
 
     Examples
     --------
+    >>> import pandas as pd
     >>> infer_role("source_index", pd.Series([0, 1, 2, 0, 1])).role
     'index'
     >>> infer_role("age", pd.Series([40, 51, 40, 70])).role
@@ -189,6 +196,8 @@ def infer_role(name: str, values: pd.Series, test_set=None) -> ColumnRole:
     >>> infer_role("code", pd.Series([f"P{i}" for i in range(50)])).reason
     'has a different value for 100% of the samples of a test set: it names samples (inferred)'
     """
+    import pandas as pd
+
     lower = str(name).lower()
     present = values.dropna()
 
@@ -254,10 +263,13 @@ def label_association(values, label, random_state: int = 0) -> float | None:
 
     Examples
     --------
+    >>> import pandas as pd
     >>> label = np.arange(100) % 3
     >>> label_association(pd.Series(np.array(["a", "b", "c"])[label]), label)
     1.0
     """
+    import pandas as pd
+
     label = np.asarray(label)
     values = pd.Series(values).reset_index(drop=True)
     if len(values) < MIN_SAMPLES_FOR_LABEL_CHECK or len(np.unique(label)) < 2:
@@ -323,6 +335,7 @@ def resolve_roles(
 
     Examples
     --------
+    >>> import pandas as pd
     >>> meta = pd.DataFrame({"source_index": range(40), "age": np.arange(40) % 7 + 40})
     >>> {c: r.role for c, r in resolve_roles(meta).items()}
     {'source_index': 'index', 'age': 'clinical'}
@@ -382,6 +395,7 @@ def analysable_columns(
 
     Examples
     --------
+    >>> import pandas as pd
     >>> roles = resolve_roles(pd.DataFrame({"source_index": range(40), "sex": ["F", "M"] * 20}))
     >>> kept, left_out = analysable_columns(roles)
     >>> kept, left_out[0][0]

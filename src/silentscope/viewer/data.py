@@ -305,6 +305,23 @@ def _natural_key(value):
     return (1, 0.0, str(value))
 
 
+def _left_out_by_role(name: str, recorded: dict, values: pa.ChunkedArray) -> str | None:
+    """Why a metadata column is neither a filter nor a summary, by its role; None if it is one.
+
+    The roles are the store's (:mod:`silentscope.audit.roles`), so the viewer leaves out
+    what slices, subgroups and the predictor leave out: an identifier such as
+    ``patient_id`` is never summarised as a number. Stores written before roles were
+    recorded get them inferred from the column here.
+    """
+    from silentscope.audit.roles import as_role, infer_role
+
+    if name in recorded:
+        role = as_role(recorded[name], name)
+    else:
+        role = infer_role(name, values.to_pandas())
+    return None if role.analysable else f"{role.role}: it {role.reason}"
+
+
 def _metadata_column(name: str, values: pa.ChunkedArray) -> Column | str:
     """A Column for a metadata field, or the reason it cannot be shown."""
     key, label = f"meta:{name}", name
@@ -572,8 +589,13 @@ def load_viewer_data(
         )
 
     metadata, skipped = {}, {}
+    recorded_roles = manifest.get("metadata_roles") or {}
     for field_name, name in prefixed(table.column_names, METADATA_PREFIX).items():
         metadata[field_name] = table[name]
+        left_out = _left_out_by_role(field_name, recorded_roles, table[name])
+        if left_out is not None:
+            skipped[field_name] = left_out
+            continue
         column = _metadata_column(field_name, table[name])
         if isinstance(column, str):
             skipped[field_name] = column
