@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -11,6 +12,7 @@ from silentscope.cli import build_app
 from silentscope.preflight import check_names
 from silentscope.study.runner import run_study
 from silentscope.study.spec import parse_study
+from silentscope.study.training_run import corruption_notes
 
 TYPOS = [
     ({"datasets": ["medmnist:pneumonimnist"]}, "MedMNIST dataset", "pneumoniamnist"),
@@ -94,3 +96,37 @@ def test_correct_names_pass():
         objectives=["ce", "bce"],
         csfs=["MSR", "ext:DG"],
     )
+
+
+def _white_medmnist(folder):
+    """A MedMNIST-layout file of all-white images: brightening them changes nothing."""
+    folder.mkdir()
+    arrays = {}
+    for split, n in (("train", 12), ("val", 12), ("test", 12)):
+        arrays[f"{split}_images"] = np.full((n, 28, 28), 255, np.uint8)
+        arrays[f"{split}_labels"] = (np.arange(n) % 2).astype(np.uint8)[:, None]
+    path = folder / "pneumoniamnist.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def test_a_study_refuses_a_corruption_that_changes_nothing_before_any_run(tmp_path):
+    path = _white_medmnist(tmp_path / "data")
+    spec = parse_study(
+        {"name": "white", "datasets": [{"name": str(path), "label": "white",
+         "corruptions": ["brightness_up"]}], "train": {"epochs": 1}}
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="brightness_up at 28x28 px .* not a shift"):
+        run_study(spec, tmp_path / "study", live=False)
+    assert not (tmp_path / "study").exists()
+
+
+def test_a_study_warns_before_training_about_default_sets_it_leaves_out(tmp_path):
+    path = _white_medmnist(tmp_path / "data")
+    spec = parse_study(
+        {"name": "white", "datasets": [{"name": str(path), "label": "white",
+         "severities": [5]}], "train": {"epochs": 1}, "evaluation": {"bootstrap": 0}}
+    )  # fmt: skip
+    notes = corruption_notes(spec)
+    assert any(n.startswith("white: brightness_up at 28x28 px") for n in notes)
+    assert all("(left out)" in n for n in notes if "brightness_up" in n)

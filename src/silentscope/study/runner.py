@@ -24,6 +24,7 @@ from silentscope.study.runs import (
     write_study_spec,
 )
 from silentscope.study.spec import ExecutorSpec, StudySpec
+from silentscope.study.training_run import corruption_notes
 
 
 @dataclass
@@ -58,6 +59,10 @@ def run_study(
     A failing run is recorded in ``failed/<run_id>.json`` and does not stop the others.
     """
     check_study(spec)  # a typo fails here, once, before any run starts
+    console = console or Console()
+    # corruptions that would not change this data's images: said (or refused) before training
+    for note in corruption_notes(spec):
+        console.print(f"[yellow]warning:[/] {note}", soft_wrap=True, highlight=False)
     study_dir = Path(study_dir)
     if restart and study_dir.exists():
         for sub in (RUNS, FAILED):
@@ -75,7 +80,6 @@ def run_study(
             )
         else:
             todo.append(run)
-    console = console or Console()
     started = time.time()
 
     def on_done(result: dict) -> None:

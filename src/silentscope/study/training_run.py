@@ -63,6 +63,24 @@ def build_test_data(run: RunSpec, progress: Callable[..., None]):
     return dataset, test_sets, plan
 
 
+def corruption_notes(spec) -> list[str]:
+    """What the corruption check says about each trained dataset of a study, before any run.
+
+    The same check every run repeats (:func:`build_test_data`), done once per dataset so
+    the user reads it before hours of training rather than in the run records after.
+    """
+    notes, seen = [], set()
+    for run in spec.runs():
+        if run.members or run.dataset.store is not None or run.dataset.corruptions == "none":
+            continue
+        if run.dataset.key in seen:
+            continue
+        seen.add(run.dataset.key)
+        _, _, plan = build_test_data(run, lambda *args, **kwargs: None)
+        notes += [f"{run.dataset.key}: {note}" for note in plan.notes]
+    return notes
+
+
 def _provenance(run: RunSpec) -> dict[str, Any]:
     return {"study": run.study.name, "run_id": run.run_id, "dataset_spec": run.dataset.model_dump()}
 
