@@ -88,7 +88,7 @@ def preview_command(
     import numpy as np
 
     from silentscope.data import load_dataset
-    from silentscope.shifts import default_suite
+    from silentscope.shifts import expand_corruptions
     from silentscope.shifts.preview import preview_grid, save_png
     from silentscope.shifts.severity import severity_range
 
@@ -104,7 +104,7 @@ def preview_command(
             resized = cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC)
             image = resized.reshape(size, size, image.shape[-1])
         modality = modality or data.modality
-        names = corruption or [c.name for c in default_suite(modality, channels=image.shape[-1])]
+        names = expand_corruptions(corruption or "default", modality, image.shape[-1])
         severities = severity or list(range(6))
         for value in severities:
             severity_range(value)
