@@ -50,3 +50,29 @@ def test_results_of_several_studies_in_one_table(tmp_path):
         write_results([dirs[0], dirs[0]], out=tmp_path / "twice")
     with pytest.raises(ValueError, match="need an output folder"):
         write_results(dirs)
+
+
+def test_an_unchanged_corrupted_set_is_left_out_of_the_tables_with_the_reason(tmp_path):
+    import dataclasses
+    import json
+
+    from silentscope.audit.store import save_audit
+    from tests.support.studies import simulated_store
+
+    audit = load_audit(simulated_store(tmp_path / "raw", seed=0))
+    change = {"cor/gaussian_noise/1": 0.0, "cor/gaussian_noise/5": 20.0}
+    params = [
+        json.dumps({"corruption": "gaussian_noise", "change": change[t]}) if t in change else "{}"
+        for t in audit.test_set
+    ]
+    save_audit(dataclasses.replace(audit, shift_params=np.asarray(params, object)), tmp_path / "s")
+    study = {"name": "s", "datasets": [{"name": "store", "label": "m", "store": str(tmp_path / "s")}],
+             "csfs": ["MSR"], "evaluation": {"bootstrap": 0}}  # fmt: skip
+    run_study(parse_study(study), tmp_path / "study", live=False)
+    written = write_results(tmp_path / "study")
+    reason = written["left_out"].read_text()
+    assert "cor/gaussian_noise/1: its images changed by 0.00 grey levels" in reason
+    accuracy = (tmp_path / "study" / "results" / "accuracy.md").read_text().splitlines()
+    cells = accuracy[2].split("|")
+    severe = audit.correct[audit.test_set == "cor/gaussian_noise/5"].mean()
+    assert float(cells[3]) == round(severe, 3)  # "cor" is the changed set alone

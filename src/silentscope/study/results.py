@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from silentscope.audit.shift_change import NEGLIGIBLE_CHANGE, is_negligible_shift
 from silentscope.audit.test_sets import parse_test_set
 from silentscope.study.pipelines import EVALUATION_FILE
 from silentscope.study.runs import FAILED, RUN_RECORD, RUNS
@@ -76,9 +77,26 @@ def csf_label(csf: str, objective: str) -> str:
 
 
 def per_test_set_rows(long: pd.DataFrame) -> pd.DataFrame:
-    """Rows of individual test sets (pooled rows such as ``cor (all)`` are dropped)."""
+    """Rows of individual test sets (pooled rows such as ``cor (all)`` are dropped).
+
+    Corrupted sets whose images did not change (:func:`unchanged_test_sets`) are dropped
+    too: they are the iid set again and must not be reported as a shift.
+    """
     valid = long["test_set"].map(_is_test_set)
+    if "shift_change" in long:
+        valid &= ~long["shift_change"].map(is_negligible_shift)
     return long[valid].copy()
+
+
+def unchanged_test_sets(long: pd.DataFrame) -> dict[str, float]:
+    """Test sets left out of the tables because their measured change is negligible.
+
+    Returns the test-set name and its change (grey levels), for the note that says why.
+    """
+    if "shift_change" not in long:
+        return {}
+    rows = long[long["shift_change"].map(is_negligible_shift)]
+    return rows.groupby("test_set")["shift_change"].mean().to_dict()
 
 
 def _is_test_set(name: str) -> bool:
@@ -314,6 +332,17 @@ def write_results(
         best = best_per_column(table, spec.higher_is_better)
         (out / f"summary_{metric}.md").write_text(to_markdown(table, best, scale))
         written[f"summary_{metric}"] = out / f"summary_{metric}.csv"
+    unchanged = unchanged_test_sets(long)
+    if unchanged:  # say why a requested set is missing from every table
+        lines = [
+            f"- {name}: its images changed by {change:.2f} grey levels on average (under "
+            f"{NEGLIGIBLE_CHANGE}), so it is the iid set again, not a shift"
+            for name, change in unchanged.items()
+        ]
+        written["left_out"] = out / "left_out.md"
+        written["left_out"].write_text(
+            "Test sets left out of the tables\n\n" + "\n".join(lines) + "\n"
+        )
     accuracy = accuracy_table(long)
     flat = accuracy.copy()
     flat.columns = [" ".join(map(str, c)) for c in flat.columns]
