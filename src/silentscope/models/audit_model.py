@@ -14,6 +14,7 @@ from torch import nn
 
 from silentscope.audit import IID, VALIDATION, AuditSet
 from silentscope.audit.health import record_health
+from silentscope.audit.store import save_audit
 from silentscope.data.dataset import ImageDataset
 from silentscope.models.eval_sets import TestSet, collect_sets, images_of
 from silentscope.models.inference import EnsemblePredictor, make_predictor
@@ -270,8 +271,6 @@ def _audit_model(
     # A network that predicts one class still gets metrics; its store says so (issue 13).
     record_health(audit, "the audited classifier", stacklevel=3)
     if out is not None:
-        from silentscope.audit.store import save_audit
-
         save_audit(audit, out, overwrite=overwrite)
     return audit
 

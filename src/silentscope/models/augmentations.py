@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch.nn import functional
 
+from silentscope.shifts.apply import corrupt as corrupt_batch
+
 AUGMENTATIONS: dict[str, type] = {}
 
 #: Augmentations used when ``augment="default"``, by dataset modality. Left-right flips
@@ -166,11 +168,7 @@ class CorruptionAugmentation:
         self._corrupt = corrupt
 
     def _corrupt_fn(self) -> Callable:
-        if self._corrupt is not None:
-            return self._corrupt
-        from silentscope.shifts.apply import corrupt
-
-        return corrupt
+        return self._corrupt if self._corrupt is not None else corrupt_batch
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         chosen = torch.nonzero(torch.rand(x.shape[0], generator=generator) < self.p).flatten()

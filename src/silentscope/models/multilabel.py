@@ -9,6 +9,7 @@ metadata, so every analysis of silentscope applies to each finding unchanged.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from silentscope.audit import VALIDATION, AuditSet
+from silentscope.audit.store import save_audit
 from silentscope.data.dataset import ImageDataset
 from silentscope.models.audit_model import _audit_model
 from silentscope.models.eval_sets import TestSet, _as_test_set, collect_sets
@@ -350,10 +352,6 @@ def save_finding_audits(audits: Mapping[str, AuditSet], folder) -> dict[str, Pat
 
     ``folder`` is replaced if it exists (its callers decide whether that is allowed).
     """
-    import shutil
-
-    from silentscope.audit.store import save_audit
-
     folder = Path(folder)
     if folder.exists():
         shutil.rmtree(folder)
