@@ -163,7 +163,9 @@ def test_random_bytes_are_not_called_pickled_data(tmp_path):
     from silentscope.data.refs import read_image_ref
 
     (tmp_path / "breastmnist.npz").write_bytes(np.random.default_rng(0).bytes(300))
-    with pytest.raises(DatasetError, match="cannot read .*breastmnist.npz: it is not an npz archive") as error:
+    with pytest.raises(
+        DatasetError, match="cannot read .*breastmnist.npz: it is not an npz archive"
+    ) as error:
         load_medmnist("breastmnist", tmp_path)
     assert "allow_pickle" not in str(error.value) and "pickle" not in str(error.value)
     with pytest.raises(DatasetError, match="cannot read the image array file .*damaged") as error:
