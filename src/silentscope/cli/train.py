@@ -158,14 +158,6 @@ def train(
 
     Example: silentscope train --dataset medmnist:pneumoniamnist --data-root ../shared/data/medmnist --objective dg --epochs 10 --corruption gaussian_noise --out runs/pneumonia_dg
     """
-    from silentscope.models.workflow import (
-        audit_trained,
-        check_training_request,
-        fit_model,
-        is_multi_label,
-        mc_samples_for,
-        training_augmentations,
-    )
     from silentscope.preflight import check_names
 
     with user_errors():
@@ -175,6 +167,15 @@ def train(
             severities=severity or None,
             objectives=[objective],
         )
+        from silentscope.models.workflow import (  # after the names: a typo fails fast
+            audit_trained,
+            check_training_request,
+            fit_model,
+            is_multi_label,
+            mc_samples_for,
+            training_augmentations,
+        )
+
         check_training_request(objective, ensemble)
         if out.exists() and any(out.iterdir()) and not (resume or overwrite):
             raise FileExistsError(

@@ -18,7 +18,6 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
-from scipy.stats import poisson
 
 from silentscope.shifts.base import Corruption, register
 
@@ -35,6 +34,10 @@ def _poisson_tables(photons: float) -> tuple[np.ndarray, np.ndarray, int]:
     "indexed search" of Chen and Asau, 1974), so a uniform ``u`` needs on average about
     one step from ``guide[v, floor(u m)]`` to its count.
     """
+    # scipy.stats takes over a second to import: loaded on first use, not with the registry,
+    # so that checking corruption names before any work stays fast
+    from scipy.stats import poisson
+
     size = int(poisson.ppf(1 - 1e-12, photons)) + 2
     cdf = poisson.cdf(np.arange(size)[None, :], (np.arange(256) * photons / 255)[:, None])
     cdf[:, -1] = 2.0
