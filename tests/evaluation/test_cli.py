@@ -31,7 +31,7 @@ def test_evaluate_prints_the_table_lists_unavailable_csfs_and_writes_files(store
     result = runner.invoke(app, arguments, terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "AURC (x1000)" in result.output
-    assert "cor (all)" in result.output
+    assert "cor (pooled)" in result.output
     assert "MCD-MI: MCD-MI needs mc_logits" in result.output
     assert sorted(p.name for p in out.iterdir()) == [
         "evaluation.classification.csv", "evaluation.csv", "evaluation.json",

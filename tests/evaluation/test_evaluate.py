@@ -31,9 +31,9 @@ def result(audit):
 
 
 def group_rows(audit, test_set):
-    if test_set == "cor (all)":
+    if test_set == "cor (pooled)":
         return np.char.startswith(audit.test_set.astype(str), "cor/")
-    if test_set == "cor (severity 3)":
+    if test_set == "cor (severity 3, pooled)":
         return np.isin(audit.test_set, ["cor/blur/3", "cor/gaussian_noise/3"])
     return audit.test_set == test_set
 
@@ -46,7 +46,7 @@ def test_table_covers_every_csf_group_and_metric_with_the_documented_columns(res
     ]  # fmt: skip
     groups = [
         "iid", "cor/blur/3", "cor/gaussian_noise/1", "cor/gaussian_noise/3", "acq/site_b",
-        "man/easy", "cor (all)", "cor (severity 3)",
+        "man/easy", "cor (pooled)", "cor (severity 3, pooled)",
     ]  # fmt: skip
     assert result.groups == groups
     assert "val" not in set(table["test_set"])
@@ -55,7 +55,7 @@ def test_table_covers_every_csf_group_and_metric_with_the_documented_columns(res
     assert set(table.loc[table["metric"] == "ece", "csf"]) == {"MSR", "TS-MSR"}
     assert not table.duplicated(["csf", "test_set", "metric"]).any()
     pooled = table[table["pooled"]]
-    assert set(pooled["test_set"]) == {"cor (all)", "cor (severity 3)"}
+    assert set(pooled["test_set"]) == {"cor (pooled)", "cor (severity 3, pooled)"}
     assert set(pooled["test_set_kind"]) == {"cor"}
 
 

@@ -58,7 +58,7 @@ def test_confidence_detects_failures_on_real_chest_xrays(pneumonia_audit):
         n_bootstrap=100,
     )
     assert result.unavailable == {}
-    assert result.groups == ["iid", "cor/contrast/3", "cor/gaussian_noise/3", "cor (all)"]
+    assert result.groups == ["iid", "cor/contrast/3", "cor/gaussian_noise/3", "cor (pooled)"]
     table = result.table.set_index(["csf", "test_set", "metric"])
     iid = table.xs("iid", level="test_set")
     error_rate = 1 - iid.loc[("MSR", "aurc"), "accuracy"]

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from silentscope.cli._common import console, user_errors
+from silentscope.cli._tables import print_table
 
 if TYPE_CHECKING:
     from silentscope.data.dataset import ImageDataset
@@ -80,14 +81,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
         counts.add_row(
             name, *(str(row[s]) for s in splits), style="bold" if name == "total" else None
         )
-    console.print(counts)
+    print_table(counts)
     if summary["metadata"]:
         meta = Table(title="metadata columns")
         for column in ("column", "dtype", "missing", "summary"):
             meta.add_column(column, overflow="fold")
         for entry in summary["metadata"]:
             meta.add_row(entry["column"], entry["dtype"], str(entry["missing"]), entry["summary"])
-        console.print(meta)
+        print_table(meta)
     if summary.get("example_text"):
         console.print(f"[bold]report text[/], e.g.: {summary['example_text']}")
     if "duplicates" in summary:

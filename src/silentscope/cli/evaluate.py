@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from silentscope.cli._common import console, user_errors
+from silentscope.cli._tables import print_table
 
 if TYPE_CHECKING:
     from silentscope.evaluation import EvaluationResult
@@ -91,8 +92,8 @@ def evaluate_command(
                 console.print(f"[dim]--show {show} was not evaluated; showing {shown}[/]")
             show = shown
         if show is not None:
-            console.print(_metric_table(result, show))
-        console.print(_classification_table(result))
+            print_table(_metric_table(result, show))
+        print_table(_classification_table(result))
         _print_unavailable(result)
         _print_notes(result)
         written = _save(result, store, out, chosen_formats)
@@ -139,7 +140,7 @@ def csfs_command(
                         cells.append(f"[yellow]missing {', '.join(csf.missing_inputs(audit))}[/]")
                         reasons[row.name] = reason
             table.add_row(*cells)
-    console.print(table)
+    print_table(table)
     for name, reason in reasons.items():
         console.print(f"  [bold]{name}[/]: {reason}", soft_wrap=True, highlight=False)
 

@@ -20,6 +20,7 @@ from silentscope.cli._common import (
     print_skipped,
     user_errors,
 )
+from silentscope.cli._tables import print_table
 
 STORE_ARGUMENT = typer.Argument(..., help="Audit store folder (see `silentscope import`).")
 
@@ -123,7 +124,7 @@ def _print_selection(selection) -> None:
             f"{fmt_value(row['fold_mean'])} ± {fmt_value(row['fold_std'], 2)}",
             verdict,
         )
-    console.print(table)
+    print_table(table)
 
 
 def _print_comparison(comparison) -> None:
@@ -142,7 +143,7 @@ def _print_comparison(comparison) -> None:
             fmt_interval(mispred, "estimate", "low", "high"),
             fmt_interval(mispred, "delta", "delta_low", "delta_high"),
         )
-    console.print(table)
+    print_table(table)
 
 
 def _print_importance(importance) -> None:
@@ -153,7 +154,7 @@ def _print_importance(importance) -> None:
     table.add_column("importance")
     for _, row in importance.head(10).iterrows():
         table.add_row(row["feature"], f"{row['importance']:.4f} ± {row['importance_std']:.4f}")
-    console.print(table)
+    print_table(table)
 
 
 def _print_corrections(corrections) -> None:
@@ -180,7 +181,7 @@ def _print_corrections(corrections) -> None:
             fmt_interval(row, "delta", "delta_low", "delta_high", 3),
             "[bold green]yes[/]" if row["significant"] else "no",
         )
-    console.print(table)
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:

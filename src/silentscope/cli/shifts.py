@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from silentscope.cli._common import console, user_errors
+from silentscope.cli._tables import print_table
 
 shifts_app = typer.Typer(
     help="Image corruptions: list them and preview them.", no_args_is_help=True
@@ -31,10 +32,10 @@ def list_command(
         table = Table(title=f"corruptions{f' for {modality}' if modality else ''} ({len(names)})")
         table.add_column("name", no_wrap=True)
         table.add_column("family")
-        if modality is None:
-            table.add_column("modalities")
         table.add_column("input")
         table.add_column("levels (severity 1-5)", no_wrap=True)
+        if modality is None:
+            table.add_column("modalities")
         for name in names:
             corruption = get_corruption(name, modality or "generic")
             kinds = "RGB" if corruption.channels == (3,) else "grey/RGB"
@@ -45,8 +46,8 @@ def list_command(
                 for key, values in corruption.severity_levels.items()
             )
             where = [] if modality else [", ".join(corruption.modalities)]
-            table.add_row(name, corruption.family, *where, kinds, levels)
-        console.print(table)
+            table.add_row(name, corruption.family, kinds, levels, *where)
+        print_table(table)
 
 
 DATASET_OPTION = typer.Option(

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from silentscope.cli._common import console, user_errors
+from silentscope.cli._tables import print_table
 
 if TYPE_CHECKING:
     from silentscope.slices import SliceReport
@@ -74,7 +75,7 @@ def _print(report: SliceReport) -> None:
             row.top_terms.replace("; ", "\n"),
             row.metadata.replace("; ", "\n"), "\n".join(row.confident_errors.split(",")[:3]),
         )  # fmt: skip
-    console.print(table)
+    print_table(table)
 
 
 def slices_command(

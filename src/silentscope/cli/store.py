@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from silentscope.cli._common import console, user_errors
+from silentscope.cli._tables import print_table
 
 import_app = typer.Typer(help="Import predictions into an audit store.", no_args_is_help=True)
 
@@ -144,7 +145,7 @@ def info(store: Path = typer.Argument(..., help="Audit store folder.")) -> None:
         table.add_column(column, justify="left" if column in ("test set", "kind") else "right")
     for row in audit.summary().itertuples():
         table.add_row(row.test_set, row.kind, str(row.n), f"{row.accuracy:.3f}", str(row.errors))
-    console.print(table)
+    print_table(table)
     inputs = sorted(audit.available_inputs())
     console.print(f"inputs: {', '.join(inputs)}")
     if audit.outputs == "probabilities":
@@ -162,7 +163,7 @@ def info(store: Path = typer.Argument(..., help="Audit store folder.")) -> None:
         for name, role in audit.metadata_roles.items():
             used = "yes" if role.analysable else "[yellow]no[/]"
             roles.add_row(name, f"{role.role} ({role.source})", used, role.reason)
-        console.print(roles)
+        print_table(roles)
     analyses = Table(title="analyses")
     analyses.add_column("analysis")
     analyses.add_column("command")
@@ -170,7 +171,7 @@ def info(store: Path = typer.Argument(..., help="Audit store folder.")) -> None:
     for analysis, reason in analysis_availability(audit):
         status = "[green]available[/]" if reason is None else f"[yellow]{reason}[/]"
         analyses.add_row(analysis.name, f"silentscope {analysis.command}", status)
-    console.print(analyses)
+    print_table(analyses)
     artifacts = list_artifacts(store)
     if artifacts:
         console.print(f"artifacts: {', '.join(artifacts)}")

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from silentscope.cli._common import console, user_errors
+from silentscope.cli._tables import print_table
 
 study_app = typer.Typer(
     help="Run failure-detection studies and collect their results.", no_args_is_help=True
@@ -116,6 +117,7 @@ def _print_summary(study_dir: Path | list[Path], metric: str = "aurc") -> None:
         best_per_column,
         combined_results,
         format_summary,
+        kinds_caption,
         summary_table,
     )
 
@@ -130,25 +132,19 @@ def _print_summary(study_dir: Path | list[Path], metric: str = "aurc") -> None:
     unit = f" x{scale:g}" if scale != 1 else ""
     direction = "higher" if spec.higher_is_better else "lower"
     title = f"{getattr(spec, 'display_name', metric)}{unit} ({direction} is better; mean ± std over seeds)"
-    # as many test-set columns per table as the terminal shows legibly (a multi-label
-    # study has one dataset per finding); the files written hold the whole table
-    width = max(1, (console.width - 18) // 16)
-    columns = list(formatted.columns)
-    for start in range(0, len(columns), width):
-        view = Table(title=title if start == 0 else None)
-        view.add_column("CSF")
-        for column in columns[start : start + width]:
-            view.add_column(column, justify="right")
-        for csf in formatted.index:
-            cells = []
-            for column in columns[start : start + width]:
-                dataset, kind = column.rsplit(" ", 1)
-                value = formatted.loc[csf, column]
-                cells.append(
-                    f"[bold green]{value}[/]" if best.get((dataset, kind)) == csf else value
-                )
-            view.add_row(csf, *cells)
-        console.print(view)
+    view = Table(title=title, caption=kinds_caption(long) or None)
+    view.add_column("CSF")
+    for column in formatted.columns:
+        view.add_column(column, justify="right")
+    for csf in formatted.index:
+        cells = []
+        for column in formatted.columns:
+            dataset, kind = column.rsplit(" ", 1)
+            value = formatted.loc[csf, column]
+            cells.append(f"[bold green]{value}[/]" if best.get((dataset, kind)) == csf else value)
+        view.add_row(csf, *cells)
+    # the files written hold the whole table; the terminal gets it in as many parts as it needs
+    print_table(view)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,7 @@ from silentscope.cli._common import console, err_console, user_errors
 from silentscope.cli._common import fmt_interval as _interval
 from silentscope.cli._common import fmt_value as _fmt
 from silentscope.cli._common import print_skipped as _print_skipped
+from silentscope.cli._tables import print_table
 
 STORE_ARGUMENT = typer.Argument(..., help="Audit store folder (see `silentscope import`).")
 
@@ -163,7 +164,7 @@ def _print_subgroups(result, top: int) -> None:
             _fmt(row["q_value"], 2),
             "[bold red]yes[/]" if row["significant"] else "",
         )
-    console.print(table)
+    print_table(table)
     attributes = Table(title="attributes: univariable (associated) and multivariable (independent)")
     for column in ("scope", "attribute", "test", "q", "associated", "adjusted q", "independent"):
         attributes.add_column(column)
@@ -177,7 +178,7 @@ def _print_subgroups(result, top: int) -> None:
             _fmt(row["adjusted_q_value"], 2),
             "yes" if row["independent"] else "",
         )
-    console.print(attributes)
+    print_table(attributes)
     if len(result.interactions):
         grows = result.interactions[result.interactions["significant"]]
         console.print(

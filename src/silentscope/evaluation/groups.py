@@ -17,8 +17,10 @@ class EvaluationGroup:
     Attributes
     ----------
     name : str
-        The test-set name, or for pooled groups ``"<kind> (all)"`` (every test set of a
-        shift kind) or ``"cor (severity <s>)"`` (every corruption at one severity).
+        The test-set name, or for pooled groups ``"<kind> (pooled)"`` (the samples of every
+        test set of a shift kind as one set) or ``"cor (severity <s>, pooled)"`` (every
+        corruption at one severity). The paper's per-kind value is the mean over test sets
+        instead (:func:`~silentscope.evaluation.kind_means`), never a pooled group.
     kind : str
         The test-set kind (``iid``, ``cor``, ``acq``, ...).
     rows : ndarray of int
@@ -38,14 +40,14 @@ class EvaluationGroup:
 
 
 def pooled_name(kind: str, severity: int | None = None) -> str:
-    """Name of a pooled group.
+    """Name of a pooled group: it says "pooled", so it is not read as the paper's per-kind mean.
 
     Examples
     --------
     >>> pooled_name("cor"), pooled_name("cor", 3)
-    ('cor (all)', 'cor (severity 3)')
+    ('cor (pooled)', 'cor (severity 3, pooled)')
     """
-    return f"{kind} (all)" if severity is None else f"{kind} (severity {severity})"
+    return f"{kind} (pooled)" if severity is None else f"{kind} (severity {severity}, pooled)"
 
 
 def select_test_sets(audit: AuditSet, test_sets: Sequence[str] | None) -> tuple[str, ...]:
@@ -96,7 +98,7 @@ def evaluation_groups(audit: AuditSet, test_sets: Sequence[str]) -> list[Evaluat
     >>> audit = AuditSet(sample_id=list("abcde"), test_set=names, label=[0] * 5,
     ...                  logits=np.zeros((5, 2)), class_names=["no", "yes"])
     >>> [g.name for g in evaluation_groups(audit, names)]
-    ['iid', 'cor/noise/1', 'cor/blur/1', 'cor/noise/3', 'acq/b', 'cor (all)', 'cor (severity 1)']
+    ['iid', 'cor/noise/1', 'cor/blur/1', 'cor/noise/3', 'acq/b', 'cor (pooled)', 'cor (severity 1, pooled)']
     """
     groups = []
     by_kind: dict[str, list[str]] = {}
@@ -117,7 +119,7 @@ def evaluation_groups(audit: AuditSet, test_sets: Sequence[str]) -> list[Evaluat
     ]
     seen: set[frozenset[str]] = set()
     for name, kind, members in pooled:
-        # a severity that holds every corruption would repeat "cor (all)" under another name
+        # a severity that holds every corruption would repeat "cor (pooled)" under another name
         if len(members) >= 2 and frozenset(members) not in seen:
             seen.add(frozenset(members))
             rows = np.flatnonzero(np.isin(audit.test_set, members))

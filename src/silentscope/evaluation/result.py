@@ -94,7 +94,7 @@ class EvaluationResult:
         Examples
         --------
         >>> import pandas as pd
-        >>> table = pd.DataFrame({"csf": ["MSR", "MSR"], "test_set": ["iid", "cor (all)"],
+        >>> table = pd.DataFrame({"csf": ["MSR", "MSR"], "test_set": ["iid", "cor (pooled)"],
         ...                       "metric": ["aurc", "aurc"], "value": [0.0123, 0.05]})
         >>> wide = EvaluationResult(table, pd.DataFrame()).wide("aurc")
         >>> wide.columns.name, wide.loc["MSR"].round(1).tolist()

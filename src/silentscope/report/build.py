@@ -31,6 +31,7 @@ from silentscope.study.results import (
     csf_label,
     failed_runs,
     format_summary,
+    kinds_caption,
     summary_table,
 )
 from silentscope.study.runs import RUN_RECORD, RUNS
@@ -206,8 +207,8 @@ def _results_sections(long: pd.DataFrame) -> list[_Section]:
         direction = "higher" if spec.higher_is_better else "lower"
         note = (
             f"{metric.upper()} x{scale:g} ({direction} is better), mean ± std over seeds; best per column in bold green. "
-            "'cor' averages every corruption type and severity; per-test-set values with bootstrap CIs are in "
-            "results/evaluation_long.csv."
+            f"{kinds_caption(long) or 'Each column is one test set'}; per-test-set values with "
+            "bootstrap CIs, and the pooled groups, are in results/evaluation_long.csv."
         )
         sections.append(
             _Section(

@@ -2,8 +2,10 @@
 
 The summary follows Fig. 1 of Bungert et al. (MICCAI 2023): rows are CSFs, columns are
 dataset x shift kind (iid, cor, acq, man, sub), cells are a metric averaged over seeds. The
-``cor`` cell averages over every corruption type and severity, as in the paper; the
-per-corruption, per-severity breakdown stays in the long table.
+``cor`` cell is the mean over the corruption test sets (every type and severity, each
+weighing the same), as in the paper, computed by :func:`silentscope.evaluation.kind_means`
+like every per-kind value silentscope prints; the per-corruption, per-severity breakdown
+and the pooled groups stay in the long table.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from silentscope.audit.shift_change import NEGLIGIBLE_CHANGE, is_negligible_shift
-from silentscope.audit.test_sets import parse_test_set
+from silentscope.evaluation.kinds import is_test_set, kind_caption, kind_means
 from silentscope.study.pipelines import EVALUATION_FILE
 from silentscope.study.runs import FAILED, RUN_RECORD, RUNS
 
@@ -77,12 +79,12 @@ def csf_label(csf: str, objective: str) -> str:
 
 
 def per_test_set_rows(long: pd.DataFrame) -> pd.DataFrame:
-    """Rows of individual test sets (pooled rows such as ``cor (all)`` are dropped).
+    """Rows of individual test sets (pooled rows such as ``cor (pooled)`` are dropped).
 
     Corrupted sets whose images did not change (:func:`unchanged_test_sets`) are dropped
     too: they are the iid set again and must not be reported as a shift.
     """
-    valid = long["test_set"].map(_is_test_set)
+    valid = long["test_set"].map(is_test_set)
     if "shift_change" in long:
         valid &= ~long["shift_change"].map(is_negligible_shift)
     return long[valid].copy()
@@ -99,12 +101,11 @@ def unchanged_test_sets(long: pd.DataFrame) -> dict[str, float]:
     return rows.groupby("test_set")["shift_change"].mean().to_dict()
 
 
-def _is_test_set(name: str) -> bool:
-    try:
-        parse_test_set(name)
-    except ValueError:
-        return False
-    return True
+def kinds_caption(long: pd.DataFrame) -> str:
+    """What the averaged kind columns hold, e.g. ``cor = mean over 10 corruption test sets (...)``."""
+    sets = per_test_set_rows(long).drop_duplicates(["dataset", "test_set"])
+    counts = kind_means(sets.assign(one=1.0), by=["dataset"], value="one")
+    return kind_caption(counts, "dataset")
 
 
 def summary_table(long: pd.DataFrame, metric: str = "aurc") -> pd.DataFrame:
@@ -118,14 +119,11 @@ def summary_table(long: pd.DataFrame, metric: str = "aurc") -> pd.DataFrame:
         raise ValueError(
             f"no rows for metric {metric!r}; available: {sorted(long['metric'].unique())}"
         )
-    rows["kind"] = rows["test_set"].map(lambda name: parse_test_set(name).kind)
     rows["csf_label"] = [
         csf_label(c, o) for c, o in zip(rows["csf"], rows["objective"], strict=True)
     ]
     # mean over test sets of a kind within each run (cor: over types and severities) ...
-    per_run = rows.groupby(["dataset", "kind", "csf_label", "objective", "seed"], as_index=False)[
-        "value"
-    ].mean()
+    per_run = kind_means(rows, by=["dataset", "csf_label", "objective", "seed"])
     # ... then mean and spread over seeds
     stats = per_run.groupby(["dataset", "kind", "csf_label"])["value"].agg(["mean", "std", "count"])
     stats = stats.rename(columns={"count": "n_seeds"})
@@ -266,20 +264,17 @@ def _markdown(corner: str, columns: list[str], rows: dict[str, list[str]]) -> st
 def accuracy_table(long: pd.DataFrame) -> pd.DataFrame:
     """Classifier accuracy per objective x (dataset, shift kind), mean over test sets and seeds.
 
-    As in the summary tables, ``cor`` averages every corruption type and severity.
+    As in the summary tables, ``cor`` is the mean over the corruption test sets
+    (:func:`~silentscope.evaluation.kind_means`).
     """
-    rows = per_test_set_rows(long).drop_duplicates(["dataset", "objective", "seed", "test_set"])
-    rows["kind"] = rows["test_set"].map(lambda name: parse_test_set(name).kind)
-    per_run = rows.groupby(["dataset", "kind", "objective", "seed"], as_index=False)[
-        "accuracy"
-    ].mean()
+    per_run = kind_means(long, by=["dataset", "objective", "seed"], value="accuracy")
     table = (
         per_run.groupby(["objective", "dataset", "kind"])["accuracy"]
         .mean()
         .unstack(["dataset", "kind"])
     )
     kinds = [k for k in KIND_ORDER if k in set(per_run["kind"])]
-    datasets = list(dict.fromkeys(rows["dataset"]))
+    datasets = list(dict.fromkeys(per_run["dataset"]))
     ordered = [(d, k) for d in datasets for k in kinds if (d, k) in table.columns]
     return table.loc[objective_order(per_run["objective"]), ordered]
 
@@ -315,6 +310,8 @@ def write_results(
     }
     long.to_csv(written["long_csv"], index=False)
     long.to_parquet(written["long_parquet"], index=False)
+    kinds = kinds_caption(long)
+    footnote = f"\n{kinds}.\n" if kinds else ""
     for metric in metrics:
         if metric not in set(long["metric"]):
             continue
@@ -327,10 +324,12 @@ def write_results(
         scale = getattr(spec, "table_scale", 1.0)
         unit = f" (x{scale:g})" if scale != 1 else ""
         caption = f"{getattr(spec, 'display_name', metric)}{unit}, mean $\\pm$ std over seeds; best per column in bold."
+        if kinds:
+            caption += f" {kinds}."
         latex = to_latex(table, best_per_column(table, spec.higher_is_better), scale, caption)
         (out / f"summary_{metric}.tex").write_text(latex)
         best = best_per_column(table, spec.higher_is_better)
-        (out / f"summary_{metric}.md").write_text(to_markdown(table, best, scale))
+        (out / f"summary_{metric}.md").write_text(to_markdown(table, best, scale) + footnote)
         written[f"summary_{metric}"] = out / f"summary_{metric}.csv"
     unchanged = unchanged_test_sets(long)
     if unchanged:  # say why a requested set is missing from every table
@@ -348,6 +347,6 @@ def write_results(
     flat.columns = [" ".join(map(str, c)) for c in flat.columns]
     flat.to_csv(out / "accuracy.csv")
     cells = {objective: [f"{v:.3f}" for v in row] for objective, row in flat.iterrows()}
-    (out / "accuracy.md").write_text(_markdown("objective", list(flat.columns), cells))
+    (out / "accuracy.md").write_text(_markdown("objective", list(flat.columns), cells) + footnote)
     written["accuracy"] = out / "accuracy.csv"
     return written

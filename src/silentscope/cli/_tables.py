@@ -1,0 +1,99 @@
+"""Tables that read at the terminal's width: every CLI table is printed through :func:`print_table`.
+
+Rich shrinks columns that do not fit to "…", which hides the very numbers a table is for
+(an 80-column terminal showed one readable column of ``shifts list``). Here no cell is ever
+cut: cells wrap at spaces (or fold inside a word too long for any width), and a table whose
+columns cannot all stand side by side legibly is printed as several tables, each repeating
+the leading key columns (e.g. the CSF name) beside the next group of columns.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
+
+from silentscope.cli._common import console as default_console
+
+
+def print_table(table: Table, *, keep: int = 1, out: Console | None = None) -> None:
+    """Print ``table`` so that it reads at the console's width, splitting its columns if needed.
+
+    Parameters
+    ----------
+    table : rich.table.Table
+        The table; its columns are made to wrap or fold (never "…").
+    keep : int, default=1
+        Leading key columns repeated in every part when the table is split.
+    out : rich.console.Console, optional
+        Default: the CLI's console.
+
+    Examples
+    --------
+    >>> from io import StringIO
+    >>> narrow = Console(file=StringIO(), width=40)
+    >>> table = Table("CSF", *(f"set {i}" for i in range(8)))
+    >>> table.add_row("MSR", *(f"{i}.25" for i in range(8)))
+    >>> print_table(table, out=narrow)
+    >>> text = narrow.file.getvalue()
+    >>> max(map(len, text.splitlines())) <= 40, "…" in text, text.count("MSR")
+    (True, False, 2)
+    """
+    out = out or default_console
+    options = out.options.update_width(10_000)
+    for column in table.columns:
+        # numbers (right-aligned) are never broken; text wraps at spaces, and a word too
+        # long for any width folds rather than turning into "…"
+        column.no_wrap = column.justify == "right" or column.no_wrap and _is_short(column)
+        if column.no_wrap:
+            column.min_width = max(
+                Measurement.get(out, options, cell).maximum
+                for cell in [column.header, *column.cells]
+            )
+        column.overflow = "fold"
+    for part in split_table(table, out.width, keep, out):
+        out.print(part)
+
+
+def _is_short(column) -> bool:
+    """Whether a column asked not to wrap is short enough to be kept whole (e.g. names)."""
+    return all(len(str(cell)) <= 24 and "\n" not in str(cell) for cell in column.cells)
+
+
+def split_table(table: Table, width: int, keep: int = 1, out: Console | None = None) -> list[Table]:
+    """``table`` as parts that each fit ``width`` without cutting a word (one part when it fits)."""
+    out = out or default_console
+    if _fits(table, width, out) or len(table.columns) <= keep + 1:
+        return [table]
+    keys, rest = table.columns[:keep], table.columns[keep:]
+    groups: list[list] = [[]]
+    for column in rest:
+        trial = _part(table, keys, [*groups[-1], column])
+        if groups[-1] and not _fits(trial, width, out):
+            groups.append([column])
+        else:
+            groups[-1].append(column)
+    parts = [_part(table, keys, group) for group in groups]
+    for index, part in enumerate(parts):
+        part.title = table.title if index == 0 else None
+        part.caption = table.caption if index == len(parts) - 1 else None
+    return parts
+
+
+def _part(table: Table, keys: list, columns: list) -> Table:
+    part = copy.copy(table)
+    part.columns = [copy.copy(column) for column in [*keys, *columns]]
+    for index, column in enumerate(part.columns):
+        column._index = index
+    return part
+
+
+def _fits(table: Table, width: int, out: Console) -> bool:
+    """Whether every column gets its longest word within ``width``."""
+    options = out.options.update_width(10_000)
+    return Measurement.get(out, options, table).minimum <= width
+
+
+__all__ = ["print_table", "split_table"]
