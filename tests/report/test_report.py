@@ -22,6 +22,8 @@ def test_study_report_is_self_contained_and_complete(tmp_path):
     assert "Results: AURC" in page and "Results: AUGRC" in page
     assert page.count('class="best"') >= 2 * 3  # 2 metrics x (iid, cor, acq) per dataset
     assert "Mean rank of each CSF" in page
+    # what the cor column holds is said (the mean over corruption test sets, not pooled)
+    assert "cor = mean over" in page and "corruption test sets" in page
     # One severity plot per dataset (model0, model1), never averaged over datasets.
     assert page.count("under corruptions") == 2
     assert "model0: AURC" in page and "model1: AURC" in page

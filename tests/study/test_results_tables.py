@@ -17,10 +17,11 @@ def test_markdown_and_accuracy_tables(tmp_path):
     written = write_results(tmp_path / "study")
     markdown = (tmp_path / "study" / "results" / "summary_aurc.md").read_text().splitlines()
     assert markdown[0].startswith("| CSF | model0 iid | model0 cor | model0 acq | model1 iid")
-    assert len(markdown) == 2 + 3  # header, rule, MSR / PE / MLS
+    assert len(markdown) == 2 + 3 + 2  # header, rule, MSR / PE / MLS, blank, footnote
+    assert markdown[-1].startswith("cor = mean over") and "Bungert" in markdown[-1]
     # One bold (best) cell per column.
     n_columns = markdown[0].count("|") - 2
-    assert sum(line.count("**") // 2 for line in markdown[2:]) == n_columns
+    assert sum(line.count("**") // 2 for line in markdown[2:5]) == n_columns
 
     accuracy = (tmp_path / "study" / "results" / "accuracy.md").read_text().splitlines()
     assert accuracy[0].startswith("| objective | model0 iid")
@@ -29,6 +30,7 @@ def test_markdown_and_accuracy_tables(tmp_path):
     cor = np.mean(
         [audit.correct[audit.test_set == n].mean() for n in audit.test_sets if n.startswith("cor/")]
     )
+    assert accuracy[-1].startswith("cor = mean over")
     cells = accuracy[2].split("|")
     assert float(cells[2]) == round(iid, 3)
     assert float(cells[3]) == round(cor, 3)  # mean over corruption test sets, not pooled

@@ -42,19 +42,33 @@ def print_table(table: Table, *, keep: int = 1, out: Console | None = None) -> N
     (True, False, 2)
     """
     out = out or default_console
-    options = out.options.update_width(10_000)
-    for column in table.columns:
-        # numbers (right-aligned) are never broken; text wraps at spaces, and a word too
-        # long for any width folds rather than turning into "…"
-        column.no_wrap = column.justify == "right" or column.no_wrap and _is_short(column)
-        if column.no_wrap:
-            column.min_width = max(
-                Measurement.get(out, options, cell).maximum
-                for cell in [column.header, *column.cells]
-            )
-        column.overflow = "fold"
     for part in split_table(table, out.width, keep, out):
         out.print(part)
+
+
+#: Key columns (names of CSFs, test sets) are kept whole up to this many characters.
+_KEY_WIDTH = 30
+
+
+def _prepare(table: Table, out: Console, keep: int) -> None:
+    """Fix the width of key and number columns to their content; let text columns wrap."""
+    options = out.options.update_width(10_000)
+
+    def content(column) -> int:
+        cells = [Measurement.get(out, options, cell).maximum for cell in column.cells]
+        header = Measurement.get(out, options, column.header).minimum
+        return max([header, *cells])
+
+    for index, column in enumerate(table.columns):
+        # numbers (right-aligned) and short names are never broken (their headers may
+        # wrap at spaces); text wraps at spaces, and a word too long for any width folds
+        # rather than turning into "…"
+        if index < keep:
+            column.width = min(content(column), _KEY_WIDTH)
+        elif column.justify == "right" or column.no_wrap and _is_short(column):
+            column.width = content(column)
+        column.no_wrap = False
+        column.overflow = "fold"
 
 
 def _is_short(column) -> bool:
@@ -65,6 +79,11 @@ def _is_short(column) -> bool:
 def split_table(table: Table, width: int, keep: int = 1, out: Console | None = None) -> list[Table]:
     """``table`` as parts that each fit ``width`` without cutting a word (one part when it fits)."""
     out = out or default_console
+    for column in table.columns:
+        column.overflow = "fold"  # never "…", whatever happens below
+    if Measurement.get(out, out.options.update_width(10_000), table).maximum <= width:
+        return [table]  # nothing needs to wrap
+    _prepare(table, out, keep)
     if _fits(table, width, out) or len(table.columns) <= keep + 1:
         return [table]
     keys, rest = table.columns[:keep], table.columns[keep:]

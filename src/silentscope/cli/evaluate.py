@@ -10,12 +10,11 @@ import typer
 from rich.table import Table
 
 from silentscope.cli._common import console, user_errors
-from silentscope.cli._tables import print_table
+from silentscope.cli._tables import print_table, split_table
 
 if TYPE_CHECKING:
     from silentscope.evaluation import EvaluationResult
 
-FORMATS = ("csv", "parquet", "json")
 #: Beyond this many groups the printed table keeps iid, non-corruption test sets and pooled rows.
 _MAX_COLUMNS = 10
 
@@ -72,10 +71,10 @@ def evaluate_command(
     Example: silentscope evaluate audit_store --csf MSR --csf PE --metric aurc --metric augrc --out results/
     """
     from silentscope.audit.store import load_audit
-    from silentscope.evaluation import evaluate
+    from silentscope.evaluation import evaluate, parse_formats, save_evaluation
 
     with user_errors():
-        chosen_formats = _parse_formats(formats)
+        chosen_formats = parse_formats(formats)
         audit = load_audit(store)
         result = evaluate(
             audit,
@@ -96,7 +95,7 @@ def evaluate_command(
         print_table(_classification_table(result))
         _print_unavailable(result)
         _print_notes(result)
-        written = _save(result, store, out, chosen_formats)
+        written = save_evaluation(result, store, out, chosen_formats)
     for path in written:
         console.print(f"[green]wrote[/] {path}")
 
@@ -146,88 +145,73 @@ def csfs_command(
 
 
 # ------------------------------------------------------------------ printing
-def _shown_groups(result: EvaluationResult) -> tuple[list[str], int]:
-    from silentscope.audit import parse_test_set
-
-    groups = result.groups
-    if len(groups) <= _MAX_COLUMNS:
-        return groups, 0
-    pooled = set(result.settings.get("pooled_groups", {}))
-
-    def single_corruption(name: str) -> bool:
-        return name not in pooled and parse_test_set(name).kind == "cor"
-
-    shown = [name for name in groups if not single_corruption(name)]
-    return shown, len(groups) - len(shown)
-
-
-def _format(value: float, low: float, high: float) -> str:
+def _format(value: float, low: float, high: float, sep: str) -> str:
     if math.isnan(value):
         return "[dim]n/a[/]"
     if math.isnan(low):
         return f"{value:.1f}"
-    return f"{value:.1f} [dim][{low:.1f}, {high:.1f}][/]"
+    return f"{value:.1f}{sep}[dim][{low:.1f}, {high:.1f}][/]"
 
 
 def _metric_table(result: EvaluationResult, metric: str) -> Table:
+    """The table on one line per CSF, or with each interval under its value when that fits better."""
+    table = _metric_cells(result, metric, " ")
+    if len(split_table(table, console.width)) == 1:
+        return table
+    return _metric_cells(result, metric, "\n")
+
+
+def _metric_cells(result: EvaluationResult, metric: str, sep: str) -> Table:
     from silentscope.evaluation import metric_label
+    from silentscope.evaluation.summary import summarize
     from silentscope.metrics import get_metric
 
     spec = get_metric(metric)
-    values, lows, highs = (result.wide(metric, column) for column in ("value", "ci_low", "ci_high"))
-    groups, hidden = _shown_groups(result)
+    summary = summarize(result, metric, _MAX_COLUMNS)
     level = result.settings.get("confidence_level", 0.95)
     n_boot = result.settings.get("n_bootstrap", 0)
     ci = f", {level:.0%} CI from {n_boot} bootstrap resamples" if n_boot else ""
     direction = "higher" if spec.higher_is_better else "lower"
-    table = Table(
-        title=f"{metric_label(metric)} ({direction} is better{ci})",
-        caption=f"{hidden} single corruption test sets not shown; all are in the saved files"
-        if hidden
-        else None,
-    )
+    title = f"{metric_label(metric)} ({direction} is better{ci})"
+    table = Table(title=title, caption=summary.caption or None)
     table.add_column("CSF", style="bold")
-    for group in groups:
-        table.add_column(group, justify="right")
-    best = {}
-    for group in groups:
-        column = values[group].dropna()
-        if not column.empty:
-            best[group] = column.max() if spec.higher_is_better else column.min()
+    values = summary.values
+    for column in values.columns:
+        table.add_column(column, justify="right")
+    best = values.max() if spec.higher_is_better else values.min()
     for csf in values.index:
         cells = []
-        for group in groups:
-            text = _format(values.at[csf, group], lows.at[csf, group], highs.at[csf, group])
-            if group in best and values.at[csf, group] == best[group]:
-                text = f"[bold]{text}[/]"
-            cells.append(text)
+        for column in values.columns:
+            value = values.at[csf, column]
+            low, high = summary.ci_low.at[csf, column], summary.ci_high.at[csf, column]
+            text = _format(value, low, high, sep)
+            cells.append(f"[bold]{text}[/]" if value == best[column] else text)
         table.add_row(csf, *cells)
     return table
 
 
 def _classification_table(result: EvaluationResult) -> Table:
     from silentscope.evaluation import metric_label
-    from silentscope.metrics import get_metric
+    from silentscope.evaluation.summary import summarize
 
     frame = result.classification
-    groups, _ = _shown_groups(result)
-    table = Table(title="classifier per test set")
-    table.add_column("test set")
-    table.add_column("n", justify="right")
-    table.add_column("errors", justify="right")
     metrics = list(dict.fromkeys(frame["metric"])) if len(frame) else []
-    for name in metrics:
-        table.add_column(metric_label(name), justify="right")
+    summaries = {name: summarize(result, name, _MAX_COLUMNS) for name in metrics}
+    table = Table(title="classifier per test set")
+    for column in ("test set", "n", "errors", *map(metric_label, metrics)):
+        table.add_column(column, justify="left" if column == "test set" else "right")
     facts = (result.table if len(result.table) else frame).drop_duplicates("test_set")
     facts = facts.set_index("test_set")
+    groups = summaries[metrics[0]].values.columns if metrics else result.summary_groups()[0]
     for group in groups:
-        cells = [group, str(facts.at[group, "n"]), str(facts.at[group, "n_errors"])]
-        for name in metrics:
-            row = frame[(frame["test_set"] == group) & (frame["metric"] == name)]
-            scale = get_metric(name).table_scale
-            value = float(row["value"].iloc[0]) * scale if len(row) else math.nan
-            cells.append("[dim]n/a[/]" if math.isnan(value) else f"{value:.3g}")
-        table.add_row(*cells)
+        counts = ["", ""] if group not in facts.index else [
+            str(facts.at[group, column]) for column in ("n", "n_errors")
+        ]  # fmt: skip
+        values = [float(summaries[name].values.at["classifier", group]) for name in metrics]
+        cells = ["[dim]n/a[/]" if math.isnan(v) else f"{v:.3g}" for v in values]
+        table.add_row(group, *counts, *cells)
+    if metrics and summaries[metrics[0]].caption:
+        table.caption = summaries[metrics[0]].caption
     return table
 
 
@@ -249,46 +233,6 @@ def _print_notes(result: EvaluationResult) -> None:
             f"[dim]{undefined} metric values are undefined (e.g. AUROC_f on a test set without "
             "errors); the note column of the saved table says why for each[/]"
         )
-
-
-# ------------------------------------------------------------------ saving
-def _parse_formats(formats: str) -> tuple[str, ...]:
-    chosen = tuple(dict.fromkeys(part.strip() for part in formats.split(",") if part.strip()))
-    unknown = [name for name in chosen if name not in FORMATS]
-    if unknown or not chosen:
-        raise ValueError(
-            f"unknown --format {', '.join(unknown) or formats!r}; choose from {', '.join(FORMATS)}"
-        )
-    return chosen
-
-
-def _save(
-    result: EvaluationResult, store: Path, out: Path | None, formats: tuple[str, ...]
-) -> list[Path]:
-    if out is None:
-        from silentscope.audit.jsonsafe import json_safe
-        from silentscope.audit.store import write_artifact
-
-        info = {
-            "unavailable": result.unavailable,
-            "csf_params": result.csf_params,
-            "settings": result.settings,
-        }
-        return [
-            write_artifact(store, "evaluation", result.table),
-            write_artifact(store, "evaluation.classification", result.classification),
-            write_artifact(store, "evaluation.info", json_safe(info)),
-        ]
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out {out} is a file; pass a folder for the result files")
-    written: list[Path] = []
-    if "csv" in formats:
-        written += result.to_csv(out / "evaluation.csv")
-    if "parquet" in formats:
-        written += result.to_parquet(out / "evaluation.parquet")
-    if "json" in formats:
-        written.append(result.to_json(out / "evaluation.json"))
-    return written
 
 
 def register(app: typer.Typer) -> None:

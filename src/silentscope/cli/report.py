@@ -80,20 +80,17 @@ def demo(
 
 def _demo_slices(spec, out: Path) -> None:
     """Where, systematically, the first cross-entropy run fails in distribution (saved for the report)."""
-    from silentscope.audit.store import load_audit
-    from silentscope.slices import discover_slices
-    from silentscope.study.pipelines import STORE
-    from silentscope.study.runs import run_folder
+    from silentscope.study.demo import demo_slice_store, demo_slices
 
-    run = next((r for r in spec.runs() if r.objective == "ce"), None)
-    store = None if run is None else run_folder(out, run.run_id) / STORE
-    if store is None or not (store / "manifest.json").is_file():
+    found = demo_slice_store(spec, out)
+    if found is None:
         return
+    run_id, store = found
     with console.status("slice discovery on the iid test set"):
-        report = discover_slices(load_audit(store), test_sets=["iid"], min_support=10)
-    report.save(store)
-    console.print(f"[bold]where {run.run_id} fails (iid, confirmed on held-out samples)[/]")
+        report = demo_slices(store)
+    console.print(f"[bold]where {run_id} fails (iid, confirmed on held-out samples)[/]")
     console.print("\n".join(report.summary_lines()))
+    console.print(f"[dim]the same slices again: silentscope slices {store} -t iid[/]")
 
 
 def register(app: typer.Typer) -> None:

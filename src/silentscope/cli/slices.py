@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.padding import Padding
 from rich.table import Table
 
 from silentscope.cli._common import console, user_errors
@@ -15,30 +16,39 @@ if TYPE_CHECKING:
     from silentscope.slices import SliceReport
 
 
-def _slicer_params(
-    slicer: str, components: int | None, gamma: float | None, gamma_hat: float | None
-) -> dict:
-    from silentscope.slices import SLICERS
+def _arguments(saved: dict | None, given: dict, slicer_options: dict) -> dict:
+    """discover_slices arguments: the saved run's (with --repeat), then the options given."""
+    from silentscope.slices import SLICERS, rerun_arguments
 
+    arguments = rerun_arguments(saved or {})
+    arguments.update({key: value for key, value in given.items() if value is not None})
+    slicer = arguments.get("slicer", "error_mixture")
     if slicer not in SLICERS:
         raise ValueError(f"unknown slicer {slicer!r}; choose from {', '.join(SLICERS)}")
-    params = {}
-    if slicer == "error_mixture":
-        for name, value in (
-            ("n_components", components),
-            ("gamma", gamma),
-            ("gamma_hat", gamma_hat),
-        ):
-            if value is not None:
-                params[name] = value
-    else:
-        if gamma is not None or gamma_hat is not None:
+    params = dict(arguments.get("slicer_params") or {})
+    if slicer != "error_mixture":
+        if slicer_options["gamma"] is not None or slicer_options["gamma_hat"] is not None:
             raise ValueError(
                 "--gamma and --gamma-hat apply to the error_mixture slicer only; drop them"
             )
-        if components is not None:
-            params["n_slices"] = components
-    return params
+        slicer_options = {"n_slices": slicer_options["n_components"]}
+    params.update({key: value for key, value in slicer_options.items() if value is not None})
+    arguments["slicer_params"] = params
+    return arguments
+
+
+def _differences(saved: dict | None, settings: dict) -> list[str]:
+    """The arguments in which this run differs from the one whose slices the store held."""
+    from silentscope.slices import rerun_arguments
+
+    if saved is None:
+        return []
+    before, now = rerun_arguments(saved), rerun_arguments(settings)
+    return [
+        f"{key} {before[key]!r} (now {now.get(key)!r})"
+        for key in before
+        if before[key] != now.get(key)
+    ]
 
 
 def _print(report: SliceReport) -> None:
@@ -48,34 +58,40 @@ def _print(report: SliceReport) -> None:
         f"modalities {', '.join(settings['modalities'])}; slicer {settings['slicer']}; "
         f"found on {1 - settings['confirm_fraction']:.0%}, confirmed on {settings['confirm_fraction']:.0%}"
     )
+    params = ", ".join(f"{k} {v}" for k, v in settings["slicer_params"].items()) or "defaults"
+    console.print(
+        f"[dim]settings (saved with the slices): min_support {settings['min_support']}, "
+        f"alpha {settings['alpha']}, {settings['n_seeds']} seeds, seed {settings['random_state']}, "
+        f"representation {settings['n_components']} components per modality, slicer {params}[/]"
+    )
     for note in report.notes:
         console.print(f"[dim]note: {note}[/]")
     if report.slices.empty:
         console.print(f"[yellow]{report.summary_lines()[0]}[/]")
         return
     table = Table(title="Slices where the classifier fails (held-out error rate, FDR-controlled)")
-    for column in (
-        "#",
-        "n",
-        "error (95% CI)",
-        "outside",
-        "q",
-        "stability",
-        "found in",
-        "report terms",
-        "metadata",
-        "confident errors",
-    ):
-        table.add_column(column, overflow="fold")
+    table.add_column("#", justify="right")
+    for column in ("n", "error (95% CI)", "outside", "q", "stability"):
+        table.add_column(column, justify="right")
+    table.add_column("found in")
     for row in report.slices.itertuples():
         table.add_row(
-            str(row.rank), str(row.size),
-            f"{row.error_rate:.0%} ({row.ci_low:.0%}-{row.ci_high:.0%})", f"{row.complement_error_rate:.0%}",
-            f"{row.q_value:.1g}", f"{row.stability:.2f}", getattr(row, "views", ""),
-            row.top_terms.replace("; ", "\n"),
-            row.metadata.replace("; ", "\n"), "\n".join(row.confident_errors.split(",")[:3]),
+            str(row.rank), str(row.size), f"{row.error_rate:.0%} ({row.ci_low:.0%}-{row.ci_high:.0%})",
+            f"{row.complement_error_rate:.0%}", f"{row.q_value:.1g}", f"{row.stability:.2f}",
+            getattr(row, "views", ""),
         )  # fmt: skip
     print_table(table)
+    # the explanations are sentences: one paragraph each under the table, not narrow columns
+    for row in report.slices.itertuples():
+        details = (
+            ("report terms", row.top_terms),
+            ("metadata", row.metadata),
+            ("confident errors", ", ".join(row.confident_errors.split(",")[:3])),
+        )
+        console.print(f"[bold]#{row.rank}[/]")
+        for label, text in details:
+            if text:
+                console.print(Padding(f"{label}: {text}", (0, 0, 0, 2)), highlight=False)
 
 
 def slices_command(
@@ -94,12 +110,21 @@ def slices_command(
             "--test-set", "-t", help="Test set to analyse (repeatable; default all but val)."
         ),
     ] = None,
+    repeat: Annotated[
+        bool,
+        typer.Option(
+            "--repeat",
+            help="Rerun with the settings saved with the store's slices (e.g. the demo's); "
+            "options given here still apply.",
+        ),
+    ] = False,
     # Fixed text: naming the registry here would import scikit-learn on every CLI start;
-    # a wrong name gets an error that lists the registered slicers.
+    # a wrong name gets an error that lists the registered slicers. Defaults (None here)
+    # are discover_slices' own, so the command, the demo and the API agree.
     slicer: Annotated[
-        str,
+        str | None,
         typer.Option(help="Slicer: error_mixture (default), error_clusters or spotlight."),
-    ] = "error_mixture",
+    ] = None,
     components: Annotated[
         int | None,
         typer.Option(help="Mixture components / slices searched (default: by data size)."),
@@ -112,28 +137,34 @@ def slices_command(
         typer.Option(help="Prediction weight of the error-aware mixture (default 10)."),
     ] = None,
     fusion: Annotated[
-        str, typer.Option(help="weighted (per-modality balance) or concat.")
-    ] = "weighted",
+        str | None, typer.Option(help="weighted (per-modality balance, default) or concat.")
+    ] = None,
     per_modality: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--per-modality/--joint-only",
-            help="Also fit each modality alone and pool its slices with the joint fit's.",
+            help="Also fit each modality alone and pool its slices with the joint fit's (default).",
         ),
-    ] = True,
+    ] = None,
     text_embedding: Annotated[
-        str, typer.Option(help="tfidf_svd (no model) or minilm (offline all-MiniLM-L6-v2).")
-    ] = "tfidf_svd",
+        str | None,
+        typer.Option(help="tfidf_svd (no model, default) or minilm (offline all-MiniLM-L6-v2)."),
+    ] = None,
     seeds: Annotated[
-        int, typer.Option(help="Seeds whose aligned fits vote on the slices (and give stability).")
-    ] = 5,
-    resamples: Annotated[int, typer.Option(help="Bootstrap refits for resampling stability.")] = 0,
+        int | None,
+        typer.Option(help="Seeds whose aligned fits vote on the slices (default 5)."),
+    ] = None,
+    resamples: Annotated[
+        int | None, typer.Option(help="Bootstrap refits for resampling stability (default 0).")
+    ] = None,
     min_support: Annotated[
-        int, typer.Option(help="Fewest samples a slice needs in each split.")
-    ] = 20,
-    alpha: Annotated[float, typer.Option(help="False discovery rate.")] = 0.05,
-    max_slices: Annotated[int, typer.Option(help="Most slices shown.")] = 10,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+        int | None, typer.Option(help="Fewest samples a slice needs in each split (default 20).")
+    ] = None,
+    alpha: Annotated[
+        float | None, typer.Option(help="False discovery rate (default 0.05).")
+    ] = None,
+    max_slices: Annotated[int | None, typer.Option(help="Most slices shown (default 10).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
     save: Annotated[
         bool, typer.Option("--save/--no-save", help="Save the slices into the store.")
     ] = True,
@@ -147,24 +178,42 @@ def slices_command(
 ) -> None:
     """Find groups of samples where the classifier fails, confirm them on held-out samples, explain them.
 
+    The settings are saved with the slices and printed; `--repeat` reruns with them.
+
     Example: silentscope slices audit_store --modalities image,text,metadata --test-set iid
     """
     with user_errors():
         from silentscope.audit.store import load_audit
-        from silentscope.slices import discover_slices
+        from silentscope.slices import discover_slices, read_slice_settings
 
-        chosen = [m.strip() for m in modalities.split(",") if m.strip()] if modalities else None
-        params = _slicer_params(slicer, components, gamma, gamma_hat)
         audit = load_audit(store)
+        saved = read_slice_settings(store)
+        if repeat and saved is None:
+            raise ValueError(f"{store} holds no saved slices to repeat; drop --repeat")
+        chosen = [m.strip() for m in modalities.split(",") if m.strip()] if modalities else None
+        given = {
+            "modalities": chosen, "test_sets": test_set or None, "slicer": slicer,
+            "fusion": fusion, "per_modality": per_modality, "text_embedding": text_embedding,
+            "n_seeds": seeds, "n_resamples": resamples, "min_support": min_support,
+            "alpha": alpha, "max_slices": max_slices, "random_state": seed,
+            "keep_label_derived": keep_label_derived or None,
+        }  # fmt: skip
+        mixture = {"n_components": components, "gamma": gamma, "gamma_hat": gamma_hat}
+        arguments = _arguments(saved if repeat else None, given, mixture)
         with console.status("slice discovery") as status:
             report = discover_slices(
-                audit, chosen, test_sets=test_set or None, slicer=slicer, slicer_params=params,
-                fusion=fusion, per_modality=per_modality, text_embedding=text_embedding, n_seeds=seeds, n_resamples=resamples,
-                min_support=min_support, alpha=alpha, max_slices=max_slices, random_state=seed,
-                keep_label_derived=keep_label_derived,
+                audit,
+                **arguments,
                 progress=lambda stage: status.update(f"slice discovery: {stage}"),
-            )  # fmt: skip
+            )
         _print(report)
+        changed = _differences(saved, report.settings)
+        if changed:
+            console.print(
+                f"[yellow]note:[/] the slices saved in this store were found with other settings: "
+                f"{'; '.join(changed)}; `--repeat` reruns with the saved ones",
+                soft_wrap=True, highlight=False,
+            )  # fmt: skip
         if save:
             names = report.save(store)
             console.print(f"[green]saved[/] artifacts {', '.join(names)} in {store}")

@@ -25,17 +25,25 @@ from silentscope.evaluation.groups import (
     pooled_name,
     select_test_sets,
 )
+from silentscope.evaluation.kinds import KIND_MEAN_DEFINITION, is_test_set, kind_caption, kind_means
 from silentscope.evaluation.result import EvaluationResult, metric_label, read_evaluation
+from silentscope.evaluation.saving import parse_formats, save_evaluation
 
 __all__ = [
     "DEFAULT_CLASSIFICATION_METRICS",
     "DEFAULT_FD_METRICS",
+    "KIND_MEAN_DEFINITION",
     "EvaluationGroup",
     "EvaluationResult",
     "evaluate",
     "evaluation_groups",
+    "is_test_set",
+    "kind_caption",
+    "kind_means",
     "metric_label",
+    "parse_formats",
     "pooled_name",
     "read_evaluation",
+    "save_evaluation",
     "select_test_sets",
 ]

@@ -15,6 +15,7 @@ from silentscope.audit import AuditSet
 from silentscope.audit.shift_change import records_change
 from silentscope.confidence import ConfidenceScorer, fit_score_csfs
 from silentscope.evaluation.groups import EvaluationGroup, evaluation_groups, select_test_sets
+from silentscope.evaluation.kinds import KIND_MEAN_DEFINITION
 from silentscope.evaluation.result import EvaluationResult
 from silentscope.metrics import (
     BOOTSTRAP_METRICS,
@@ -150,6 +151,7 @@ def evaluate(
         "classification_metrics": list(clf_metrics),
         "test_sets": list(selected),
         "pooled_groups": {g.name: list(g.members) for g in groups if g.pooled},
+        "kind_mean": KIND_MEAN_DEFINITION,
         "n_bootstrap": n_bootstrap,
         "confidence_level": confidence_level,
         "random_state": int(random_state),

@@ -103,11 +103,66 @@ class EvaluationResult:
         if column not in ("value", "ci_low", "ci_high"):
             raise ValueError(f"column must be 'value', 'ci_low' or 'ci_high', got {column!r}")
         spec = get_metric(metric)
+        rows = self._rows(metric)
+        wide = rows.pivot(index="csf", columns="test_set", values=column) * spec.table_scale
+        wide = wide.reindex(
+            index=list(dict.fromkeys(rows["csf"])), columns=list(dict.fromkeys(rows["test_set"]))
+        )
+        wide.columns.name = metric_label(metric)
+        return wide
+
+    def kind_means(self, metric: str) -> pd.DataFrame:
+        """``metric`` averaged over the test sets of each shift kind that has two or more.
+
+        This is the paper's "cor" (Bungert et al. 2023: each corruption test set weighs the
+        same), from :func:`~silentscope.evaluation.kind_means`; the pooled groups (``cor
+        (pooled)``) in :attr:`table` treat the kind's samples as one set instead.
+
+        Returns
+        -------
+        DataFrame
+            ``csf`` (``classifier`` for a classification metric), ``kind``, ``value`` (on
+            the 0-1 scale) and ``n_test_sets``.
+
+        Examples
+        --------
+        >>> table = pd.DataFrame({"csf": ["MSR"] * 3, "metric": ["aurc"] * 3,
+        ...     "test_set": ["cor/noise/1", "cor/blur/1", "cor (pooled)"], "value": [0.1, 0.3, 0.25]})
+        >>> EvaluationResult(table, pd.DataFrame()).kind_means("aurc").round(3).values.tolist()
+        [['MSR', 'cor', 0.2, 2]]
+        """
+        from silentscope.evaluation.kinds import kind_means
+
+        rows = self._rows(metric)
+        means = kind_means(rows, by=["csf"])
+        return means[means["n_test_sets"] >= 2].reset_index(drop=True)
+
+    def summary_groups(self, max_groups: int = 10) -> tuple[list[str], int]:
+        """The groups a printed summary shows, and how many single corruption sets it leaves out.
+
+        Up to ``max_groups`` groups, all are shown; beyond, single corruption test sets
+        are left out (their mean and pooled groups stay).
+        """
+        from silentscope.audit import parse_test_set
+
+        pooled = set(self.settings.get("pooled_groups", {}))
+
+        def single_corruption(name: str) -> bool:
+            return name not in pooled and parse_test_set(name).kind == "cor"
+
+        groups = self.groups
+        if len(groups) <= max_groups:
+            return groups, 0
+        shown = [name for name in groups if not single_corruption(name)]
+        return shown, len(groups) - len(shown)
+
+    def _rows(self, metric: str) -> pd.DataFrame:
+        spec = get_metric(metric)
         if spec.kind == "classification":
             source = self.classification.assign(csf="classifier")
         else:
             source = self.table
-        rows = source[source["metric"] == metric]
+        rows = source[source["metric"] == metric] if len(source) else source
         if rows.empty:
             present = sorted(
                 set(self.table.get("metric", [])) | set(self.classification.get("metric", []))
@@ -115,12 +170,7 @@ class EvaluationResult:
             raise ValueError(
                 f"metric {metric!r} was not evaluated; available: {', '.join(present) or 'none'}"
             )
-        wide = rows.pivot(index="csf", columns="test_set", values=column) * spec.table_scale
-        wide = wide.reindex(
-            index=list(dict.fromkeys(rows["csf"])), columns=list(dict.fromkeys(rows["test_set"]))
-        )
-        wide.columns.name = metric_label(metric)
-        return wide
+        return rows
 
     # ------------------------------------------------------------------ files
     def to_csv(self, path: str | os.PathLike) -> list[Path]:

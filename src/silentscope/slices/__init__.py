@@ -14,7 +14,7 @@
 
 from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
 from silentscope.slices.consensus import ConsensusSlicer
-from silentscope.slices.discover import available_modalities, discover_slices
+from silentscope.slices.discover import available_modalities, discover_slices, rerun_arguments
 from silentscope.slices.error_clusters import ErrorClusterSlicer
 from silentscope.slices.evaluation import precision_at_k, score_discovery, score_table
 from silentscope.slices.explain import (
@@ -35,7 +35,7 @@ from silentscope.slices.representation import (
     fuse_blocks,
     modality_blocks,
 )
-from silentscope.slices.result import SliceReport
+from silentscope.slices.result import SliceReport, read_slice_settings
 from silentscope.slices.simulation import flip_labels, simulate_logits
 from silentscope.slices.slicers import SLICERS, make_slicer, slice_scores
 from silentscope.slices.spotlight import SpotlightSlicer
@@ -73,6 +73,8 @@ __all__ = [
     "modality_views",
     "precision_at_k",
     "rank_slices",
+    "read_slice_settings",
+    "rerun_arguments",
     "score_discovery",
     "score_table",
     "simulate_logits",

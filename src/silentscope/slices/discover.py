@@ -302,8 +302,9 @@ def discover_slices(
         "confirm_fraction": confirm_fraction, "n_seeds": n_seeds, "n_resamples": n_resamples,
         "min_support": min_support, "alpha": alpha, "merge_overlap": merge_overlap,
         "max_slices": max_slices, "random_state": random_state,
-        "metadata_columns": list(metadata_columns or []),
+        "metadata_columns": None if metadata_columns is None else list(metadata_columns),
         "keep_label_derived": keep_label_derived, "left_out_inputs": list(input_notes),
+        "per_modality": per_modality, "n_terms": n_terms, "n_examples": n_examples,
         "n_samples": int(data.n_samples), "n_errors": int(errors.sum()),
     }  # fmt: skip
     return SliceReport(
@@ -311,6 +312,30 @@ def discover_slices(
         notes=[*input_notes, *representation.notes], timings=dict(timer.timings), slicer=fitted,
         representation=representation,
     )  # fmt: skip
+
+
+def rerun_arguments(settings: Mapping) -> dict:
+    """The :func:`discover_slices` arguments that repeat a run from its saved ``settings``.
+
+    ``settings`` is :attr:`SliceReport.settings` or the ``slices_settings`` artifact of a
+    store: rerunning with these arguments on the same AuditSet gives the same slices. Only
+    the arguments that were recorded are returned (the rest keep their defaults), and
+    settings that are results rather than arguments (``views``, sample counts, notes,
+    timings) are left out. Extra ``embeddings`` are not saved, so a run that used them
+    cannot be repeated from its settings alone.
+
+    Examples
+    --------
+    >>> rerun_arguments({"min_support": 10, "n_seeds": 5, "views": ["joint"], "notes": []})
+    {'min_support': 10, 'n_seeds': 5}
+    """
+    import inspect
+
+    accepted = set(inspect.signature(discover_slices).parameters) - {"audit", "progress"}
+    arguments = {key: value for key, value in settings.items() if key in accepted}
+    if "modalities" in arguments and arguments["modalities"] is not None:
+        arguments["modalities"] = list(arguments["modalities"])
+    return arguments
 
 
 def _check_settings(confirm_fraction, min_support, alpha, merge_overlap, max_slices) -> None:
@@ -547,4 +572,10 @@ def _explain(data, shown, membership, scores, errors, n_terms, n_examples, colum
     return table, member_frame
 
 
-__all__ = ["available_modalities", "default_n_components", "discover_slices", "discovery_slicer"]
+__all__ = [
+    "available_modalities",
+    "default_n_components",
+    "discover_slices",
+    "discovery_slicer",
+    "rerun_arguments",
+]

@@ -118,6 +118,18 @@ class SliceReport:
         return "\n".join(lines)
 
 
+def read_slice_settings(store) -> dict[str, Any] | None:
+    """The settings saved with the slices of an audit store, or ``None`` when it holds none.
+
+    Pass them through :func:`~silentscope.slices.discover.rerun_arguments` to repeat the
+    run that found those slices (``silentscope slices STORE --repeat`` does).
+    """
+    from silentscope.audit.store import list_artifacts, read_artifact
+
+    name = f"{ARTIFACT}_settings"
+    return dict(read_artifact(store, name)) if name in list_artifacts(store) else None
+
+
 def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = None) -> str:
     """The saved slice table as an HTML fragment, with example images where available.
 
@@ -180,4 +192,4 @@ def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = No
     return "".join(cards)
 
 
-__all__ = ["SliceReport", "slices_html"]
+__all__ = ["SliceReport", "read_slice_settings", "slices_html"]

@@ -59,3 +59,34 @@ def demo_study(
         },
         source="the demo study",
     )
+
+
+def demo_slice_store(spec: StudySpec, out: str | Path) -> tuple[str, Path] | None:
+    """The run id and audit store of the first finished cross-entropy run (``None``: none)."""
+    from silentscope.study.pipelines import STORE
+    from silentscope.study.runs import run_folder
+
+    run = next((r for r in spec.runs() if r.objective == "ce"), None)
+    store = None if run is None else run_folder(Path(out), run.run_id) / STORE
+    if store is None or not (store / "manifest.json").is_file():
+        return None
+    return run.run_id, store
+
+
+def demo_slices(store: str | Path):
+    """Find the slices of the store's iid test set as the demo does, and save them there.
+
+    They are found with :func:`~silentscope.slices.discover_slices`' defaults, the same as
+    ``silentscope slices STORE -t iid``, so that command reproduces them; the settings are
+    saved with them in the store.
+
+    Returns
+    -------
+    SliceReport
+    """
+    from silentscope.audit.store import load_audit
+    from silentscope.slices import discover_slices
+
+    report = discover_slices(load_audit(store), test_sets=["iid"])
+    report.save(store)
+    return report
