@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from silentscope.audit.store import save_audit
 from silentscope.cli import app
 from silentscope.cli._tables import print_table
-from tests.evaluation.synthetic import make_synthetic_audit
+from tests.support.synthetic import make_synthetic_audit
 
 
 def readable(output: str, width: int) -> None:

@@ -11,7 +11,7 @@ from silentscope.audit.store import save_audit
 from silentscope.cli import app
 from silentscope.evaluation import evaluate, kind_means
 from silentscope.study.results import accuracy_table, summary_table
-from tests.evaluation.synthetic import make_synthetic_audit
+from tests.support.synthetic import make_synthetic_audit
 
 
 @pytest.fixture(scope="module")
