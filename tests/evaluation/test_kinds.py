@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from silentscope.audit.store import save_audit
 from silentscope.cli import app
-from silentscope.evaluation import evaluate, kind_means
+from silentscope.evaluation import evaluate, kind_caption, kind_means
 from silentscope.study.results import accuracy_table, summary_table
 from tests.support.synthetic import make_synthetic_audit
 
@@ -67,3 +67,33 @@ def test_evaluate_prints_the_mean_and_labels_the_pooled_value(tmp_path):
     assert "cor (mean of 3)" in output and "cor (pooled)" in output
     assert "cor = mean over 3 corruption test sets" in output
     assert "(pooled) = the kind's samples taken as one set" in output
+
+
+def test_a_corrupted_set_whose_images_did_not_change_is_not_averaged_as_a_shift():
+    long = pd.DataFrame(
+        {
+            "test_set": ["iid", "cor/gaussian_blur/1", "cor/noise/1", "cor/noise/3"],
+            "value": [0.1, 0.1, 0.3, 0.5],
+            "shift_change": [np.nan, 0.0, 4.0, 9.0],
+        }
+    )
+    means = kind_means(long).set_index("kind")
+    assert means.at["cor", "value"] == pytest.approx(0.4)
+    assert (means.at["cor", "n_test_sets"], means.at["cor", "n_unchanged"]) == (2, 1)
+    assert "leaving out 1 whose images did not change" in kind_caption(means.reset_index())
+
+
+def test_the_printed_summary_does_not_show_an_unchanged_set_as_a_shift():
+    from silentscope.evaluation import EvaluationResult
+    from silentscope.evaluation.summary import summarize
+
+    names = ["iid", "cor/gaussian_blur/1", "cor/noise/1", "cor/noise/3"]
+    table = pd.DataFrame(
+        {
+            "csf": "MSR", "metric": "aurc", "test_set": names, "value": [0.1, 0.1, 0.3, 0.5],
+            "ci_low": np.nan, "ci_high": np.nan, "shift_change": [np.nan, 0.0, 4.0, 9.0],
+        }
+    )  # fmt: skip
+    summary = summarize(EvaluationResult(table, pd.DataFrame()), "aurc")
+    assert list(summary.values.columns) == ["iid", "cor/noise/1", "cor/noise/3", "cor (mean of 2)"]
+    assert "not shown as shifts: cor/gaussian_blur/1" in summary.caption

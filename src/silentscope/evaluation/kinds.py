@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from silentscope.audit.shift_change import is_negligible_shift
 from silentscope.audit.test_sets import parse_test_set
 
 #: How the per-kind values are computed, for captions and run records.
@@ -54,23 +55,44 @@ def kind_means(long: pd.DataFrame, by: Sequence[str] = (), value: str = "value")
     Returns
     -------
     DataFrame
-        Columns ``*by``, ``kind``, ``value`` (the mean) and ``n_test_sets``.
+        Columns ``*by``, ``kind``, ``value`` (the mean), ``n_test_sets`` and
+        ``n_unchanged``: shift test sets left out because their measured change from the
+        clean images (a ``shift_change`` column) is negligible
+        (:func:`~silentscope.audit.is_negligible_shift`).
 
     Examples
     --------
     >>> long = pd.DataFrame({"test_set": ["iid", "cor/noise/1", "cor/blur/1", "cor (pooled)"],
     ...                      "value": [0.1, 0.2, 0.4, 0.35]})
     >>> kind_means(long).values.tolist()
-    [['iid', 0.1, 1], ['cor', 0.30000000000000004, 2]]
+    [['iid', 0.1, 1, 0], ['cor', 0.30000000000000004, 2, 0]]
     """
     rows = long[long["test_set"].map(is_test_set)]
     rows = rows.drop_duplicates([*by, "test_set"])
+    unchanged = unchanged_shifts(rows)
+    # a corrupted set whose images did not change is the iid set again, not a shift
+    left_out = (
+        rows[unchanged].assign(kind=rows["test_set"].map(lambda name: parse_test_set(name).kind))
+        .groupby([*by, "kind"], sort=False)["test_set"].nunique()
+    )  # fmt: skip
+    rows = rows[~unchanged]
     rows = rows.assign(kind=rows["test_set"].map(lambda name: parse_test_set(name).kind))
     keys = [*by, "kind"]
     means = rows.groupby(keys, sort=False, as_index=False).agg(
         value=(value, "mean"), n_test_sets=("test_set", "nunique")
     )
-    return means.rename(columns={"value": value})
+    means = means.rename(columns={"value": value})
+    index = pd.MultiIndex.from_frame(means[keys]) if len(keys) > 1 else means[keys[0]]
+    means["n_unchanged"] = left_out.reindex(index).fillna(0).astype(int).to_numpy()
+    return means
+
+
+def unchanged_shifts(rows: pd.DataFrame) -> pd.Series:
+    """Shift test sets whose measured change from the clean images is negligible."""
+    if "shift_change" not in rows:
+        return pd.Series(False, index=rows.index)
+    shift = rows["test_set"].map(lambda name: parse_test_set(name).is_shift)
+    return shift & rows["shift_change"].map(is_negligible_shift)
 
 
 _KIND_WORDS = {"cor": "corruption"}
@@ -114,7 +136,11 @@ def kind_caption(means: pd.DataFrame, dataset: str | None = None) -> str:
             if isinstance(counts, list) and len(counts) > 1:
                 n = f"{counts[0]}-{counts[-1]}"
             parts.append(f"{kind} = mean over {n} {word} test sets ({source})")
+        if "n_unchanged" in rows and rows["n_unchanged"].max() > 0:
+            parts[-1] += (
+                f", leaving out {int(rows['n_unchanged'].max())} whose images did not change"
+            )
     return "; ".join(parts)
 
 
-__all__ = ["KIND_MEAN_DEFINITION", "is_test_set", "kind_caption", "kind_means"]
+__all__ = ["KIND_MEAN_DEFINITION", "is_test_set", "kind_caption", "kind_means", "unchanged_shifts"]

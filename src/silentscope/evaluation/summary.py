@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from silentscope.audit.test_sets import parse_test_set
-from silentscope.evaluation.kinds import is_test_set, kind_caption
+from silentscope.evaluation.kinds import is_test_set, kind_caption, unchanged_shifts
 from silentscope.evaluation.result import EvaluationResult
 from silentscope.metrics import get_metric
 
@@ -58,7 +58,8 @@ def summarize(result: EvaluationResult, metric: str, max_groups: int = 10) -> Ev
     frames = [result.wide(metric, column) for column in ("value", "ci_low", "ci_high")]
     groups, hidden = result.summary_groups(max_groups)
     means = result.kind_means(metric)
-    order = list(groups)
+    unchanged = _unchanged_sets(result)
+    order = [name for name in groups if name not in unchanged]
     labels = {}
     for kind, n in means.drop_duplicates("kind")[["kind", "n_test_sets"]].itertuples(index=False):
         label = f"{kind} (mean of {n})"
@@ -77,7 +78,20 @@ def summarize(result: EvaluationResult, metric: str, max_groups: int = 10) -> Ev
         parts.append("(pooled) = the kind's samples taken as one set")
     if hidden:
         parts.append(f"{hidden} single corruption test sets not shown; all are in the saved files")
+    if unchanged:
+        parts.append(
+            f"not shown as shifts: {', '.join(sorted(unchanged))} (their images did not change)"
+        )
     return EvaluationSummary(*frames, labels, "; ".join(p for p in parts if p), hidden)
+
+
+def _unchanged_sets(result: EvaluationResult) -> set[str]:
+    """Test sets of shifts whose measured change from the clean images is negligible."""
+    frame = result.table if len(result.table) else result.classification
+    if "shift_change" not in frame:
+        return set()
+    rows = frame[frame["test_set"].map(is_test_set)].drop_duplicates("test_set")
+    return set(rows.loc[unchanged_shifts(rows), "test_set"])
 
 
 def _kind(name: str) -> str:
