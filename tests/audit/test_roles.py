@@ -21,7 +21,8 @@ from silentscope.subgroups import analyze_subgroups
 
 def _audit(n=400, seed=0, *, test_set=None, sample_id=None, text=None, **metadata):
     """A binary AuditSet whose errors concentrate where ``risky == 'yes'`` (if given)."""
-    rng = np.random.default_rng(seed)
+    # offset: callers draw their columns with default_rng(seed), which must not equal the label
+    rng = np.random.default_rng(seed + 1000)
     label = rng.integers(0, 2, n)
     risky = np.asarray(metadata.get("risky", np.array(["no"] * n)))
     wrong = rng.random(n) < np.where(risky == "yes", 0.4, 0.08)
@@ -288,3 +289,22 @@ def test_odir_adapter_declares_roles(tmp_path):
     roles = load_odir(tmp_path, size=16).info["metadata_roles"]
     assert roles["patient_id"]["role"] == "identifier"
     assert roles["label_code"]["role"] == "label_derived"
+
+
+def test_a_shift_set_holding_one_level_of_an_attribute_is_skipped_in_interactions():
+    # ODIR's acq/left set holds every left eye, iid none: no eye level is estimable in both
+    # sets, and --per-test-set crashed with "max() arg is an empty sequence"
+    n = 600
+    rng = np.random.default_rng(6)
+    in_shift = np.arange(n) >= 400
+    audit = _audit(
+        n,
+        seed=6,
+        test_set=np.where(in_shift, "acq/left", "iid"),
+        eye=np.where(in_shift, "left", "right"),
+        risky=rng.choice(["no", "yes"], n),
+    )
+    result = analyze_subgroups(audit, ["eye", "risky"], per_test_set=True)
+    reasons = {s.what: s.reason for s in result.skipped}
+    assert "fewer than two groups" in reasons["interaction eye x acq/left, class all"]
+    assert "risky" in set(result.interactions["attribute"])

@@ -210,6 +210,9 @@ def interaction_test(
                 keep &= ~(attribute.groups == level)
                 break
     reduced = attribute.subset(keep)
+    if not continuous and len(reduced.levels) < 2:
+        # e.g. sex within the sub/sex=Female test set: one level, no effect to compare
+        raise SeparationError("fewer than two groups are estimable in both test sets")
     main = attribute_design(reduced, numeric)
     if main.shape[1] == 0:
         raise SeparationError("fewer than two groups are estimable in both test sets")
