@@ -308,3 +308,17 @@ def test_a_shift_set_holding_one_level_of_an_attribute_is_skipped_in_interaction
     reasons = {s.what: s.reason for s in result.skipped}
     assert "fewer than two groups" in reasons["interaction eye x acq/left, class all"]
     assert "risky" in set(result.interactions["attribute"])
+
+
+def test_a_user_declares_a_role_in_an_existing_store_and_every_analysis_follows(tmp_path):
+    audit = _row_index_audit()
+    store = save_audit(audit, tmp_path / "store")
+    runner = CliRunner()
+    result = runner.invoke(app, ["info", str(store), "--role", "source_index=attribute"])
+    assert result.exit_code == 0, result.output
+    loaded = load_audit(store)
+    assert loaded.metadata_roles["source_index"].role == "attribute"
+    assert "declared by the user" in loaded.metadata_roles["source_index"].reason
+    assert analyze_subgroups(loaded).attributes["attribute"].tolist() == ["source_index"]
+    bad = runner.invoke(app, ["info", str(store), "--role", "source_index=number"])
+    assert bad.exit_code != 0 and "unknown" in bad.output

@@ -267,6 +267,53 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
+def set_metadata_roles(store: str | os.PathLike, roles: dict[str, str]) -> dict[str, Any]:
+    """Declare the role of metadata columns of an existing store (a user's override).
+
+    The manifest's record is updated atomically; every later load, analysis and the viewer
+    use the declared role (see :mod:`silentscope.audit.roles`).
+
+    Returns
+    -------
+    dict
+        The store's recorded roles after the change.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, pandas as pd
+    >>> from silentscope.audit import AuditSet
+    >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
+    ...                  logits=np.eye(2), class_names=["no", "yes"],
+    ...                  metadata=pd.DataFrame({"code": ["x", "y"]}))
+    >>> store = save_audit(audit, tempfile.mkdtemp() + "/store")
+    >>> set_metadata_roles(store, {"code": "identifier"})["code"]["role"]
+    'identifier'
+    >>> load_audit(store).metadata_roles["code"].source
+    'declared'
+    """
+    from silentscope.audit.roles import ROLE_REASONS, as_role
+
+    store = Path(store)
+    manifest = read_manifest(store)
+    columns = manifest.get("metadata_columns", [])
+    unknown = [name for name in roles if name not in columns]
+    if unknown:
+        raise ValueError(
+            f"{store} has no metadata column(s) {unknown}; its columns are {', '.join(columns) or 'none'}"
+        )
+    recorded = dict(manifest.get("metadata_roles") or {})
+    for name, role in roles.items():
+        declared = as_role(role, name)
+        recorded[name] = {
+            "role": declared.role,
+            "source": "declared",
+            "reason": f"{ROLE_REASONS[declared.role]} (declared by the user)",
+        }
+    manifest["metadata_roles"] = recorded
+    _write_json_atomic(store / MANIFEST, manifest)
+    return recorded
+
+
 # ---------------------------------------------------------------------- artifacts
 def write_artifact(
     store: str | os.PathLike, name: str, value: pd.DataFrame | np.ndarray | dict

@@ -125,16 +125,32 @@ def import_fdshifts(
         _saved(audit, out, overwrite)
 
 
-def info(store: Path = typer.Argument(..., help="Audit store folder.")) -> None:
+def info(
+    store: Path = typer.Argument(..., help="Audit store folder."),
+    role: list[str] | None = typer.Option(
+        None,
+        "--role",
+        help="Declare a metadata column's role first, recorded in the store: COLUMN=ROLE "
+        "(identifier, index, file, ground_truth, label_derived, clinical, acquisition, attribute).",
+    ),
+) -> None:
     """Summarise an audit store: samples and accuracy per test set, and which analyses it allows.
 
-    Example: silentscope info audit_store
+    Example: silentscope info audit_store --role site_code=acquisition
     """
     from silentscope.audit.capabilities import analysis_availability
-    from silentscope.audit.store import list_artifacts, load_audit
+    from silentscope.audit.store import list_artifacts, load_audit, set_metadata_roles
     from silentscope.audit.validation import quoted
 
     with user_errors():
+        if role:
+            pairs = [item.partition("=") for item in role]
+            for item, (name, _, value) in zip(role, pairs, strict=True):
+                if not name or not value:
+                    raise ValueError(
+                        f"--role {item!r} is not valid; write COLUMN=ROLE, e.g. age=clinical"
+                    )
+            set_metadata_roles(store, {name: value for name, _, value in pairs})
         audit = load_audit(store)
     console.print(
         f"[bold]{store}[/]  {audit.n_samples} samples, {audit.n_classes} classes: {quoted(audit.class_names)}",
