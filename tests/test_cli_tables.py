@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from silentscope.audit.store import save_audit
 from silentscope.cli import app
 from silentscope.cli._tables import print_table
+from tests.support.small_slice import small_slice_audit
 from tests.support.synthetic import make_synthetic_audit
 
 
@@ -32,6 +33,13 @@ def test_a_wide_table_is_split_at_80_columns_with_its_key_repeated():
         assert text.count("MSR") == parts
         assert text.count("AURC") == 1  # the title once, over the first part
         assert all(f"{100 + i}.5" in text for i in range(6))
+
+
+@pytest.fixture(scope="module")
+def sliced(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tables") / "sliced"
+    save_audit(small_slice_audit(), path)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +73,13 @@ COMMANDS = {
         ["cor/gaussian_noise/1", "man/easy", "cor = mean over 3 corruption test sets"],
     ),  # fmt: skip
     "data info": (["data", "info", "synthetic", "--option", "n_samples=200"], 2, ["class"]),
+    "slices": (
+        ["slices", "{sliced}", "--min-support", "10", "--seeds", "2", "--no-save"],
+        1,
+        ["error (95% CI)", "metadata: age"],
+    ),  # fmt: skip
+    "subgroups": (["subgroups", "{sliced}"], 2, ["error rate [95% CI]", "independent"]),
+    "predictor": (["predictor", "{sliced}", "--n-bootstrap", "50"], 1, ["AUROC_f [95% CI]"]),
 }
 
 
@@ -74,9 +89,9 @@ def table_lines(output: str) -> str:
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
-def test_cli_tables_read_at_80_and_200_columns(name, store, tmp_path):
+def test_cli_tables_read_at_80_and_200_columns(name, store, sliced, tmp_path):
     arguments, n_tables, whole = COMMANDS[name]
-    arguments = [a.format(store=store, out=tmp_path / "out") for a in arguments]
+    arguments = [a.format(store=store, sliced=sliced, out=tmp_path / "out") for a in arguments]
     for width in (80, 200):
         result = CliRunner().invoke(app, arguments, env={"COLUMNS": str(width)})
         assert result.exit_code == 0, result.output
@@ -84,3 +99,19 @@ def test_cli_tables_read_at_80_and_200_columns(name, store, tmp_path):
         if width == 200:  # nothing split, and the headers and captions read whole
             assert result.output.count("┏") == n_tables, result.output
             assert all(text in result.output for text in whole), result.output
+
+
+def test_study_results_table_reads_at_80_and_200_columns(tmp_path):
+    from silentscope.study.runner import run_study
+    from silentscope.study.spec import parse_study
+    from tests.support.studies import store_study
+
+    run_study(parse_study(store_study(tmp_path, n_stores=3)), tmp_path / "study", live=False)
+    for width, parts in ((80, 2), (200, 1)):
+        result = CliRunner().invoke(
+            app, ["study", "results", str(tmp_path / "study")], env={"COLUMNS": str(width)}
+        )
+        assert result.exit_code == 0, result.output
+        readable(table_lines(result.output), width)
+        assert result.output.count("┏") == parts, result.output
+        assert "cor = mean over" in result.output

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from silentscope.audit import AuditSet
 from silentscope.audit.store import read_artifact, save_audit
 from silentscope.cli import app
 from silentscope.slices import discover_slices
 from silentscope.study.demo import demo_slices
+from tests.support.small_slice import small_slice_audit
 
 COLUMNS = ["rank", "size", "error_rate", "n_confirm", "errors_confirm", "metadata"]
-
-
-def small_slice_audit(n=500, n_small=36, seed=0) -> AuditSet:
-    """Errors in 36 old patients: about 18 per split, so min_support 10 confirms them and 20 cannot."""
-    rng = np.random.default_rng(seed)
-    small = np.arange(n) < n_small
-    label = rng.integers(0, 2, n)
-    wrong = rng.random(n) < np.where(small, 0.85, 0.08)
-    logits = np.eye(2)[np.where(wrong, 1 - label, label)] * 3
-    age = np.where(small, 85, 40) + rng.integers(0, 10, n)
-    metadata = pd.DataFrame({"age": age, "site": rng.choice(["x", "y", "z"], n)})
-    return AuditSet(
-        sample_id=[f"s{i}" for i in range(n)], test_set=["iid"] * n, label=label, logits=logits,
-        class_names=["a", "b"], metadata=metadata,
-    )  # fmt: skip
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ def split_table(table: Table, width: int, keep: int = 1, out: Console | None = N
         return [table]  # nothing needs to wrap
     _prepare(table, out, keep)
     if _fits(table, width, out) or len(table.columns) <= keep + 1:
-        return [table]
+        return [_share_width(table, width, out)]
     keys, rest = table.columns[:keep], table.columns[keep:]
     groups: list[list] = [[]]
     for column in rest:
@@ -94,11 +94,38 @@ def split_table(table: Table, width: int, keep: int = 1, out: Console | None = N
             groups.append([column])
         else:
             groups[-1].append(column)
-    parts = [_part(table, keys, group) for group in groups]
+    parts = [_share_width(_part(table, keys, group), width, out) for group in groups]
     for index, part in enumerate(parts):
         part.title = table.title if index == 0 else None
         part.caption = table.caption if index == len(parts) - 1 else None
     return parts
+
+
+def _share_width(table: Table, width: int, out: Console) -> Table:
+    """Give each wrapping column its longest word, then the width left in proportion to its need.
+
+    Rich's own shrinking may cut a column below its longest word; fixed widths computed
+    here never do while the words fit at all.
+    """
+    options = out.options.update_width(10_000)
+    flexible = [column for column in table.columns if column.width is None]
+    if not flexible:
+        return table
+    spans = {}
+    for column in flexible:
+        sizes = [Measurement.get(out, options, cell) for cell in [column.header, *column.cells]]
+        spans[column._index] = (max(m.minimum for m in sizes), max(m.maximum for m in sizes))
+    for column in flexible:  # measure the table at its narrowest to learn the borders' width
+        column.width = spans[column._index][0]
+    narrowest = Measurement.get(out, options, table).maximum
+    slack = max(width - narrowest, 0)
+    need = {index: high - low for index, (low, high) in spans.items()}
+    total = sum(need.values())
+    for column in flexible:
+        low = spans[column._index][0]
+        share = need[column._index] if total <= slack else slack * need[column._index] // total
+        column.width = low + share
+    return table
 
 
 def _part(table: Table, keys: list, columns: list) -> Table:
