@@ -164,7 +164,7 @@ def _print_subgroups(result, top: int) -> None:
             _fmt(row["q_value"], 2),
             "[bold red]yes[/]" if row["significant"] else "",
         )
-    print_table(table)
+    print_table(table, keep=2)
     attributes = Table(title="attributes: univariable (associated) and multivariable (independent)")
     for column in ("scope", "attribute", "test", "q", "associated", "adjusted q", "independent"):
         attributes.add_column(column)
@@ -178,7 +178,7 @@ def _print_subgroups(result, top: int) -> None:
             _fmt(row["adjusted_q_value"], 2),
             "yes" if row["independent"] else "",
         )
-    print_table(attributes)
+    print_table(attributes, keep=2)
     if len(result.interactions):
         grows = result.interactions[result.interactions["significant"]]
         console.print(
