@@ -23,6 +23,13 @@ CHECKPOINT_VERSION = 1
 ENSEMBLE_FORMAT = "silentscope.ensemble"
 
 
+def _check_format(checkpoint: dict[str, Any], expected: str, kind: str) -> None:
+    if checkpoint.get("format") != expected:
+        raise ValueError(
+            f"not a silentscope {kind} checkpoint (format {checkpoint.get('format')!r})"
+        )
+
+
 class SilentNet(nn.Module):
     """An image classifier built for failure-detection studies.
 
@@ -210,10 +217,7 @@ class SilentNet(nn.Module):
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> SilentNet:
         """Rebuild a network saved with :meth:`to_checkpoint`."""
-        if checkpoint.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(
-                f"not a silentscope model checkpoint (format {checkpoint.get('format')!r})"
-            )
+        _check_format(checkpoint, CHECKPOINT_FORMAT, "model")
         config = dict(checkpoint["config"])
         objective = config.pop("objective")
         net = cls(objective=objective, **config)
@@ -261,6 +265,7 @@ class EnsembleNet(nn.Module):
         return torch.logsumexp(log_probs, dim=2) - np.log(len(self.members))
 
     def to_checkpoint(self, provenance: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The members' checkpoints in one dict, loadable with ``torch.load(weights_only=True)``."""
         return {
             "format": ENSEMBLE_FORMAT,
             "version": 1,
@@ -270,10 +275,8 @@ class EnsembleNet(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> EnsembleNet:
-        if checkpoint.get("format") != ENSEMBLE_FORMAT:
-            raise ValueError(
-                f"not a silentscope ensemble checkpoint (format {checkpoint.get('format')!r})"
-            )
+        """Rebuild an ensemble saved with :meth:`to_checkpoint`."""
+        _check_format(checkpoint, ENSEMBLE_FORMAT, "ensemble")
         return cls([SilentNet.from_checkpoint(m) for m in checkpoint["members"]]).eval()
 
 
