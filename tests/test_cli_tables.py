@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -115,3 +116,15 @@ def test_study_results_table_reads_at_80_and_200_columns(tmp_path):
         readable(table_lines(result.output), width)
         assert result.output.count("┏") == parts, result.output
         assert "cor = mean over" in result.output
+
+
+def test_every_cli_table_goes_through_print_table():
+    import silentscope.cli as cli
+
+    folder = Path(cli.__file__).parent
+    for module in sorted(folder.glob("*.py")):
+        if module.name == "_tables.py":
+            continue
+        source = module.read_text()
+        made, printed = source.count(" Table("), source.count("print_table(")
+        assert made <= printed, f"{module.name}: {made} tables, {printed} print_table calls"
