@@ -327,6 +327,14 @@ def _finding_audit(audit, targets, train_targets, k, names, cut, rule) -> AuditS
         image_ref=audit.image_ref,
         shift_params=audit.shift_params,
         provenance=provenance,
+        # declared roles carry over; inferred ones (label-derived above all) are re-inferred
+        # against this finding's labels
+        metadata_roles={
+            name: role
+            for name, role in (audit.metadata_roles or {}).items()
+            if role.source == "declared"
+        }
+        or None,
     )
 
 
