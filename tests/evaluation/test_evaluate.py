@@ -42,7 +42,7 @@ def test_table_covers_every_csf_group_and_metric_with_the_documented_columns(res
     table = result.table
     assert list(table.columns) == [
         "csf", "test_set", "test_set_kind", "pooled", "metric", "value", "ci_low", "ci_high",
-        "n", "n_errors", "accuracy", "shift_change", "note",
+        "n", "n_errors", "accuracy", "balanced_accuracy", "shift_change", "note",
     ]  # fmt: skip
     groups = [
         "iid", "cor/blur/3", "cor/gaussian_noise/1", "cor/gaussian_noise/3", "acq/site_b",

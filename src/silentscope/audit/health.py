@@ -71,6 +71,16 @@ class ModelHealth:
     predicted_classes: tuple[str, ...]
     assessed: bool = True
     margin: float = DEFAULT_MARGIN
+    minority_rate: float = float("nan")
+
+    @property
+    def imbalanced(self) -> bool:
+        """Whether the largest class is at least twice the smallest on the checked split.
+
+        Then accuracy mostly measures the majority class, and balanced accuracy belongs
+        beside it in headline tables.
+        """
+        return bool(self.minority_rate > 0 and self.majority_rate / self.minority_rate >= 2)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values (for run records and store provenance)."""
@@ -170,6 +180,7 @@ def check_predictions(
         chance=chance,
         predicted_classes=predicted,
         margin=float(margin),
+        minority_rate=float(counts.min() / len(labels)),
     )
     numbers = (
         f"accuracy {accuracy:.3f} vs majority rate {majority_rate:.3f}, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 
 import typer
@@ -17,10 +18,26 @@ def user_errors() -> Iterator[None]:
     """Turn expected errors (bad input, missing files) into one red line and exit code 2.
 
     Tracebacks are kept for bugs: only ValueError, FileNotFoundError and KeyError subclasses
-    that carry a user-facing message are caught.
+    that carry a user-facing message are caught. A degenerate-model warning of the
+    library (:class:`~silentscope.audit.health.DegenerateModelWarning`) is printed as one
+    yellow line where it happens, not as a Python warning with a source line.
     """
+    from silentscope.audit.health import DegenerateModelWarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DegenerateModelWarning):
+            err_console.print(
+                f"[bold yellow]warning:[/] {message}", soft_wrap=True, highlight=False
+            )
+        else:
+            original(message, category, filename, lineno, file, line)
+
     try:
-        yield
+        with warnings.catch_warnings():
+            original = warnings.showwarning
+            warnings.showwarning = show
+            warnings.simplefilter("always", DegenerateModelWarning)
+            yield
     except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as error:
         err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
         raise typer.Exit(code=2) from None

@@ -16,6 +16,11 @@ def report(
         ..., help="Study folder(s), run folder or audit store; several are combined."
     ),
     out: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML file to write."),
+    include_degenerate: bool = typer.Option(
+        False,
+        "--include-degenerate",
+        help="Let degenerate classifiers (marked †) compete for best marks and ranks.",
+    ),
 ) -> None:
     """Write a self-contained HTML report (no network needed to view it).
 
@@ -25,7 +30,12 @@ def report(
     from silentscope.report.build import build_report
 
     with user_errors():
-        path = build_report(sources, out, command=" ".join(["silentscope", *sys.argv[1:]]))
+        path = build_report(
+            sources,
+            out,
+            command=" ".join(["silentscope", *sys.argv[1:]]),
+            include_degenerate=include_degenerate,
+        )
     console.print(f"[green]report[/] {path.resolve()}")
 
 

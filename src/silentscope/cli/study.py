@@ -96,6 +96,11 @@ def results(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Output folder (default: <study>/results; needed for several)."
     ),
+    include_degenerate: bool = typer.Option(
+        False,
+        "--include-degenerate",
+        help="Let degenerate classifiers (marked †) compete for the best marks.",
+    ),
 ) -> None:
     """Collect the results of finished runs into tables (CSV, Parquet, LaTeX, Markdown).
 
@@ -106,16 +111,19 @@ def results(
 
     with user_errors():
         metrics = tuple(dict.fromkeys((metric, "aurc", "augrc")))
-        written = write_results(study_dirs, metrics, out)
-        _print_summary(study_dirs, metric)
+        written = write_results(study_dirs, metrics, out, include_degenerate)
+        _print_summary(study_dirs, metric, include_degenerate)
         console.print(f"[green]tables[/] {written['long_csv'].parent.resolve()}")
 
 
-def _print_summary(study_dir: Path | list[Path], metric: str = "aurc") -> None:
+def _print_summary(
+    study_dir: Path | list[Path], metric: str = "aurc", include_degenerate: bool = False
+) -> None:
     from silentscope.metrics.registry import get_metric
     from silentscope.study.results import (
         best_per_column,
         combined_results,
+        degenerate_note,
         format_summary,
         kinds_caption,
         summary_table,
@@ -127,7 +135,7 @@ def _print_summary(study_dir: Path | list[Path], metric: str = "aurc") -> None:
     spec = get_metric(metric)
     scale = getattr(spec, "table_scale", 1.0)
     table = summary_table(long, metric)
-    best = best_per_column(table, spec.higher_is_better)
+    best = best_per_column(table, spec.higher_is_better, include_degenerate)
     formatted = format_summary(table, scale)
     unit = f" x{scale:g}" if scale != 1 else ""
     direction = "higher" if spec.higher_is_better else "lower"
@@ -145,6 +153,9 @@ def _print_summary(study_dir: Path | list[Path], metric: str = "aurc") -> None:
         view.add_row(csf, *cells)
     # the files written hold the whole table; the terminal gets it in as many parts as it needs
     print_table(view)
+    note = degenerate_note(long)
+    if note:
+        console.print(f"[yellow]{note}[/]", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

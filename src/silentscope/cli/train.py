@@ -230,6 +230,7 @@ def train(
         if multi_label:
             print_finding_stores(audit, out / "audit")
             return
+        from silentscope.audit.health import stored_health
         from silentscope.audit.store import save_audit
 
         save_audit(audit, out / "audit", overwrite=True)
@@ -237,6 +238,9 @@ def train(
             f"[green]wrote[/] {out}: model.pt, history.csv, audit/ ({audit.n_samples} samples)"
         )
         console.print(audit.summary().to_string(index=False))
+        health = stored_health(audit.provenance)
+        if health is not None and health.degenerate:  # said during training; say it last
+            console.print(f"[bold yellow]warning:[/] degenerate network: {health.reason}")
         console.print(f"next: [bold]silentscope info {out / 'audit'}[/]")
 
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from silentscope.audit import AuditSet
+from silentscope.audit.health import model_health
 from silentscope.audit.shift_change import records_change
 from silentscope.confidence import ConfidenceScorer, fit_score_csfs
 from silentscope.evaluation.groups import EvaluationGroup, evaluation_groups, select_test_sets
@@ -21,6 +22,7 @@ from silentscope.metrics import (
     BOOTSTRAP_METRICS,
     CLASSIFICATION_BOOTSTRAP_METRICS,
     METRICS,
+    balanced_accuracy,
     bootstrap_ci,
     classification_bootstrap_ci,
     get_metric,
@@ -84,11 +86,13 @@ def evaluate(
     -------
     EvaluationResult
         ``table`` (columns csf, test_set, test_set_kind, pooled, metric, value, ci_low,
-        ci_high, n, n_errors, accuracy, shift_change, note), ``classification``, ``unavailable``,
-        ``csf_params`` and ``settings``. A metric undefined on a group (e.g. AUROC_f when
-        every prediction is correct) has value NaN and says why in ``note``. Calibration
-        metrics (ECE) have rows only for probability-valued CSFs; ``settings["not_computed"]``
-        names the others once, with the reason.
+        ci_high, n, n_errors, accuracy, balanced_accuracy, shift_change, note),
+        ``classification``, ``unavailable``, ``csf_params``, ``settings`` and ``health``
+        (whether the classifier is degenerate, with the reason; a
+        :class:`DegenerateModelWarning` when it is). A metric undefined on a group (e.g.
+        AUROC_f when every prediction is correct) has value NaN and says why in ``note``.
+        Calibration metrics (ECE) have rows only for probability-valued CSFs;
+        ``settings["not_computed"]`` names the others once, with the reason.
 
     Examples
     --------
@@ -158,12 +162,15 @@ def evaluate(
         "n_samples": audit.n_samples,
         "not_computed": not_computed,
     }
+    health = model_health(audit)
+    health.warn("the evaluated classifier", stacklevel=2)
     return EvaluationResult(
         table=_frame(rows, with_csf=True),
         classification=_frame(classification_rows, with_csf=False),
         unavailable=unavailable,
         csf_params={name: _csf_params(scorer) for name, scorer in fitted.items()},
         settings=settings,
+        health=health,
     )
 
 
@@ -208,6 +215,9 @@ def _group_facts(audit: AuditSet, group: EvaluationGroup) -> dict:
         "n": len(group.rows),
         "n_errors": int((~correct).sum()),
         "accuracy": float(correct.mean()),
+        "balanced_accuracy": balanced_accuracy(
+            audit.predictions[group.rows], audit.label[group.rows]
+        ),
         # measured change from the clean images (grey levels; NaN where none is recorded):
         # a corrupted set that did not change is not a shift (silentscope.audit.is_negligible_shift)
         "shift_change": (
@@ -358,7 +368,7 @@ def _resampled(function: Callable[..., float], arguments: tuple, n_bootstrap, le
 # ------------------------------------------------------------------ assembly
 _COLUMNS = [
     "csf", "test_set", "test_set_kind", "pooled", "metric", "value", "ci_low", "ci_high",
-    "n", "n_errors", "accuracy", "shift_change", "note",
+    "n", "n_errors", "accuracy", "balanced_accuracy", "shift_change", "note",
 ]  # fmt: skip
 
 

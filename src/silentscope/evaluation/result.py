@@ -11,11 +11,33 @@ from typing import Any
 
 import pandas as pd
 
+from silentscope.audit.health import ModelHealth
 from silentscope.audit.jsonsafe import json_safe
 from silentscope.metrics import get_metric
 
 FORMAT = "silentscope-evaluation"
 SCHEMA_VERSION = 1
+
+
+def health_columns(result: EvaluationResult) -> dict[str, Any]:
+    """Columns that label every row of a run's results with the classifier's health.
+
+    ``degenerate`` (bool), ``health`` (the reason, one sentence) and ``imbalanced`` (the
+    checked split's largest class is at least twice its smallest, so balanced accuracy
+    belongs beside accuracy). Study tables, the report and ranks read them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> health_columns(EvaluationResult(pd.DataFrame(), pd.DataFrame()))
+    {'degenerate': False, 'health': '', 'imbalanced': False}
+    """
+    health = result.health
+    return {
+        "degenerate": bool(result.degenerate),
+        "health": "" if health is None else health.reason,
+        "imbalanced": bool(health is not None and health.imbalanced),
+    }
 
 
 def metric_label(metric: str) -> str:
@@ -54,6 +76,11 @@ class EvaluationResult:
         Hyper-parameters and scalar fitted values (e.g. ``temperature_``) per CSF.
     settings : dict
         Metrics, test sets, pooled groups, bootstrap settings and seed used.
+    health : ModelHealth, optional
+        Whether the classifier is degenerate (one class predicted, or no better than the
+        majority class; :func:`~silentscope.audit.health.model_health`). The numbers of a
+        degenerate classifier's CSFs rank noise around one class: :attr:`degenerate` says
+        so, and study tables, the report and ``silentscope evaluate`` label them.
     """
 
     table: pd.DataFrame
@@ -61,6 +88,12 @@ class EvaluationResult:
     unavailable: dict[str, str] = field(default_factory=dict)
     csf_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    health: ModelHealth | None = None
+
+    @property
+    def degenerate(self) -> bool:
+        """Whether the evaluated classifier is degenerate (see :attr:`health`)."""
+        return self.health is not None and self.health.degenerate
 
     @property
     def csfs(self) -> list[str]:
@@ -201,6 +234,7 @@ class EvaluationResult:
             "settings": self.settings,
             "unavailable": self.unavailable,
             "csf_params": self.csf_params,
+            "health": None if self.health is None else self.health.to_dict(),
             "table": _records(self.table),
             "classification": _records(self.classification),
         }
@@ -210,7 +244,9 @@ class EvaluationResult:
     def __repr__(self) -> str:
         return (
             f"EvaluationResult(csfs={self.csfs}, groups={len(self.groups)}, metrics={self.metrics}, "
-            f"rows={len(self.table)}, unavailable={sorted(self.unavailable)})"
+            f"rows={len(self.table)}, unavailable={sorted(self.unavailable)}"
+            + (f", DEGENERATE: {self.health.reason}" if self.degenerate else "")
+            + ")"
         )
 
 
@@ -230,7 +266,14 @@ def read_evaluation(path: str | os.PathLike) -> EvaluationResult:
 
     def frame(records: list[dict]) -> pd.DataFrame:
         data = pd.DataFrame.from_records(records)
-        for column in ("value", "ci_low", "ci_high", "accuracy", "shift_change"):
+        for column in (
+            "value",
+            "ci_low",
+            "ci_high",
+            "accuracy",
+            "balanced_accuracy",
+            "shift_change",
+        ):
             if column in data:
                 data[column] = data[column].astype("float64")
         return data
@@ -241,6 +284,7 @@ def read_evaluation(path: str | os.PathLike) -> EvaluationResult:
         unavailable=document["unavailable"],
         csf_params=document["csf_params"],
         settings=document["settings"],
+        health=None if not document.get("health") else ModelHealth.from_dict(document["health"]),
     )
 
 

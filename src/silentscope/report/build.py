@@ -26,12 +26,15 @@ from silentscope.report.thumbnails import thumbnail_data_uri
 from silentscope.shifts.apply import replay_shift
 from silentscope.study.pipelines import EVALUATION_FILE, STORE
 from silentscope.study.results import (
+    DEGENERATE_MARK,
     best_per_column,
     collect_results,
     csf_label,
+    degenerate_runs,
     failed_runs,
     format_summary,
     kinds_caption,
+    mean_ranks,
     summary_table,
 )
 from silentscope.study.runs import RUN_RECORD, RUNS
@@ -74,6 +77,7 @@ def build_report(
     *,
     command: str = "",
     max_runs: int = 4,
+    include_degenerate: bool = False,
 ) -> Path:
     """Write the HTML report for a study folder, a run folder or an audit store.
 
@@ -89,6 +93,10 @@ def build_report(
         The command that produced the report, printed at its foot.
     max_runs : int
         Runs shown in detail (curves, galleries); all runs are in the tables.
+    include_degenerate : bool, default False
+        Let degenerate classifiers compete for the best marks and the mean ranks. Their
+        values are always shown, struck through and marked, with the reason in a
+        "Degenerate classifiers" section at the top and in their run's section.
     """
     sources = [Path(source)] if isinstance(source, str | Path) else [Path(s) for s in source]
     if not sources:
@@ -104,7 +112,9 @@ def build_report(
     source = sources[0] if len(sources) == 1 else Path(" + ".join(s.name for s in sources))
     sections: list[_Section] = []
     if long is not None:
-        sections += _results_sections(long)
+        sections += _degenerate_section(long)
+        sections += _results_sections(long, include_degenerate)
+        sections += _accuracy_section(long)
         severity = _severity_figures(long, "aurc")
         if severity:
             sections.append(
@@ -146,10 +156,12 @@ def build_report(
 def _load_source(source: Path, max_runs: int):
     if (source / MANIFEST).is_file():  # a bare audit store: evaluate it here
         from silentscope.evaluation import evaluate
+        from silentscope.evaluation.result import health_columns
 
         audit = load_audit(source)
-        long = evaluate(audit, n_bootstrap=200, random_state=0).table.assign(
-            dataset=source.name, objective="store", seed=0
+        result = evaluate(audit, n_bootstrap=200, random_state=0)
+        long = result.table.assign(
+            dataset=source.name, objective="store", seed=0, **health_columns(result)
         )
         return [_Run(source.name, None, audit, long, source)], long, {}
     if (source / RUN_RECORD).is_file():
@@ -183,7 +195,74 @@ def _scale(metric: str) -> float:
     return float(getattr(get_metric(metric), "table_scale", 1.0))
 
 
-def _results_sections(long: pd.DataFrame) -> list[_Section]:
+def _degenerate_section(long: pd.DataFrame) -> list[_Section]:
+    runs = degenerate_runs(long)
+    if not runs:
+        return []
+    rows = "".join(
+        f"<tr><td>{html.escape(d)}</td><td>{html.escape(o)}</td><td>{s}</td>"
+        f"<td class='warn'>{html.escape(reason)}</td></tr>"
+        for (d, o, s), reason in runs.items()
+    )
+    return [
+        _Section(
+            "degenerate",
+            "Degenerate classifiers",
+            "<p class='degenerate'>These classifiers predict one class (or are no better than "
+            "the majority class) on their validation split: their CSF values rank noise around "
+            f"one class. They are struck through and marked {DEGENERATE_MARK} in the tables and "
+            "left out of the best marks and the ranks.</p>"
+            "<table><tr><th>dataset</th><th>objective</th><th>seed</th><th>why</th></tr>"
+            f"{rows}</table>",
+        )
+    ]
+
+
+def _accuracy_section(long: pd.DataFrame) -> list[_Section]:
+    """Accuracy per objective and shift kind; balanced accuracy beside it when imbalanced."""
+    from silentscope.study.results import accuracy_table
+
+    if "accuracy" not in long:
+        return []
+    accuracy = accuracy_table(long)
+    imbalanced = "imbalanced" in long and bool(long["imbalanced"].astype(bool).any())
+    balanced = (
+        accuracy_table(long, "balanced_accuracy")
+        if imbalanced and "balanced_accuracy" in long
+        else None
+    )
+    flagged = {(d, o) for d, o, _ in degenerate_runs(long)}
+    header = "".join(
+        f"<th>{html.escape(f'{d} {k}')}</th>"
+        + (f"<th>{html.escape(f'{d} {k} (balanced)')}</th>" if balanced is not None else "")
+        for d, k in accuracy.columns
+    )
+    body = []
+    for objective in accuracy.index:
+        cells = []
+        for d, k in accuracy.columns:
+            bad = (d, objective) in flagged
+            css = ' class="degenerate"' if bad else ""
+            mark = DEGENERATE_MARK if bad else ""
+            values = [accuracy.loc[objective, (d, k)]]
+            if balanced is not None:
+                values.append(balanced.loc[objective, (d, k)])
+            cells += [f"<td{css}>{v:.3f}{mark}</td>" for v in values]
+        body.append(f"<tr><td>{html.escape(objective)}</td>{''.join(cells)}</tr>")
+    note = "Mean over test sets of each kind and over seeds ('cor': every corruption type and severity)."
+    if balanced is not None:
+        note += " Classes are imbalanced, so balanced accuracy (mean per-class recall) is shown beside accuracy."
+    return [
+        _Section(
+            "accuracy",
+            "Classifier accuracy",
+            f"<table><tr><th>objective</th>{header}</tr>{''.join(body)}</table>",
+            note,
+        )
+    ]
+
+
+def _results_sections(long: pd.DataFrame, include_degenerate: bool = False) -> list[_Section]:
     from silentscope.metrics.registry import get_metric
 
     sections = []
@@ -193,7 +272,7 @@ def _results_sections(long: pd.DataFrame) -> list[_Section]:
         spec = get_metric(metric)
         scale = _scale(metric)
         table = summary_table(long, metric)
-        best = best_per_column(table, spec.higher_is_better)
+        best = best_per_column(table, spec.higher_is_better, include_degenerate)
         formatted = format_summary(table, scale)
         header = "".join(f"<th>{html.escape(c)}</th>" for c in formatted.columns)
         body = []
@@ -201,8 +280,12 @@ def _results_sections(long: pd.DataFrame) -> list[_Section]:
             cells = []
             for column in formatted.columns:
                 dataset, kind = column.rsplit(" ", 1)
-                css = ' class="best"' if best.get((dataset, kind)) == csf else ""
-                cells.append(f"<td{css}>{html.escape(formatted.loc[csf, column])}</td>")
+                text = formatted.loc[csf, column]
+                classes = ["best"] if best.get((dataset, kind)) == csf else []
+                if text.endswith(DEGENERATE_MARK):
+                    classes.append("degenerate")
+                css = f' class="{" ".join(classes)}"' if classes else ""
+                cells.append(f"<td{css}>{html.escape(text)}</td>")
             body.append(f"<tr><td>{html.escape(csf)}</td>{''.join(cells)}</tr>")
         direction = "higher" if spec.higher_is_better else "lower"
         note = (
@@ -215,7 +298,7 @@ def _results_sections(long: pd.DataFrame) -> list[_Section]:
                 f"results-{metric}",
                 f"Results: {metric.upper()}",
                 f"<table><tr><th>CSF</th>{header}</tr>{''.join(body)}</table>"
-                + _ranking_html(table, spec.higher_is_better),
+                + _ranking_html(table, spec.higher_is_better, include_degenerate),
                 note,
             )
         )
@@ -245,19 +328,27 @@ def _severity_figures(long: pd.DataFrame, metric: str) -> list[str]:
     return out
 
 
-def _ranking_html(table: pd.DataFrame, higher_is_better: bool) -> str:
-    means = table.xs("mean", axis=1, level=2)
-    ranks = means.rank(ascending=not higher_is_better, axis=0).mean(axis=1).sort_values()
+def _ranking_html(table: pd.DataFrame, higher_is_better: bool, include_degenerate: bool) -> str:
+    ranks = mean_ranks(table, higher_is_better, include_degenerate)
     rows = "".join(
         f"<tr><td>{html.escape(csf)}</td><td>{rank:.2f}</td></tr>" for csf, rank in ranks.items()
     )
-    return f"<h3>Mean rank of each CSF across columns</h3><table><tr><th>CSF</th><th>mean rank</th></tr>{rows}</table>"
+    left_out = [csf for csf in table.index if csf not in ranks.index]
+    note = (
+        f"<p class='note'>Not ranked (degenerate classifier {DEGENERATE_MARK}): "
+        f"{html.escape(', '.join(left_out))}.</p>"
+        if left_out
+        else ""
+    )
+    return f"<h3>Mean rank of each CSF across columns</h3><table><tr><th>CSF</th><th>mean rank</th></tr>{rows}</table>{note}"
 
 
 def _run_sections(run: _Run) -> list[_Section]:
+    from silentscope.audit.health import model_health
     from silentscope.confidence import compute_confidences
 
     audit = run.audit
+    health = model_health(audit)
     confidences, _ = compute_confidences(audit)
     featured = {name: confidences[name] for name in FEATURED_CSFS if name in confidences}
     if not featured:
@@ -265,6 +356,12 @@ def _run_sections(run: _Run) -> list[_Section]:
     parts = [
         f'<div class="figs">{figures.accuracy_figure(audit.summary())}{_reliability(audit)}</div>'
     ]
+    if health.degenerate:
+        parts.insert(
+            0,
+            f"<p class='degenerate'>{DEGENERATE_MARK} Degenerate classifier: "
+            f"{html.escape(health.reason)}. The curves below rank noise around one class.</p>",
+        )
     for test_set in _shown_test_sets(audit):
         mask = audit.test_set == test_set
         curves = {
@@ -287,7 +384,8 @@ def _run_sections(run: _Run) -> list[_Section]:
     return [
         _Section(
             f"run-{run.run_id}",
-            f"Run {run.run_id}",
+            f"Run {run.run_id}"
+            + (f" (degenerate classifier {DEGENERATE_MARK})" if health.degenerate else ""),
             "".join(parts),
             "Curves for the featured CSFs; images are the most confident failures (by MSR).",
         )

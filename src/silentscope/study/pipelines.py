@@ -31,13 +31,14 @@ def run_pipeline(run: RunSpec, folder: Path, progress: Progress) -> dict[str, An
     progress("evaluating")
     started = time.perf_counter()
     tables, unavailable = [], {}
+    health = {}
     for dataset, audit in audits.items():
-        table, missing = _evaluate(run, audit, dataset)
+        table, missing, health[dataset] = _evaluate(run, audit, dataset)
         tables.append(table)
         unavailable.update(missing)
     table = pd.concat(tables, ignore_index=True)
     table.to_parquet(folder / EVALUATION_FILE, index=False)
-    details.update({"unavailable_csfs": unavailable, "n_rows": len(table)})
+    details.update({"unavailable_csfs": unavailable, "n_rows": len(table), "health": health})
     details["evaluate_seconds"] = round(time.perf_counter() - started, 1)
     return details
 
@@ -59,20 +60,27 @@ def _train_and_audit(run: RunSpec, folder: Path, progress: Progress):
     return {f"{run.dataset.key}/{finding}": a for finding, a in audit.items()}, details
 
 
-def _evaluate(run: RunSpec, audit, dataset: str) -> tuple[Any, dict]:
+def _evaluate(run: RunSpec, audit, dataset: str) -> tuple[Any, dict, dict]:
+    """The run's rows (labelled with the classifier's health), unavailable CSFs, the health."""
+    import warnings
+
+    from silentscope.audit.health import DegenerateModelWarning
     from silentscope.evaluation import evaluate
+    from silentscope.evaluation.result import health_columns
 
     settings = run.study.evaluation
-    result = evaluate(
-        audit,
-        csfs=None if run.study.csfs == "all" else list(run.study.csfs),
-        metrics=settings.metrics,
-        n_bootstrap=settings.bootstrap,
-        confidence_level=settings.confidence_level,
-        random_state=run.seed,
-    )
-    table = result.table.copy()
+    with warnings.catch_warnings():  # recorded in run.json and every row, and told by the runner
+        warnings.simplefilter("ignore", DegenerateModelWarning)
+        result = evaluate(
+            audit,
+            csfs=None if run.study.csfs == "all" else list(run.study.csfs),
+            metrics=settings.metrics,
+            n_bootstrap=settings.bootstrap,
+            confidence_level=settings.confidence_level,
+            random_state=run.seed,
+        )
+    table = result.table.assign(**health_columns(result))
     table.insert(0, "seed", run.seed)
     table.insert(0, "objective", run.objective)
     table.insert(0, "dataset", dataset)
-    return table, dict(result.unavailable)
+    return table, dict(result.unavailable), result.health.to_dict()

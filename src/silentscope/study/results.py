@@ -23,6 +23,8 @@ from silentscope.study.pipelines import EVALUATION_FILE
 from silentscope.study.runs import FAILED, RUN_RECORD, RUNS
 
 KIND_ORDER = ("iid", "cor", "acq", "man", "sub", "prev", "ood", "shift")
+#: Appended to every value of a degenerate classifier in printed and written tables.
+DEGENERATE_MARK = "†"
 
 
 def collect_results(study_dir: str | Path) -> pd.DataFrame:
@@ -52,6 +54,32 @@ def combined_results(study_dirs: Sequence[str | Path]) -> pd.DataFrame:
                 )
             owners[dataset] = Path(study_dir)
     return pd.concat(tables, ignore_index=True)
+
+
+def degenerate_runs(long: pd.DataFrame) -> dict[tuple[str, str, int], str]:
+    """(dataset, objective, seed) -> reason, for every run whose classifier is degenerate.
+
+    Read from the ``degenerate`` and ``health`` columns each run's rows carry (see
+    :func:`~silentscope.evaluation.result.health_columns`); results written before those
+    columns existed have none.
+    """
+    if "degenerate" not in long:
+        return {}
+    rows = long[long["degenerate"].astype(bool)].drop_duplicates(["dataset", "objective", "seed"])
+    return {
+        (str(r.dataset), str(r.objective), int(r.seed)): str(r.health)
+        for r in rows.itertuples(index=False)
+    }
+
+
+def degenerate_note(long: pd.DataFrame) -> str:
+    """One line per degenerate run, explaining the table mark; empty when there is none."""
+    runs = degenerate_runs(long)
+    return "\n".join(
+        f"{DEGENERATE_MARK} degenerate classifier, {dataset} / {objective} / seed {seed}: "
+        f"{reason}; its values are not comparable and are left out of best marks and ranks"
+        for (dataset, objective, seed), reason in runs.items()
+    )
 
 
 def failed_runs(study_dir: str | Path) -> dict[str, str]:
@@ -112,7 +140,9 @@ def summary_table(long: pd.DataFrame, metric: str = "aurc") -> pd.DataFrame:
     """CSF x (dataset, shift kind) table of ``metric`` with mean, std over seeds and seed count.
 
     Returns a DataFrame indexed by CSF label with MultiIndex columns
-    (dataset, kind, statistic) where statistic is ``mean``, ``std`` or ``n_seeds``.
+    (dataset, kind, statistic) where statistic is ``mean``, ``std``, ``n_seeds`` or
+    ``n_degenerate`` (seeds whose classifier is degenerate: :func:`format_summary` marks
+    those cells and :func:`best_per_column` and :func:`mean_ranks` leave them out).
     """
     rows = per_test_set_rows(long[long["metric"] == metric])
     if rows.empty:
@@ -122,11 +152,16 @@ def summary_table(long: pd.DataFrame, metric: str = "aurc") -> pd.DataFrame:
     rows["csf_label"] = [
         csf_label(c, o) for c, o in zip(rows["csf"], rows["objective"], strict=True)
     ]
+    rows["degenerate"] = rows["degenerate"].astype(bool) if "degenerate" in rows else False
     # mean over test sets of a kind within each run (cor: over types and severities) ...
-    per_run = kind_means(rows, by=["dataset", "csf_label", "objective", "seed"])
+    per_run = kind_means(rows, by=["dataset", "csf_label", "objective", "seed", "degenerate"])
     # ... then mean and spread over seeds
-    stats = per_run.groupby(["dataset", "kind", "csf_label"])["value"].agg(["mean", "std", "count"])
-    stats = stats.rename(columns={"count": "n_seeds"})
+    stats = per_run.groupby(["dataset", "kind", "csf_label"]).agg(
+        mean=("value", "mean"),
+        std=("value", "std"),
+        n_seeds=("value", "count"),
+        n_degenerate=("degenerate", "sum"),
+    )
     table = stats.unstack(["dataset", "kind"])
     table.columns = table.columns.reorder_levels([1, 2, 0])
     kinds = [k for k in KIND_ORDER if k in set(per_run["kind"])]
@@ -135,7 +170,7 @@ def summary_table(long: pd.DataFrame, metric: str = "aurc") -> pd.DataFrame:
         (d, k, s)
         for d in datasets
         for k in kinds
-        for s in ("mean", "std", "n_seeds")
+        for s in ("mean", "std", "n_seeds", "n_degenerate")
         if (d, k, s) in table.columns
     ]
     table = table[ordered]
@@ -180,21 +215,62 @@ def _row_order(rows: pd.DataFrame, labels) -> list[str]:
     return sorted(labels, key=key)
 
 
-def best_per_column(table: pd.DataFrame, higher_is_better: bool) -> dict[tuple[str, str], str]:
-    """The best CSF per (dataset, kind) column of a summary table."""
+def _comparable(table: pd.DataFrame, include_degenerate: bool) -> pd.DataFrame:
+    """The ``mean`` values by (dataset, kind); NaN where a degenerate seed is in the cell."""
+    means = table.xs("mean", axis=1, level=2)
+    if include_degenerate or "n_degenerate" not in table.columns.get_level_values(2):
+        return means
+    degenerate = table.xs("n_degenerate", axis=1, level=2).reindex_like(means).fillna(0) > 0
+    return means.mask(degenerate)
+
+
+def best_per_column(
+    table: pd.DataFrame, higher_is_better: bool, include_degenerate: bool = False
+) -> dict[tuple[str, str], str]:
+    """The best CSF per (dataset, kind) column of a summary table.
+
+    Cells of a degenerate classifier compete only with ``include_degenerate=True``: its
+    confidences rank noise around one class, and a low AURC there is no achievement.
+    """
+    means = _comparable(table, include_degenerate)
     best = {}
-    for dataset, kind, stat in table.columns:
-        if stat != "mean":
-            continue
-        column = table[(dataset, kind, "mean")].dropna()
+    for dataset, kind in means.columns:
+        column = means[(dataset, kind)].dropna()
         if column.empty:
             continue
         best[(dataset, kind)] = column.idxmax() if higher_is_better else column.idxmin()
     return best
 
 
+def mean_ranks(
+    table: pd.DataFrame, higher_is_better: bool, include_degenerate: bool = False
+) -> pd.Series:
+    """Mean rank of each CSF over the (dataset, kind) columns, best first.
+
+    Degenerate cells are left out unless ``include_degenerate``; a CSF with no other cell
+    is not ranked.
+
+    Examples
+    --------
+    >>> columns = pd.MultiIndex.from_tuples([("d", "iid", s) for s in
+    ...     ("mean", "std", "n_seeds", "n_degenerate")])
+    >>> table = pd.DataFrame([[0.1, 0, 1, 0], [0.05, 0, 1, 1], [0.2, 0, 1, 0]],
+    ...                      index=["MSR", "ext:confidnet (confidnet)", "PE"], columns=columns)
+    >>> mean_ranks(table, higher_is_better=False).to_dict()
+    {'MSR': 1.0, 'PE': 2.0}
+    >>> list(mean_ranks(table, False, include_degenerate=True).index)
+    ['ext:confidnet (confidnet)', 'MSR', 'PE']
+    """
+    means = _comparable(table, include_degenerate)
+    ranks = means.rank(ascending=not higher_is_better, axis=0).mean(axis=1)
+    return ranks.dropna().sort_values()
+
+
 def format_summary(table: pd.DataFrame, scale: float = 1.0, decimals: int = 1) -> pd.DataFrame:
-    """Strings ``mean ± std`` per cell (std shown only with two or more seeds)."""
+    """Strings ``mean ± std`` per cell (std shown only with two or more seeds).
+
+    A cell with a degenerate classifier among its seeds ends in :data:`DEGENERATE_MARK`.
+    """
     out = {}
     for dataset, kind, stat in table.columns:
         if stat != "mean":
@@ -202,14 +278,16 @@ def format_summary(table: pd.DataFrame, scale: float = 1.0, decimals: int = 1) -
         mean = table[(dataset, kind, "mean")] * scale
         std = table[(dataset, kind, "std")] * scale
         seeds = table[(dataset, kind, "n_seeds")]
+        flagged = table.get((dataset, kind, "n_degenerate"), pd.Series(0, index=table.index))
         cells = []
-        for m, s, n in zip(mean, std, seeds, strict=True):
+        for m, s, n, bad in zip(mean, std, seeds, flagged.fillna(0), strict=True):
+            mark = DEGENERATE_MARK if bad > 0 else ""
             if np.isnan(m):
                 cells.append("")
             elif n >= 2 and not np.isnan(s):
-                cells.append(f"{m:.{decimals}f} ± {s:.{decimals}f}")
+                cells.append(f"{m:.{decimals}f} ± {s:.{decimals}f}{mark}")
             else:
-                cells.append(f"{m:.{decimals}f}")
+                cells.append(f"{m:.{decimals}f}{mark}")
         out[f"{dataset} {kind}"] = cells
     return pd.DataFrame(out, index=table.index)
 
@@ -234,6 +312,7 @@ def to_latex(
         for column in columns:
             dataset, kind = column.rsplit(" ", 1)
             value = formatted.loc[csf, column].replace("±", "$\\pm$")
+            value = value.replace(DEGENERATE_MARK, "$^\\dagger$")
             cells.append(f"\\textbf{{{value}}}" if best.get((dataset, kind)) == csf else value)
         lines.append(csf.replace("_", "\\_") + " & " + " & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
@@ -261,15 +340,18 @@ def _markdown(corner: str, columns: list[str], rows: dict[str, list[str]]) -> st
     return "\n".join(lines) + "\n"
 
 
-def accuracy_table(long: pd.DataFrame) -> pd.DataFrame:
+def accuracy_table(long: pd.DataFrame, column: str = "accuracy") -> pd.DataFrame:
     """Classifier accuracy per objective x (dataset, shift kind), mean over test sets and seeds.
 
     As in the summary tables, ``cor`` is the mean over the corruption test sets
-    (:func:`~silentscope.evaluation.kind_means`).
+    (:func:`~silentscope.evaluation.kind_means`). ``column="balanced_accuracy"`` gives the
+    balanced accuracy instead (mean per-class recall).
     """
-    per_run = kind_means(long, by=["dataset", "objective", "seed"], value="accuracy")
+    if column not in long:
+        raise ValueError(f"the results have no {column!r} column; re-run the evaluation")
+    per_run = kind_means(long, by=["dataset", "objective", "seed"], value=column)
     table = (
-        per_run.groupby(["objective", "dataset", "kind"])["accuracy"]
+        per_run.groupby(["objective", "dataset", "kind"])[column]
         .mean()
         .unstack(["dataset", "kind"])
     )
@@ -279,10 +361,35 @@ def accuracy_table(long: pd.DataFrame) -> pd.DataFrame:
     return table.loc[objective_order(per_run["objective"]), ordered]
 
 
+def accuracy_markdown(long: pd.DataFrame) -> str:
+    """The accuracy table as Markdown: balanced accuracy beside accuracy when classes are
+    imbalanced, degenerate classifiers marked and explained below the table."""
+    accuracy = accuracy_table(long)
+    imbalanced = "imbalanced" in long and bool(long["imbalanced"].astype(bool).any())
+    balanced = accuracy_table(long, "balanced_accuracy") if imbalanced else None
+    flagged = {(d, o) for d, o, _ in degenerate_runs(long)}
+    columns, rows = [], {}
+    for dataset, kind in accuracy.columns:
+        columns.append(f"{dataset} {kind}")
+        if balanced is not None:
+            columns.append(f"{dataset} {kind} (balanced)")
+    for objective in accuracy.index:
+        cells = []
+        for dataset, kind in accuracy.columns:
+            mark = DEGENERATE_MARK if (dataset, objective) in flagged else ""
+            cells.append(f"{accuracy.loc[objective, (dataset, kind)]:.3f}{mark}")
+            if balanced is not None:
+                cells.append(f"{balanced.loc[objective, (dataset, kind)]:.3f}{mark}")
+        rows[objective] = cells
+    note = degenerate_note(long)
+    return _markdown("objective", columns, rows) + (f"\n{note}\n" if note else "")
+
+
 def write_results(
     study_dir: str | Path | Sequence[str | Path],
     metrics: tuple[str, ...] = ("aurc", "augrc"),
     out: str | Path | None = None,
+    include_degenerate: bool = False,
 ) -> dict[str, Path]:
     """Write the long table and per-metric summary tables (CSV, Parquet, LaTeX, Markdown).
 
@@ -295,6 +402,10 @@ def write_results(
         Metrics of the summary tables.
     out : path, optional
         Output folder; default ``<study_dir>/results`` (required for several studies).
+    include_degenerate : bool, default False
+        Let degenerate classifiers' cells compete for the best (bold) mark. Their values
+        are always written, marked with :data:`DEGENERATE_MARK` and explained below the
+        Markdown tables; the long table has ``degenerate`` and ``health`` columns.
     """
     from silentscope.metrics.registry import get_metric
 
@@ -326,10 +437,13 @@ def write_results(
         caption = f"{getattr(spec, 'display_name', metric)}{unit}, mean $\\pm$ std over seeds; best per column in bold."
         if kinds:
             caption += f" {kinds}."
-        latex = to_latex(table, best_per_column(table, spec.higher_is_better), scale, caption)
-        (out / f"summary_{metric}.tex").write_text(latex)
-        best = best_per_column(table, spec.higher_is_better)
-        (out / f"summary_{metric}.md").write_text(to_markdown(table, best, scale) + footnote)
+        best = best_per_column(table, spec.higher_is_better, include_degenerate)
+        note = degenerate_note(long)
+        if note:
+            caption += f" {DEGENERATE_MARK}: degenerate classifier, left out of the best marks."
+        (out / f"summary_{metric}.tex").write_text(to_latex(table, best, scale, caption))
+        markdown = to_markdown(table, best, scale) + (f"\n{note}\n" if note else "")
+        (out / f"summary_{metric}.md").write_text(markdown + footnote)
         written[f"summary_{metric}"] = out / f"summary_{metric}.csv"
     unchanged = unchanged_test_sets(long)
     if unchanged:  # say why a requested set is missing from every table
@@ -346,7 +460,6 @@ def write_results(
     flat = accuracy.copy()
     flat.columns = [" ".join(map(str, c)) for c in flat.columns]
     flat.to_csv(out / "accuracy.csv")
-    cells = {objective: [f"{v:.3f}" for v in row] for objective, row in flat.iterrows()}
-    (out / "accuracy.md").write_text(_markdown("objective", list(flat.columns), cells) + footnote)
+    (out / "accuracy.md").write_text(accuracy_markdown(long) + footnote)
     written["accuracy"] = out / "accuracy.csv"
     return written

@@ -16,9 +16,11 @@ from silentscope.preflight import check_study
 from silentscope.study.executors import EXECUTORS
 from silentscope.study.runs import (
     FAILED,
+    RUN_RECORD,
     RUNS,
     RunOutcome,
     clean_stale,
+    degenerate_warning,
     is_done,
     progress_file,
     write_study_spec,
@@ -75,8 +77,10 @@ def run_study(
     todo = []
     for run in runs:
         if is_done(study_dir, run):
+            folder = study_dir / RUNS / run.run_id
+            record = json.loads((folder / RUN_RECORD).read_text())
             outcomes[run.run_id] = RunOutcome(
-                run.run_id, "skipped", folder=str(study_dir / RUNS / run.run_id)
+                run.run_id, "skipped", folder=str(folder), warning=degenerate_warning(record)
             )
         else:
             todo.append(run)
@@ -113,6 +117,8 @@ def run_study(
             )
             if result.get("error"):
                 console.print(f"    [red]{result['error']}[/]")
+            if result.get("warning"):
+                console.print(f"    [yellow]warning: {result['warning']}[/]", highlight=False)
 
         for phase in phases:
             if phase:
@@ -121,6 +127,10 @@ def run_study(
     (study_dir / "outcome.json").write_text(
         json.dumps([o.to_dict() for o in outcome.outcomes], indent=2)
     )
+    if live and console.is_terminal:  # the live table ends with the run; say it once more
+        for o in outcome.outcomes:
+            if o.warning:
+                console.print(f"[yellow]warning: {o.run_id}: {o.warning}[/]", highlight=False)
     return outcome
 
 
@@ -153,6 +163,8 @@ class _ProgressView:
                 status, detail = "[green]done[/]", f"{outcome.seconds:.1f} s"
             elif status == "skipped":
                 status, detail = "[green]done[/]", "(earlier)"
+            if outcome.warning:
+                status, detail = "[yellow]degenerate[/]", f"{detail}; {outcome.warning}"
             table.add_row(run_id, status, detail)
         elapsed = time.time() - self.started
         header = (

@@ -33,6 +33,8 @@ class RunOutcome:
     seconds: float = 0.0
     error: str | None = None
     folder: str | None = None
+    #: Set when the run's classifier is degenerate (the reason), as its run.json records.
+    warning: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +107,9 @@ def execute_run(run_json: str, study_dir: str) -> dict[str, Any]:
             shutil.rmtree(final)
         os.replace(tmp, final)
         _clear_failure(study, run.run_id)
-        return RunOutcome(run.run_id, "done", seconds, folder=str(final)).to_dict()
+        return RunOutcome(
+            run.run_id, "done", seconds, folder=str(final), warning=degenerate_warning(record)
+        ).to_dict()
     except BaseException as error:  # a failing run must not stop the others
         seconds = time.perf_counter() - start
         failure = study / FAILED / f"{run.run_id}.json"
@@ -129,6 +133,24 @@ def execute_run(run_json: str, study_dir: str) -> dict[str, Any]:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         progress_file(study, run.run_id).unlink(missing_ok=True)
+
+
+def degenerate_warning(record: dict[str, Any]) -> str | None:
+    """A run record's degenerate-classifier verdicts as one sentence, or None.
+
+    Examples
+    --------
+    >>> degenerate_warning({"details": {"health": {"small": {"degenerate": True,
+    ...     "reason": "predicts only 'a' for all 9 val samples"}}}})
+    "degenerate classifier (small): predicts only 'a' for all 9 val samples"
+    """
+    health = record.get("details", {}).get("health") or {}
+    reasons = [
+        f"degenerate classifier ({dataset}): {verdict['reason']}"
+        for dataset, verdict in health.items()
+        if verdict.get("degenerate")
+    ]
+    return "; ".join(reasons) or None
 
 
 def _clear_failure(study: Path, run_id: str) -> None:
