@@ -64,7 +64,7 @@ def _section(page: str, section_id: str) -> str:
 def test_the_page_lists_every_section_and_loads_nothing_from_the_network(store_page):
     _, page = store_page
     ids = re.findall(r'<section id="([^"]+)">', page)
-    assert ids == ["results-aurc", "results-augrc", "severity", "run-store"]
+    assert ids == ["results-aurc", "results-augrc", "accuracy", "severity", "run-store"]
     assert re.findall(r'<a href="#([^"]+)">', page) == ids
     assert not re.search(r"""(src|href)=["']https?://""", page)
 
