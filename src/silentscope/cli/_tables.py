@@ -42,12 +42,20 @@ def print_table(table: Table, *, keep: int = 1, out: Console | None = None) -> N
     (True, False, 2)
     """
     out = out or default_console
-    for part in split_table(table, out.width, keep, out):
+    parts = split_table(table, out.width, keep, out)
+    caption = parts[-1].caption if len(parts) > 1 else None
+    if caption:  # under several parts the caption reads at the full width, not the last part's
+        parts[-1].caption = None
+    for part in parts:
         out.print(part)
+    if caption:
+        out.print(caption, style="table.caption", highlight=False)
 
 
 #: Key columns (names of CSFs, test sets) are kept whole up to this many characters.
 _KEY_WIDTH = 30
+#: Headers of number columns up to this many characters are not wrapped.
+_HEADER_WIDTH = 16
 
 
 def _prepare(table: Table, out: Console, keep: int) -> None:
@@ -56,8 +64,9 @@ def _prepare(table: Table, out: Console, keep: int) -> None:
 
     def content(column) -> int:
         cells = [Measurement.get(out, options, cell).maximum for cell in column.cells]
-        header = Measurement.get(out, options, column.header).minimum
-        return max([header, *cells])
+        header = Measurement.get(out, options, column.header)
+        # a short header (e.g. "cor (mean of 18)") stays on one line
+        return max([header.minimum, min(header.maximum, _HEADER_WIDTH), *cells])
 
     for index, column in enumerate(table.columns):
         # numbers (right-aligned) and short names are never broken (their headers may
