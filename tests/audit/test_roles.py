@@ -322,3 +322,23 @@ def test_a_user_declares_a_role_in_an_existing_store_and_every_analysis_follows(
     assert analyze_subgroups(loaded).attributes["attribute"].tolist() == ["source_index"]
     bad = runner.invoke(app, ["info", str(store), "--role", "source_index=number"])
     assert bad.exit_code != 0 and "unknown" in bad.output
+
+
+def test_the_predictor_leaves_a_named_label_derived_column_out_unless_kept():
+    from silentscope.predictor import estimate_risk
+
+    n = 400
+    rng = np.random.default_rng(8)
+    probe = _audit(n, seed=8)
+    audit = _audit(
+        n,
+        seed=8,
+        test_set=np.where(np.arange(n) < 200, "val", "iid"),
+        code=np.where(probe.label == 1, "D", "N"),
+        risky=rng.choice(["no", "yes"], n),
+    )
+    left_out = estimate_risk(audit, model="logreg", metadata=["code", "risky"])
+    assert [s.what for s in left_out.skipped] == ["feature code"]
+    assert "keep_label_derived=True" in left_out.skipped[0].reason
+    kept = estimate_risk(audit, model="logreg", metadata=["code", "risky"], keep_label_derived=True)
+    assert kept.skipped == [] and kept.settings["keep_label_derived"] is True

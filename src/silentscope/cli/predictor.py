@@ -57,6 +57,11 @@ def predictor(
     n_splits: int = typer.Option(5, help="Folds of the cross-fitting on the training split."),
     n_bootstrap: int = typer.Option(1000, help="Bootstrap resamples of every interval."),
     seed: int = typer.Option(0, help="Seed of folds, models and bootstrap."),
+    keep_label_derived: bool = typer.Option(
+        False,
+        "--keep-label-derived",
+        help="Use named metadata columns that restate the label (left out by default).",
+    ),
 ) -> None:
     """Train a misclassification predictor (a learned CSF) and optionally flip or abstain with it.
 
@@ -83,6 +88,7 @@ def predictor(
                 cluster=cluster,
                 n_splits=n_splits,
                 n_bootstrap=n_bootstrap,
+                keep_label_derived=keep_label_derived,
                 random_state=seed,
                 on_step=status.update,
             )

@@ -79,7 +79,11 @@ class RiskEstimate:
         A sample whose id, or whose cluster, was in the training split is scored by the
         fold model that never saw it; every other sample by the model of the whole split.
         """
-        features, _ = build_features(audit, self.settings["metadata"])
+        features, _ = build_features(
+            audit,
+            self.settings["metadata"],
+            keep_label_derived=self.settings.get("keep_label_derived", False),
+        )
         fold = np.array([self.fold_of_id.get(i, -1) for i in audit.sample_id], dtype=int)
         cluster = self.settings["cluster"]
         if cluster is not None:
@@ -135,6 +139,7 @@ def estimate_risk(
     n_splits: int = 5,
     cluster: str | None = None,
     random_state: int | None = 0,
+    keep_label_derived: bool = False,
     **model_params,
 ) -> RiskEstimate:
     """Train a misclassification predictor on one split and score every sample out of sample.
@@ -146,6 +151,8 @@ def estimate_risk(
     metadata : list of str, optional
         Metadata columns to use as clinical features. None by default: metadata may hold
         columns derived from the label (diagnosis codes, report text), which would leak.
+        Columns whose role is not analysable (identifiers, row indices, file names, and
+        label-derived columns unless ``keep_label_derived``) are skipped with the reason.
     train_split : str, default "val"
         The test set to learn from; its own samples are scored by cross-fitting.
     positive_class : str or int, optional
@@ -190,7 +197,7 @@ def estimate_risk(
         )
     if n_splits < 2:
         raise ValueError(f"n_splits must be at least 2 for cross-fitting, got {n_splits}")
-    features, skipped = build_features(audit, metadata)
+    features, skipped = build_features(audit, metadata, keep_label_derived=keep_label_derived)
     target = error_target(audit, positive_class)
     train_mask = audit.test_set == train_split
     train_rows = np.flatnonzero(train_mask)
@@ -215,6 +222,7 @@ def estimate_risk(
     settings = {
         "model": model,
         "metadata": list(metadata or []),
+        "keep_label_derived": keep_label_derived,
         "train_split": train_split,
         "positive_class": None
         if positive_class is None

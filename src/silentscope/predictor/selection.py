@@ -110,6 +110,7 @@ def select_model(
     n_bootstrap: int = 1000,
     confidence_level: float = 0.95,
     random_state: int | None = 0,
+    keep_label_derived: bool = False,
 ) -> ModelSelection:
     """Cross-fit each candidate predictor and keep the best one that beats chance.
 
@@ -119,7 +120,7 @@ def select_model(
     model : "auto", a model name or a list of names, default "auto"
         ``"auto"`` compares every model of :data:`~silentscope.predictor.MODELS`; a
         single name is still checked against chance.
-    metadata, train_split, positive_class, n_splits, cluster
+    metadata, train_split, positive_class, n_splits, cluster, keep_label_derived
         As in :func:`~silentscope.predictor.estimate_risk` (same folds for every model).
     n_bootstrap : int, default 1000
         Resamples of the AUROC_f interval (of patients, with ``cluster``).
@@ -157,6 +158,7 @@ def select_model(
             n_splits=n_splits,
             cluster=cluster,
             random_state=random_state,
+            keep_label_derived=keep_label_derived,
         )
         estimates[name] = estimate
         rows.append(

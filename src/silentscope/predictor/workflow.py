@@ -137,6 +137,7 @@ def run_predictor(
     n_bootstrap: int = 1000,
     random_state: int | None = 0,
     on_step: Callable[[str], None] | None = None,
+    keep_label_derived: bool = False,
 ) -> PredictorReport:
     """Choose and train a misclassification predictor, compare it with MSR, flip or abstain.
 
@@ -163,6 +164,9 @@ def run_predictor(
         Folds of the cross-fitting, resamples of every interval, seed of everything.
     on_step : callable, optional
         Called with a short description before each long step (for a progress display).
+    keep_label_derived : bool, default False
+        Use named metadata columns that restate the label (left out, with the reason, by
+        default; see :mod:`silentscope.audit.roles`).
 
     Returns
     -------
@@ -201,6 +205,7 @@ def run_predictor(
         cluster=cluster,
         n_bootstrap=n_bootstrap,
         random_state=random_state,
+        keep_label_derived=keep_label_derived,
     )
     estimate = selection.estimate
     settings = {
