@@ -130,3 +130,19 @@ def test_a_study_warns_before_training_about_default_sets_it_leaves_out(tmp_path
     notes = corruption_notes(spec)
     assert any(n.startswith("white: brightness_up at 28x28 px") for n in notes)
     assert all("(left out)" in n for n in notes if "brightness_up" in n)
+
+
+def test_a_study_run_records_the_corruption_check_in_the_store_and_run_record(tmp_path):
+    import json
+
+    from silentscope.audit.store import load_audit
+    from tests.support.studies import tiny_study
+
+    spec = parse_study(tiny_study(seeds=[0], ensembles=[]))
+    run_study(spec, tmp_path / "study", live=False)
+    folder = tmp_path / "study" / "runs" / spec.runs()[0].run_id
+    check = load_audit(folder / "audit").provenance["corruption_check"]
+    assert check["corruptions"] == ["gaussian_noise"]
+    assert check["checked_change"]["gaussian_noise"]["3"] > 0.5
+    record = json.loads((folder / "run.json").read_text())
+    assert record["details"]["corruption_check"] == check

@@ -130,7 +130,7 @@ def train_and_audit(
         test_sets=test_sets,
         mc_samples=train.mc_samples,
         seed=run.seed,
-        provenance=_provenance(run),
+        provenance={**_provenance(run), "corruption_check": plan.record()},
     )
     history = trainer.history_
     details = {
@@ -194,6 +194,7 @@ def ensemble_and_audit(
         seed=run.seed,
         provenance={
             **_provenance(run),
+            "corruption_check": plan.record(),
             "objective": run.objective,
             "ensemble": {"members": member_ids, "seeds": list(run.members)},
             "dataset": {"name": dataset.name, "fingerprint": expected},
