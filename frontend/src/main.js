@@ -397,7 +397,16 @@ function buildControls() {
   );
   const info = meta.embedding || {};
   $('store-name').textContent = meta.store;
-  $('store-facts').textContent = `${fmt.int(meta.n)} samples · ${meta.test_sets.length} test sets · accuracy ${fmt.pct(meta.accuracy)} · map: ${info.description || info.method} of ${info.input}${info.n_fit && info.n_fit < info.n_samples ? ` (${fmt.int(info.n_fit)} laid out, the rest placed by nearest neighbours)` : ''}`;
+  const health = meta.health || {};
+  const balanced = health.imbalanced
+    ? ` (${health.split}: balanced accuracy ${fmt.pct(health.balanced_accuracy)})`
+    : '';
+  $('store-facts').textContent = `${fmt.int(meta.n)} samples · ${meta.test_sets.length} test sets · accuracy ${fmt.pct(meta.accuracy)}${balanced} · map: ${info.description || info.method} of ${info.input}${info.n_fit && info.n_fit < info.n_samples ? ` (${fmt.int(info.n_fit)} laid out, the rest placed by nearest neighbours)` : ''}`;
+  if (health.degenerate) {
+    // Said first: every confidence, curve and slice below belongs to a one-class classifier.
+    $('health-note').hidden = false;
+    $('health-note').textContent = `Degenerate classifier: ${health.reason}. Its confidences rank noise around one class, not failures.`;
+  }
   if (meta.export) {
     $('export-note').hidden = false;
     $('export-note').textContent = meta.export.note;

@@ -361,3 +361,29 @@ def test_subgroup_labels_read_by_the_viewer_are_those_the_analysis_writes():
     from silentscope.viewer import subgroups
 
     assert (subgroups.MISSING, subgroups.ALL_CLASSES) == (MISSING, ALL_CLASSES)
+
+
+def test_the_header_gets_the_classifier_health(tmp_path, synthetic_data):
+    from silentscope.audit import AuditSet
+    from silentscope.audit.store import save_audit
+    from silentscope.viewer.prepare import prepare_store
+
+    health = client_for(synthetic_data).get("/api/meta").json()["health"]
+    assert health["degenerate"] is False and health["split"] in ("val", "iid")
+    rng = np.random.default_rng(0)
+    label = (rng.random(200) < 0.27).astype(int)
+    collapsed = AuditSet(
+        sample_id=[f"s{i}" for i in range(200)],
+        test_set=["val"] * 100 + ["iid"] * 100,
+        label=label,
+        logits=np.stack([np.full(200, 3.0), rng.random(200)], 1),  # "normal" for every image
+        class_names=["normal", "pneumonia"],
+        features=rng.normal(size=(200, 4)),
+    )
+    store = save_audit(collapsed, tmp_path / "collapsed")
+    prepare_store(store, method="pca", csfs=["MSR"])
+    health = client_for(load_viewer_data(store)).get("/api/meta").json()["health"]
+    assert health["degenerate"] and health["imbalanced"]
+    assert health["reason"].startswith("predicts only 'normal' for all 100 val samples")
+    page = client_for(synthetic_data).get("/").text
+    assert 'id="health-note"' in page  # where the front end shows it

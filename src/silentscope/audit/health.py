@@ -83,14 +83,16 @@ class ModelHealth:
         return bool(self.minority_rate > 0 and self.majority_rate / self.minority_rate >= 2)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready values (for run records and store provenance)."""
+        """JSON-ready values (for run records and store provenance), with ``imbalanced``."""
         out = asdict(self)
         out["predicted_classes"] = list(self.predicted_classes)
+        out["imbalanced"] = self.imbalanced
         return out
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ModelHealth:
         values = dict(values)
+        values.pop("imbalanced", None)  # derived
         values["predicted_classes"] = tuple(values.get("predicted_classes", ()))
         return cls(**values)
 
@@ -211,6 +213,18 @@ def check_predictions(
     return ModelHealth(degenerate=False, reason=reason, **values)
 
 
+def health_split(test_sets) -> str:
+    """The split the verdict is taken on: ``val``, else ``iid``, else ``all`` samples.
+
+    Examples
+    --------
+    >>> health_split(["iid", "val", "cor/noise/1"]), health_split(["iid"]), health_split(["acq/b"])
+    ('val', 'iid', 'all')
+    """
+    names = set(test_sets)
+    return "val" if "val" in names else ("iid" if "iid" in names else "all")
+
+
 def model_health(audit, *, margin: float = DEFAULT_MARGIN) -> ModelHealth:
     """:func:`check_predictions` on an AuditSet's validation split, else its iid test set.
 
@@ -227,8 +241,7 @@ def model_health(audit, *, margin: float = DEFAULT_MARGIN) -> ModelHealth:
     >>> model_health(audit).split, model_health(audit).degenerate
     ('val', True)
     """
-    names = set(audit.test_sets)
-    split = "val" if "val" in names else ("iid" if "iid" in names else "all")
+    split = health_split(audit.test_sets)
     rows = np.ones(audit.n_samples, bool) if split == "all" else audit.test_set == split
     return check_predictions(
         audit.label[rows],

@@ -56,9 +56,23 @@ def meta(data: ViewerData, max_drawn: int = DEFAULT_MAX_DRAWN) -> dict:
         "has_images": data.has_images,
         "slices": slice_list(data),
         "accuracy": float(data.correct.mean()),
+        "health": health(data).to_dict(),
         "bounds": bounds(data),
         "drawn": {"n": n_drawn, "subsampled": n_drawn < data.n_samples},
     }
+
+
+def health(data: ViewerData):
+    """Whether the store's classifier is degenerate (:func:`~silentscope.audit.health.model_health`'s
+    rule on the same split), shown in the viewer's header."""
+    from silentscope.audit.health import check_predictions, health_split
+
+    split = health_split(data.test_set_names)
+    if split == "all":
+        rows = np.ones(data.n_samples, bool)
+    else:
+        rows = data.test_set_codes == data.test_set_names.index(split)
+    return check_predictions(data.label[rows], data.prediction[rows], data.class_names, split=split)
 
 
 def slice_list(data: ViewerData) -> list[dict]:
