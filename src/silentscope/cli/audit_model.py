@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from silentscope.cli._common import console, user_errors
-from silentscope.cli.train import (
+from silentscope.cli._model_args import (
     CorruptionArg,
     DataOptionArg,
     DataRootArg,
@@ -20,9 +20,9 @@ from silentscope.cli.train import (
     SeverityArg,
     ThreadsArg,
     ThresholdArg,
-    _opt,
     decision_threshold,
     load_data,
+    option,
     print_finding_stores,
     shift_plan,
 )
@@ -47,28 +47,30 @@ def audit_model_command(
         Path, typer.Argument(help="TorchScript file, silentscope model.pt, or state dict.")
     ],
     dataset: DatasetArg,
-    out: Annotated[Path, _opt("Audit store folder to create.", "--out", "-o")],
+    out: Annotated[Path, option("Audit store folder to create.", "--out", "-o")],
     data_root: DataRootArg = None,
     data_option: DataOptionArg = None,
     model_class: Annotated[
-        str | None, _opt("package.module:ClassName, for a bare state dict.")
+        str | None, option("package.module:ClassName, for a bare state dict.")
     ] = None,
-    model_kwargs: Annotated[str, _opt("JSON keyword arguments of --model-class.")] = "{}",
-    feature_layer: Annotated[str | None, _opt("Module name whose output is the features.")] = None,
-    mc_samples: Annotated[int, _opt("MC-dropout samples (needs dropout layers).")] = 0,
-    batch_size: Annotated[int, _opt("Images per forward pass.")] = 256,
+    model_kwargs: Annotated[str, option("JSON keyword arguments of --model-class.")] = "{}",
+    feature_layer: Annotated[
+        str | None, option("Module name whose output is the features.")
+    ] = None,
+    mc_samples: Annotated[int, option("MC-dropout samples (needs dropout layers).")] = 0,
+    batch_size: Annotated[int, option("Images per forward pass.")] = 256,
     threshold: ThresholdArg = "0.5",
     corruption: CorruptionArg = None,
     severity: SeverityArg = None,
     feature_dtype: FeatureDtypeArg = "float32",
     train_features: Annotated[
-        bool, _opt("Record training-set features.", "--train-features/--no-train-features")
+        bool, option("Record training-set features.", "--train-features/--no-train-features")
     ] = True,
-    seed: Annotated[int, _opt("Seed of the dropout masks and corruptions.")] = 0,
+    seed: Annotated[int, option("Seed of the dropout masks and corruptions.")] = 0,
     device: DeviceArg = "auto",
     threads: ThreadsArg = None,
-    overwrite: Annotated[bool, _opt("Replace an existing store.", "--overwrite")] = False,
-    progress: Annotated[bool, _opt("Show a progress bar.", "--progress/--no-progress")] = True,
+    overwrite: Annotated[bool, option("Replace an existing store.", "--overwrite")] = False,
+    progress: Annotated[bool, option("Show a progress bar.", "--progress/--no-progress")] = True,
 ) -> None:
     """Run any classifier checkpoint on a dataset (val, iid test, corruptions) into an audit store.
 
