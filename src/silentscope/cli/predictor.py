@@ -137,8 +137,10 @@ def _print_comparison(comparison) -> None:
     table = Table(
         title="failure detection: misclassification predictor vs MSR (paired bootstrap 95% CI)"
     )
-    for column in ("test set", "metric", "MSR", "MisPred", "MisPred - MSR"):
-        table.add_column(column)
+    table.add_column("test set")
+    table.add_column("metric")
+    for column in ("MSR", "MisPred", "MisPred - MSR"):
+        table.add_column(column, justify="right")
     for (test_set, metric), rows in comparison.groupby(["test_set", "metric"], sort=False):
         by_csf = rows.set_index("csf")
         mispred = by_csf.loc["MisPred"]
@@ -149,7 +151,7 @@ def _print_comparison(comparison) -> None:
             fmt_interval(mispred, "estimate", "low", "high"),
             fmt_interval(mispred, "delta", "delta_low", "delta_high"),
         )
-    print_table(table)
+    print_table(table, keep=2)
 
 
 def _print_importance(importance) -> None:
@@ -165,17 +167,11 @@ def _print_importance(importance) -> None:
 
 def _print_corrections(corrections) -> None:
     table = Table(title="selective correction on each test set (threshold chosen on validation)")
-    for column in (
-        "risk from",
-        "test set",
-        "changed",
-        "metric",
-        "before",
-        "after",
-        "change [95% CI]",
-        "real gain",
-    ):
+    for column in ("risk from", "test set", "changed", "metric"):
         table.add_column(column)
+    for column in ("before", "after", "change [95% CI]"):
+        table.add_column(column, justify="right")  # numbers are never broken
+    table.add_column("real gain")
     for _, row in corrections.iterrows():
         table.add_row(
             row["risk_from"],
@@ -187,7 +183,7 @@ def _print_corrections(corrections) -> None:
             fmt_interval(row, "delta", "delta_low", "delta_high", 3),
             "[bold green]yes[/]" if row["significant"] else "no",
         )
-    print_table(table)
+    print_table(table, keep=2)
 
 
 def register(app: typer.Typer) -> None:
