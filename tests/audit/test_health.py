@@ -94,3 +94,16 @@ def test_model_health_checks_the_validation_split_and_warns():
 def test_mismatched_inputs_raise_one_sentence():
     with pytest.raises(ValueError, match="equally long"):
         check_predictions([0, 1], [0])
+
+
+def test_imported_predictions_get_the_same_check_recorded_in_provenance(tmp_path):
+    from silentscope.audit.importers import from_arrays
+    from silentscope.audit.store import load_audit, save_audit
+
+    labels = imbalanced()
+    logits = np.tile([2.0, 0.0], (len(labels), 1))  # one class for every sample
+    with pytest.warns(DegenerateModelWarning, match="imported classifier is degenerate"):
+        audit = from_arrays(logits, labels, class_names=NAMES)
+    recorded = load_audit(save_audit(audit, tmp_path / "store")).provenance["health"]
+    assert recorded["degenerate"] and recorded["split"] == "iid"
+    assert recorded["reason"].startswith("predicts only 'normal' for all 120 iid samples")
