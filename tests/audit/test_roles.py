@@ -342,3 +342,13 @@ def test_the_predictor_leaves_a_named_label_derived_column_out_unless_kept():
     assert "keep_label_derived=True" in left_out.skipped[0].reason
     kept = estimate_risk(audit, model="logreg", metadata=["code", "risky"], keep_label_derived=True)
     assert kept.skipped == [] and kept.settings["keep_label_derived"] is True
+
+
+def test_columns_changed_after_construction_get_roles_when_saved(tmp_path):
+    audit = _audit(100, code=["a", "b"] * 50, sex=["F", "M"] * 50)
+    audit.metadata = audit.metadata.drop(columns=["code"]).assign(row=np.arange(100))
+    loaded = load_audit(save_audit(audit, tmp_path / "store"))
+    assert {c: r.role for c, r in loaded.metadata_roles.items()} == {
+        "sex": "clinical",
+        "row": "index",
+    }

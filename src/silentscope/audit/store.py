@@ -32,6 +32,7 @@ import numpy as np
 from silentscope import __version__
 from silentscope.audit.columns import CONFIDENCE_PREFIX, METADATA_PREFIX, prefixed
 from silentscope.audit.jsonsafe import json_safe
+from silentscope.audit.roles import roles_of
 from silentscope.audit.validation import AuditSetError
 
 if TYPE_CHECKING:
@@ -128,9 +129,8 @@ def _write_store(audit: AuditSet, folder: Path) -> None:
         "test_sets": list(audit.test_sets),
         "confidences": sorted(audit.confidences),
         "metadata_columns": [] if audit.metadata is None else list(audit.metadata.columns),
-        "metadata_roles": {
-            column: role.to_dict() for column, role in (audit.metadata_roles or {}).items()
-        },
+        # roles_of: columns added to or dropped from audit.metadata after construction too
+        "metadata_roles": {column: role.to_dict() for column, role in roles_of(audit).items()},
         "columns": [c for c in _SAMPLE_TEXT_COLUMNS if getattr(audit, c) is not None],
         "arrays": arrays,
         "files": files,
