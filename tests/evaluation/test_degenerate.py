@@ -65,3 +65,7 @@ def test_silentscope_evaluate_prints_the_verdict_first(tmp_path):
     assert first.startswith("warning: the evaluated classifier is degenerate: predicts only")
     fine = CliRunner().invoke(app, ["evaluate", str(tmp_path / "fine"), *arguments])
     assert "degenerate" not in fine.output
+    from silentscope.audit.store import read_artifact
+
+    saved = read_artifact(tmp_path / "collapsed", "evaluation.info")  # saved in the store
+    assert saved["health"]["degenerate"] and saved["health"]["imbalanced"]

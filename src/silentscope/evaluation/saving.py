@@ -39,7 +39,8 @@ def save_evaluation(
     """Write ``result`` into ``store`` as artifacts, or with ``out`` to that folder; the paths written.
 
     In the store: ``evaluation`` (the table), ``evaluation.classification`` and
-    ``evaluation.info`` (unavailable CSFs with reasons, parameters, settings). In a folder:
+    ``evaluation.info`` (unavailable CSFs with reasons, parameters, settings, the
+    classifier's health). In a folder:
     ``evaluation.csv`` / ``.parquet`` (each with its ``.classification`` sibling) and
     ``evaluation.json``, as ``formats`` says.
     """
@@ -52,6 +53,7 @@ def save_evaluation(
             "unavailable": result.unavailable,
             "csf_params": result.csf_params,
             "settings": result.settings,
+            "health": None if result.health is None else result.health.to_dict(),
         }
         info = json_safe(info)
         return [
