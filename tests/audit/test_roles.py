@@ -352,3 +352,20 @@ def test_columns_changed_after_construction_get_roles_when_saved(tmp_path):
         "sex": "clinical",
         "row": "index",
     }
+
+
+def test_info_says_why_slices_cannot_use_metadata_alone():
+    n = 60
+    audit = AuditSet(
+        sample_id=[str(i) for i in range(n)],
+        test_set=["iid"] * n,
+        label=np.arange(n) % 2,
+        logits=np.zeros((n, 2)),
+        class_names=["a", "b"],
+        metadata=pd.DataFrame({"source_index": range(n)}),
+    )
+    reasons = {a.command: r for a, r in analysis_availability(audit)}
+    assert reasons["slices"] == (
+        "needs features or text or metadata; its metadata has no testable attribute "
+        "(source_index is a row index)"
+    )

@@ -91,5 +91,7 @@ def analysis_availability(audit: AuditSet) -> list[tuple[Analysis, str | None]]:
         reason = f"needs {', '.join(missing)}" if missing else None
         if missing == ["metadata"] and audit.has("metadata"):
             reason = metadata_reason
+        elif missing and audit.has("metadata") and "metadata" in analysis.any_of:
+            reason += f"; its metadata has {metadata_reason}"
         result.append((analysis, reason))
     return result
