@@ -82,6 +82,11 @@ class AuditSet:
         Training-set features for feature-based CSFs (Mahalanobis, ViM, kNN).
     confidences : mapping of str to array, shape (N,), optional
         External confidences (e.g. ConfidNet, DeepGamblers), higher = more confident.
+    mc_confidences : mapping of str to array, shape (N, M), optional
+        External confidences of M stochastic (MC-dropout) forward passes, higher = more
+        confident, keyed like ``confidences`` (FD-Shifts' ``external_confids_dist.npz``);
+        the CSF ``mcd-ext:<key>`` scores their mean over M. A key may exist here without a
+        deterministic counterpart in ``confidences``, and vice versa.
     metadata : DataFrame with N rows, optional
         Clinical and acquisition attributes (age, sex, site, ...).
     text : array of str, shape (N,), optional
@@ -121,6 +126,7 @@ class AuditSet:
     train_features: np.ndarray | None = None
     train_labels: np.ndarray | None = None
     confidences: dict[str, np.ndarray] = field(default_factory=dict)
+    mc_confidences: dict[str, np.ndarray] = field(default_factory=dict)
     metadata: pd.DataFrame | None = None
     text: np.ndarray | None = None
     image_ref: np.ndarray | None = None
@@ -201,6 +207,22 @@ class AuditSet:
             check_finite(f"confidence {name!r}", values)
             confidences[str(name)] = values
         self.confidences = confidences
+        self._validate_mc_confidences(n)
+
+    def _validate_mc_confidences(self, n: int) -> None:
+        mc_confidences = {}
+        for name, values in dict(self.mc_confidences).items():
+            if not isinstance(values, np.memmap):
+                values = np.asarray(values)
+            if values.ndim != 2 or values.shape[1] < 1:
+                raise AuditSetError(
+                    f"mc_confidences {name!r} must have shape (N, M) = ({n}, M) with M >= 1 "
+                    f"passes, got {values.shape}; store one column per stochastic pass"
+                )
+            check_length(f"mc_confidences {name!r}", values, n)
+            check_finite(f"mc_confidences {name!r}", values)
+            mc_confidences[str(name)] = values
+        self.mc_confidences = mc_confidences
 
     def _validate_training_features(self) -> None:
         if (self.train_features is None) != (self.train_labels is None):
@@ -344,6 +366,7 @@ class AuditSet:
             mc_logits=take(self.mc_logits),
             features=take(self.features),
             confidences={k: v[rows] for k, v in self.confidences.items()},
+            mc_confidences={k: np.asarray(v[rows]) for k, v in self.mc_confidences.items()},
             metadata=None
             if self.metadata is None
             else self.metadata.iloc[rows].reset_index(drop=True),

@@ -10,6 +10,8 @@ Layout of a store folder::
     mc_logits.npy        (N, C, M), optional
     features.npy         (N, D), optional
     train_features.npy   (N_train, D) and train_labels.npy, optional
+    mc_confidences.<i>.npy  (N, M) per MC external confidence, optional; the manifest's
+                         ``mc_confidences`` maps each name to its file
     artifacts/           analysis results added later (slices, subgroups, embeddings)
 
 A write goes to a temporary sibling folder that is renamed into place at the end, so a
@@ -119,6 +121,18 @@ def _write_store(audit: AuditSet, folder: Path) -> None:
             "shape": list(values.shape),
             "dtype": str(values.dtype),
         }
+    # Numbered files: a confidence's name may hold characters a file name cannot.
+    mc_confidences = {}
+    for i, (name, values) in enumerate(sorted(audit.mc_confidences.items())):
+        file = f"mc_confidences.{i}.npy"
+        values = np.asarray(values)
+        np.save(folder / file, values, allow_pickle=False)
+        files[file] = _file_entry(folder / file, checksum=False)
+        mc_confidences[name] = {
+            "file": file,
+            "shape": list(values.shape),
+            "dtype": str(values.dtype),
+        }
     manifest = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -133,6 +147,7 @@ def _write_store(audit: AuditSet, folder: Path) -> None:
         "metadata_roles": {column: role.to_dict() for column, role in roles_of(audit).items()},
         "columns": [c for c in _SAMPLE_TEXT_COLUMNS if getattr(audit, c) is not None],
         "arrays": arrays,
+        "mc_confidences": mc_confidences,
         "files": files,
         "provenance": json_safe(audit.provenance),
     }
@@ -193,21 +208,11 @@ def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = Fal
         frame = pd.read_parquet(path / SAMPLES)
     except Exception as error:  # pyarrow raises several types for damaged files
         raise AuditSetError(f"{path / SAMPLES} is corrupt ({error}); re-create the store") from None
-    arrays = {}
-    for name, entry in manifest["arrays"].items():
-        try:
-            arrays[name] = np.load(
-                path / entry["file"], mmap_mode="r" if mmap else None, allow_pickle=False
-            )
-        except ValueError as error:
-            raise AuditSetError(
-                f"{path / entry['file']} is corrupt ({error}); re-create the store"
-            ) from None
-        if list(arrays[name].shape) != entry["shape"]:
-            raise AuditSetError(
-                f"{path / entry['file']} has shape {arrays[name].shape} but the manifest says "
-                f"{tuple(entry['shape'])}; the store is damaged, re-create it"
-            )
+    arrays = {name: _load_array(path, entry, mmap) for name, entry in manifest["arrays"].items()}
+    mc_confidences = {
+        name: _load_array(path, entry, mmap)
+        for name, entry in manifest.get("mc_confidences", {}).items()
+    }
     meta_columns = prefixed(frame.columns, METADATA_PREFIX)
     metadata = None
     if meta_columns:
@@ -226,6 +231,7 @@ def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = Fal
             name: frame[c].to_numpy()
             for name, c in prefixed(frame.columns, CONFIDENCE_PREFIX).items()
         },
+        mc_confidences=mc_confidences,
         metadata=metadata,
         text=frame["text"].to_numpy() if "text" in frame else None,
         image_ref=frame["image_ref"].to_numpy() if "image_ref" in frame else None,
@@ -234,6 +240,21 @@ def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = Fal
         # stores written before roles were recorded have none: their roles are inferred now
         metadata_roles=manifest.get("metadata_roles") or None,
     )
+
+
+def _load_array(path: Path, entry: dict[str, Any], mmap: bool) -> np.ndarray:
+    try:
+        array = np.load(path / entry["file"], mmap_mode="r" if mmap else None, allow_pickle=False)
+    except ValueError as error:
+        raise AuditSetError(
+            f"{path / entry['file']} is corrupt ({error}); re-create the store"
+        ) from None
+    if list(array.shape) != entry["shape"]:
+        raise AuditSetError(
+            f"{path / entry['file']} has shape {array.shape} but the manifest says "
+            f"{tuple(entry['shape'])}; the store is damaged, re-create it"
+        )
+    return array
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
