@@ -182,3 +182,37 @@ def test_library_report_gives_the_numbers_the_cli_prints_and_saves(tmp_path):
     )
     flipped = report.corrections.query("risk_from == 'MisPred'").iloc[0]
     assert f"{flipped['changed']}/{flipped['n']}" in result.output
+
+
+def few_errors_audit() -> AuditSet:
+    """A strong classifier: 4 validation errors, fewer than any predictor can learn from."""
+    rng = np.random.default_rng(3)
+    n = 200
+    label = rng.integers(0, 2, n)
+    predicted = label.copy()
+    wrong = np.array([3, 30, 50, 90, 120, 160, 170, 180])  # 4 in val (< 100), 4 in iid
+    predicted[wrong] = 1 - label[wrong]
+    logits = np.zeros((n, 2))
+    logits[np.arange(n), predicted] = rng.uniform(0.5, 4.0, n)
+    return AuditSet(
+        sample_id=[f"s{i}" for i in range(n)],
+        test_set=np.where(np.arange(n) < 100, "val", "iid"),
+        label=label,
+        logits=logits,
+        class_names=["benign", "malignant"],
+    )
+
+
+def test_too_few_errors_is_an_unavailable_predictor_not_a_crash(tmp_path):
+    audit = few_errors_audit()
+    report = run_predictor(audit, action="flip", n_bootstrap=50)
+    assert not report.available
+    assert "rarer outcome" in report.unavailable_reason or "4 errors" in report.unavailable_reason
+    assert report.comparison is None and report.corrections is None
+    store = save_audit(audit, tmp_path / "store")
+    result = runner.invoke(app, ["predictor", str(store), "--flip", "--n-bootstrap", "50"])
+    assert result.exit_code == 0, result.output
+    assert report.unavailable_reason in " ".join(result.output.split())
+    assert "AUROC_f" not in result.output  # no table of a model that was never fitted
+    confidences, unavailable = compute_confidences(audit, ["MisPred"])
+    assert "MisPred" not in confidences and "cannot be trained" in unavailable["MisPred"]

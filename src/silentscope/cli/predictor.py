@@ -99,7 +99,8 @@ def predictor(
 
 def print_report(report) -> None:
     """The selection, and the results only when a predictor beats chance."""
-    _print_selection(report.selection)
+    if not report.selection.scores.empty:  # empty when no model could be fitted at all
+        _print_selection(report.selection)
     if not report.available:
         err_console.print(
             f"[bold yellow]no predictor reported:[/] {report.unavailable_reason}",

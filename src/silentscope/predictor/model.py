@@ -20,6 +20,11 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+
+class TooFewErrorsError(ValueError):
+    """The training rows hold too few errors (or too few correct predictions) to learn from."""
+
+
 MODELS = ("hgb", "logreg")
 
 #: Below this many rows, boosting runs on one thread: OpenMP start-up and contention with
@@ -114,7 +119,7 @@ class MisclassificationPredictor(ClassifierMixin, BaseEstimator):
             )
         n_errors = int(y.sum())
         if min(n_errors, len(y) - n_errors) < MIN_CLASS_COUNT:
-            raise ValueError(
+            raise TooFewErrorsError(
                 f"the training rows hold {n_errors} errors and {len(y) - n_errors} correct predictions; "
                 f"a misclassification predictor needs at least {MIN_CLASS_COUNT} of each: use a larger split"
             )

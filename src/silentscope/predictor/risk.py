@@ -21,7 +21,7 @@ from silentscope.audit.auditset import AuditSet
 from silentscope.audit.test_sets import VALIDATION
 from silentscope.audit.validation import quoted
 from silentscope.predictor.features import build_features
-from silentscope.predictor.model import MisclassificationPredictor
+from silentscope.predictor.model import MisclassificationPredictor, TooFewErrorsError
 from silentscope.subgroups.attributes import Skipped
 
 
@@ -268,7 +268,7 @@ def _folds(target: np.ndarray, groups: np.ndarray | None, n_splits: int, random_
     n_minority = int(min(target.sum(), len(target) - target.sum()))
     if groups is None:
         if n_minority < n_splits:
-            raise ValueError(
+            raise TooFewErrorsError(
                 f"the training split has {n_minority} samples of its rarer outcome, fewer than "
                 f"n_splits={n_splits}; lower n_splits or use a larger split"
             )

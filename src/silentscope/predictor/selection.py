@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 
 from silentscope.audit.auditset import AuditSet
 from silentscope.audit.test_sets import VALIDATION
-from silentscope.predictor.model import MODELS
+from silentscope.predictor.model import MODELS, TooFewErrorsError
 from silentscope.predictor.risk import RiskEstimate, estimate_risk
 
 #: Model names accepted by the selection: "auto" tries every model of :data:`MODELS`.
@@ -148,18 +148,31 @@ def select_model(
     if not 0 < confidence_level < 1:
         raise ValueError(f"confidence_level must lie in (0, 1), got {confidence_level}")
     estimates, rows = {}, []
+    settings = {
+        "candidates": list(candidates),
+        "train_split": train_split,
+        "n_bootstrap": n_bootstrap,
+        "confidence_level": confidence_level,
+        "random_state": random_state,
+    }
     for name in candidates:
-        estimate = estimate_risk(
-            audit,
-            model=name,
-            metadata=metadata,
-            train_split=train_split,
-            positive_class=positive_class,
-            n_splits=n_splits,
-            cluster=cluster,
-            random_state=random_state,
-            keep_label_derived=keep_label_derived,
-        )
+        try:
+            estimate = estimate_risk(
+                audit,
+                model=name,
+                metadata=metadata,
+                train_split=train_split,
+                positive_class=positive_class,
+                n_splits=n_splits,
+                cluster=cluster,
+                random_state=random_state,
+                keep_label_derived=keep_label_derived,
+            )
+        except TooFewErrorsError as error:
+            # Nothing can be learnt from a handful of errors: no model is fitted, and the
+            # report says so instead of stopping the analysis (or printing a number).
+            reason = f"a misclassification predictor cannot be trained on {train_split!r}: {error}"
+            return ModelSelection(pd.DataFrame(), None, reason=reason, settings=settings)
         estimates[name] = estimate
         rows.append(
             {"model": name, **_score(estimate, audit, n_bootstrap, confidence_level, random_state)}
@@ -173,18 +186,7 @@ def select_model(
         if good.empty
         else str(good.sort_values("auroc_f", ascending=False, kind="stable")["model"].iloc[0])
     )
-    selection = ModelSelection(
-        scores,
-        chosen,
-        estimates,
-        settings={
-            "candidates": list(candidates),
-            "train_split": train_split,
-            "n_bootstrap": n_bootstrap,
-            "confidence_level": confidence_level,
-            "random_state": random_state,
-        },
-    )
+    selection = ModelSelection(scores, chosen, estimates, settings=settings)
     if chosen is None:
         first = scores.iloc[0]
         selection.reason = (

@@ -209,7 +209,7 @@ def run_predictor(
     )
     estimate = selection.estimate
     settings = {
-        **next(iter(selection.estimates.values())).settings,
+        **next((e.settings for e in selection.estimates.values()), {}),
         "model": selection.chosen,
         "model_requested": model,
         "available": selection.available,
