@@ -92,3 +92,40 @@ def legacy_aurc(conf, correct) -> float:
             ys.append(rho[i + 1])
     area = trapezoid(xs, ys) + (n - 1 - xs[-1]) * ys[-1]
     return area / n
+
+
+def rc_curve_loss(conf, loss, weight=None):
+    """Grouped risk-coverage points for a continuous per-sample loss in [0, 1]."""
+    conf = np.asarray(conf, dtype=float)
+    loss = np.asarray(loss, dtype=float)
+    weight = np.ones(conf.shape[0]) if weight is None else np.asarray(weight, dtype=float)
+    total = weight.sum()
+    cov, sel, gen = [0.0], [None], [0.0]
+    for t in sorted(set(conf.tolist()), reverse=True):
+        accepted = conf >= t
+        w_acc = weight[accepted].sum()
+        w_loss = (weight * loss)[accepted].sum()
+        cov.append(w_acc / total)
+        sel.append(w_loss / w_acc)
+        gen.append(w_loss / total)
+    sel[0] = sel[1]
+    return cov, sel, gen
+
+
+def aurc_loss(conf, loss, weight=None) -> float:
+    cov, sel, _ = rc_curve_loss(conf, loss, weight)
+    return trapezoid(cov, sel)
+
+
+def augrc_loss(conf, loss, weight=None) -> float:
+    cov, _, gen = rc_curve_loss(conf, loss, weight)
+    return trapezoid(cov, gen)
+
+
+def risk_at_coverage_loss(conf, loss, coverage) -> float:
+    """Selective risk at the first grouped point whose coverage reaches ``coverage``."""
+    cov, sel, _ = rc_curve_loss(conf, loss)
+    for c, r in zip(cov, sel, strict=True):
+        if c >= coverage - 1e-12:
+            return r
+    return sel[-1]

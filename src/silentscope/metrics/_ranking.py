@@ -84,6 +84,25 @@ class Ranking:
         a = np.add.reduceat(ws * self.correct_sorted, self.group_start)
         return CountCurves(w, a, self.thresholds, n_bins=n_bins)
 
+    def loss_counts(
+        self, loss: np.ndarray, sample_weight: np.ndarray | None = None, *, n_bins: int = 15
+    ) -> CountCurves:
+        """Per-group (total, 1 - loss) sums for a continuous per-sample loss in [0, 1].
+
+        A group's "correct" count becomes its total minus its summed loss, so every
+        risk-coverage formula of :class:`CountCurves` reads the summed loss where it reads
+        the failure count for binary data.
+        """
+        ls = loss[self.order]
+        if sample_weight is None:
+            w = self.group_size.astype(np.float64)
+            e = np.add.reduceat(ls, self.group_start)
+        else:
+            ws = sample_weight[self.order]
+            w = np.add.reduceat(ws, self.group_start)
+            e = np.add.reduceat(ws * ls, self.group_start)
+        return CountCurves(w, w - e, self.thresholds, n_bins=n_bins)
+
 
 def _in_ranking_order(confidence: np.ndarray, correct: np.ndarray) -> bool:
     """Whether samples are already by descending confidence, correct first within ties."""

@@ -59,7 +59,9 @@ def check_binary(correct, n: int, name: str = "correct") -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"{name} must contain only 0/1 (or bool) values; found {arr[i].item()!r} at index {i}"
+            f"{name} must contain only 0/1 (or bool) values; found {arr[i].item()!r} at index "
+            f"{i} (a continuous loss in [0, 1] goes to loss= of aurc, e_aurc, augrc, e_augrc, "
+            "risk_at_coverage or bootstrap_ci; the ranking metrics need binary failure)"
         )
     return arr.astype(bool)
 
@@ -68,6 +70,51 @@ def check_confidence_correct(confidence, correct) -> tuple[np.ndarray, np.ndarra
     """Validate a (confidence, correct) pair; return (float64 confidence, bool correct)."""
     conf = check_confidence(confidence)
     return conf, check_binary(correct, conf.shape[0])
+
+
+def check_loss(loss, n: int, name: str = "loss") -> np.ndarray:
+    """Validate a per-sample loss of length ``n``: real, finite, in [0, 1]; return float64."""
+    arr = _as_1d(loss, name)
+    if arr.shape[0] != n:
+        raise ValueError(
+            f"confidence and {name} must have the same length, got {n} and {arr.shape[0]}"
+        )
+    _check_real(arr, name)
+    check_finite(arr, name)
+    arr = arr.astype(np.float64, copy=False)
+    outside = (arr < 0) | (arr > 1)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise ValueError(
+            f"{name} must lie in [0, 1] (0 = no failure, 1 = complete failure); found "
+            f"{arr[i].item()!r} at index {i}. Rescale the loss first (e.g. 1 - Dice)"
+        )
+    return arr
+
+
+def check_confidence_risk(
+    confidence, correct, loss
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Validate confidence with either binary ``correct`` or a continuous ``loss`` in [0, 1].
+
+    Returns (float64 confidence, bool correct, float64 loss or None). A loss that holds
+    only 0 and 1 is returned as ``correct = loss == 0`` with loss None, so that binary
+    data always take the exact integer-count path whichever way they were passed. For a
+    continuous loss, ``correct`` is ``loss == 0`` (only used to order samples in ties).
+    """
+    if (correct is None) == (loss is None):
+        raise ValueError(
+            "pass exactly one of correct (0/1 per sample) and loss (a per-sample loss in "
+            "[0, 1], e.g. 1 - Dice)"
+        )
+    conf = check_confidence(confidence)
+    if loss is None:
+        return conf, check_binary(correct, conf.shape[0]), None
+    risk = check_loss(loss, conf.shape[0])
+    correct = risk == 0
+    if np.all(correct | (risk == 1)):
+        return conf, correct, None
+    return conf, correct, risk
 
 
 def check_labels(labels, n: int, name: str = "labels") -> np.ndarray:

@@ -26,9 +26,10 @@ import numpy as np
 
 from ._count_curves import CountCurves, Workspace
 from ._ranking import Ranking
-from ._validation import check_confidence_correct, check_labels, check_unit_interval
+from ._validation import check_confidence_risk, check_labels, check_unit_interval
 from .calibration import check_n_bins
 from .registry import METRICS
+from .risk_coverage import RiskCoverageCurve
 
 # Default chunk: about this many (resample, sample) counts, i.e. 16 MB of int32, well
 # under the 256 MB budget. The metric pass works on cache-sized column blocks of a chunk,
@@ -49,6 +50,15 @@ _EVALUATORS: dict[str, tuple[Callable[[CountCurves], np.ndarray], tuple[bool, bo
 }
 
 BOOTSTRAP_METRICS: tuple[str, ...] = tuple(_EVALUATORS)
+
+# Metrics defined for a continuous loss: name -> function of (curves, oracle curves), the
+# oracle being the same resample ranked by ascending loss (no closed form exists).
+_LOSS_EVALUATORS: dict[str, Callable[[CountCurves, Callable[[], CountCurves]], np.ndarray]] = {
+    "aurc": lambda c, oracle: c.aurc,
+    "e_aurc": lambda c, oracle: c.aurc - oracle().aurc,
+    "augrc": lambda c, oracle: c.augrc,
+    "e_augrc": lambda c, oracle: c.augrc - oracle().augrc,
+}
 """Metrics that :func:`bootstrap_ci` supports (all failure-detection metrics on
 (confidence, correct))."""
 
@@ -153,6 +163,64 @@ class _Cells:
         )
 
 
+class _LossCells:
+    """Resampling units for a continuous loss: every sorted position is its own cell.
+
+    A resample's group counts are the summed draws (w) and the summed drawn loss (e) per
+    tie group, as floats; :meth:`oracle_curves` gives the same resample ranked by
+    ascending loss, for the excess metrics.
+    """
+
+    cell_start = None
+
+    def __init__(self, ranking: Ranking, loss: np.ndarray):
+        n = ranking.n_samples
+        self.n_samples = self.n_cells = n
+        self._main = self._layout(ranking, loss, np.arange(n))
+        oracle = Ranking.from_scores(-loss, loss == 0)
+        rank = np.empty(n, dtype=np.int64)
+        rank[ranking.order] = np.arange(n)
+        # Column j of the oracle layout reads sorted position rank[oracle.order[j]].
+        self._oracle = self._layout(oracle, loss, rank[oracle.order])
+
+    @staticmethod
+    def _layout(ranking: Ranking, loss: np.ndarray, columns: np.ndarray):
+        ls = loss[ranking.order]
+        starts = None if ranking.n_groups == ranking.n_samples else ranking.group_start
+        lossy = ls > 0 if starts is None else np.add.reduceat(ls, starts) > 0
+        identity = bool(np.array_equal(columns, np.arange(columns.shape[0])))
+        return (
+            None if identity else columns,
+            ls,
+            starts,
+            ranking.thresholds,
+            np.flatnonzero(lossy),
+        )
+
+    def _curves(self, layout, counts: np.ndarray, n_bins: int) -> CountCurves:
+        columns, ls, starts, thresholds, wrong_groups = layout
+        draws = counts if columns is None else counts[:, columns]
+        e = draws * ls
+        w = draws.astype(np.float64)
+        if starts is not None:
+            w = np.add.reduceat(w, starts, axis=-1)
+            e = np.add.reduceat(e, starts, axis=-1)
+        return CountCurves(
+            w,
+            w - e,
+            thresholds,
+            wrong_groups=wrong_groups,
+            n_bins=n_bins,
+            total=np.full(counts.shape[0], float(self.n_samples)),
+        )
+
+    def curves(self, counts: np.ndarray, workspace: Workspace, n_bins: int) -> CountCurves:
+        return self._curves(self._main, counts, n_bins)
+
+    def oracle_curves(self, counts: np.ndarray, n_bins: int) -> CountCurves:
+        return self._curves(self._oracle, counts, n_bins)
+
+
 def _seed_sequence(random_state) -> np.random.SeedSequence:
     if isinstance(random_state, np.random.SeedSequence):
         return random_state
@@ -223,11 +291,17 @@ class _Sampler:
                     out[stratum[edges[b] : edges[b + 1]]] = local
 
 
-def _check_metrics(metrics) -> tuple[str, ...]:
+def _check_metrics(metrics, continuous: bool = False) -> tuple[str, ...]:
     names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
     if not names:
         raise ValueError("metrics is empty; name at least one metric")
     for name in names:
+        if continuous and name in _EVALUATORS and name not in _LOSS_EVALUATORS:
+            allowed = ", ".join(_LOSS_EVALUATORS)
+            raise ValueError(
+                f"metric {name!r} is defined only for binary failure (0/1 correct), not for "
+                f"a continuous loss; with loss= use {allowed}"
+            )
         if name not in _EVALUATORS:
             supported = ", ".join(BOOTSTRAP_METRICS)
             what = "is not supported by bootstrap_ci" if name in METRICS else "is unknown"
@@ -245,9 +319,10 @@ def _resolve_chunk_size(chunk_size, n_cells: int, n_resamples: int) -> int:
 
 def bootstrap_ci(
     confidence,
-    correct,
-    metrics: str | Sequence[str] = BOOTSTRAP_METRICS,
+    correct=None,
+    metrics: str | Sequence[str] | None = None,
     *,
+    loss=None,
     n_resamples: int = 1000,
     confidence_level: float = 0.95,
     stratify=None,
@@ -268,11 +343,17 @@ def bootstrap_ci(
     ----------
     confidence : array-like of shape (n_samples,)
         Confidence scores; higher means more confident.
-    correct : array-like of shape (n_samples,)
+    correct : array-like of shape (n_samples,), optional
         1 (or True) where the prediction was right, 0 where it failed.
-    metrics : str or sequence of str, default all of :data:`BOOTSTRAP_METRICS`
+    metrics : str or sequence of str, optional
         Registry names: aurc, e_aurc, augrc, e_augrc, auroc_f, fpr_at_95_tpr,
-        aupr_success, aupr_error, ece.
+        aupr_success, aupr_error, ece. Default: all of :data:`BOOTSTRAP_METRICS`, or the
+        four risk-coverage areas with ``loss``.
+    loss : array-like of shape (n_samples,), optional
+        Instead of ``correct``: a continuous per-sample loss in [0, 1] (e.g. 1 - Dice).
+        Only aurc, e_aurc, augrc and e_augrc are defined for it; the excess metrics use
+        the resample ranked by ascending loss as the oracle. A loss holding only 0 and 1
+        is treated exactly as ``correct = loss == 0``.
     n_resamples : int, default 1000
     confidence_level : float, default 0.95
     stratify : array-like of shape (n_samples,), optional
@@ -316,8 +397,10 @@ def bootstrap_ci(
     >>> bool(r.low < r.estimate < r.high), r.n_resamples, r.n_excluded
     (True, 200, 0)
     """
-    conf, corr = check_confidence_correct(confidence, correct)
-    names = _check_metrics(metrics)
+    conf, corr, risk = check_confidence_risk(confidence, correct, loss)
+    if metrics is None:
+        metrics = BOOTSTRAP_METRICS if risk is None else tuple(_LOSS_EVALUATORS)
+    names = _check_metrics(metrics, continuous=risk is not None)
     if not 0 < confidence_level < 1:
         raise ValueError(f"confidence_level must lie in (0, 1), got {confidence_level}")
     n_bins = check_n_bins(n_bins)
@@ -326,12 +409,17 @@ def bootstrap_ci(
     n = conf.shape[0]
     ranking = Ranking.from_scores(conf, corr)
 
-    full = ranking.counts(n_bins=n_bins)
     estimates = {}
-    for name in names:
-        evaluate, (need_correct, need_wrong) = _EVALUATORS[name]
-        full.require(METRICS[name].display_name, correct=need_correct, wrong=need_wrong)
-        estimates[name] = float(evaluate(full))
+    if risk is None:
+        full = ranking.counts(n_bins=n_bins)
+        for name in names:
+            evaluate, (need_correct, need_wrong) = _EVALUATORS[name]
+            full.require(METRICS[name].display_name, correct=need_correct, wrong=need_wrong)
+            estimates[name] = float(evaluate(full))
+    else:
+        curve = RiskCoverageCurve(conf, loss=risk)
+        for name in names:
+            estimates[name] = float(getattr(curve, name))
 
     if resample_indices is not None:
         n_resamples, fill = _explicit_filler(resample_indices, ranking)
@@ -340,7 +428,7 @@ def bootstrap_ci(
         n_resamples, fill = _random_filler(int(n_resamples), ranking, stratify, random_state)
     if n_jobs is not None:
         _check_positive_int(n_jobs, "n_jobs")
-    cells = _Cells(ranking)
+    cells = _Cells(ranking) if risk is None else _LossCells(ranking, risk)
     size = _resolve_chunk_size(chunk_size, cells.n_cells, n_resamples)
     samples = {name: np.empty(n_resamples) for name in names}
     # Integer counts keep cumulative sums exact; int32 halves the memory traffic.
@@ -360,8 +448,19 @@ def bootstrap_ci(
                 fill(row, by_position)
                 np.add.reduceat(by_position, cells.cell_start, out=counts[i])
         curves = cells.curves(counts, local.workspace, n_bins)
+        if risk is None:
+            for name in names:
+                samples[name][start:stop] = _EVALUATORS[name][0](curves)
+            return
+        oracle = []
+
+        def oracle_curves() -> CountCurves:
+            if not oracle:
+                oracle.append(cells.oracle_curves(counts, n_bins))
+            return oracle[0]
+
         for name in names:
-            samples[name][start:stop] = _EVALUATORS[name][0](curves)
+            samples[name][start:stop] = _LOSS_EVALUATORS[name](curves, oracle_curves)
 
     starts = range(0, n_resamples, size)
     workers = min(len(starts), n_jobs if n_jobs is not None else min(os.cpu_count() or 1, 8))

@@ -27,6 +27,7 @@ from ._count_curves import optimal_augrc, optimal_aurc
 from ._ranking import Ranking
 from ._validation import (
     check_confidence_correct,
+    check_confidence_risk,
     check_labels,
     check_sample_weight,
 )
@@ -45,8 +46,13 @@ class RiskCoverageCurve:
     ----------
     confidence : array-like of shape (n_samples,)
         Confidence scores; higher means more confident.
-    correct : array-like of shape (n_samples,)
+    correct : array-like of shape (n_samples,), optional
         1 (or True) where the classifier was right, 0 where it failed.
+    loss : array-like of shape (n_samples,), optional
+        Instead of ``correct``: a continuous per-sample loss in [0, 1] (e.g. 1 - Dice for
+        segmentation). Selective risk becomes the mean loss among accepted samples and
+        generalized risk the summed accepted loss over all samples. A loss holding only 0
+        and 1 gives exactly the binary result (``correct = loss == 0``).
     sample_weight : array-like of shape (n_samples,), optional
         Non-negative weights; coverage and both risks become weighted shares. Used for the
         class-balanced metrics. Zero-weight samples are dropped.
@@ -62,8 +68,9 @@ class RiskCoverageCurve:
     Raises
     ------
     ValueError
-        If the inputs are not 1-D, differ in length, are empty, contain NaN/inf, or if
-        ``correct`` is not binary.
+        If the inputs are not 1-D, differ in length, are empty, contain NaN/inf, if
+        ``correct`` is not binary, if ``loss`` leaves [0, 1], or unless exactly one of
+        ``correct`` and ``loss`` is given.
 
     Examples
     --------
@@ -74,17 +81,34 @@ class RiskCoverageCurve:
     [0.0, 0.0, 0.0, 0.3333, 0.25]
     >>> round(curve.aurc, 6), round(curve.augrc, 6)
     (0.114583, 0.09375)
+    >>> RiskCoverageCurve([0.9, 0.8, 0.7], loss=[0.1, 0.5, 0.3]).selective_risks.round(6).tolist()
+    [0.1, 0.1, 0.3, 0.3]
     """
 
-    def __init__(self, confidence, correct, *, sample_weight=None):
-        conf, corr = check_confidence_correct(confidence, correct)
+    def __init__(self, confidence, correct=None, *, loss=None, sample_weight=None):
+        conf, corr, risk = check_confidence_risk(confidence, correct, loss)
         weight = None
         if sample_weight is not None:
             weight = check_sample_weight(sample_weight, conf.shape[0])
             keep = weight > 0
             conf, corr, weight = conf[keep], corr[keep], weight[keep]
+            risk = None if risk is None else risk[keep]
         self._ranking = Ranking.from_scores(conf, corr)
-        self._counts = self._ranking.counts(weight)
+        if risk is None:
+            self._counts = self._ranking.counts(weight)
+        else:
+            self._counts = self._ranking.loss_counts(risk, weight)
+        self._loss, self._weight = risk, weight
+
+    @property
+    def is_binary(self) -> bool:
+        """Whether the risk is 0/1 correctness (False for a continuous loss)."""
+        return self._loss is None
+
+    @cached_property
+    def _oracle(self) -> RiskCoverageCurve:
+        """The curve of an oracle CSF that ranks by ascending loss (continuous loss only)."""
+        return RiskCoverageCurve(-self._loss, loss=self._loss, sample_weight=self._weight)
 
     @property
     def n_samples(self) -> int:
@@ -97,7 +121,7 @@ class RiskCoverageCurve:
 
     @cached_property
     def error_rate(self) -> float:
-        """Overall (weighted) error rate, the selective risk at coverage 1."""
+        """Overall (weighted) error rate (mean loss), the selective risk at coverage 1."""
         return float(self._counts.error_rate)
 
     @cached_property
@@ -128,12 +152,21 @@ class RiskCoverageCurve:
 
     @cached_property
     def aurc_optimal(self) -> float:
-        """err + (1 - err) ln(1 - err): AURC of an oracle CSF (continuous limit)."""
+        """AURC of an oracle CSF.
+
+        Binary: err + (1 - err) ln(1 - err), the continuous-coverage limit. A continuous
+        loss has no closed form: the oracle ranks these samples by ascending loss and its
+        curve is integrated like any other.
+        """
+        if self._loss is not None:
+            return self._oracle.aurc
         return float(optimal_aurc(self.error_rate))
 
     @cached_property
     def augrc_optimal(self) -> float:
-        """err^2 / 2: AUGRC of an oracle CSF."""
+        """AUGRC of an oracle CSF: err^2 / 2 when binary, else the ascending-loss ranking's."""
+        if self._loss is not None:
+            return self._oracle.augrc
         return float(optimal_augrc(self.error_rate))
 
     @cached_property
@@ -176,6 +209,14 @@ def _check_fraction(value: float, name: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must lie in [0, 1], got {value}")
     return value
+
+
+def _refuse_legacy_loss(loss) -> None:
+    if loss is not None:
+        raise ValueError(
+            "legacy=True reproduces FD-Shifts v0.1.1 for 0/1 correctness only; drop legacy "
+            "to use a continuous loss"
+        )
 
 
 def legacy_aurc(confidence, correct) -> float:
@@ -245,7 +286,7 @@ def legacy_aurc(confidence, correct) -> float:
     return float(area / n)
 
 
-def aurc(confidence, correct, *, legacy: bool = False) -> float:
+def aurc(confidence, correct=None, *, loss=None, legacy: bool = False) -> float:
     """Area under the risk-coverage curve (AURC): mean selective risk over all coverages.
 
     The curve has one point per distinct confidence threshold plus a coverage-0 point
@@ -256,8 +297,11 @@ def aurc(confidence, correct, *, legacy: bool = False) -> float:
     ----------
     confidence : array-like of shape (n_samples,)
         Confidence scores; higher means more confident.
-    correct : array-like of shape (n_samples,)
+    correct : array-like of shape (n_samples,), optional
         1 (or True) where the prediction was right, 0 where it failed.
+    loss : array-like of shape (n_samples,), optional
+        Instead of ``correct``: a continuous per-sample loss in [0, 1] (e.g. 1 - Dice);
+        see :class:`RiskCoverageCurve`.
     legacy : bool, default False
         Reproduce FD-Shifts v0.1.1 published numbers (ties not grouped, last 1/n of
         coverage not integrated); see :func:`legacy_aurc`. For comparison with published
@@ -272,8 +316,9 @@ def aurc(confidence, correct, *, legacy: bool = False) -> float:
     Raises
     ------
     ValueError
-        If the inputs are not 1-D, differ in length, are empty, contain NaN/inf, or if
-        ``correct`` is not binary.
+        If the inputs are not 1-D, differ in length, are empty, contain NaN/inf, if
+        ``correct`` is not binary or ``loss`` leaves [0, 1], unless exactly one of them is
+        given, or with ``legacy=True`` and a ``loss``.
 
     Examples
     --------
@@ -281,26 +326,33 @@ def aurc(confidence, correct, *, legacy: bool = False) -> float:
     0.114583
     >>> round(aurc([0.9, 0.8, 0.7, 0.6], [1, 1, 0, 1], legacy=True), 6)
     0.114583
+    >>> round(aurc([0.9, 0.8, 0.7], loss=[0.1, 0.5, 0.3]), 6)  # e.g. 1 - Dice
+    0.2
     """
     if legacy:
+        _refuse_legacy_loss(loss)
         return legacy_aurc(confidence, correct)
-    return RiskCoverageCurve(confidence, correct).aurc
+    return RiskCoverageCurve(confidence, correct, loss=loss).aurc
 
 
-def e_aurc(confidence, correct, *, legacy: bool = False) -> float:
+def e_aurc(confidence, correct=None, *, loss=None, legacy: bool = False) -> float:
     """Excess AURC: AURC minus the AURC of an oracle CSF with the same error rate.
 
     AURC_optimal = err + (1 - err) ln(1 - err) for binary residuals (Geifman et al. 2019),
     with its limit 1 at err = 1. This closed form is the continuous-coverage limit: for n
     samples the trapezoid AURC of an oracle ranking falls short of it by O(1/n^2), so a
-    perfect CSF can score a tiny negative E-AURC.
+    perfect CSF can score a tiny negative E-AURC. With a continuous ``loss`` there is no
+    closed form: the oracle ranks the same samples by ascending loss.
 
     Parameters
     ----------
     confidence : array-like of shape (n_samples,)
         Confidence scores; higher means more confident.
-    correct : array-like of shape (n_samples,)
+    correct : array-like of shape (n_samples,), optional
         1 (or True) where the prediction was right, 0 where it failed.
+    loss : array-like of shape (n_samples,), optional
+        Instead of ``correct``: a continuous per-sample loss in [0, 1] (e.g. 1 - Dice);
+        see :class:`RiskCoverageCurve`.
     legacy : bool, default False
         Use :func:`legacy_aurc` (FD-Shifts v0.1.1) for the AURC term.
 
@@ -322,12 +374,13 @@ def e_aurc(confidence, correct, *, legacy: bool = False) -> float:
     -0.002988
     """
     if legacy:
+        _refuse_legacy_loss(loss)
         conf, corr = check_confidence_correct(confidence, correct)
         return legacy_aurc(conf, corr) - float(optimal_aurc(1.0 - corr.mean()))
-    return RiskCoverageCurve(confidence, correct).e_aurc
+    return RiskCoverageCurve(confidence, correct, loss=loss).e_aurc
 
 
-def augrc(confidence, correct) -> float:
+def augrc(confidence, correct=None, *, loss=None) -> float:
     """Area under the generalized risk-coverage curve (AUGRC, Traub et al. 2024).
 
     The generalized risk at a threshold is the share of *all* samples that are accepted
@@ -339,8 +392,11 @@ def augrc(confidence, correct) -> float:
     ----------
     confidence : array-like of shape (n_samples,)
         Confidence scores; higher means more confident.
-    correct : array-like of shape (n_samples,)
+    correct : array-like of shape (n_samples,), optional
         1 (or True) where the prediction was right, 0 where it failed.
+    loss : array-like of shape (n_samples,), optional
+        Instead of ``correct``: a continuous per-sample loss in [0, 1] (e.g. 1 - Dice);
+        see :class:`RiskCoverageCurve`.
 
     Returns
     -------
@@ -358,18 +414,21 @@ def augrc(confidence, correct) -> float:
     >>> augrc([0.9, 0.8, 0.7, 0.6], [1, 1, 0, 1])
     0.09375
     """
-    return RiskCoverageCurve(confidence, correct).augrc
+    return RiskCoverageCurve(confidence, correct, loss=loss).augrc
 
 
-def e_augrc(confidence, correct) -> float:
+def e_augrc(confidence, correct=None, *, loss=None) -> float:
     """Excess AUGRC: AUGRC minus err^2 / 2, the AUGRC of an oracle CSF (Traub et al. 2024).
 
     Parameters
     ----------
     confidence : array-like of shape (n_samples,)
         Confidence scores; higher means more confident.
-    correct : array-like of shape (n_samples,)
+    correct : array-like of shape (n_samples,), optional
         1 (or True) where the prediction was right, 0 where it failed.
+    loss : array-like of shape (n_samples,), optional
+        Instead of ``correct``: a continuous per-sample loss in [0, 1] (e.g. 1 - Dice);
+        see :class:`RiskCoverageCurve`.
 
     Returns
     -------
@@ -386,7 +445,7 @@ def e_augrc(confidence, correct) -> float:
     >>> e_augrc([0.9, 0.8, 0.7, 0.6], [1, 1, 1, 0])
     0.0
     """
-    return RiskCoverageCurve(confidence, correct).e_augrc
+    return RiskCoverageCurve(confidence, correct, loss=loss).e_augrc
 
 
 def class_balance_weights(labels) -> np.ndarray:

@@ -11,7 +11,9 @@ from ._validation import check_confidence_correct
 from .risk_coverage import RiskCoverageCurve
 
 
-def risk_at_coverage(confidence, correct, coverage: float) -> float:
+def risk_at_coverage(
+    confidence, correct=None, coverage: float | None = None, *, loss=None
+) -> float:
     """Selective risk (error rate among accepted samples) when accepting a given coverage.
 
     Uses the first point of the grouped risk-coverage curve (see
@@ -24,8 +26,11 @@ def risk_at_coverage(confidence, correct, coverage: float) -> float:
     ----------
     confidence : array-like of shape (n_samples,)
         Confidence scores; higher means more confident.
-    correct : array-like of shape (n_samples,)
+    correct : array-like of shape (n_samples,), optional
         1 (or True) where the prediction was right, 0 where it failed.
+    loss : array-like of shape (n_samples,), optional
+        Instead of ``correct``: a continuous per-sample loss in [0, 1] (e.g. 1 - Dice);
+        the selective risk is then the mean loss among accepted samples.
     coverage : float
         Requested share of accepted samples, in [0, 1].
 
@@ -45,19 +50,26 @@ def risk_at_coverage(confidence, correct, coverage: float) -> float:
     0.3333333333333333
     >>> risk_at_coverage([0.9, 0.8, 0.7, 0.6], [1, 1, 0, 1], coverage=0.5)
     0.0
+    >>> round(risk_at_coverage([0.9, 0.8, 0.7], coverage=0.6, loss=[0.1, 0.5, 0.3]), 6)
+    0.3
     """
-    return RiskCoverageCurve(confidence, correct).risk_at_coverage(coverage)
+    if coverage is None:
+        raise ValueError("coverage is required: pass coverage=<a value in [0, 1]>")
+    return RiskCoverageCurve(confidence, correct, loss=loss).risk_at_coverage(coverage)
 
 
-def coverage_at_risk(confidence, correct, risk: float) -> float:
+def coverage_at_risk(confidence, correct=None, risk: float | None = None, *, loss=None) -> float:
     """Largest coverage whose selective risk stays at or below ``risk``.
 
     Parameters
     ----------
     confidence : array-like of shape (n_samples,)
         Confidence scores; higher means more confident.
-    correct : array-like of shape (n_samples,)
+    correct : array-like of shape (n_samples,), optional
         1 (or True) where the prediction was right, 0 where it failed.
+    loss : array-like of shape (n_samples,), optional
+        Instead of ``correct``: a continuous per-sample loss in [0, 1] (e.g. 1 - Dice);
+        the selective risk is then the mean loss among accepted samples.
     risk : float
         Tolerated selective risk, in [0, 1].
 
@@ -79,7 +91,9 @@ def coverage_at_risk(confidence, correct, risk: float) -> float:
     >>> coverage_at_risk([0.9, 0.8, 0.7, 0.6], [1, 1, 0, 1], risk=0.1)
     0.5
     """
-    return RiskCoverageCurve(confidence, correct).coverage_at_risk(risk)
+    if risk is None:
+        raise ValueError("risk is required: pass risk=<a value in [0, 1]>")
+    return RiskCoverageCurve(confidence, correct, loss=loss).coverage_at_risk(risk)
 
 
 def selective_threshold(val_confidence, val_correct, target_risk: float) -> float:
