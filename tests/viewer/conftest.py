@@ -30,8 +30,9 @@ def odir_store(odir_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def odir_data(odir_store):
-    return load_viewer_data(odir_store)
+def odir_data(odir_store, odir_dir):
+    # The photographs live in the shared data folder, outside the store's folder.
+    return load_viewer_data(odir_store, image_root=odir_dir)
 
 
 @pytest.fixture(scope="session")

@@ -184,8 +184,8 @@ def test_thumbnails_from_array_files_are_rendered_and_cached(synthetic, syntheti
     assert cached and client.get("/api/thumbnail/1300").content == response.content
 
 
-def test_thumbnails_from_npz_references(medmnist_store):
-    data = load_viewer_data(medmnist_store)
+def test_thumbnails_from_npz_references(medmnist_store, medmnist_dir):
+    data = load_viewer_data(medmnist_store, image_root=medmnist_dir)
     assert data.image_ref[0].as_py().endswith("pneumoniamnist.npz#test_images/0")
     response = client_for(data).get("/api/thumbnail/0")
     assert Image.open(io.BytesIO(response.content)).size == (128, 128)

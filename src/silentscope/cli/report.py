@@ -21,6 +21,11 @@ def report(
         "--include-degenerate",
         help="Let degenerate classifiers (marked †) compete for best marks and ranks.",
     ),
+    image_root: Path | None = typer.Option(
+        None,
+        "--image-root",
+        help="The only folder images are read from (default: the folder holding each source).",
+    ),
 ) -> None:
     """Write a self-contained HTML report (no network needed to view it).
 
@@ -35,6 +40,7 @@ def report(
             out,
             command=" ".join(["silentscope", *sys.argv[1:]]),
             include_degenerate=include_degenerate,
+            image_root=image_root,
         )
     console.print(f"[green]report[/] {path.resolve()}")
 
@@ -77,8 +83,14 @@ def demo(
         write_results(out)
         _print_summary(out)
         _demo_slices(spec, out)
+        # The gallery shows MedMNIST images: they are read from the MedMNIST folder only.
+        from silentscope.data.medmnist import default_root
+
         path = build_report(
-            out, out / "report.html", command="silentscope demo " + " ".join(sys.argv[2:])
+            out,
+            out / "report.html",
+            command="silentscope demo " + " ".join(sys.argv[2:]),
+            image_root=(root or default_root()) if medmnist else None,
         )
         elapsed = time.perf_counter() - start
     console.print(f"[green]report[/] {path.resolve()}")

@@ -2,11 +2,16 @@
 
 A reference is an image file path, ``<file.npz>#<key>/<index>`` (one image of an array
 stored in an npz file, e.g. ``pneumoniamnist.npz#test_images/12``) or ``<file.npy>#<index>``.
-Relative paths are resolved against ``base`` where one is given.
+Relative paths are resolved against ``base`` where one is given. Where an image ``root`` is
+given (the viewer and the report always give one), a reference is read only if the file it
+names lies inside that folder once symlinks are resolved; anything else, absolute paths and
+``../`` included, is refused with the same message as a missing file, so that a store cannot
+be used to read, or to learn of, files elsewhere.
 """
 
 from __future__ import annotations
 
+import os
 import zipfile
 import zlib
 from functools import lru_cache
@@ -29,6 +34,43 @@ def _damaged(path: str, error: Exception) -> DatasetError:
     )
 
 
+class ImageOutsideRoot(OSError):
+    """An image reference names no file inside the image root (missing or outside: one message)."""
+
+
+def confined_file(ref: str, base: str | Path | None, root: str | Path) -> str:
+    """The real path of the file ``ref`` names, checked to lie inside the folder ``root``.
+
+    Raises :class:`ImageOutsideRoot` with one message whether the file is missing or
+    outside the root (never saying which), so that a hostile store learns nothing.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (root / "a.png").write_bytes(b"x")
+    >>> confined_file("a.png#0", root, root) == os.path.realpath(root / "a.png")
+    True
+    >>> confined_file("../etc/passwd", root, root)
+    Traceback (most recent call last):
+    ...
+    silentscope.data.refs.ImageOutsideRoot: image reference '../etc/passwd' names no file inside the image root ...
+    """
+    file = str(ref).partition("#")[0]
+    if base is not None and not Path(file).is_absolute():
+        file = str(Path(base) / file)
+    real = os.path.realpath(file)
+    top = os.path.realpath(root)
+    inside = real.startswith(top.rstrip(os.sep) + os.sep)
+    if not (inside and os.path.isfile(real)):
+        raise ImageOutsideRoot(
+            f"image reference {ref!r} names no file inside the image root {root}; images are "
+            "read only from there: give the folder that holds them as the image root "
+            "(--image-root)"
+        )
+    return real
+
+
 @lru_cache(maxsize=4)
 def _npz_array(path: str, key: str) -> np.ndarray:
     try:
@@ -42,8 +84,20 @@ def _npz_array(path: str, key: str) -> np.ndarray:
         raise _damaged(path, error) from None
 
 
-def read_image_ref(ref: str, base: str | Path | None = None) -> np.ndarray:
+def read_image_ref(
+    ref: str, base: str | Path | None = None, root: str | Path | None = None
+) -> np.ndarray:
     """The uint8 image (H, W, C) an image reference points to.
+
+    Parameters
+    ----------
+    ref : str
+        ``path``, ``<file.npy>#<index>`` or ``<file.npz>#<key>/<index>``.
+    base : path-like, optional
+        Folder that relative paths start from.
+    root : path-like, optional
+        Read only files inside this folder (see :func:`confined_file`); ``None`` reads any
+        path, for references the caller wrote itself.
 
     Examples
     --------
@@ -56,6 +110,8 @@ def read_image_ref(ref: str, base: str | Path | None = None) -> np.ndarray:
     file, sep, location = str(ref).partition("#")
     if base is not None and not Path(file).is_absolute():
         file = str(Path(base) / file)
+    if root is not None:
+        file = confined_file(ref, base, root)
     if not sep:
         return read_image(file)
     if file.endswith(".npy") and location.isdigit():

@@ -69,6 +69,12 @@ class _Run:
     audit: AuditSet
     evaluation: pd.DataFrame | None
     store: Path | None = None
+    image_root: Path | None = None
+
+    @property
+    def image_base(self) -> Path | None:
+        """Folder that relative image references start from."""
+        return self.folder if self.folder is not None else self.image_root
 
 
 def build_report(
@@ -78,6 +84,7 @@ def build_report(
     command: str = "",
     max_runs: int = 4,
     include_degenerate: bool = False,
+    image_root: str | Path | None = None,
 ) -> Path:
     """Write the HTML report for a study folder, a run folder or an audit store.
 
@@ -97,6 +104,9 @@ def build_report(
         Let degenerate classifiers compete for the best marks and the mean ranks. Their
         values are always shown, struck through and marked, with the reason in a
         "Degenerate classifiers" section at the top and in their run's section.
+    image_root : path, optional
+        The only folder images are read from (a store's references to anything outside it,
+        absolute or ``../``, are shown as unreadable); default: the folder holding each source.
     """
     sources = [Path(source)] if isinstance(source, str | Path) else [Path(s) for s in source]
     if not sources:
@@ -104,6 +114,8 @@ def build_report(
     runs, longs, failures = [], [], {}
     for one in sources:
         shown, long, failed = _load_source(one, max_runs)
+        for run in shown:
+            run.image_root = Path(image_root) if image_root is not None else one.resolve().parent
         runs += shown
         failures.update(failed)
         if long is not None:
@@ -371,7 +383,13 @@ def _run_sections(run: _Run) -> list[_Section]:
             f"<h3>{html.escape(test_set)}</h3><div class='figs'>{figures.risk_coverage_figure(curves, test_set)}</div>"
         )
         parts.append(
-            _gallery(audit, mask, confidences.get("MSR", next(iter(featured.values()))), run.folder)
+            _gallery(
+                audit,
+                mask,
+                confidences.get("MSR", next(iter(featured.values()))),
+                run.image_base,
+                run.image_root,
+            )
         )
     if run.store is not None and "slices" in list_artifacts(run.store):  # silentscope slices
         from silentscope.slices.result import slices_html
@@ -379,7 +397,12 @@ def _run_sections(run: _Run) -> list[_Section]:
         table = read_artifact(run.store, "slices")
         parts.append("<h3>Slices: where the classifier fails systematically</h3>")
         parts.append(
-            slices_html(table, lambda ref: thumbnail_data_uri(read_image_ref(ref, run.folder)))
+            slices_html(
+                table,
+                lambda ref: thumbnail_data_uri(
+                    read_image_ref(ref, run.image_base, root=run.image_root)
+                ),
+            )
         )
     return [
         _Section(
@@ -424,7 +447,12 @@ def _reliability(audit: AuditSet) -> str:
 
 
 def _gallery(
-    audit: AuditSet, mask: np.ndarray, confidence: np.ndarray, base: Path | None, n: int = 8
+    audit: AuditSet,
+    mask: np.ndarray,
+    confidence: np.ndarray,
+    base: Path | None,
+    root: Path | None,
+    n: int = 8,
 ) -> str:
     if audit.image_ref is None:
         return "<p class='note'>No image references in this audit store: no gallery.</p>"
@@ -435,7 +463,7 @@ def _gallery(
     cards = []
     for row in rows:
         try:
-            image = read_image_ref(audit.image_ref[row], base)
+            image = read_image_ref(audit.image_ref[row], base, root=root)
             image = replay_shift(
                 image, None if audit.shift_params is None else audit.shift_params[row]
             )

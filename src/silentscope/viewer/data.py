@@ -458,7 +458,8 @@ def load_viewer_data(
         An audit store with an ``embedding`` artifact (see
         :func:`~silentscope.viewer.prepare.prepare_store`).
     image_root : path-like, optional
-        Folder that relative image references are relative to; default: the folder that
+        Folder that relative image references are relative to, and the only folder images
+        are read from (absolute references must lie inside it too); default: the folder that
         holds the store.
 
     Raises

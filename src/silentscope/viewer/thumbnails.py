@@ -3,7 +3,9 @@
 A thumbnail is asked for by *row*; the image reference is then read from the store, so no
 file path ever comes from a request. References are file paths or
 ``<array file>#<index>`` (``.npy``) / ``<file.npz>#<key>/<index>``, relative ones resolved
-against the viewer's image root. Where the sample records a corruption in
+against the viewer's image root, and only files inside that root are read (a store's
+absolute or ``../`` references to anything else are refused, with the message of a missing
+file, before any cache is consulted). Where the sample records a corruption in
 ``shift_params``, it is replayed so the thumbnail shows what the classifier saw.
 """
 
@@ -78,6 +80,7 @@ class ThumbnailCache:
         row = self.data.check_row(row)
         if not self.data.has_images:
             raise ThumbnailUnavailable("this audit store has no image references")
+        self._confine(row)
         with self._lock:
             if row in self._memory:
                 self._memory.move_to_end(row)
@@ -98,6 +101,22 @@ class ThumbnailCache:
                 self._memory.popitem(last=False)
         return png
 
+    def _root(self) -> Path:
+        return self.data.image_root or self.data.store.resolve().parent
+
+    def _confine(self, row: int) -> None:
+        # Checked before the caches too: a thumbnail rendered before the root was narrowed
+        # must not be served from memory or disk.
+        from silentscope.data.refs import ImageOutsideRoot, confined_file
+
+        root = self._root()
+        try:
+            confined_file(self.data.image_ref[row].as_py() or "", root, root)
+        except ImageOutsideRoot as error:
+            raise ThumbnailUnavailable(
+                f"the image of this sample cannot be read ({error})"
+            ) from None
+
     def render(self, row: int) -> bytes:
         """Render row ``row``'s thumbnail (no caching)."""
         # Imported on the first thumbnail: the dataset and corruption modules cost a second
@@ -107,7 +126,7 @@ class ThumbnailCache:
 
         ref = self.data.image_ref[row].as_py()
         try:
-            image = load_image_ref(ref, self.data.image_root)
+            image = load_image_ref(ref, self._root(), root=self._root())
             if self.data.shift_params is not None:
                 image = replay_shift(image, self.data.shift_params[row].as_py())
         except (OSError, KeyError, ValueError, IndexError, TypeError) as error:
