@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from silentscope.audit import AuditSet
 from silentscope.audit.health import DegenerateModelWarning
 from silentscope.evaluation import evaluate, read_evaluation
+from tests.support.audits import imbalanced_audit
 
 
 def audit(constant: bool, n: int = 300, seed: int = 0) -> AuditSet:
     """27% minority class; logits either informative or always favouring the majority."""
-    rng = np.random.default_rng(seed)
-    label = (rng.random(n) < 0.27).astype(int)
-    logits = rng.normal(size=(n, 2))
-    if constant:
-        logits[:, 0] += 5.0  # "normal" for every image, with varying confidence
-    else:
-        logits[np.arange(n), label] += 2.5
-    return AuditSet(
-        sample_id=[f"s{i}" for i in range(n)],
-        test_set=np.where(np.arange(n) < 100, "val", "iid"),
-        label=label,
-        logits=logits,
-        class_names=["normal", "pneumonia"],
-    )
+    return imbalanced_audit(constant, n, seed)
 
 
 def test_a_degenerate_classifier_is_flagged_in_the_result_and_its_file(tmp_path):

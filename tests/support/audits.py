@@ -52,3 +52,30 @@ def tiny_audit(logits, labels=None, test_set=None, **fields) -> AuditSet:
         class_names=[f"c{k}" for k in range(c)],
         **fields,
     )
+
+
+def imbalanced_audit(
+    constant: bool, n: int = 300, seed: int = 0, n_val: int | None = None, **fields
+) -> AuditSet:
+    """27% minority class, the first ``n_val`` rows ``val`` (default a third), the rest ``iid``.
+
+    The logits are either informative or collapsed.
+
+    ``constant=True`` is the degenerate classifier of the "fail loudly" guard: it calls every
+    image "normal" (the majority class), with varying confidence.
+    """
+    rng = np.random.default_rng(seed)
+    label = (rng.random(n) < 0.27).astype(int)
+    logits = rng.normal(size=(n, 2))
+    if constant:
+        logits[:, 0] += 5.0
+    else:
+        logits[np.arange(n), label] += 2.5
+    return AuditSet(
+        sample_id=[f"s{i}" for i in range(n)],
+        test_set=np.where(np.arange(n) < (n // 3 if n_val is None else n_val), "val", "iid"),
+        label=label,
+        logits=logits,
+        class_names=["normal", "pneumonia"],
+        **fields,
+    )

@@ -364,22 +364,14 @@ def test_subgroup_labels_read_by_the_viewer_are_those_the_analysis_writes():
 
 
 def test_the_header_gets_the_classifier_health(tmp_path, synthetic_data):
-    from silentscope.audit import AuditSet
     from silentscope.audit.store import save_audit
     from silentscope.viewer.prepare import prepare_store
+    from tests.support.audits import imbalanced_audit
 
     health = client_for(synthetic_data).get("/api/meta").json()["health"]
     assert health["degenerate"] is False and health["split"] in ("val", "iid")
-    rng = np.random.default_rng(0)
-    label = (rng.random(200) < 0.27).astype(int)
-    collapsed = AuditSet(
-        sample_id=[f"s{i}" for i in range(200)],
-        test_set=["val"] * 100 + ["iid"] * 100,
-        label=label,
-        logits=np.stack([np.full(200, 3.0), rng.random(200)], 1),  # "normal" for every image
-        class_names=["normal", "pneumonia"],
-        features=rng.normal(size=(200, 4)),
-    )
+    features = np.random.default_rng(0).normal(size=(200, 4))
+    collapsed = imbalanced_audit(constant=True, n=200, n_val=100, features=features)
     store = save_audit(collapsed, tmp_path / "collapsed")
     prepare_store(store, method="pca", csfs=["MSR"])
     health = client_for(load_viewer_data(store)).get("/api/meta").json()["health"]

@@ -355,24 +355,16 @@ def test_discovered_slices_are_listed_explained_and_selectable(browser, syntheti
 
 
 def test_the_header_says_when_the_classifier_is_degenerate(browser, server, tmp_path):
-    from silentscope.audit import AuditSet
     from silentscope.audit.store import save_audit
     from silentscope.viewer.data import load_viewer_data
     from silentscope.viewer.prepare import prepare_store
+    from tests.support.audits import imbalanced_audit
 
     healthy = open_page(browser, server)
     assert healthy.locator("#health-note").is_hidden()
     healthy.close()
-    rng = np.random.default_rng(0)
-    label = (rng.random(200) < 0.27).astype(int)
-    collapsed = AuditSet(
-        sample_id=[f"s{i}" for i in range(200)],
-        test_set=["val"] * 100 + ["iid"] * 100,
-        label=label,
-        logits=np.stack([np.full(200, 3.0), rng.random(200)], 1),  # "normal" for every image
-        class_names=["normal", "pneumonia"],
-        features=rng.normal(size=(200, 4)),
-    )
+    features = np.random.default_rng(0).normal(size=(200, 4))
+    collapsed = imbalanced_audit(constant=True, n=200, n_val=100, features=features)
     store = save_audit(collapsed, tmp_path / "collapsed")
     prepare_store(store, method="pca", csfs=["MSR"])
     url, instance, thread = run_server(create_app(load_viewer_data(store)))

@@ -236,14 +236,8 @@ def read_array(path: str | os.PathLike, what: str = "array") -> np.ndarray:
         )
     try:
         return np.load(path, allow_pickle=False, mmap_mode="r")
-    except ValueError as error:
-        if "pickle" in str(error) or "object" in str(error):
-            raise AuditSetError(
-                f"the {what} file {path} holds Python objects; {_PICKLE_FIX}"
-            ) from None
-        raise AuditSetError(_truncated(path, what, error)) from None
-    except (OSError, EOFError) as error:
-        raise AuditSetError(_truncated(path, what, error)) from None
+    except (ValueError, OSError, EOFError) as error:
+        raise _unreadable(path, what, error) from None
 
 
 def read_npz_array(
@@ -279,14 +273,15 @@ def read_npz_array(
             return np.asarray(data[key])
     except AuditSetError:
         raise
-    except ValueError as error:
-        if "pickle" in str(error) or "object" in str(error):
-            raise AuditSetError(
-                f"the {what} file {path} holds Python objects; {_PICKLE_FIX}"
-            ) from None
-        raise AuditSetError(_truncated(path, what, error)) from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as error:
-        raise AuditSetError(_truncated(path, what, error)) from None
+    except (ValueError, zipfile.BadZipFile, OSError, EOFError, KeyError) as error:
+        raise _unreadable(path, what, error) from None
+
+
+def _unreadable(path: Path, what: str, error: Exception) -> AuditSetError:
+    """The one-sentence error for a NumPy file that np.load could not read."""
+    if isinstance(error, ValueError) and ("pickle" in str(error) or "object" in str(error)):
+        return AuditSetError(f"the {what} file {path} holds Python objects; {_PICKLE_FIX}")
+    return AuditSetError(_truncated(path, what, error))
 
 
 def _truncated(path: Path, what: str, error: Exception) -> str:
