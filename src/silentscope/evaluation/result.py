@@ -155,14 +155,15 @@ class EvaluationResult:
         -------
         DataFrame
             ``csf`` (``classifier`` for a classification metric), ``kind``, ``value`` (on
-            the 0-1 scale) and ``n_test_sets``.
+            the 0-1 scale), ``n_test_sets`` and ``n_unchanged`` (corrupted sets left out
+            because their images did not change).
 
         Examples
         --------
         >>> table = pd.DataFrame({"csf": ["MSR"] * 3, "metric": ["aurc"] * 3,
         ...     "test_set": ["cor/noise/1", "cor/blur/1", "cor (pooled)"], "value": [0.1, 0.3, 0.25]})
         >>> EvaluationResult(table, pd.DataFrame()).kind_means("aurc").round(3).values.tolist()
-        [['MSR', 'cor', 0.2, 2]]
+        [['MSR', 'cor', 0.2, 2, 0]]
         """
         from silentscope.evaluation.kinds import kind_means
 
