@@ -21,7 +21,6 @@ killed write leaves the previous store (or nothing), never a half-written one.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import shutil
@@ -33,7 +32,17 @@ import numpy as np
 
 from silentscope import __version__
 from silentscope.audit.columns import CONFIDENCE_PREFIX, METADATA_PREFIX, prefixed
+from silentscope.audit.integrity import check_store_files, sha256_file
 from silentscope.audit.jsonsafe import json_safe
+from silentscope.audit.manifest import (
+    ARRAY_NAMES,
+    FORMAT,
+    MANIFEST,
+    SAMPLES,
+    SCHEMA_VERSION,
+    check_manifest,
+    contract_digest,
+)
 from silentscope.audit.roles import roles_of
 from silentscope.audit.validation import AuditSetError
 
@@ -45,12 +54,8 @@ if TYPE_CHECKING:
 # pandas (and AuditSet, which needs it) are imported where used: reading a manifest or an
 # artifact list must not cost pandas' import, e.g. when the viewer reopens a store.
 
-FORMAT = "silentscope-audit-store"
-SCHEMA_VERSION = 1
-MANIFEST = "manifest.json"
-SAMPLES = "samples.parquet"
 ARTIFACTS = "artifacts"
-_ARRAYS = ("logits", "mc_logits", "features", "train_features", "train_labels")
+_ARRAYS = ARRAY_NAMES
 _SAMPLE_TEXT_COLUMNS = ("text", "image_ref", "shift_params")
 
 
@@ -105,7 +110,7 @@ def _write_store(audit: AuditSet, folder: Path) -> None:
     files: dict[str, dict[str, Any]] = {}
     frame = _samples_frame(audit)
     frame.to_parquet(folder / SAMPLES, index=False)
-    files[SAMPLES] = _file_entry(folder / SAMPLES, checksum=True)
+    files[SAMPLES] = _file_entry(folder / SAMPLES)
     arrays = {}
     for name in _ARRAYS:
         values = getattr(audit, name)
@@ -115,7 +120,7 @@ def _write_store(audit: AuditSet, folder: Path) -> None:
         if name in ("logits", "mc_logits") and values.dtype == np.float64:
             values = values.astype(np.float32)  # model outputs are float32; halves the size
         np.save(folder / f"{name}.npy", values, allow_pickle=False)
-        files[f"{name}.npy"] = _file_entry(folder / f"{name}.npy", checksum=False)
+        files[f"{name}.npy"] = _file_entry(folder / f"{name}.npy")
         arrays[name] = {
             "file": f"{name}.npy",
             "shape": list(values.shape),
@@ -127,7 +132,7 @@ def _write_store(audit: AuditSet, folder: Path) -> None:
         file = f"mc_confidences.{i}.npy"
         values = np.asarray(values)
         np.save(folder / file, values, allow_pickle=False)
-        files[file] = _file_entry(folder / file, checksum=False)
+        files[file] = _file_entry(folder / file)
         mc_confidences[name] = {
             "file": file,
             "shape": list(values.shape),
@@ -151,6 +156,8 @@ def _write_store(audit: AuditSet, folder: Path) -> None:
         "files": files,
         "provenance": json_safe(audit.provenance),
     }
+    # a hand edit of what the data means (e.g. reordered class names) fails on load
+    manifest["contract_sha256"] = contract_digest(manifest)
     (folder / ARTIFACTS).mkdir()
     _write_json_atomic(folder / MANIFEST, manifest)
     _fsync_folder(folder)
@@ -176,8 +183,12 @@ def _samples_frame(audit: AuditSet) -> pd.DataFrame:
     return frame
 
 
-def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = False) -> AuditSet:
+def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = True) -> AuditSet:
     """Load and validate an audit store.
+
+    The manifest is checked as a contract (:mod:`silentscope.audit.manifest`), every file it
+    lists must be inside the store with its recorded size, and the arrays must have the
+    recorded shapes and dtypes, the recorded sample count and one column per class.
 
     Parameters
     ----------
@@ -185,16 +196,25 @@ def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = Fal
         The store folder.
     mmap : bool, default True
         Memory-map the large arrays instead of reading them into memory.
-    verify : bool, default False
-        Also check the SHA-256 of every array file (slow for large stores). Sizes and the
-        per-sample table's checksum are always checked.
+    verify : bool, default True
+        Also check every file's SHA-256 against the manifest, so that a same-size edit
+        (swapped columns, flipped bytes) fails here. Large stores are hashed once and the
+        result cached by file identity (:mod:`silentscope.audit.integrity`). ``False``
+        (CLI: ``--no-verify``) skips only the hashes, for stores you trust.
 
     Raises
     ------
     FileNotFoundError
         If the folder or one of its files is missing.
     AuditSetError
-        If the store is corrupt or truncated, from a newer schema, or violates the contract.
+        If the store is corrupt, truncated or edited, from a newer schema, or violates the
+        contract.
+
+    Warns
+    -----
+    UnverifiedStoreWarning
+        If the store was written before its hashes were recorded (``silentscope store
+        rehash`` records them).
     """
     import pandas as pd
 
@@ -202,8 +222,7 @@ def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = Fal
 
     path = Path(path)
     manifest = read_manifest(path)
-    for name, entry in manifest["files"].items():
-        _check_file(path, name, entry, verify=verify or name == SAMPLES)
+    check_store_files(path, manifest, verify=verify)
     try:
         frame = pd.read_parquet(path / SAMPLES)
     except Exception as error:  # pyarrow raises several types for damaged files
@@ -213,6 +232,7 @@ def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = Fal
         name: _load_array(path, entry, mmap)
         for name, entry in manifest.get("mc_confidences", {}).items()
     }
+    _check_counts(path, manifest, len(frame), arrays, mc_confidences)
     meta_columns = prefixed(frame.columns, METADATA_PREFIX)
     metadata = None
     if meta_columns:
@@ -254,7 +274,50 @@ def _load_array(path: Path, entry: dict[str, Any], mmap: bool) -> np.ndarray:
             f"{path / entry['file']} has shape {array.shape} but the manifest says "
             f"{tuple(entry['shape'])}; the store is damaged, re-create it"
         )
+    if str(array.dtype) != entry["dtype"]:
+        raise AuditSetError(
+            f"{path / entry['file']} holds {array.dtype} but the manifest says {entry['dtype']}; "
+            "the store is damaged, re-create it"
+        )
     return array
+
+
+def _check_counts(
+    path: Path,
+    manifest: dict[str, Any],
+    n_rows: int,
+    arrays: dict[str, np.ndarray],
+    mc_confidences: dict[str, np.ndarray],
+) -> None:
+    """The manifest's sample count and class names against the data's own sizes."""
+    n = manifest["n_samples"]
+    per_sample = {SAMPLES: n_rows}
+    per_sample.update(
+        {
+            entry["file"]: len(arrays[name])
+            for name, entry in manifest["arrays"].items()
+            if name not in ("train_features", "train_labels")
+        }
+    )
+    per_sample.update(
+        {
+            manifest["mc_confidences"][name]["file"]: len(values)
+            for name, values in mc_confidences.items()
+        }
+    )
+    for file, rows in per_sample.items():
+        if rows != n:
+            raise AuditSetError(
+                f"{path / file} has {rows} samples but field 'n_samples' of the manifest says "
+                f"{n}; the store was edited or damaged, re-create it"
+            )
+    n_classes = arrays["logits"].shape[1] if arrays["logits"].ndim == 2 else None
+    if n_classes != len(manifest["class_names"]):
+        raise AuditSetError(
+            f"{path / manifest['arrays']['logits']['file']} has {n_classes} class columns but "
+            f"field 'class_names' of the manifest names {len(manifest['class_names'])}; the "
+            "store was edited or damaged, re-create it"
+        )
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
@@ -271,21 +334,15 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
         )
     try:
         manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise AuditSetError(
             f"{manifest_path} is not valid JSON ({error}); re-create the store"
         ) from None
-    if manifest.get("format") != FORMAT:
+    except RecursionError:
         raise AuditSetError(
-            f"{path} is not a silentscope audit store (format {manifest.get('format')!r})"
-        )
-    version = manifest.get("schema_version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise AuditSetError(
-            f"{path} was written with store schema version {version}, newer than this silentscope "
-            f"({__version__}) reads ({SCHEMA_VERSION}); upgrade silentscope"
-        )
-    return manifest
+            f"{manifest_path} nests too deeply to be a manifest; re-create the store"
+        ) from None
+    return check_manifest(manifest, path)
 
 
 def set_metadata_roles(store: str | os.PathLike, roles: dict[str, str]) -> dict[str, Any]:
@@ -404,44 +461,14 @@ def list_artifacts(store: str | os.PathLike) -> list[str]:
 
 
 # ---------------------------------------------------------------------- helpers
-def _file_entry(path: Path, *, checksum: bool) -> dict[str, Any]:
-    entry: dict[str, Any] = {"bytes": path.stat().st_size}
-    if checksum:
-        entry["sha256"] = _sha256(path)
-    else:
-        entry["sha256_lazy"] = _sha256(path)  # checked only with verify=True
-    return entry
-
-
-def _check_file(folder: Path, name: str, entry: dict[str, Any], *, verify: bool) -> None:
-    file = folder / name
-    if not file.is_file():
-        raise FileNotFoundError(f"audit store {folder} is missing {name}; re-create the store")
-    size = file.stat().st_size
-    if size != entry["bytes"]:
-        raise AuditSetError(
-            f"{file} has {size} bytes but the manifest records {entry['bytes']}: "
-            "the file is truncated or was changed; re-create the store"
-        )
-    expected = entry.get("sha256") or (entry.get("sha256_lazy") if verify else None)
-    if verify and expected and _sha256(file) != expected:
-        raise AuditSetError(
-            f"{file} does not match its checksum: the file is corrupt; re-create the store"
-        )
+def _file_entry(path: Path) -> dict[str, Any]:
+    return {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 def _save_npy(path: Path, value: np.ndarray) -> None:
     # A file handle, because np.save appends ".npy" to a path that does not end with it.
     with open(path, "wb") as handle:
         np.save(handle, value, allow_pickle=False)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_json_atomic(path: Path, value: dict[str, Any]) -> None:

@@ -5,12 +5,23 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 console = Console()
 err_console = Console(stderr=True)
+
+#: ``--no-verify`` of every command that opens a store (``load_audit(store, verify=...)``).
+NoVerify = Annotated[
+    bool,
+    typer.Option(
+        "--no-verify",
+        help="Skip the content hashes of the store's files (a store you trust); its manifest, "
+        "paths and sizes are still checked.",
+    ),
+]
 
 
 @contextlib.contextmanager
@@ -19,13 +30,15 @@ def user_errors() -> Iterator[None]:
 
     Tracebacks are kept for bugs: only ValueError, FileNotFoundError and KeyError subclasses
     that carry a user-facing message are caught. A degenerate-model warning of the
-    library (:class:`~silentscope.audit.health.DegenerateModelWarning`) is printed as one
+    library (:class:`~silentscope.audit.health.DegenerateModelWarning`, or
+    :class:`~silentscope.audit.integrity.UnverifiedStoreWarning`) is printed as one
     yellow line where it happens, not as a Python warning with a source line.
     """
     from silentscope.audit.health import DegenerateModelWarning
+    from silentscope.audit.integrity import UnverifiedStoreWarning
 
     def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, DegenerateModelWarning):
+        if issubclass(category, (DegenerateModelWarning, UnverifiedStoreWarning)):
             err_console.print(
                 f"[bold yellow]warning:[/] {message}", soft_wrap=True, highlight=False
             )

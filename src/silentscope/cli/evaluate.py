@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from silentscope.cli._common import console, user_errors
+from silentscope.cli._common import NoVerify, console, user_errors
 from silentscope.cli._tables import print_table, split_table
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ def evaluate_command(
         str, typer.Option("--format", help="Comma-separated: csv, parquet, json (with --out).")
     ] = "csv,parquet,json",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    no_verify: NoVerify = False,
 ) -> None:
     """Evaluate every CSF on every test set: AURC, AUGRC, AUROC_f, ... with bootstrap CIs.
 
@@ -75,7 +76,7 @@ def evaluate_command(
 
     with user_errors():
         chosen_formats = parse_formats(formats)
-        audit = load_audit(store)
+        audit = load_audit(store, verify=not no_verify)
         result = evaluate(
             audit,
             csfs=csf or None,
@@ -104,6 +105,7 @@ def csfs_command(
     store: Annotated[
         Path | None, typer.Argument(help="Optional audit store: also say which CSFs it allows.")
     ] = None,
+    no_verify: NoVerify = False,
 ) -> None:
     """List every registered confidence scoring function with the inputs it requires.
 
@@ -113,7 +115,7 @@ def csfs_command(
     from silentscope.confidence import describe_csfs, get_csf
 
     with user_errors():
-        audit = load_audit(store) if store is not None else None
+        audit = load_audit(store, verify=not no_verify) if store is not None else None
         table = Table(title="confidence scoring functions (higher = more confident)")
         for column in (
             "name",

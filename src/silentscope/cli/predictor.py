@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from silentscope.cli._common import (
+    NoVerify,
     console,
     err_console,
     fmt_interval,
@@ -62,6 +63,7 @@ def predictor(
         "--keep-label-derived",
         help="Use named metadata columns that restate the label (left out by default).",
     ),
+    no_verify: NoVerify = False,
 ) -> None:
     """Train a misclassification predictor (a learned CSF) and optionally flip or abstain with it.
 
@@ -75,7 +77,7 @@ def predictor(
     with user_errors():
         if flip and abstain:
             raise ValueError("choose one of --flip and --abstain")
-        audit = load_audit(store)
+        audit = load_audit(store, verify=not no_verify)
         with console.status("training the misclassification predictor") as status:
             report = run_predictor(
                 audit,

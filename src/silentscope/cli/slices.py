@@ -9,7 +9,7 @@ import typer
 from rich.padding import Padding
 from rich.table import Table
 
-from silentscope.cli._common import console, user_errors
+from silentscope.cli._common import NoVerify, console, user_errors
 from silentscope.cli._tables import print_table
 
 if TYPE_CHECKING:
@@ -175,6 +175,7 @@ def slices_command(
             help="Keep metadata columns and report text that restate the label (left out by default).",
         ),
     ] = False,
+    no_verify: NoVerify = False,
 ) -> None:
     """Find groups of samples where the classifier fails, confirm them on held-out samples, explain them.
 
@@ -186,7 +187,7 @@ def slices_command(
         from silentscope.audit.store import load_audit
         from silentscope.slices import discover_slices, read_slice_settings
 
-        audit = load_audit(store)
+        audit = load_audit(store, verify=not no_verify)
         saved = read_slice_settings(store)
         if repeat and saved is None:
             raise ValueError(f"{store} holds no saved slices to repeat; drop --repeat")

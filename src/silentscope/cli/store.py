@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from silentscope.cli._common import console, user_errors
+from silentscope.cli._common import NoVerify, console, user_errors
 from silentscope.cli._tables import print_table
 
 import_app = typer.Typer(help="Import predictions into an audit store.", no_args_is_help=True)
@@ -133,6 +133,7 @@ def info(
         help="Declare a metadata column's role first, recorded in the store: COLUMN=ROLE "
         "(identifier, index, file, ground_truth, label_derived, clinical, acquisition, attribute).",
     ),
+    no_verify: NoVerify = False,
 ) -> None:
     """Summarise an audit store: samples and accuracy per test set, and which analyses it allows.
 
@@ -151,7 +152,7 @@ def info(
                         f"--role {item!r} is not valid; write COLUMN=ROLE, e.g. age=clinical"
                     )
             set_metadata_roles(store, {name: value for name, _, value in pairs})
-        audit = load_audit(store)
+        audit = load_audit(store, verify=not no_verify)
     console.print(
         f"[bold]{store}[/]  {audit.n_samples} samples, {audit.n_classes} classes: {quoted(audit.class_names)}",
         highlight=False,
@@ -193,6 +194,44 @@ def info(
         console.print(f"artifacts: {', '.join(artifacts)}")
 
 
+store_app = typer.Typer(help="Check and maintain an audit store.", no_args_is_help=True)
+
+
+@store_app.command("verify")
+def verify(store: Path = typer.Argument(..., help="Audit store folder.")) -> None:
+    """Check every file of a store against its recorded hash now (no cache), then load it.
+
+    Example: silentscope store verify audit_store
+    """
+    from silentscope.audit.integrity import verify_store
+
+    with user_errors():
+        checked = verify_store(store)
+    console.print(
+        f"[green]ok[/] {store}: {len(checked)} files match their hashes: {', '.join(checked)}"
+    )
+
+
+@store_app.command("rehash")
+def rehash(store: Path = typer.Argument(..., help="Audit store folder.")) -> None:
+    """Record the hashes a store written by an older silentscope lacks.
+
+    Only missing hashes are added; a file that no longer matches its recorded hash is
+    refused. Run it on a store you know is as it was written.
+
+    Example: silentscope store rehash audit_store
+    """
+    from silentscope.audit.integrity import rehash_store
+
+    with user_errors():
+        added = rehash_store(store)
+    if added:
+        console.print(f"[green]recorded[/] hashes in {store}: {', '.join(added)}")
+    else:
+        console.print(f"{store} already records every hash; nothing changed")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(import_app, name="import")
+    app.add_typer(store_app, name="store")
     app.command("info")(info)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from silentscope.cli._common import console, err_console, user_errors
+from silentscope.cli._common import NoVerify, console, err_console, user_errors
 from silentscope.cli._common import fmt_interval as _interval
 from silentscope.cli._common import fmt_value as _fmt
 from silentscope.cli._common import print_skipped as _print_skipped
@@ -95,6 +95,7 @@ def subgroups(
         "--keep-label-derived",
         help="Also test metadata columns that restate the label (left out by default).",
     ),
+    no_verify: NoVerify = False,
 ) -> None:
     """Which patients does the classifier fail? Error rates, tests and odds ratios per group.
 
@@ -106,7 +107,7 @@ def subgroups(
     from silentscope.subgroups import analyze_subgroups, forest_plot
 
     with user_errors():
-        audit = load_audit(store)
+        audit = load_audit(store, verify=not no_verify)
         result = analyze_subgroups(
             audit,
             attribute or None,
