@@ -24,6 +24,8 @@ def test_study_report_is_self_contained_and_complete(tmp_path):
     assert "Mean rank of each CSF" in page
     # what the cor column holds is said (the mean over corruption test sets, not pooled)
     assert "cor = mean over" in page and "corruption test sets" in page
+    # one seed per store: the header does not promise a spread over seeds
+    assert "one seed per cell: no spread over seeds" in page and "mean ± std" not in page
     # One severity plot per dataset (model0, model1), never averaged over datasets.
     assert page.count("under corruptions") == 2
     assert "model0: AURC" in page and "model1: AURC" in page

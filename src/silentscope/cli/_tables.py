@@ -42,6 +42,7 @@ def print_table(table: Table, *, keep: int = 1, out: Console | None = None) -> N
     (True, False, 2)
     """
     out = out or default_console
+    table.caption_justify = "left"  # a wrapped caption reads as a paragraph, not a centred block
     parts = split_table(table, out.width, keep, out)
     caption = parts[-1].caption if len(parts) > 1 else None
     if caption:  # under several parts the caption reads at the full width, not the last part's

@@ -126,6 +126,7 @@ def _print_summary(
         degenerate_note,
         format_summary,
         kinds_caption,
+        seeds_phrase,
         summary_table,
     )
 
@@ -139,7 +140,8 @@ def _print_summary(
     formatted = format_summary(table, scale)
     unit = f" x{scale:g}" if scale != 1 else ""
     direction = "higher" if spec.higher_is_better else "lower"
-    title = f"{getattr(spec, 'display_name', metric)}{unit} ({direction} is better; mean ± std over seeds)"
+    name = getattr(spec, "display_name", metric)
+    title = f"{name}{unit} ({direction} is better; {seeds_phrase(table)})"
     view = Table(title=title, caption=kinds_caption(long) or None)
     view.add_column("CSF")
     for column in formatted.columns:

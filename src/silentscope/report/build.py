@@ -35,6 +35,7 @@ from silentscope.study.results import (
     format_summary,
     kinds_caption,
     mean_ranks,
+    seeds_phrase,
     summary_table,
 )
 from silentscope.study.runs import RUN_RECORD, RUNS
@@ -301,7 +302,7 @@ def _results_sections(long: pd.DataFrame, include_degenerate: bool = False) -> l
             body.append(f"<tr><td>{html.escape(csf)}</td>{''.join(cells)}</tr>")
         direction = "higher" if spec.higher_is_better else "lower"
         note = (
-            f"{metric.upper()} x{scale:g} ({direction} is better), mean ± std over seeds; best per column in bold green. "
+            f"{metric.upper()} x{scale:g} ({direction} is better), {seeds_phrase(table)}; best per column in bold green. "
             f"{kinds_caption(long) or 'Each column is one test set'}; per-test-set values with "
             "bootstrap CIs, and the pooled groups, are in results/evaluation_long.csv."
         )

@@ -136,6 +136,25 @@ def kinds_caption(long: pd.DataFrame) -> str:
     return kind_caption(counts, "dataset")
 
 
+def seeds_phrase(table: pd.DataFrame) -> str:
+    """What a cell of :func:`summary_table` holds: a mean ± std only where there are seeds to vary.
+
+    Examples
+    --------
+    >>> columns = pd.MultiIndex.from_tuples([("d", "iid", "n_seeds")])
+    >>> seeds_phrase(pd.DataFrame([[1], [1]], columns=columns))
+    'one seed per cell: no spread over seeds'
+    >>> seeds_phrase(pd.DataFrame([[3], [2]], columns=columns))
+    'mean ± std over 2-3 seeds'
+    """
+    counts = table.xs("n_seeds", axis=1, level=2).to_numpy().ravel()
+    counts = counts[counts > 0].astype(int)
+    low, high = (int(counts.min()), int(counts.max())) if len(counts) else (1, 1)
+    if high <= 1:
+        return "one seed per cell: no spread over seeds"
+    return f"mean ± std over {low if low == high else f'{low}-{high}'} seeds"
+
+
 def summary_table(long: pd.DataFrame, metric: str = "aurc") -> pd.DataFrame:
     """CSF x (dataset, shift kind) table of ``metric`` with mean, std over seeds and seed count.
 
