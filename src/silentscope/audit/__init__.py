@@ -11,7 +11,13 @@ from silentscope.audit.shift_change import (
     is_negligible_shift,
     shift_changes,
 )
-from silentscope.audit.test_sets import IID, VALIDATION, TestSetName, parse_test_set
+from silentscope.audit.test_sets import (
+    IID,
+    UNKNOWN_LABEL,
+    VALIDATION,
+    TestSetName,
+    parse_test_set,
+)
 from silentscope.audit.validation import AuditSetError
 
 # The AuditSet module (and pandas with it) is imported on first use, so that the light parts
@@ -34,6 +40,7 @@ __all__ = [
     "NEGLIGIBLE_CHANGE",
     "OPTIONAL_INPUTS",
     "TestSetName",
+    "UNKNOWN_LABEL",
     "VALIDATION",
     "is_negligible_shift",
     "parse_test_set",

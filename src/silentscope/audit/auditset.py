@@ -19,6 +19,7 @@ import pandas as pd
 from silentscope.audit.columns import CONFIDENCE_PREFIX, METADATA_PREFIX
 from silentscope.audit.test_sets import (
     IID,
+    UNKNOWN_LABEL,
     VALIDATION,
     is_valid_test_set,
     parse_test_set,
@@ -70,7 +71,9 @@ class AuditSet:
         Test-set name per sample (``val``, ``iid``, ``cor/<name>/<severity>``, ``acq/<v>``,
         ``man/<v>``, ``sub/<attr>=<v>``, ``prev/<v>``, ``ood/<v>``).
     label : array of int, shape (N,)
-        True class index per sample.
+        True class index per sample; :data:`UNKNOWN_LABEL` (-1) for a new-class sample,
+        allowed only on ``ood/`` test sets (its own dataset's label may be kept in metadata).
+        Such a sample is always a failure (``correct`` is False).
     logits : array of float, shape (N, C)
         Classifier logits. Probabilities can be passed as log-probabilities.
     class_names : sequence of str, length C
@@ -183,7 +186,7 @@ class AuditSet:
         check_finite("logits", self.logits)
         self.label = np.asarray(self.label)
         check_length("label", self.label, n)
-        check_labels(self.label, c)
+        check_labels(self.label, c, unknown_allowed=self.ood_mask)
         if self.mc_logits is not None:
             if self.mc_logits.ndim != 3 or self.mc_logits.shape[:2] != self.logits.shape:
                 raise AuditSetError(
@@ -287,6 +290,13 @@ class AuditSet:
         return tuple(
             sorted((str(name) for name in np.unique(self.test_set)), key=test_set_sort_key)
         )
+
+    @property
+    def ood_mask(self) -> np.ndarray:
+        """Rows of new-class (``ood/``) test sets, whose labels may be unknown to the classifier."""
+        names = np.unique(self.test_set)
+        ood = [name for name in names if str(name).startswith("ood/")]
+        return np.isin(self.test_set, ood)
 
     @cached_property
     def probabilities(self) -> np.ndarray:
@@ -491,6 +501,7 @@ __all__ = [
     "AuditSet",
     "AuditSetError",
     "IID",
+    "UNKNOWN_LABEL",
     "VALIDATION",
     "OPTIONAL_INPUTS",
     "softmax",

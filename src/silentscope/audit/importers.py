@@ -25,7 +25,7 @@ from silentscope.audit.files import (
     text_values,
 )
 from silentscope.audit.health import record_health
-from silentscope.audit.test_sets import IID, VALIDATION
+from silentscope.audit.test_sets import IID, UNKNOWN_LABEL, VALIDATION
 from silentscope.audit.validation import AuditSetError, first_rows, quoted
 
 #: Probabilities are clipped here before the log so that a hard 0 stays finite.
@@ -405,39 +405,169 @@ def from_arrays(
 
 
 # ---------------------------------------------------------------------- FD-Shifts
-_FD_STUDY_KINDS = {
-    "iid_study": "iid",
-    "in_class_study": "man",
-    "new_class_study": "ood",
-    "noise_study": "shift",
-}
+#: FD-Shifts splits its noise study into this many corruption types x severities, in this
+#: order within the noise set's rows (``reshape(15, 5, -1)`` in its analysis).
+FDSHIFTS_NOISE_TYPES, FDSHIFTS_NOISE_SEVERITIES = 15, 5
+
+#: The metadata column holding FD-Shifts' own label of each sample: for a new-class (``ood/``)
+#: sample a class of *its* dataset (e.g. 0-99 for cifar100), which the classifier never saw.
+FDSHIFTS_LABEL_COLUMN = "fdshifts_label"
 
 
 def _npz_array(path: Path) -> np.ndarray:
     return read_npz_array(path, f"FD-Shifts {path.stem}")
 
 
-def fdshifts_test_set_names(experiment_dir: Path, n_datasets: int) -> list[str]:
-    """Test-set names per FD-Shifts ``dataset_idx``, from the run's ``hydra/config.yaml``.
+def _clean_name(value: str) -> str:
+    return re.sub(r"[^a-z0-9_]", "_", str(value).lower())
 
-    FD-Shifts numbers the validation split 0 when ``eval.val_tuning`` is set, then the datasets
-    of ``eval.query_studies`` in order. Without a config, index 0 is ``iid`` and the others
-    ``shift/dataset_<k>``.
+
+def read_fdshifts_config(experiment_dir: Path) -> dict | None:
+    """The run's configuration (``hydra/config.yaml``), whichever FD-Shifts layout wrote it.
+
+    FD-Shifts at HEAD writes top-level ``experiment:`` and ``config:`` (the run's settings
+    under ``config``); v0.1.1 writes the settings at the top level. The settings are
+    returned, with ``${a.b}`` references (``iid_study: ${data.dataset}``) resolved.
+    ``None`` when the run has no config.
     """
     import yaml
 
-    config_path = experiment_dir / "hydra" / "config.yaml"
-    if not config_path.is_file():
-        return [IID] + [f"shift/dataset_{k}" for k in range(1, n_datasets)]
-    config = yaml.safe_load(config_path.read_text()) or {}
-    evaluation = config.get("eval", {})
-    names = [VALIDATION] if evaluation.get("val_tuning") else []
-    for study, datasets in (evaluation.get("query_studies") or {}).items():
-        kind = _FD_STUDY_KINDS.get(study, "shift")
-        for dataset in datasets if isinstance(datasets, list) else [datasets]:
-            value = re.sub(r"[^A-Za-z0-9_.\-]", "_", str(dataset))
-            names.append(IID if kind == "iid" else f"{kind}/{value}")
+    path = experiment_dir / "hydra" / "config.yaml"
+    if not path.is_file():
+        return None
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise AuditSetError(f"cannot read the FD-Shifts config {path}: {error}") from None
+    if isinstance(config.get("config"), dict) and "eval" in config["config"]:
+        config = config["config"]
+    return _resolved(config, config)
+
+
+def _resolved(value, root: dict):
+    if isinstance(value, dict):
+        return {k: _resolved(v, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolved(v, root) for v in value]
+    if isinstance(value, str):
+        whole = re.fullmatch(r"\$\{([A-Za-z0-9_.]+)\}", value)
+        if whole:  # a plain reference to another key of the config (not ${oc.env:...})
+            target = root
+            for key in whole.group(1).split("."):
+                if not isinstance(target, dict) or key not in target:
+                    return value
+                target = target[key]
+            return _resolved(target, root)
+    return value
+
+
+def _study_datasets(entry) -> list[str]:
+    """Dataset names of one query study: a name, a dict with ``dataset``, or a list of these.
+
+    A dict without ``dataset`` (FD-Shifts' empty noise study) names no dataset: FD-Shifts
+    skips it, and so does its dataset_idx numbering.
+    """
+    if entry is None:
+        return []
+    entries = entry if isinstance(entry, list) else [entry]
+    names = []
+    for item in entries:
+        if isinstance(item, dict):
+            item = item.get("dataset")
+        if item not in (None, ""):
+            names.append(str(item))
     return names
+
+
+def fdshifts_datasets(config: dict) -> list[tuple[str, str]]:
+    """``(study, dataset)`` per FD-Shifts dataset_idx, in FD-Shifts' order.
+
+    dataset_idx numbers the validation split first when ``eval.val_tuning`` is set, then the
+    iid study, the noise study, the in-class studies and the new-class studies.
+
+    Examples
+    --------
+    >>> fdshifts_datasets({"eval": {"val_tuning": True, "query_studies": {
+    ...     "iid_study": "cifar10", "noise_study": {"dataset": "corrupt_cifar10"},
+    ...     "new_class_study": ["svhn"], "in_class_study": []}}})
+    [('val_tuning', 'val'), ('iid_study', 'cifar10'), ('noise_study', 'corrupt_cifar10'), ('new_class_study', 'svhn')]
+    """
+    evaluation = config.get("eval") or {}
+    studies = evaluation.get("query_studies") or {}
+    datasets = [("val_tuning", VALIDATION)] if evaluation.get("val_tuning") else []
+    for study in ("iid_study", "noise_study", "in_class_study", "new_class_study"):
+        datasets += [(study, name) for name in _study_datasets(studies.get(study))]
+    unknown = sorted(
+        set(studies) - {"iid_study", "noise_study", "in_class_study", "new_class_study"}
+    )
+    if unknown:
+        raise AuditSetError(
+            f"the FD-Shifts config has query studies {unknown} that silentscope does not know, so "
+            "their dataset_idx cannot be placed; pass the test-set names with --names"
+        )
+    return datasets
+
+
+def fdshifts_test_set_names(experiment_dir: Path, n_datasets: int) -> list[str]:
+    """Test-set name per FD-Shifts dataset_idx (a noise study is one entry, ``cor/<noise>``).
+
+    ``val`` for the validation split, ``iid``, ``cor/<noise set>`` for the noise study (split
+    into its severities by :func:`from_fdshifts`), ``shift/<name>`` for in-class studies
+    (FD-Shifts does not record what kind of shift they are) and ``ood/<name>`` for new-class
+    studies. Without a config, index 0 is ``iid`` and the others ``shift/dataset_<k>``.
+    """
+    config = read_fdshifts_config(experiment_dir)
+    if config is None:
+        return [IID] + [f"shift/dataset_{k}" for k in range(1, n_datasets)]
+    prefix = {"noise_study": "cor", "in_class_study": "shift", "new_class_study": "ood"}
+    names = []
+    for study, dataset in fdshifts_datasets(config):
+        if study in ("val_tuning", "iid_study"):
+            names.append(VALIDATION if study == "val_tuning" else IID)
+        else:
+            names.append(f"{prefix[study]}/{_clean_name(dataset)}")
+    return names
+
+
+def _noise_severities(name: str, count: int, where: Path) -> np.ndarray:
+    """Per-row ``cor/<noise>/<k>`` of a noise set, in FD-Shifts' 15 types x 5 severities order."""
+    blocks = FDSHIFTS_NOISE_TYPES * FDSHIFTS_NOISE_SEVERITIES
+    if count % blocks:
+        raise AuditSetError(
+            f"{where}: the noise study {name!r} has {count} samples, which FD-Shifts splits into "
+            f"{FDSHIFTS_NOISE_TYPES} corruptions x {FDSHIFTS_NOISE_SEVERITIES} severities of equal "
+            f"size, so it must be a multiple of {blocks}; pass --names to import it as one test set"
+        )
+    per_block = count // blocks
+    severity = (np.arange(count) // per_block) % FDSHIFTS_NOISE_SEVERITIES + 1
+    return np.array([f"{name}/{k}" for k in severity], dtype=object)
+
+
+def _per_sample_names(names: Sequence[str], dataset_idx: np.ndarray, where: Path) -> np.ndarray:
+    """Test-set name per row; a ``cor/<noise>`` entry without severity is split in five."""
+    per_sample = np.asarray(names, dtype=object)[dataset_idx]
+    for index, name in enumerate(names):
+        if name.startswith("cor/") and name.count("/") == 1:
+            rows = np.flatnonzero(dataset_idx == index)
+            per_sample[rows] = _noise_severities(name, len(rows), where)
+    return per_sample
+
+
+def _mc_array(path: Path, n: int, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """An MC array (N, *shape, M); sample-major (N*M, *shape) files are reordered."""
+    dist = _npz_array(path)
+    if dist.ndim == len(shape) + 2 and dist.shape[: len(shape) + 1] == (n, *shape):
+        return dist
+    if dist.ndim == len(shape) + 1 and dist.shape[1:] == shape and dist.shape[0] % n == 0:
+        m = dist.shape[0] // n
+        return np.moveaxis(dist.reshape(n, m, *shape), 1, -1)
+    if not shape and dist.ndim == 1 and dist.shape[0] % n == 0:
+        return dist.reshape(n, dist.shape[0] // n)
+    expected = ", ".join(map(str, (n, *shape)))
+    raise AuditSetError(
+        f"{path.name} has shape {dist.shape}; FD-Shifts writes {what} as ({expected}, M) "
+        f"(M dropout samples); is it from the same run as raw_logits.npz?"
+    )
 
 
 def from_fdshifts(
@@ -445,10 +575,27 @@ def from_fdshifts(
 ) -> AuditSet:
     """An AuditSet from an FD-Shifts experiment (its folder or its ``test_results/`` folder).
 
-    Reads ``raw_logits.npz`` (N x (C+2): logits | label | dataset_idx), optional
-    ``encoded_output.npz`` (N x (D+1): features | dataset_idx), ``external_confids.npz`` (N)
-    and ``raw_logits_dist.npz`` (MC logits, N x C x M or (N*M) x C sample-major).
-    ``test_set_names`` maps dataset_idx to names; by default they come from the run's config.
+    Reads every array FD-Shifts writes:
+
+    - ``raw_logits.npz`` (key ``arr_0``, N x (C+2): logits | label | dataset_idx; float16 at
+      FD-Shifts HEAD, float64 in v0.1.1 with ``output_precision: 64``);
+    - ``encoded_output.npz`` (N x (D+1): features | dataset_idx) as ``features``;
+    - ``train_features.npz`` (N_train x (D+1): features | label) as ``train_features``;
+    - ``external_confids.npz`` (N) as the confidence ``external``;
+    - ``raw_logits_dist.npz`` (N x C x M, or (N*M) x C sample-major) as ``mc_logits``;
+    - ``external_confids_dist.npz`` (N x M) as the confidence ``external_mc_mean``, its mean
+      over the M dropout passes (FD-Shifts' ``mcd_ext``); ``provenance["mc_confidences"]``
+      names it so that ``evaluate(mc_correctness="mc_mean")`` treats it as an MC CSF.
+
+    Test sets come from ``hydra/config.yaml`` in either layout (HEAD: ``config.eval``;
+    v0.1.1: top-level ``eval``), in dataset_idx order: ``val`` (if ``eval.val_tuning``),
+    ``iid``, the noise study split into FD-Shifts' five severities ``cor/<noise set>/<1-5>``
+    (its rows are 15 corruptions x 5 severities x images, as FD-Shifts splits them),
+    ``shift/<name>`` per in-class study and ``ood/<name>`` per new-class study. A new-class
+    sample keeps its own dataset's label in the metadata column ``fdshifts_label``; its
+    ``label`` is :data:`~silentscope.audit.UNKNOWN_LABEL` (-1), a class the classifier does
+    not know, so it is always a failure. ``test_set_names`` (one name per dataset_idx)
+    overrides the config.
     """
     path = Path(path)
     results = path / "test_results" if (path / "test_results").is_dir() else path
@@ -465,6 +612,8 @@ def from_fdshifts(
         raise AuditSetError(
             f"{raw_path} must be N x (C+2) (logits | label | dataset_idx), got {raw.shape}"
         )
+    stored_dtype = str(raw.dtype)
+    raw = raw.astype(np.float64)  # float16 at FD-Shifts HEAD: exact in float64
     logits, label, dataset_idx = raw[:, :-2], raw[:, -2], raw[:, -1]
     for column, values in (("label", label), ("dataset_idx", dataset_idx)):
         fractional = np.mod(values, 1) != 0
@@ -485,53 +634,90 @@ def from_fdshifts(
         outputs = "probabilities"
     n, c = logits.shape
     indices = np.unique(dataset_idx)
+    experiment = results.parent if results.name == "test_results" else results
+    names_from = "--names" if test_set_names is not None else "hydra/config.yaml"
     if test_set_names is None:
-        experiment = results.parent if results.name == "test_results" else results
         test_set_names = fdshifts_test_set_names(experiment, int(indices.max()) + 1)
+    test_set_names = [str(name) for name in test_set_names]
     if indices.max() >= len(test_set_names):
         beyond = dataset_idx >= len(test_set_names)
         raise AuditSetError(
             f"{raw_path}: dataset_idx goes up to {indices.max()} (rows {first_rows(beyond)}) but only "
-            f"{len(test_set_names)} test-set names are known ({list(test_set_names)}); pass test_set_names / --names"
+            f"{len(test_set_names)} test-set names are known ({list(test_set_names)}, from "
+            f"{names_from}); pass one name per dataset_idx with test_set_names / --names"
         )
-    names = np.asarray(test_set_names, dtype=object)[dataset_idx]
+    names = _per_sample_names(test_set_names, dataset_idx, raw_path)
+    original_label = label.astype(np.int64)
+    label = original_label.copy()
+    ood = np.array([str(name).startswith("ood/") for name in names], dtype=bool)
+    label[ood] = UNKNOWN_LABEL  # a new-class sample's class is none of the classifier's
     features = None
     if (results / "encoded_output.npz").is_file():
         encoded = _npz_array(results / "encoded_output.npz")
-        if len(encoded) != n:
-            raise AuditSetError(f"encoded_output.npz has {len(encoded)} rows for {n} samples")
-        features = encoded[:, :-1]
+        if encoded.ndim != 2 or len(encoded) != n:
+            raise AuditSetError(
+                f"encoded_output.npz has shape {encoded.shape} for {n} samples; FD-Shifts writes "
+                "(N, D+1): features | dataset_idx"
+            )
+        if not np.array_equal(encoded[:, -1].astype(np.int64), dataset_idx):
+            raise AuditSetError(
+                f"the last column of encoded_output.npz (dataset_idx) differs from raw_logits.npz at rows "
+                f"{first_rows(encoded[:, -1].astype(np.int64) != dataset_idx)}; are both from the same run?"
+            )
+        features = encoded[:, :-1].astype(np.float64)
+    train_features = train_labels = None
+    if (results / "train_features.npz").is_file():
+        train = _npz_array(results / "train_features.npz").astype(np.float64)
+        if train.ndim != 2 or features is None or train.shape[1] != features.shape[1] + 1:
+            raise AuditSetError(
+                f"train_features.npz has shape {train.shape}; expected (N_train, D+1) = features | label "
+                f"with D = {None if features is None else features.shape[1]} (from encoded_output.npz)"
+            )
+        train_features, train_labels = train[:, :-1], train[:, -1].astype(np.int64)
     confidences = {}
+    mc_confidences = []
     if (results / "external_confids.npz").is_file():
         external = _npz_array(results / "external_confids.npz").reshape(-1)
         if len(external) != n:
             raise AuditSetError(f"external_confids.npz has {len(external)} values for {n} samples")
-        confidences["external"] = external
+        confidences["external"] = external.astype(np.float64)
+    if (results / "external_confids_dist.npz").is_file():
+        dist = _mc_array(results / "external_confids_dist.npz", n, (), "external confidences")
+        confidences["external_mc_mean"] = dist.astype(np.float64).mean(axis=1)
+        mc_confidences.append("external_mc_mean")
     mc_logits = None
     if (results / "raw_logits_dist.npz").is_file():
-        dist = _npz_array(results / "raw_logits_dist.npz")
-        if dist.ndim == 3 and dist.shape[:2] == (n, c):
-            mc_logits = dist
-        elif dist.ndim == 2 and dist.shape[1] == c and dist.shape[0] % n == 0:
-            mc_logits = dist.reshape(n, dist.shape[0] // n, c).transpose(0, 2, 1)
-        else:
-            raise AuditSetError(
-                f"raw_logits_dist.npz has shape {dist.shape}; expected ({n}, {c}, M) or ({n}*M, {c})"
-            )
+        mc_logits = _mc_array(results / "raw_logits_dist.npz", n, (c,), "MC logits")
+        mc_logits = mc_logits.astype(np.float64)
     audit = AuditSet(
         sample_id=np.array([f"{names[i]}:{i}" for i in range(n)]),
         test_set=names,
-        label=label.astype(np.int64),
+        label=label,
         logits=logits,
         class_names=[str(i) for i in range(c)],
         features=features,
+        train_features=train_features,
+        train_labels=train_labels,
         mc_logits=mc_logits,
         confidences=confidences,
+        metadata=pd.DataFrame({FDSHIFTS_LABEL_COLUMN: original_label}),
+        metadata_roles={FDSHIFTS_LABEL_COLUMN: "label_derived"},
         provenance={
             "importer": "fd-shifts",
             "source": str(results),
             "outputs": outputs,
+            "stored_dtype": stored_dtype,
             "test_set_names": list(test_set_names),
+            "test_set_names_from": names_from,
+            "noise_study_split": (
+                f"{FDSHIFTS_NOISE_TYPES} corruptions x {FDSHIFTS_NOISE_SEVERITIES} severities in row "
+                "order, as FD-Shifts splits it (its 15 corruption types are pooled per severity)"
+            ),
+            "ood_labels": (
+                f"new-class (ood/) samples have label {UNKNOWN_LABEL} (unknown to the classifier); "
+                f"their own dataset's label is in metadata column {FDSHIFTS_LABEL_COLUMN!r}"
+            ),
+            "mc_confidences": mc_confidences,
         },
     )
     record_health(audit, "the imported classifier", stacklevel=3)

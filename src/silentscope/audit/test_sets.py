@@ -22,6 +22,9 @@ from dataclasses import dataclass
 
 VALIDATION = "val"
 IID = "iid"
+#: The label of a new-class sample (test sets of kind ``ood``): a class the classifier does
+#: not know, so its prediction is always wrong. Allowed on ``ood/`` test sets only.
+UNKNOWN_LABEL = -1
 SHIFT_KINDS = ("cor", "acq", "man", "sub", "prev", "ood", "shift")
 
 _VALUE = r"[A-Za-z0-9_.+\-<>=,: ]+"

@@ -59,7 +59,10 @@ def check_finite(field: str, array: np.ndarray) -> None:
             )
 
 
-def check_labels(labels: np.ndarray, n_classes: int) -> None:
+def check_labels(
+    labels: np.ndarray, n_classes: int, unknown_allowed: np.ndarray | None = None
+) -> None:
+    """Labels must index the classes; ``-1`` only where ``unknown_allowed`` (ood/ rows)."""
     if labels.ndim != 1:
         raise AuditSetError(
             f"label must be 1-D (one class index per sample), got shape {labels.shape}"
@@ -70,6 +73,16 @@ def check_labels(labels: np.ndarray, n_classes: int) -> None:
             "map class names to indices with class_names"
         )
     bad = (labels < 0) | (labels >= n_classes)
+    if unknown_allowed is not None:
+        unknown = labels == -1  # UNKNOWN_LABEL: a new-class sample, allowed on ood/ test sets
+        misplaced = unknown & ~unknown_allowed
+        if misplaced.any():
+            raise AuditSetError(
+                f"label -1 (a class unknown to the classifier) at rows {first_rows(misplaced)}, which "
+                "are not in an ood/ test set; only new-class samples may have it: name their test "
+                "set ood/<dataset>, or give their class index"
+            )
+        bad &= ~unknown
     if bad.any():
         raise AuditSetError(
             f"label out of range [0, {n_classes - 1}] at rows {first_rows(bad)} "

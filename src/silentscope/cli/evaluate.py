@@ -63,6 +63,22 @@ def evaluate_command(
     ] = "csv,parquet,json",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
     no_verify: NoVerify = False,
+    mc_correctness: Annotated[
+        str,
+        typer.Option(
+            "--mc-correctness",
+            help="Judge MC-dropout CSFs against the 'deterministic' prediction or the MC-averaged "
+            "one ('mc_mean', as FD-Shifts does).",
+        ),
+    ] = "deterministic",
+    ood_convention: Annotated[
+        str,
+        typer.Option(
+            "--ood-convention",
+            help="ood/ test sets: with the correctly classified iid samples ('fdshifts', FD-Shifts' "
+            "new-class study) or every iid sample ('all_iid'); every ood sample is a failure.",
+        ),
+    ] = "fdshifts",
 ) -> None:
     """Evaluate every CSF on every test set: AURC, AUGRC, AUROC_f, ... with bootstrap CIs.
 
@@ -85,6 +101,8 @@ def evaluate_command(
             n_bootstrap=bootstrap,
             confidence_level=confidence_level,
             random_state=seed,
+            mc_correctness=mc_correctness,
+            ood_convention=ood_convention,
         )
         if show not in result.metrics:
             shown = result.metrics[0] if result.metrics else None
@@ -228,6 +246,13 @@ def _print_unavailable(result: EvaluationResult) -> None:
 def _print_notes(result: EvaluationResult) -> None:
     for entry in result.settings.get("not_computed", {}).values():
         console.print(f"[dim]{entry['reason']}[/]", highlight=False)
+    if len(result.table) and (result.table["test_set_kind"] == "ood").any():
+        ood = result.settings.get("ood_convention", {}).get("definition")
+        if ood:
+            console.print(f"[dim]ood: {ood}[/]", highlight=False)
+    mc = result.settings.get("mc_correctness", {})
+    if mc.get("mc_csfs") and mc.get("convention") == "mc_mean":
+        console.print(f"[dim]{', '.join(mc['mc_csfs'])}: {mc['definition']}[/]", highlight=False)
     frames = [result.table, result.classification]
     undefined = sum(int(frame["value"].isna().sum()) for frame in frames if len(frame))
     if undefined:

@@ -15,6 +15,17 @@ from silentscope.audit import AuditSet
 from silentscope.audit.health import model_health
 from silentscope.audit.shift_change import records_change
 from silentscope.confidence import ConfidenceScorer, fit_score_csfs
+from silentscope.evaluation.correctness import (
+    MC_CORRECTNESS,
+    MC_CORRECTNESS_DEFINITIONS,
+    OOD_CONVENTIONS,
+    OOD_DEFINITIONS,
+    check_convention,
+    has_unknown_labels,
+    is_mc_csf,
+    judged_rows,
+    mc_mean_correct,
+)
 from silentscope.evaluation.groups import EvaluationGroup, evaluation_groups, select_test_sets
 from silentscope.evaluation.kinds import KIND_MEAN_DEFINITION
 from silentscope.evaluation.result import EvaluationResult
@@ -50,6 +61,8 @@ def evaluate(
     confidence_level: float = 0.95,
     random_state: int | None = 0,
     progress: bool | None = None,
+    mc_correctness: str = "deterministic",
+    ood_convention: str = "fdshifts",
 ) -> EvaluationResult:
     """Evaluate confidence scoring functions on every test set of an AuditSet.
 
@@ -81,6 +94,15 @@ def evaluate(
         ``None`` draws a fresh seed, which is recorded in ``result.settings``.
     progress : bool, optional
         Show a rich progress bar on stderr; default only when stderr is a terminal.
+    mc_correctness : {"deterministic", "mc_mean"}, default "deterministic"
+        Which prediction's correctness MC-dropout CSFs are judged against: the deterministic
+        one, or the MC-averaged one as FD-Shifts does (:mod:`~silentscope.evaluation.correctness`).
+        Recorded in ``settings["mc_correctness"]`` and in the note of each row it changes.
+    ood_convention : {"fdshifts", "all_iid"}, default "fdshifts"
+        How a new-class test set (``ood/``) is judged: with the correctly classified iid
+        samples (FD-Shifts' new-class study) or with every iid sample; every ood sample is
+        a failure either way. Recorded in ``settings["ood_convention"]`` and in the rows'
+        note; classification metrics are undefined on such groups (no known class).
 
     Returns
     -------
@@ -118,8 +140,15 @@ def evaluate(
         random_state = secrets.randbits(32)
     elif isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
         raise ValueError(f"random_state must be an int or None, got {random_state!r}")
+    check_convention(mc_correctness, MC_CORRECTNESS, "mc_correctness")
+    check_convention(ood_convention, OOD_CONVENTIONS, "ood_convention")
     selected = select_test_sets(audit, test_sets)
     groups = evaluation_groups(audit, selected)
+    if mc_correctness == "mc_mean" and audit.mc_logits is None:
+        raise ValueError(
+            "mc_correctness='mc_mean' judges MC-dropout CSFs against the MC-averaged prediction, but this "
+            "AuditSet has no mc_logits; use mc_correctness='deterministic'"
+        )
 
     with _progress_bar(progress) as bar:
         task = bar.add_task("fitting CSFs", total=None)
@@ -130,23 +159,54 @@ def evaluate(
         applicable, not_computed = _applicable(fitted, fd_metrics)
         rows, classification_rows = [], []
         probabilities = audit.probabilities
+        mc_csfs = [c for c, scorer in fitted.items() if is_mc_csf(scorer, audit)]
+        correctness = {"deterministic": audit.correct}
+        if mc_correctness == "mc_mean" and mc_csfs:
+            correctness["mc_mean"] = mc_mean_correct(audit)
         for group in groups:
             seed = _group_seed(int(random_state), group.name)
-            facts = _group_facts(audit, group)
-            labels, correct = audit.label[group.rows], audit.correct[group.rows]
+            judged = {}  # per correctness convention: rows judged, their facts, the note
+            for convention, correct_all in correctness.items():
+                judged_at, note = judged_rows(
+                    audit, group.rows, group.kind, correct_all, ood_convention
+                )
+                if convention == "mc_mean":
+                    note = "; ".join(
+                        filter(None, [note, "correctness of the MC-averaged prediction"])
+                    )
+                judged[convention] = (
+                    judged_at,
+                    _group_facts(audit, group, judged_at, correct_all),
+                    note,
+                )
+            rows_at, facts, _ = judged["deterministic"]
             bar.update(task, description=f"classification on {group.name}")
             bootstrap = {"n_bootstrap": n_bootstrap, "level": confidence_level, "seed": seed}
-            values = _classification_metrics(
-                probabilities[group.rows], labels, clf_metrics, **bootstrap
-            )
+            if has_unknown_labels(audit, rows_at):
+                values = {m: _undefined(UNKNOWN_CLASS) for m in clf_metrics}
+            else:
+                values = _classification_metrics(
+                    probabilities[rows_at], audit.label[rows_at], clf_metrics, **bootstrap
+                )
             classification_rows += [{**facts, "metric": m, **v} for m, v in values.items()]
             bar.advance(task)
             for csf, confidence in confidences.items():
                 bar.update(task, description=f"{csf} on {group.name}")
-                values = _failure_detection_metrics(
-                    confidence[group.rows], correct, labels, applicable[csf], **bootstrap
+                convention = (
+                    "mc_mean" if csf in mc_csfs and "mc_mean" in correctness else "deterministic"
                 )
-                rows += [{"csf": csf, **facts, "metric": m, **v} for m, v in values.items()]
+                at, csf_facts, note = judged[convention]
+                values = _failure_detection_metrics(
+                    confidence[at],
+                    correctness[convention][at],
+                    audit.label[at],
+                    applicable[csf],
+                    **bootstrap,
+                )
+                rows += [
+                    {"csf": csf, **csf_facts, "metric": m, **v, "note": _joined(v["note"], note)}
+                    for m, v in values.items()
+                ]
                 bar.advance(task)
 
     settings = {
@@ -161,6 +221,15 @@ def evaluate(
         "random_state": int(random_state),
         "n_samples": audit.n_samples,
         "not_computed": not_computed,
+        "mc_correctness": {
+            "convention": mc_correctness,
+            "definition": MC_CORRECTNESS_DEFINITIONS[mc_correctness],
+            "mc_csfs": [c for c in confidences if c in mc_csfs],
+        },
+        "ood_convention": {
+            "convention": ood_convention,
+            "definition": OOD_DEFINITIONS[ood_convention],
+        },
     }
     health = model_health(audit)
     health.warn("the evaluated classifier", stacklevel=2)
@@ -206,24 +275,26 @@ def _group_seed(random_state: int, name: str) -> int:
     return int(sequence.generate_state(1)[0])
 
 
-def _group_facts(audit: AuditSet, group: EvaluationGroup) -> dict:
-    correct = audit.correct[group.rows]
+def _group_facts(
+    audit: AuditSet, group: EvaluationGroup, rows: np.ndarray, correct_all: np.ndarray
+) -> dict:
+    correct = correct_all[rows]
+    known = not has_unknown_labels(audit, rows)
     return {
         "test_set": group.name,
         "test_set_kind": group.kind,
         "pooled": group.pooled,
-        "n": len(group.rows),
+        "n": len(rows),
         "n_errors": int((~correct).sum()),
         "accuracy": float(correct.mean()),
-        "balanced_accuracy": balanced_accuracy(
-            audit.predictions[group.rows], audit.label[group.rows]
+        # undefined where new-class samples have no class the classifier knows
+        "balanced_accuracy": (
+            balanced_accuracy(audit.predictions[rows], audit.label[rows]) if known else np.nan
         ),
         # measured change from the clean images (grey levels; NaN where none is recorded):
         # a corrupted set that did not change is not a shift (silentscope.audit.is_negligible_shift)
         "shift_change": (
-            float("nan")
-            if audit.shift_params is None
-            else records_change(audit.shift_params[group.rows])
+            float("nan") if audit.shift_params is None else records_change(audit.shift_params[rows])
         ),
     }
 
@@ -331,7 +402,14 @@ def _from_bootstrap(result) -> dict:
     return {"value": result.estimate, "ci_low": result.low, "ci_high": result.high, "note": note}
 
 
-def _undefined(error: Exception) -> dict:
+UNKNOWN_CLASS = "new-class (ood/) samples belong to no class the classifier knows"
+
+
+def _joined(*notes: str) -> str:
+    return "; ".join(note for note in notes if note)
+
+
+def _undefined(error: Exception | str) -> dict:
     return {"value": np.nan, "ci_low": np.nan, "ci_high": np.nan, "note": f"undefined: {error}"}
 
 

@@ -1,0 +1,251 @@
+"""FD-Shifts runs in both config layouts: every sample arrives under the right test-set name.
+
+The folders are written here from FD-Shifts' documented output (issue 16): ``raw_logits.npz``
+key ``arr_0`` = logits | label | dataset_idx in float16, dataset_idx numbered val, iid, noise
+study, in-class studies, new-class studies; new-class sets keep their own label space; the
+noise study's rows are 15 corruptions x 5 severities x images.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from silentscope.audit import UNKNOWN_LABEL, AuditSet, AuditSetError
+from silentscope.audit.importers import from_fdshifts
+from silentscope.audit.store import load_audit
+from silentscope.cli import app
+
+C = 10
+
+
+def head_config(noise: dict | None, in_class: list, new_class: list, val_tuning=True) -> dict:
+    """The HEAD layout: top-level ``experiment`` and ``config``, studies as dicts."""
+    study = lambda name: {"dataset": name, "num_workers": 12, "img_size": [32, 32, 3]}  # noqa: E731
+    return {
+        "experiment": "group/run",
+        "config": {
+            "data": {"dataset": "cifar10", "num_classes": C},
+            "eval": {
+                "val_tuning": val_tuning,
+                "query_studies": {
+                    "iid_study": "cifar10",
+                    "noise_study": noise if noise is not None else {"pin_memory": True},
+                    "in_class_study": [study(n) for n in in_class],
+                    "new_class_study": [study(n) for n in new_class],
+                },
+            },
+        },
+    }
+
+
+def v011_config(in_class: list) -> dict:
+    """The v0.1.1 layout: top-level ``eval``, names as strings, ``${data.dataset}`` reference."""
+    return {
+        "data": {"dataset": "dermoscopyall", "num_classes": C},
+        "eval": {
+            "val_tuning": True,
+            "query_studies": {
+                "iid_study": "${data.dataset}",
+                "noise_study": [],
+                "in_class_study": list(in_class),
+                "new_class_study": [],
+            },
+        },
+    }
+
+
+def write_run(
+    root: Path,
+    config: dict | None,
+    blocks: list[tuple[int, int, int]],
+    *,
+    dtype=np.float16,
+    m=0,
+    d=0,
+    seed=0,
+):
+    """Write ``test_results`` for datasets given as (dataset_idx, count, label space).
+
+    Returns logits, labels and dataset_idx as FD-Shifts stored them (after the dtype cast).
+    """
+    rng = np.random.default_rng(seed)
+    idx = np.concatenate([np.full(count, i) for i, count, _ in blocks])
+    labels = np.concatenate([rng.integers(0, space, count) for _, count, space in blocks])
+    logits = rng.normal(size=(len(idx), C)) * 3
+    # make a good share of the in-distribution predictions right
+    known = labels < C
+    rows = np.flatnonzero(known & (rng.random(len(idx)) < 0.7))
+    logits[rows, labels[rows]] += 6
+    raw = np.column_stack([logits, labels, idx]).astype(dtype)
+    results = root / "test_results"
+    results.mkdir(parents=True)
+    np.savez_compressed(results / "raw_logits.npz", raw)
+    n = len(idx)
+    if m:
+        mc = (logits[:, :, None] + rng.normal(size=(n, C, m)) * 2).astype(dtype)
+        np.savez_compressed(results / "raw_logits_dist.npz", mc)
+        np.savez_compressed(results / "external_confids_dist.npz", rng.random((n, m)).astype(dtype))
+        np.savez_compressed(results / "external_confids.npz", rng.random(n).astype(dtype))
+    if d:
+        features = rng.normal(size=(n, d))
+        np.savez_compressed(
+            results / "encoded_output.npz", np.column_stack([features, idx]).astype(dtype)
+        )
+        train = np.column_stack([rng.normal(size=(30, d)), rng.integers(0, C, 30)])
+        np.savez_compressed(results / "train_features.npz", train.astype(dtype))
+    if config is not None:
+        (root / "hydra").mkdir()
+        (root / "hydra" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return raw[:, :-2].astype(np.float64), raw[:, -2].astype(np.int64), raw[:, -1].astype(np.int64)
+
+
+def expected_noise_names(noise: str, count: int) -> list[str]:
+    # FD-Shifts: rows reshaped (15, 5, -1) -> [:, k] is severity k + 1
+    per = count // 75
+    return [f"cor/{noise}/{(i // per) % 5 + 1}" for i in range(count)]
+
+
+def test_head_layout_every_sample_under_its_name(tmp_path):
+    config = head_config(
+        {"dataset": "corrupt_cifar10", "num_workers": 12},
+        in_class=["cifar10_1"],
+        new_class=["cifar100", "svhn", "tinyimagenet_resize"],
+    )
+    blocks = [
+        (0, 20, C),
+        (1, 40, C),
+        (2, 150, C),
+        (3, 12, C),
+        (4, 15, 100),
+        (5, 9, 10),
+        (6, 11, 200),
+    ]
+    logits, labels, idx = write_run(tmp_path / "run", config, blocks, m=3, d=4)
+    audit = from_fdshifts(tmp_path / "run")
+    names = {0: ["val"] * 20, 1: ["iid"] * 40, 2: expected_noise_names("corrupt_cifar10", 150),
+             3: ["shift/cifar10_1"] * 12, 4: ["ood/cifar100"] * 15, 5: ["ood/svhn"] * 9,
+             6: ["ood/tinyimagenet_resize"] * 11}  # fmt: skip
+    expected = np.concatenate([names[i] for i in range(7)])
+    np.testing.assert_array_equal(audit.test_set, expected)
+    assert (audit.test_set == "cor/corrupt_cifar10/3").sum() == 30
+    np.testing.assert_array_equal(audit.logits, logits)  # float16 values, exactly
+    assert audit.provenance["stored_dtype"] == "float16"
+    # ood samples: label unknown to the classifier, their own label kept (0-199 for tinyimagenet)
+    ood = np.char.startswith(expected.astype(str), "ood/")
+    np.testing.assert_array_equal(audit.label[ood], UNKNOWN_LABEL)
+    np.testing.assert_array_equal(audit.label[~ood], labels[~ood])
+    np.testing.assert_array_equal(audit.metadata["fdshifts_label"], labels)
+    assert audit.metadata["fdshifts_label"][idx == 6].max() > C  # a label beyond the classes
+    assert not audit.correct[ood].any()
+    # every other array FD-Shifts writes
+    assert audit.mc_logits.shape == (len(idx), C, 3) and audit.features.shape == (len(idx), 4)
+    assert audit.train_features.shape == (30, 4) and audit.train_labels.shape == (30,)
+    dist = np.load(tmp_path / "run/test_results/external_confids_dist.npz")["arr_0"]
+    np.testing.assert_allclose(audit.confidences["external_mc_mean"], dist.astype(float).mean(1))
+    assert audit.provenance["mc_confidences"] == ["external_mc_mean"]
+
+
+def test_head_noise_study_without_dataset_is_skipped(tmp_path):
+    # camelyon: the noise study is a dict with no dataset; FD-Shifts skips it in dataset_idx
+    config = head_config(None, in_class=["wilds_camelyon_ood_test"], new_class=[])
+    write_run(tmp_path / "run", config, [(0, 10, C), (1, 20, C), (2, 30, C)])
+    audit = from_fdshifts(tmp_path / "run")
+    assert audit.test_sets == ("val", "iid", "shift/wilds_camelyon_ood_test")
+    assert (audit.test_set == "shift/wilds_camelyon_ood_test").sum() == 30
+
+
+def test_v011_layout_and_float64(tmp_path):
+    sets = ["dermoscopyallcorrbrhigh", "dermoscopyallcorrgaunoilow"]
+    logits, labels, _ = write_run(
+        tmp_path / "run",
+        v011_config(sets),
+        [(0, 5, C), (1, 6, C), (2, 7, C), (3, 8, C)],
+        dtype=np.float64,
+    )
+    audit = from_fdshifts(tmp_path / "run" / "test_results")
+    expected = ["val"] * 5 + ["iid"] * 6 + [f"shift/{sets[0]}"] * 7 + [f"shift/{sets[1]}"] * 8
+    np.testing.assert_array_equal(audit.test_set, expected)
+    np.testing.assert_array_equal(audit.label, labels)
+    assert audit.provenance["stored_dtype"] == "float64"
+
+
+def test_without_val_tuning_iid_is_index_0(tmp_path):
+    config = head_config(
+        {"dataset": "corrupt_cifar10"}, in_class=[], new_class=["svhn"], val_tuning=False
+    )
+    write_run(tmp_path / "run", config, [(0, 10, C), (1, 75, C), (2, 4, 10)])
+    audit = from_fdshifts(tmp_path / "run")
+    assert (
+        list(audit.test_set[:10]) == ["iid"] * 10 and list(audit.test_set[-4:]) == ["ood/svhn"] * 4
+    )
+
+
+def test_noise_study_not_in_fdshifts_blocks_is_refused(tmp_path):
+    config = head_config({"dataset": "corrupt_cifar10"}, in_class=[], new_class=[])
+    write_run(tmp_path / "run", config, [(0, 10, C), (1, 10, C), (2, 76, C)])
+    with pytest.raises(AuditSetError, match="multiple of 75"):
+        from_fdshifts(tmp_path / "run")
+
+
+def test_unknown_label_only_on_ood_test_sets():
+    base = dict(sample_id=["a", "b"], logits=np.eye(2), class_names=["no", "yes"])
+    audit = AuditSet(test_set=["iid", "ood/svhn"], label=[0, UNKNOWN_LABEL], **base)
+    assert audit.correct.tolist() == [True, False]
+    with pytest.raises(AuditSetError, match=r"label -1 .* not in an ood/ test set"):
+        AuditSet(test_set=["iid", "shift/x"], label=[0, UNKNOWN_LABEL], **base)
+    with pytest.raises(AuditSetError, match="label out of range"):
+        AuditSet(test_set=["iid", "ood/svhn"], label=[0, -2], **base)
+
+
+def test_cli_imports_current_layout_without_names(tmp_path):
+    config = head_config({"dataset": "corrupt_cifar10"}, in_class=[], new_class=["cifar100"])
+    write_run(tmp_path / "run", config, [(0, 10, C), (1, 10, C), (2, 75, C), (3, 10, 100)])
+    result = CliRunner().invoke(
+        app, ["import", "fdshifts", str(tmp_path / "run"), "--out", str(tmp_path / "store")]
+    )
+    assert result.exit_code == 0, result.output
+    stored = load_audit(tmp_path / "store")
+    assert "ood/cifar100" in stored.test_sets and (stored.label == UNKNOWN_LABEL).sum() == 10
+
+
+@pytest.mark.parametrize(
+    ("config_file", "blocks", "expected"),
+    [
+        (
+            "cifar10_paper_sweep.config.yaml",
+            [(0, 5, C), (1, 6, C), (2, 75, C), (3, 4, 100), (4, 3, 10), (5, 2, 200)],
+            ["val", "iid", *[f"cor/corrupt_cifar10/{k}" for k in range(1, 6)],
+             "ood/cifar100", "ood/svhn", "ood/tinyimagenet_resize"],
+        ),
+        (
+            "camelyon_paper_sweep.config.yaml",
+            [(0, 5, 2), (1, 6, 2), (2, 7, 2)],
+            ["val", "iid", "shift/wilds_camelyon_ood_test"],
+        ),
+        (
+            "medshifts.config.yaml",
+            [(i, 3, 2) for i in range(8)],
+            ["val", "iid", "shift/dermoscopyallcorrbrhigh", "shift/dermoscopyallcorrbrhighhigh",
+             "shift/dermoscopyallcorrbrlow", "shift/dermoscopyallcorrbrlowlow",
+             "shift/dermoscopyallcorrgaunoilow", "shift/dermoscopyallcorrgaunoilowlow"],
+        ),
+    ],
+)  # fmt: skip
+def test_real_fdshifts_configs(tmp_path, shared_data, config_file, blocks, expected):
+    source = shared_data / "fdshifts_layout" / config_file
+    if not source.is_file():
+        pytest.skip(f"{source} not found")
+    root = tmp_path / "run"
+    write_run(root, None, blocks)
+    (root / "hydra").mkdir()
+    shutil.copy(source, root / "hydra" / "config.yaml")
+    audit = from_fdshifts(root)
+    assert sorted(audit.test_sets) == sorted(expected)
+    first = {name: int(np.flatnonzero(audit.test_set == name)[0]) for name in audit.test_sets}
+    assert sorted(first, key=first.get) == expected  # dataset_idx order
