@@ -146,3 +146,28 @@ def test_a_study_run_records_the_corruption_check_in_the_store_and_run_record(tm
     assert check["checked_change"]["gaussian_noise"]["3"] > 0.5
     record = json.loads((folder / "run.json").read_text())
     assert record["details"]["corruption_check"] == check
+
+
+def test_objective_names_are_checked_without_torch_and_match_the_registry():
+    import subprocess
+    import sys
+
+    from silentscope.models.objectives import OBJECTIVES
+    from silentscope.preflight import BUILTIN_OBJECTIVES, registered_objectives
+
+    assert sorted(BUILTIN_OBJECTIVES) == sorted(OBJECTIVES)
+    assert registered_objectives() == tuple(OBJECTIVES)  # the live registry once it is loaded
+    code = (
+        "import sys\n"
+        "from silentscope.preflight import check_names\n"
+        "try:\n"
+        "    check_names(datasets=['synthetic'], corruptions=['gausian_noise'], objectives=['confidnett'])\n"
+        "except ValueError as error:\n"
+        "    print(error)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert (
+        "did you mean 'confidnet'" in out.stdout and "did you mean 'gaussian_noise'" in out.stdout
+    )
+    assert out.stdout.strip().endswith("False"), out.stdout

@@ -11,6 +11,7 @@ this size) follow when the data is loaded, still before training
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,6 +20,27 @@ from silentscope.data.medmnist import MEDMNIST_INFO
 from silentscope.data.registry import DATASETS, unknown_dataset_message
 from silentscope.shifts.registry import get_corruption
 from silentscope.shifts.suite import DEFAULT, NONE, test_set_severities
+
+#: The objectives silentscope ships (``silentscope.models.objectives``), named here so that a
+#: typo is found without importing torch; a test keeps the two lists equal.
+BUILTIN_OBJECTIVES = ("ce", "dg", "confidnet", "devries", "bce")
+_OBJECTIVES_MODULE = "silentscope.models.objectives.base"
+
+
+def registered_objectives() -> tuple[str, ...]:
+    """Every objective name a run may use, without importing torch where it is not loaded.
+
+    An objective added with ``register_objective`` lives in the loaded objectives module, so
+    its live registry is read when that module is loaded; otherwise only the built-in
+    objectives can exist.
+
+    Examples
+    --------
+    >>> "confidnet" in registered_objectives()
+    True
+    """
+    module = sys.modules.get(_OBJECTIVES_MODULE)
+    return tuple(module.OBJECTIVES) if module is not None else BUILTIN_OBJECTIVES
 
 
 def _dataset_problem(name: str) -> str | None:
@@ -87,16 +109,8 @@ def check_names(
         problems += [_problem(get_corruption, n) for n in names if n not in (DEFAULT, NONE)]
     if severities is not None:
         problems.append(_problem(test_set_severities, list(severities)))
-    objectives = list(objectives)
-    if objectives:
-        # imported here, not above: torch is only needed when objectives are checked
-        from silentscope.models.objectives import OBJECTIVES
-
-        problems += [
-            unknown_name("objective", o, sorted(OBJECTIVES))
-            for o in objectives
-            if o not in OBJECTIVES
-        ]
+    known = registered_objectives()
+    problems += [unknown_name("objective", o, sorted(known)) for o in objectives if o not in known]
     if csfs is not None and csfs != "all":
         from silentscope.confidence import get_csf  # the CSF plug-ins load on first use
 
