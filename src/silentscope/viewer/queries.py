@@ -74,6 +74,8 @@ class FilterSpec:
     @classmethod
     def from_dict(cls, spec: dict | None) -> FilterSpec:
         """Build from a JSON-like dict; unknown keys are an error, not ignored."""
+        if spec is not None and not isinstance(spec, dict):
+            raise ValueError(f"a filter must be an object of fields, got {type(spec).__name__}")
         spec = dict(spec or {})
         unknown = set(spec) - set(cls.__dataclass_fields__)
         if unknown:
@@ -85,6 +87,9 @@ class FilterSpec:
                 if isinstance(spec[name], str) or not all(isinstance(v, str) for v in spec[name]):
                     raise ValueError(f"filter field {name!r} must be a list of names")
                 spec[name] = tuple(spec[name])
+        for name in ("correctness", "csf"):
+            if name in spec and not isinstance(spec[name], str | None):
+                raise ValueError(f"filter field {name!r} must be a name, got {spec[name]!r}")
         for name in ("confidence_min", "confidence_max"):
             if spec.get(name) is not None:
                 value = spec[name]

@@ -10,13 +10,14 @@ draws a stratified subsample (:func:`~silentscope.viewer.sampling.drawn_rows`, s
 ``/api/drawn``; ``/api/column/KEY?rows=drawn`` gives a column for those rows only), while
 filters, lasso hit-testing and statistics use every sample. The server listens on 127.0.0.1
 unless told otherwise, accepts only loopback ``Host`` headers there (against DNS
-rebinding), and state-changing requests must carry the ``X-Silentscope`` header, which a
-cross-site form cannot send.
+rebinding; :mod:`silentscope.viewer.guards`), and state-changing requests must carry the
+``X-Silentscope`` header, which a cross-site form cannot send. Request bodies are bounded
+(413 above :data:`~silentscope.viewer.bodies.MAX_BODY_BYTES`) and checked field by field in
+:mod:`silentscope.viewer.bodies`: malformed input is a 400 with one sentence, never a 500.
 """
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import webbrowser
@@ -27,14 +28,15 @@ import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from silentscope.viewer import queries
+from silentscope.viewer.bodies import MAX_BODY_BYTES, query_filter, route_body
 from silentscope.viewer.data import ViewerData
+from silentscope.viewer.guards import BodyLimit, BodyTooLarge, HostGuard
 from silentscope.viewer.payloads import bounds, column_bytes, drawn, meta, slice_list
 from silentscope.viewer.sampling import DEFAULT_MAX_DRAWN
 from silentscope.viewer.thumbnails import ThumbnailCache, ThumbnailUnavailable
@@ -50,12 +52,24 @@ async def index(request: Request) -> FileResponse:
     return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+async def _http_error(request: Request, exc) -> JSONResponse:
+    # Unknown paths and methods answer like the routes do: JSON with one sentence.
+    what = "no such page or API route" if exc.status_code == 404 else str(exc.detail)
+    return JSONResponse(
+        {"error": f"{what}: {request.method} {request.url.path}"}, status_code=exc.status_code
+    )
+
+
+_HTTP_ERRORS = {404: _http_error, 405: _http_error}
+
+
 def create_app(
     data: ViewerData,
     allowed_hosts=LOOPBACK_HOSTS,
     thumbnails: ThumbnailCache | None = None,
     warm_up_delay: float = 1.5,
     max_drawn: int = DEFAULT_MAX_DRAWN,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Starlette:
     """The viewer's ASGI app for ``data``.
 
@@ -69,6 +83,8 @@ def create_app(
         Seconds before the lazily read columns and the report terms are prepared in the background.
     max_drawn : int, default=50_000
         Above this many samples the page draws a stratified subsample of this size.
+    max_body_bytes : int, default=10 MiB
+        Larger request bodies are refused with HTTP 413.
     """
     if int(max_drawn) < 1:
         raise ValueError(f"max_drawn must be a positive number of points, got {max_drawn}")
@@ -100,21 +116,20 @@ def create_app(
                 return error(404, str(exc.args[0]) if exc.args else "not found")
             except FileExistsError as exc:
                 return error(409, str(exc))
-            except (ValueError, json.JSONDecodeError) as exc:
+            except ValueError as exc:  # bodies.py turns every malformed input into one
                 return error(400, str(exc))
+            except BodyTooLarge:
+                return error(
+                    413,
+                    f"the request body is larger than the viewer accepts ({max_body_bytes:,} bytes)",
+                )
 
         return endpoint
 
-    async def body_json(request: Request) -> dict:
-        raw = await request.body()
-        value = json.loads(raw or b"{}")
-        if not isinstance(value, dict):
-            raise ValueError("the request body must be a JSON object")
-        return value
+    async def body_json(request: Request, route: str) -> dict:
+        return route_body(route, await request.body())
 
-    def filter_from(value) -> np.ndarray:
-        if isinstance(value, str):
-            value = json.loads(value or "{}")
+    def filter_from(value: dict | None) -> np.ndarray:
         return queries.filter_mask(data, value)
 
     async def get_meta(request: Request):
@@ -135,8 +150,8 @@ def create_app(
         )
 
     async def post_filter(request: Request):
-        spec = await body_json(request)
-        mask = await run_in_threadpool(filter_from, spec.get("filter"))
+        spec = await body_json(request, "filter")
+        mask = await run_in_threadpool(filter_from, spec["filter"])
         return Response(
             queries.pack_mask(mask),
             media_type="application/octet-stream",
@@ -145,7 +160,7 @@ def create_app(
 
     async def post_selection(request: Request):
         selected = queries.unpack_mask(await request.body(), data.n_samples)
-        within = filter_from(request.query_params.get("filter", "{}"))
+        within = filter_from(query_filter(request.query_params.get("filter")))
         csf = request.query_params.get("csf") or None
         stats = await run_in_threadpool(
             queries.selection_stats, data, selected, within, csf, 40, False
@@ -153,25 +168,21 @@ def create_app(
         return JSONResponse(stats)
 
     async def post_risk_coverage(request: Request):
-        spec = await body_json(request)
-        mask = filter_from(spec.get("filter"))
-        return JSONResponse(
-            await run_in_threadpool(queries.risk_coverage, data, mask, spec.get("csf"))
-        )
+        spec = await body_json(request, "risk_coverage")
+        mask = filter_from(spec["filter"])
+        return JSONResponse(await run_in_threadpool(queries.risk_coverage, data, mask, spec["csf"]))
 
     async def post_failures(request: Request):
-        spec = await body_json(request)
-        mask = filter_from(spec.get("filter"))
-        k = int(spec.get("k", 8))
+        spec = await body_json(request, "failures")
+        mask = filter_from(spec["filter"])
         return JSONResponse(
-            await run_in_threadpool(queries.confident_failures, data, mask, spec.get("csf"), k)
+            await run_in_threadpool(queries.confident_failures, data, mask, spec["csf"], spec["k"])
         )
 
     async def post_representatives(request: Request):
-        spec = await body_json(request)
-        mask = filter_from(spec.get("filter"))
-        k = int(spec.get("k", 6))
-        return JSONResponse(await run_in_threadpool(queries.representatives, data, mask, k))
+        spec = await body_json(request, "representatives")
+        mask = filter_from(spec["filter"])
+        return JSONResponse(await run_in_threadpool(queries.representatives, data, mask, spec["k"]))
 
     async def get_sample(request: Request):
         return JSONResponse(data.sample(request.path_params["row"]))
@@ -227,8 +238,11 @@ def create_app(
         Route("/api/slice/{source:str}/{index:int}", guarded(get_slice_rows)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))]
-    return Starlette(routes=routes, middleware=middleware)
+    middleware = [
+        Middleware(HostGuard, allowed=list(allowed_hosts)),
+        Middleware(BodyLimit, max_bytes=max_body_bytes),
+    ]
+    return Starlette(routes=routes, middleware=middleware, exception_handlers=_HTTP_ERRORS)
 
 
 class DeferredApp:
@@ -273,7 +287,7 @@ class DeferredApp:
         self.error: BaseException | None = None
         self._page = Starlette(
             routes=[Route("/", index), Mount("/static", StaticFiles(directory=STATIC))],
-            middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))],
+            middleware=[Middleware(HostGuard, allowed=list(allowed_hosts))],
         )
 
     def start(self) -> threading.Thread:
