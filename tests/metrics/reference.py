@@ -129,3 +129,112 @@ def risk_at_coverage_loss(conf, loss, coverage) -> float:
         if c >= coverage - 1e-12:
             return r
     return sel[-1]
+
+
+# -- FD-Shifts' definitions, as loops over its ascending removal order (rc_stats_utils.py) ----
+def fd_points(conf, correct):
+    """FD-Shifts' RC points (descending coverage): remove samples by ascending confidence and
+    record a point whenever the next sample's confidence differs; coverage-0 point last."""
+    conf = np.asarray(conf, dtype=float)
+    res = 1 - np.asarray(correct, dtype=float)
+    n = conf.shape[0]
+    up = np.argsort(conf, kind="stable")
+    c, r = conf[up], res[up]
+    cov, sel, gen = [1.0], [r.sum() / n], [r.sum() / n]
+    for i in range(n - 1):
+        if c[i] != c[i + 1]:
+            kept = r[i + 1 :].sum()
+            cov.append((n - i - 1) / n)
+            sel.append(kept / (n - i - 1))
+            gen.append(kept / n)
+    return cov, sel, gen
+
+
+def fd_dominant(conf, correct):
+    """Dominant points as FD-Shifts finds them: ROC convex hull with an extra (2, -1) point."""
+    from scipy.spatial import ConvexHull
+    from sklearn.metrics import roc_curve
+
+    cov, _, _ = fd_points(conf, correct)
+    m = len(cov) + 1  # with the coverage-0 point
+    correct = np.asarray(correct, dtype=float)
+    if correct.sum() in (0, len(correct)):
+        mask = np.zeros(m, dtype=bool)
+        mask[-1] = True
+        return mask[::-1][:-1]
+    fpr, tpr, _ = roc_curve(correct, np.asarray(conf, dtype=float), drop_intermediate=False)
+    if m == 2:
+        return np.array([True])
+    pts = np.column_stack((np.append(fpr, 2.0), np.append(tpr, -1.0)))
+    idx = ConvexHull(pts).vertices
+    idx = idx[(idx != 0) & (idx != m)]
+    mask = np.zeros(m, dtype=bool)
+    mask[idx] = True
+    return mask[::-1][:-1]  # descending coverage, without the coverage-0 point
+
+
+def mixture_integral(cov, gen, lo=0.0, hi=1.0):
+    """Numerical quadrature of g(c) / c, g linear between points and from the origin."""
+    from scipy.integrate import quad
+
+    xs = np.concatenate(([0.0], np.sort(cov)))
+    ys = np.concatenate(([0.0], np.asarray(gen)[np.argsort(cov)]))
+    total = 0.0
+    for i in range(len(xs) - 1):
+        a, b = max(xs[i], lo), min(xs[i + 1], hi)
+        if b <= a:
+            continue
+        if i == 0:
+            total += ys[1] / xs[1] * (b - a)
+            continue
+
+        def risk(x, i=i):
+            return np.interp(x, xs[i : i + 2], ys[i : i + 2]) / x
+
+        total += quad(risk, a, b, epsabs=1e-13, epsrel=1e-12)[0]
+    return total
+
+
+def fd_aurc_achievable(conf, correct):
+    cov, _, gen = fd_points(conf, correct)
+    mask = fd_dominant(conf, correct)
+    return mixture_integral(np.asarray(cov)[mask], np.asarray(gen)[mask])
+
+
+def fd_aurc_ba(conf, correct, labels):
+    conf = np.asarray(conf, dtype=float)
+    res = 1 - np.asarray(correct, dtype=float)
+    labels = np.asarray(labels)
+    classes = sorted(set(labels.tolist()))
+    n = conf.shape[0]
+    up = np.argsort(conf, kind="stable")
+    cov, risk = [], []
+    for k in range(n):  # accept the n - k most confident once a group boundary is passed
+        if k > 0 and conf[up[k - 1]] == conf[up[k]]:
+            continue
+        kept = up[k:]
+        rates = []
+        for c in classes:
+            members = kept[labels[kept] == c]
+            rates.append(res[members].mean() if members.size else 0.0)
+        cov.append((n - k) / n)
+        risk.append(float(np.mean(rates)))
+    cov.append(0.0)
+    risk.append(risk[-1])
+    return trapezoid(cov[::-1], risk[::-1])
+
+
+def fd_augrc_ba(conf, correct, labels):
+    conf = np.asarray(conf, dtype=float)
+    res = 1 - np.asarray(correct, dtype=float)
+    labels = np.asarray(labels)
+    n = conf.shape[0]
+    classes, counts = np.unique(labels, return_counts=True)
+    size = dict(zip(classes.tolist(), counts.tolist(), strict=True))
+    weight = np.array([n / (len(classes) * size[y]) for y in labels.tolist()])
+    cov, gen = [0.0], [0.0]
+    for t in sorted(set(conf.tolist()), reverse=True):
+        accepted = conf >= t
+        cov.append(accepted.sum() / n)
+        gen.append((weight * res)[accepted].sum() / n)
+    return trapezoid(cov, gen)

@@ -49,7 +49,7 @@ DEFAULT_CLASSIFICATION_METRICS = tuple(
 #: Metrics that compare a confidence with accuracy: computed only for CSFs whose value is a
 #: probability of being correct (``ConfidenceScorer.probability_valued``), never reported as
 #: undefined for the others (``settings["not_computed"]`` lists them).
-PROBABILITY_METRICS = ("ece",)
+PROBABILITY_METRICS = ("ece", "mce", "fail_nll")
 
 
 def evaluate(

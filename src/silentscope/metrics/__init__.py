@@ -11,8 +11,10 @@ statistics the analyses share: the Wilson interval of an error rate and Benjamin
 FDR control, used by both slice discovery and subgroup analysis.
 """
 
+from .achievable import aurc_achievable, aurc_partial, e_aurc_achievable
+from .balanced_fdshifts import augrc_ba, aurc_ba
 from .bootstrap import BOOTSTRAP_METRICS, BootstrapResult, bootstrap_ci
-from .calibration import ece, top_label_ece
+from .calibration import ece, fail_nll, mce, top_label_ece
 from .classification import accuracy, balanced_accuracy, brier, nll
 from .classification_bootstrap import (
     CLASSIFICATION_BOOTSTRAP_METRICS,
@@ -32,10 +34,15 @@ from .risk_coverage import (
 from .roc import aupr_error, aupr_success, auroc_f, fpr_at_95_tpr
 from .selective import (
     SelectiveResult,
+    TunedSelectiveResult,
     coverage_at_risk,
+    min_risk_at_95_coverage,
+    min_risk_at_coverage,
+    risk_at_95_coverage,
     risk_at_coverage,
     selective_risk_coverage,
     selective_threshold,
+    validation_tuned_risk_coverage,
 )
 
 __all__ = [
@@ -45,13 +52,18 @@ __all__ = [
     "MetricSpec",
     "RiskCoverageCurve",
     "SelectiveResult",
+    "TunedSelectiveResult",
     "accuracy",
     "aupr_error",
     "aupr_success",
     "aurc",
+    "aurc_achievable",
+    "aurc_ba",
     "aurc_balanced",
+    "aurc_partial",
     "auroc_f",
     "augrc",
+    "augrc_ba",
     "augrc_balanced",
     "balanced_accuracy",
     "bootstrap_ci",
@@ -60,14 +72,21 @@ __all__ = [
     "brier",
     "coverage_at_risk",
     "e_aurc",
+    "e_aurc_achievable",
     "e_augrc",
     "ece",
+    "fail_nll",
     "fpr_at_95_tpr",
     "get_metric",
     "legacy_aurc",
+    "mce",
+    "min_risk_at_95_coverage",
+    "min_risk_at_coverage",
     "nll",
+    "risk_at_95_coverage",
     "risk_at_coverage",
     "selective_risk_coverage",
     "selective_threshold",
+    "validation_tuned_risk_coverage",
     "top_label_ece",
 ]

@@ -6,7 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from . import calibration, classification, risk_coverage, roc
+from . import (
+    achievable,
+    balanced_fdshifts,
+    calibration,
+    classification,
+    risk_coverage,
+    roc,
+    selective,
+)
 
 MetricKind = Literal["failure_detection", "classification"]
 
@@ -66,7 +74,23 @@ METRICS: dict[str, MetricSpec] = {
         _fd("fpr_at_95_tpr", roc.fpr_at_95_tpr, False, "FPR@95%TPR", 100),
         _fd("aupr_success", roc.aupr_success, True, "AUPR-success", 100),
         _fd("aupr_error", roc.aupr_error, True, "AUPR-error", 100),
+        _fd("aurc_achievable", achievable.aurc_achievable, False, "AURC (achievable)", 1000),
+        _fd("e_aurc_achievable", achievable.e_aurc_achievable, False, "E-AURC (achievable)", 1000),
+        _fd("aurc_partial", achievable.aurc_partial, False, "AURC (coverage 0.5-1)", 1000),
+        # FD-Shifts' balanced definitions, under their own names (not aurc_balanced's).
+        _fd("aurc_ba", balanced_fdshifts.aurc_ba, False, "AURC-BA (FD-Shifts)", 1000, True),
+        _fd("augrc_ba", balanced_fdshifts.augrc_ba, False, "AUGRC-BA (FD-Shifts)", 1000, True),
+        _fd("risk_at_95_coverage", selective.risk_at_95_coverage, False, "Risk@95%cov", 100),
+        _fd(
+            "min_risk_at_95_coverage",
+            selective.min_risk_at_95_coverage,
+            False,
+            "Min-risk@95%cov (FD-Shifts)",
+            100,
+        ),
         _fd("ece", calibration.ece, False, "ECE", 100),
+        _fd("mce", calibration.mce, False, "MCE", 100),
+        _fd("fail_nll", calibration.fail_nll, False, "fail-NLL", 1),
         _clf("top_label_ece", calibration.top_label_ece, False, "Top-label ECE", 100),
         _clf("nll", classification.nll, False, "NLL", 1),
         _clf("brier", classification.brier, False, "Brier", 1),
