@@ -76,12 +76,19 @@ def run(
             written = write_results(study_dir)
             console.print(f"[green]results[/] in {study_dir / 'results'} ({len(written)} files)")
             _print_summary(study_dir)
+        for busy in outcome.busy:
+            console.print(
+                f"[yellow]{busy.run_id} was not run here: it is {busy.error}[/]; "
+                "run the study again once that process has finished",
+                highlight=False,
+            )
         if failures:
             console.print(
                 f"[red]{len(failures)} run(s) failed[/] (details in {study_dir / 'failed'}):"
             )
             for run_id, error in failures.items():
                 console.print(f"  {run_id}: {error}")
+        if failures or outcome.busy:
             raise typer.Exit(code=1)
 
 

@@ -18,6 +18,7 @@ from silentscope.study.runs import (
     FAILED,
     RUN_RECORD,
     RUNS,
+    RunLocks,
     RunOutcome,
     clean_stale,
     degenerate_warning,
@@ -41,6 +42,11 @@ class StudyOutcome:
         return [o for o in self.outcomes if o.status == "failed"]
 
     @property
+    def busy(self) -> list[RunOutcome]:
+        """Runs left to another live process running the same study."""
+        return [o for o in self.outcomes if o.status == "busy"]
+
+    @property
     def done(self) -> list[RunOutcome]:
         return [o for o in self.outcomes if o.status in ("done", "skipped")]
 
@@ -59,6 +65,8 @@ def run_study(
     A study interrupted at any point resumes where it stopped: finished runs (same
     specification) are skipped, half-written ones are redone, failed ones are retried.
     A failing run is recorded in ``failed/<run_id>.json`` and does not stop the others.
+    A run that another live process is running (its lock in ``runs/.<run_id>.lock``) is
+    left to it and reported ``busy``; the locks of a killed study are taken over.
     """
     check_study(spec)  # a typo fails here, once, before any run starts
     console = console or Console()
@@ -66,13 +74,35 @@ def run_study(
     for note in corruption_notes(spec):
         console.print(f"[yellow]warning:[/] {note}", soft_wrap=True, highlight=False)
     study_dir = Path(study_dir)
+    locks = RunLocks(study_dir)
+    try:
+        return _run_locked(spec, study_dir, locks, executor, restart, console, live)
+    finally:
+        locks.release_all()
+
+
+def _run_locked(
+    spec: StudySpec,
+    study_dir: Path,
+    locks: RunLocks,
+    executor: ExecutorSpec | None,
+    restart: bool,
+    console: Console,
+    live: bool,
+) -> StudyOutcome:
+    runs = spec.runs()
     if restart and study_dir.exists():
+        for run in runs:
+            if holder := locks.acquire(run.run_id):
+                raise ValueError(
+                    f"cannot --restart {study_dir}: run {run.run_id} is {holder}; "
+                    "stop that process first"
+                )
+        locks.release_all()
         for sub in (RUNS, FAILED):
             shutil.rmtree(study_dir / sub, ignore_errors=True)
     write_study_spec(study_dir, spec)
     (study_dir / RUNS).mkdir(exist_ok=True)
-    clean_stale(study_dir)
-    runs = spec.runs()
     outcomes = {run.run_id: RunOutcome(run.run_id, "pending") for run in runs}
     todo = []
     for run in runs:
@@ -82,8 +112,12 @@ def run_study(
             outcomes[run.run_id] = RunOutcome(
                 run.run_id, "skipped", folder=str(folder), warning=degenerate_warning(record)
             )
+        elif holder := locks.acquire(run.run_id):
+            outcomes[run.run_id] = RunOutcome(run.run_id, "busy", error=holder)
+            console.print(f"[yellow]{run.run_id} is {holder}: left to it[/]", highlight=False)
         else:
             todo.append(run)
+    clean_stale(study_dir, set(locks.held))  # only the leftovers of runs this process holds
     started = time.time()
 
     def on_done(result: dict) -> None:
@@ -159,6 +193,8 @@ class _ProgressView:
                     status, detail = "[cyan]running[/]", stage
             elif status == "failed":
                 status, detail = "[red]failed[/]", outcome.error or ""
+            elif status == "busy":
+                status, detail = "[yellow]busy[/]", outcome.error or ""
             elif status == "done":
                 status, detail = "[green]done[/]", f"{outcome.seconds:.1f} s"
             elif status == "skipped":

@@ -103,6 +103,12 @@ class ExecutorSpec(_Strict):
     address: str | None = None
     cpus_per_run: float = Field(default=1.0, gt=0)
     gpus_per_run: float = Field(default=0.0, ge=0)
+    retries: int = Field(
+        default=1,
+        ge=0,
+        description="Times a run whose worker died (killed, out of memory) is started again "
+        "before it is recorded in failed/; a run that raises is not retried.",
+    )
 
 
 class StudySpec(_Strict):
