@@ -84,7 +84,9 @@ class FilterSpec:
             )
         for name in ("test_sets", "classes", "predicted"):
             if spec.get(name) is not None:
-                if isinstance(spec[name], str) or not all(isinstance(v, str) for v in spec[name]):
+                if not isinstance(spec[name], list | tuple) or not all(
+                    isinstance(v, str) for v in spec[name]
+                ):
                     raise ValueError(f"filter field {name!r} must be a list of names")
                 spec[name] = tuple(spec[name])
         for name in ("correctness", "csf"):
