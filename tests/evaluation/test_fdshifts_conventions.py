@@ -15,6 +15,7 @@ import pytest
 
 from silentscope.audit import UNKNOWN_LABEL, AuditSet
 from silentscope.evaluation import evaluate
+from silentscope.study.results import ood_caption
 
 C, M = 4, 7
 
@@ -132,6 +133,9 @@ def test_ood_all_iid_convention(audit):
     expected = brute_aurc(probs.max(axis=1)[keep], audit.correct[keep])
     assert row["value"] == pytest.approx(expected, abs=1e-9)
     assert "every iid sample" in result.settings["ood_convention"]["definition"]
+    # study tables and the report say how ood/ sets were judged, from the rows' notes
+    assert "every iid sample" in ood_caption(result.table)
+    assert ood_caption(result.table[result.table["test_set_kind"] != "ood"]) == ""
     # classification metrics need known classes: undefined, with the reason
     accuracy = result.classification.query("test_set == 'ood/svhn' and metric == 'accuracy'")
     assert (

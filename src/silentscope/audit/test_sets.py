@@ -25,6 +25,21 @@ IID = "iid"
 #: The label of a new-class sample (test sets of kind ``ood``): a class the classifier does
 #: not know, so its prediction is always wrong. Allowed on ``ood/`` test sets only.
 UNKNOWN_LABEL = -1
+#: How a sample with :data:`UNKNOWN_LABEL` is named wherever a class name is shown.
+UNKNOWN_CLASS_NAME = "unknown (new class)"
+
+
+def label_name(class_names, label: int) -> str:
+    """The class name of a label; :data:`UNKNOWN_CLASS_NAME` for a new-class sample (never a wrap-around).
+
+    Examples
+    --------
+    >>> label_name(["no", "yes"], 1), label_name(["no", "yes"], UNKNOWN_LABEL)
+    ('yes', 'unknown (new class)')
+    """
+    return UNKNOWN_CLASS_NAME if int(label) < 0 else str(class_names[int(label)])
+
+
 SHIFT_KINDS = ("cor", "acq", "man", "sub", "prev", "ood", "shift")
 
 _VALUE = r"[A-Za-z0-9_.+\-<>=,: ]+"

@@ -20,6 +20,7 @@ from jinja2 import Template
 from silentscope import __version__
 from silentscope.audit.auditset import AuditSet
 from silentscope.audit.store import MANIFEST, list_artifacts, load_audit, read_artifact
+from silentscope.audit.test_sets import label_name
 from silentscope.data.refs import read_image_ref
 from silentscope.report import figures
 from silentscope.report.thumbnails import thumbnail_data_uri
@@ -472,7 +473,7 @@ def _gallery(
         except (OSError, KeyError, ValueError) as error:
             cards.append(f"<div class='card warn'>{html.escape(str(error))}</div>")
             continue
-        label = audit.class_names[audit.label[row]]
+        label = label_name(audit.class_names, audit.label[row])  # -1: a new-class sample
         predicted = audit.class_names[audit.predictions[row]]
         cards.append(
             f"<div class='card'><img src='{source}' alt='{html.escape(audit.sample_id[row])}'>"

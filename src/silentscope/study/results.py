@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from silentscope.audit.shift_change import NEGLIGIBLE_CHANGE, is_negligible_shift
+from silentscope.evaluation.correctness import OOD_DEFINITIONS
 from silentscope.evaluation.kinds import is_test_set, kind_caption, kind_means
 from silentscope.study.pipelines import EVALUATION_FILE
 from silentscope.study.runs import FAILED, RUN_RECORD, RUNS
@@ -133,7 +134,24 @@ def kinds_caption(long: pd.DataFrame) -> str:
     """What the averaged kind columns hold, e.g. ``cor = mean over 10 corruption test sets (...)``."""
     sets = per_test_set_rows(long).drop_duplicates(["dataset", "test_set"])
     counts = kind_means(sets.assign(one=1.0), by=["dataset"], value="one")
-    return kind_caption(counts, "dataset")
+    return "; ".join(filter(None, [kind_caption(counts, "dataset"), ood_caption(long)]))
+
+
+def ood_caption(long: pd.DataFrame) -> str:
+    """How the ood/ test sets were judged (read from the rows' notes), empty when there are none.
+
+    Examples
+    --------
+    >>> long = pd.DataFrame({"test_set_kind": ["ood"], "note": [
+    ...     "judged on 9 correctly classified iid samples + 3 ood samples (each a failure; ood_convention='fdshifts')"]})
+    >>> ood_caption(long)[:60]
+    'ood: an ood/ test set is evaluated on the correctly classifi'
+    """
+    if "test_set_kind" not in long or "note" not in long:
+        return ""
+    notes = long.loc[long["test_set_kind"] == "ood", "note"].dropna().astype(str)
+    found = sorted(set(notes.str.extract(r"ood_convention='(\w+)'")[0].dropna()))
+    return "; ".join(f"ood: {OOD_DEFINITIONS[name]}" for name in found if name in OOD_DEFINITIONS)
 
 
 def seeds_phrase(table: pd.DataFrame) -> str:

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from silentscope.audit.columns import CONFIDENCE_PREFIX, METADATA_PREFIX, prefixed
 from silentscope.audit.jsonsafe import json_safe
 from silentscope.audit.store import ARTIFACTS, SAMPLES, list_artifacts, read_artifact, read_manifest
-from silentscope.audit.test_sets import parse_test_set, test_set_sort_key
+from silentscope.audit.test_sets import label_name, parse_test_set, test_set_sort_key
 from silentscope.audit.validation import AuditSetError
 from silentscope.viewer.arrow import arrow_numbers
 from silentscope.viewer.artifacts import (
@@ -192,7 +192,7 @@ class ViewerData:
             "row": row,
             "sample_id": self.sample_id[row].as_py(),
             "test_set": self.test_set_names[self.test_set_codes[row]],
-            "label": self.class_names[self.label[row]],
+            "label": label_name(self.class_names, self.label[row]),  # -1: a new-class sample
             "prediction": self.class_names[self.prediction[row]],
             "correct": bool(self.correct[row]),
             "confidences": {name: float(values[row]) for name, values in self.confidences.items()},
