@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from silentscope.audit import AuditSet, AuditSetError
-from silentscope.audit.store import read_artifact, save_audit, write_artifact
+from silentscope.audit.store import delete_artifacts, read_artifact, save_audit, write_artifact
 from silentscope.viewer.data import load_viewer_data
 from silentscope.viewer.prepare import prepare_store
 
@@ -65,8 +65,7 @@ def test_columns_kinds_and_lazy_strings(tmp_path):
 def test_without_cached_confidences_the_softmax_response_and_external_ones_are_shown(tmp_path):
     store = _store(tmp_path)
     prepare_store(store, method="pca")
-    for name in ("viewer_confidences.parquet", "viewer_confidences_info.json"):
-        (store / "artifacts" / name).unlink()
+    delete_artifacts(store, ["viewer_confidences", "viewer_confidences_info"])
     data = load_viewer_data(store)
     assert list(data.confidences) == ["MSR", "ext:deepgamblers"]
     from silentscope.audit.store import load_audit

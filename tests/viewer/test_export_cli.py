@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 from typer.testing import CliRunner
 
+from silentscope.audit.store import delete_artifacts, list_artifacts
 from silentscope.cli import app
 from silentscope.viewer.export import export_html
 
@@ -64,15 +65,12 @@ def test_view_command_exports(tmp_path, synthetic):
 def test_view_command_computes_and_caches_what_is_missing(tmp_path, synthetic):
     store = tmp_path / "store"
     shutil.copytree(synthetic[0], store)
-    for name in ("embedding.parquet", "embedding_info.json", "viewer_confidences.parquet"):
-        (store / "artifacts" / name).unlink()
+    delete_artifacts(store, ["embedding", "embedding_info", "viewer_confidences"])
     result = CliRunner().invoke(
         app, ["view", str(store), "--method", "pca", "--export", str(tmp_path / "v.html")]
     )
     assert result.exit_code == 0, result.output
-    assert {"embedding.parquet", "viewer_confidences.parquet"} <= {
-        p.name for p in (store / "artifacts").iterdir()
-    }
+    assert {"embedding", "viewer_confidences"} <= set(list_artifacts(store))
 
 
 def test_view_command_errors_are_one_sentence(tmp_path):

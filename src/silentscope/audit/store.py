@@ -12,10 +12,13 @@ Layout of a store folder::
     train_features.npy   (N_train, D) and train_labels.npy, optional
     mc_confidences.<i>.npy  (N, M) per MC external confidence, optional; the manifest's
                          ``mc_confidences`` maps each name to its file
-    artifacts/           analysis results added later (slices, subgroups, embeddings)
+    artifacts/           analysis results added later, each command's as one commit
+                         (see :mod:`silentscope.audit.artifacts`)
 
-A write goes to a temporary sibling folder that is renamed into place at the end, so a
-killed write leaves the previous store (or nothing), never a half-written one.
+A write goes to a temporary sibling folder (``.NAME.tmp-HOST-PID-RANDOM``) that replaces the
+store in one step at the end (on Linux; elsewhere the old store is moved aside first), so a
+killed write leaves the previous store, never a half-written one; the next write of the store
+removes such leftovers once their writer is dead.
 """
 
 from __future__ import annotations
@@ -24,13 +27,23 @@ import datetime as _dt
 import json
 import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from silentscope import __version__
+from silentscope.audit import atomic
+from silentscope.audit.artifacts import (
+    ARTIFACTS,
+    artifact_path,
+    delete_artifacts,
+    list_artifacts,
+    published_artifacts,
+    read_artifact,
+    write_artifact,
+    write_artifacts,
+)
 from silentscope.audit.columns import CONFIDENCE_PREFIX, METADATA_PREFIX, prefixed
 from silentscope.audit.integrity import check_store_files, sha256_file
 from silentscope.audit.jsonsafe import json_safe
@@ -54,7 +67,6 @@ if TYPE_CHECKING:
 # pandas (and AuditSet, which needs it) are imported where used: reading a manifest or an
 # artifact list must not cost pandas' import, e.g. when the viewer reopens a store.
 
-ARTIFACTS = "artifacts"
 _ARRAYS = ARRAY_NAMES
 _SAMPLE_TEXT_COLUMNS = ("text", "image_ref", "shift_params")
 
@@ -95,11 +107,15 @@ def save_audit(audit: AuditSet, path: str | os.PathLike, *, overwrite: bool = Fa
             f"{path} exists and is not an audit store; choose another output folder"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    # Leftovers of killed writes of this store (see atomic.remove_stale for which are stale).
+    atomic.remove_stale(path.parent, f".{path.name}")
+    if path.exists():
+        atomic.remove_stale(path.parent, f".{path.name}.old")
+    tmp = path.parent / atomic.temporary_name(f".{path.name}")
     tmp.mkdir()
     try:
         _write_store(audit, tmp)
-        _replace_folder(tmp, path)
+        atomic.exchange_folders(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -392,74 +408,6 @@ def set_metadata_roles(store: str | os.PathLike, roles: dict[str, str]) -> dict[
     return recorded
 
 
-# ---------------------------------------------------------------------- artifacts
-def write_artifact(
-    store: str | os.PathLike, name: str, value: pd.DataFrame | np.ndarray | dict
-) -> Path:
-    """Save an analysis result inside a store, atomically (DataFrame, array or JSON dict).
-
-    The artifact ``name`` (letters, digits, ``_``, ``-``, ``.``) is replaced if it exists.
-    """
-    import pandas as pd
-
-    store = Path(store)
-    read_manifest(store)
-    if not name or any(not (ch.isalnum() or ch in "_-.") for ch in name) or name.startswith("."):
-        raise ValueError(f"artifact name {name!r} may only hold letters, digits, '_', '-' and '.'")
-    folder = store / ARTIFACTS
-    folder.mkdir(exist_ok=True)
-    for old in folder.glob(f"{name}.*"):
-        if old.stem == name:
-            old.unlink()
-    if isinstance(value, pd.DataFrame):
-        target, writer = folder / f"{name}.parquet", lambda p: value.to_parquet(p, index=False)
-    elif isinstance(value, np.ndarray):
-        target, writer = folder / f"{name}.npy", lambda p: _save_npy(p, value)
-    elif isinstance(value, dict):
-        target, writer = (
-            folder / f"{name}.json",
-            lambda p: p.write_text(json.dumps(json_safe(value), indent=2)),
-        )
-    else:
-        raise TypeError(f"artifacts are DataFrames, arrays or dicts, got {type(value).__name__}")
-    tmp = folder / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        writer(tmp)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return target
-
-
-def read_artifact(store: str | os.PathLike, name: str):
-    """Read an artifact written by :func:`write_artifact`; a clear error if it is absent."""
-    folder = Path(store) / ARTIFACTS
-
-    def read_parquet(path):
-        import pandas as pd
-
-        return pd.read_parquet(path)
-
-    for suffix, reader in (
-        (".parquet", read_parquet),
-        (".npy", lambda p: np.load(p, allow_pickle=False)),
-        (".json", lambda p: json.loads(Path(p).read_text())),
-    ):
-        candidate = folder / f"{name}{suffix}"
-        if candidate.is_file():
-            return reader(candidate)
-    available = ", ".join(list_artifacts(store)) or "none"
-    raise FileNotFoundError(f"store {store} has no artifact {name!r} (available: {available})")
-
-
-def list_artifacts(store: str | os.PathLike) -> list[str]:
-    folder = Path(store) / ARTIFACTS
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-
-
 # ---------------------------------------------------------------------- helpers
 def _file_entry(path: Path) -> dict[str, Any]:
     return {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
@@ -484,12 +432,19 @@ def _fsync_folder(folder: Path) -> None:
                 os.fsync(handle.fileno())
 
 
-def _replace_folder(new: Path, target: Path) -> None:
-    """Move ``new`` to ``target``; an existing target is moved aside first and removed after."""
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(target, old)
-    os.replace(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+__all__ = [
+    "ARTIFACTS",
+    "MANIFEST",
+    "SAMPLES",
+    "artifact_path",
+    "delete_artifacts",
+    "list_artifacts",
+    "load_audit",
+    "published_artifacts",
+    "read_artifact",
+    "read_manifest",
+    "save_audit",
+    "set_metadata_roles",
+    "write_artifact",
+    "write_artifacts",
+]

@@ -71,7 +71,7 @@ def predictor(
 
     Example: silentscope predictor audit_store -m age -m sex --flip --objective f1
     """
-    from silentscope.audit.store import load_audit, write_artifact
+    from silentscope.audit.store import load_audit, write_artifacts
     from silentscope.predictor import run_predictor
 
     with user_errors():
@@ -94,8 +94,7 @@ def predictor(
                 random_state=seed,
                 on_step=status.update,
             )
-        for name, value in report.artifacts(audit).items():
-            write_artifact(store, name, value)
+        write_artifacts(store, report.artifacts(audit))  # one commit, as one result
     print_report(report)
 
 

@@ -103,7 +103,7 @@ def subgroups(
 
     Example: silentscope subgroups audit_store -a age -a sex --bins age=40,65 --per-class --plot forest.png
     """
-    from silentscope.audit.store import load_audit, write_artifact
+    from silentscope.audit.store import load_audit, write_artifacts
     from silentscope.subgroups import analyze_subgroups, forest_plot
 
     with user_errors():
@@ -124,9 +124,8 @@ def subgroups(
             pool=pool,
             keep_label_derived=keep_label_derived,
         )
-        for name, table in result.artifacts().items():
-            write_artifact(store, name, table)
-        write_artifact(store, "subgroups_settings", result.settings)
+        # One commit: a kill leaves the previous run's tables or this run's, never a mix.
+        write_artifacts(store, {**result.artifacts(), "subgroups_settings": result.settings})
         if plot is not None:
             if plot.suffix.lower() not in (".png", ".svg"):
                 raise ValueError(f"--plot {plot} must end in .png or .svg")

@@ -40,14 +40,14 @@ def save_evaluation(
 
     In the store: ``evaluation`` (the table), ``evaluation.classification`` and
     ``evaluation.info`` (unavailable CSFs with reasons, parameters, settings, the
-    classifier's health). In a folder:
+    classifier's health), published together as one commit. In a folder:
     ``evaluation.csv`` / ``.parquet`` (each with its ``.classification`` sibling) and
     ``evaluation.json``, as ``formats`` says.
     """
     chosen = parse_formats(formats)
     if out is None:
         from silentscope.audit.jsonsafe import json_safe
-        from silentscope.audit.store import write_artifact
+        from silentscope.audit.store import write_artifacts
 
         info = {
             "unavailable": result.unavailable,
@@ -56,11 +56,15 @@ def save_evaluation(
             "health": None if result.health is None else result.health.to_dict(),
         }
         info = json_safe(info)
-        return [
-            write_artifact(store, "evaluation", result.table),
-            write_artifact(store, "evaluation.classification", result.classification),
-            write_artifact(store, "evaluation.info", info),
-        ]
+        # One commit: a kill leaves the previous evaluation or this one, never a mix.
+        return write_artifacts(
+            store,
+            {
+                "evaluation": result.table,
+                "evaluation.classification": result.classification,
+                "evaluation.info": info,
+            },
+        )
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} is a file; pass a folder for the result files")

@@ -64,7 +64,7 @@ class SliceReport:
         ``silentscope view`` and the HTML report read), ``slices_candidates`` and
         ``slices_settings`` (with the notes and timings).
         """
-        from silentscope.audit.store import write_artifact
+        from silentscope.audit.store import write_artifacts
 
         tables = {
             ARTIFACT: self.slices,
@@ -72,8 +72,7 @@ class SliceReport:
             f"{ARTIFACT}_candidates": self.candidates,
             f"{ARTIFACT}_settings": {**self.settings, "notes": self.notes, "timings": self.timings},
         }
-        for name, table in tables.items():
-            write_artifact(store, name, table)
+        write_artifacts(store, tables)  # one commit: never a mix of two runs' tables
         return list(tables)
 
     def to_frame(self) -> pd.DataFrame:

@@ -26,7 +26,13 @@ import pyarrow.parquet as pq
 
 from silentscope.audit.columns import CONFIDENCE_PREFIX, METADATA_PREFIX, prefixed
 from silentscope.audit.jsonsafe import json_safe
-from silentscope.audit.store import ARTIFACTS, SAMPLES, list_artifacts, read_artifact, read_manifest
+from silentscope.audit.store import (
+    SAMPLES,
+    artifact_path,
+    list_artifacts,
+    read_artifact,
+    read_manifest,
+)
 from silentscope.audit.test_sets import label_name, parse_test_set, test_set_sort_key
 from silentscope.audit.validation import AuditSetError
 from silentscope.viewer.arrow import arrow_numbers
@@ -230,8 +236,8 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
 
 
 def _artifact_table(store: Path, name: str, columns: list[str] | None = None) -> pa.Table | None:
-    path = store / ARTIFACTS / f"{name}.parquet"
-    return _read_parquet(path, columns) if path.is_file() else None
+    path = artifact_path(store, name)  # only published artifacts (see audit.artifacts)
+    return _read_parquet(path, columns) if path is not None and path.suffix == ".parquet" else None
 
 
 def samples_fingerprint(manifest: dict) -> str | None:
@@ -549,9 +555,7 @@ def load_viewer_data(
     )
     cached = None
     if CONFIDENCES_ARTIFACT in names:
-        confidence_names = pq.read_schema(
-            store / ARTIFACTS / f"{CONFIDENCES_ARTIFACT}.parquet"
-        ).names
+        confidence_names = pq.read_schema(artifact_path(store, CONFIDENCES_ARTIFACT)).names
         wanted = _fresh_columns(
             cache_info, fingerprint, [c for c in confidence_names if c != "sample_id"]
         )

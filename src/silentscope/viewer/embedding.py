@@ -36,12 +36,12 @@ from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from silentscope.audit.artifacts import read_artifact_file
 from silentscope.audit.store import (
     SAMPLES,
-    list_artifacts,
-    read_artifact,
+    published_artifacts,
     read_manifest,
-    write_artifact,
+    write_artifacts,
 )
 from silentscope.viewer.artifacts import EMBEDDING_ARTIFACT, EMBEDDING_INFO_ARTIFACT
 from silentscope.viewer.sampling import stratified_subsample
@@ -293,11 +293,11 @@ def compute_embedding(
 
 def cached_embedding(store: str | os.PathLike, sample_id=None) -> tuple[pd.DataFrame, dict] | None:
     """The embedding cached in ``store``, or None if absent or written for other samples."""
-    names = list_artifacts(store)
-    if EMBEDDING_ARTIFACT not in names or EMBEDDING_INFO_ARTIFACT not in names:
+    files = published_artifacts(store)  # one version of the index: both from one commit
+    if EMBEDDING_ARTIFACT not in files or EMBEDDING_INFO_ARTIFACT not in files:
         return None
-    coords = read_artifact(store, EMBEDDING_ARTIFACT)
-    info = read_artifact(store, EMBEDDING_INFO_ARTIFACT)
+    coords = read_artifact_file(files[EMBEDDING_ARTIFACT])
+    info = read_artifact_file(files[EMBEDDING_INFO_ARTIFACT])
     if not {"sample_id", "x", "y"} <= set(coords.columns):
         return None
     if sample_id is not None and (
@@ -349,8 +349,8 @@ def ensure_embedding(
     )
     # Lets a reader check the cache against the store without comparing a million ids.
     info["samples_sha256"] = read_manifest(store).get("files", {}).get(SAMPLES, {}).get("sha256")
-    write_artifact(store, EMBEDDING_ARTIFACT, coords)
-    write_artifact(store, EMBEDDING_INFO_ARTIFACT, info)
+    # One commit: coordinates and their description never come from two computations.
+    write_artifacts(store, {EMBEDDING_ARTIFACT: coords, EMBEDDING_INFO_ARTIFACT: info})
     return coords, info
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from silentscope.audit.store import ARTIFACTS, list_artifacts, read_artifact, read_manifest
+from silentscope.audit.store import artifact_path, list_artifacts, read_artifact, read_manifest
 from silentscope.viewer.artifacts import (
     CONFIDENCES_ARTIFACT,
     CONFIDENCES_INFO_ARTIFACT,
@@ -23,8 +23,10 @@ from silentscope.viewer.data import _artifact_table, samples_fingerprint
 
 
 def _artifact_rows(store: Path, name: str) -> int | None:
-    path = store / ARTIFACTS / f"{name}.parquet"
-    return pq.read_metadata(path).num_rows if path.is_file() else None
+    path = artifact_path(store, name)  # only published artifacts (see audit.artifacts)
+    return (
+        pq.read_metadata(path).num_rows if path is not None and path.suffix == ".parquet" else None
+    )
 
 
 def prepare_store(
@@ -71,7 +73,7 @@ def prepare_store(
             and EMBEDDING_INFO_ARTIFACT in list_artifacts(store)
         ):
             # Both caches exist: reopening a store costs no validation pass over its arrays.
-            names = pq.read_schema(store / ARTIFACTS / f"{CONFIDENCES_ARTIFACT}.parquet").names
+            names = pq.read_schema(artifact_path(store, CONFIDENCES_ARTIFACT)).names
             return {
                 "embedding": read_artifact(store, EMBEDDING_INFO_ARTIFACT),
                 "confidences": [c for c in names if c != "sample_id"],
@@ -79,7 +81,7 @@ def prepare_store(
             }
     # Imported only when something must be computed: reopening a cached store stays light
     # (scikit-learn, scipy and pandas would add seconds to the viewer's start).
-    from silentscope.audit.store import load_audit, write_artifact
+    from silentscope.audit.store import load_audit, write_artifacts
     from silentscope.confidence import compute_confidences
     from silentscope.viewer.embedding import ensure_embedding
 
@@ -107,13 +109,15 @@ def prepare_store(
         }
         import pandas as pd
 
-        write_artifact(store, CONFIDENCES_ARTIFACT, pd.DataFrame(frame))
-        write_artifact(
+        # One commit: the confidences and the record of which samples they are for.
+        write_artifacts(
             store,
-            CONFIDENCES_INFO_ARTIFACT,
             {
-                "samples_sha256": samples_fingerprint(read_manifest(store)),
-                "unavailable": unavailable,
+                CONFIDENCES_ARTIFACT: pd.DataFrame(frame),
+                CONFIDENCES_INFO_ARTIFACT: {
+                    "samples_sha256": samples_fingerprint(read_manifest(store)),
+                    "unavailable": unavailable,
+                },
             },
         )
         names = list(confidences)
