@@ -294,8 +294,9 @@ class AuditSet:
     @property
     def ood_mask(self) -> np.ndarray:
         """Rows of new-class (``ood/``) test sets, whose labels may be unknown to the classifier."""
-        names = np.unique(self.test_set)
-        ood = [name for name in names if str(name).startswith("ood/")]
+        ood = [name for name in self.test_sets if name.startswith("ood/")]
+        if not ood:
+            return np.zeros(len(self.test_set), dtype=bool)
         return np.isin(self.test_set, ood)
 
     @cached_property

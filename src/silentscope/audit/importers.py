@@ -539,8 +539,9 @@ def _noise_severities(name: str, count: int, where: Path) -> np.ndarray:
             f"size, so it must be a multiple of {blocks}; pass --names to import it as one test set"
         )
     per_block = count // blocks
-    severity = (np.arange(count) // per_block) % FDSHIFTS_NOISE_SEVERITIES + 1
-    return np.array([f"{name}/{k}" for k in severity], dtype=object)
+    severity = (np.arange(count) // per_block) % FDSHIFTS_NOISE_SEVERITIES
+    levels = np.array([f"{name}/{k + 1}" for k in range(FDSHIFTS_NOISE_SEVERITIES)], dtype=object)
+    return levels[severity]
 
 
 def _per_sample_names(names: Sequence[str], dataset_idx: np.ndarray, where: Path) -> np.ndarray:
@@ -649,7 +650,9 @@ def from_fdshifts(
     names = _per_sample_names(test_set_names, dataset_idx, raw_path)
     original_label = label.astype(np.int64)
     label = original_label.copy()
-    ood = np.array([str(name).startswith("ood/") for name in names], dtype=bool)
+    ood = np.isin(
+        dataset_idx, [i for i, name in enumerate(test_set_names) if name.startswith("ood/")]
+    )
     label[ood] = UNKNOWN_LABEL  # a new-class sample's class is none of the classifier's
     features = None
     if (results / "encoded_output.npz").is_file():
@@ -690,7 +693,7 @@ def from_fdshifts(
         mc_logits = _mc_array(results / "raw_logits_dist.npz", n, (c,), "MC logits")
         mc_logits = mc_logits.astype(np.float64)
     audit = AuditSet(
-        sample_id=np.array([f"{names[i]}:{i}" for i in range(n)]),
+        sample_id=np.char.add(np.char.add(names.astype(str), ":"), np.arange(n).astype(str)),
         test_set=names,
         label=label,
         logits=logits,
