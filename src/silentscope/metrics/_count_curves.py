@@ -13,6 +13,8 @@ from functools import cached_property
 
 import numpy as np
 
+from ._kernels import SUM_NAMES
+
 # Look for the first non-empty group inside this window before scanning whole rows: in a
 # bootstrap resample it is almost always among the first few groups.
 _FIRST_POSITIVE_WINDOW = 64
@@ -147,6 +149,29 @@ class CountCurves:
         self._integer = np.issubdtype(w.dtype, np.integer)
         if total is not None:
             self.total = total
+
+    @classmethod
+    def from_sums(
+        cls, sums: np.ndarray, total: np.ndarray, thresholds: np.ndarray, *, n_bins: int = 15
+    ) -> CountCurves:
+        """Metrics of resamples whose sums came from the compiled kernel.
+
+        ``sums`` has one row per resample: the values of ``_stats`` in the order of
+        :data:`~silentscope.metrics._kernels.SUM_NAMES`, then the failure count. Every
+        metric property then applies the same formulas as to counts.
+        """
+        rows = sums.shape[0]
+        curves = cls(
+            np.empty((rows, 0), dtype=np.int64),
+            None,
+            thresholds,
+            correct_flags=np.empty(0, dtype=bool),
+            n_bins=n_bins,
+            total=total,
+        )
+        curves.__dict__["_stats"] = {name: sums[:, i] for i, name in enumerate(SUM_NAMES)}
+        curves.__dict__["n_wrong"] = sums[:, len(SUM_NAMES)].astype(np.int64)
+        return curves
 
     def _buffer(self, key: str, shape, dtype=np.float64) -> np.ndarray:
         return self._workspace.get(key, shape, dtype)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _kernels
 from ._count_curves import CountCurves, Workspace
 from ._ranking import Ranking
 from ._validation import check_confidence_risk, check_labels, check_unit_interval
@@ -221,6 +222,50 @@ class _LossCells:
         return self._curves(self._oracle, counts, n_bins)
 
 
+class _ResampleKernel:
+    """Sums of every metric for resamples given as counts per sorted position (compiled).
+
+    Works on the ranking's tie groups directly (a group's correct and failed samples are
+    summed in the loop), so no cell counts are formed.
+    """
+
+    def __init__(self, ranking: Ranking, resample_sums, n_bins: int):
+        self._sums = resample_sums
+        self.n_samples = ranking.n_samples
+        self.thresholds = ranking.thresholds
+        self.n_bins = n_bins
+        self._correct = ranking.correct_sorted
+        self._pure = ranking.n_groups == ranking.n_samples
+        self._group_bounds = (
+            np.empty(0, dtype=np.int64)
+            if self._pure
+            else np.append(ranking.group_start, ranking.n_samples).astype(np.int64)
+        )
+        self._wrong = np.flatnonzero(~ranking.correct_sorted)
+        t = ranking.thresholds
+        bins = np.clip(np.floor(t * n_bins), 0, n_bins - 1).astype(np.int64)
+        self._bin_edges = np.concatenate(([0], np.flatnonzero(np.diff(bins)) + 1, [t.shape[0]]))
+
+    def curves(self, rows: range, fill, counts: np.ndarray) -> CountCurves:
+        sums = np.empty((len(rows), len(_kernels.SUM_NAMES) + 1))
+        for i, row in enumerate(rows):
+            fill(row, counts)
+            self._sums(
+                counts,
+                self._correct,
+                self._group_bounds,
+                self._pure,
+                self.thresholds,
+                self._bin_edges,
+                self._wrong,
+                self.n_samples,
+                0.95,
+                sums[i],
+            )
+        total = np.full(len(rows), self.n_samples, dtype=np.int64)
+        return CountCurves.from_sums(sums, total, self.thresholds, n_bins=self.n_bins)
+
+
 def _seed_sequence(random_state) -> np.random.SeedSequence:
     if isinstance(random_state, np.random.SeedSequence):
         return random_state
@@ -231,6 +276,24 @@ def _seed_sequence(random_state) -> np.random.SeedSequence:
     raise ValueError(
         f"random_state must be None, an int, a SeedSequence or a Generator, got {random_state!r}"
     )
+
+
+#: Whether to use the compiled kernels of :mod:`._kernels` (when numba is present): None
+#: chooses by size (importing numba costs about a second, worth it from
+#: ``_KERNEL_MIN_CELLS`` resampled counts on), True always, False never (the numpy path:
+#: the benchmark's baseline; the tests compare both).
+USE_KERNELS: bool | None = None
+_KERNEL_MIN_CELLS = 1 << 24
+
+# Draws of one stratum taken from the generator per call when the kernels fill counts
+# (about 2 MB of raw words): any split of the raw stream gives the same counts.
+_RAW_DRAWS = 1 << 20
+
+
+def _compiled(cells: int | None = None):
+    if USE_KERNELS is False or (USE_KERNELS is None and (cells or 0) < _KERNEL_MIN_CELLS):
+        return None
+    return _kernels.kernels()
 
 
 # Largest block of positions of the multinomial draw (a power of two <= 2**16): the counts
@@ -260,7 +323,8 @@ class _Sampler:
     cheaper than a bounded integer draw).
     """
 
-    def __init__(self, n: int, strata: Sequence[np.ndarray] | None):
+    def __init__(self, n: int, strata: Sequence[np.ndarray] | None, cells: int | None = None):
+        self._cells = cells
         members = [None] if strata is None else list(strata)
         self._plan = []
         for stratum in members:
@@ -280,6 +344,10 @@ class _Sampler:
 
     def fill(self, rng: np.random.Generator, out: np.ndarray) -> None:
         """Write the counts of one resample into ``out`` (length n, every entry set)."""
+        compiled = _compiled(self._cells)
+        if compiled is not None:
+            self._fill_compiled(compiled[1], rng, out)
+            return
         for stratum, size, edges, lengths, probs in self._plan:
             for b, draws in enumerate(self._split(rng, size, probs)):
                 length = int(lengths[b])
@@ -289,6 +357,19 @@ class _Sampler:
                     out[edges[b] : edges[b + 1]] = local
                 else:
                     out[stratum[edges[b] : edges[b + 1]]] = local
+
+    def _fill_compiled(self, fill_blocks, rng: np.random.Generator, out: np.ndarray) -> None:
+        """:meth:`fill` in compiled loops: the same raw words, taken in larger pieces."""
+        for stratum, size, edges, _lengths, probs in self._plan:
+            draws = np.asarray(self._split(rng, size, probs), dtype=np.int64)
+            words = (draws + 3) // 4
+            use_stratum = stratum is not None
+            index = stratum if use_stratum else edges
+            step = max(1, _RAW_DRAWS >> _DRAW_BITS)
+            for b0 in range(0, draws.shape[0], step):
+                b1 = min(b0 + step, draws.shape[0])
+                raw = rng.bit_generator.random_raw(int(words[b0:b1].sum())).view(np.uint16)
+                fill_blocks(raw, draws[b0:b1], edges[b0 : b1 + 1], index, use_stratum, out)
 
 
 def _check_metrics(metrics, continuous: bool = False) -> tuple[str, ...]:
@@ -434,8 +515,20 @@ def bootstrap_ci(
     # Integer counts keep cumulative sums exact; int32 halves the memory traffic.
     count_dtype = np.int32 if n < 2**31 else np.int64
     local = threading.local()
+    compiled = _compiled(n * n_resamples) if risk is None else None
+    if compiled is not None:
+        kernel = _ResampleKernel(ranking, compiled[0], n_bins)
 
     def run_chunk(start: int) -> None:
+        if compiled is not None:
+            stop = min(start + size, n_resamples)
+            if not hasattr(local, "workspace"):
+                local.workspace = Workspace()
+            by_position = local.workspace.get("by_position", (n,), count_dtype)
+            curves = kernel.curves(range(start, stop), fill, by_position)
+            for name in names:
+                samples[name][start:stop] = _EVALUATORS[name][0](curves)
+            return
         stop = min(start + size, n_resamples)
         if not hasattr(local, "workspace"):
             local.workspace = Workspace()
@@ -510,7 +603,7 @@ def _random_filler(n_resamples: int, ranking: Ranking, stratify, random_state):
         by_class = np.argsort(inverse, kind="stable")
         strata = np.split(by_class, np.cumsum(np.bincount(inverse))[:-1])
     seeds = _seed_sequence(random_state).spawn(n_resamples)
-    sampler = _Sampler(n, strata)
+    sampler = _Sampler(n, strata, n * n_resamples)
 
     def fill(row: int, out: np.ndarray) -> None:
         sampler.fill(np.random.default_rng(seeds[row]), out)

@@ -1,0 +1,142 @@
+"""Compiled per-resample kernels of the bootstrap (numba), one fused pass each.
+
+The numpy path of :class:`~silentscope.metrics._count_curves.CountCurves` walks a
+(resamples x groups) count matrix a dozen times (cumulative sums, divisions, dot products),
+and at 10^7 samples that memory traffic is the whole cost. Here one loop over the groups
+of one resample keeps every running sum in registers and reads each count once; the
+multinomial draw writes its counts in one pass too. Both produce exactly what the numpy
+path produces (same random stream, same sums up to floating-point summation order), and
+the numpy path stays as the fallback when numba is missing and as the reference in tests.
+
+numba is a dependency of umap-learn, which silentscope requires. It is imported (and the
+kernels compiled, or loaded from numba's on-disk cache) on the first bootstrap only, so
+importing the metrics stays cheap; :func:`kernels` returns None when numba is missing, and
+the callers then use numpy.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+#: Order of the sums written by :func:`resample_sums` (the keys of ``CountCurves._stats``),
+#: followed by the failure count of the resample.
+SUM_NAMES = ("s_wr", "s_wr1", "e_first", "s_er", "d_lin", "d_tie", "ape", "fp", "ece_gap")
+
+
+def _resample_sums(
+    counts, correct, group_first_cell, pure, thresholds, bin_edges, wrong_cells, total, tpr, out
+):
+    """Every sum of ``CountCurves._stats`` for one resample, in one pass over the groups.
+
+    ``counts[c]`` draws of cell c (cells sorted by descending confidence, correct cells
+    first within a tie group); ``pure``: every group is one cell (then
+    ``group_first_cell`` is unused). ``bin_edges``: group index ranges of the ECE bins.
+    Writes the sums of :data:`SUM_NAMES` and then the failure count into ``out``.
+    """
+    n_wrong = 0
+    for i in range(wrong_cells.shape[0]):
+        n_wrong += counts[wrong_cells[i]]
+    target = (total - n_wrong) * tpr * (1 - 1e-12)
+    tiny = 2.2250738585072014e-308
+    cw = 0
+    ce = 0
+    r_prev = 0.0
+    s_wr = 0.0
+    s_wr1 = 0.0
+    s_er = 0.0
+    d_lin = 0.0
+    d_tie = 0.0
+    ape = 0.0
+    ece_gap = 0.0
+    fp = np.nan
+    found = False
+    e_first = 0.0
+    started = False
+    # Branch-free where the branch would be unpredictable: a zero-count group adds 0 to
+    # every sum and leaves the risk unchanged (r = 0 on an empty prefix, where ce = 0).
+    for b in range(bin_edges.shape[0] - 1):
+        bin_conf = 0.0
+        bin_correct = 0
+        for g in range(bin_edges[b], bin_edges[b + 1]):
+            if pure:
+                w = np.int64(counts[g])
+                a = w * np.int64(correct[g])
+            else:
+                w = np.int64(0)
+                a = np.int64(0)
+                for c in range(group_first_cell[g], group_first_cell[g + 1]):
+                    k = np.int64(counts[c])
+                    w += k
+                    a += k * np.int64(correct[c])
+            e = w - a
+            cw += w
+            ce += e
+            r = ce / max(cw, 1)
+            s_wr += w * r
+            s_wr1 += w * r_prev
+            r_prev = r
+            if not started:
+                if w > 0:
+                    e_first = e
+                    started = True
+            if e > 0:
+                d_lin += e * (ce - cw)
+                d_tie += e * a
+                below = max(float(total - cw + w), tiny)
+                ape += e * ((n_wrong - ce + e) / below)
+                s_er += e * r
+            if not found:
+                if cw - ce >= target:
+                    fp = ce
+                    found = True
+            bin_conf += w * thresholds[g]
+            bin_correct += a
+        ece_gap += abs(bin_conf - bin_correct)
+    out[0] = s_wr
+    out[1] = s_wr1
+    out[2] = e_first
+    out[3] = s_er
+    out[4] = d_lin
+    out[5] = d_tie
+    out[6] = ape
+    out[7] = fp
+    out[8] = ece_gap
+    out[9] = n_wrong
+
+
+def _fill_blocks(words, draws, edges, stratum, use_stratum, out):
+    """Counts of one stratum's draws: block b gets ``draws[b]`` uniform positions.
+
+    Block b of length L = edges[b+1] - edges[b] (a power of two) reads the next
+    ceil(draws[b] / 4) raw 64-bit words as 16-bit lanes and keeps the low log2(L) bits
+    of the first draws[b] lanes, exactly as the numpy sampler does.
+    """
+    lane = 0
+    for b in range(draws.shape[0]):
+        lo = edges[b]
+        length = edges[b + 1] - lo
+        mask = length - 1
+        if use_stratum:
+            for i in range(length):
+                out[stratum[lo + i]] = 0
+            for i in range(draws[b]):
+                out[stratum[lo + (words[lane + i] & mask)]] += 1
+        else:
+            for i in range(length):
+                out[lo + i] = 0
+            for i in range(draws[b]):
+                out[lo + (words[lane + i] & mask)] += 1
+        lane += 4 * ((draws[b] + 3) // 4)
+
+
+@functools.cache
+def kernels():
+    """(resample_sums, fill_blocks) compiled with numba, or None without numba."""
+    try:
+        from numba import njit
+    except ImportError:  # pragma: no cover - numba comes with umap-learn
+        return None
+    compile_ = njit(nogil=True, cache=True)
+    return compile_(_resample_sums), compile_(_fill_blocks)
