@@ -249,3 +249,26 @@ def test_real_fdshifts_configs(tmp_path, shared_data, config_file, blocks, expec
     assert sorted(audit.test_sets) == sorted(expected)
     first = {name: int(np.flatnonzero(audit.test_set == name)[0]) for name in audit.test_sets}
     assert sorted(first, key=first.get) == expected  # dataset_idx order
+
+
+def test_slice_discovery_leaves_new_class_sets_out():
+    import pandas as pd
+
+    from silentscope.slices import discover_slices
+
+    rng = np.random.default_rng(1)
+    n, c = 400, 3
+    test_set = np.array(["iid"] * 300 + ["ood/svhn"] * 100)
+    label = rng.integers(0, c, n)
+    logits = rng.normal(size=(n, c))
+    logits[np.arange(300), label[:300]] += 1.5
+    label[300:] = UNKNOWN_LABEL
+    metadata = pd.DataFrame({"age": rng.integers(20, 90, n), "site": rng.choice(["a", "b"], n)})
+    audit = AuditSet(
+        sample_id=[f"s{i}" for i in range(n)], test_set=test_set, label=label, logits=logits,
+        class_names=["a", "b", "c"], metadata=metadata,
+    )  # fmt: skip
+    result = discover_slices(audit, ["metadata"], n_seeds=1, n_resamples=0)
+    assert result.settings["test_sets"] == ["iid"]
+    with pytest.raises(ValueError, match="ood/svhn hold new-class samples"):
+        discover_slices(audit, ["metadata"], test_sets=["iid", "ood/svhn"])

@@ -149,7 +149,9 @@ def discover_slices(
         Any of ``image`` (the classifier's features or ``embeddings["image"]``), ``text``,
         ``metadata``, or names of extra ``embeddings``; default all available.
     test_sets : sequence of str, optional
-        Test sets to analyse; default every set but the validation split.
+        Test sets to analyse; default every set but the validation split and the new-class
+        (``ood/``) sets, whose samples have no known class (naming one is an error); the sets
+        analysed are recorded in ``settings["test_sets"]``.
     slicer : str, default="error_mixture"
         A name in :data:`~silentscope.slices.SLICERS`.
     slicer_params : mapping, optional
@@ -218,7 +220,16 @@ def discover_slices(
     timer = _Timer(progress)
     timer.stage("selecting samples")
     _check_settings(confirm_fraction, min_support, alpha, merge_overlap, max_slices)
-    chosen_sets = list(test_sets) if test_sets is not None else list(audit.evaluation_sets())
+    if test_sets is None:  # new-class sets have no known class, which the slicers need
+        chosen_sets = [name for name in audit.evaluation_sets() if not name.startswith("ood/")]
+    else:
+        chosen_sets = list(test_sets)
+    ood = [name for name in chosen_sets if name.startswith("ood/")]
+    if ood:
+        raise ValueError(
+            f"slice discovery needs each sample's class, but {', '.join(ood)} hold new-class samples "
+            "(label unknown to the classifier, each a failure); leave the ood/ test sets out of test_sets"
+        )
     if not chosen_sets:
         raise ValueError(
             "the AuditSet has only a validation split; pass test_sets=['val'] to slice it"
