@@ -21,8 +21,8 @@ from tests.support.audits import tiny_audit
 
 EXPECTED = (
     "MSR", "MLS", "PE", "energy", "TS-MSR",
-    "MCD-MSR", "MCD-PE", "MCD-EE", "MCD-MI", "MCD-SV",
-    "Mahalanobis", "ViM", "kNN",
+    "MCD-MSR", "MCD-PE", "MCD-EE", "MCD-MI", "MCD-SV", "MCD-WAIC",
+    "Mahalanobis", "ViM", "ReAct", "kNN",
 )  # fmt: skip
 
 
@@ -59,7 +59,7 @@ def test_every_registered_csf_declares_its_contract():
         assert cls.higher_is_better is True
     for name in EXPECTED:
         cls = _REGISTRY[name]
-        assert cls.fitted == (name in {"TS-MSR", "Mahalanobis", "ViM", "kNN"})
+        assert cls.fitted == (name in {"TS-MSR", "Mahalanobis", "ViM", "ReAct", "kNN"})
         assert any(
             str(year) in cls.__doc__ or "ICLR 2023" in cls.__doc__ for year in range(2016, 2023)
         )

@@ -20,6 +20,12 @@ from silentscope.confidence.base import (
     register_csf,
 )
 from silentscope.confidence.external import EXTERNAL_PREFIX, ExternalConfidence
+from silentscope.confidence.external_mc import (
+    MC_EXTERNAL_PREFIX,
+    WAIC_EXTERNAL_PREFIX,
+    MCExternalConfidence,
+    MCExternalWAIC,
+)
 from silentscope.confidence.knn import KNN
 from silentscope.confidence.mahalanobis import Mahalanobis
 from silentscope.confidence.mc_dropout import (
@@ -28,7 +34,9 @@ from silentscope.confidence.mc_dropout import (
     MCDropoutMSR,
     MCDropoutPE,
     MCDropoutSV,
+    MCDropoutWAIC,
 )
+from silentscope.confidence.react import ReAct
 from silentscope.confidence.registry import (
     available_csfs,
     compute_confidences,
@@ -55,10 +63,16 @@ __all__ = [
     "MCDropoutMSR",
     "MCDropoutPE",
     "MCDropoutSV",
+    "MCDropoutWAIC",
+    "MCExternalConfidence",
+    "MCExternalWAIC",
+    "MC_EXTERNAL_PREFIX",
+    "WAIC_EXTERNAL_PREFIX",
     "MLS",
     "MSR",
     "Mahalanobis",
     "PE",
+    "ReAct",
     "TemperatureScaledMSR",
     "ViM",
     "available_csfs",

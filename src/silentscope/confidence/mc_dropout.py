@@ -211,3 +211,35 @@ class MCDropoutSV(_MCDropoutCSF):
 
     def _from_statistics(self, stats):
         return -stats["predicted_variance"]
+
+
+@register_csf
+class MCDropoutWAIC(_MCDropoutCSF):
+    r"""WAIC-style MC-dropout confidence: mean softmax of the prediction minus its MC spread.
+
+    .. math:: \kappa = \max_c \bar p_c - \operatorname{Std}_m\, p_{m,\hat y},
+              \quad \hat y = \arg\max_c \bar p_c
+
+    (population standard deviation over the M passes). Range [-1/2, 1]. FD-Shifts'
+    ``mcd_waic`` (``fd_shifts/analysis/confid_scores.py``; Jaeger et al., ICLR 2023, after
+    the widely applicable information criterion of Watanabe 2010 as used for OOD detection
+    by Choi et al. 2018). FD-Shifts' code takes the standard deviations with ``np.take``
+    without an axis, which reads them from the *first sample's* row for every sample; here
+    each sample's own spread is used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from silentscope.audit import AuditSet
+    >>> mc = np.array([[[2.0, 2.0], [0.0, 0.0]], [[3.0, -1.0], [0.0, 0.0]]])  # (N, C, M)
+    >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 0],
+    ...                  logits=mc.mean(axis=2), mc_logits=mc, class_names=["no", "yes"])
+    >>> MCDropoutWAIC().fit(audit).score(audit).round(4).tolist()
+    [0.8808, 0.2689]
+    """
+
+    name = "MCD-WAIC"
+    display_name = "MC-dropout WAIC (mean minus spread of the predicted class)"
+
+    def _from_statistics(self, stats):
+        return stats["max_mean"] - np.sqrt(stats["predicted_variance"])

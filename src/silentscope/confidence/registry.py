@@ -13,12 +13,21 @@ from silentscope.audit import AuditSet
 
 # The CSF modules register their classes on import; this tuple fixes the display order:
 # families in this order, CSFs within a family in source order, any others after.
-from silentscope.confidence import knn, mahalanobis, mc_dropout, softmax, temperature, vim
+from silentscope.confidence import (
+    knn,
+    mahalanobis,
+    mc_dropout,
+    react,
+    softmax,
+    temperature,
+    vim,
+)
 from silentscope.confidence.base import _REGISTRY, ConfidenceScorer, CSFUnavailableError
 from silentscope.confidence.external import EXTERNAL_PREFIX, ExternalConfidence
+from silentscope.confidence.external_mc import MC_EXTERNAL_CLASSES
 
 _FAMILY_ORDER = tuple(
-    module.__name__ for module in (softmax, temperature, mc_dropout, mahalanobis, vim, knn)
+    module.__name__ for module in (softmax, temperature, mc_dropout, mahalanobis, vim, react, knn)
 )
 
 
@@ -83,11 +92,16 @@ def get_csf(name: str, **params) -> ConfidenceScorer:
         raise TypeError(f"a CSF name must be a string, got {type(name).__name__}")
     if name.startswith(EXTERNAL_PREFIX) and len(name) > len(EXTERNAL_PREFIX):
         return ExternalConfidence(name[len(EXTERNAL_PREFIX) :], **params)
+    for prefix, cls in MC_EXTERNAL_CLASSES.items():
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return cls(name[len(prefix) :], **params)
     _load_plugins()
     if name not in _REGISTRY:
         raise ValueError(
             unknown_name("CSF", name, registered_csfs(), "`silentscope csfs` lists them")
-            + f" (or {EXTERNAL_PREFIX}<name> for an external confidence)"
+            + f" (or {EXTERNAL_PREFIX}<name> for an external confidence, "
+            + " / ".join(f"{prefix}<name>" for prefix in MC_EXTERNAL_CLASSES)
+            + " for its MC-dropout passes)"
         )
     return _REGISTRY[name](**params)
 
@@ -109,7 +123,14 @@ def available_csfs(audit: AuditSet) -> list[str]:
     names = [
         name for name, cls in _ordered_registry().items() if cls().unavailable_reason(audit) is None
     ]
-    return names + [f"{EXTERNAL_PREFIX}{key}" for key in audit.confidences]
+    return names + _external_names(audit)
+
+
+def _external_names(audit: AuditSet) -> list[str]:
+    names = [f"{EXTERNAL_PREFIX}{key}" for key in audit.confidences]
+    for key in audit.mc_confidences:
+        names += [f"{prefix}{key}" for prefix in MC_EXTERNAL_CLASSES]
+    return names
 
 
 def describe_csfs() -> pd.DataFrame:
@@ -143,6 +164,18 @@ def describe_csfs() -> pd.DataFrame:
             "reference": _first_line(ExternalConfidence.__doc__),
         }
     )
+    for prefix, cls in MC_EXTERNAL_CLASSES.items():
+        rows.append(
+            {
+                "name": f"{prefix}<name>",
+                "display_name": cls.display_name,
+                "requires": "mc_confidences[<name>]",
+                "fitted": False,
+                "higher_is_better": True,
+                "probability_valued": cls.probability_valued,
+                "reference": _first_line(cls.__doc__),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -159,7 +192,7 @@ def resolve_csfs(
     """
     if csfs is None:
         names: list[str | ConfidenceScorer] = list(registered_csfs())
-        names += [f"{EXTERNAL_PREFIX}{key}" for key in audit.confidences]
+        names += _external_names(audit)
     elif isinstance(csfs, str | ConfidenceScorer):
         names = [csfs]
     else:

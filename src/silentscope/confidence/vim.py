@@ -13,10 +13,7 @@ from silentscope.confidence.base import (
     register_csf,
     row_chunks,
 )
-
-
-def _with_intercept(features: np.ndarray) -> np.ndarray:
-    return np.hstack([features, np.ones((len(features), 1))])
+from silentscope.confidence.linear_head import classification_head
 
 
 def default_principal_dim(n_features: int) -> int:
@@ -143,48 +140,7 @@ class ViM(ConfidenceScorer):
         return self
 
     def _head(self, audit: AuditSet) -> tuple[np.ndarray, np.ndarray, float]:
-        if (self.weight is None) != (self.bias is None):
-            raise ValueError("pass both weight and bias of the classification head, or neither")
-        c, d = audit.n_classes, audit.train_features.shape[1]
-        if self.weight is not None:
-            weight = np.asarray(self.weight, dtype=np.float64)
-            bias = np.asarray(self.bias, dtype=np.float64)
-            if weight.shape != (c, d) or bias.shape != (c,):
-                raise ValueError(
-                    f"weight and bias must have shapes ({c}, {d}) and ({c},), "
-                    f"got {weight.shape} and {bias.shape}"
-                )
-            return weight, bias, 0.0
-        n = audit.n_samples
-        if n <= d:
-            raise CSFUnavailableError(
-                f"ViM cannot recover the classification head from {n} samples of {d}-dim "
-                "features (it needs more samples than dimensions); pass weight= and bias="
-            )
-        # Normal equations accumulated in row blocks, so 100k x 512 features are never copied whole.
-        gram = np.zeros((d + 1, d + 1))
-        cross = np.zeros((d + 1, c))
-        for start, stop in row_chunks(n, d + c):
-            design = _with_intercept(as_float64_rows(audit.features, start, stop))
-            gram += design.T @ design
-            cross += design.T @ as_float64_rows(audit.logits, start, stop)
-        solution = np.linalg.lstsq(gram, cross, rcond=None)[0]
-        squared_residual, total, logit_sum = 0.0, 0.0, np.zeros(c)
-        for start, stop in row_chunks(n, d + c):
-            logits = as_float64_rows(audit.logits, start, stop)
-            fitted = _with_intercept(as_float64_rows(audit.features, start, stop)) @ solution
-            squared_residual += float(((logits - fitted) ** 2).sum())
-            total += float((logits**2).sum())
-            logit_sum += logits.sum(axis=0)
-        spread = max(total - float((logit_sum**2).sum()) / n, 1e-300)
-        relative = float(np.sqrt(squared_residual / spread))
-        if relative > self.head_tolerance:
-            raise CSFUnavailableError(
-                f"ViM needs the features of the layer whose linear map gives the logits, but a "
-                f"least-squares head leaves a relative residual of {relative:.3g}; pass the "
-                "penultimate-layer features, or weight= and bias= of the classification head"
-            )
-        return solution[:-1].T, solution[-1], relative
+        return classification_head(audit, self.weight, self.bias, self.head_tolerance, "ViM")
 
     def score(self, audit: AuditSet) -> np.ndarray:
         self._check_fitted("residual_basis_")
