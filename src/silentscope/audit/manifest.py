@@ -103,7 +103,7 @@ def check_manifest(manifest: object, path: Path) -> dict[str, Any]:
     """
     where = path / MANIFEST
     if not isinstance(manifest, dict):
-        _fail(f"{where} holds a JSON {_kind(manifest)}, not an object; it is not a store manifest")
+        _fail(f"{where} holds a JSON {_kind(manifest)}, not an object of manifest fields")
     if manifest.get("format") != FORMAT:
         raise AuditSetError(
             f"{path} is not a silentscope audit store (format {manifest.get('format')!r})"
