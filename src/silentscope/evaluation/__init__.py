@@ -28,6 +28,7 @@ from silentscope.evaluation.groups import (
 from silentscope.evaluation.kinds import KIND_MEAN_DEFINITION, is_test_set, kind_caption, kind_means
 from silentscope.evaluation.result import EvaluationResult, metric_label, read_evaluation
 from silentscope.evaluation.saving import parse_formats, save_evaluation
+from silentscope.evaluation.tuned_threshold import TunedThresholdResult, tuned_threshold_table
 
 __all__ = [
     "DEFAULT_CLASSIFICATION_METRICS",
@@ -35,6 +36,7 @@ __all__ = [
     "KIND_MEAN_DEFINITION",
     "EvaluationGroup",
     "EvaluationResult",
+    "TunedThresholdResult",
     "evaluate",
     "evaluation_groups",
     "is_test_set",
@@ -46,4 +48,5 @@ __all__ = [
     "read_evaluation",
     "save_evaluation",
     "select_test_sets",
+    "tuned_threshold_table",
 ]
