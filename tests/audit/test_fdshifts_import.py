@@ -147,8 +147,8 @@ def test_head_layout_every_sample_under_its_name(tmp_path):
     assert audit.mc_logits.shape == (len(idx), C, 3) and audit.features.shape == (len(idx), 4)
     assert audit.train_features.shape == (30, 4) and audit.train_labels.shape == (30,)
     dist = np.load(tmp_path / "run/test_results/external_confids_dist.npz")["arr_0"]
-    np.testing.assert_allclose(audit.confidences["external_mc_mean"], dist.astype(float).mean(1))
-    assert audit.provenance["mc_confidences"] == ["external_mc_mean"]
+    np.testing.assert_array_equal(audit.mc_confidences["external"], dist.astype(float))
+    assert set(audit.confidences) == {"external"}
 
 
 def test_head_noise_study_without_dataset_is_skipped(tmp_path):
@@ -272,3 +272,35 @@ def test_slice_discovery_leaves_new_class_sets_out():
     assert result.settings["test_sets"] == ["iid"]
     with pytest.raises(ValueError, match="ood/svhn hold new-class samples"):
         discover_slices(audit, ["metadata"], test_sets=["iid", "ood/svhn"])
+
+
+def test_imported_mc_external_confidence_judged_like_fdshifts_mcd_ext(tmp_path):
+    from silentscope.evaluation import evaluate
+
+    config = head_config(None, in_class=[], new_class=["svhn"])
+    write_run(tmp_path / "run", config, [(0, 40, C), (1, 200, C), (2, 60, 10)], m=5)
+    audit = from_fdshifts(tmp_path / "run")
+    result = evaluate(
+        audit, csfs=["mcd-ext:external"], metrics=["auroc_f"], n_bootstrap=0,
+        mc_correctness="mc_mean",
+    )  # fmt: skip
+    # FD-Shifts: mcd_ext = mean of external_confids_dist over M, judged against mcd_correct;
+    # the new-class study keeps the iid samples the MC-averaged prediction gets right
+    dist = np.load(tmp_path / "run/test_results/raw_logits_dist.npz")["arr_0"].astype(float)
+    probs = np.exp(dist - dist.max(axis=1, keepdims=True))
+    mcd_correct = (probs / probs.sum(axis=1, keepdims=True)).mean(axis=2).argmax(
+        axis=1
+    ) == audit.label
+    confidence = (
+        np.load(tmp_path / "run/test_results/external_confids_dist.npz")["arr_0"]
+        .astype(float)
+        .mean(1)
+    )
+    keep = (audit.test_set == "ood/svhn") | ((audit.test_set == "iid") & mcd_correct)
+    good, bad = confidence[keep & mcd_correct], confidence[keep & ~mcd_correct]
+    expected = ((good[:, None] > bad).sum() + 0.5 * (good[:, None] == bad).sum()) / (
+        len(good) * len(bad)
+    )
+    row = result.table.query("test_set == 'ood/svhn'").iloc[0]
+    assert row["value"] == pytest.approx(expected, abs=1e-9)
+    assert row["n"] == keep.sum() and row["n_errors"] == 60

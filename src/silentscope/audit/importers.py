@@ -584,9 +584,8 @@ def from_fdshifts(
     - ``train_features.npz`` (N_train x (D+1): features | label) as ``train_features``;
     - ``external_confids.npz`` (N) as the confidence ``external``;
     - ``raw_logits_dist.npz`` (N x C x M, or (N*M) x C sample-major) as ``mc_logits``;
-    - ``external_confids_dist.npz`` (N x M) as the confidence ``external_mc_mean``, its mean
-      over the M dropout passes (FD-Shifts' ``mcd_ext``); ``provenance["mc_confidences"]``
-      names it so that ``evaluate(mc_correctness="mc_mean")`` treats it as an MC CSF.
+    - ``external_confids_dist.npz`` (N x M) as ``mc_confidences["external"]`` (the CSFs
+      ``mcd-ext:external`` and ``waic-ext:external``, FD-Shifts' ``mcd_ext`` / ``ext_waic``).
 
     Test sets come from ``hydra/config.yaml`` in either layout (HEAD: ``config.eval``;
     v0.1.1: top-level ``eval``), in dataset_idx order: ``val`` (if ``eval.val_tuning``),
@@ -678,7 +677,7 @@ def from_fdshifts(
             )
         train_features, train_labels = train[:, :-1], train[:, -1].astype(np.int64)
     confidences = {}
-    mc_confidences = []
+    mc_confidences = {}
     if (results / "external_confids.npz").is_file():
         external = _npz_array(results / "external_confids.npz").reshape(-1)
         if len(external) != n:
@@ -686,8 +685,9 @@ def from_fdshifts(
         confidences["external"] = external.astype(np.float64)
     if (results / "external_confids_dist.npz").is_file():
         dist = _mc_array(results / "external_confids_dist.npz", n, (), "external confidences")
-        confidences["external_mc_mean"] = dist.astype(np.float64).mean(axis=1)
-        mc_confidences.append("external_mc_mean")
+        mc_confidences["external"] = dist.astype(
+            np.float64
+        )  # CSFs mcd-ext:external, waic-ext:external
     mc_logits = None
     if (results / "raw_logits_dist.npz").is_file():
         mc_logits = _mc_array(results / "raw_logits_dist.npz", n, (c,), "MC logits")
@@ -703,6 +703,7 @@ def from_fdshifts(
         train_labels=train_labels,
         mc_logits=mc_logits,
         confidences=confidences,
+        mc_confidences=mc_confidences,
         metadata=pd.DataFrame({FDSHIFTS_LABEL_COLUMN: original_label}),
         metadata_roles={FDSHIFTS_LABEL_COLUMN: "label_derived"},
         provenance={
@@ -720,7 +721,6 @@ def from_fdshifts(
                 f"new-class (ood/) samples have label {UNKNOWN_LABEL} (unknown to the classifier); "
                 f"their own dataset's label is in metadata column {FDSHIFTS_LABEL_COLUMN!r}"
             ),
-            "mc_confidences": mc_confidences,
         },
     )
     record_health(audit, "the imported classifier", stacklevel=3)

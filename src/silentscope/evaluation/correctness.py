@@ -6,9 +6,8 @@ Two conventions that change failure-detection numbers, both explicit and recorde
 MC correctness (``mc_correctness``)
     ``"deterministic"``: every CSF is judged against the correctness of the deterministic
     prediction (the arg-max of ``logits``). ``"mc_mean"``: CSFs computed from MC-dropout
-    passes (those requiring ``mc_logits``, ``mcd-ext:`` / ``waic-ext:`` CSFs of
-    ``AuditSet.mc_confidences``, and external confidences the importer lists in
-    ``provenance["mc_confidences"]``) are judged against the correctness of the MC-averaged
+    passes (those requiring ``mc_logits``, and the ``mcd-ext:`` / ``waic-ext:`` CSFs of
+    ``AuditSet.mc_confidences``) are judged against the correctness of the MC-averaged
     prediction, the arg-max over classes of the softmax averaged over the M passes, as
     FD-Shifts (Jaeger et al. 2023) scores its ``mcd_*`` CSFs. The other CSFs keep the
     deterministic prediction.
@@ -35,7 +34,6 @@ from __future__ import annotations
 import numpy as np
 
 from silentscope.audit import IID, AuditSet
-from silentscope.confidence.external import ExternalConfidence
 from silentscope.confidence.external_mc import MCExternalConfidence
 
 MC_CORRECTNESS = ("deterministic", "mc_mean")
@@ -97,8 +95,6 @@ def is_mc_csf(scorer, audit: AuditSet) -> bool:
     """Whether a fitted CSF is computed from MC-dropout passes."""
     if isinstance(scorer, MCExternalConfidence):  # mcd-ext:, waic-ext: (mc_confidences)
         return True
-    if isinstance(scorer, ExternalConfidence):
-        return scorer.key in (audit.provenance.get("mc_confidences") or [])
     return "mc_logits" in getattr(scorer, "requires", ())
 
 
