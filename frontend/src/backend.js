@@ -29,6 +29,12 @@ class HttpBackend {
     });
   }
 
+  // Where the server's preparation stands: stage, fraction, layout (none, provisional,
+  // final) and layout_version, which grows when a better layout replaces the drawn one.
+  async progress() {
+    return this.json(await fetch('api/progress'));
+  }
+
   async meta() {
     return this.json(await fetch('api/meta'));
   }
@@ -103,6 +109,10 @@ class EmbeddedBackend {
       this.columns[key] = new DTYPES[encoded.dtype](bytes.buffer);
     }
     this.queries = embeddedQueries(payload, this.columns);
+  }
+
+  async progress() {
+    return { stage: 'ready', fraction: 1, layout: 'final', layout_version: 0, error: null };
   }
 
   async meta() {

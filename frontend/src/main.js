@@ -395,6 +395,11 @@ function buildControls() {
       scatterplot.set(tool === 'pan' ? { mouseMode: 'panZoom' } : { mouseMode: 'lasso', lassoType: tool === 'box' ? 'rectangle' : 'freeform' });
     }),
   );
+  showStoreFacts();
+}
+
+function showStoreFacts() {
+  const meta = state.meta;
   const info = meta.embedding || {};
   $('store-name').textContent = meta.store;
   const health = meta.health || {};
@@ -402,7 +407,7 @@ function buildControls() {
     ? ` (${health.split}: balanced accuracy ${fmt.pct(health.balanced_accuracy)})`
     : '';
   $('store-facts').textContent = `${fmt.int(meta.n)} samples · ${meta.test_sets.length} test sets · accuracy ${fmt.pct(meta.accuracy)}${balanced} · map: ${info.description || info.method} of ${info.input}${info.n_fit && info.n_fit < info.n_samples ? ` (${fmt.int(info.n_fit)} laid out, the rest placed by nearest neighbours)` : ''}`;
-  if (health.degenerate) {
+  if (health.degenerate && $('health-note').hidden) {
     // Said first: every confidence, curve and slice below belongs to a one-class classifier.
     $('health-note').hidden = false;
     $('health-note').textContent = `Degenerate classifier: ${health.reason}. Its confidences rank noise around one class, not failures.`;
@@ -605,9 +610,89 @@ function createMap(canvas, width, height, performanceMode) {
   });
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function describeProgress(p) {
+  const share = p.fraction > 0 && p.fraction < 1 ? ` (${Math.round(p.fraction * 100)}%)` : '';
+  return `${p.stage}${share}`;
+}
+
+// While the server opens (and, the first time, prepares) the store, the page says what it
+// waits for instead of staying blank; stopped once the data has arrived.
+function watchLoading() {
+  let stopped = false;
+  const note = $('progress-note');
+  (async () => {
+    await sleep(300); // a prepared store answers before: no flash of the note
+    while (!stopped && backend.live) {
+      try {
+        const p = await backend.progress();
+        if (stopped) break;
+        note.hidden = false;
+        note.textContent = `Preparing the viewer: ${describeProgress(p)}…`;
+      } catch {
+        // the data request reports a failure to load
+      }
+      await sleep(500);
+    }
+  })();
+  return () => {
+    stopped = true;
+    note.hidden = true;
+  };
+}
+
+// A provisional map (the first two principal components of a store never viewed) is drawn
+// at once; the server computes the real layout meanwhile. When it is ready the new
+// coordinates replace the drawn ones (colours, filters and selection are kept).
+async function watchLayout() {
+  const info = state.meta.embedding || {};
+  if (!backend.live || !info.provisional) return;
+  const note = $('progress-note');
+  note.hidden = false;
+  for (;;) {
+    let p;
+    try {
+      p = await backend.progress();
+    } catch (error) {
+      note.textContent = `The map keeps its provisional layout: ${error.message}`;
+      return;
+    }
+    if (p.error) {
+      note.textContent = p.error;
+      return;
+    }
+    if (p.layout === 'final') break;
+    note.textContent = `Provisional map (first two principal components) while the layout is computed: ${describeProgress(p)}…`;
+    await sleep(1000);
+  }
+  await useNewLayout();
+  note.hidden = true;
+}
+
+async function useNewLayout() {
+  const meta = await backend.meta();
+  state.meta.bounds = meta.bounds;
+  state.meta.embedding = meta.embedding;
+  const rows = state.drawn ? 'drawn' : 'all';
+  const [x, y] = await Promise.all([backend.column('x', rows), backend.column('y', rows)]);
+  state.points = normalise(x, y);
+  state.rows = Array.from(state.z, (z, i) => [state.points.x[i], state.points.y[i], z]);
+  await scatterplot.draw(state.rows, { zDataType: 'categorical', preventFilterReset: true });
+  state.spatialIndex = scatterplot.get('spatialIndex');
+  state.positions = state.drawn
+    ? Promise.all([backend.column('x'), backend.column('y')]).then(([ax, ay]) => normalise(ax, ay))
+    : Promise.resolve(state.points);
+  fitView(true);
+  showStoreFacts();
+  probe.layoutVersion = (probe.layoutVersion || 0) + 1;
+  document.body.dataset.layout = 'final';
+}
+
 async function main() {
   const t0 = performance.now();
   const metaRequest = backend.meta();
+  const stopWatching = watchLoading();
   const canvas = $('canvas');
   // Inside a notebook frame the canvas can still be unlaid (0 x 0) here; the scatterplot's
   // camera would then get a null projection, so wait for a size first.
@@ -618,7 +703,11 @@ async function main() {
   renderer = createDirectRenderer(canvas);
   scatterplot = createMap(canvas, width, height, false);
   const tCreated = performance.now();
-  state.meta = await metaRequest;
+  try {
+    state.meta = await metaRequest;
+  } finally {
+    stopWatching();
+  }
   const tMeta = performance.now();
   state.csf = state.meta.default_csf;
   const n = state.meta.n;
@@ -687,6 +776,7 @@ async function main() {
   probe.ready = true;
   document.body.dataset.ready = 'true';
   prefetch().catch(showError);
+  watchLayout().catch(showError);
 }
 
 main().catch((error) => {

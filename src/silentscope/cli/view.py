@@ -49,16 +49,28 @@ def view(
             "statistics always use every sample. Raise it where WebGL runs on a GPU."
         ),
     ] = 50_000,
+    prepare_only: Annotated[
+        bool,
+        typer.Option(
+            "--prepare-only",
+            help="Compute and cache the embedding and confidences, then exit (e.g. right after "
+            "the audit), so that the first view draws the final map at once.",
+        ),
+    ] = False,
 ) -> None:
     """Explore the classifier's latent space: failures, confidence, shifts and slices.
 
     The first run computes one joint embedding of every test set and every CSF's
-    confidences, and caches both in the store. Above --max-drawn samples the map draws a
+    confidences, and caches both in the store; the page answers at once, draws the first
+    two principal components within seconds and swaps in the embedding when it is ready
+    (--prepare-only computes it ahead). Above --max-drawn samples the map draws a
     stratified sample (and says so); lasso, filters and statistics use every sample.
 
     Example: silentscope view audit_store            (serves on 127.0.0.1, opens the browser)
 
     Example: silentscope view audit_store --export viewer.html
+
+    Example: silentscope view audit_store --prepare-only   (at audit time; nothing served)
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -68,6 +80,10 @@ def view(
     with user_errors():
         if max_drawn < 1:
             raise ValueError(f"--max-drawn must be a positive number of points, got {max_drawn}")
+        if export is None and not prepare_only:
+            return _serve(
+                store, host, port, no_browser, method, recompute, image_root, seed, max_drawn
+            )
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -85,6 +101,14 @@ def view(
             )
         for name, reason in prepared["unavailable"].items():
             err_console.print(f"[dim]confidence {name} not shown: {reason}[/]", highlight=False)
+        if prepare_only:
+            info = prepared["embedding"]
+            console.print(
+                f"[green]prepared[/] {store}: {info.get('method')} layout of "
+                f"{info.get('n_samples', '?')} samples and {len(prepared['confidences'])} "
+                "confidences cached"
+            )
+            return
         if export is not None:
             from silentscope.viewer.export import export_html
 
@@ -100,30 +124,50 @@ def view(
             )
             console.print(f"[green]wrote[/] {path}{note}")
             return
-        from silentscope.viewer.server import LOOPBACK_HOSTS, serve
 
-        if host not in LOOPBACK_HOSTS and not host.startswith("127."):
-            err_console.print(
-                f"[bold yellow]warning:[/] serving on {host} exposes this store's predictions, metadata, "
-                "reports and images to every machine that can reach it; there is no login.",
-                highlight=False,
-            )
 
-        def ready(url: str) -> None:
-            console.print(
-                f"silentscope viewer for [bold]{store}[/] at [link={url}]{url}[/]  (Ctrl+C to stop)"
-            )
+def _serve(store, host, port, no_browser, method, recompute, image_root, seed, max_drawn) -> None:
+    """Serve at once; the store is opened (and prepared) in the background."""
+    from silentscope.viewer.server import LOOPBACK_HOSTS, serve
+    from silentscope.viewer.startup import Preparation, open_for_viewing
 
-        # The server listens and the page loads while the store is read (a second for a
-        # million samples); a store that fails to load stops it with its error.
-        serve(
-            lambda: load_viewer_data(store, image_root=image_root),
-            host=host,
-            port=port,
-            open_browser=not no_browser,
-            on_ready=ready,
-            max_drawn=max_drawn,
+    if host not in LOOPBACK_HOSTS and not host.startswith("127."):
+        err_console.print(
+            f"[bold yellow]warning:[/] serving on {host} exposes this store's predictions, metadata, "
+            "reports and images to every machine that can reach it; there is no login.",
+            highlight=False,
         )
+
+    def ready(url: str) -> None:
+        console.print(
+            f"silentscope viewer for [bold]{store}[/] at [link={url}]{url}[/]  (Ctrl+C to stop)"
+        )
+
+    # The server listens and the page loads while the store is read and, on a store
+    # never viewed, prepared (the page shows the progress, draws a provisional layout
+    # and swaps in the embedding when ready); a store that fails to load stops it with
+    # its error.
+    preparation = Preparation()
+
+    def load():
+        return open_for_viewing(
+            store,
+            image_root=image_root,
+            method=method,
+            random_state=seed,
+            recompute=recompute,
+            preparation=preparation,
+        )
+
+    serve(
+        load,
+        host=host,
+        port=port,
+        open_browser=not no_browser,
+        on_ready=ready,
+        max_drawn=max_drawn,
+        preparation=preparation,
+    )
 
 
 def register(app: typer.Typer) -> None:

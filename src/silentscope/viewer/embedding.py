@@ -315,12 +315,16 @@ def ensure_embedding(
     recompute: bool = False,
     progress: Progress | None = None,
     audit=None,
+    provisional: bool = False,
     **params,
 ) -> tuple[pd.DataFrame, dict]:
     """The store's cached joint embedding, computed and cached first if absent.
 
     A cached embedding is reused whatever its method unless ``recompute`` is set, so
-    that opening a store never silently spends minutes on a new layout.
+    that opening a store never silently spends minutes on a new layout. A *provisional*
+    one (cached with ``provisional=True``: a quick layout shown while the real one is
+    computed) is reused only by another provisional request, so a viewer stopped before
+    the real layout was ready computes it next time.
 
     Examples
     --------
@@ -342,13 +346,15 @@ def ensure_embedding(
         audit = load_audit(store)
     if not recompute:
         cached = cached_embedding(store, audit.sample_id)
-        if cached is not None:
+        if cached is not None and (provisional or not cached[1].get("provisional")):
             return cached
     coords, info = compute_embedding(
         audit, method=method, random_state=random_state, progress=progress, **params
     )
     # Lets a reader check the cache against the store without comparing a million ids.
     info["samples_sha256"] = read_manifest(store).get("files", {}).get(SAMPLES, {}).get("sha256")
+    if provisional:
+        info["provisional"] = True
     # One commit: coordinates and their description never come from two computations.
     write_artifacts(store, {EMBEDDING_ARTIFACT: coords, EMBEDDING_INFO_ARTIFACT: info})
     return coords, info

@@ -36,6 +36,7 @@ def prepare_store(
     random_state=0,
     recompute: bool = False,
     progress: Callable[[str, float], None] | None = None,
+    provisional: bool = False,
     **embedding_params,
 ) -> dict:
     """Compute and cache what the viewer needs: the joint embedding and every CSF's confidences.
@@ -55,6 +56,11 @@ def prepare_store(
     recompute : bool, default=False
     progress : callable, optional
         Called with ``(stage, fraction)``.
+    provisional : bool, default=False
+        Where no layout is cached, cache the first two principal components marked
+        provisional (seconds, where UMAP takes a minute) so that the viewer can draw at once;
+        a later call without it replaces them by ``method``'s layout. With it, any cached
+        layout is reused.
 
     Returns
     -------
@@ -67,15 +73,21 @@ def prepare_store(
         n = int(read_manifest(store)["n_samples"])
         embedding_rows = _artifact_rows(store, EMBEDDING_ARTIFACT)
         confidence_rows = _artifact_rows(store, CONFIDENCES_ARTIFACT)
+        cached_info = (
+            read_artifact(store, EMBEDDING_INFO_ARTIFACT)
+            if EMBEDDING_INFO_ARTIFACT in list_artifacts(store)
+            else None
+        )
         if (
             embedding_rows == n
             and confidence_rows == n
-            and EMBEDDING_INFO_ARTIFACT in list_artifacts(store)
+            and cached_info is not None
+            and (provisional or not cached_info.get("provisional"))
         ):
             # Both caches exist: reopening a store costs no validation pass over its arrays.
             names = pq.read_schema(artifact_path(store, CONFIDENCES_ARTIFACT)).names
             return {
-                "embedding": read_artifact(store, EMBEDDING_INFO_ARTIFACT),
+                "embedding": cached_info,
                 "confidences": [c for c in names if c != "sample_id"],
                 "unavailable": {},
             }
@@ -89,11 +101,12 @@ def prepare_store(
     audit = load_audit(store)
     _, info = ensure_embedding(
         store,
-        method=method,
+        method="pca" if provisional else method,
         random_state=random_state,
         recompute=recompute,
         progress=report,
         audit=audit,
+        provisional=provisional,
         **embedding_params,
     )
     unavailable: dict[str, str] = {}

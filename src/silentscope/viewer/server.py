@@ -39,6 +39,7 @@ from silentscope.viewer.data import ViewerData
 from silentscope.viewer.guards import BodyLimit, BodyTooLarge, HostGuard
 from silentscope.viewer.payloads import bounds, column_bytes, drawn, meta, slice_list
 from silentscope.viewer.sampling import DEFAULT_MAX_DRAWN
+from silentscope.viewer.startup import Preparation
 from silentscope.viewer.thumbnails import ThumbnailCache, ThumbnailUnavailable
 from silentscope.viewer.user_slices import save_slice
 
@@ -50,6 +51,19 @@ CSRF_HEADER = "x-silentscope"
 async def index(request: Request) -> FileResponse:
     """The page itself, never cached (its script names change with each build)."""
     return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+def progress_of(preparation: Preparation | None) -> dict:
+    """What ``/api/progress`` answers: the preparation's state, or all ready without one."""
+    if preparation is None:
+        return {
+            "stage": "ready",
+            "fraction": 1.0,
+            "layout": "final",
+            "layout_version": 0,
+            "error": None,
+        }
+    return preparation.snapshot()
 
 
 async def _http_error(request: Request, exc) -> JSONResponse:
@@ -70,6 +84,7 @@ def create_app(
     warm_up_delay: float = 1.5,
     max_drawn: int = DEFAULT_MAX_DRAWN,
     max_body_bytes: int = MAX_BODY_BYTES,
+    preparation: Preparation | None = None,
 ) -> Starlette:
     """The viewer's ASGI app for ``data``.
 
@@ -85,6 +100,9 @@ def create_app(
         Above this many samples the page draws a stratified subsample of this size.
     max_body_bytes : int, default=10 MiB
         Larger request bodies are refused with HTTP 413.
+    preparation : Preparation, optional
+        Answers ``/api/progress`` (the layout's state, see :mod:`silentscope.viewer.startup`);
+        default: everything ready.
     """
     if int(max_drawn) < 1:
         raise ValueError(f"max_drawn must be a positive number of points, got {max_drawn}")
@@ -131,6 +149,9 @@ def create_app(
 
     def filter_from(value: dict | None) -> np.ndarray:
         return queries.filter_mask(data, value)
+
+    async def get_progress(request: Request):
+        return JSONResponse(progress_of(preparation))
 
     async def get_meta(request: Request):
         return JSONResponse(meta(data, max_drawn))
@@ -223,6 +244,7 @@ def create_app(
     routes = [
         Route("/", index),
         Route("/api/meta", guarded(get_meta)),
+        Route("/api/progress", guarded(get_progress)),
         Route("/api/column/{key:str}", guarded(get_column)),
         Route("/api/drawn", guarded(get_drawn)),
         Route("/api/filter", guarded(post_filter), methods=["POST"]),
@@ -274,19 +296,37 @@ class DeferredApp:
     """
 
     def __init__(
-        self, load, allowed_hosts=LOOPBACK_HOSTS, max_drawn=DEFAULT_MAX_DRAWN, on_error=None
+        self,
+        load,
+        allowed_hosts=LOOPBACK_HOSTS,
+        max_drawn=DEFAULT_MAX_DRAWN,
+        on_error=None,
+        preparation: Preparation | None = None,
     ):
         self._load = load
         self._build = lambda data: create_app(
-            data, allowed_hosts=allowed_hosts, max_drawn=max_drawn
+            data, allowed_hosts=allowed_hosts, max_drawn=max_drawn, preparation=preparation
         )
+        self.preparation = preparation
         self._on_error = on_error
         self._max_drawn = max_drawn
         self._loaded = threading.Event()
         self.app: Starlette | None = None
         self.error: BaseException | None = None
+
+        async def loading_progress(request: Request):
+            # Answered while the store loads, so the page can say what it is waiting for.
+            state = progress_of(preparation)
+            if preparation is None:
+                state.update(stage="reading the store", fraction=0.0, layout="none")
+            return JSONResponse(state)
+
         self._page = Starlette(
-            routes=[Route("/", index), Mount("/static", StaticFiles(directory=STATIC))],
+            routes=[
+                Route("/", index),
+                Route("/api/progress", loading_progress),
+                Mount("/static", StaticFiles(directory=STATIC)),
+            ],
             middleware=[Middleware(HostGuard, allowed=list(allowed_hosts))],
         )
 
@@ -313,7 +353,11 @@ class DeferredApp:
     async def __call__(self, scope, receive, send):
         if self.app is not None:
             return await self.app(scope, receive, send)
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if (
+            scope["type"] != "http"
+            or not scope["path"].startswith("/api/")
+            or scope["path"] == "/api/progress"
+        ):
             return await self._page(scope, receive, send)
         await run_in_threadpool(self._loaded.wait)
         if self.app is not None:
@@ -345,6 +389,7 @@ def serve(
     open_browser: bool = True,
     on_ready=None,
     max_drawn: int = DEFAULT_MAX_DRAWN,
+    preparation: Preparation | None = None,
 ) -> None:
     """Serve the viewer until interrupted.
 
@@ -364,6 +409,8 @@ def serve(
         Called with the URL once the server listens.
     max_drawn : int, default=50_000
         Above this many samples the map draws a stratified subsample of this size.
+    preparation : Preparation, optional
+        Where loading stands, answered at ``/api/progress`` from the first request on.
     """
     import uvicorn
 
@@ -380,10 +427,10 @@ def serve(
             server.should_exit = True
 
         app = deferred = DeferredApp(
-            data, allowed_hosts=allowed, max_drawn=max_drawn, on_error=stop
+            data, allowed_hosts=allowed, max_drawn=max_drawn, on_error=stop, preparation=preparation
         )
     else:
-        app = create_app(data, allowed_hosts=allowed, max_drawn=max_drawn)
+        app = create_app(data, allowed_hosts=allowed, max_drawn=max_drawn, preparation=preparation)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     if deferred is not None:
