@@ -378,3 +378,51 @@ def test_the_header_says_when_the_classifier_is_degenerate(browser, server, tmp_
     finally:
         instance.should_exit = True
         thread.join(timeout=10)
+
+
+def test_a_never_viewed_store_shows_progress_then_a_provisional_map_then_the_layout(
+    browser, tmp_path, monkeypatch
+):
+    from silentscope.audit.store import read_artifact, write_artifact
+    from silentscope.viewer import startup
+    from silentscope.viewer.artifacts import EMBEDDING_ARTIFACT
+    from silentscope.viewer.server import DeferredApp
+    from tests.support.stores import build_synthetic_store
+
+    store, _ = build_synthetic_store(tmp_path / "store", n_per_cluster=50)
+    real_prepare, layout_gate = startup.prepare_store, threading.Event()
+
+    def prepare(store, provisional=False, **kwargs):
+        if provisional:
+            return real_prepare(store, provisional=True, **kwargs)
+        layout_gate.wait(60)  # the "slow" real layout; then a mirrored map, to be seen swapped in
+        result = real_prepare(store, **kwargs)
+        coords = read_artifact(store, EMBEDDING_ARTIFACT)
+        write_artifact(store, EMBEDDING_ARTIFACT, coords.assign(x=-coords["x"]))
+        return result
+
+    monkeypatch.setattr(startup, "prepare_store", prepare)
+    state = startup.Preparation()
+    app = DeferredApp(
+        lambda: startup.open_for_viewing(store, method="pca", preparation=state),
+        preparation=state,
+    )
+    url, instance, thread = run_server(app)
+    app.start()
+    try:
+        page = open_page(browser, url)  # drawn with the provisional layout
+        note = page.locator("#progress-note")
+        assert note.is_visible() and "Provisional map" in note.inner_text()
+        before = page.evaluate("Array.from(window.__silentscope.state.points.x.slice(0, 5))")
+        layout_gate.set()
+        page.wait_for_function("document.body.dataset.layout === 'final'", timeout=60_000)
+        after = page.evaluate("Array.from(window.__silentscope.state.points.x.slice(0, 5))")
+        np.testing.assert_allclose(after, -np.asarray(before), atol=1e-4)
+        assert not note.is_visible() and not page.errors
+        assert "provisional" not in page.evaluate(
+            "JSON.stringify(window.__silentscope.state.meta.embedding)"
+        )
+    finally:
+        layout_gate.set()
+        instance.should_exit = True
+        thread.join(timeout=10)
