@@ -235,3 +235,39 @@ def test_small_store_is_hashed_every_time(store, tmp_path, monkeypatch):
     monkeypatch.setenv("SILENTSCOPE_CACHE_DIR", str(tmp_path / "cache"))
     load_audit(store)
     assert not (tmp_path / "cache").exists()  # below CACHE_MIN_BYTES: no cache written
+
+
+# ------------------------------------------------------------------ the command line
+def test_commands_verify_by_default_and_share_no_verify(store):
+    from typer.testing import CliRunner
+
+    from silentscope.cli import build_app
+
+    app = build_app(["store", "evaluate"])
+    runner = CliRunner()
+    logits = np.load(store / "logits.npy")
+    np.save(store / "logits.npy", logits[:, ::-1].copy())
+    for command in (["info"], ["csfs"]):
+        failed = runner.invoke(app, [*command, str(store)], env={"COLUMNS": "200"})
+        assert failed.exit_code == 2 and "logits.npy does not match its checksum" in failed.output
+        trusted = runner.invoke(app, [*command, str(store), "--no-verify"])
+        assert trusted.exit_code == 0, trusted.output
+    checked = runner.invoke(app, ["store", "verify", str(store)], env={"COLUMNS": "200"})
+    assert checked.exit_code == 2 and "does not match its checksum" in checked.output
+
+
+def test_store_rehash_command_silences_the_old_store_warning(store):
+    from typer.testing import CliRunner
+
+    from silentscope.cli import build_app
+
+    make_legacy(store)
+    app = build_app(["store"])
+    runner = CliRunner()
+    warned = runner.invoke(app, ["info", str(store)], env={"COLUMNS": "300"})
+    assert warned.exit_code == 0 and "silentscope store rehash" in warned.output
+    rehashed = runner.invoke(app, ["store", "rehash", str(store)])
+    assert rehashed.exit_code == 0 and "contract_sha256" in rehashed.output
+    quiet = runner.invoke(app, ["info", str(store)], env={"COLUMNS": "300"})
+    assert quiet.exit_code == 0 and "silentscope store rehash" not in quiet.output
+    assert runner.invoke(app, ["store", "verify", str(store)]).exit_code == 0
