@@ -91,6 +91,23 @@ def test_partial_aurc_brute_force(data, bounds):
     assert parts == pytest.approx(sm.aurc(conf, correct), rel=0, abs=1e-12)
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.floats(0, 1)), min_size=1, max_size=30),
+    st.tuples(st.floats(0, 1), st.floats(0, 1)).filter(lambda r: abs(r[0] - r[1]) > 1e-6),
+)
+def test_partial_aurc_with_a_continuous_loss(rows, bounds):
+    conf = np.array([r[0] / 4 for r in rows])
+    loss = np.array([r[1] for r in rows])
+    lo, hi = sorted(bounds)
+    cov, sel, gen = ref.rc_curve_loss(conf, loss)
+    linear = sm.aurc_partial(conf, coverage_range=(lo, hi), loss=loss)
+    xs = np.linspace(lo, hi, 20001)
+    assert linear == pytest.approx(np.trapezoid(np.interp(xs, cov, sel), xs), abs=1e-5)
+    mixture = sm.aurc_partial(conf, coverage_range=(lo, hi), loss=loss, interpolation="mixture")
+    assert mixture == pytest.approx(ref.mixture_integral(cov[1:], gen[1:], lo, hi), abs=1e-10)
+
+
 def test_partial_aurc_closed_form_and_validation():
     conf, correct = [0.9, 0.8, 0.7, 0.6], [1, 0, 1, 1]
     # selective risk: 0 at c = .25 (and the coverage-0 point), .5 at .5, 1/3 at .75, .25 at 1

@@ -202,7 +202,12 @@ def e_aurc_achievable(confidence, correct) -> float:
 
 
 def aurc_partial(
-    confidence, correct, coverage_range=(0.5, 1.0), *, interpolation: str = "linear"
+    confidence,
+    correct=None,
+    coverage_range=(0.5, 1.0),
+    *,
+    interpolation: str = "linear",
+    loss=None,
 ) -> float:
     """AURC over a coverage range: the area under selective risk vs coverage from lo to hi.
 
@@ -228,6 +233,9 @@ def aurc_partial(
     coverage_range : (float, float), default (0.5, 1.0)
         ``(lo, hi)`` with 0 <= lo < hi <= 1.
     interpolation : {"linear", "mixture"}, default "linear"
+    loss : array-like of shape (n_samples,), optional
+        Instead of ``correct``: a continuous per-sample loss in [0, 1] (e.g. 1 - Dice); the
+        selective risk is then the mean loss among accepted samples.
 
     Returns
     -------
@@ -249,11 +257,14 @@ def aurc_partial(
     0.114583
     >>> round(aurc_partial(conf, correct, (0.5, 1.0), interpolation="mixture"), 6)
     0.119188
+    >>> round(aurc_partial(conf, coverage_range=(0.0, 1.0), loss=[0.1, 0.5, 0.3, 0.0]), 6)
+    0.215625
     """
     lo, hi = check_coverage_range(coverage_range)
     if interpolation not in ("linear", "mixture"):
         raise ValueError(f"interpolation must be 'linear' or 'mixture', got {interpolation!r}")
-    curve, cov, risk = _curve_points(confidence, correct)
+    curve = RiskCoverageCurve(confidence, correct, loss=loss)
+    cov, risk = curve.coverages[1:], curve.generalized_risks[1:]
     if interpolation == "mixture":
         return mixture_area(cov, risk, (lo, hi))
     x, y = curve.coverages, curve.selective_risks
