@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pytest
+
 from silentscope.report.build import build_report
 from silentscope.study.results import collect_results
 from silentscope.study.runner import run_study
@@ -57,3 +60,27 @@ def test_report_over_several_studies_combines_their_tables(tmp_path):
     ).read_text()
     assert "<th>data_a iid</th>" in page and "<th>data_b iid</th>" in page
     assert page.count("under corruptions") == 2
+
+
+def test_reliability_diagrams_show_the_ece_that_evaluate_reports(tmp_path):
+    # A report must not carry a second ECE: the diagram's ECE is metrics.top_label_ece
+    # (the "Top-label ECE" of `silentscope evaluate`), not a private 10-bin variant.
+    from silentscope.audit.store import save_audit
+    from silentscope.metrics import top_label_ece
+    from tests.support.audits import tiny_audit
+
+    rng = np.random.default_rng(3)
+    n = 400
+    labels = rng.integers(0, 3, n)
+    logits = rng.normal(0, 1.5, (n, 3))
+    logits[np.arange(n), labels] += rng.choice([0.0, 2.5], n)
+    audit = tiny_audit(logits, labels, test_set=np.where(np.arange(n) < 200, "iid", "acq/b"))
+    store = save_audit(audit, tmp_path / "store")
+    page = build_report(store, tmp_path / "report.html").read_text()
+    # each panel's title is two svg text lines: the test set, then "ECE <value>"
+    shown = dict(re.findall(r">(iid|acq/b)</text>\s*<text[^>]*>ECE ([0-9.]+)</text>", page))
+    assert set(shown) == {"iid", "acq/b"}
+    for name in ("iid", "acq/b"):
+        mask = audit.test_set == name
+        expected = top_label_ece(audit.probabilities[mask], audit.label[mask])
+        assert float(shown[name]) == pytest.approx(expected, abs=6e-4), name
