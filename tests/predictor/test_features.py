@@ -43,6 +43,25 @@ def test_output_features_match_their_definitions():
     assert "conf.DG" not in output_features(audit, confidences=False)
 
 
+def test_logit_features_only_where_the_audit_holds_logits():
+    # On imported probabilities, "logits" are log p: the energy is 0 for every sample and
+    # the maximum logit is log MSR, so neither may appear as a feature (or importance).
+    from silentscope.audit.importers import from_arrays
+
+    rng = np.random.default_rng(1)
+    probs = softmax(rng.normal(size=(60, 3)), axis=1)
+    imported = from_arrays(probs, rng.integers(0, 3, 60), probabilities=True)
+    assert imported.outputs == "probabilities"
+    features = output_features(imported)
+    assert {"max_logit", "logit_margin", "energy"}.isdisjoint(features.columns)
+    np.testing.assert_allclose(features["msr"], probs.max(axis=1))
+    # with logits they stay
+    with_logits = output_features(audit_with_everything())
+    np.testing.assert_allclose(
+        with_logits["energy"], np.log(np.exp(audit_with_everything().logits).sum(axis=1))
+    )
+
+
 def test_mc_features_are_consistent():
     features = output_features(audit_with_everything())
     assert (features["mc.mutual_information"] >= -1e-12).all()

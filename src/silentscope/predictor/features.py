@@ -38,7 +38,8 @@ def output_features(audit: AuditSet, *, confidences: bool = True) -> pd.DataFram
 
     Columns: ``msr`` (maximum softmax response), ``margin`` (top-1 minus top-2
     probability), ``entropy`` (predictive entropy), ``max_logit``, ``logit_margin``,
-    ``energy`` (log-sum-exp of the logits), and up to
+    ``energy`` (log-sum-exp of the logits; these three only when the AuditSet holds logits,
+    not imported probabilities, see :attr:`AuditSet.outputs`), and up to
     :data:`MAX_CLASSES_PER_CLASS_FEATURES` classes ``prob.<class>`` per class and
     ``predicted`` (the predicted class, categorical). With MC logits: ``mc.msr``, ``mc.entropy``,
     ``mc.expected_entropy``, ``mc.mutual_information``, ``mc.std`` (spread of the
@@ -73,10 +74,14 @@ def output_features(audit: AuditSet, *, confidences: bool = True) -> pd.DataFram
         "msr": top[:, -1],
         "margin": top[:, -1] - top[:, -2],
         "entropy": _entropy(probabilities),
-        "max_logit": top_logits[:, -1],
-        "logit_margin": top_logits[:, -1] - top_logits[:, -2],
-        "energy": logsumexp(logits, axis=1),
     }
+    if audit.outputs == "logits":
+        # On imported probabilities the "logits" are log p: the energy is 0 for every
+        # sample and the maximum is log MSR, so these would be a constant and relabelled
+        # copies of msr/margin listed (and ranked in importances) under logit names.
+        columns["max_logit"] = top_logits[:, -1]
+        columns["logit_margin"] = top_logits[:, -1] - top_logits[:, -2]
+        columns["energy"] = logsumexp(logits, axis=1)
     if audit.n_classes <= MAX_CLASSES_PER_CLASS_FEATURES:
         for c, name in enumerate(audit.class_names):
             columns[f"prob.{name}"] = probabilities[:, c]
