@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from silentscope.audit import AuditSet
 from silentscope.audit.store import read_artifact, save_audit
 from silentscope.cli import app
 from silentscope.slices import discover_slices, simulate_logits
@@ -171,3 +173,36 @@ def test_slicer_fitted_on_a_subsample_still_assigns_and_confirms_all(odir_plante
         audit.sample_id, report.membership.loc[report.membership["rank"] == 1, "sample_id"]
     )
     assert (members & planted).sum() / members.sum() > 0.5
+
+
+def test_a_slice_that_is_one_pooled_test_set_says_so():
+    # Slices pool every test set but val by default: a shifted set with a high error rate
+    # is then found as a "slice" whose metadata (site = D) reads like a discovered
+    # subgroup; its test-set make-up must be named with it.
+    rng = np.random.default_rng(0)
+    n_iid, n_acq = 300, 150
+    n = n_iid + n_acq
+    shifted = np.arange(n) >= n_iid
+    label = rng.integers(0, 2, n)
+    wrong = rng.random(n) < np.where(shifted, 0.5, 0.05)
+    audit = AuditSet(
+        sample_id=[f"s{i}" for i in range(n)],
+        test_set=np.where(shifted, "acq/site_D", "iid"),
+        label=label,
+        logits=np.eye(2)[np.where(wrong, 1 - label, label)] * 3,
+        class_names=["benign", "malignant"],
+        metadata=pd.DataFrame(
+            {
+                "site": np.where(shifted, "D", rng.choice(["A", "B"], n)),
+                "age": rng.integers(20, 90, n),
+            }
+        ),
+    )
+    report = discover_slices(audit, n_seeds=2, min_support=10)
+    top = report.slices.iloc[0]
+    assert "site = D" in top["metadata"]
+    assert top["test_sets"].startswith("test set = acq/site_D: 100% of slice")
+    assert "test set = acq/site_D" in str(report)
+    # one test set: nothing to say
+    alone = discover_slices(audit, test_sets=["acq/site_D"], n_seeds=2, min_support=10)
+    assert (alone.slices["test_sets"] == "").all()

@@ -86,6 +86,7 @@ def _print(report: SliceReport) -> None:
         details = (
             ("report terms", row.top_terms),
             ("metadata", row.metadata),
+            ("scope", getattr(row, "test_sets", "")),
             ("confident errors", ", ".join(row.confident_errors.split(",")[:3])),
         )
         console.print(f"[bold]#{row.rank}[/]")

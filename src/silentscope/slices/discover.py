@@ -546,10 +546,18 @@ def _explain(data, shown, membership, scores, errors, n_terms, n_examples, colum
     if data.text is not None and shown and use_text:
         counts, vocab = term_matrix(data.text)
     confidence = data.probabilities.max(axis=1)
+    sets = pd.DataFrame({"test set": data.test_set}) if len(data.test_sets) > 1 else None
     rows, members = [], []
     for rank, (record, mask) in enumerate(shown, start=1):
         terms = distinguishing_terms(counts, vocab, mask, n_terms) if counts is not None else []
         enrichment = metadata_enrichment(data.metadata, mask, columns=columns) if columns else []
+        # With several test sets pooled, a slice may just be one shifted set (e.g. every
+        # member from acq/site_D): say so, or its metadata reads as a discovered subgroup.
+        pooled = (
+            metadata_enrichment(sets, mask, max_items=1, columns=["test set"])
+            if sets is not None
+            else []
+        )
         column_scores = scores[:, record["slice"]]
         representative, wrong = slice_examples(column_scores, errors, confidence, mask, n_examples)
         rows.append(
@@ -558,6 +566,7 @@ def _explain(data, shown, membership, scores, errors, n_terms, n_examples, colum
                 **record,
                 "top_terms": "; ".join(t.description for t in terms),
                 "metadata": "; ".join(e.description for e in enrichment),
+                "test_sets": "; ".join(e.description for e in pooled),
                 "representative": ",".join(data.sample_id[representative]),
                 "confident_errors": ",".join(data.sample_id[wrong]),
             }
@@ -569,7 +578,7 @@ def _explain(data, shown, membership, scores, errors, n_terms, n_examples, colum
     columns = [
         "rank", "slice", "views", "size", "n_confirm", "errors_confirm", "error_rate", "ci_low", "ci_high",
         "complement_error_rate", "p_value", "q_value", "stability", "resample_stability",
-        "n_fit", "fit_error_rate", "merged_from", "top_terms", "metadata", "representative",
+        "n_fit", "fit_error_rate", "merged_from", "top_terms", "metadata", "test_sets", "representative",
         "confident_errors",
     ]  # fmt: skip
     if data.image_ref is not None:

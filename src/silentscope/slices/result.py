@@ -95,6 +95,7 @@ class SliceReport:
                 + (f", found in {row.views}" if getattr(row, "views", "") else "")
                 + (f" | terms: {row.top_terms}" if row.top_terms else "")
                 + (f" | {row.metadata}" if row.metadata else "")
+                + (f" | {row.test_sets}" if getattr(row, "test_sets", "") else "")
             )
         return lines
 
@@ -167,6 +168,7 @@ def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = No
                 ("views", "found in"),
                 ("top_terms", "report terms"),
                 ("metadata", "metadata"),
+                ("test_sets", "scope"),
             )
             if row.get(key)
         )
