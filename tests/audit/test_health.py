@@ -107,3 +107,24 @@ def test_imported_predictions_get_the_same_check_recorded_in_provenance(tmp_path
     recorded = load_audit(save_audit(audit, tmp_path / "store")).provenance["health"]
     assert recorded["degenerate"] and recorded["split"] == "iid"
     assert recorded["reason"].startswith("predicts only 'normal' for all 120 iid samples")
+
+
+@pytest.mark.parametrize("constant", [True, False])
+def test_info_says_degenerate_and_shows_balanced_accuracy(tmp_path, constant):
+    # `silentscope info` is the first table a user reads: with imbalanced classes it shows
+    # balanced accuracy beside accuracy, and a degenerate classifier is named there.
+    from typer.testing import CliRunner
+
+    from silentscope.audit.store import save_audit
+    from silentscope.cli import app
+    from tests.support.audits import imbalanced_audit
+
+    save_audit(imbalanced_audit(constant), tmp_path / "store")
+    output = CliRunner().invoke(app, ["info", str(tmp_path / "store")], terminal_width=200).output
+    assert "balanced accuracy" in output and "classes are imbalanced" in output
+    if constant:
+        iid = next(line for line in output.splitlines() if "│ iid " in line)
+        assert "0.500" in iid  # every image "normal": balanced accuracy is chance
+        assert "degenerate classifier: predicts only 'normal'" in output
+    else:
+        assert "degenerate classifier" not in output

@@ -140,8 +140,10 @@ def info(
     Example: silentscope info audit_store --role site_code=acquisition
     """
     from silentscope.audit.capabilities import analysis_availability
+    from silentscope.audit.health import model_health, stored_health
     from silentscope.audit.store import list_artifacts, load_audit, set_metadata_roles
     from silentscope.audit.validation import quoted
+    from silentscope.metrics import balanced_accuracy
 
     with user_errors():
         if role:
@@ -157,12 +159,33 @@ def info(
         f"[bold]{store}[/]  {audit.n_samples} samples, {audit.n_classes} classes: {quoted(audit.class_names)}",
         highlight=False,
     )
+    # the verdict the store records (else the same rule now): info is the first thing a
+    # user reads, so a degenerate classifier and imbalanced classes are said here too
+    health = stored_health(audit.provenance) or model_health(audit)
+    balanced = health.imbalanced
     table = Table(title="test sets")
-    for column in ("test set", "kind", "samples", "accuracy", "errors"):
+    columns = ("test set", "kind", "samples", "accuracy", "balanced accuracy", "errors")
+    for column in columns if balanced else [c for c in columns if c != "balanced accuracy"]:
         table.add_column(column, justify="left" if column in ("test set", "kind") else "right")
     for row in audit.summary().itertuples():
-        table.add_row(row.test_set, row.kind, str(row.n), f"{row.accuracy:.3f}", str(row.errors))
+        cells = [row.test_set, row.kind, str(row.n), f"{row.accuracy:.3f}"]
+        if balanced:
+            mask = audit.test_set == row.test_set
+            known = mask & (audit.label >= 0)  # new-class samples (label -1) have no recall
+            cells.append(
+                f"{balanced_accuracy(audit.predictions[known], audit.label[known]):.3f}"
+                if known.any()
+                else "-"
+            )
+        table.add_row(*cells, str(row.errors))
     print_table(table)
+    if balanced:
+        console.print(
+            f"classes are imbalanced (largest {health.majority_rate:.0%} vs smallest "
+            f"{health.minority_rate:.1%} on {health.split}): read balanced accuracy beside accuracy"
+        )
+    if health.degenerate:
+        console.print(f"[bold red]degenerate classifier:[/] {health.reason}", highlight=False)
     inputs = sorted(audit.available_inputs())
     console.print(f"inputs: {', '.join(inputs)}")
     if audit.outputs == "probabilities":
