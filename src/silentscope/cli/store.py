@@ -114,9 +114,12 @@ def import_fdshifts(
     ),
     overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
-    """Import an FD-Shifts test_results/ folder.
+    """Import an FD-Shifts run (HEAD or v0.1.1 config layout): test sets named from its hydra/config.yaml.
 
-    Example: silentscope import fdshifts runs/isic_ce/test_results --out audit_store --names val,iid,acq/site_b
+    Noise studies become cor/<set>/1-5, in-class studies shift/<name>, new-class studies ood/<name>
+    (label unknown to the classifier, own label kept as metadata fdshifts_label); see docs/fdshifts.md.
+
+    Example: silentscope import fdshifts experiments/cifar10_paper_sweep/devries_run1 --out audit_store
     """
     from silentscope.audit.importers import from_fdshifts
 
