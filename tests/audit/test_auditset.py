@@ -114,6 +114,25 @@ def test_has_and_capabilities():
         full.has("images")
 
 
+def test_capabilities_do_not_promise_logit_csfs_on_imported_probabilities():
+    # MLS and energy are unavailable on imported probabilities (evaluate says so); info's
+    # analyses table must not call them available.
+    from silentscope.audit.importers import from_arrays
+
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    imported = from_arrays(probs, np.array([0, 1, 1, 1]), probabilities=True)
+    reasons = {a.name: r for a, r in analysis_availability(imported)}
+    assert reasons["failure-detection metrics (MSR, PE)"] is None
+    assert "logits" in reasons["logit-based CSFs (MLS, energy)"]
+    logits = from_arrays(np.log(probs) * 3, np.array([0, 1, 1, 1]))
+    assert (
+        dict((a.name, r) for a, r in analysis_availability(logits))[
+            "logit-based CSFs (MLS, energy)"
+        ]
+        is None
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "kind", "value", "severity", "attribute"),
     [

@@ -18,7 +18,10 @@ class Analysis:
 
 #: The model-free analyses and the AuditSet inputs each needs.
 ANALYSES = (
-    Analysis("failure-detection metrics (MSR, PE, MLS, energy)", "evaluate", ()),
+    Analysis("failure-detection metrics (MSR, PE)", "evaluate", ()),
+    # "true_logits": the classifier's own logits; imported probabilities' logarithms are not
+    # (their energy is 0 for every sample, their maximum is log MSR)
+    Analysis("logit-based CSFs (MLS, energy)", "evaluate", ("true_logits",)),
     Analysis("temperature scaling, thresholds, calibration fits", "evaluate", ("validation",)),
     Analysis("MC-dropout CSFs", "evaluate", ("mc_logits",)),
     Analysis(
@@ -75,12 +78,14 @@ def analysis_availability(audit: AuditSet) -> list[tuple[Analysis, str | None]]:
     >>> import numpy as np
     >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
     ...                  logits=np.eye(2), class_names=["no", "yes"])
-    >>> [reason for analysis, reason in analysis_availability(audit)][6]
+    >>> [reason for analysis, reason in analysis_availability(audit)][7]
     'needs validation'
     """
     columns, metadata_reason = metadata_status(audit)
 
     def has(name: str) -> bool:
+        if name == "true_logits":
+            return audit.outputs == "logits"
         return bool(columns) if name == "metadata" else audit.has(name)
 
     result = []
@@ -89,7 +94,11 @@ def analysis_availability(audit: AuditSet) -> list[tuple[Analysis, str | None]]:
         if analysis.any_of and not any(has(name) for name in analysis.any_of):
             missing.append(" or ".join(analysis.any_of))
         reason = f"needs {', '.join(missing)}" if missing else None
-        if missing == ["metadata"] and audit.has("metadata"):
+        if missing == ["true_logits"]:
+            reason = (
+                "needs the classifier's logits (these are logarithms of imported probabilities)"
+            )
+        elif missing == ["metadata"] and audit.has("metadata"):
             reason = metadata_reason
         elif missing and audit.has("metadata") and "metadata" in analysis.any_of:
             reason += f"; its metadata has {metadata_reason}"
