@@ -143,3 +143,109 @@ def test_the_lock_of_a_killed_process_is_taken_over(tmp_path):
     outcome = run_study(spec, study, live=False)
     assert outcome.outcomes[0].status == "done"
     assert _hidden(study) == []
+
+
+@pytest.mark.slow  # a local Ray cluster starts in ~25 s on a loaded 2-core machine
+def test_a_killed_ray_worker_fails_its_run_alone(tmp_path):
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'ray[default]')")
+    raw = store_study(tmp_path, n_stores=2, bootstrap=1000, kind="ray", workers=2, retries=1)
+    study = tmp_path / "study"
+    victim = "model1__store__seed0"
+    killed = []
+    stop = threading.Event()
+
+    def killer():  # kill -9 the Ray worker running the victim, every attempt
+        while not stop.is_set():
+            pid = _worker_pid(study, victim)
+            if pid and pid not in killed:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    try:
+        outcome = run_study(parse_study(raw), study, live=False)
+    finally:
+        stop.set()
+        thread.join()
+    statuses = {o.run_id: o.status for o in outcome.outcomes}
+    assert statuses == {"model0__store__seed0": "done", victim: "failed"}
+    assert len(killed) == 2  # Ray started it again once (retries=1)
+    failure = json.loads((study / "failed" / f"{victim}.json").read_text())
+    assert failure["error"].startswith("WorkerDied:") and "WorkerCrashedError" in failure["error"]
+    assert _hidden(study) == []
+
+
+_CONNECT = """
+import sys
+from pathlib import Path
+from silentscope.study.runner import run_study
+from silentscope.study.spec import ExecutorSpec, parse_study
+from tests.support.studies import store_study
+out, address = Path(sys.argv[1]), sys.argv[2]
+spec = parse_study(store_study(out, n_stores=1))
+try:
+    outcome = run_study(spec, out / "study", executor=ExecutorSpec(kind="ray", address=address))
+    print("STATUS", outcome.outcomes[0].status)
+except ValueError as error:
+    print("ERROR", error)
+"""
+
+
+@pytest.mark.slow  # a Ray head and two drivers: about a minute here
+def test_a_study_connects_to_a_plainly_started_ray_head(tmp_path):
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'ray[default]')")
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env["PYTHONPATH"] = os.pathsep.join([os.getcwd(), *sys.path])
+    # started plainly: with a token file (~/.ray/auth_token or RAY_AUTH_TOKEN_PATH), Ray
+    # turns token authentication on, and an explicit address used to send no token
+    token = tmp_path / "auth_token"
+    token.write_text("a" * 32)
+    env["RAY_AUTH_TOKEN_PATH"] = str(token)
+    head = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block"),
+            *(f"--port={port}", "--num-cpus=1", "--include-dashboard=false"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        address = f"127.0.0.1:{port}"
+
+        def connect(name, **changes):
+            result = subprocess.run(
+                [sys.executable, "-c", _CONNECT, str(tmp_path / name), address],
+                env={**env, **changes},
+                capture_output=True,
+                text=True,
+                timeout=240,
+            )
+            lines = [
+                line for line in result.stdout.splitlines() if line[:6] in ("STATUS", "ERROR ")
+            ]
+            return lines[-1] if lines else result.stdout[-500:] + result.stderr[-2000:]
+
+        deadline = time.time() + 90
+        while time.time() < deadline and "STATUS" not in (answer := connect("right")):
+            time.sleep(2)  # the head may still be starting
+        assert answer == "STATUS done"
+        wrong = tmp_path / "wrong_token"
+        wrong.write_text("b" * 32)
+        answer = connect("wrong", RAY_AUTH_TOKEN_PATH=str(wrong))
+        assert answer.startswith(f"ERROR the Ray cluster at {address} refused this study's")
+        assert "set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN" in answer
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)

@@ -219,27 +219,114 @@ def run_ray(
         raise ValueError("the Ray executor needs ray: pip install 'ray[default]'") from None
     started_here = not ray.is_initialized()
     if started_here:
-        if spec.address:
-            ray.init(address=spec.address, log_to_driver=False)
-        else:
-            ray.init(
-                num_cpus=spec.workers or os.cpu_count(),
-                include_dashboard=False,
-                log_to_driver=False,
-            )
+        _connect(ray, spec)
+    pending: dict[Any, tuple[RunSpec, float]] = {}
     try:
-        task = ray.remote(num_cpus=spec.cpus_per_run, num_gpus=spec.gpus_per_run, max_retries=0)(
-            execute_run
-        )
-        pending = [task.remote(run.model_dump_json(), study_dir) for run in runs]
+        # A task whose worker died is started again by Ray ``retries`` times; a run that
+        # raises is recorded by execute_run itself and never retried.
+        task = ray.remote(
+            num_cpus=spec.cpus_per_run,
+            num_gpus=spec.gpus_per_run,
+            max_retries=spec.retries,
+            retry_exceptions=False,
+        )(execute_run)
+        for run in runs:
+            pending[task.remote(run.model_dump_json(), study_dir)] = (run, time.perf_counter())
         while pending:
-            done, pending = ray.wait(pending, num_returns=1, timeout=0.5)
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
             for ref in done:
-                on_done(ray.get(ref))
+                run, started = pending.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except ray.exceptions.RayError as error:  # this run only: the others go on
+                    reason = _ray_reason(error)
+                    outcome = _crashed(study_dir, run, reason, spec.retries + 1, started)
+                remove_leftovers(Path(study_dir), run.run_id)  # of attempts whose worker died
+                on_done(outcome)
             on_tick()
-    finally:
+    finally:  # stopped (Ctrl-C, an error here): no task goes on training without us
+        for ref in pending:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 - already finished or gone: nothing to stop
+                pass
         if started_here:
             ray.shutdown()
+
+
+def _ray_reason(error: Exception) -> str:
+    """A Ray error as the end of "the last one ...": its type and first line."""
+    lines = str(error).strip().splitlines() or [""]
+    return f"failed in Ray with {type(error).__name__}: {lines[0]}"
+
+
+def _connect(ray: Any, spec: ExecutorSpec) -> None:
+    if not spec.address:
+        # "local": a new cluster of our own, never the last one started on this machine
+        # (what a bare ray.init() joins: another user's, or a dead one's stale address)
+        ray.init(
+            address="local",
+            num_cpus=spec.workers or os.cpu_count(),
+            include_dashboard=False,
+            log_to_driver=False,
+        )
+        return
+    use_ray_token()
+    try:
+        ray.init(address=spec.address, log_to_driver=False)
+    except Exception as error:
+        cause = _auth_failure(error)
+        if cause is None:
+            raise
+        raise ValueError(
+            f"the Ray cluster at {spec.address} refused this study's authentication "
+            f"({cause}): set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) "
+            "to the cluster's token, which `ray get-auth-token` prints on its head node"
+        ) from None
+
+
+def _auth_failure(error: BaseException | None) -> str | None:
+    """The line that says authentication failed, from ``error``'s chain, or None.
+
+    Ray wraps it, as a traceback in the text of ``RuntimeError: Failed to connect to GCS``
+    under ``ConnectionError: Failed to connect to Ray cluster``.
+
+    Examples
+    --------
+    >>> inner = RuntimeError("Failed to connect to GCS.\\nAuthenticationError: InvalidAuthToken")
+    >>> outer = ConnectionError("Failed to connect to Ray cluster")
+    >>> outer.__cause__ = inner
+    >>> _auth_failure(outer), _auth_failure(ConnectionError("refused"))
+    ('AuthenticationError: InvalidAuthToken', None)
+    """
+    while error is not None:
+        text = f"{type(error).__name__}: {error}"
+        for line in text.splitlines():
+            if "AuthToken" in line or "AuthenticationError" in line:
+                return line.strip()[:200]
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def use_ray_token() -> bool:
+    """Send Ray's authentication token to a cluster given by address, when one is set up.
+
+    Ray (2.5x+) turns token authentication on for a head started plainly once a token
+    exists (``~/.ray/auth_token``, written by any local ``ray.init``), and
+    ``ray.init(address="auto")`` then sends it; an explicit address never does, so the
+    head answers ``InvalidAuthToken``. Like ``"auto"``, this enables token mode when
+    ``RAY_AUTH_MODE`` is unset and a token is found (``RAY_AUTH_TOKEN``,
+    ``RAY_AUTH_TOKEN_PATH`` or the default file). Returns whether token mode is on.
+    """
+    if os.environ.get("RAY_AUTH_MODE"):
+        return os.environ["RAY_AUTH_MODE"].lower() == "token"
+    try:  # Ray's own rule for finding a token; absent from Rays without token auth
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:
+        return False
+    return maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 EXECUTORS = {"local": run_local, "ray": run_ray}
