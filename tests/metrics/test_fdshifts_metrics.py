@@ -256,3 +256,21 @@ def test_calibration_of_an_all_correct_set_is_one_minus_confidence(conf):
     assert sm.ece(conf, correct) == pytest.approx(np.mean(1 - conf), abs=1e-15)
     assert sm.mce(conf, correct) <= np.max(1 - conf) + 1e-15
     assert sm.fail_nll(conf, correct) == pytest.approx(-np.mean(np.log(conf + 1e-7)))
+
+
+def test_lower_hull_fallback_and_flat_curves_agree_with_qhull():
+    from silentscope.metrics.achievable import _monotone_chain, lower_hull
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        cov = np.sort(rng.choice(np.arange(1, 60), rng.integers(2, 20), replace=False)) / 60
+        risk = np.cumsum(rng.random(cov.shape[0]) * (rng.random(cov.shape[0]) < 0.5)) / 60
+        xs, ys = np.concatenate(([0.0], cov)), np.concatenate(([0.0], risk))
+        chain = _monotone_chain(xs, ys)
+        assert lower_hull(cov, risk).tolist() == (chain[1:] - 1).tolist()
+    # a constant selective risk puts every point on the chord (up to rounding): one segment
+    cov = np.arange(1, 1001) / 1000
+    assert lower_hull(cov, cov * 0.3).tolist() == [999]
+    assert sm.aurc_achievable(np.arange(1000.0), np.arange(1000) % 10 != 0) == pytest.approx(
+        sm.aurc_achievable(np.arange(1000.0)[::-1], (np.arange(1000) % 10 != 0)[::-1])
+    )

@@ -24,6 +24,10 @@ import numpy as np
 from ._validation import check_confidence_correct
 from .risk_coverage import RiskCoverageCurve
 
+# Distance from the chord (in the cross-product's units, coverages and risks in [0, 1]) below
+# which a point counts as on it: floating-point rounding of g = errors / n, not a real vertex.
+_FLAT = 1e-12
+
 
 def _curve_points(confidence, correct) -> tuple[RiskCoverageCurve, np.ndarray, np.ndarray]:
     conf, corr = check_confidence_correct(confidence, correct)
@@ -53,23 +57,40 @@ def lower_hull(coverages: np.ndarray, risks: np.ndarray) -> np.ndarray:
     >>> lower_hull(np.array([0.25, 0.5, 0.75, 1.0]), np.array([0.0, 0.02, 0.2, 0.25])).tolist()
     [0, 1, 3]
     """
-    # Andrew's monotone chain, lower half, starting at the origin. The cross product is
-    # scaled by nothing: coverages and risks lie in [0, 1], so exact ties are rare and a
-    # collinear point changes no area (g stays the same line across it).
     xs = np.concatenate(([0.0], coverages))
     ys = np.concatenate(([0.0], risks))
+    last = xs.shape[0] - 1
+    # Side of each point relative to the chord from the origin to the last point: the lower
+    # hull's vertices between the two ends lie strictly below it, the upper hull's above.
+    side = xs[-1] * ys - ys[-1] * xs
+    below = side < -_FLAT  # within rounding of the chord counts as on it
+    if not below.any():  # nothing below the chord: the hull is the chord itself
+        return np.array([last - 1], dtype=np.int64)
+    # Qhull (C, O(n log n)), as FD-Shifts uses for the ROC hull; points on a hull edge are
+    # not vertices, and they change no area (g stays the same line across them). Imported
+    # here: the metrics package stays numpy-only at import time.
+    from scipy.spatial import ConvexHull, QhullError
+
+    try:
+        vertices = ConvexHull(np.column_stack((xs, ys))).vertices
+    except QhullError:  # nearly flat beyond Qhull's precision: the exact monotone chain
+        vertices = _monotone_chain(xs, ys)
+    lower = vertices[(vertices == last) | below[vertices]]
+    return np.sort(lower[lower > 0]) - 1
+
+
+def _monotone_chain(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Vertices of the lower hull by Andrew's monotone chain (xs ascending); a slow fallback."""
     stack = [0]
     for i in range(1, xs.shape[0]):
         while len(stack) >= 2:
             o, a = stack[-2], stack[-1]
-            cross = (xs[a] - xs[o]) * (ys[i] - ys[o]) - (ys[a] - ys[o]) * (xs[i] - xs[o])
-            if cross <= 0:  # a is above or on the chord o -> i: not a lower vertex
+            if (xs[a] - xs[o]) * (ys[i] - ys[o]) - (ys[a] - ys[o]) * (xs[i] - xs[o]) <= 0:
                 stack.pop()
             else:
                 break
         stack.append(i)
-    hull = [i - 1 for i in stack[1:]]
-    return np.asarray(hull, dtype=np.int64)
+    return np.asarray(stack, dtype=np.int64)
 
 
 def mixture_area(coverages, risks, coverage_range=(0.0, 1.0)) -> float:

@@ -94,9 +94,8 @@ def aurc_ba(confidence, correct, labels) -> float:
     k, g, rate = k[last], g[last], rate[last]
     next_group = np.concatenate((g[1:], [ranking.n_groups]))
     next_group[np.concatenate((k[1:] != k[:-1], [True]))] = ranking.n_groups
-    steps = np.zeros(ranking.n_groups + 1)
-    np.add.at(steps, g, rate)
-    np.add.at(steps, next_group, -rate)
+    size = ranking.n_groups + 1
+    steps = np.bincount(g, rate, size) - np.bincount(next_group, rate, size)
     risk = np.cumsum(steps)[:-1] / n_classes
     coverage = np.cumsum(ranking.group_size) / n
     return _trapezoid(np.concatenate(([0.0], coverage)), np.concatenate((risk[:1], risk)))
