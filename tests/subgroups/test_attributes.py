@@ -81,3 +81,14 @@ def test_categorical_missing_values_form_a_group_rather_than_being_dropped():
     (attribute,), _ = prepare_attributes(meta)
     assert attribute.levels == ("F", "M", MISSING)
     assert attribute.groups.tolist() == ["F", "M", MISSING, "F"]
+
+
+def test_one_value_with_missing_ones_is_two_groups():
+    # 'A' or not recorded: missing values get their own group, as for every other column,
+    # instead of the column being skipped as "a single value"
+    meta = pd.DataFrame({"site": ["A", None] * 30})
+    found, skipped = prepare_attributes(meta)
+    assert not skipped
+    (site,) = found
+    assert site.levels == ("A", "<missing>")
+    assert (site.groups == "<missing>").sum() == 30

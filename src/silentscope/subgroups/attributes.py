@@ -228,7 +228,9 @@ def prepare_attributes(
             skipped.append(Skipped(f"attribute {name}", "all values are missing"))
             continue
         distinct = pd.unique(column[present])
-        if len(distinct) == 1:
+        # one value plus missing ones is still two groups (value vs <missing>), as for any
+        # other column: missingness can be where the classifier fails
+        if len(distinct) == 1 and present.all():
             skipped.append(
                 Skipped(
                     f"attribute {name}",
