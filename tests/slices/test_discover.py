@@ -153,10 +153,13 @@ def test_report_shows_saved_slices_with_example_images(tmp_path, odir_planted, o
         app, ["slices", str(store), "-m", "metadata", "--seeds", "3", "--min-support", "15"]
     )
     assert result.exit_code == 0, result.output
-    page = build_report(store, tmp_path / "report.html").read_text()
+    # the images live outside the store's folder: shown only under an image root that holds them
+    page = build_report(store, tmp_path / "report.html", image_root=odir_dir).read_text()
     section = page.split("Slices: where the classifier fails systematically", 1)[1]
     assert "most confidently wrong" in section
     assert section.count("src='data:image") >= 2  # thumbnails of real ODIR images
+    page = build_report(store, tmp_path / "report.html").read_text()
+    assert page.split("Slices: where", 1)[1].count("src='data:image") == 0
 
 
 def test_slicer_fitted_on_a_subsample_still_assigns_and_confirms_all(odir_planted, monkeypatch):
