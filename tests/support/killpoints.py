@@ -8,24 +8,28 @@ every moment between two steps of a writer, without any hook in library code.
 
 Run as a script::
 
-    python tests/support/killpoints.py ROOT K COUNT_FILE silentscope-args...
+    python tests/support/killpoints.py ROOT K LOG_FILE silentscope-args...
+    python tests/support/killpoints.py ROOT K LOG_FILE --python "code"
 
-``COUNT_FILE`` receives the number of steps seen when the command ends without a kill.
+``LOG_FILE`` receives the steps seen (JSON: a list of ``[event, path]``) when the command
+ends without a kill.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+_REPO = Path(__file__).resolve().parents[2]
 _MUTATING = ("os.rename", "os.remove", "os.rmdir", "os.mkdir", "shutil.rmtree", "os.truncate")
 
 
-def _install(root: str, kill_at: int) -> list[int]:
-    seen = [0]
+def _install(root: str, kill_at: int) -> list[list[str]]:
+    seen: list[list[str]] = []
     busy = [False]
 
     def hook(event: str, args: tuple) -> None:
@@ -50,8 +54,8 @@ def _install(root: str, kill_at: int) -> list[int]:
             busy[0] = False
         if not inside:
             return
-        seen[0] += 1
-        if seen[0] == kill_at:
+        seen.append([event, os.path.relpath(os.fsdecode(path), root)])
+        if len(seen) == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
     sys.addaudithook(hook)
@@ -59,11 +63,18 @@ def _install(root: str, kill_at: int) -> list[int]:
 
 
 def run_killed(
-    root: Path, kill_at: int, args: list[str], count_file: Path, env: dict | None = None
+    root: Path, kill_at: int, args: list[str], log_file: Path, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    """Run ``silentscope *args`` in a child killed before its ``kill_at``-th step under ``root``."""
+    """Run ``silentscope *args`` in a child killed before its ``kill_at``-th step under ``root``.
+
+    ``args`` may also be ``["--python", code]``. With ``kill_at=0`` nothing is killed and
+    ``log_file`` receives the steps (see :func:`steps`).
+    """
+    env = dict(os.environ if env is None else env)
+    # The child runs this file as a script: the repository root lets its code import tests.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO), env.get("PYTHONPATH")]))
     return subprocess.run(
-        [sys.executable, __file__, str(root), str(kill_at), str(count_file), *args],
+        [sys.executable, __file__, str(root), str(kill_at), str(log_file), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -71,16 +82,24 @@ def run_killed(
     )
 
 
-def main() -> None:
-    root, kill_at, count_file, *args = sys.argv[1:]
-    seen = _install(os.path.abspath(root), int(kill_at))
-    from silentscope.cli import main as cli
+def steps(log_file: Path) -> list[tuple[str, str]]:
+    """The steps an uninterrupted run logged: ``(event, path relative to ROOT)``."""
+    return [tuple(step) for step in json.loads(Path(log_file).read_text())]
 
-    sys.argv = ["silentscope", *args]
+
+def main() -> None:
+    root, kill_at, log_file, *args = sys.argv[1:]
+    seen = _install(os.path.abspath(root), int(kill_at))
     try:
-        cli()
+        if args[:1] == ["--python"]:
+            exec(compile(args[1], "<killpoints>", "exec"), {"__name__": "__killpoints__"})
+        else:
+            from silentscope.cli import main as cli
+
+            sys.argv = ["silentscope", *args]
+            cli()
     finally:
-        Path(count_file).write_text(str(seen[0]))
+        Path(log_file).write_text(json.dumps(seen))
 
 
 if __name__ == "__main__":
