@@ -187,9 +187,12 @@ def test_the_next_write_removes_temporaries_of_dead_writers_and_old_ones_only(st
     (killed_import / "logits.npy").write_bytes(b"x" * 1000)
     other_store = store.parent / f".other.tmp-{host}-{dead}-0123abcd"
     other_store.mkdir()
+    killed_roles = store / f".manifest.json.tmp-{host}-{dead}-0123abcd"  # set_metadata_roles
+    killed_roles.write_text("{")
 
     write_artifact(store, "info", {"run": "new"})
     assert not dead_commit.exists() and not old_style_old.exists() and not killed_import.exists()
+    assert not killed_roles.exists()
     assert live_commit.exists() and other_host.exists() and old_style_recent.exists()
     assert other_store.exists()  # another store's business
     os.utime(other_host, (hours_ago, hours_ago))

@@ -195,8 +195,10 @@ def _collect_garbage(store: Path, published: dict[str, dict[str, Any]]) -> None:
     # Commits being written (".tmp-HOST-PID-RANDOM") and the per-file temporaries of older
     # silentscope versions (".evaluation.parquet.tmp-RANDOM") whose writer is dead.
     atomic.remove_stale(folder, "", pattern=".*tmp-*")
-    # A killed `silentscope import` or save_audit of this store leaves ".STORE.tmp-*" beside it.
+    # A killed `silentscope import` or save_audit of this store leaves ".STORE.tmp-*" beside it,
+    # a killed manifest update (roles, rehash) ".manifest.json.tmp-*" inside it.
     atomic.remove_stale(store.parent, f".{store.name}")
+    atomic.remove_stale(store, ".manifest.json")
 
 
 # ---------------------------------------------------------------------- reading

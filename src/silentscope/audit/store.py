@@ -420,9 +420,8 @@ def _save_npy(path: Path, value: np.ndarray) -> None:
 
 
 def _write_json_atomic(path: Path, value: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2))
-    os.replace(tmp, path)
+    # A temporary named after its writer, so that a killed writer's is recognised as stale.
+    atomic.replace_file_durably(path, json.dumps(value, indent=2).encode())
 
 
 def _fsync_folder(folder: Path) -> None:
