@@ -2,7 +2,12 @@
 
 For each sample size N it times
   * the full failure-detection metric set (the nine public functions, one call each),
-  * ``bootstrap_ci`` for all nine metrics with R resamples (vectorised, threaded),
+  * ``bootstrap_ci`` for all nine metrics with R resamples (vectorised, threaded; the
+    compiled per-resample kernels of ``silentscope.metrics._kernels`` when numba is present),
+  * the named baseline "numpy path": the same ``bootstrap_ci`` forced onto its numpy
+    implementation (``bootstrap.USE_KERNELS = False``, the code before the kernels), in the
+    same run; above ``--numpy-max-cells`` resampled counts it runs 1 and k resamples and
+    is extrapolated linearly to R (marked with "~"),
   * a straightforward baseline: per resample, index the data, re-sort it and compute the
     nine metrics with plain numpy (no sklearn). For large N the baseline runs on fewer
     resamples within a time budget and is extrapolated linearly (marked with "~"),
@@ -28,6 +33,7 @@ import tracemalloc
 import numpy as np
 
 from silentscope.metrics import BOOTSTRAP_METRICS, bootstrap_ci, get_metric
+from silentscope.metrics import bootstrap as bootstrap_module
 
 N_BINS = 15
 CHECK_RESAMPLES = 3
@@ -116,6 +122,33 @@ def check_agreement(conf, correct, first_rows) -> float:
     return worst
 
 
+def timed_bootstrap(conf, correct, n_resamples: int, args, kernels: bool | None):
+    """(wall, CPU) seconds of one bootstrap_ci call on the chosen implementation."""
+    previous = bootstrap_module.USE_KERNELS
+    bootstrap_module.USE_KERNELS = kernels
+    try:
+        start, cpu = time.perf_counter(), time.process_time()
+        bootstrap_ci(
+            conf, correct, n_resamples=n_resamples, random_state=args.seed, n_jobs=args.n_jobs
+        )
+        return time.perf_counter() - start, time.process_time() - cpu
+    finally:
+        bootstrap_module.USE_KERNELS = previous
+
+
+def numpy_baseline(conf, correct, args) -> tuple[float, float, int]:
+    """(wall, CPU, resamples actually run) of the numpy path, extrapolated when large."""
+    n, r = conf.shape[0], args.resamples
+    if n * r <= args.numpy_max_cells:
+        wall, cpu = timed_bootstrap(conf, correct, r, args, False)
+        return wall, cpu, r
+    k = max(2, min(r, args.numpy_max_cells // n))
+    wall_1, cpu_1 = timed_bootstrap(conf, correct, 1, args, False)
+    wall_k, cpu_k = timed_bootstrap(conf, correct, k, args, False)
+    scale = (r - 1) / (k - 1)
+    return wall_1 + (wall_k - wall_1) * scale, cpu_1 + (cpu_k - cpu_1) * scale, k
+
+
 def bench_size(n: int, args) -> dict:
     conf, correct = synthetic(n, args.seed)
     start = time.perf_counter()
@@ -123,11 +156,10 @@ def bench_size(n: int, args) -> dict:
         get_metric(name).function(conf, correct)
     t_metrics = time.perf_counter() - start
 
-    start, cpu = time.perf_counter(), time.process_time()
-    bootstrap_ci(
-        conf, correct, n_resamples=args.resamples, random_state=args.seed, n_jobs=args.n_jobs
-    )
-    t_boot, cpu_boot = time.perf_counter() - start, time.process_time() - cpu
+    # Warm-up outside the timing: numba's import and (cached) compilation, once per process.
+    timed_bootstrap(conf[:1000], correct[:1000], 2, args, True)
+    t_boot, cpu_boot = timed_bootstrap(conf, correct, args.resamples, args, None)
+    t_np, cpu_np, np_done = numpy_baseline(conf, correct, args)
 
     # Peak memory in a second, shorter run (tracemalloc slows Python-level code): enough
     # resamples for every thread to hold a full chunk (the default chunk is ~4M counts).
@@ -148,6 +180,9 @@ def bench_size(n: int, args) -> dict:
         "t_metrics": t_metrics,
         "t_boot": t_boot,
         "cpu_boot": cpu_boot,
+        "t_np": t_np,
+        "cpu_np": cpu_np,
+        "np_done": np_done,
         "t_base": t_base,
         "cpu_base": cpu_base,
         "base_done": done,
@@ -161,6 +196,8 @@ def format_rows(rows: list[dict], resamples: int) -> tuple[list[str], list[list[
         "N",
         "metric set (s)",
         f"bootstrap {resamples} wall / CPU (s)",
+        f"numpy path {resamples} wall / CPU (s)",
+        "vs numpy path wall / CPU",
         f"baseline {resamples} wall / CPU (s)",
         "speedup wall / CPU",
         "peak MB",
@@ -172,11 +209,17 @@ def format_rows(rows: list[dict], resamples: int) -> tuple[list[str], list[list[
         if r["base_done"] < resamples:
             base = f"~{base} (from {r['base_done']})"
         speedup = f"{r['t_base'] / r['t_boot']:.1f}x / {r['cpu_base'] / r['cpu_boot']:.1f}x"
+        numpy_path = f"{r['t_np']:.2f} / {r['cpu_np']:.2f}"
+        if r["np_done"] < resamples:
+            numpy_path = f"~{numpy_path} (from {r['np_done']})"
+        vs_numpy = f"{r['t_np'] / r['t_boot']:.1f}x / {r['cpu_np'] / r['cpu_boot']:.1f}x"
         body.append(
             [
                 f"{r['n']:.0e}".replace("e+0", "e"),
                 f"{r['t_metrics']:.3f}",
                 f"{r['t_boot']:.2f} / {r['cpu_boot']:.2f}",
+                numpy_path,
+                vs_numpy,
                 base,
                 speedup,
                 f"{r['peak_mb']:.0f}",
@@ -231,6 +274,12 @@ def main(argv=None) -> None:
         default=30.0,
         help="time budget of the baseline per size before extrapolating",
     )
+    parser.add_argument(
+        "--numpy-max-cells",
+        type=int,
+        default=10**9,
+        help="largest N x resamples the numpy-path baseline runs in full before extrapolating",
+    )
     parser.add_argument("--n-jobs", type=int, default=None, help="bootstrap threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
@@ -244,6 +293,8 @@ def main(argv=None) -> None:
     for n in sizes:
         rows.append(bench_size(n, args))
         print(f"  N={n:.0e} done", flush=True)
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average {load_after:.1f} after the run")
     print_table(rows, args)
 
 

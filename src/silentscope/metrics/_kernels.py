@@ -26,13 +26,14 @@ SUM_NAMES = ("s_wr", "s_wr1", "e_first", "s_er", "d_lin", "d_tie", "ape", "fp", 
 
 
 def _resample_sums(
-    counts, correct, group_first_cell, pure, thresholds, bin_edges, wrong_cells, total, tpr, out
+    counts, correct, group_first_cell, thresholds, bin_edges, wrong_cells, total, tpr, out
 ):
     """Every sum of ``CountCurves._stats`` for one resample, in one pass over the groups.
 
     ``counts[c]`` draws of cell c (cells sorted by descending confidence, correct cells
-    first within a tie group); ``pure``: every group is one cell (then
-    ``group_first_cell`` is unused). ``bin_edges``: group index ranges of the ECE bins.
+    first within a tie group); ``group_first_cell``: the cell range of each group (n_groups
+    + 1 bounds), or None when every group is one cell (numba then compiles the loop
+    without the inner one). ``bin_edges``: group index ranges of the ECE bins.
     Writes the sums of :data:`SUM_NAMES` and then the failure count into ``out``.
     """
     n_wrong = 0
@@ -60,7 +61,7 @@ def _resample_sums(
         bin_conf = 0.0
         bin_correct = 0
         for g in range(bin_edges[b], bin_edges[b + 1]):
-            if pure:
+            if group_first_cell is None:
                 w = np.int64(counts[g])
                 a = w * np.int64(correct[g])
             else:

@@ -235,10 +235,9 @@ class _ResampleKernel:
         self.thresholds = ranking.thresholds
         self.n_bins = n_bins
         self._correct = ranking.correct_sorted
-        self._pure = ranking.n_groups == ranking.n_samples
         self._group_bounds = (
-            np.empty(0, dtype=np.int64)
-            if self._pure
+            None
+            if ranking.n_groups == ranking.n_samples
             else np.append(ranking.group_start, ranking.n_samples).astype(np.int64)
         )
         self._wrong = np.flatnonzero(~ranking.correct_sorted)
@@ -254,7 +253,6 @@ class _ResampleKernel:
                 counts,
                 self._correct,
                 self._group_bounds,
-                self._pure,
                 self.thresholds,
                 self._bin_edges,
                 self._wrong,
