@@ -1,10 +1,15 @@
-"""Failure-detection, calibration and classification metrics (numpy only).
+"""Failure-detection, calibration and classification metrics (numpy; large bootstraps run
+compiled per-resample kernels, numba, see :mod:`._kernels`).
 
 Failure-detection metrics take ``(confidence, correct)``: 1-D arrays of confidence scores
 (higher = more confident) and 0/1 correctness. Classification metrics take
 ``(probs, labels)``. Every function returns a plain float on the 0-1 scale (tables may
 scale it, see :data:`METRICS`). Tied confidences are always handled as groups, so no result
 depends on the order of the samples.
+
+The risk-coverage metrics (AURC, AUGRC, their excess versions, the working points and their
+bootstrap CIs) also take a continuous per-sample ``loss`` in [0, 1] instead of ``correct``
+(e.g. 1 - Dice for segmentation); the ranking and calibration metrics need binary failure.
 
 :mod:`~silentscope.metrics.statistics` (imported on its own; it needs scipy) holds the
 statistics the analyses share: the Wilson interval of an error rate and Benjamini-Hochberg
