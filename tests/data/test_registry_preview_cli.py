@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
@@ -124,3 +125,29 @@ def test_write_npz_round_trips_through_refs_and_the_medmnist_reader(small, tmp_p
     assert reread["train_images"].shape[1:] == (24, 24, 3)
     with pytest.raises(DatasetError, match="24x24 px but size=28"):
         load_medmnist("breastmnist", tmp_path, size=28)
+
+
+def test_info_gives_each_metadata_column_its_role():
+    # An identifier summarised as "0 to 4690 (median 2440)" reads like a measurement; the
+    # role (the one rule of silentscope.audit.roles) says which columns the analyses use.
+    from silentscope.data.dataset import ImageDataset
+    from silentscope.data.summary import summarize
+
+    n = 80
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, n)
+    data = ImageDataset(
+        "toy", np.zeros((n, 4, 4), np.uint8), labels, ("no", "yes"),
+        np.array(["train"] * 60 + ["test"] * 20), np.array([f"s{i}" for i in range(n)]),
+        metadata=pd.DataFrame(
+            {"patient_id": np.arange(n) + 1000, "age": rng.integers(20, 90, n),
+             "code": np.where(labels == 1, "Y", "N")}
+        ),
+        info={"metadata_roles": {"patient_id": "identifier"}},
+    )  # fmt: skip
+    roles = {e["column"]: e["role"] for e in summarize(data, duplicates=False)["metadata"]}
+    assert roles == {
+        "patient_id": "identifier (not analysed)",
+        "age": "clinical",
+        "code": "label_derived (not analysed)",
+    }

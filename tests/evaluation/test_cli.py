@@ -92,3 +92,26 @@ def test_csfs_lists_every_registered_csf_with_requirements_and_availability(stor
 def test_help_shows_an_example():
     result = runner.invoke(app, ["evaluate", "--help"], terminal_width=200)
     assert result.exit_code == 0 and "Example: silentscope evaluate" in result.output
+
+
+def test_a_test_set_without_errors_is_named_where_every_csf_ties(tmp_path):
+    # AURC 0.0 for every CSF, each marked best, reads as perfect failure detection: the
+    # command says that the set had no errors to detect.
+    import numpy as np
+
+    from tests.support.audits import tiny_audit
+
+    rng = np.random.default_rng(0)
+    n = 120
+    labels = rng.integers(0, 2, n)
+    logits = rng.normal(0, 1, (n, 2))
+    iid = np.arange(n) >= 60
+    logits[np.arange(n), labels] += np.where(iid, 10.0, 1.0)  # iid: always right
+    audit = tiny_audit(logits, labels, test_set=np.where(iid, "iid", "acq/b"))
+    save_audit(audit, tmp_path / "store")
+    result = CliRunner().invoke(
+        app, ["evaluate", str(tmp_path / "store"), "--bootstrap", "0"], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    assert "iid: no errors, so every CSF's risk there is 0" in result.output
+    assert "acq/b: no errors" not in result.output

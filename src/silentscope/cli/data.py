@@ -84,11 +84,17 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print_table(counts)
     if summary["metadata"]:
         meta = Table(title="metadata columns")
-        for column in ("column", "dtype", "missing", "summary"):
+        for column in ("column", "role", "dtype", "missing", "summary"):
             meta.add_column(column, overflow="fold")
         for entry in summary["metadata"]:
-            meta.add_row(entry["column"], entry["dtype"], str(entry["missing"]), entry["summary"])
+            meta.add_row(
+                entry["column"], entry.get("role", ""), entry["dtype"], str(entry["missing"]),
+                entry["summary"],
+            )  # fmt: skip
         print_table(meta)
+        for entry in summary["metadata"]:
+            if entry.get("role", "").endswith("(not analysed)"):
+                console.print(f"{entry['column']}: {entry['role_reason']}", highlight=False)
     if summary.get("example_text"):
         console.print(f"[bold]report text[/], e.g.: {summary['example_text']}")
     if "duplicates" in summary:

@@ -253,6 +253,22 @@ def _print_notes(result: EvaluationResult) -> None:
     mc = result.settings.get("mc_correctness", {})
     if mc.get("mc_csfs") and mc.get("convention") == "mc_mean":
         console.print(f"[dim]{', '.join(mc['mc_csfs'])}: {mc['definition']}[/]", highlight=False)
+    if len(result.table):
+        # AURC/AUGRC are 0 for every CSF on a set without errors and all of them are
+        # marked best: nothing was ranked there (the rows' n_errors say so too)
+        rows = (
+            result.table[~result.table["pooled"].astype(bool)]
+            if "pooled" in result.table
+            else result.table
+        )
+        facts = rows.drop_duplicates("test_set")
+        clean = facts.loc[facts["n_errors"] == 0, "test_set"].tolist()
+        if clean:
+            console.print(
+                f"[yellow]{', '.join(clean)}: no errors, so every CSF's risk there is 0 and no "
+                "CSF is better than another (AUROC_f is undefined)[/]",
+                highlight=False,
+            )
     frames = [result.table, result.classification]
     undefined = sum(int(frame["value"].isna().sum()) for frame in frames if len(frame))
     if undefined:

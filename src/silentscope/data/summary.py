@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from silentscope.audit.roles import resolve_roles
 from silentscope.data.dataset import SPLITS, ImageDataset
 from silentscope.data.duplicates import duplicate_report
 
@@ -34,8 +35,22 @@ def class_counts(dataset: ImageDataset) -> pd.DataFrame:
     return table.astype(int)
 
 
-def describe_metadata(metadata: pd.DataFrame, max_values: int = 6) -> list[dict[str, Any]]:
-    """Per column: dtype, missing count, and range (numeric) or most common values."""
+def describe_metadata(
+    metadata: pd.DataFrame, max_values: int = 6, roles: dict | None = None
+) -> list[dict[str, Any]]:
+    """Per column: dtype, missing count, range (numeric) or most common values, and role.
+
+    ``roles`` maps columns to :class:`~silentscope.audit.roles.ColumnRole` (see
+    :func:`~silentscope.audit.roles.resolve_roles`): a column's ``role`` entry says whether
+    the analyses use it, so that an identifier's "range" is not read as a measurement.
+
+    Examples
+    --------
+    >>> from silentscope.audit.roles import resolve_roles
+    >>> meta = pd.DataFrame({"patient_id": [7, 8, 9, 10], "age": [40, 52, 61, 70]})
+    >>> [e["role"] for e in describe_metadata(meta, roles=resolve_roles(meta))]
+    ['identifier (not analysed)', 'clinical']
+    """
     rows = []
     for column in metadata.columns:
         values = metadata[column]
@@ -44,6 +59,10 @@ def describe_metadata(metadata: pd.DataFrame, max_values: int = 6) -> list[dict[
             "dtype": str(values.dtype),
             "missing": int(values.isna().sum()),
         }
+        if roles is not None and column in roles:
+            role = roles[column]
+            entry["role"] = role.role + ("" if role.analysable else " (not analysed)")
+            entry["role_reason"] = role.reason
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             entry["summary"] = f"{values.min()} to {values.max()} (median {values.median():g})"
         else:
@@ -67,7 +86,14 @@ def summarize(
         "image_shape": None if first is None else list(first.shape),
         "class_names": list(dataset.class_names),
         "counts": class_counts(dataset).to_dict("index"),
-        "metadata": describe_metadata(dataset.metadata),
+        "metadata": describe_metadata(
+            dataset.metadata,
+            roles=resolve_roles(
+                dataset.metadata,
+                (dataset.info or {}).get("metadata_roles"),
+                label=dataset.labels,
+            ),
+        ),
         "has_text": dataset.text is not None,
         "info": dataset.info,
     }
