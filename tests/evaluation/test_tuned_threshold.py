@@ -61,3 +61,25 @@ def test_an_unreachable_target_rejects_everything_and_says_so():
         assert table["note"].str.contains("everything is rejected").all()
     else:  # a zero-error top group exists on validation
         assert (table.loc[np.isfinite(table["threshold"]), "val_risk"] == 0).all()
+
+
+def test_cli_prints_the_rows_marks_exceeded_targets_and_writes_csv(tmp_path):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from silentscope.audit.store import save_audit
+    from silentscope.cli import app
+
+    store = save_audit(_audit(), tmp_path / "store")
+    out = tmp_path / "tuned.csv"
+    arguments = ["tuned-threshold", str(store), "--target-risk", "0.1", "--csf", "MSR",
+                 "--csf", "MCD-MSR", "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(app, arguments, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "exceeds" in result.output and "acq/site_b" in result.output
+    assert "unavailable MCD-MSR: MCD-MSR needs mc_logits" in result.output
+    table = pd.read_csv(out)
+    assert list(table["test_set"]) == ["iid", "acq/site_b"]
+    assert bool(table.set_index("test_set").loc["acq/site_b", "exceeds_target"])
+    bad = CliRunner().invoke(app, ["tuned-threshold", str(store), "-r", "1.5"])
+    assert bad.exit_code == 2 and "target_risk must lie in [0, 1]" in bad.output

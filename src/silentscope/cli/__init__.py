@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "predictor",
     "shifts",
     "evaluate",
+    "selective",
     "view",
     "study",
     "report",
