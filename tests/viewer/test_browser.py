@@ -384,13 +384,14 @@ def test_a_never_viewed_store_shows_progress_then_a_provisional_map_then_the_lay
     browser, tmp_path, monkeypatch
 ):
     from silentscope.audit.store import read_artifact, write_artifact
+    from silentscope.viewer import prepare as preparing
     from silentscope.viewer import startup
     from silentscope.viewer.artifacts import EMBEDDING_ARTIFACT
     from silentscope.viewer.server import DeferredApp
     from tests.support.stores import build_synthetic_store
 
     store, _ = build_synthetic_store(tmp_path / "store", n_per_cluster=50)
-    real_prepare, layout_gate = startup.prepare_store, threading.Event()
+    real_prepare, layout_gate = preparing.prepare_store, threading.Event()
 
     def prepare(store, provisional=False, **kwargs):
         if provisional:
@@ -401,7 +402,7 @@ def test_a_never_viewed_store_shows_progress_then_a_provisional_map_then_the_lay
         write_artifact(store, EMBEDDING_ARTIFACT, coords.assign(x=-coords["x"]))
         return result
 
-    monkeypatch.setattr(startup, "prepare_store", prepare)
+    monkeypatch.setattr(preparing, "prepare_store", prepare)  # startup imports it when called
     state = startup.Preparation()
     app = DeferredApp(
         lambda: startup.open_for_viewing(store, method="pca", preparation=state),

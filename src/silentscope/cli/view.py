@@ -72,11 +72,6 @@ def view(
 
     Example: silentscope view audit_store --prepare-only   (at audit time; nothing served)
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from silentscope.viewer.data import load_viewer_data
-    from silentscope.viewer.prepare import prepare_store
-
     with user_errors():
         if max_drawn < 1:
             raise ValueError(f"--max-drawn must be a positive number of points, got {max_drawn}")
@@ -84,6 +79,11 @@ def view(
             return _serve(
                 store, host, port, no_browser, method, recompute, image_root, seed, max_drawn
             )
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from silentscope.viewer.data import load_viewer_data
+        from silentscope.viewer.prepare import prepare_store
+
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),

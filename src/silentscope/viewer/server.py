@@ -23,6 +23,7 @@ import threading
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from starlette.applications import Starlette
@@ -33,15 +34,16 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from silentscope.viewer import queries
 from silentscope.viewer.bodies import MAX_BODY_BYTES, query_filter, route_body
-from silentscope.viewer.data import ViewerData
 from silentscope.viewer.guards import BodyLimit, BodyTooLarge, HostGuard
-from silentscope.viewer.payloads import bounds, column_bytes, drawn, meta, slice_list
 from silentscope.viewer.sampling import DEFAULT_MAX_DRAWN
-from silentscope.viewer.startup import Preparation
-from silentscope.viewer.thumbnails import ThumbnailCache, ThumbnailUnavailable
-from silentscope.viewer.user_slices import save_slice
+
+# What the routes compute (pyarrow, the queries, the store) is imported by create_app: the
+# socket listens and the page is served before those imports, so the first answer is fast.
+if TYPE_CHECKING:
+    from silentscope.viewer.data import ViewerData
+    from silentscope.viewer.startup import Preparation
+    from silentscope.viewer.thumbnails import ThumbnailCache
 
 STATIC = Path(__file__).parent / "static"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -104,6 +106,11 @@ def create_app(
         Answers ``/api/progress`` (the layout's state, see :mod:`silentscope.viewer.startup`);
         default: everything ready.
     """
+    from silentscope.viewer import queries
+    from silentscope.viewer.payloads import column_bytes, drawn, meta, slice_list
+    from silentscope.viewer.thumbnails import ThumbnailCache, ThumbnailUnavailable
+    from silentscope.viewer.user_slices import save_slice
+
     if int(max_drawn) < 1:
         raise ValueError(f"max_drawn must be a positive number of points, got {max_drawn}")
     thumbnails = thumbnails or ThumbnailCache(data)
@@ -337,6 +344,8 @@ class DeferredApp:
         return thread
 
     def _run(self) -> None:
+        from silentscope.viewer.payloads import bounds, drawn
+
         try:
             data = self._load()
             # What the page asks for first, ready before it asks.

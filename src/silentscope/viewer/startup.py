@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import TYPE_CHECKING
 
-from silentscope.viewer.data import ViewerData, load_viewer_data
-from silentscope.viewer.prepare import prepare_store
+if TYPE_CHECKING:
+    from silentscope.viewer.data import ViewerData
 
 
 class Preparation:
@@ -77,6 +78,10 @@ def open_for_viewing(
     background : bool, default=True
         Compute the real layout in a background thread (False: before returning).
     """
+    # Imported here: the server listens and answers before pyarrow and the store code load.
+    from silentscope.viewer.data import load_viewer_data
+    from silentscope.viewer.prepare import prepare_store
+
     state = preparation or Preparation()
     prepare_store(
         store,
@@ -106,6 +111,9 @@ def open_for_viewing(
 
 def improve_layout(data: ViewerData, method: str, random_state, state: Preparation) -> None:
     """Compute and cache ``method``'s layout, then swap it into ``data`` (see the module)."""
+    from silentscope.viewer.data import load_viewer_data
+    from silentscope.viewer.prepare import prepare_store
+
     try:
         prepare_store(data.store, method=method, random_state=random_state, progress=state.report)
         fresh = load_viewer_data(data.store, image_root=data.image_root)
