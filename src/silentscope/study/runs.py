@@ -225,7 +225,10 @@ class RunLocks:
 
     def acquire(self, run_id: str) -> str | None:
         """Lock the run for this process; None if locked, else who holds it (a sentence)."""
-        import fcntl
+        try:
+            import fcntl
+        except ImportError:  # Windows has no flock: runs are not guarded there
+            return None
 
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.path(run_id)
