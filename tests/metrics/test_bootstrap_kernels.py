@@ -72,3 +72,14 @@ def _data(n):
     rng = np.random.default_rng(n)
     correct = rng.random(n) < 0.7
     return 0.7 * rng.random(n) + 0.3 * correct, correct
+
+
+def test_kernels_without_ece_skip_it_and_keep_the_rest(monkeypatch):
+    conf, correct = _data(3000)
+    names = [m for m in sm.BOOTSTRAP_METRICS if m != "ece"]
+    compiled, numpy_path = _both(monkeypatch, conf, correct, names, n_resamples=20, random_state=2)
+    assert list(compiled) == names
+    for name in names:
+        np.testing.assert_allclose(
+            compiled[name].samples, numpy_path[name].samples, rtol=0, atol=1e-12, err_msg=name
+        )

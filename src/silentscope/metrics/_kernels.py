@@ -26,14 +26,16 @@ SUM_NAMES = ("s_wr", "s_wr1", "e_first", "s_er", "d_lin", "d_tie", "ape", "fp", 
 
 
 def _resample_sums(
-    counts, correct, group_first_cell, thresholds, bin_edges, wrong_cells, total, tpr, out
+    counts, correct, group_first_cell, thresholds, bin_edges, wrong_cells, total, tpr, with_ece, out
 ):
     """Every sum of ``CountCurves._stats`` for one resample, in one pass over the groups.
 
     ``counts[c]`` draws of cell c (cells sorted by descending confidence, correct cells
     first within a tie group); ``group_first_cell``: the cell range of each group (n_groups
     + 1 bounds), or None when every group is one cell (numba then compiles the loop
-    without the inner one). ``bin_edges``: group index ranges of the ECE bins.
+    without the inner one). ``bin_edges``: group index ranges of the ECE bins; with
+    ``with_ece`` False the thresholds are not read (a stream of 8 bytes per group) and
+    the ECE sum is NaN.
     Writes the sums of :data:`SUM_NAMES` and then the failure count into ``out``.
     """
     n_wrong = 0
@@ -92,9 +94,12 @@ def _resample_sums(
                 if cw - ce >= target:
                     fp = ce
                     found = True
-            bin_conf += w * thresholds[g]
+            if with_ece:
+                bin_conf += w * thresholds[g]
             bin_correct += a
         ece_gap += abs(bin_conf - bin_correct)
+    if not with_ece:
+        ece_gap = np.nan
     out[0] = s_wr
     out[1] = s_wr1
     out[2] = e_first

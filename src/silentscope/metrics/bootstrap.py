@@ -229,8 +229,9 @@ class _ResampleKernel:
     summed in the loop), so no cell counts are formed.
     """
 
-    def __init__(self, ranking: Ranking, resample_sums, n_bins: int):
+    def __init__(self, ranking: Ranking, resample_sums, n_bins: int, with_ece: bool = True):
         self._sums = resample_sums
+        self._with_ece = with_ece
         self.n_samples = ranking.n_samples
         self.thresholds = ranking.thresholds
         self.n_bins = n_bins
@@ -258,6 +259,7 @@ class _ResampleKernel:
                 self._wrong,
                 self.n_samples,
                 0.95,
+                self._with_ece,
                 sums[i],
             )
         total = np.full(len(rows), self.n_samples, dtype=np.int64)
@@ -515,7 +517,7 @@ def bootstrap_ci(
     local = threading.local()
     compiled = _compiled(n * n_resamples) if risk is None else None
     if compiled is not None:
-        kernel = _ResampleKernel(ranking, compiled[0], n_bins)
+        kernel = _ResampleKernel(ranking, compiled[0], n_bins, with_ece="ece" in names)
 
     def run_chunk(start: int) -> None:
         if compiled is not None:
