@@ -152,6 +152,19 @@ def test_an_index_naming_a_file_outside_the_artifacts_folder_is_refused(store, t
             read_artifact(store, "info")
 
 
+def test_an_artifact_changed_after_its_commit_is_an_error_not_a_result(store):
+    write_artifacts(store, {"info": {"auroc": 0.91}, "table": pd.DataFrame({"x": [1, 2]})})
+    path = artifact_path(store, "info")
+    path.write_text(path.read_text().replace("0.91", "0.99"))  # same size
+    with pytest.raises(AuditSetError, match="'info' of .* does not match the checksum"):
+        read_artifact(store, "info")
+    assert read_artifact(store, "info", verify=False) == {"auroc": 0.99}
+    table = artifact_path(store, "table")
+    table.write_bytes(table.read_bytes()[:-10])
+    with pytest.raises(AuditSetError, match="'table' of .* bytes but its commit recorded"):
+        read_artifact(store, "table")
+
+
 def test_invalid_names_and_values_fail_before_anything_is_written(store):
     write_artifact(store, "info", {"run": "old"})
     before = sorted(p.name for p in (store / ARTIFACTS).iterdir())

@@ -260,13 +260,20 @@ def list_artifacts(store: str | os.PathLike) -> list[str]:
     return sorted(_read_index(Path(store)))
 
 
-def read_artifact(store: str | os.PathLike, name: str):
-    """Read an artifact written by :func:`write_artifact`; a clear error if it is absent."""
+def read_artifact(store: str | os.PathLike, name: str, *, verify: bool = True):
+    """Read an artifact written by :func:`write_artifact`; a clear error if it is absent.
+
+    With ``verify`` (the default) the file's size and SHA-256 are first checked against those
+    its commit recorded, so that a file changed afterwards is an error, never a silent result.
+    """
     for attempt in range(3):
-        path = artifact_path(store, name)
-        if path is None:
+        entry = _read_index(Path(store)).get(name)
+        if entry is None:
             break
+        path = Path(store) / ARTIFACTS / entry["file"]
         try:
+            if verify:
+                _check_entry(store, name, path, entry)
             return read_artifact_file(path)
         except FileNotFoundError:
             # A commit published between reading the index and opening the file removed it:
@@ -275,6 +282,20 @@ def read_artifact(store: str | os.PathLike, name: str):
                 raise
     available = ", ".join(list_artifacts(store)) or "none"
     raise FileNotFoundError(f"store {store} has no artifact {name!r} (available: {available})")
+
+
+def _check_entry(store, name: str, path: Path, entry: dict[str, Any]) -> None:
+    size = path.stat().st_size
+    if "bytes" in entry and size != entry["bytes"]:
+        raise AuditSetError(
+            f"artifact {name!r} of {store} ({path.name}) has {size} bytes but its commit recorded "
+            f"{entry['bytes']}: it was changed after it was written; re-run the command that wrote it"
+        )
+    if "sha256" in entry and _sha256(path) != entry["sha256"]:
+        raise AuditSetError(
+            f"artifact {name!r} of {store} ({path.name}) does not match the checksum its commit "
+            "recorded: it was changed after it was written; re-run the command that wrote it"
+        )
 
 
 def read_artifact_file(path: Path):
