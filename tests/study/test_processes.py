@@ -93,6 +93,10 @@ def test_a_killed_worker_is_retried_then_recorded_while_others_finish(tmp_path):
     statuses = {o.run_id: o.status for o in outcome.outcomes}
     assert statuses == {once: "done", always: "failed", "model2__store__seed0": "done"}
     assert len(kills[once]) == 1 and len(kills[always]) == 2  # retried once, then given up
+    attempts = {o.run_id: o.attempts for o in outcome.outcomes}
+    assert attempts == {once: 2, always: 2, "model2__store__seed0": 1}
+    recorded = json.loads((study / "outcome.json").read_text())
+    assert [o["attempts"] for o in recorded] == [2, 2, 1]
     failure = json.loads((study / "failed" / f"{always}.json").read_text())
     assert failure["attempts"] == 2
     assert failure["error"].startswith("WorkerDied:") and "SIGKILL" in failure["error"]

@@ -163,7 +163,7 @@ def run_local(
                     job.outcome = _receive(job.results)
                 job.results.close()
                 if job.outcome is not None:
-                    on_done(job.outcome)
+                    on_done({**job.outcome, "attempts": job.attempt})
                 elif job.attempt <= spec.retries:
                     remove_leftovers(Path(study_dir), job.run.run_id)
                     queue.appendleft((job.run, job.attempt + 1))
@@ -207,7 +207,7 @@ def _crashed(
     study = Path(study_dir)
     remove_leftovers(study, run.run_id)
     record_failure(study, run.run_id, error, seconds, attempts=attempts)
-    return RunOutcome(run.run_id, "failed", seconds, error=error).to_dict()
+    return RunOutcome(run.run_id, "failed", seconds, error=error, attempts=attempts).to_dict()
 
 
 def run_ray(

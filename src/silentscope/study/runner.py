@@ -151,6 +151,11 @@ def _run_locked(
             )
             if result.get("error"):
                 console.print(f"    [red]{result['error']}[/]")
+            elif (result.get("attempts") or 1) > 1:
+                console.print(
+                    f"    [yellow]finished on attempt {result['attempts']}: "
+                    "the worker of the earlier attempt(s) died[/]"
+                )
             if result.get("warning"):
                 console.print(f"    [yellow]warning: {result['warning']}[/]", highlight=False)
 
@@ -197,6 +202,8 @@ class _ProgressView:
                 status, detail = "[yellow]busy[/]", outcome.error or ""
             elif status == "done":
                 status, detail = "[green]done[/]", f"{outcome.seconds:.1f} s"
+                if (outcome.attempts or 1) > 1:
+                    detail += f" (attempt {outcome.attempts}: earlier workers died)"
             elif status == "skipped":
                 status, detail = "[green]done[/]", "(earlier)"
             if outcome.warning:

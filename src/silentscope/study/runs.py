@@ -36,6 +36,10 @@ class RunOutcome:
     folder: str | None = None
     #: Set when the run's classifier is degenerate (the reason), as its run.json records.
     warning: str | None = None
+    #: Worker processes started for the run, where the executor counts them (local pool:
+    #: more than 1 when a worker died and the run was started again); None where it does
+    #: not (in-process, or Ray, which retries inside itself).
+    attempts: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
