@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -129,3 +131,19 @@ def test_without_iid_every_evaluation_set_is_the_primary_scope():
     assert set(result.groups["test_set"]) == {"acq/site_b"}
     assert result.settings["test_sets"] == ["acq/site_b"]
     assert pd.api.types.is_bool_dtype(result.groups["significant"])
+
+
+def test_a_patient_column_with_several_images_each_asks_for_clustering():
+    # two images per patient_id: the samples are not independent; the result says so and
+    # names the option, unless the analysis is clustered on it
+    n = 400
+    audit = synthetic_audit(n, patient_id=[f"P{i // 2}" for i in range(n)])
+    reasons = skipped_reasons(analyze_subgroups(audit))
+    assert re.search(
+        r"(\d+) of \1 patient_id values hold several images \(up to 2\)", reasons["clustering"]
+    )
+    assert "--cluster patient_id" in reasons["clustering"]
+    clustered = skipped_reasons(analyze_subgroups(audit, cluster="patient_id"))
+    assert "clustering" not in clustered
+    one_each = synthetic_audit(n, patient_id=[f"P{i}" for i in range(n)])
+    assert "clustering" not in skipped_reasons(analyze_subgroups(one_each))

@@ -104,6 +104,21 @@ class ModelHealth:
             )
 
 
+def warn_degenerate_analysis(health: ModelHealth, what: str, stacklevel: int = 2) -> None:
+    """Warn that an analysis of a degenerate classifier's errors finds the classes, not failures.
+
+    Its errors are the samples of the classes it rarely or never predicts, so subgroups,
+    slices or a misclassification predictor find where those classes are common.
+    """
+    if health.degenerate:
+        warnings.warn(
+            f"the {what} describe where the classes this classifier rarely or never predicts "
+            f"are common, not where it fails: it is degenerate ({health.reason})",
+            DegenerateModelWarning,
+            stacklevel + 1,
+        )
+
+
 class DegenerateModelWarning(UserWarning):
     """A classifier predicts one class or is no better than the majority class."""
 

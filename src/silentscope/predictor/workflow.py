@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from silentscope.audit.auditset import AuditSet
+from silentscope.audit.health import model_health, warn_degenerate_analysis
 from silentscope.audit.test_sets import IID, VALIDATION
 from silentscope.predictor.comparison import compare_confidences
 from silentscope.predictor.correction import selective_correction
@@ -192,6 +193,10 @@ def run_predictor(
         raise ValueError(f"action must be one of {', '.join(ACTIONS)} or None, got {action!r}")
     step = on_step or (lambda _: None)
     notes: list[str] = []
+    health = model_health(audit)
+    warn_degenerate_analysis(health, "misclassification predictor's risks")
+    if health.degenerate:
+        notes.append(f"the classifier is degenerate: {health.reason}")
     if train_split is None:
         train_split = _default_train_split(audit, notes)
     step("choosing the misclassification predictor (cross-validated AUROC_f)")

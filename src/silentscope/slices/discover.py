@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from silentscope.audit.health import model_health, warn_degenerate_analysis
 from silentscope.audit.roles import (
     analysable_columns,
     describe_left_out,
@@ -241,6 +242,8 @@ def discover_slices(
             f"slice discovery needs at least 4 errors and 4 correct predictions; the selected "
             f"test sets have {int(errors.sum())} errors in {data.n_samples} samples"
         )
+    health = model_health(audit)
+    warn_degenerate_analysis(health, "failure slices")
     asked = modalities is not None
     modalities = tuple(modalities) if asked else available_modalities(data, embeddings)
     inputs = _analysable_inputs(data, modalities, embeddings, metadata_columns, keep_label_derived)
@@ -317,6 +320,7 @@ def discover_slices(
         "keep_label_derived": keep_label_derived, "left_out_inputs": list(input_notes),
         "per_modality": per_modality, "n_terms": n_terms, "n_examples": n_examples,
         "n_samples": int(data.n_samples), "n_errors": int(errors.sum()),
+        "health": health.to_dict(),
     }  # fmt: skip
     return SliceReport(
         slices=table, candidates=candidates, membership=member_frame, settings=settings,

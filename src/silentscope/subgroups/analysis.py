@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from silentscope.audit.auditset import AuditSet, require
+from silentscope.audit.health import model_health, warn_degenerate_analysis
 from silentscope.audit.roles import roles_of, source_ids
 from silentscope.audit.test_sets import IID, VALIDATION, parse_test_set
 from silentscope.subgroups.association import categorical_test, group_rows, trend_test
@@ -172,8 +173,15 @@ def analyze_subgroups(
         roles=roles_of(audit),
         keep_label_derived=keep_label_derived,
     )
+    if cluster is None:
+        skipped += _cluster_hint(audit, metadata, sources)
     used = {a.name for a in prepared}
+    # a degenerate classifier's errors are the samples of the classes it never predicts:
+    # its "risky groups" are where those classes are common, not where it fails
+    health = model_health(audit)
+    warn_degenerate_analysis(health, "subgroup error rates")
     settings = {
+        "health": health.to_dict(),
         "test_sets": [name for names in primary_scopes for name in names],
         "scopes": ["+".join(names) for names in scope_sets],
         "pool": pool,
@@ -315,6 +323,32 @@ def _fixed_quantile_bins(audit: AuditSet, categorical, bins) -> dict[str, list[f
             continue
         fixed[name] = quantile_cut_points(column.to_numpy(dtype=float, na_value=np.nan))
     return {name: cuts for name, cuts in fixed.items() if cuts}
+
+
+def _cluster_hint(audit: AuditSet, metadata: pd.DataFrame, sources: np.ndarray) -> list[Skipped]:
+    """Say so when an identifier column holds several images each (e.g. two eyes a patient).
+
+    Its samples are then not independent and the tests are too confident unless clustered;
+    corrupted copies of one image are counted once (they are clustered on their source).
+    """
+    for name, role in roles_of(audit).items():
+        if role.role != "identifier" or name not in metadata.columns:
+            continue
+        ids = metadata[name]
+        if ids.isna().any():
+            continue
+        images = pd.Series(sources).groupby(ids.to_numpy()).nunique()
+        if (images > 1).any():
+            return [
+                Skipped(
+                    "clustering",
+                    f"{int((images > 1).sum())} of {len(images)} {name} values hold several "
+                    f"images (up to {int(images.max())}): their samples are not independent "
+                    f"and the tests treat them as if they were; pass cluster={name!r} "
+                    f"(CLI: --cluster {name})",
+                )
+            ]
+    return []
 
 
 def _cluster_ids(metadata: pd.DataFrame, cluster: str | None) -> np.ndarray | None:
