@@ -51,6 +51,10 @@ def test_evaluate_without_out_saves_into_the_store(store):
     assert {"evaluation", "evaluation.classification", "evaluation.info"} <= set(
         list_artifacts(store)
     )
+    # one commit, named once, not three paths into the commit folder
+    assert "wrote evaluation, evaluation.classification, evaluation.info into" in " ".join(
+        result.output.split()
+    )
     saved = read_artifact(store, "evaluation")
     assert set(saved["metric"]) == {"augrc"} and saved["ci_low"].isna().all()
     # --show aurc was not evaluated: the table falls back to the metric that was

@@ -115,8 +115,14 @@ def evaluate_command(
         _print_unavailable(result)
         _print_notes(result)
         written = save_evaluation(result, store, out, chosen_formats)
-    for path in written:
-        console.print(f"[green]wrote[/] {path}")
+    if out is None:  # one commit of artifacts: say which, not the commit folder's file names
+        console.print(
+            f"[green]wrote[/] {', '.join(p.stem for p in written)} into {store} "
+            f"(artifacts commit {written[0].parent.name})"
+        )
+    else:
+        for path in written:
+            console.print(f"[green]wrote[/] {path}")
 
 
 def csfs_command(
