@@ -151,3 +151,15 @@ def test_info_gives_each_metadata_column_its_role():
         "age": "clinical",
         "code": "label_derived (not analysed)",
     }
+
+
+def test_a_refused_image_reference_is_quoted_as_written(tmp_path):
+    # references come out of stores as numpy strings; the message quotes the reference,
+    # not its Python repr (report cards showed "np.str_('/data/derma.npz#test_images/107')")
+    from silentscope.data.refs import ImageOutsideRoot, read_image_ref
+
+    with pytest.raises(ImageOutsideRoot) as refused:
+        read_image_ref(np.str_("/elsewhere/derma.npz#test_images/107"), root=tmp_path)
+    assert "image reference '/elsewhere/derma.npz#test_images/107' names no file" in str(
+        refused.value
+    )

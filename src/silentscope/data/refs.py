@@ -64,7 +64,7 @@ def confined_file(ref: str, base: str | Path | None, root: str | Path) -> str:
     inside = real.startswith(top.rstrip(os.sep) + os.sep)
     if not (inside and os.path.isfile(real)):
         raise ImageOutsideRoot(
-            f"image reference {ref!r} names no file inside the image root {root}; images are "
+            f"image reference {str(ref)!r} names no file inside the image root {root}; images are "
             "read only from there: give the folder that holds them as the image root "
             "(--image-root)"
         )
