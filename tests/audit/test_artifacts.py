@@ -165,6 +165,20 @@ def test_an_artifact_changed_after_its_commit_is_an_error_not_a_result(store):
         read_artifact(store, "table")
 
 
+def test_store_verify_checks_the_artifacts_too(store):
+    from silentscope.audit.integrity import verify_store
+
+    write_artifacts(store, {"info": {"auroc": 0.91}})
+    assert "artifacts/info" in verify_store(store)
+    path = artifact_path(store, "info")
+    path.write_text(path.read_text().replace("0.91", "0.99"))
+    with pytest.raises(AuditSetError, match="'info' of .* does not match the checksum"):
+        verify_store(store)
+    path.unlink()
+    with pytest.raises(FileNotFoundError, match="'info' of .* is missing its file"):
+        verify_store(store)
+
+
 def test_invalid_names_and_values_fail_before_anything_is_written(store):
     write_artifact(store, "info", {"run": "old"})
     before = sorted(p.name for p in (store / ARTIFACTS).iterdir())

@@ -298,6 +298,31 @@ def _check_entry(store, name: str, path: Path, entry: dict[str, Any]) -> None:
         )
 
 
+def verify_artifacts(store: str | os.PathLike) -> list[str]:
+    """Check every published artifact's size and SHA-256 now; the names checked by hash.
+
+    Raises
+    ------
+    AuditSetError
+        At the first artifact that differs from what its commit recorded, in one sentence.
+    FileNotFoundError
+        If the index names a file that is missing.
+    """
+    store = Path(store)
+    checked = []
+    for name, entry in _read_index(store).items():
+        path = store / ARTIFACTS / entry["file"]
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"artifact {name!r} of {store} is missing its file {entry['file']}; re-run the "
+                "command that wrote it"
+            )
+        _check_entry(store, name, path, entry)
+        if "sha256" in entry:
+            checked.append(name)
+    return checked
+
+
 def read_artifact_file(path: Path):
     """Read one artifact file by its suffix (``.parquet``, ``.npy`` or ``.json``)."""
     if path.suffix == ".parquet":
@@ -333,6 +358,7 @@ __all__ = [
     "published_artifacts",
     "read_artifact",
     "read_artifact_file",
+    "verify_artifacts",
     "write_artifact",
     "write_artifacts",
 ]

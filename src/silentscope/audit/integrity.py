@@ -125,7 +125,8 @@ def verify_store(path: str | os.PathLike) -> list[str]:
     Returns
     -------
     list of str
-        The files whose content was checked against a recorded hash.
+        The files whose content was checked against a recorded hash, then the published
+        artifacts checked against their commit's record (as ``artifacts/NAME``).
 
     Raises
     ------
@@ -140,7 +141,12 @@ def verify_store(path: str | os.PathLike) -> list[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnverifiedStoreWarning)  # said once, above
         load_audit(path, verify=False)
-    return [name for name, entry in manifest["files"].items() if file_hash(entry) is not None]
+    from silentscope.audit.artifacts import ARTIFACTS, verify_artifacts
+
+    artifacts = [f"{ARTIFACTS}/{name}" for name in verify_artifacts(path)]
+    return [
+        name for name, entry in manifest["files"].items() if file_hash(entry) is not None
+    ] + artifacts
 
 
 def rehash_store(path: str | os.PathLike) -> list[str]:
