@@ -271,3 +271,20 @@ def test_store_rehash_command_silences_the_old_store_warning(store):
     quiet = runner.invoke(app, ["info", str(store)], env={"COLUMNS": "300"})
     assert quiet.exit_code == 0 and "silentscope store rehash" not in quiet.output
     assert runner.invoke(app, ["store", "verify", str(store)]).exit_code == 0
+
+
+def test_results_record_how_their_store_was_checked(store):
+    from silentscope.evaluation import evaluate
+
+    def settings(audit):
+        return evaluate(audit, csfs=["MSR"], metrics=["aurc"], n_bootstrap=0).settings
+
+    checked = settings(load_audit(store))["store_check"]
+    assert checked == {"hashes_verified": True, "unrecorded": []}
+    trusted = settings(load_audit(store, verify=False))["store_check"]
+    assert trusted == {"hashes_verified": False, "unrecorded": []}
+    make_legacy(store)
+    with pytest.warns(UnverifiedStoreWarning):
+        old = load_audit(store)
+    expected = {"hashes_verified": True, "unrecorded": ["contract_sha256"]}
+    assert settings(old.select("val", "iid"))["store_check"] == expected  # kept by subsets

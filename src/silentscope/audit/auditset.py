@@ -105,6 +105,11 @@ class AuditSet:
         other column's role is inferred (:mod:`silentscope.audit.roles`). After
         construction: a :class:`~silentscope.audit.roles.ColumnRole` per column, recorded
         in the store so that every analysis uses the same columns.
+    store_check : dict, optional
+        How the store this AuditSet was loaded from was checked, set by
+        :func:`~silentscope.audit.store.load_audit` (never saved): ``hashes_verified``
+        (False when the content hashes were skipped for a trusted store) and ``unrecorded``
+        (what an old store records no hash for). Analyses record it beside their results.
 
     Examples
     --------
@@ -136,6 +141,7 @@ class AuditSet:
     shift_params: np.ndarray | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     metadata_roles: dict[str, Any] | None = None
+    store_check: dict[str, Any] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.sample_id = _as_str_array(self.sample_id, "sample_id")

@@ -48,7 +48,7 @@ class UnverifiedStoreWarning(UserWarning):
 
 def check_store_files(
     path: Path, manifest: dict[str, Any], *, verify: bool = True, cached: bool = True
-) -> None:
+) -> list[str]:
     """Check every file the (already checked) manifest lists: inside the store, size, hash.
 
     Parameters
@@ -61,6 +61,11 @@ def check_store_files(
         Also compare each file's SHA-256 with the manifest's.
     cached : bool, default True
         For large stores, trust (and record) earlier successful checks of the same files.
+
+    Returns
+    -------
+    list of str
+        What the manifest records no hash for (file names, ``contract_sha256``): unchecked.
 
     Raises
     ------
@@ -83,6 +88,7 @@ def check_store_files(
     missing = [f"the content of {', '.join(unhashed)}"] if unhashed else []
     if "contract_sha256" not in manifest:
         missing.append("the manifest's own hash")
+        unhashed.append("contract_sha256")
     if missing:
         warnings.warn(
             f"{path} was written before silentscope recorded {' and '.join(missing)}, so "
@@ -92,7 +98,7 @@ def check_store_files(
             stacklevel=3,
         )
     if not verify:
-        return
+        return unhashed
     use_cache = cached and sum(entry["bytes"] for entry in files.values()) >= CACHE_MIN_BYTES
     cache = _VerifiedCache() if use_cache else None
     for name, entry in files.items():
@@ -111,6 +117,7 @@ def check_store_files(
             cache.add(file, expected)
     if cache is not None:
         cache.save()
+    return unhashed
 
 
 def sha256_file(path: Path) -> str:

@@ -238,7 +238,7 @@ def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = Tru
 
     path = Path(path)
     manifest = read_manifest(path)
-    check_store_files(path, manifest, verify=verify)
+    unrecorded = check_store_files(path, manifest, verify=verify)
     try:
         frame = pd.read_parquet(path / SAMPLES)
     except Exception as error:  # pyarrow raises several types for damaged files
@@ -275,6 +275,7 @@ def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = Tru
         provenance=manifest.get("provenance", {}),
         # stores written before roles were recorded have none: their roles are inferred now
         metadata_roles=manifest.get("metadata_roles") or None,
+        store_check={"hashes_verified": verify, "unrecorded": unrecorded},
     )
 
 

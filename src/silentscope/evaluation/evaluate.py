@@ -220,6 +220,8 @@ def evaluate(
         "confidence_level": confidence_level,
         "random_state": int(random_state),
         "n_samples": audit.n_samples,
+        # a store opened with --no-verify (or an old one without hashes) says so in the result
+        "store_check": audit.store_check,
         "not_computed": not_computed,
         "mc_correctness": {
             "convention": mc_correctness,
