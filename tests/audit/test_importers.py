@@ -177,3 +177,20 @@ def test_cli_import_and_info(tmp_path):
 def test_softmax_of_imported_logits_is_stable():
     big = np.array([[1000.0, 0.0], [-1000.0, 0.0]])
     np.testing.assert_allclose(softmax(big), [[1, 0], [0, 1]])
+
+
+def test_a_bad_value_in_an_array_file_names_the_file(tmp_path):
+    # "logits contains NaN at rows 3" did not say which file to fix
+    from silentscope.audit.importers import from_arrays
+
+    logits = np.random.default_rng(0).normal(size=(20, 3))
+    logits[3, 1] = np.nan
+    np.save(tmp_path / "logits.npy", logits)
+    np.save(tmp_path / "labels.npy", np.r_[np.zeros(19, int), 3])
+    np.save(tmp_path / "ok.npy", np.nan_to_num(logits))
+    with pytest.raises(AuditSetError, match=r"logits\.npy: logits contains NaN at rows 3"):
+        from_arrays(tmp_path / "logits.npy", np.zeros(20, int))
+    with pytest.raises(AuditSetError, match=r"labels\.npy: label out of range"):
+        from_arrays(tmp_path / "ok.npy", tmp_path / "labels.npy")
+    with pytest.raises(AuditSetError, match=r"^logits contains NaN"):  # in-memory: no file
+        from_arrays(logits, np.zeros(20, int))

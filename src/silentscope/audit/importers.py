@@ -374,6 +374,30 @@ def from_arrays(
             return value
         return read_array(value, what)
 
+    # the file behind each field, so that a bad value names the file to fix
+    files = {
+        field: str(value)
+        for field, value in (
+            ("logits", logits), ("probabilities", logits), ("label", labels),
+            ("test_set", test_set), ("features", features), ("mc_logits", mc_logits),
+        )
+        if isinstance(value, str | os.PathLike)
+    }  # fmt: skip
+    try:
+        return _audit_from_arrays(
+            load, logits, labels, test_set, features, mc_logits, class_names, sample_id,
+            probabilities,
+        )  # fmt: skip
+    except AuditSetError as error:
+        field = next((f for f in files if str(error).startswith(f)), None)
+        if field is None:
+            raise
+        raise AuditSetError(f"{files[field]}: {error}") from None
+
+
+def _audit_from_arrays(
+    load, logits, labels, test_set, features, mc_logits, class_names, sample_id, probabilities
+) -> AuditSet:
     logits_arr = np.asarray(load(logits, "logits"))
     label_arr = np.asarray(load(labels, "labels")).reshape(-1)
     if logits_arr.ndim != 2:
