@@ -44,25 +44,24 @@ class _Terms:
         hit = (pred == labels).astype(np.float64)
         top = probs[np.arange(n), pred]
         true_p = np.maximum(probs[np.arange(n), labels], np.finfo(np.float64).eps)
-        onehot = np.zeros_like(probs)
-        onehot[np.arange(n), labels] = 1.0
         # The bin rule of silentscope.metrics.calibration.ece: min(floor(B c), B - 1).
         bins = np.clip(np.floor(top * n_bins), 0, n_bins - 1).astype(np.int64)
-        gap = np.zeros((n, n_bins))
-        gap[np.arange(n), bins] = top - hit
-        by_class = np.zeros((n, n_classes))
-        by_class[np.arange(n), labels] = 1.0
         self.n, self.n_classes, self.n_bins = n, n_classes, n_bins
-        self.table = np.column_stack(
-            [
-                hit,
-                -np.log(true_p),
-                np.sum((probs - onehot) ** 2, axis=1),
-                gap,
-                by_class * hit[:, None],
-                by_class,
-            ]
-        )
+        # Columns: hit, NLL term, Brier term, per-bin gap (n_bins), per-class hit and
+        # per-class count (n_classes each). Written in place: the one-hot blocks as separate
+        # dense arrays cost several times the table's memory at 10^6 samples.
+        rows = np.arange(n)
+        table = np.zeros((n, 3 + n_bins + 2 * n_classes))
+        table[:, 0] = hit
+        table[:, 1] = -np.log(true_p)
+        residual = probs.copy()
+        residual[rows, labels] -= 1.0
+        table[:, 2] = np.sum(residual**2, axis=1)
+        del residual
+        table[rows, 3 + bins] = top - hit
+        table[rows, 3 + n_bins + labels] = hit
+        table[rows, 3 + n_bins + n_classes + labels] = 1.0
+        self.table = table
 
     def values(self, sums: np.ndarray) -> dict[str, np.ndarray]:
         """Metric values from weighted column sums (one row per weighting, weights sum to n)."""
