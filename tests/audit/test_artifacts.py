@@ -179,6 +179,22 @@ def test_store_verify_checks_the_artifacts_too(store):
         verify_store(store)
 
 
+def test_concurrent_writers_keep_each_others_commits(store):
+    code = (
+        "import sys\n"
+        "from silentscope.audit.store import write_artifact\n"
+        "for i in range(15):\n"
+        "    write_artifact(sys.argv[1], f'{sys.argv[2]}{i}', {'i': i})\n"
+    )
+    writers = [
+        subprocess.Popen([sys.executable, "-c", code, str(store), prefix]) for prefix in "ab"
+    ]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    assert list_artifacts(store) == sorted(f"{p}{i}" for p in "ab" for i in range(15))
+    assert read_artifact(store, "b14") == {"i": 14}
+    assert _leftovers(store) == []
+
+
 def test_invalid_names_and_values_fail_before_anything_is_written(store):
     write_artifact(store, "info", {"run": "old"})
     before = sorted(p.name for p in (store / ARTIFACTS).iterdir())
