@@ -80,6 +80,10 @@ def test_symlink_leaving_the_store_is_refused(store, tmp_path):
     os.symlink(outside, store / "logits.npy")
     with pytest.raises(AuditSetError, match="symbolic link to .*elsewhere.npy, outside the store"):
         load_audit(store)
+    from silentscope.viewer.data import load_viewer_data  # the viewer reads the arrays itself
+
+    with pytest.raises(AuditSetError, match="outside the store"):
+        load_viewer_data(store)
 
 
 def test_symlink_inside_the_store_is_allowed(store):

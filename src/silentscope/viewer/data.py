@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from silentscope.audit.columns import CONFIDENCE_PREFIX, METADATA_PREFIX, prefixed
+from silentscope.audit.integrity import check_store_files
 from silentscope.audit.jsonsafe import json_safe
 from silentscope.audit.store import (
     SAMPLES,
@@ -494,6 +495,9 @@ def load_viewer_data(
     """
     store = Path(store)
     manifest = read_manifest(store)
+    # every listed file inside the store (no symlink out) and of its recorded size; the
+    # content hashes are the load's job (`silentscope store verify`), not the viewer's
+    check_store_files(store, manifest, verify=False)
     n = int(manifest["n_samples"])
     try:
         schema = pq.read_schema(store / SAMPLES)
