@@ -4,7 +4,8 @@ Every classification metric of the registry is a weighted sum of per-sample term
 the samples are grouped by class (balanced accuracy) or by confidence bin (top-label ECE).
 A bootstrap resample is a vector of draw counts, so a chunk of resamples is a
 (resamples x samples) count matrix and all metrics of the chunk follow from one matrix
-product with a (samples x terms) table. The resamples are the index vectors
+product with the dense (samples x 3) terms and, for the per-bin and per-class terms (one
+non-zero per sample), weighted bincounts. The resamples are the index vectors
 ``default_rng(seed).integers(0, n, n)`` drawn one after the other, the draws of the plain
 loop that calls each metric function per resample; the two agree to rounding (tested).
 """
@@ -47,21 +48,29 @@ class _Terms:
         # The bin rule of silentscope.metrics.calibration.ece: min(floor(B c), B - 1).
         bins = np.clip(np.floor(top * n_bins), 0, n_bins - 1).astype(np.int64)
         self.n, self.n_classes, self.n_bins = n, n_classes, n_bins
-        # Columns: hit, NLL term, Brier term, per-bin gap (n_bins), per-class hit and
-        # per-class count (n_classes each). Written in place: the one-hot blocks as separate
-        # dense arrays cost several times the table's memory at 10^6 samples.
-        rows = np.arange(n)
-        table = np.zeros((n, 3 + n_bins + 2 * n_classes))
-        table[:, 0] = hit
-        table[:, 1] = -np.log(true_p)
+        # Dense columns: hit, NLL term, Brier term. The per-bin gaps and per-class hits and
+        # counts have one non-zero per sample, so they are summed by bincount instead of
+        # being stored as (n x (n_bins + 2 n_classes)) mostly-zero columns (150 MB at
+        # 5 x 10^5 samples).
         residual = probs.copy()
-        residual[rows, labels] -= 1.0
-        table[:, 2] = np.sum(residual**2, axis=1)
+        residual[np.arange(n), labels] -= 1.0
+        self.dense = np.column_stack([hit, -np.log(true_p), np.sum(residual**2, axis=1)])
         del residual
-        table[rows, 3 + bins] = top - hit
-        table[rows, 3 + n_bins + labels] = hit
-        table[rows, 3 + n_bins + n_classes + labels] = 1.0
-        self.table = table
+        self.hit, self.bins, self.labels = hit, bins, labels
+        self.gap = top - hit
+
+    def sums(self, counts: np.ndarray) -> np.ndarray:
+        """Weighted column sums, one row per weighting (row of ``counts``)."""
+        b, c = self.n_bins, self.n_classes
+        out = np.empty((counts.shape[0], 3 + b + 2 * c))
+        out[:, :3] = counts @ self.dense
+        for row, weight in enumerate(counts):
+            out[row, 3 : 3 + b] = np.bincount(self.bins, weights=weight * self.gap, minlength=b)
+            out[row, 3 + b : 3 + b + c] = np.bincount(
+                self.labels, weights=weight * self.hit, minlength=c
+            )
+            out[row, 3 + b + c :] = np.bincount(self.labels, weights=weight, minlength=c)
+        return out
 
     def values(self, sums: np.ndarray) -> dict[str, np.ndarray]:
         """Metric values from weighted column sums (one row per weighting, weights sum to n)."""
@@ -154,7 +163,7 @@ def classification_bootstrap_ci(
         counts = np.empty((stop - start, n))
         for i in range(stop - start):
             counts[i] = np.bincount(rng.integers(0, n, size=n), minlength=n)
-        values = terms.values(counts @ terms.table)
+        values = terms.values(terms.sums(counts))
         for m in names:
             samples[m][start:stop] = values[m]
     return {m: _summarise(estimates[m], samples[m], confidence_level) for m in names}
