@@ -19,6 +19,7 @@ import typer
 
 # One module per topic; each defines ``register(app: typer.Typer) -> None``.
 _COMMAND_MODULES = (
+    "imports",
     "store",
     "data",
     "train",
@@ -27,6 +28,7 @@ _COMMAND_MODULES = (
     "predictor",
     "shifts",
     "evaluate",
+    "csfs",
     "selective",
     "view",
     "study",

@@ -1,4 +1,4 @@
-"""``silentscope evaluate`` and ``silentscope csfs``: compare confidence scoring functions."""
+"""``silentscope evaluate``: compare confidence scoring functions on every test set."""
 
 from __future__ import annotations
 
@@ -125,51 +125,6 @@ def evaluate_command(
             console.print(f"[green]wrote[/] {path}")
 
 
-def csfs_command(
-    store: Annotated[
-        Path | None, typer.Argument(help="Optional audit store: also say which CSFs it allows.")
-    ] = None,
-    no_verify: NoVerify = False,
-) -> None:
-    """List every registered confidence scoring function with the inputs it requires.
-
-    Example: silentscope csfs audit_store
-    """
-    from silentscope.audit.store import load_audit
-    from silentscope.confidence import describe_csfs, get_csf
-
-    with user_errors():
-        audit = load_audit(store, verify=not no_verify) if store is not None else None
-        table = Table(title="confidence scoring functions (higher = more confident)")
-        for column in (
-            "name",
-            "description",
-            "requires",
-            "fitted",
-            *(("status",) if audit else ()),
-        ):
-            table.add_column(column)
-        reasons = {}
-        for row in describe_csfs().itertuples():
-            cells = [row.name, row.display_name, row.requires, "yes" if row.fitted else "no"]
-            if audit is not None:
-                if row.name.startswith("ext:"):
-                    declared = ", ".join(f"ext:{key}" for key in audit.confidences)
-                    cells.append(declared or "[yellow]none declared[/]")
-                else:
-                    csf = get_csf(row.name)
-                    reason = csf.unavailable_reason(audit)
-                    if reason is None:
-                        cells.append("[green]available[/]")
-                    else:
-                        cells.append(f"[yellow]missing {', '.join(csf.missing_inputs(audit))}[/]")
-                        reasons[row.name] = reason
-            table.add_row(*cells)
-    print_table(table)
-    for name, reason in reasons.items():
-        console.print(f"  [bold]{name}[/]: {reason}", soft_wrap=True, highlight=False)
-
-
 # ------------------------------------------------------------------ printing
 def _format(value: float, low: float, high: float, sep: str) -> str:
     if math.isnan(value):
@@ -286,4 +241,3 @@ def _print_notes(result: EvaluationResult) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate_command)
-    app.command("csfs")(csfs_command)
