@@ -247,7 +247,7 @@ def test_commands_verify_by_default_and_share_no_verify(store):
 
     from silentscope.cli import build_app
 
-    app = build_app(["store", "evaluate"])
+    app = build_app(["store", "csfs"])
     runner = CliRunner()
     logits = np.load(store / "logits.npy")
     np.save(store / "logits.npy", logits[:, ::-1].copy())
