@@ -118,3 +118,20 @@ def test_failed_section_names_each_failed_run_and_its_error(tmp_path):
     section = _section(page, "failed")
     assert "broken__store__seed0" in section and "no audit store" in section
     assert '<section id="run-model0__store__seed0">' in page  # the other run is still shown
+
+
+def test_images_outside_the_image_root_are_said_once_per_gallery_not_per_card(tmp_path):
+    elsewhere = tmp_path / "data"
+    elsewhere.mkdir()
+    audit = _audit(elsewhere / "images.npz")
+    store = save_audit(audit, tmp_path / "runs" / "store")  # image root: tmp_path/runs
+    page = build_report(store, tmp_path / "report.html").read_text()
+    iid_part = page[page.index("<h3>iid</h3>") : page.index("<h3>cor/gaussian_noise/5</h3>")]
+    assert "data:image/png" not in iid_part
+    notes = re.findall(
+        r"<p class='note warn'>(\d+) of (\d+) images not shown: ([^<]+)</p>", iid_part
+    )
+    assert len(notes) == 1 and notes[0][0] == notes[0][1] == "8"
+    assert "--image-root" in notes[0][2] and iid_part.count("images are read only from there") == 1
+    # the cards still say what each failure was
+    assert iid_part.count("true <b>") == 8

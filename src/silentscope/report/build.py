@@ -470,22 +470,32 @@ def _gallery(
     if len(rows) == 0:
         return "<p class='note'>No failures in this test set.</p>"
     rows = rows[np.argsort(-confidence[rows], kind="stable")][:n]
-    cards = []
+    cards, unreadable = [], []
     for row in rows:
         try:
             image = read_image_ref(audit.image_ref[row], base, root=root)
             image = replay_shift(
                 image, None if audit.shift_params is None else audit.shift_params[row]
             )
-            source = thumbnail_data_uri(image)
+            picture = (
+                f"<img src='{thumbnail_data_uri(image)}' alt='{html.escape(audit.sample_id[row])}'>"
+            )
         except (OSError, KeyError, ValueError) as error:
-            cards.append(f"<div class='card warn'>{html.escape(str(error))}</div>")
-            continue
+            # said once under the gallery: the same reason (often "outside the image root")
+            # repeated on every card buries it
+            unreadable.append(str(error))
+            picture = f"<div class='warn'>no image ({html.escape(audit.sample_id[row])})</div>"
         label = label_name(audit.class_names, audit.label[row])  # -1: a new-class sample
         predicted = audit.class_names[audit.predictions[row]]
         cards.append(
-            f"<div class='card'><img src='{source}' alt='{html.escape(audit.sample_id[row])}'>"
+            f"<div class='card'>{picture}"
             f"<br>true <b>{html.escape(label)}</b><br>pred <b>{html.escape(predicted)}</b>"
             f"<br>conf {confidence[row]:.3f}</div>"
         )
-    return f"<div class='gallery'>{''.join(cards)}</div>"
+    note = (
+        f"<p class='note warn'>{len(unreadable)} of {len(rows)} images not shown: "
+        f"{html.escape(unreadable[0])}</p>"
+        if unreadable
+        else ""
+    )
+    return f"<div class='gallery'>{''.join(cards)}</div>{note}"
