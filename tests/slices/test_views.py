@@ -106,11 +106,17 @@ def test_a_broad_slice_around_a_specific_one_does_not_widen_it():
         {"slice": [0, 1], "views": ["metadata", "joint"], "ci_low": [0.4, 0.1],
          "significant": [True, True], "size": [40, 150]}
     )  # fmt: skip
-    shown = _shown_slices(candidates, membership, merge_overlap=0.5, max_slices=10)
+    errors = np.r_[np.arange(40) % 10 < 7, np.arange(160) % 10 < 1]
+    rows = np.arange(200)
+    shown = _shown_slices(
+        candidates, membership, errors, rows[::2], rows[1::2], None, merge_overlap=0.5,
+        alpha=0.05, max_slices=10,
+    )  # fmt: skip
     assert len(shown) == 1
     record, mask = shown[0]
     assert mask.sum() == 40 and record["size"] == 40
     assert record["merged_from"] == "1" and record["views"] == "metadata, joint"
+    assert record["absorbed"] == 1 and record["consolidation"] == "1: overlap"
 
 
 def test_cli_joint_only_fits_the_fused_representation_alone(tmp_path, odir_planted):

@@ -52,6 +52,8 @@ def _differences(saved: dict | None, settings: dict) -> list[str]:
 
 
 def _print(report: SliceReport) -> None:
+    from silentscope.slices.result import rule_description
+
     settings = report.settings
     console.print(
         f"[bold]{settings['n_samples']}[/] samples, {settings['n_errors']} errors; "
@@ -74,16 +76,18 @@ def _print(report: SliceReport) -> None:
     for column in ("n", "error (95% CI)", "outside", "q", "stability"):
         table.add_column(column, justify="right")
     table.add_column("found in")
+    table.add_column("absorbed", justify="right")
     for row in report.slices.itertuples():
         table.add_row(
             str(row.rank), str(row.size), f"{row.error_rate:.0%} ({row.ci_low:.0%}-{row.ci_high:.0%})",
             f"{row.complement_error_rate:.0%}", f"{row.q_value:.1g}", f"{row.stability:.2f}",
-            getattr(row, "views", ""),
+            getattr(row, "views", ""), str(getattr(row, "absorbed", "")),
         )  # fmt: skip
     print_table(table)
     # the explanations are sentences: one paragraph each under the table, not narrow columns
     for row in report.slices.itertuples():
         details = (
+            ("rule", rule_description(row)),
             ("report terms", row.top_terms),
             ("metadata", row.metadata),
             ("scope", getattr(row, "test_sets", "")),

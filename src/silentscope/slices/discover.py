@@ -4,8 +4,10 @@
 guard: slices are *found* on one split of the samples and *confirmed* on the other, where
 each candidate's error rate gets a Wilson interval and a one-sided Fisher test against
 its complement, with Benjamini-Hochberg control of the false discovery rate over all
-candidates; too-small slices are never tested, overlapping ones are merged, and each
-shown slice carries its stability across seeds (and bootstrap resamples).
+candidates; too-small slices are never tested, candidates of one cause are consolidated
+into one slice (:mod:`~silentscope.slices.consolidate`) that is described by a rule in the
+data's words (:mod:`~silentscope.slices.rules`), and each shown slice carries its
+stability across seeds (and bootstrap resamples).
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from silentscope.audit.roles import (
     text_label_derived,
 )
 from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
+from silentscope.slices.consolidate import consolidate
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
 from silentscope.slices.ranking import rank_slices
 from silentscope.slices.representation import MODALITIES, Representation, build_representation
 from silentscope.slices.result import SliceReport
+from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement
 from silentscope.slices.slicers import make_slicer
 from silentscope.slices.stability import slice_stability
 from silentscope.slices.statistics import excess_error_pvalue
@@ -187,9 +191,15 @@ def discover_slices(
     alpha : float, default=0.05
         False discovery rate (Benjamini-Hochberg) for the confirmation tests.
     merge_overlap : float, default=0.5
-        Confirmed slices whose overlap coefficient ``|A & B| / min(|A|, |B|)`` reaches
-        this are merged: the lower-ranked is listed in ``merged_from`` of the
-        higher-ranked, whose members and statistics stay those it was tested with.
+        Confirmed slices are consolidated into one slice per cause
+        (:func:`~silentscope.slices.consolidate.consolidate`): a slice joins a better one
+        when their overlap coefficient ``|A & B| / min(|A|, |B|)`` reaches this (members
+        and statistics stay the better one's), when both are described by rules sharing a
+        condition and their union fails coherently (the better one is widened to the union
+        and its held-out statistics recomputed; its q-value stays its own), or when its
+        excess error lies inside the better one. Each slice lists the candidates it
+        absorbed (``absorbed``, ``merged_from``, ``consolidation``) and carries a ``rule``
+        learned on the fitting split with held-out ``rule_precision``/``rule_recall``.
     max_slices : int, default=10
         Most slices shown.
     n_terms, n_examples : int
@@ -301,10 +311,16 @@ def discover_slices(
     )  # fmt: skip
 
     timer.stage("explaining slices")
-    shown = _shown_slices(candidates, membership, merge_overlap, max_slices)
+    conditions = _rule_conditions(
+        data, metadata_columns, text_reason is None and data.text is not None
+    )
+    shown = _shown_slices(
+        candidates, membership, errors, fit_rows, confirm_rows, conditions, merge_overlap,
+        alpha, max_slices, random_state,
+    )  # fmt: skip
     table, member_frame = _explain(
         data, shown, membership, scores, errors, n_terms, n_examples,
-        metadata_columns, text_reason is None,
+        metadata_columns, text_reason is None, conditions, fit_rows, confirm_rows, random_state,
     )  # fmt: skip
 
     timer.stage("done")
@@ -493,20 +509,49 @@ def _candidates(
     return frame
 
 
-def _shown_slices(candidates, membership, merge_overlap, max_slices):
+def _signatures(conditions, membership, order, fit_rows, random_state) -> dict[int, set[str]]:
+    """Each candidate's explanation: the conditions of the rule that describes it (fitting split)."""
+    if conditions is None:
+        return {}
+    signatures = {}
+    for k in order:
+        rule = learn_rule(conditions, membership[:, k], fit_rows, random_state=random_state)
+        signatures[k] = (
+            set() if rule is None else {conditions.labels[j] for c in rule.clauses for j in c}
+        )
+    return signatures
+
+
+def _shown_slices(
+    candidates, membership, errors, fit_rows, confirm_rows, conditions, merge_overlap, alpha,
+    max_slices, random_state=0,
+):  # fmt: skip
+    """Consolidate the confirmed candidates (:mod:`~silentscope.slices.consolidate`), best first."""
     confirmed = candidates[candidates["significant"]].sort_values(
         "ci_low", ascending=False, kind="stable"
     )
+    order = confirmed["slice"].tolist()
+    signatures = _signatures(conditions, membership, order, fit_rows, random_state)
+    table = confirmed.set_index("slice")
     shown = []
-    for keeper, absorbed in _merge(confirmed["slice"].tolist(), membership, merge_overlap):
-        record = confirmed.set_index("slice").loc[keeper].to_dict()
+    for group in consolidate(
+        order, membership, errors, fit_rows, signatures, merge_overlap=merge_overlap, alpha=alpha
+    ):
+        keeper, absorbed = group.slices[0], group.slices[1:]
+        record = table.loc[keeper].to_dict()
         record["slice"] = keeper
-        mask = membership[:, keeper]
+        if group.widened:  # the union's own held-out statistics; q stays its best candidate's
+            widened = _confirm(group.mask[confirm_rows], errors[confirm_rows])
+            record.update(widened, size=int(group.mask.sum()))
+        record["absorbed"] = len(absorbed)
         record["merged_from"] = ",".join(str(k) for k in absorbed)
+        record["consolidation"] = "; ".join(
+            f"{k}: {group.reasons[k]}" for k in absorbed if k in group.reasons
+        )
         # every view that found the slice or a slice merged into it, in rank order
-        found = [record["views"], *confirmed.set_index("slice").loc[absorbed, "views"]]
-        record["views"] = ", ".join(dict.fromkeys(found))
-        shown.append((record, mask))
+        found = [record["views"], *table.loc[absorbed, "views"]]
+        record["views"] = ", ".join(dict.fromkeys(", ".join(found).split(", ")))
+        shown.append((record, group.mask))
     shown.sort(key=lambda item: -item[0]["ci_low"])
     return shown[: int(max_slices)]
 
@@ -545,7 +590,20 @@ def _analysable_inputs(data, modalities, embeddings, metadata_columns, keep_labe
     return modalities, columns, text_reason, notes
 
 
-def _explain(data, shown, membership, scores, errors, n_terms, n_examples, columns, use_text=True):
+def _rule_conditions(data, columns, use_text):
+    """The conditions slice rules may use (None when there is neither metadata nor text)."""
+    if not columns and not use_text:
+        return None
+    conditions = condition_matrix(
+        data.metadata if columns else None, columns, data.text if use_text else None
+    )
+    return conditions if len(conditions.labels) else None
+
+
+def _explain(
+    data, shown, membership, scores, errors, n_terms, n_examples, columns, use_text=True,
+    conditions=None, fit_rows=None, confirm_rows=None, random_state=0,
+):  # fmt: skip
     counts = vocab = None
     if data.text is not None and shown and use_text:
         counts, vocab = term_matrix(data.text)
@@ -562,12 +620,23 @@ def _explain(data, shown, membership, scores, errors, n_terms, n_examples, colum
             if sets is not None
             else []
         )
+        rule = None
+        if conditions is not None:
+            rule = learn_rule(conditions, mask, fit_rows, random_state=random_state)
+        precision, recall = (
+            rule_agreement(rule.mask(conditions), mask, confirm_rows)
+            if rule is not None
+            else (np.nan, np.nan)
+        )
         column_scores = scores[:, record["slice"]]
         representative, wrong = slice_examples(column_scores, errors, confidence, mask, n_examples)
         rows.append(
             {
                 "rank": rank,
                 **record,
+                "rule": "" if rule is None else rule.text,
+                "rule_precision": precision,
+                "rule_recall": recall,
                 "top_terms": "; ".join(t.description for t in terms),
                 "metadata": "; ".join(e.description for e in enrichment),
                 "test_sets": "; ".join(e.description for e in pooled),
@@ -582,7 +651,8 @@ def _explain(data, shown, membership, scores, errors, n_terms, n_examples, colum
     columns = [
         "rank", "slice", "views", "size", "n_confirm", "errors_confirm", "error_rate", "ci_low", "ci_high",
         "complement_error_rate", "p_value", "q_value", "stability", "resample_stability",
-        "n_fit", "fit_error_rate", "merged_from", "top_terms", "metadata", "test_sets", "representative",
+        "n_fit", "fit_error_rate", "absorbed", "merged_from", "consolidation", "rule", "rule_precision",
+        "rule_recall", "top_terms", "metadata", "test_sets", "representative",
         "confident_errors",
     ]  # fmt: skip
     if data.image_ref is not None:

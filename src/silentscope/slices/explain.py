@@ -64,8 +64,11 @@ def _binomial_z(share_slice: float, share_overall: float, n_slice: int) -> float
     return (share_slice - share_overall) / np.sqrt(share_overall * (1 - share_overall) / n_slice)
 
 
-def _conditions(values: pd.Series, column: str):
+def metadata_conditions(values: pd.Series, column: str):
     """Candidate (condition text, boolean mask) pairs for one metadata column.
+
+    Shared by :func:`metadata_enrichment` and the slice rules
+    (:func:`silentscope.slices.rules.condition_matrix`), so both name a value alike.
 
     Columns with few distinct values yield one equality per value first (so that a
     flag reads ``D = 1``, not ``D > 0``, on a tie); numeric columns also yield cuts at
@@ -135,7 +138,7 @@ def metadata_enrichment(
     best = []
     for column in columns:
         candidates = []
-        for condition, hits in _conditions(metadata[column], str(column)):
+        for condition, hits in metadata_conditions(metadata[column], str(column)):
             share_slice, share_overall = float(hits[mask].mean()), float(hits.mean())
             z = _binomial_z(share_slice, share_overall, n_slice)
             candidates.append(Enrichment(str(column), condition, share_slice, share_overall, z))
@@ -248,6 +251,7 @@ __all__ = [
     "MAX_LEVELS",
     "TermEvidence",
     "distinguishing_terms",
+    "metadata_conditions",
     "metadata_enrichment",
     "slice_examples",
 ]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 #: The store artifact of the shown slices; the others are named after it.
@@ -26,7 +27,13 @@ class SliceReport:
         ``error_rate`` with Wilson ``ci_low``/``ci_high``, ``complement_error_rate``,
         ``p_value`` (one-sided Fisher) and ``q_value`` (Benjamini-Hochberg); ``stability``
         (mean Jaccard index to each seed's aligned slice) and ``resample_stability``; ``n_fit`` and
-        ``fit_error_rate`` on the fitting split; ``merged_from``; the explanations
+        ``fit_error_rate`` on the fitting split; ``absorbed`` (how many other candidate
+        slices, from any view or seed, were consolidated into it), ``merged_from`` (their
+        ids) and ``consolidation`` (why each joined: overlap, same explanation, or its excess
+        error explained by this slice; :mod:`~silentscope.slices.consolidate`); ``rule``
+        (the slice in the data's words, learned on the fitting split) with its
+        ``rule_precision`` and ``rule_recall`` against the slice on the confirmation split
+        (:mod:`~silentscope.slices.rules`); the explanations
         ``top_terms`` and ``metadata``; sample ids in ``representative`` and
         ``confident_errors`` (and their image references in ``representative_images``
         and ``confident_error_images`` when the AuditSet has them).
@@ -93,6 +100,8 @@ class SliceReport:
                 f"#{row.rank}: error {row.error_rate:.0%} [{row.ci_low:.0%}, {row.ci_high:.0%}] vs "
                 f"{row.complement_error_rate:.0%} outside, n={row.size}, stability {row.stability:.2f}"
                 + (f", found in {row.views}" if getattr(row, "views", "") else "")
+                + _absorbed_text(row)
+                + _rule_text(row)
                 + (f" | terms: {row.top_terms}" if row.top_terms else "")
                 + (f" | {row.metadata}" if row.metadata else "")
                 + (f" | {row.test_sets}" if getattr(row, "test_sets", "") else "")
@@ -105,17 +114,49 @@ class SliceReport:
     def to_markdown(self) -> str:
         """The slice table as a Markdown table (for reports)."""
         header = (
-            "| rank | n | error rate (95% CI) | outside | q | stability | found in | report terms "
-            "| metadata |"
+            "| rank | n | error rate (95% CI) | outside | q | stability | found in | absorbed | rule "
+            "| report terms | metadata |"
         )
-        lines = [header, "|---|---|---|---|---|---|---|---|---|"]
+        lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
         for row in self.slices.itertuples():
             lines.append(
                 f"| {row.rank} | {row.size} | {row.error_rate:.1%} ({row.ci_low:.1%}-{row.ci_high:.1%}) "
                 f"| {row.complement_error_rate:.1%} | {row.q_value:.2g} | {row.stability:.2f} "
-                f"| {getattr(row, 'views', '')} | {row.top_terms} | {row.metadata} |"
+                f"| {getattr(row, 'views', '')} | {getattr(row, 'absorbed', '')} "
+                f"| {rule_description(row)} | {row.top_terms} | {row.metadata} |"
             )
         return "\n".join(lines)
+
+
+def _absorbed_text(row) -> str:
+    """``, absorbed 3 other candidates`` (nothing for tables saved before consolidation)."""
+    absorbed = getattr(row, "absorbed", None)
+    if absorbed is None or pd.isna(absorbed) or not int(absorbed):
+        return ""
+    return f", absorbed {int(absorbed)} other candidate{'s' if int(absorbed) > 1 else ''}"
+
+
+def rule_description(row) -> str:
+    """A slice's rule with its held-out precision and recall, e.g. for cards.
+
+    Examples
+    --------
+    >>> rule_description({"rule": "site = C", "rule_precision": 0.9, "rule_recall": 0.8})
+    'site = C (held-out precision 90%, recall 80%)'
+    """
+    get = row.get if isinstance(row, dict) else lambda key, default=None: getattr(row, key, default)
+    rule = get("rule", "") or ""
+    if not isinstance(rule, str) or not rule:
+        return ""
+    precision, recall = get("rule_precision", np.nan), get("rule_recall", np.nan)
+    if pd.isna(precision) or pd.isna(recall):
+        return f"{rule} (not measured on held-out samples)"
+    return f"{rule} (held-out precision {precision:.0%}, recall {recall:.0%})"
+
+
+def _rule_text(row) -> str:
+    text = rule_description(row)
+    return f" | rule: {text}" if text else ""
 
 
 def read_slice_settings(store) -> dict[str, Any] | None:
@@ -162,10 +203,12 @@ def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = No
             f"outside; n = {int(row['size'])}, q = {row['q_value']:.2g}, "
             f"stability {row['stability']:.2f}</h4>"
         )
-        facts = "".join(
+        rule = rule_description(row)
+        facts = (f"<li>rule: {html.escape(rule)}</li>" if rule else "") + "".join(
             f"<li>{label}: {html.escape(str(row[key]))}</li>"
             for key, label in (
                 ("views", "found in"),
+                ("absorbed", "candidate slices absorbed"),
                 ("top_terms", "report terms"),
                 ("metadata", "metadata"),
                 ("test_sets", "scope"),
@@ -193,4 +236,4 @@ def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = No
     return "".join(cards)
 
 
-__all__ = ["SliceReport", "read_slice_settings", "slices_html"]
+__all__ = ["SliceReport", "read_slice_settings", "rule_description", "slices_html"]

@@ -1,0 +1,193 @@
+"""One cause, one slice: consolidate the confirmed candidates of every view and seed.
+
+The per-modality views and the joint view each cut the samples their own way, so one
+cause of failure comes back as several candidates: two disjoint halves of the planted
+group (which an overlap criterion never joins), or "site C, split by age" pieces that
+each hold part of it. :func:`consolidate` walks the confirmed candidates best first and
+puts each into an earlier slice when
+
+1. it overlaps that slice (overlap coefficient ``|A & B| / min(|A|, |B|)`` at least
+   ``merge_overlap``): it is the same slice, found again;
+2. it shares its explanation with that slice (the rules describing both, learned on the
+   fitting split, have a condition in common: ``site = C``, ``report mentions "chest
+   tube"``) and their union is as coherent as each part (the part outside the slice does
+   not fail at a significantly different rate, Fisher's exact test on the fitting
+   split): the slice is widened to the union;
+3. its excess error is explained by the slices already kept: its members outside them do
+   not fail more than the samples outside every slice (one-sided Fisher test on the
+   fitting split), so it adds no cause of its own.
+
+The same walk then runs over the consolidated slices until nothing changes. Every
+decision uses the fitting split only; each slice's error rate, interval and test are
+those of its (possibly widened) members on the held-out confirmation split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+#: Two-sided level of the coherence test: parts whose error rates differ at this level
+#: are different causes and are not joined.
+COHERENCE_LEVEL = 0.05
+
+
+@dataclass
+class Consolidated:
+    """A consolidated slice: its candidates (best first), members and how each joined.
+
+    Attributes
+    ----------
+    slices : list of int
+        Candidate ids; the first is the slice's own (its stability and views lead).
+    mask : ndarray of bool, shape (N,)
+    signature : frozenset of str
+        The conditions of the rules that describe its candidates.
+    widened : bool
+        Whether members of an absorbed candidate were added (reason 2).
+    reasons : dict of int to str
+        Why each absorbed candidate joined: ``overlap``, ``same explanation`` or
+        ``explained by this slice``.
+    """
+
+    slices: list[int]
+    mask: np.ndarray
+    signature: frozenset = frozenset()
+    widened: bool = False
+    reasons: dict = field(default_factory=dict)
+
+    @property
+    def n_absorbed(self) -> int:
+        return len(self.slices) - 1
+
+
+def _overlap(a, b) -> float:
+    return (a & b).sum() / max(min(a.sum(), b.sum()), 1)
+
+
+def _coherent(inner, outer, errors, fit) -> bool:
+    """Whether the part of ``outer`` outside ``inner`` fails at the rate of ``inner`` (fitting split)."""
+    a, b = inner & fit, outer & ~inner & fit
+    if b.sum() == 0:
+        return True
+    table = [
+        [int(errors[a].sum()), int((~errors[a]).sum())],
+        [int(errors[b].sum()), int((~errors[b]).sum())],
+    ]
+    return stats.fisher_exact(table).pvalue >= COHERENCE_LEVEL
+
+
+def _explained(mask, covered, errors, fit, alpha) -> bool:
+    """Whether ``mask``'s members outside ``covered`` fail no more than those outside every slice."""
+    rest = mask & ~covered & fit
+    outside = ~mask & ~covered & fit
+    if rest.sum() == 0:
+        return True
+    if outside.sum() == 0:
+        return False
+    table = [
+        [int(errors[rest].sum()), int((~errors[rest]).sum())],
+        [int(errors[outside].sum()), int((~errors[outside]).sum())],
+    ]
+    return stats.fisher_exact(table, alternative="greater").pvalue >= alpha
+
+
+def _walk(items: list[Consolidated], errors, fit, merge_overlap, alpha) -> list[Consolidated]:
+    kept: list[Consolidated] = []
+    for item in items:
+        home, reason = None, None
+        for group in kept:
+            if _overlap(item.mask, group.mask) >= merge_overlap:
+                home, reason = group, "overlap"
+                break
+        if home is None:
+            for group in kept:
+                if (
+                    item.signature & group.signature
+                    and _coherent(group.mask, group.mask | item.mask, errors, fit)
+                    and _coherent(item.mask, group.mask | item.mask, errors, fit)
+                ):
+                    home, reason = group, "same explanation"
+                    break
+        if home is None and kept:
+            covered = np.logical_or.reduce([group.mask for group in kept])
+            if _explained(item.mask, covered, errors, fit, alpha):
+                overlaps = [(item.mask & group.mask).sum() for group in kept]
+                if max(overlaps) > 0:
+                    home, reason = kept[int(np.argmax(overlaps))], "explained by this slice"
+        if home is None:
+            kept.append(item)
+            continue
+        home.slices += item.slices
+        home.reasons.update({k: reason for k in item.slices})
+        home.reasons.update(item.reasons)
+        if reason == "same explanation":
+            home.mask = home.mask | item.mask
+            home.signature = home.signature | item.signature
+            home.widened = True
+    return kept
+
+
+def consolidate(
+    order,
+    membership,
+    errors,
+    fit_rows,
+    signatures=None,
+    *,
+    merge_overlap: float = 0.5,
+    alpha: float = 0.05,
+) -> list[Consolidated]:
+    """Consolidate candidate slices (best first) into one slice per cause.
+
+    Parameters
+    ----------
+    order : sequence of int
+        Confirmed candidate ids (columns of ``membership``), best first.
+    membership : ndarray of bool, shape (N, K)
+    errors : ndarray of bool, shape (N,)
+    fit_rows : array-like of int
+        The fitting split: every decision is made on it.
+    signatures : mapping of int to set of str, optional
+        Each candidate's explanation (its rule's conditions); without it, candidates join
+        by overlap and explained excess only.
+    merge_overlap : float, default=0.5
+    alpha : float, default=0.05
+        Level of the test that a candidate's excess error outside the kept slices is its own.
+
+    Returns
+    -------
+    list of Consolidated, in the order of their best candidate.
+
+    Examples
+    --------
+    Two disjoint halves of one failing group that share their explanation become one:
+
+    >>> membership = np.zeros((400, 2), bool)
+    >>> membership[:40, 0] = membership[40:80, 1] = True
+    >>> errors = np.r_[np.arange(80) % 10 < 7, np.arange(320) % 10 < 1]
+    >>> fit = np.arange(0, 400, 2)
+    >>> [c.slices for c in consolidate([0, 1], membership, errors, fit, {0: {"site = C"}, 1: {"site = C"}})]
+    [[0, 1]]
+    >>> [c.slices for c in consolidate([0, 1], membership, errors, fit)]
+    [[0], [1]]
+    """
+    membership = np.asarray(membership, dtype=bool)
+    errors = np.asarray(errors, dtype=bool)
+    fit = np.zeros(len(errors), bool)
+    fit[np.asarray(fit_rows)] = True
+    signatures = signatures or {}
+    items = [
+        Consolidated([int(k)], membership[:, k].copy(), frozenset(signatures.get(int(k), ())))
+        for k in order
+    ]
+    while True:
+        kept = _walk(items, errors, fit, merge_overlap, alpha)
+        if len(kept) == len(items):
+            return kept
+        items = kept
+
+
+__all__ = ["COHERENCE_LEVEL", "Consolidated", "consolidate"]

@@ -1,0 +1,295 @@
+"""A slice in the data's own words: a short rule over report terms and metadata values.
+
+A slice found by a mixture is a set of samples; a clinician acts on a description of it
+(``report mentions "chest tube" AND site = C``). :func:`condition_matrix` turns the
+metadata and the report text into yes/no *conditions* (``site = C``, ``age > 70``,
+``report mentions "non proliferative retinopathy"``, ``report negates "effusion"``);
+:func:`learn_rule` finds, on the fitting split, a rule list of at most ``max_clauses``
+conjunctions of at most ``max_conditions`` conditions that matches the slice best (F1),
+by sequential covering as rule learners such as CN2 and RIPPER do; its precision and
+recall against the slice are then measured on the held-out (confirmation) split, so
+that a rule that only fits the samples it was learned on shows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from silentscope.slices.explain import metadata_conditions
+from silentscope.text.terms import term_matrix
+
+#: Most rows the rule learner reads (a random subset of the fitting split beyond this).
+RULE_FIT_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """Yes/no conditions over the samples, one column each.
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csc_matrix of int8, shape (N, F)
+    labels : ndarray of str, shape (F,)
+        The condition in words, e.g. ``site = C`` or ``report mentions "chest tube"``.
+    columns : ndarray of str, shape (F,)
+        The metadata column, or ``report`` for text conditions.
+    """
+
+    matrix: sparse.csc_matrix
+    labels: np.ndarray
+    columns: np.ndarray
+
+    def mask(self, index: int) -> np.ndarray:
+        """Which samples meet condition ``index``."""
+        return self.matrix[:, index].toarray().ravel().astype(bool)
+
+
+def term_condition(label: str) -> str:
+    """A report term as a condition in words.
+
+    Examples
+    --------
+    >>> term_condition("chest tube"), term_condition("no effusion")
+    ('report mentions "chest tube"', 'report negates "effusion"')
+    """
+    for prefix, verb in (("no ", "negates"), ("possible ", "is uncertain about")):
+        if label.startswith(prefix):
+            return f'report {verb} "{label[len(prefix) :]}"'
+    return f'report mentions "{label}"'
+
+
+def condition_matrix(
+    metadata: pd.DataFrame | None = None,
+    columns=None,
+    texts=None,
+    *,
+    min_count: int = 5,
+    ngram_range: tuple[int, int] = (1, 3),
+) -> Conditions:
+    """The yes/no conditions a rule may use: metadata values and cuts, report terms.
+
+    Metadata conditions are those of :func:`~silentscope.slices.explain.metadata_enrichment`
+    (a value of a column with few values, ``>``/``<=`` cuts at deciles of a numeric one).
+    Report terms are assertion aware (:func:`~silentscope.text.term_matrix`): ``report
+    negates "effusion"`` is another condition than ``report mentions "effusion"``.
+    Conditions met by fewer than ``min_count`` samples or by all are left out, and of
+    conditions met by exactly the same samples only the first (for terms: the longest
+    phrase, ``chest tube`` rather than ``tube``) is kept.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"site": list("AABBC" * 4)})
+    >>> texts = ["Chest tube in place."] * 10 + ["Clear lungs."] * 10
+    >>> conditions = condition_matrix(frame, ["site"], texts, min_count=4)
+    >>> conditions.labels.tolist()
+    ['site = A', 'site = B', 'site = C', 'report mentions "chest tube"', 'report mentions "clear lungs"']
+    """
+    blocks, labels, owners = [], [], []
+    if metadata is not None:
+        for column in columns if columns is not None else metadata.columns:
+            for label, hits in metadata_conditions(metadata[column], str(column)):
+                blocks.append(
+                    sparse.csc_matrix(np.asarray(hits, bool).reshape(-1, 1), dtype=np.int8)
+                )
+                labels.append(label)
+                owners.append(str(column))
+    if texts is not None:
+        counts, vocabulary = term_matrix(texts, ngram_range=ngram_range, min_df=min_count)
+        # longest phrase first, so that an identical shorter term is the one dropped
+        order = sorted(
+            range(len(vocabulary)), key=lambda j: (-len(vocabulary[j].split()), vocabulary[j])
+        )
+        blocks.append(sparse.csc_matrix(counts[:, order] > 0, dtype=np.int8))
+        labels += [term_condition(vocabulary[j]) for j in order]
+        owners += ["report"] * len(order)
+    if not blocks:
+        return Conditions(
+            sparse.csc_matrix((0, 0), dtype=np.int8), np.array([], str), np.array([], str)
+        )
+    matrix = sparse.hstack(blocks, format="csc")
+    n = matrix.shape[0]
+    support = np.asarray(matrix.sum(axis=0)).ravel()
+    keep, seen = [], set()
+    for j in range(matrix.shape[1]):
+        if support[j] < min_count or support[j] >= n:
+            continue
+        key = matrix.indices[matrix.indptr[j] : matrix.indptr[j + 1]].tobytes()
+        if key in seen:
+            continue
+        seen.add(key)
+        keep.append(j)
+    return Conditions(
+        matrix[:, keep], np.asarray(labels, dtype=str)[keep], np.asarray(owners, dtype=str)[keep]
+    )
+
+
+@dataclass(frozen=True)
+class SliceRule:
+    """A rule list describing a slice: any clause, each clause all of its conditions.
+
+    Attributes
+    ----------
+    clauses : tuple of tuple of int
+        Condition indices into the :class:`Conditions` it was learned on.
+    text : str
+        The rule in words, e.g. ``report mentions "chest tube" AND site = C``.
+    fit_precision, fit_recall : float
+        Against the slice on the samples it was learned on.
+    """
+
+    clauses: tuple[tuple[int, ...], ...]
+    text: str
+    fit_precision: float
+    fit_recall: float
+
+    def mask(self, conditions: Conditions) -> np.ndarray:
+        """Which samples the rule selects."""
+        return _rule_mask(conditions.matrix, self.clauses)
+
+
+def _rule_mask(matrix, clauses) -> np.ndarray:
+    out = np.zeros(matrix.shape[0], bool)
+    for clause in clauses:
+        part = np.ones(matrix.shape[0], bool)
+        for j in clause:
+            part &= matrix[:, j].toarray().ravel().astype(bool)
+        out |= part
+    return out
+
+
+def _f1(tp, predicted, positives):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(predicted + positives > 0, 2 * tp / (predicted + positives), 0.0)
+
+
+def _best_clause(matrix, target, uncovered, max_conditions, min_gain):
+    """Greedy conjunction maximising F1 against the uncovered target samples."""
+    positives = float(uncovered.sum())
+    current = np.ones(matrix.shape[0], bool)
+    clause: list[int] = []
+    score = 0.0
+    mt = matrix.T.tocsr()
+    for _ in range(max_conditions):
+        tp = mt @ (current & uncovered).astype(np.float64)
+        predicted = mt @ (current & ~(target & ~uncovered)).astype(np.float64)
+        f1 = _f1(tp, predicted, positives)
+        f1[clause] = -1
+        j = int(np.argmax(f1))
+        if f1[j] < score + min_gain:
+            break
+        clause.append(j)
+        current &= matrix[:, j].toarray().ravel().astype(bool)
+        score = float(f1[j])
+    return clause, score
+
+
+def learn_rule(
+    conditions: Conditions,
+    target,
+    rows=None,
+    *,
+    max_conditions: int = 3,
+    max_clauses: int = 2,
+    min_gain: float = 0.02,
+    random_state: int = 0,
+) -> SliceRule | None:
+    """The short rule list that best matches a slice on the given (fitting) rows.
+
+    Sequential covering: the first clause is the greedy conjunction of conditions with
+    the best F1 against the slice; each further clause covers slice members the earlier
+    ones missed and is kept only when it raises the rule's F1 by ``min_gain``.
+
+    Parameters
+    ----------
+    conditions : Conditions
+        From :func:`condition_matrix`, over all N samples.
+    target : array-like of bool, shape (N,)
+        Slice membership.
+    rows : array-like of int, optional
+        Rows to learn on (the fitting split); default all.
+    max_conditions, max_clauses : int
+        Most conditions per clause and clauses per rule.
+    min_gain : float, default=0.02
+        Smallest F1 gain that adds a condition or a clause.
+    random_state : int, default=0
+        Seeds the subsample beyond :data:`RULE_FIT_ROWS` rows.
+
+    Returns
+    -------
+    SliceRule, or None when no condition describes the slice at all.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"site": list("ABCD") * 25})
+    >>> texts = ["Chest tube in place."] * 50 + ["Clear lungs."] * 50
+    >>> conditions = condition_matrix(frame, ["site"], texts)
+    >>> target = (frame["site"] == "C").to_numpy() & (np.arange(100) < 50)
+    >>> learn_rule(conditions, target).text
+    'site = C AND report mentions "chest tube"'
+    """
+    target = np.asarray(target, dtype=bool)
+    rows = np.arange(len(target)) if rows is None else np.asarray(rows)
+    if len(rows) > RULE_FIT_ROWS:
+        rows = np.sort(
+            np.random.default_rng(random_state).choice(rows, RULE_FIT_ROWS, replace=False)
+        )
+    if conditions.matrix.shape[1] == 0 or not target[rows].any():
+        return None
+    matrix, goal = conditions.matrix[rows], target[rows]
+    clauses: list[tuple[int, ...]] = []
+    covered = np.zeros(len(rows), bool)
+    best = 0.0
+    for _ in range(max_clauses):
+        clause, _ = _best_clause(matrix, goal, goal & ~covered, max_conditions, min_gain)
+        if not clause:
+            break
+        candidate = covered | _rule_mask(matrix, [clause])
+        f1 = float(_f1(np.float64((candidate & goal).sum()), candidate.sum(), goal.sum()))
+        if f1 < best + min_gain:
+            break
+        clauses.append(tuple(clause))
+        covered, best = candidate, f1
+    if not clauses:
+        return None
+    precision = float(goal[covered].mean()) if covered.any() else 0.0
+    recall = float(covered[goal].mean())
+    return SliceRule(tuple(clauses), rule_text(conditions, clauses), precision, recall)
+
+
+def rule_text(conditions: Conditions, clauses) -> str:
+    """The rule in words: conditions joined by AND, clauses by OR (parenthesised)."""
+    parts = [" AND ".join(conditions.labels[j] for j in clause) for clause in clauses]
+    if len(parts) == 1:
+        return parts[0]
+    return " OR ".join(f"({part})" if " AND " in part else part for part in parts)
+
+
+def rule_agreement(rule_mask, target, rows) -> tuple[float, float]:
+    """Precision and recall of a rule against a slice on ``rows`` (NaN where undefined).
+
+    Examples
+    --------
+    >>> rule_agreement([1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 2, 3])
+    (0.5, 0.5)
+    """
+    rule_mask = np.asarray(rule_mask, bool)[rows]
+    target = np.asarray(target, bool)[rows]
+    precision = float(target[rule_mask].mean()) if rule_mask.any() else float("nan")
+    recall = float(rule_mask[target].mean()) if target.any() else float("nan")
+    return precision, recall
+
+
+__all__ = [
+    "Conditions",
+    "RULE_FIT_ROWS",
+    "SliceRule",
+    "condition_matrix",
+    "learn_rule",
+    "rule_agreement",
+    "rule_text",
+    "term_condition",
+]

@@ -1,0 +1,88 @@
+"""One cause, one slice: consolidation of candidates, rules in the data's words, the null case."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from silentscope.slices import discover_slices
+from silentscope.slices.consolidate import consolidate
+from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement
+from silentscope.slices.simulation import single_cause_audit
+
+
+def _members(report, audit, rank):
+    chosen = report.membership.loc[report.membership["rank"] == rank, "sample_id"]
+    return np.isin(audit.sample_id, chosen)
+
+
+def test_one_planted_cause_is_reported_as_one_slice_that_absorbed_the_others():
+    audit, planted = single_cause_audit(4000, 0)
+    report = discover_slices(audit)
+    assert report.n_slices == 1
+    top = report.slices.iloc[0]
+    # the views and seeds cut the cause into several confirmed candidates: all absorbed
+    assert top["absorbed"] >= 2 and len(top["merged_from"].split(",")) == top["absorbed"]
+    assert "site = C" in top["rule"]
+    members = _members(report, audit, 1)
+    assert members[planted].mean() > 0.6  # most of the planted group is inside the one slice
+    assert "absorbed" in str(report) and "rule: site = C" in str(report)
+
+
+def test_disjoint_halves_sharing_an_explanation_join_but_different_causes_do_not():
+    n = 600
+    membership = np.zeros((n, 3), bool)
+    membership[:40, 0] = membership[40:80, 1] = True  # two halves of one cause
+    membership[80:200, 2] = True  # a milder failure that shares a condition with them
+    rate = np.r_[np.full(80, 0.75), np.full(120, 0.25), np.full(400, 0.05)]
+    errors = np.random.default_rng(0).random(n) < rate
+    fit = np.arange(0, n, 2)
+    shared = {0: {"site = C", "age > 60"}, 1: {"site = C", "age <= 60"}, 2: {"site = C"}}
+    groups = consolidate([0, 1, 2], membership, errors, fit, shared)
+    assert [g.slices for g in groups] == [[0, 1], [2]]
+    assert groups[0].widened and groups[0].mask.sum() == 80
+    assert groups[0].reasons == {1: "same explanation"}
+
+
+def test_a_candidate_whose_excess_lies_inside_a_kept_slice_is_absorbed():
+    n = 600
+    membership = np.zeros((n, 2), bool)
+    membership[:60, 0] = True  # the cause
+    membership[30:150, 1] = True  # half the cause plus ordinary samples
+    errors = np.random.default_rng(1).random(n) < np.where(np.arange(n) < 60, 0.8, 0.05)
+    groups = consolidate([0, 1], membership, errors, np.arange(0, n, 2), merge_overlap=0.9)
+    assert [g.slices for g in groups] == [[0, 1]]
+    assert groups[0].reasons == {1: "explained by this slice"} and not groups[0].widened
+
+
+def test_rule_names_its_columns_and_is_scored_on_held_out_rows():
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame({"site": rng.choice(list("ABCD"), n), "age": rng.integers(20, 90, n)})
+    device = rng.random(n) < 0.3
+    texts = np.char.add(
+        np.where(device, "Chest tube in place. ", "Clear lungs. "),
+        np.where(rng.random(n) < 0.5, "No pleural effusion.", "Small pleural effusion."),
+    )
+    conditions = condition_matrix(frame, ["site", "age"], texts)
+    target = (frame["site"] == "C").to_numpy() & device
+    fit, confirm = np.arange(0, n, 2), np.arange(1, n, 2)
+    # on the fitting rows only, the slice also holds a few site-B samples
+    noisy = target.copy()
+    noisy[fit[:40]] |= (frame["site"].to_numpy() == "B")[fit[:40]]
+    rule = learn_rule(conditions, noisy, fit)
+    assert set(rule.text.split(" AND ")) == {"site = C", 'report mentions "chest tube"'}
+    assert rule.fit_recall < 1  # the site-B additions are not covered on the fitting rows
+    precision, recall = rule_agreement(rule.mask(conditions), target, confirm)
+    assert precision == 1.0 and recall == 1.0
+    assert 'report negates "pleural effusion"' in conditions.labels
+
+
+def test_no_planted_cause_means_no_confirmed_slice_in_nearly_every_seed():
+    found = []
+    for seed in range(20):
+        audit, planted = single_cause_audit(600, 100 + seed, cause=False)
+        assert not planted.any()
+        report = discover_slices(audit, n_seeds=2, random_state=seed)
+        found.append(report.n_slices)
+    assert sum(count == 0 for count in found) >= 19, found
