@@ -33,7 +33,8 @@ def corrupt(
     Parameters
     ----------
     images : array of uint8, shape (N, H, W, C)
-        Grey (C = 1) or RGB (C = 3) images; MRI corruptions also take volumes
+        Grey (C = 1) or RGB (C = 3) images; corruptions with ``volumes = True`` (MRI,
+        texture filters, noise, blur, pixelation, photometric changes) also take volumes
         (N, D, H, W, C).
     name : str or Corruption
         Exact registry name (see :func:`~silentscope.shifts.corruption_names`) or an

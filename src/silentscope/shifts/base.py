@@ -72,6 +72,8 @@ class Corruption:
         Supported channel counts (1 = grey, 3 = RGB).
     volumes : bool
         Whether 3-D volumes (N, D, H, W, C) are supported besides 2-D images.
+    no_volumes : str
+        Why a 2-D-only corruption has no 3-D form (said when it is given volumes).
     """
 
     name: ClassVar[str] = ""
@@ -85,6 +87,7 @@ class Corruption:
     stochastic: ClassVar[bool] = False
     channels: ClassVar[tuple[int, ...]] = (1, 3)
     volumes: ClassVar[bool] = False
+    no_volumes: ClassVar[str] = "it is defined on 2-D images only"
 
     def __init__(self, modality: str = "generic"):
         if modality not in MODALITIES:
@@ -245,14 +248,22 @@ def check_images(images, corruption: Corruption | None = None) -> np.ndarray:
             f"images must be uint8 (0-255), got {images.dtype}; scale them to 0-255 and "
             "cast with images.astype(np.uint8)"
         )
+    if images.ndim == 5 and corruption is not None and not volumes:
+        raise ValueError(
+            f"{corruption.name} takes 2-D images (N, H, W, C) only, got volumes of shape "
+            f"{images.shape} ({corruption.no_volumes}); choose a corruption marked 3-D in "
+            "`silentscope shifts list`"
+        )
     shapes = "(N, H, W, C) or (N, D, H, W, C)" if volumes else "(N, H, W, C)"
     if images.ndim not in ((4, 5) if volumes else (4,)) or images.shape[-1] not in (1, 3):
         raise ValueError(
             f"images must have shape {shapes} with C = 1 or 3, got {images.shape}; "
             "add a channel axis to grey images with images[..., None]"
         )
-    if min(images.shape[-3:-1]) < 4:
-        raise ValueError(f"images must be at least 4 x 4 pixels, got {images.shape[-3:-1]}")
+    if min(images.shape[1:-1]) < 4:
+        raise ValueError(
+            f"images must be at least 4 x 4 pixels (4 voxels a side for volumes), got {images.shape[1:-1]}"
+        )
     if corruption is not None and images.shape[-1] not in corruption.channels:
         needs = (
             "RGB images (C = 3)" if corruption.channels == (3,) else f"C in {corruption.channels}"
@@ -265,8 +276,11 @@ def check_images(images, corruption: Corruption | None = None) -> np.ndarray:
 
 
 def spatial_scale(images: np.ndarray) -> float:
-    """Factor from reference pixels (224-pixel image) to this image's pixels."""
-    return min(images.shape[-3:-1]) / REFERENCE_SIZE
+    """Factor from reference pixels (224-pixel image) to this image's pixels (or voxels).
+
+    The shortest spatial side counts: H or W of an image, D, H or W of a volume.
+    """
+    return min(images.shape[1:-1]) / REFERENCE_SIZE
 
 
 def visible_length(value: float, scale: float, mildest: float, minimum: float) -> float:

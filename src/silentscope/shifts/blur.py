@@ -11,6 +11,11 @@ radii at small sizes still grade smoothly. On small images the Gaussian and defo
 never fall below the smallest kernel that changes an image (:data:`MIN_SIGMA`,
 :data:`MIN_RADIUS`, :func:`~silentscope.shifts.base.visible_length`): without that floor,
 MedMNIST-C's X-ray Gaussian blur left 28-pixel images unchanged at every severity.
+
+Volumes (N, D, H, W, C) are blurred in 3-D with the same parameters in voxels (scaled by the
+shortest side): an isotropic Gaussian, a ball instead of a disk, a zoom about the volume's
+centre. Motion blur keeps its drawn in-plane angle: the motion is a 3-D translation within
+the H-W plane, so its kernel is flat along D.
 """
 
 from __future__ import annotations
@@ -19,6 +24,12 @@ import cv2
 import numpy as np
 
 from silentscope.shifts.base import Corruption, register, spatial_scale, visible_length
+from silentscope.shifts.volumetric import (
+    ball_kernel,
+    centre_zoom_3d,
+    convolve_3d,
+    gaussian_3d,
+)
 
 _BORDER = cv2.BORDER_REFLECT_101
 
@@ -41,6 +52,11 @@ def _filter(
     filtered = cv2.filter2D(image.astype(np.float32), -1, kernel, anchor=anchor, borderType=_BORDER)
     filtered += 0.5
     return np.clip(filtered, 0, 255).astype(np.uint8).reshape(image.shape)
+
+
+def _round(values: np.ndarray) -> np.ndarray:
+    """Float values as uint8, rounded to nearest and clipped."""
+    return np.clip(values + 0.5, 0, 255).astype(np.uint8)
 
 
 def _trim(kernel: np.ndarray, centre: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
@@ -131,6 +147,7 @@ class GaussianBlur(Corruption):
 
     name = "gaussian_blur"
     family = "blur"
+    volumes = True
     modalities = ("generic", "xray", "ct", "microscopy")
     levels = {
         "generic": {"sigma": (1.0, 2.0, 3.0, 4.0, 6.0)},
@@ -146,6 +163,9 @@ class GaussianBlur(Corruption):
         out = np.empty_like(images)
         for i, image in enumerate(images):
             sigma = visible_length(float(params["sigma"][i]), scale, mildest, MIN_SIGMA)
+            if image.ndim == 4:
+                out[i] = _round(gaussian_3d(image.astype(np.float32), sigma))
+                continue
             half = max(1, int(np.ceil(4 * sigma)))
             blurred = cv2.GaussianBlur(
                 image, (2 * half + 1, 2 * half + 1), sigma, borderType=_BORDER
@@ -169,6 +189,7 @@ class DefocusBlur(Corruption):
 
     name = "defocus_blur"
     family = "blur"
+    volumes = True
     modalities = ("generic", "dermatoscopy", "fundus", "histology", "oct", "microscopy")
     levels = {
         "generic": {"radius": (4, 5, 6, 7, 8), "alias_sigma": (0.1, 0.2, 0.3, 0.4, 0.5)},
@@ -187,10 +208,16 @@ class DefocusBlur(Corruption):
             key = (float(params["radius"][i]), float(params["alias_sigma"][i]))
             if key not in kernels:
                 radius = visible_length(key[0], scale, mildest, MIN_RADIUS)
-                kernel = disk_kernel(radius, key[1] * scale)
-                half = kernel.shape[0] // 2
-                kernels[key] = _trim(kernel, (half, half))
-            out[i] = _filter(image, *kernels[key])
+                if image.ndim == 4:
+                    kernels[key] = (ball_kernel(radius, key[1] * scale),)
+                else:
+                    kernel = disk_kernel(radius, key[1] * scale)
+                    half = kernel.shape[0] // 2
+                    kernels[key] = _trim(kernel, (half, half))
+            if image.ndim == 4:
+                out[i] = _round(convolve_3d(image, kernels[key][0]))
+            else:
+                out[i] = _filter(image, *kernels[key])
         return out
 
 
@@ -208,6 +235,7 @@ class MotionBlur(Corruption):
 
     name = "motion_blur"
     family = "blur"
+    volumes = True
     modalities = (
         "generic",
         "dermatoscopy",
@@ -241,7 +269,11 @@ class MotionBlur(Corruption):
                 float(params["angle"][i]),
             )
             half = kernel.shape[0] // 2
-            out[i] = _filter(image, *_trim(kernel, (half, half)))
+            trimmed = _trim(kernel, (half, half))
+            if image.ndim == 4:  # a flat (1, k, k) kernel: motion within the H-W plane
+                out[i] = np.stack([_filter(plane, *trimmed) for plane in image])
+            else:
+                out[i] = _filter(image, *trimmed)
         return out
 
 
@@ -263,6 +295,7 @@ class ZoomBlur(Corruption):
 
     name = "zoom_blur"
     family = "blur"
+    volumes = True
     modalities = ("generic", "dermatoscopy")
     levels = {
         "generic": {
@@ -273,12 +306,17 @@ class ZoomBlur(Corruption):
     identity = {"max_zoom": 1.0, "step": 0.01}
 
     def _apply(self, images, params):
-        height, width = images.shape[1:3]
+        height, width = images.shape[-3:-1]
         out = np.empty_like(images)
         for i, image in enumerate(images):
             step = float(params["step"][i])
             count = int(np.floor((float(params["max_zoom"][i]) - 1) / step + 1e-6)) + 1
             total = image.astype(np.float32) * 2
+            if image.ndim == 4:
+                for zoom in 1 + step * np.arange(1, count):
+                    total += centre_zoom_3d(image, zoom)
+                out[i] = _round(total / (count + 1))
+                continue
             flat = total.reshape(height, width, -1)
             for zoom in 1 + step * np.arange(1, count):
                 cv2.accumulate(_centre_zoom(image, zoom), flat)

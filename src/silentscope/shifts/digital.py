@@ -10,6 +10,9 @@ generic pixelation table is ImageNet-C's (Hendrycks & Dietterich 2019).
 
 Photometric changes run as one 256-entry lookup table per image, applied with OpenCV to
 all images that share a table at once.
+
+Volumes (N, D, H, W, C): the photometric changes are per voxel (the contrast mean is the
+volume's), pixelation averages 3-D blocks; JPEG is a 2-D codec and refuses volumes.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import cv2
 import numpy as np
 
 from silentscope.shifts.base import Corruption, register, to_float, to_uint8
+from silentscope.shifts.volumetric import as_slices, pixelate_3d, repeat_rows
 
 _VALUES = np.arange(256, dtype=np.float64)
 # Every 2-D modality: JPEG, pixelation and lower contrast are in all MedMNIST-C suites.
@@ -52,7 +56,8 @@ def apply_luts(images: np.ndarray, luts: np.ndarray) -> np.ndarray:
         return cv2.LUT(flat, luts[0]).reshape(images.shape)
     out = np.empty_like(images)
     for i, image in enumerate(images):
-        out[i] = cv2.LUT(image, luts[i]).reshape(image.shape)
+        # Rows of one image (or slices of one volume) side by side: OpenCV takes 2-D arrays.
+        out[i] = cv2.LUT(image.reshape(image.shape[0], -1), luts[i]).reshape(image.shape)
     return out
 
 
@@ -84,6 +89,7 @@ class JpegCompression(Corruption):
     }
     identity = {"quality": 100}
     integer = frozenset({"quality"})
+    no_volumes = "JPEG is a 2-D image codec"
 
     def _apply(self, images, params):
         rgb = images.shape[-1] == 3
@@ -129,8 +135,15 @@ class Pixelate(Corruption):
         "microscopy": {"factor": (0.6, 0.5, 0.40, 0.30, 0.25)},
     }
     identity = {"factor": 1.0}
+    volumes = True
 
     def _apply(self, images, params):
+        if images.ndim == 5:
+            out = np.empty_like(images)
+            for i, volume in enumerate(images):
+                blocks = pixelate_3d(volume, float(params["factor"][i]))
+                out[i] = np.clip(blocks + 0.5, 0, 255).astype(np.uint8)
+            return out
         height, width = images.shape[1:3]
         out = np.empty_like(images)
         for i, image in enumerate(images):
@@ -147,6 +160,7 @@ class _Brightness(Corruption):
 
     family = "digital"
     identity = {"factor": 1.0}
+    volumes = True
 
     def _apply(self, images, params):
         return apply_luts(images, _lut(params["factor"][:, None] * _VALUES))
@@ -207,10 +221,13 @@ class BrightnessDown(_Brightness):
 class _Contrast(Corruption):
     family = "digital"
     identity = {"factor": 1.0}
+    volumes = True
 
     def _apply(self, images, params):
         channels = images.shape[-1]
-        means = np.array([cv2.mean(image)[:channels] for image in images])
+        means = np.array(
+            [cv2.mean(image.reshape(-1, *image.shape[-2:]))[:channels] for image in images]
+        )
         grey = means @ _LUMA if channels == 3 else means[:, 0]
         centre = np.floor(grey + 0.5)[:, None]
         return apply_luts(images, _lut(centre + params["factor"][:, None] * (_VALUES - centre)))
@@ -264,6 +281,7 @@ class ContrastDown(_Contrast):
 class _Gamma(Corruption):
     family = "digital"
     identity = {"gamma": 1.0}
+    volumes = True
 
     def _apply(self, images, params):
         return apply_luts(images, _lut(255 * (_VALUES / 255) ** params["gamma"][:, None]))
@@ -325,8 +343,12 @@ class Saturate(Corruption):
     }
     identity = {"amount": 0.0}
     channels = (3,)
+    volumes = True
 
     def _apply(self, images, params):
+        if images.ndim == 5:  # per voxel: the volume's slices are images
+            slices = self._apply(as_slices(images), repeat_rows(params, images.shape[1]))
+            return slices.reshape(images.shape)
         out = np.empty_like(images)
         chunk = 64
         for start in range(0, len(images), chunk):

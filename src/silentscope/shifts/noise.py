@@ -6,7 +6,8 @@ of Di Salvo et al., "MedMNIST-C" (2024) for the matching MedMNIST dataset (X-ray
 ChestMNIST, CT: OrganAMNIST, dermatoscopy: DermaMNIST, fundus: RetinaMNIST, OCT: OCTMNIST,
 ultrasound: BreastMNIST, microscopy: TissueMNIST).
 
-Noise is drawn per image from its own ``seed``, so any single image can be replayed.
+Noise is drawn per image (or volume) from its own ``seed``, so any single image can be
+replayed; volumes (N, D, H, W, C) get independent noise per voxel as images do per pixel.
 Grey images get noise on their one channel; MedMNIST-C instead adds independent noise to
 three RGB copies and converts back to grey, which lowers its effective noise level on grey
 images by about a third.
@@ -83,12 +84,16 @@ class _PixelNoise(Corruption):
 
     family = "noise"
     stochastic = True
+    volumes = True
 
     def _apply(self, images, params):
         out = np.empty_like(images)
         for i, image in enumerate(images):
             rng = np.random.default_rng(int(params["seed"][i]))
-            out[i] = self._noisy(image, rng, params, i).reshape(image.shape)
+            # Per-voxel noise: a volume is drawn as its stack of slices (same numbers, same
+            # order), since OpenCV's arithmetic takes at most three axes.
+            flat = image.reshape(-1, *image.shape[-2:])
+            out[i] = self._noisy(flat, rng, params, i).reshape(image.shape)
         return out
 
     def _noisy(self, image: np.ndarray, rng: np.random.Generator, params, i: int) -> np.ndarray:
