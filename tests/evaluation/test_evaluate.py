@@ -205,3 +205,45 @@ def test_files_round_trip(result, tmp_path):
 def test_bad_arguments_are_one_clear_error(audit, kwargs, message):
     with pytest.raises(ValueError, match=message):
         evaluate(audit, **{"n_bootstrap": 0, **kwargs})
+
+
+def test_csfs_of_a_test_set_share_paired_resamples(audit):
+    """The intervals of every CSF and the classification metrics of a test set come from one
+    paired bootstrap: they equal paired_bootstrap_ci on that set with the group's seed."""
+    from silentscope.evaluation.evaluate import _group_seed
+
+    result = evaluate(
+        audit,
+        csfs=["MSR", "MLS"],
+        metrics=["aurc", "auroc_f", "accuracy", "aurc_achievable"],
+        test_sets=["iid"],
+        n_bootstrap=50,
+        random_state=3,
+    )
+    rows = audit.test_set == "iid"
+    scores, _ = compute_confidences(audit, ["MSR", "MLS"])
+    paired = metrics.paired_bootstrap_ci(
+        {csf: scores[csf][rows] for csf in ("MSR", "MLS")},
+        audit.correct[rows],
+        ["aurc", "auroc_f"],
+        classification=(audit.probabilities[rows], audit.label[rows], ["accuracy"]),
+        n_resamples=50,
+        random_state=_group_seed(3, "iid"),
+    )
+    table = result.table.set_index(["csf", "metric"])
+    for csf in ("MSR", "MLS"):
+        for metric in ("aurc", "auroc_f"):
+            want = paired.results[csf][metric]
+            got = table.loc[(csf, metric)]
+            assert (got["value"], got["ci_low"], got["ci_high"]) == (
+                want.estimate,
+                want.low,
+                want.high,
+            )
+    accuracy = result.classification.set_index("metric").loc["accuracy"]
+    assert accuracy["ci_low"] == paired.classification["accuracy"].low
+    resampling = result.settings["resampling"]
+    assert "paired" in resampling["definition"]
+    assert resampling["paired_metrics"] == ["aurc", "auroc_f", "accuracy"]
+    assert resampling["loop_metrics"] == ["aurc_achievable"]
+    assert "not paired" in resampling["loop_reason"]

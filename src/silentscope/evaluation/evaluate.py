@@ -34,9 +34,8 @@ from silentscope.metrics import (
     CLASSIFICATION_BOOTSTRAP_METRICS,
     METRICS,
     balanced_accuracy,
-    bootstrap_ci,
-    classification_bootstrap_ci,
     get_metric,
+    paired_bootstrap_ci,
 )
 
 #: Failure-detection metrics computed by default: those with a vectorised bootstrap. The
@@ -115,6 +114,9 @@ def evaluate(
         AUROC_f when every prediction is correct) has value NaN and says why in ``note``.
         Calibration metrics (ECE) have rows only for probability-valued CSFs;
         ``settings["not_computed"]`` names the others once, with the reason.
+        ``settings["resampling"]`` says how the intervals were drawn: the CSFs of a test
+        set (and its classification metrics) share one set of resamples (paired); metrics
+        without a vectorised bootstrap are listed in ``loop_metrics`` with the reason.
 
     Examples
     --------
@@ -180,13 +182,38 @@ def evaluate(
                     note,
                 )
             rows_at, facts, _ = judged["deterministic"]
-            bar.update(task, description=f"classification on {group.name}")
+            bar.update(task, description=f"resampling {group.name}")
             bootstrap = {"n_bootstrap": n_bootstrap, "level": confidence_level, "seed": seed}
-            if has_unknown_labels(audit, rows_at):
+            known = not has_unknown_labels(audit, rows_at)
+            # One set of resamples per correctness convention, shared by its CSFs and (for
+            # the deterministic one) the classification metrics: paired intervals.
+            paired = {}
+            for convention in judged:
+                members = [
+                    c
+                    for c in confidences
+                    if ("mc_mean" if c in mc_csfs and "mc_mean" in correctness else "deterministic")
+                    == convention
+                ]
+                at = judged[convention][0]
+                paired[convention] = _paired(
+                    {c: confidences[c][at] for c in members},
+                    correctness[convention][at],
+                    {c: applicable[c] for c in members},
+                    (probabilities[at], audit.label[at], clf_metrics)
+                    if convention == "deterministic" and known
+                    else None,
+                    **bootstrap,
+                )
+            if not known:
                 values = {m: _undefined(UNKNOWN_CLASS) for m in clf_metrics}
             else:
                 values = _classification_metrics(
-                    probabilities[rows_at], audit.label[rows_at], clf_metrics, **bootstrap
+                    probabilities[rows_at],
+                    audit.label[rows_at],
+                    clf_metrics,
+                    paired=paired["deterministic"],
+                    **bootstrap,
                 )
             classification_rows += [{**facts, "metric": m, **v} for m, v in values.items()]
             bar.advance(task)
@@ -201,6 +228,8 @@ def evaluate(
                     correctness[convention][at],
                     audit.label[at],
                     applicable[csf],
+                    paired=paired[convention],
+                    csf=csf,
                     **bootstrap,
                 )
                 rows += [
@@ -218,6 +247,7 @@ def evaluate(
         "kind_mean": KIND_MEAN_DEFINITION,
         "n_bootstrap": n_bootstrap,
         "confidence_level": confidence_level,
+        "resampling": _resampling(fd_metrics, clf_metrics),
         "random_state": int(random_state),
         "n_samples": audit.n_samples,
         # a store opened with --no-verify (or an old one without hashes) says so in the result
@@ -301,6 +331,32 @@ def _group_facts(
     }
 
 
+#: How the intervals of a group are resampled (recorded in ``settings["resampling"]``).
+PAIRED_DEFINITION = (
+    "percentile bootstrap; within a test set (or pooled group), every CSF judged against the "
+    "same correctness and the classification metrics are evaluated on the same resamples "
+    "(paired: resample i holds the same samples for every CSF, so CSFs can be compared "
+    "resample by resample), drawn from the group's seed"
+)
+
+
+def _resampling(fd_metrics: Sequence[str], clf_metrics: Sequence[str]) -> dict:
+    """Which metrics share the paired resamples and which are resampled one call at a time."""
+    vectorised = [m for m in fd_metrics if m in BOOTSTRAP_METRICS]
+    vectorised += [m for m in clf_metrics if m in CLASSIFICATION_BOOTSTRAP_METRICS]
+    loop = [m for m in (*fd_metrics, *clf_metrics) if m not in vectorised]
+    record = {"definition": PAIRED_DEFINITION, "paired_metrics": vectorised, "loop_metrics": loop}
+    if loop:
+        record["loop_reason"] = (
+            f"{', '.join(loop)} have no vectorised bootstrap (e.g. a convex hull or per-class "
+            "weights per resample): their intervals come from calling the metric once per "
+            "resample, on resamples drawn independently of the paired ones (same seed, another "
+            "stream), so they are not paired with the other metrics and take far longer on "
+            "large test sets"
+        )
+    return record
+
+
 # ------------------------------------------------------------------ metric values
 def _applicable(
     fitted: dict[str, ConfidenceScorer], names: Sequence[str]
@@ -332,39 +388,48 @@ def _applicable(
     return applicable, not_computed
 
 
+def _paired(confidences, correct, metrics, classification, *, n_bootstrap, level, seed):
+    """The vectorised bootstrap of one group's CSFs (and classification), on shared resamples.
+
+    None without resamples or without a metric to resample.
+    """
+    fast = {c: [m for m in names if m in BOOTSTRAP_METRICS] for c, names in metrics.items()}
+    fast = {c: names for c, names in fast.items() if names}
+    if classification is not None:
+        probs, labels, names = classification
+        names = [m for m in names if m in CLASSIFICATION_BOOTSTRAP_METRICS]
+        classification = (probs, labels, names) if names else None
+    if not n_bootstrap or not (fast or classification):
+        return None
+    if not fast:  # classification only: any CSF's ranking is not needed
+        return paired_bootstrap_ci(
+            {},
+            correct,
+            classification=classification,
+            n_resamples=n_bootstrap,
+            confidence_level=level,
+            random_state=seed,
+        )
+    return paired_bootstrap_ci(
+        {c: confidences[c] for c in fast},
+        correct,
+        fast,
+        classification=classification,
+        n_resamples=n_bootstrap,
+        confidence_level=level,
+        random_state=seed,
+    )
+
+
 def _failure_detection_metrics(
-    confidence, correct, labels, names, *, n_bootstrap, level, seed
+    confidence, correct, labels, names, *, paired, csf, n_bootstrap, level, seed
 ) -> dict[str, dict]:
-    fast = [name for name in names if name in BOOTSTRAP_METRICS]
     results = {}
-    if fast and n_bootstrap:
-        try:
-            batch = bootstrap_ci(
-                confidence,
-                correct,
-                fast,
-                n_resamples=n_bootstrap,
-                confidence_level=level,
-                random_state=seed,
-            )
-        except ValueError:
-            batch = None  # one metric is undefined here; isolate it below
-        for name in fast:
-            if batch is not None:
-                results[name] = _from_bootstrap(batch[name])
-                continue
-            try:
-                one = bootstrap_ci(
-                    confidence,
-                    correct,
-                    [name],
-                    n_resamples=n_bootstrap,
-                    confidence_level=level,
-                    random_state=seed,
-                )
-                results[name] = _from_bootstrap(one[name])
-            except ValueError as error:
-                results[name] = _undefined(error)
+    if paired is not None and csf in paired.results:
+        for name, result in paired.results[csf].items():
+            results[name] = _from_bootstrap(result)
+        for name, reason in paired.undefined.get(csf, {}).items():
+            results[name] = _undefined(reason)
     for name in names:
         if name in results:
             continue
@@ -374,20 +439,10 @@ def _failure_detection_metrics(
     return {name: results[name] for name in names}
 
 
-def _classification_metrics(probabilities, labels, names, *, n_bootstrap, level, seed):
-    # Vectorised where possible, on the same resamples as the per-resample loop.
-    fast = [n for n in names if n in CLASSIFICATION_BOOTSTRAP_METRICS] if n_bootstrap else []
+def _classification_metrics(probabilities, labels, names, *, paired, n_bootstrap, level, seed):
     results = {}
-    if fast:
-        batch = classification_bootstrap_ci(
-            probabilities,
-            labels,
-            fast,
-            n_resamples=n_bootstrap,
-            confidence_level=level,
-            random_state=seed,
-        )
-        results = {name: _from_bootstrap(batch[name]) for name in fast}
+    if paired is not None:
+        results = {name: _from_bootstrap(r) for name, r in paired.classification.items()}
     for name in names:
         if name not in results:
             results[name] = _resampled(

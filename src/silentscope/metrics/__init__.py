@@ -25,6 +25,7 @@ from .classification_bootstrap import (
     CLASSIFICATION_BOOTSTRAP_METRICS,
     classification_bootstrap_ci,
 )
+from .paired_bootstrap import PairedBootstrap, paired_bootstrap_ci
 from .registry import METRICS, MetricSpec, get_metric
 from .risk_coverage import (
     RiskCoverageCurve,
@@ -73,6 +74,8 @@ __all__ = [
     "balanced_accuracy",
     "bootstrap_ci",
     "classification_bootstrap_ci",
+    "paired_bootstrap_ci",
+    "PairedBootstrap",
     "CLASSIFICATION_BOOTSTRAP_METRICS",
     "brier",
     "coverage_at_risk",

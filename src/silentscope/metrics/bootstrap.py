@@ -229,7 +229,13 @@ class _ResampleKernel:
     summed in the loop), so no cell counts are formed.
     """
 
-    def __init__(self, ranking: Ranking, resample_sums, n_bins: int, with_ece: bool = True):
+    def __init__(
+        self,
+        ranking: Ranking,
+        resample_sums,
+        n_bins: int,
+        with_ece: bool = True,
+    ):
         self._sums = resample_sums
         self._with_ece = with_ece
         self.n_samples = ranking.n_samples
@@ -246,24 +252,31 @@ class _ResampleKernel:
         bins = np.clip(np.floor(t * n_bins), 0, n_bins - 1).astype(np.int64)
         self._bin_edges = np.concatenate(([0], np.flatnonzero(np.diff(bins)) + 1, [t.shape[0]]))
 
+    def sums(self, counts: np.ndarray, out: np.ndarray) -> None:
+        """Write the sums of one resample (:data:`_kernels.SUM_NAMES`, then n_wrong)."""
+        self._sums(
+            counts,
+            self._correct,
+            self._group_bounds,
+            self.thresholds,
+            self._bin_edges,
+            self._wrong,
+            self.n_samples,
+            0.95,
+            self._with_ece,
+            out,
+        )
+
+    def curves_from_sums(self, sums: np.ndarray) -> CountCurves:
+        total = np.full(sums.shape[0], self.n_samples, dtype=np.int64)
+        return CountCurves.from_sums(sums, total, self.thresholds, n_bins=self.n_bins)
+
     def curves(self, rows: range, fill, counts: np.ndarray) -> CountCurves:
         sums = np.empty((len(rows), len(_kernels.SUM_NAMES) + 1))
         for i, row in enumerate(rows):
             fill(row, counts)
-            self._sums(
-                counts,
-                self._correct,
-                self._group_bounds,
-                self.thresholds,
-                self._bin_edges,
-                self._wrong,
-                self.n_samples,
-                0.95,
-                self._with_ece,
-                sums[i],
-            )
-        total = np.full(len(rows), self.n_samples, dtype=np.int64)
-        return CountCurves.from_sums(sums, total, self.thresholds, n_bins=self.n_bins)
+            self.sums(counts, sums[i])
+        return self.curves_from_sums(sums)
 
 
 def _seed_sequence(random_state) -> np.random.SeedSequence:
