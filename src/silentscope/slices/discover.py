@@ -28,7 +28,7 @@ from silentscope.audit.roles import (
     text_label_derived,
 )
 from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
-from silentscope.slices.consolidate import consolidate
+from silentscope.slices.consolidate import consolidate, narrow
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
 from silentscope.slices.ranking import rank_slices
 from silentscope.slices.representation import MODALITIES, Representation, build_representation
@@ -316,7 +316,7 @@ def discover_slices(
     )
     shown = _shown_slices(
         candidates, membership, errors, fit_rows, confirm_rows, conditions, merge_overlap,
-        alpha, max_slices, random_state,
+        alpha, max_slices, random_state, min_support,
     )  # fmt: skip
     table, member_frame = _explain(
         data, shown, membership, scores, errors, n_terms, n_examples,
@@ -524,7 +524,7 @@ def _signatures(conditions, membership, order, fit_rows, random_state) -> dict[i
 
 def _shown_slices(
     candidates, membership, errors, fit_rows, confirm_rows, conditions, merge_overlap, alpha,
-    max_slices, random_state=0,
+    max_slices, random_state=0, min_support=20,
 ):  # fmt: skip
     """Consolidate the confirmed candidates (:mod:`~silentscope.slices.consolidate`), best first."""
     confirmed = candidates[candidates["significant"]].sort_values(
@@ -540,18 +540,27 @@ def _shown_slices(
         keeper, absorbed = group.slices[0], group.slices[1:]
         record = table.loc[keeper].to_dict()
         record["slice"] = keeper
-        if group.widened:  # the union's own held-out statistics; q stays its best candidate's
-            widened = _confirm(group.mask[confirm_rows], errors[confirm_rows])
-            record.update(widened, size=int(group.mask.sum()))
+        mask, added = group.mask, []
+        if conditions is not None:
+            mask, added = narrow(
+                mask, conditions, errors, fit_rows, min_support=min_support, alpha=alpha
+            )
+        if group.widened or added:
+            # the consolidated slice's own held-out statistics (chosen on the fitting split
+            # only); its q-value stays its best candidate's, never below its own p-value
+            changed = _confirm(mask[confirm_rows], errors[confirm_rows])
+            record.update(changed, size=int(mask.sum()))
+            record["q_value"] = max(record["q_value"], record["p_value"])
         record["absorbed"] = len(absorbed)
         record["merged_from"] = ",".join(str(k) for k in absorbed)
         record["consolidation"] = "; ".join(
-            f"{k}: {group.reasons[k]}" for k in absorbed if k in group.reasons
+            [f"{k}: {group.reasons[k]}" for k in absorbed if k in group.reasons]
+            + [f"narrowed to {' AND '.join(added)} (where it fails, fitting split)"] * bool(added)
         )
         # every view that found the slice or a slice merged into it, in rank order
         found = [record["views"], *table.loc[absorbed, "views"]]
         record["views"] = ", ".join(dict.fromkeys(", ".join(found).split(", ")))
-        shown.append((record, group.mask))
+        shown.append((record, mask))
     shown.sort(key=lambda item: -item[0]["ci_low"])
     return shown[: int(max_slices)]
 
