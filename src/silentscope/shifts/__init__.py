@@ -39,27 +39,43 @@ from silentscope.shifts.splits import numeric_bands as numeric_bands
 from silentscope.shifts.splits import prevalence_shift as prevalence_shift
 from silentscope.shifts.splits import subgroup_shift as subgroup_shift
 from silentscope.shifts.suite import expand_corruptions, test_set_severities
+from silentscope.shifts.volume_augment import (
+    GENERIC_INTENSITY,
+    MRI_TEST_CORRUPTIONS,
+    TEXTURE_FILTERS,
+    VolumeAugmentation,
+    corrupt_float,
+    intensity_augmentation,
+    texture_filter_augmentation,
+)
 
 __all__ = [
     "FAMILIES",
+    "GENERIC_INTENSITY",
+    "MRI_TEST_CORRUPTIONS",
     "NegligibleShiftWarning",
     "REFERENCE_SIZE",
     "SEVERITIES",
+    "TEXTURE_FILTERS",
+    "VolumeAugmentation",
     "Corruption",
     "CorruptionEffect",
     "CorruptionAugment",
     "check_images",
     "corrupt",
+    "corrupt_float",
     "corruption_test_sets",
     "corruption_names",
     "default_suite",
     "expand_corruptions",
     "get_corruption",
+    "intensity_augmentation",
     "measure_effects",
     "records_to_json",
     "register",
     "replay",
     "severity_range",
     "test_set_severities",
+    "texture_filter_augmentation",
     "to_records",
 ]

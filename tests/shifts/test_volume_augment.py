@@ -1,0 +1,82 @@
+"""Float-volume corruption and the texture-filter / generic intensity training augmentations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from silentscope.data.mni152 import make_mni152_tissue
+from silentscope.shifts import (
+    GENERIC_INTENSITY,
+    MRI_TEST_CORRUPTIONS,
+    TEXTURE_FILTERS,
+    VolumeAugmentation,
+    corrupt_float,
+    intensity_augmentation,
+    replay,
+    texture_filter_augmentation,
+)
+
+
+@pytest.fixture(scope="module")
+def brains():
+    splits = make_mni152_tissue(size=24, n_train=4, n_val=0, n_test=0, seed=1)
+    return splits.train.images, splits.train.labels
+
+
+def test_training_arms_are_disjoint_from_the_unseen_test_corruptions():
+    assert not set(TEXTURE_FILTERS) & set(MRI_TEST_CORRUPTIONS)
+    assert not set(GENERIC_INTENSITY) & set(MRI_TEST_CORRUPTIONS)
+    assert not set(GENERIC_INTENSITY) & set(TEXTURE_FILTERS)
+    with pytest.raises(ValueError, match="'rician_noise' is a texture filter or an MRI test"):
+        intensity_augmentation(names=["gaussian_noise", "rician_noise"])
+    with pytest.raises(ValueError, match="'gaussian_noise' is not a texture filter"):
+        texture_filter_augmentation(names=["gaussian_noise"])
+    with pytest.raises(ValueError, match="jpeg_compression has no 3-D form"):
+        VolumeAugmentation(["jpeg_compression"])
+
+
+@pytest.mark.parametrize("make", [texture_filter_augmentation, intensity_augmentation])
+def test_augmentation_is_seeded_and_records_what_it_did(make, brains):
+    images, _ = brains
+    augment = make(p=0.5)
+    out, records = augment.augment(images, np.random.default_rng(3))
+    again, _ = augment.augment(images, np.random.default_rng(3))
+    np.testing.assert_array_equal(out, again)
+    assert out.dtype == np.float32 and out.shape == images.shape
+    assert 0 <= out.min() and out.max() <= 1
+    for volume, augmented, record in zip(images, out, records, strict=True):
+        if record is None:  # untouched volumes are not even quantised
+            np.testing.assert_array_equal(volume, augmented)
+        else:
+            assert record["corruption"] in augment.names and 1 <= record["severity"] <= 5
+            quantised = np.rint(volume[None] * 255).astype(np.uint8)
+            expected = replay(quantised, [record])[0].astype(np.float32) / 255
+            np.testing.assert_allclose(augmented, expected, atol=1e-6)
+    every = make(p=1.0).augment(images, np.random.default_rng(0))[1]
+    assert all(r is not None for r in every)
+    none = make(p=0.0)(images, np.random.default_rng(0))
+    np.testing.assert_array_equal(none, images)
+
+
+def test_texture_filters_flatten_texture_inside_tissue(brains):
+    images, labels = brains
+    noisy, _ = corrupt_float(images, "rician_noise", 3, np.random.default_rng(0))
+    brain = labels[:, 1:] > 0
+
+    def variation(x):  # mean jump between neighbouring voxels along D, inside the brain
+        return np.abs(np.diff(x[..., 0], axis=1))[brain].mean()
+
+    for name in ("anisotropic_diffusion", "bilateral_filter", "texture_noise"):
+        filtered, _ = corrupt_float(noisy, name, 3, np.random.default_rng(0))
+        assert variation(filtered) < 0.8 * variation(noisy), name
+
+
+def test_float_corruption_refuses_values_outside_0_1(brains):
+    images, _ = brains
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        corrupt_float(images * 300, "ghosting", 2, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="must be a float array"):
+        corrupt_float(np.zeros((1, 8, 8, 8, 1), np.uint8), "ghosting", 2, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="rng must be a numpy.random.Generator"):
+        texture_filter_augmentation()(images, 0)
