@@ -16,7 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from silentscope.audit.columns import CONFIDENCE_PREFIX, METADATA_PREFIX
+from silentscope.audit.columns import (
+    CONFIDENCE_PREFIX,
+    METADATA_PREFIX,
+    OUTCOME_PREFIX,
+    RISK_COLUMN,
+)
 from silentscope.audit.test_sets import (
     IID,
     UNKNOWN_LABEL,
@@ -44,6 +49,7 @@ OPTIONAL_INPUTS = (
     "text",
     "image_ref",
     "shift_params",
+    "risk",
 )
 
 
@@ -98,6 +104,17 @@ class AuditSet:
         Image reference per sample: a file path, or ``<array file>#<index>``.
     shift_params : array of str, shape (N,), optional
         JSON of the shift parameters applied to each sample (corruption, severity, seed).
+    risk : array of float, shape (N,), optional
+        A continuous per-sample risk in [0, 1] (0 = perfect), e.g. ``1 - Dice`` of a
+        segmented volume. When present, ``evaluate`` ranks the CSFs against it (AURC,
+        AUGRC and their excess forms on continuous risk, with bootstrap CIs) instead of
+        0/1 correctness, and :attr:`correct` is ``risk == 0``. ``provenance["risk"]``
+        says what it measures. NaN or values outside [0, 1] are refused.
+    outcomes : mapping of str to array, shape (N,), optional
+        Per-sample measures of the model's result that are neither inputs nor
+        confidences (e.g. ``dice_GM``, the Dice of one class), for tables and reports.
+        NaN marks an undefined value (a class absent from truth and prediction);
+        infinite values are refused. Never used as an explanatory attribute.
     provenance : dict, optional
         Model, data, seed, shift suite: anything needed to reproduce the audit.
     metadata_roles : mapping of column to role, optional
@@ -139,6 +156,8 @@ class AuditSet:
     text: np.ndarray | None = None
     image_ref: np.ndarray | None = None
     shift_params: np.ndarray | None = None
+    risk: np.ndarray | None = None
+    outcomes: dict[str, np.ndarray] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     metadata_roles: dict[str, Any] | None = None
     store_check: dict[str, Any] | None = field(default=None, repr=False)
@@ -155,6 +174,7 @@ class AuditSet:
             raise AuditSetError(f"class_names must be unique, got {list(self.class_names)}")
         self._validate_outputs(n)
         self._validate_sample_facts(n)
+        self._validate_risk(n)
         self._validate_test_sets()
         check_unique_ids(self.sample_id)
         self.provenance = dict(self.provenance)
@@ -271,6 +291,36 @@ class AuditSet:
                 raise AuditSetError(f"{name} is missing at rows {first_rows(pd.isna(array))}")
             setattr(self, name, array.astype(str))
 
+    def _validate_risk(self, n: int) -> None:
+        if self.risk is not None:
+            risk = np.asarray(self.risk)
+            if risk.ndim != 1:
+                raise AuditSetError(
+                    f"risk must be 1-D (one value per sample), got shape {risk.shape}"
+                )
+            check_length("risk", risk, n)
+            check_finite("risk", risk)
+            outside = (risk < 0) | (risk > 1)
+            if outside.any():
+                raise AuditSetError(
+                    f"risk must lie in [0, 1] but is {float(risk[outside][0])!r} at rows {first_rows(outside)}; "
+                    "rescale it first (e.g. 1 - Dice)"
+                )
+            self.risk = risk.astype(np.float64)
+        outcomes = {}
+        for name, values in dict(self.outcomes).items():
+            values = np.asarray(values)
+            if values.ndim != 1:
+                raise AuditSetError(f"outcome {name!r} must be 1-D, got shape {values.shape}")
+            check_length(f"outcome {name!r}", values, n)
+            if not np.issubdtype(values.dtype, np.number) or np.isinf(values).any():
+                raise AuditSetError(
+                    f"outcome {name!r} must be numeric without infinite values (NaN marks an "
+                    f"undefined value), got dtype {values.dtype}"
+                )
+            outcomes[str(name)] = values.astype(np.float64)
+        self.outcomes = outcomes
+
     def _validate_test_sets(self) -> None:
         names = self.test_sets
         bad = [name for name in names if not is_valid_test_set(name)]
@@ -317,8 +367,19 @@ class AuditSet:
 
     @cached_property
     def correct(self) -> np.ndarray:
-        """Whether each prediction is right (bool, shape (N,))."""
+        """Whether each prediction is right (bool, shape (N,)).
+
+        With a continuous :attr:`risk`, a sample is correct only when its risk is 0 (the
+        metrics' convention); threshold the risk explicitly for a binary notion of failure.
+        """
+        if self.risk is not None:
+            return self.risk == 0
         return self.predictions == self.label
+
+    @property
+    def task(self) -> str:
+        """``"segmentation"`` when ``provenance["task"]`` says so, else ``"classification"``."""
+        return "segmentation" if self.provenance.get("task") == "segmentation" else "classification"
 
     @property
     def outputs(self) -> str:
@@ -390,6 +451,8 @@ class AuditSet:
             text=take(self.text),
             image_ref=take(self.image_ref),
             shift_params=take(self.shift_params),
+            risk=take(self.risk),
+            outcomes={k: v[rows] for k, v in self.outcomes.items()},
         )
 
     def select(self, *test_sets: str) -> AuditSet:
@@ -447,6 +510,10 @@ class AuditSet:
         )
         for name, values in self.confidences.items():
             frame[f"{CONFIDENCE_PREFIX}{name}"] = values
+        if self.risk is not None:
+            frame[RISK_COLUMN] = self.risk
+        for name, values in self.outcomes.items():
+            frame[f"{OUTCOME_PREFIX}{name}"] = values
         for name in ("text", "image_ref", "shift_params"):
             if getattr(self, name) is not None:
                 frame[name] = getattr(self, name)
@@ -467,6 +534,7 @@ class AuditSet:
                     "n": int(mask.sum()),
                     "accuracy": float(self.correct[mask].mean()),
                     "errors": int((~self.correct[mask]).sum()),
+                    **({} if self.risk is None else {"mean_risk": float(self.risk[mask].mean())}),
                 }
             )
         return pd.DataFrame(rows)

@@ -11,6 +11,10 @@ from __future__ import annotations
 CONFIDENCE_PREFIX = "conf."
 #: Prefix of a metadata field's column: ``meta.<field>``.
 METADATA_PREFIX = "meta."
+#: Prefix of a per-sample outcome's column: ``outcome.<name>`` (e.g. ``outcome.dice_GM``).
+OUTCOME_PREFIX = "outcome."
+#: Column of the optional continuous per-sample risk in [0, 1] (e.g. 1 - Dice).
+RISK_COLUMN = "risk"
 
 
 def prefixed(columns, prefix: str) -> dict[str, str]:
@@ -24,4 +28,4 @@ def prefixed(columns, prefix: str) -> dict[str, str]:
     return {c[len(prefix) :]: c for c in columns if c.startswith(prefix)}
 
 
-__all__ = ["CONFIDENCE_PREFIX", "METADATA_PREFIX", "prefixed"]
+__all__ = ["CONFIDENCE_PREFIX", "METADATA_PREFIX", "OUTCOME_PREFIX", "RISK_COLUMN", "prefixed"]

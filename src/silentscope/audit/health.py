@@ -228,6 +228,69 @@ def check_predictions(
     return ModelHealth(degenerate=False, reason=reason, **values)
 
 
+#: Voxels :func:`check_segmentation` looks at, at most (evenly spaced; the rule needs rates).
+MAX_VOXELS = 2_000_000
+
+
+def check_segmentation(
+    true_maps,
+    predicted_maps,
+    class_names=None,
+    *,
+    split: str = "val",
+    margin: float = DEFAULT_MARGIN,
+) -> ModelHealth:
+    """Decide whether a segmentation network is degenerate: :func:`check_predictions` on voxels.
+
+    Every voxel is a sample, so the classifier rule reads: the network is degenerate when it
+    predicts one class (e.g. background) for every voxel of the split, or when its voxel
+    balanced accuracy (mean per-class recall) is not above chance by more than ``margin``.
+    Large splits are checked on at most :data:`MAX_VOXELS` evenly spaced voxels.
+
+    Parameters
+    ----------
+    true_maps, predicted_maps : array of int, same shape (N, ...)
+        True and predicted label maps of the split's volumes (or images).
+    class_names : sequence of str, optional
+    split : str, default "val"
+    margin : float, default 0.05
+
+    Returns
+    -------
+    ModelHealth
+        With ``n_samples`` counting voxels; the reason says "voxels".
+
+    Examples
+    --------
+    >>> truth = np.zeros((2, 4, 4), int); truth[:, 1:3, 1:3] = 1
+    >>> check_segmentation(truth, np.zeros_like(truth), ["background", "tissue"]).reason
+    "predicts only 'background' for all 32 val voxels (accuracy 0.750 = majority rate 0.750, balanced accuracy 0.500 = chance)"
+    >>> check_segmentation(truth, truth, ["background", "tissue"]).degenerate
+    False
+    """
+    true_maps, predicted_maps = np.asarray(true_maps), np.asarray(predicted_maps)
+    if true_maps.shape != predicted_maps.shape:
+        raise ValueError(
+            f"true and predicted label maps must have the same shape, got {true_maps.shape} "
+            f"and {predicted_maps.shape}"
+        )
+    labels, predictions = true_maps.ravel(), predicted_maps.ravel()
+    if labels.size > MAX_VOXELS:
+        rows = np.linspace(0, labels.size - 1, MAX_VOXELS).round().astype(np.int64)
+        labels, predictions = labels[rows], predictions[rows]
+    health = check_predictions(labels, predictions, class_names, split=split, margin=margin)
+    reason = health.reason.replace(f"{split} samples", f"{split} voxels")
+    return ModelHealth(**_fields(health, reason))
+
+
+def _fields(health: ModelHealth, reason: str) -> dict[str, Any]:
+    values = health.to_dict()
+    values.pop("imbalanced")
+    values["predicted_classes"] = health.predicted_classes
+    values["reason"] = reason
+    return values
+
+
 def health_split(test_sets) -> str:
     """The split the verdict is taken on: ``val``, else ``iid``, else ``all`` samples.
 
@@ -256,6 +319,8 @@ def model_health(audit, *, margin: float = DEFAULT_MARGIN) -> ModelHealth:
     >>> model_health(audit).split, model_health(audit).degenerate
     ('val', True)
     """
+    if getattr(audit, "risk", None) is not None:
+        return _segmentation_health(audit)
     split = health_split(audit.test_sets)
     rows = np.ones(audit.n_samples, bool) if split == "all" else audit.test_set == split
     return check_predictions(
@@ -264,6 +329,32 @@ def model_health(audit, *, margin: float = DEFAULT_MARGIN) -> ModelHealth:
         audit.class_names,
         split=split,
         margin=margin,
+    )
+
+
+def _segmentation_health(audit) -> ModelHealth:
+    """A segmentation AuditSet's verdict: the one recorded from voxels at inference.
+
+    Its per-volume labels and logits summarise class volumes and say nothing of the voxels,
+    so the verdict of :func:`check_segmentation` recorded by ``audit_segmentation`` is used;
+    without one the network is reported as not assessed, never as healthy.
+    """
+    recorded = stored_health(audit.provenance)
+    if recorded is not None:
+        return recorded
+    return ModelHealth(
+        degenerate=False,
+        reason="not assessed: this segmentation AuditSet records no voxel-level health check "
+        "(made without silentscope's audit_segmentation); check the label maps with check_segmentation",
+        split=health_split(audit.test_sets),
+        n_samples=0,
+        accuracy=float("nan"),
+        balanced_accuracy=float("nan"),
+        majority_rate=float("nan"),
+        majority_class="",
+        chance=float("nan"),
+        predicted_classes=(),
+        assessed=False,
     )
 
 

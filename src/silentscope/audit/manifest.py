@@ -43,6 +43,7 @@ CONTRACT_FIELDS = (
     "columns",
     "arrays",
     "mc_confidences",
+    "outcomes",
     "files",
 )
 _HASH_KEYS = ("sha256", "sha256_lazy")  # sha256_lazy: stores written before verify-on-load
@@ -117,7 +118,7 @@ def check_manifest(manifest: object, path: Path) -> dict[str, Any]:
         _fail(
             f"field 'class_names' of {where} is {names!r}, not a list of 2 or more distinct names"
         )
-    for field in ("test_sets", "confidences", "metadata_columns", "columns"):
+    for field in ("test_sets", "confidences", "metadata_columns", "columns", "outcomes"):
         if field in manifest and not _is_str_list(manifest[field]):
             _fail(f"field {field!r} of {where} is {manifest[field]!r}, not a list of names")
     for field in ("provenance", "metadata_roles"):

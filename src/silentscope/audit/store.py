@@ -5,7 +5,8 @@ Layout of a store folder::
     manifest.json        format, schema version, class names, provenance, metadata roles,
                          file sizes/checksums
     samples.parquet      per-sample columns: ids, test sets, labels, text, image refs,
-                         external confidences (``conf.<name>``), metadata (``meta.<column>``)
+                         external confidences (``conf.<name>``), metadata (``meta.<column>``),
+                         optional continuous ``risk`` and outcomes (``outcome.<name>``)
     logits.npy           (N, C) float32, memory-mappable
     mc_logits.npy        (N, C, M), optional
     features.npy         (N, D), optional
@@ -44,7 +45,13 @@ from silentscope.audit.artifacts import (
     write_artifact,
     write_artifacts,
 )
-from silentscope.audit.columns import CONFIDENCE_PREFIX, METADATA_PREFIX, prefixed
+from silentscope.audit.columns import (
+    CONFIDENCE_PREFIX,
+    METADATA_PREFIX,
+    OUTCOME_PREFIX,
+    RISK_COLUMN,
+    prefixed,
+)
 from silentscope.audit.integrity import check_store_files, sha256_file
 from silentscope.audit.jsonsafe import json_safe
 from silentscope.audit.manifest import (
@@ -166,9 +173,11 @@ def _write_store(audit: AuditSet, folder: Path) -> None:
         "metadata_columns": [] if audit.metadata is None else list(audit.metadata.columns),
         # roles_of: columns added to or dropped from audit.metadata after construction too
         "metadata_roles": {column: role.to_dict() for column, role in roles_of(audit).items()},
-        "columns": [c for c in _SAMPLE_TEXT_COLUMNS if getattr(audit, c) is not None],
+        "columns": [c for c in _SAMPLE_TEXT_COLUMNS if getattr(audit, c) is not None]
+        + ([RISK_COLUMN] if audit.risk is not None else []),
         "arrays": arrays,
         "mc_confidences": mc_confidences,
+        **({"outcomes": sorted(audit.outcomes)} if audit.outcomes else {}),
         "files": files,
         "provenance": json_safe(audit.provenance),
     }
@@ -192,6 +201,10 @@ def _samples_frame(audit: AuditSet) -> pd.DataFrame:
             columns[name] = getattr(audit, name)
     for name, values in audit.confidences.items():
         columns[f"{CONFIDENCE_PREFIX}{name}"] = values
+    if audit.risk is not None:
+        columns[RISK_COLUMN] = audit.risk
+    for name, values in audit.outcomes.items():
+        columns[f"{OUTCOME_PREFIX}{name}"] = values
     frame = pd.DataFrame(columns)
     if audit.metadata is not None and audit.metadata.shape[1]:
         meta = audit.metadata.add_prefix(METADATA_PREFIX)
@@ -272,6 +285,10 @@ def load_audit(path: str | os.PathLike, *, mmap: bool = True, verify: bool = Tru
         text=frame["text"].to_numpy() if "text" in frame else None,
         image_ref=frame["image_ref"].to_numpy() if "image_ref" in frame else None,
         shift_params=frame["shift_params"].to_numpy() if "shift_params" in frame else None,
+        risk=frame[RISK_COLUMN].to_numpy() if RISK_COLUMN in frame else None,
+        outcomes={
+            name: frame[c].to_numpy() for name, c in prefixed(frame.columns, OUTCOME_PREFIX).items()
+        },
         provenance=manifest.get("provenance", {}),
         # stores written before roles were recorded have none: their roles are inferred now
         metadata_roles=manifest.get("metadata_roles") or None,

@@ -15,6 +15,13 @@ from silentscope.audit import AuditSet
 from silentscope.audit.health import model_health
 from silentscope.audit.shift_change import records_change
 from silentscope.confidence import ConfidenceScorer, fit_score_csfs
+from silentscope.evaluation.continuous_risk import (
+    LOSS_METRICS,
+    RISK_FACTS_DEFINITION,
+    risk_facts,
+    risk_metrics,
+    segmentation_csfs,
+)
 from silentscope.evaluation.correctness import (
     MC_CORRECTNESS,
     MC_CORRECTNESS_DEFINITIONS,
@@ -135,6 +142,12 @@ def evaluate(
     []
     """
     fd_metrics, clf_metrics = _split_metrics(metrics)
+    segmentation = audit.task == "segmentation"
+    if audit.risk is not None and metrics is None:
+        fd_metrics = LOSS_METRICS  # the metrics defined on a continuous risk
+    if segmentation:
+        clf_metrics = ()  # per-volume logits summarise class volumes: no classifier to score
+        csfs, refused = segmentation_csfs(audit, csfs)
     n_bootstrap = _check_n_bootstrap(n_bootstrap)
     if not 0 < confidence_level < 1:
         raise ValueError(f"confidence_level must lie in (0, 1), got {confidence_level!r}")
@@ -157,6 +170,8 @@ def evaluate(
         confidences, unavailable, fitted = fit_score_csfs(
             audit, csfs, on_step=lambda name: bar.update(task, description=f"fitting {name}")
         )
+        if segmentation:
+            unavailable.update(refused)
         bar.update(task, total=len(groups) * (len(confidences) + 1), completed=0)
         applicable, not_computed = _applicable(fitted, fd_metrics)
         rows, classification_rows = [], []
@@ -189,6 +204,9 @@ def evaluate(
             # the deterministic one) the classification metrics: paired intervals.
             paired = {}
             for convention in judged:
+                if audit.risk is not None:  # continuous risk: risk_metrics resamples below
+                    paired[convention] = None
+                    continue
                 members = [
                     c
                     for c in confidences
@@ -223,15 +241,20 @@ def evaluate(
                     "mc_mean" if csf in mc_csfs and "mc_mean" in correctness else "deterministic"
                 )
                 at, csf_facts, note = judged[convention]
-                values = _failure_detection_metrics(
-                    confidence[at],
-                    correctness[convention][at],
-                    audit.label[at],
-                    applicable[csf],
-                    paired=paired[convention],
-                    csf=csf,
-                    **bootstrap,
-                )
+                if audit.risk is not None:  # continuous risk, through the metrics' loss=
+                    values = risk_metrics(
+                        confidence[at], audit.risk[at], applicable[csf], **bootstrap
+                    )
+                else:
+                    values = _failure_detection_metrics(
+                        confidence[at],
+                        correctness[convention][at],
+                        audit.label[at],
+                        applicable[csf],
+                        paired=paired[convention],
+                        csf=csf,
+                        **bootstrap,
+                    )
                 rows += [
                     {"csf": csf, **csf_facts, "metric": m, **v, "note": _joined(v["note"], note)}
                     for m, v in values.items()
@@ -263,6 +286,18 @@ def evaluate(
             "definition": OOD_DEFINITIONS[ood_convention],
         },
     }
+    if audit.risk is not None:
+        settings["risk"] = {
+            "kind": "continuous",
+            "measures": audit.provenance.get("risk", "a continuous per-sample risk in [0, 1]"),
+            "facts": RISK_FACTS_DEFINITION,
+        }
+    if segmentation:
+        settings["not_computed"]["classification"] = {
+            "csfs": [],
+            "reason": "classification metrics are not computed for a segmentation AuditSet: its "
+            "per-volume logits summarise class volumes; Dice per class is in audit.outcomes",
+        }
     health = model_health(audit)
     health.warn("the evaluated classifier", stacklevel=2)
     return EvaluationResult(
@@ -328,6 +363,8 @@ def _group_facts(
         "shift_change": (
             float("nan") if audit.shift_params is None else records_change(audit.shift_params[rows])
         ),
+        # a continuous risk (segmentation): 1 - mean risk and samples with risk > 0
+        **({} if audit.risk is None else risk_facts(audit.risk[rows])),
     }
 
 

@@ -35,9 +35,12 @@ def refresh_batchnorm(net, images, batch_size: int, max_images: int = MAX_IMAGES
 
     Parameters
     ----------
-    net : SilentNet
+    net : SilentNet or UNet
+        A network with ``backbone`` and ``features`` (SilentNet) has the layers of its
+        backbone refreshed through ``features``; any other network (the segmentation
+        U-Net) has all its layers refreshed through its forward pass.
     images : ImageTensors
-        The training images.
+        The training images (anything with ``len`` and ``batch(indices)``).
     batch_size : int
     max_images : int, default 10000
 
@@ -58,7 +61,9 @@ def refresh_batchnorm(net, images, batch_size: int, max_images: int = MAX_IMAGES
     >>> int(net.backbone.layers[0][1].num_batches_tracked)  # the 8 images in 2 batches
     2
     """
-    layers = [m for m in net.backbone.modules() if isinstance(m, _BATCHNORM) and m.training]
+    root = getattr(net, "backbone", net)
+    forward = getattr(net, "features", net)
+    layers = [m for m in root.modules() if isinstance(m, _BATCHNORM) and m.training]
     n = len(images)
     if not layers or n < 2:
         return 0
@@ -70,7 +75,7 @@ def refresh_batchnorm(net, images, batch_size: int, max_images: int = MAX_IMAGES
     for start in range(0, len(rows), batch_size):
         batch = rows[start : start + batch_size]
         if len(batch) > 1:  # batch norm cannot take a batch of one image in training mode
-            net.features(images.batch(batch))
+            forward(images.batch(batch))
     for layer, momentum in zip(layers, momenta, strict=True):
         layer.momentum = momentum
     return len(layers)

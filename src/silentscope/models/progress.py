@@ -63,4 +63,7 @@ class TrainingProgress:
         accuracy = row.get("val_accuracy", math.nan)
         if not math.isnan(accuracy):
             metrics += f"  val acc {accuracy:.3f}"
+        dice = row.get("val_dice", math.nan)
+        if not math.isnan(dice):
+            metrics += f"  val Dice {dice:.3f}"
         self._progress.update(self._tasks[stage.name], completed=row["epoch"], metrics=metrics)

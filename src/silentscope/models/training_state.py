@@ -51,6 +51,8 @@ class LoopState:
             score = (float(self.epoch), 0.0)  # no validation split: the last epoch wins
         elif stage.monitor == "accuracy":
             score = (row["val_accuracy"], -row["val_loss"])
+        elif stage.monitor == "dice":  # segmentation: mean foreground Dice on validation
+            score = (row["val_dice"], -row["val_loss"])
         else:
             score = (-row["val_loss"], 0.0)
         row["selected"] = self.best_score is None or score > self.best_score

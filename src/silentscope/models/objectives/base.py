@@ -17,7 +17,7 @@ from torch import nn
 from silentscope._suggest import unknown_name
 
 OBJECTIVES: dict[str, type[Objective]] = {}
-MONITORS = ("accuracy", "loss")
+MONITORS = ("accuracy", "loss", "dice")
 
 
 def register_objective(cls: type[Objective]) -> type[Objective]:
@@ -60,9 +60,10 @@ class Stage:
     modules : tuple of str
         Sub-modules of the network trained in this stage (``backbone``, ``head``,
         ``heads.<name>``); the others are frozen and run in eval mode.
-    monitor : {"accuracy", "loss"}
+    monitor : {"accuracy", "loss", "dice"}
         Model selection on the validation split: highest accuracy (ties broken by lower
-        loss) or lowest stage loss.
+        loss), lowest stage loss, or (segmentation) highest mean foreground Dice (ties
+        broken by lower loss).
     """
 
     name: str
