@@ -31,14 +31,16 @@ def run_pipeline(run: RunSpec, folder: Path, progress: Progress) -> dict[str, An
     progress("evaluating")
     started = time.perf_counter()
     tables, unavailable = [], {}
-    health = {}
+    health, conventions = {}, {}
     for dataset, audit in audits.items():
-        table, missing, health[dataset] = _evaluate(run, audit, dataset)
+        table, missing, health[dataset], conventions[dataset] = _evaluate(run, audit, dataset)
         tables.append(table)
         unavailable.update(missing)
     table = pd.concat(tables, ignore_index=True)
     table.to_parquet(folder / EVALUATION_FILE, index=False)
     details.update({"unavailable_csfs": unavailable, "n_rows": len(table), "health": health})
+    # how MC-dropout CSFs and ood/ sets were judged, with the definitions (per dataset)
+    details["conventions"] = conventions
     details["evaluate_seconds"] = round(time.perf_counter() - started, 1)
     return details
 
@@ -60,8 +62,9 @@ def _train_and_audit(run: RunSpec, folder: Path, progress: Progress):
     return {f"{run.dataset.key}/{finding}": a for finding, a in audit.items()}, details
 
 
-def _evaluate(run: RunSpec, audit, dataset: str) -> tuple[Any, dict, dict]:
-    """The run's rows (labelled with the classifier's health), unavailable CSFs, the health."""
+def _evaluate(run: RunSpec, audit, dataset: str) -> tuple[Any, dict, dict, dict]:
+    """The run's rows (labelled with the classifier's health), unavailable CSFs, the health,
+    and the correctness conventions used (``evaluate``'s settings)."""
     import warnings
 
     from silentscope.audit.health import DegenerateModelWarning
@@ -78,9 +81,16 @@ def _evaluate(run: RunSpec, audit, dataset: str) -> tuple[Any, dict, dict]:
             n_bootstrap=settings.bootstrap,
             confidence_level=settings.confidence_level,
             random_state=run.seed,
+            mc_correctness=settings.mc_correctness,
+            ood_convention=settings.ood_convention,
         )
     table = result.table.assign(**health_columns(result))
     table.insert(0, "seed", run.seed)
     table.insert(0, "objective", run.objective)
     table.insert(0, "dataset", dataset)
-    return table, dict(result.unavailable), result.health.to_dict()
+    conventions = {
+        key: result.settings[key]
+        for key in ("mc_correctness", "ood_convention", "resampling")
+        if key in result.settings
+    }
+    return table, dict(result.unavailable), result.health.to_dict(), conventions

@@ -14,7 +14,7 @@ name the offending key. Example::
     ensembles: [ce]                 # deep ensemble of the ce runs' seeds (rows "... (de)")
     csfs: all
     train: {epochs: 6}
-    evaluation: {bootstrap: 500}
+    evaluation: {bootstrap: 500}    # also mc_correctness: mc_mean, ood_convention: all_iid
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
@@ -95,6 +95,30 @@ class EvaluationSpec(_Strict):
     bootstrap: int = Field(default=1000, ge=0)
     confidence_level: float = Field(default=0.95, gt=0, lt=1)
     metrics: list[str] | None = None
+    mc_correctness: Literal["deterministic", "mc_mean"] = Field(
+        default="deterministic",
+        description="Which prediction MC-dropout CSFs are judged against: the deterministic "
+        "one, or the MC-averaged one as FD-Shifts does (silentscope.evaluation.correctness).",
+    )
+    ood_convention: Literal["fdshifts", "all_iid"] = Field(
+        default="fdshifts",
+        description="How new-class (ood/) test sets are judged: with the correctly classified "
+        "iid samples (FD-Shifts' new-class study) or with every iid sample.",
+    )
+
+    #: Keys added after the first studies ran: they enter a run's fingerprint only when set
+    #: to something other than their default, so that earlier runs stay resumable.
+    LATER_KEYS: ClassVar[dict[str, str]] = {
+        "mc_correctness": "deterministic",
+        "ood_convention": "fdshifts",
+    }
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        fields = self.model_dump()
+        for key, default in self.LATER_KEYS.items():
+            if fields[key] == default:
+                del fields[key]
+        return fields
 
 
 class ExecutorSpec(_Strict):
@@ -174,6 +198,13 @@ class StudySpec(_Strict):
                     f"ensembles: {objective!r} is not among the objectives {self.objectives}; "
                     "an ensemble combines the seeds of a trained objective"
                 )
+        trained = any(d.store is None for d in self.datasets)
+        if self.evaluation.mc_correctness == "mc_mean" and trained and self.train.mc_samples < 1:
+            raise ValueError(
+                "evaluation.mc_correctness: 'mc_mean' judges MC-dropout CSFs against the "
+                "MC-averaged prediction, but train.mc_samples is 0 (no MC-dropout passes); "
+                "set train.mc_samples >= 1 or use 'deterministic'"
+            )
         if self.ensembles and len(set(self.seeds)) < 2:
             raise ValueError(
                 f"ensembles need at least 2 seeds to combine, got seeds {self.seeds}; add seeds"
@@ -230,7 +261,7 @@ class RunSpec(BaseModel):
             "objective": self.objective,
             "seed": self.seed,
             "train": self.study.train.model_dump(),
-            "evaluation": self.study.evaluation.model_dump(),
+            "evaluation": self.study.evaluation.fingerprint_fields(),
             "csfs": self.study.csfs,
         }
         if self.members:  # only ensemble runs carry it, so training-run fingerprints are stable
