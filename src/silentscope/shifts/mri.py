@@ -260,16 +260,27 @@ class KSpaceMotion(_KSpace):
         # as ghosts and blur, as in a real scan.
         positions = np.vstack([np.zeros(3), params["shifts"][:n_moves]])
         positions -= positions[segment[lines // 2]]
-        ramp = np.ones(x.shape[:spatial], np.complex64)
+        ramp = np.ones(x.shape[:spatial], np.complex128)
         for j in range(n_moves + 1):
             shift = positions[j][3 - spatial :]  # (dz,) dy, dx as fractions of FOV
-            if not np.any(shift):
+            rows = np.flatnonzero(segment == j)
+            if not np.any(shift) or not len(rows):
                 continue
-            phase = sum(f[..., 0] * s for f, s in zip(freqs, shift, strict=True))
-            shape = [1] * spatial
-            shape[phase_axis] = lines
-            in_segment = (segment == j).reshape(shape)
-            ramp = np.where(in_segment, np.exp(-2j * np.pi * phase), ramp)
+            # exp(-2 pi i k.d) factorises over the axes: one 1-D ramp per axis, multiplied
+            # out on this segment's lines only (one complex exponential per line and axis
+            # instead of one per voxel and segment).
+            factors = [
+                np.exp(-2j * np.pi * f.reshape(-1) * s) for f, s in zip(freqs, shift, strict=True)
+            ]
+            factors[phase_axis] = factors[phase_axis][rows]
+            block = factors[0].reshape((-1,) + (1,) * (spatial - 1))
+            for axis in range(1, spatial):
+                shape = [1] * spatial
+                shape[axis] = -1
+                block = block * factors[axis].reshape(shape)
+            index = [slice(None)] * spatial
+            index[phase_axis] = rows
+            ramp[tuple(index)] = block
         return _image(k * ramp[..., None])
 
 
