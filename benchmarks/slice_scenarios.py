@@ -1,0 +1,340 @@
+"""Planted-failure scenarios for the slice discovery benchmark (benchmarks/slices.py).
+
+Every scenario is a real or synthetic image dataset with a failure planted in it; a small
+CNN is *trained* on it (its own network: no two scenarios share a network, an audit or a
+fit) and audited on its test split, and the planted group(s) of test samples are the
+ground truth. Kinds (see :data:`KINDS`):
+
+- ``image``: a visual artifact (a pale haze over the image) that neither the report nor the
+  metadata mention marks 8% of the images, and their labels are unreliable (45% replaced
+  by another class in every split, as when one device's images were graded under another
+  protocol). The network learns the majority, so it errs on the group in every class: the
+  errors spread over the confusion-matrix cells, and only the image tells the group apart.
+- ``conjunction``: the same haze on 16% of the images, but only hazy images of *women*
+  carry unreliable labels: neither the haze nor the sex alone marks the group.
+- ``diffuse``: six small causes (2.5% of the images each, 45% unreliable labels): three
+  colour casts (red, green, blue) and three narrow age bands of one sex. Scored per cause.
+- ``null``: nothing planted; every reported slice is a false discovery.
+- One-column rules (the earlier benchmark's kinds, each now with its own network): on
+  ODIR ``rare`` (cataract kept for 4% of training images; the report names it) and
+  ``noisy`` (35% of the labels of men over 70 flipped); on the synthetic data its own
+  ``spurious`` (ruler), ``rare`` (amelanotic melanoma) and ``noisy`` slices.
+
+ODIR is used with the eye-laterality task (left vs right, which a small CNN learns at
+32 px; normal vs abnormal it barely learns) and without ``eye`` and ``label_code`` in the
+metadata (they restate the label or name the subtype). On the synthetic data, site B
+patients (an acquisition shift, all in the test split) are not part of the audited iid
+set, and the rows of the data's own planted slices that a scenario does not study are
+removed, so that each scenario has one known set of causes.
+
+Paths: data from ``$SILENTSCOPE_DATA`` (default ``../shared/data`` beside the repository);
+trained audits cached under ``--cache``, ``$SILENTSCOPE_CACHE`` or ``~/.cache/silentscope``
+(never inside the repository).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+#: Bump when a scenario's definition changes: cached audits of another version are retrained.
+VERSION = 1
+DIFFUSE_SHARE = 0.025  # of the images, per cause of a diffuse failure
+UNRELIABLE = 0.45  # share of a planted group's labels replaced by another class
+SIZE = 32  # pixels; the 2-core machine trains each network in about a minute
+EPOCHS = 3
+
+
+def data_dir() -> Path:
+    """The shared real datasets: ``$SILENTSCOPE_DATA`` or ``../shared/data`` beside the repo."""
+    return Path(os.environ.get("SILENTSCOPE_DATA", REPO.parent / "shared" / "data"))
+
+
+def cache_dir(path: str | os.PathLike | None = None) -> Path:
+    """Where trained audits are cached: ``path``, ``$SILENTSCOPE_CACHE`` or ``~/.cache/silentscope``.
+
+    A folder inside the repository is refused: cached networks are not source.
+    """
+    base = Path(
+        path or os.environ.get("SILENTSCOPE_CACHE") or Path.home() / ".cache" / "silentscope"
+    )
+    base = base.expanduser().resolve()
+    if base == REPO or REPO in base.parents:
+        raise ValueError(
+            f"cache folder {base} is inside the repository; give one outside it with --cache "
+            "or $SILENTSCOPE_CACHE"
+        )
+    return base / f"bench-slices-v{VERSION}"
+
+
+# ---------------------------------------------------------------------- planting
+def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
+    """A copy of uint8 RGB images (N, H, W, 3) with a visual artifact on the ``mask`` rows.
+
+    ``haze``: blurred and blended 45% towards a pale magenta (a fogged lens); ``red``,
+    ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
+
+    Examples
+    --------
+    >>> images = np.full((2, 8, 8, 3), 100, np.uint8)
+    >>> out = add_artifact(images, [True, False], "red")
+    >>> out[0, 0, 0].tolist(), out[1, 0, 0].tolist()
+    ([100, 55, 55], [100, 100, 100])
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (len(images),):
+        raise ValueError(f"mask must have one entry per image ({len(images)}), got {mask.shape}")
+    out = images.copy()
+    rows = out[mask].astype(np.float32)
+    if kind == "haze":
+        sigma = images.shape[1] / 16
+        rows = np.stack([cv2.GaussianBlur(r, (0, 0), sigma) for r in rows]) if len(rows) else rows
+        rows = 0.55 * rows + 0.45 * np.array([230, 200, 230], np.float32)
+    elif kind in ("red", "green", "blue"):
+        gain = np.full(3, 0.55, np.float32)
+        gain[("red", "green", "blue").index(kind)] = 1.0
+        rows = rows * gain
+    else:
+        raise ValueError(f"unknown artifact {kind!r}; choose haze, red, green or blue")
+    out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
+    return out
+
+
+def unreliable_labels(labels, n_classes: int, mask, rate: float, rng) -> np.ndarray:
+    """Labels with a share ``rate`` of the ``mask`` rows replaced by another class (uniformly).
+
+    Examples
+    --------
+    >>> unreliable_labels([0, 1, 0, 1], 2, [1, 1, 0, 0], 1.0, np.random.default_rng(0)).tolist()
+    [1, 0, 0, 1]
+    """
+    from silentscope.slices import flip_labels
+
+    return flip_labels(labels, n_classes, mask, rate, random_state=rng)
+
+
+def narrow_age_band(metadata: pd.DataFrame, sex: str, share: float, start: float) -> np.ndarray:
+    """Rows of one sex whose age lies in the band holding ``share`` of all rows, from quantile ``start``.
+
+    Examples
+    --------
+    >>> meta = pd.DataFrame({"age": np.arange(100), "sex": ["F", "M"] * 50})
+    >>> int(narrow_age_band(meta, "F", 0.1, 0.5).sum())
+    10
+    """
+    of_sex = (metadata["sex"] == sex).to_numpy()
+    ages = metadata["age"].to_numpy(dtype=float)
+    within = share * len(metadata) / max(of_sex.sum(), 1)  # share of this sex's rows
+    low, high = np.quantile(ages[of_sex], [start, min(start + within, 1.0)])
+    return of_sex & (ages >= low) & (ages <= high)
+
+
+def plant(kind: str, images, labels, n_classes: int, metadata: pd.DataFrame, seed: int):
+    """Plant one kind of failure: (images, labels, causes), causes a dict name -> row mask.
+
+    ``images`` (N, H, W, 3) uint8 and ``labels`` cover every split; the returned causes
+    mark planted rows in every split (the benchmark keeps their test rows as the truth).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> images = rng.integers(0, 255, (400, 8, 8, 3), dtype=np.uint8)
+    >>> meta = pd.DataFrame({"age": rng.integers(20, 90, 400), "sex": rng.choice(["F", "M"], 400)})
+    >>> _, labels, causes = plant("conjunction", images, np.zeros(400, int), 2, meta, seed=0)
+    >>> bool((labels[~causes["hazy women"]] == 0).all()), bool(labels[causes["hazy women"]].any())
+    (True, True)
+    """
+    rng = np.random.default_rng([seed, KINDS.index(kind)])
+    n = len(labels)
+    female = metadata["sex"].astype(str).str.lower().str.startswith("f").to_numpy()
+    if kind == "null":
+        return images, np.asarray(labels), {}
+    if kind == "image":
+        hazy = rng.random(n) < 0.08
+        causes = {"hazy images": hazy}
+        images = add_artifact(images, hazy, "haze")
+    elif kind == "conjunction":
+        hazy = rng.random(n) < 0.16
+        causes = {"hazy women": hazy & female}
+        images = add_artifact(images, hazy, "haze")
+    elif kind == "diffuse":
+        order = rng.permutation(n)
+        causes = {}
+        for i, colour in enumerate(("red", "green", "blue")):  # disjoint random shares
+            mask = np.zeros(n, bool)
+            mask[order[int(i * DIFFUSE_SHARE * n) : int((i + 1) * DIFFUSE_SHARE * n)]] = True
+            causes[f"{colour} cast"] = mask
+            images = add_artifact(images, mask, colour)
+        sexes = metadata["sex"].astype(str)
+        woman, man = sorted(sexes.unique(), key=lambda s: not s.lower().startswith("f"))[:2]
+        for sex, start in ((woman, 0.1), (man, 0.45), (woman, 0.8)):
+            band = narrow_age_band(metadata, sex, DIFFUSE_SHARE, start)
+            causes[f"{sex}, age band from quantile {start}"] = band & ~np.any(
+                list(causes.values()), axis=0
+            )
+    else:
+        raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    group = np.any(list(causes.values()), axis=0)
+    labels = unreliable_labels(labels, n_classes, group, UNRELIABLE, rng)
+    return images, labels, causes
+
+
+#: Planted kinds that every dataset gets at two sizes.
+KINDS = ("image", "conjunction", "diffuse", "null")
+
+
+# ---------------------------------------------------------------------- datasets
+def _odir(seed: int, half: bool):
+    from silentscope.data import load_dataset
+
+    base = load_dataset(
+        "odir", root=data_dir() / "odir", size=SIZE, label_scheme="normal_abnormal",
+        duplicates="deduplicate", fractions=(0.6, 0.1, 0.3), seed=seed,
+    )  # fmt: skip
+    if half:  # half of the patients (the split stays patient-level)
+        patients = base.metadata["patient_id"].to_numpy()
+        chosen = np.random.default_rng(seed).permutation(np.unique(patients))
+        base = base.subset(np.isin(patients, chosen[: len(chosen) // 2]))
+    meta = base.metadata.reset_index(drop=True)
+    # laterality: the eye is the label, and the per-eye code would name a subtype
+    return dataclasses.replace(
+        base, labels=(meta["eye"] == "right").to_numpy().astype(int),
+        class_names=("left", "right"), metadata=meta.drop(columns=["eye", "label_code"]),
+    )  # fmt: skip
+
+
+def _synthetic(seed: int, n_samples: int, keep_slice: str | None):
+    """Synthetic data, site A only, without the planted slices other than ``keep_slice``."""
+    from silentscope.data import make_synthetic
+
+    data = make_synthetic(n_samples, SIZE, seed=seed)
+    meta = data.metadata
+    keep = (meta["site"] == "site_A").to_numpy().copy()
+    for column in ("gt_slice_spurious", "gt_slice_rare", "gt_slice_noisy"):
+        if column != keep_slice:
+            keep &= ~meta[column].to_numpy(dtype=bool)
+    return data.subset(np.flatnonzero(keep))
+
+
+def _without_truth_columns(dataset):
+    meta = dataset.metadata.reset_index(drop=True)
+    meta = meta.drop(columns=[c for c in meta.columns if c.startswith("gt_")])
+    return dataclasses.replace(dataset, metadata=meta.drop(columns="site", errors="ignore"))
+
+
+def _planted(dataset, kind: str, seed: int):
+    """The dataset with ``kind`` planted; causes as row masks over the dataset."""
+    from silentscope.data.dataset import ArrayImages
+
+    images = dataset.load_images()
+    images, labels, causes = plant(
+        kind, images, dataset.labels, len(dataset.class_names), dataset.metadata, seed
+    )
+    planted = dataclasses.replace(dataset, images=ArrayImages(images), labels=labels)
+    return _without_truth_columns(planted), causes
+
+
+def _odir_one_column(kind: str, seed: int):
+    laterality = _odir(seed, half=False)
+    rng = np.random.default_rng([seed, 100])
+    fit = laterality.split != "test"
+    text = pd.Series(laterality.text)
+    meta = laterality.metadata
+    if kind == "rare":
+        cataract = text.str.contains("cataract").to_numpy()
+        keep = ~(cataract & fit & (rng.random(len(cataract)) > 0.04))
+        return laterality.subset(np.flatnonzero(keep)), {"cataract": cataract[keep]}
+    old_men = ((meta["age"] > 70) & (meta["sex"] == "Male")).to_numpy()
+    labels = unreliable_labels(laterality.labels, 2, old_men, 0.35, rng)
+    return dataclasses.replace(laterality, labels=labels), {"men over 70": old_men}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One planted scenario: dataset, kind, size, and whether defaults may be tuned on it."""
+
+    dataset: str  # "odir" or "synthetic"
+    kind: str
+    size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
+    tuning: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}/{self.kind}/{self.size}"
+
+    def build(self, seed: int = 0):
+        """(dataset, causes): the planted dataset and each cause's row mask over it."""
+        if self.dataset == "odir":
+            if self.kind in KINDS:
+                return _planted(_odir(seed, half=self.size == "small"), self.kind, seed)
+            return _odir_one_column(self.kind, seed)
+        n = {"tiny": 1200, "small": 3000, "large": 6000}[self.size]
+        if self.kind in KINDS:
+            return _planted(_synthetic(seed, n, None), self.kind, seed)
+        column = f"gt_slice_{self.kind}"
+        # each one-column synthetic scenario is its own draw of the data, with its own network
+        data = _synthetic(seed + 1 + ("spurious", "rare", "noisy").index(self.kind), n, column)
+        cause = data.metadata[column].to_numpy(dtype=bool)
+        return _without_truth_columns(data), {self.kind: cause}
+
+
+def scenarios() -> list[Scenario]:
+    """Every scenario, declared TUNING or HELD-OUT.
+
+    Tuning: every synthetic scenario and ODIR's one-column ones (the earlier benchmark's,
+    on which the discovery defaults were chosen). Held-out: the new kinds on ODIR, at both
+    sizes; defaults may not be tuned on them.
+
+    Examples
+    --------
+    >>> sorted({s.tuning for s in scenarios() if s.dataset == "odir" and s.kind in KINDS})
+    [False]
+    """
+    found = [Scenario("synthetic", k, s, True) for k in KINDS for s in ("small", "large")]
+    found += [Scenario("synthetic", k, "large", True) for k in ("spurious", "rare", "noisy")]
+    found += [Scenario("odir", k, "large", True) for k in ("rare", "noisy")]
+    found += [Scenario("odir", k, s, False) for k in KINDS for s in ("small", "large")]
+    return found
+
+
+# ---------------------------------------------------------------------- trained audits
+def trained_scenario(scenario: Scenario, cache: Path, seed: int = 0, epochs: int = EPOCHS):
+    """(audit of the iid test split, causes as test-row masks), training the network once.
+
+    The network, its audit and the truth are cached in ``cache / scenario-name``.
+    """
+    from silentscope.audit.store import load_audit, save_audit
+    from silentscope.models import Trainer
+
+    path = cache / f"{scenario.name.replace('/', '-')}-seed{seed}-e{epochs}"
+    truth_file = path / "bench_truth.json"
+    if not truth_file.is_file():
+        dataset, causes = scenario.build(seed)
+        print(f"  training {scenario.name} ({len(dataset.labels)} images, {epochs} epochs) ...",
+              flush=True)  # fmt: skip
+        start = time.perf_counter()
+        # left-right flips would erase laterality, ODIR's task
+        augment = ("shift",) if dataset.class_names == ("left", "right") else "default"
+        trainer = Trainer(
+            objective="ce", epochs=epochs, augment=augment, random_state=seed, progress=False,
+            n_threads=1,
+        )  # fmt: skip
+        audit = trainer.fit(dataset).audit(dataset, seed=seed, train_features=False)
+        save_audit(audit, path, overwrite=True)
+        ids = np.asarray(dataset.sample_ids)
+        truth = {name: ids[mask].tolist() for name, mask in causes.items()}
+        truth_file.write_text(json.dumps({"causes": truth, "seconds": time.perf_counter() - start}))
+        print(f"  trained {scenario.name} in {time.perf_counter() - start:.0f} s", flush=True)
+    audit = load_audit(path).select("iid")
+    stored = json.loads(truth_file.read_text())["causes"]
+    ids = np.asarray(audit.sample_id)
+    return audit, {name: np.isin(ids, members) for name, members in stored.items()}

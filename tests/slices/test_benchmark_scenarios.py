@@ -1,0 +1,107 @@
+"""The slice benchmark's planted scenarios (benchmarks/slice_scenarios.py) plant what they say."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+scen = pytest.importorskip("slice_scenarios")
+
+
+def _inputs(n=2000, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(60, 200, (n, 16, 16, 3), dtype=np.uint8)
+    meta = pd.DataFrame({"age": rng.integers(20, 90, n), "sex": rng.choice(["Female", "Male"], n)})
+    labels = rng.integers(0, 3, n)
+    return images, labels, meta
+
+
+def test_artifacts_change_only_the_marked_images():
+    images, _, _ = _inputs(50)
+    mask = np.arange(50) < 10
+    hazy = scen.add_artifact(images, mask, "haze")
+    assert (hazy[~mask] == images[~mask]).all()
+    # a haze: less contrast and a pale magenta cast on every marked image
+    assert (hazy[mask].std(axis=(1, 2, 3)) < images[mask].std(axis=(1, 2, 3)) / 2).all()
+    assert (hazy[mask][..., 1].mean() < hazy[mask][..., 0].mean()).all()
+    red = scen.add_artifact(images, mask, "red")
+    assert (red[mask][..., 0] == images[mask][..., 0]).all()
+    assert (red[mask][..., 1] < images[mask][..., 1]).all()
+    with pytest.raises(ValueError, match="unknown artifact"):
+        scen.add_artifact(images, mask, "sepia")
+
+
+def test_image_only_failure_lives_in_the_images_and_spans_classes():
+    images, labels, meta = _inputs()
+    out, new_labels, causes = scen.plant("image", images, labels, 3, meta, seed=0)
+    group = causes["hazy images"]
+    assert 0.06 < group.mean() < 0.10
+    changed_images = (out != images).any(axis=(1, 2, 3))
+    assert (changed_images == group).all()  # the haze marks exactly the group
+    flipped = new_labels != labels
+    assert not flipped[~group].any()
+    assert 0.3 < flipped[group].mean() < 0.6
+    # errors against the observed labels fall in several true classes (not one cell)
+    assert len(set(new_labels[flipped])) == 3
+    # nothing in the metadata marks the group
+    assert abs(meta["age"][group].mean() - meta["age"].mean()) < 5
+
+
+def test_conjunction_needs_both_the_haze_and_the_metadata_value():
+    images, labels, meta = _inputs()
+    out, new_labels, causes = scen.plant("conjunction", images, labels, 3, meta, seed=1)
+    hazy = (out != images).any(axis=(1, 2, 3))
+    women = (meta["sex"] == "Female").to_numpy()
+    group = causes["hazy women"]
+    assert (group == (hazy & women)).all()
+    flipped = new_labels != labels
+    assert not flipped[hazy & ~women].any() and not flipped[women & ~hazy].any()
+    assert flipped[group].mean() > 0.3
+
+
+def test_diffuse_failure_has_six_small_disjoint_causes_and_null_has_none():
+    images, labels, meta = _inputs(4000)
+    _, new_labels, causes = scen.plant("diffuse", images, labels, 3, meta, seed=2)
+    assert len(causes) == 6
+    stacked = np.array(list(causes.values()))
+    assert (stacked.sum(axis=0) <= 1).all()
+    assert all(0.01 < mask.mean() < 0.05 for mask in causes.values())
+    assert not (new_labels != labels)[~stacked.any(axis=0)].any()
+    out, null_labels, none = scen.plant("null", images, labels, 3, meta, seed=2)
+    assert none == {} and (null_labels == labels).all() and (out == images).all()
+
+
+def test_cache_is_never_inside_the_repository(monkeypatch, tmp_path):
+    with pytest.raises(ValueError, match="inside the repository"):
+        scen.cache_dir(BENCHMARKS / "cache")
+    monkeypatch.setenv("SILENTSCOPE_CACHE", str(tmp_path))
+    assert scen.cache_dir(None).parent == tmp_path.resolve()
+
+
+def test_declared_split_holds_out_the_new_kinds_on_odir():
+    found = scen.scenarios()
+    assert len({s.name for s in found}) == len(found)
+    held = {s.name for s in found if not s.tuning}
+    assert held == {f"odir/{k}/{size}" for k in scen.KINDS for size in ("small", "large")}
+    for dataset in ("odir", "synthetic"):  # every new kind at two sizes on both datasets
+        for kind in scen.KINDS:
+            sizes = {s.size for s in found if s.dataset == dataset and s.kind == kind}
+            assert sizes == {"small", "large"}
+
+
+def test_quick_benchmark_prints_every_method(tmp_path, capsys):
+    """The smoke test trains two tiny networks and scores every method on them."""
+    import slices
+
+    assert slices.main(["--quick", "--cache", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    for method in slices.METHODS:
+        assert f"| {method} |" in printed
+    assert "synthetic/image/tiny" in printed and "null runs with any" in printed
+    assert list(tmp_path.iterdir())  # the audits were cached where asked
