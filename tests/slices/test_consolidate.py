@@ -89,3 +89,46 @@ def test_no_planted_cause_means_no_confirmed_slice_in_nearly_every_seed():
         report = discover_slices(audit, n_seeds=2, random_state=seed)
         found.append(report.n_slices)
     assert sum(count == 0 for count in found) >= 19, found
+
+
+def test_fit_and_confirmation_splits_keep_each_patient_on_one_side():
+    from silentscope.slices.discover import independent_units, split_by_unit
+
+    audit, _ = single_cause_audit(1000, 3)
+    units, name = independent_units(audit)
+    assert name == "patient_id"
+    fit, confirm = split_by_unit(units, ~audit.correct, 0.5, random_state=1)
+    assert not set(units[fit]) & set(units[confirm])
+    assert len(fit) + len(confirm) == audit.n_samples
+    report = discover_slices(audit, n_seeds=1)
+    assert report.settings["unit"] == "patient_id" and report.settings["n_units"] == 500
+    assert any("splits by patient_id" in note for note in report.notes)
+
+
+def test_corrupted_copies_of_one_image_are_one_unit_and_not_counted_as_many():
+    from silentscope.audit import AuditSet
+    from silentscope.slices.discover import _confirm, independent_units
+
+    rng = np.random.default_rng(0)
+    n = 200
+    wrong = rng.random(n) < np.where(np.arange(n) < 50, 0.5, 0.1)
+    label = rng.integers(0, 2, n)
+    sets = ["iid", "cor/noise/1", "cor/noise/3"]
+    ids = [f"im{i}" for i in range(n)]
+    audit = AuditSet(
+        sample_id=[i if s == "iid" else f"{s}:{i}" for s in sets for i in ids],
+        test_set=np.repeat(sets, n), label=np.tile(label, 3),
+        logits=np.tile(np.eye(2)[np.where(wrong, 1 - label, label)] * 3, (3, 1)),
+        class_names=["a", "b"],
+    )  # fmt: skip
+    units, name = independent_units(audit)
+    assert name == "source image" and len(set(units)) == n
+    member = np.tile(np.arange(n) < 50, 3)
+    errors = ~audit.correct
+    counted = _confirm(member, errors, units)
+    naive = _confirm(member, errors)
+    # the three copies fail together: they weigh as one image, not three
+    assert counted["n_confirm"] == 150 and counted["units_confirm"] == 50
+    assert abs(counted["effective_confirm"] - 50) < 1
+    assert counted["p_value"] > naive["p_value"] * 100
+    assert counted["ci_high"] - counted["ci_low"] > naive["ci_high"] - naive["ci_low"]

@@ -179,9 +179,9 @@ def test_slicer_fitted_on_a_subsample_still_assigns_and_confirms_all(odir_plante
 
 
 def test_a_slice_that_is_one_pooled_test_set_says_so():
-    # Slices pool every test set but val by default: a shifted set with a high error rate
-    # is then found as a "slice" whose metadata (site = D) reads like a discovered
-    # subgroup; its test-set make-up must be named with it.
+    # Pooled test sets (asked for: the default is the iid set alone): a shifted set with a
+    # high error rate is then found as a "slice" whose metadata (site = D) reads like a
+    # discovered subgroup; its test-set make-up must be named with it.
     rng = np.random.default_rng(0)
     n_iid, n_acq = 300, 150
     n = n_iid + n_acq
@@ -201,7 +201,11 @@ def test_a_slice_that_is_one_pooled_test_set_says_so():
             }
         ),
     )
-    report = discover_slices(audit, n_seeds=2, min_support=10)
+    default = discover_slices(audit, n_seeds=2, min_support=10)
+    assert default.settings["test_sets"] == ["iid"]
+    assert default.settings["scope"].startswith("test set iid only (default")
+    report = discover_slices(audit, test_sets=["iid", "acq/site_D"], n_seeds=2, min_support=10)
+    assert "pooled" in report.settings["scope"] and "pooled" in report.notes[0]
     top = report.slices.iloc[0]
     assert "site = D" in top["metadata"]
     assert top["test_sets"].startswith("test set = acq/site_D: 100% of slice")

@@ -112,7 +112,10 @@ def slices_command(
     test_set: Annotated[
         list[str] | None,
         typer.Option(
-            "--test-set", "-t", help="Test set to analyse (repeatable; default all but val)."
+            "--test-set",
+            "-t",
+            help="Test set to analyse (repeatable; default the iid set alone, else all but val; "
+            "several are pooled, copies of one image counted once).",
         ),
     ] = None,
     repeat: Annotated[

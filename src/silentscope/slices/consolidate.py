@@ -57,6 +57,7 @@ class Consolidated:
     signature: frozenset = frozenset()
     widened: bool = False
     reasons: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
 
     @property
     def n_absorbed(self) -> int:
@@ -183,6 +184,20 @@ def consolidate(
         Consolidated([int(k)], membership[:, k].copy(), frozenset(signatures.get(int(k), ())))
         for k in order
     ]
+    return merge_slices(items, errors, fit_rows, merge_overlap=merge_overlap, alpha=alpha)
+
+
+def merge_slices(
+    items: list[Consolidated], errors, fit_rows, *, merge_overlap: float = 0.5, alpha: float = 0.05
+) -> list[Consolidated]:
+    """Walk consolidated slices (best first) again until none joins another.
+
+    After slices are narrowed to where they fail (:func:`narrow`) or widened to their
+    rule (:func:`extend_to_rule`), two may have become the same slice.
+    """
+    errors = np.asarray(errors, dtype=bool)
+    fit = np.zeros(len(errors), bool)
+    fit[np.asarray(fit_rows)] = True
     while True:
         kept = _walk(items, errors, fit, merge_overlap, alpha)
         if len(kept) == len(items):
@@ -277,4 +292,101 @@ def narrow(
     return mask, added
 
 
-__all__ = ["COHERENCE_LEVEL", "Consolidated", "consolidate", "narrow"]
+def _fails_more(a, b, errors, fit, alpha) -> bool:
+    """Whether ``a`` fails significantly more than ``b`` on the fitting split (one-sided Fisher)."""
+    a, b = a & fit, b & fit
+    if a.sum() == 0 or b.sum() == 0:
+        return False
+    table = [
+        [int(errors[a].sum()), int((~errors[a]).sum())],
+        [int(errors[b].sum()), int((~errors[b]).sum())],
+    ]
+    return stats.fisher_exact(table, alternative="greater").pvalue < alpha
+
+
+def extend_to_rule(mask, conditions, errors, fit_rows, clauses, *, alpha: float = 0.05):
+    """The slice joined by the samples its rule (or a more general form of it) selects.
+
+    Clustering may leave part of a cause outside the slice (site C's chest-tube reports
+    split over components, half of them in no confirmed candidate), while the rule that
+    describes the slice names the whole cause. Starting from the rule's clauses,
+    conditions are dropped one at a time (the most general form first) while the samples
+    the rule adds still fail like the slice (two-sided Fisher test at
+    :data:`COHERENCE_LEVEL`) and more than the samples outside both (one-sided, at
+    ``alpha``), all on the fitting split; the slice is then widened to that rule's members.
+
+    Returns
+    -------
+    mask : ndarray of bool
+    clauses : list of tuple of int
+        The rule that widened it (empty when nothing qualified).
+
+    Examples
+    --------
+    >>> from silentscope.slices.rules import condition_matrix
+    >>> import pandas as pd
+    >>> n = 1600
+    >>> rng = np.random.default_rng(0)
+    >>> frame = pd.DataFrame({"site": rng.choice(list("ABCD"), n), "sex": rng.choice(["F", "M"], n)})
+    >>> texts = np.where(rng.random(n) < 0.3, "Chest tube.", "Pacemaker.")
+    >>> conditions = condition_matrix(frame, ["site", "sex"], texts)
+    >>> cause = (frame["site"] == "C").to_numpy() & (texts == "Chest tube.")
+    >>> errors = rng.random(n) < np.where(cause, 0.7, 0.08)
+    >>> found = cause & (frame["sex"] == "F").to_numpy()  # the clusters found half of it
+    >>> c, t, s = (list(conditions.labels).index(x) for x in
+    ...            ("site = C", 'report mentions "chest tube"', "sex = F"))
+    >>> wider, rule = extend_to_rule(found, conditions, errors, np.arange(0, n, 2), [(c, t, s)])
+    >>> bool((wider == cause).all()), [str(conditions.labels[j]) for j in rule[0]]
+    (True, ['site = C', 'report mentions "chest tube"'])
+    """
+    from silentscope.slices.rules import _rule_mask
+
+    mask = np.asarray(mask, dtype=bool)
+    errors = np.asarray(errors, dtype=bool)
+    fit = np.zeros(len(errors), bool)
+    fit[np.asarray(fit_rows)] = True
+    matrix = conditions.matrix.tocsc()
+
+    def acceptable(candidate) -> bool:
+        selected = _rule_mask(matrix, candidate)
+        added = selected & ~mask
+        if not (added & fit).any():
+            return False
+        return _coherent(mask, mask | added, errors, fit) and _fails_more(
+            added, ~(mask | added), errors, fit, alpha
+        )
+
+    best: list[tuple[int, ...]] = []
+    current = [tuple(clause) for clause in clauses]
+    if current and acceptable(current):
+        best = current
+    while True:
+        options = []
+        for i, clause in enumerate(current):
+            if len(clause) < 2:
+                continue
+            for j in clause:
+                candidate = [*current[:i], tuple(c for c in clause if c != j), *current[i + 1 :]]
+                support = int((_rule_mask(matrix, candidate) & fit).sum())
+                options.append((support, candidate))
+        chosen = None
+        for _, candidate in sorted(options, key=lambda item: -item[0]):
+            if acceptable(candidate):
+                chosen = candidate
+                break
+        if chosen is None:
+            break
+        current = best = chosen
+    if not best:
+        return mask, []
+    return mask | _rule_mask(matrix, best), best
+
+
+__all__ = [
+    "COHERENCE_LEVEL",
+    "Consolidated",
+    "consolidate",
+    "extend_to_rule",
+    "merge_slices",
+    "narrow",
+]

@@ -25,15 +25,17 @@ from silentscope.audit.roles import (
     analysable_columns,
     describe_left_out,
     roles_of,
+    source_ids,
     text_label_derived,
 )
+from silentscope.audit.test_sets import IID
 from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
-from silentscope.slices.consolidate import consolidate, narrow
+from silentscope.slices.consolidate import consolidate, extend_to_rule, merge_slices, narrow
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
 from silentscope.slices.ranking import rank_slices
 from silentscope.slices.representation import MODALITIES, Representation, build_representation
 from silentscope.slices.result import SliceReport
-from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement
+from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement, rule_text
 from silentscope.slices.slicers import make_slicer
 from silentscope.slices.stability import slice_stability
 from silentscope.slices.statistics import excess_error_pvalue
@@ -80,19 +82,133 @@ def available_modalities(
     return tuple(name for name in MODALITIES if present[name]) + extra
 
 
-def _confirm(member, errors) -> dict:
-    n_in, e_in = int(member.sum()), int(errors[member].sum())
-    n_out, e_out = int((~member).sum()), int(errors[~member].sum())
-    low, high = wilson_interval(e_in, n_in, allow_empty=True)
+def _effective_counts(member, errors, units) -> tuple[int, float, float, float]:
+    """Samples, units, effective samples and effective errors of a group (Rao and Scott 1992).
+
+    Rows of one unit (both eyes of a patient, the corrupted copies of one image) are not
+    independent: the group's error rate has the variance of a ratio estimator over units,
+    and its design effect ``d`` (that variance over the binomial one, at least 1) divides
+    the counts. Copies that always fail together give ``d`` near their number (each unit
+    counted once); units whose rows fail independently give ``d`` near 1.
+    """
+    n, e = int(member.sum()), float(errors[member].sum())
+    if units is None or n == 0:
+        return n, n, float(n), e
+    codes, index = np.unique(units[member], return_inverse=True)
+    k = len(codes)
+    sizes = np.bincount(index).astype(float)
+    wrong = np.bincount(index, weights=errors[member].astype(float))
+    rate = e / n
+    binomial = rate * (1 - rate) / n
+    design = 1.0
+    if k > 1 and binomial > 0:
+        clustered = k / (k - 1) * ((wrong - rate * sizes) ** 2).sum() / n**2
+        design = max(1.0, clustered / binomial)
+    return n, k, n / design, e / design
+
+
+def _confirm(member, errors, units=None) -> dict:
+    """Held-out statistics of a slice, with rows of one independent unit not counted as many.
+
+    The interval and the test use effective counts (:func:`_effective_counts`): both eyes
+    of a patient or the corrupted copies of one image weigh as much as their errors are
+    independent, one sample when they always agree.
+    """
+    n_in, k_in, n_eff, e_eff = _effective_counts(member, errors, units)
+    n_out, _, m_eff, f_eff = _effective_counts(~member, errors, units)
+    n_eff_in, n_eff_out = int(round(n_eff)), int(round(m_eff))
+    e_in = min(int(round(e_eff)), n_eff_in)
+    e_out = min(int(round(f_eff)), n_eff_out)
+    low, high = wilson_interval(e_in, n_eff_in, allow_empty=True)
     return {
         "n_confirm": n_in,
-        "errors_confirm": e_in,
-        "error_rate": e_in / n_in if n_in else np.nan,
+        "units_confirm": k_in,
+        "effective_confirm": n_eff,
+        "errors_confirm": int(errors[member].sum()),
+        "error_rate": errors[member].mean() if n_in else np.nan,
         "ci_low": float(low),
         "ci_high": float(high),
-        "complement_error_rate": e_out / n_out if n_out else np.nan,
-        "p_value": excess_error_pvalue(e_in, n_in, e_out, n_out),
+        "complement_error_rate": errors[~member].mean() if n_out else np.nan,
+        "p_value": excess_error_pvalue(e_in, n_eff_in, e_out, n_eff_out),
     }
+
+
+def _scope(chosen_sets, default: bool) -> str:
+    """What was analysed, in words (saved with the slices and printed)."""
+    if len(chosen_sets) == 1:
+        what = f"test set {chosen_sets[0]} only"
+    else:
+        what = f"test sets {', '.join(chosen_sets)} pooled (copies of one image count once)"
+    if default and chosen_sets == [IID]:
+        return what + " (default: other test sets are analysed one at a time with test_sets)"
+    return what
+
+
+def independent_units(audit) -> tuple[np.ndarray, str]:
+    """The independent unit of each sample, and its name: patient, else source image.
+
+    The patient is an identifier column (:mod:`silentscope.audit.roles`) that holds several
+    samples per value (both eyes, several visits; a name with ``patient`` or ``subject``
+    first); without one, the unit is the source image, so the corrupted or shifted copies
+    ``<set>:<id>`` of one image are one unit. Slice discovery splits and counts by unit.
+
+    Examples
+    --------
+    >>> from silentscope.audit import AuditSet
+    >>> audit = AuditSet(sample_id=["a", "b", "c"], test_set=["iid"] * 3, label=[0, 1, 0],
+    ...     logits=np.eye(2)[[0, 1, 1]], class_names=["n", "y"],
+    ...     metadata=pd.DataFrame({"patient_id": ["p1", "p1", "p2"], "age": [50, 50, 60]}))
+    >>> units, name = independent_units(audit)
+    >>> units.tolist(), name
+    (['p1', 'p1', 'p2'], 'patient_id')
+    """
+    sources = source_ids(audit.sample_id, audit.test_set)
+    if audit.has("metadata"):
+        identifiers = [
+            name
+            for name, role in roles_of(audit).items()
+            if role.role == "identifier" and name in audit.metadata.columns
+        ]
+        identifiers.sort(key=lambda name: ("patient" not in name and "subject" not in name, name))
+        for name in identifiers:
+            values = audit.metadata[name]
+            if values.isna().any():
+                continue
+            per_value = pd.Series(sources).groupby(values.astype(str).to_numpy()).nunique()
+            if (per_value > 1).any():
+                return values.astype(str).to_numpy(), str(name)
+    return sources, "source image"
+
+
+def split_by_unit(units, errors, confirm_fraction: float, random_state: int = 0):
+    """Fitting and confirmation rows with every unit on one side only.
+
+    Units are stratified by whether any of their samples is wrong, so both sides keep
+    errors to find and to confirm.
+
+    Examples
+    --------
+    >>> units = np.repeat(np.arange(50), 2)
+    >>> fit, confirm = split_by_unit(units, np.arange(100) % 7 == 0, 0.5)
+    >>> set(units[fit]) & set(units[confirm])
+    set()
+    """
+    units = np.asarray(units)
+    codes, index = np.unique(units, return_inverse=True)
+    rows = np.arange(len(units))
+    if len(codes) == len(units):  # one sample per unit: the stratified row split
+        fit, confirm = train_test_split(
+            rows, test_size=confirm_fraction, stratify=errors, random_state=random_state
+        )
+        return fit, confirm
+    failing = np.bincount(index, weights=np.asarray(errors, float)) > 0
+    stratify = failing if min(failing.sum(), (~failing).sum()) >= 2 else None
+    fit_units, _ = train_test_split(
+        np.arange(len(codes)), test_size=confirm_fraction, stratify=stratify,
+        random_state=random_state,
+    )  # fmt: skip
+    in_fit = np.isin(index, fit_units)
+    return rows[in_fit], rows[~in_fit]
 
 
 def _merge(
@@ -232,7 +348,10 @@ def discover_slices(
     timer.stage("selecting samples")
     _check_settings(confirm_fraction, min_support, alpha, merge_overlap, max_slices)
     if test_sets is None:  # new-class sets have no known class, which the slicers need
-        chosen_sets = [name for name in audit.evaluation_sets() if not name.startswith("ood/")]
+        usable = [name for name in audit.evaluation_sets() if not name.startswith("ood/")]
+        # corrupted and shifted copies are analysed per test set unless asked: pooled, the
+        # copies of one image count as several samples and a shifted set reads as a slice
+        chosen_sets = [IID] if IID in usable else usable
     else:
         chosen_sets = list(test_sets)
     ood = [name for name in chosen_sets if name.startswith("ood/")]
@@ -272,10 +391,8 @@ def discover_slices(
     X, y, proba = representation.matrix, data.label, data.probabilities
 
     timer.stage("fitting the slicer with every seed")
-    rows = np.arange(data.n_samples)
-    fit_rows, confirm_rows = train_test_split(
-        rows, test_size=confirm_fraction, stratify=errors, random_state=random_state
-    )
+    units, unit_name = independent_units(data)
+    fit_rows, confirm_rows = split_by_unit(units, errors, confirm_fraction, random_state)
     # the slicer is fitted on at most SLICER_FIT_ROWS samples of the fitting split (one
     # subsample, stratified by correctness, shared by all seeds); every sample is then
     # assigned, ranked on the fitting split and confirmed on the held-out split
@@ -307,7 +424,7 @@ def discover_slices(
     timer.stage("confirming on held-out samples")
     candidates = _candidates(
         membership, errors, fit_rows, confirm_rows, min_support, alpha, stability,
-        fitted.slice_view_,
+        fitted.slice_view_, units[confirm_rows],
     )  # fmt: skip
 
     timer.stage("explaining slices")
@@ -316,7 +433,7 @@ def discover_slices(
     )
     shown = _shown_slices(
         candidates, membership, errors, fit_rows, confirm_rows, conditions, merge_overlap,
-        alpha, max_slices, random_state, min_support,
+        alpha, max_slices, random_state, min_support, units,
     )  # fmt: skip
     table, member_frame = _explain(
         data, shown, membership, scores, errors, n_terms, n_examples,
@@ -336,11 +453,20 @@ def discover_slices(
         "keep_label_derived": keep_label_derived, "left_out_inputs": list(input_notes),
         "per_modality": per_modality, "n_terms": n_terms, "n_examples": n_examples,
         "n_samples": int(data.n_samples), "n_errors": int(errors.sum()),
+        "unit": unit_name, "n_units": int(len(np.unique(units))),
+        "scope": _scope(chosen_sets, test_sets is None),
         "health": health.to_dict(),
     }  # fmt: skip
     return SliceReport(
         slices=table, candidates=candidates, membership=member_frame, settings=settings,
-        notes=[*input_notes, *representation.notes], timings=dict(timer.timings), slicer=fitted,
+        notes=[
+            f"analysed: {settings['scope']}",
+            f"fitting and confirmation splits by {unit_name} ({settings['n_units']} units, none on "
+            f"both sides); held-out intervals and tests count a {unit_name}'s rows as one sample "
+            "as far as their errors agree (design effect, Rao and Scott 1992)",
+            *input_notes, *representation.notes,
+        ],
+        timings=dict(timer.timings), slicer=fitted,
         representation=representation,
     )  # fmt: skip
 
@@ -477,8 +603,9 @@ def _resample_stability(fitted, X, y, proba, reference, n_resamples, random_stat
 
 
 def _candidates(
-    membership, errors, fit_rows, confirm_rows, min_support, alpha, stability, views
-) -> pd.DataFrame:
+    membership, errors, fit_rows, confirm_rows, min_support, alpha, stability, views,
+    confirm_units=None,
+) -> pd.DataFrame:  # fmt: skip
     """Rank on the fitting split, test on the confirmation split, control the FDR."""
     ranked = rank_slices(membership[fit_rows], errors[fit_rows], min_support)
     overall = errors[fit_rows].mean()
@@ -492,7 +619,7 @@ def _candidates(
             "size": int(membership[:, row.slice].sum()),
             "n_fit": int(row.size),
             "fit_error_rate": float(row.error_rate),
-            **_confirm(member, errors[confirm_rows]),
+            **_confirm(member, errors[confirm_rows], confirm_units),
             "stability": float(stability.seed_stability[row.slice]),
             "resample_stability": float(stability.resample_stability[row.slice]),
         }
@@ -500,7 +627,8 @@ def _candidates(
             record["p_value"] = np.nan  # too small to test: never a discovery
         records.append(record)
     columns = [
-        "slice", "views", "size", "n_fit", "fit_error_rate", "n_confirm", "errors_confirm", "error_rate",
+        "slice", "views", "size", "n_fit", "fit_error_rate", "n_confirm", "units_confirm", "effective_confirm", "errors_confirm",
+        "error_rate",
         "ci_low", "ci_high", "complement_error_rate", "p_value", "stability", "resample_stability",
     ]  # fmt: skip
     frame = pd.DataFrame(records, columns=columns)
@@ -522,9 +650,29 @@ def _signatures(conditions, membership, order, fit_rows, random_state) -> dict[i
     return signatures
 
 
+def _refine(group, conditions, errors, fit_rows, min_support, alpha, random_state) -> None:
+    """Narrow a consolidated slice to where it fails, then widen it to what its rule names."""
+    mask, added = narrow(
+        group.mask, conditions, errors, fit_rows, min_support=min_support, alpha=alpha
+    )
+    if added:
+        group.notes.append(f"narrowed to {' AND '.join(added)} (where it fails, fitting split)")
+    rule = learn_rule(conditions, mask, fit_rows, random_state=random_state)
+    if rule is not None:
+        mask, extension = extend_to_rule(
+            mask, conditions, errors, fit_rows, rule.clauses, alpha=alpha
+        )
+        if extension:
+            group.notes.append(
+                f"widened to every sample with {rule_text(conditions, extension)} "
+                "(they fail alike, fitting split)"
+            )
+    group.mask = mask
+
+
 def _shown_slices(
     candidates, membership, errors, fit_rows, confirm_rows, conditions, merge_overlap, alpha,
-    max_slices, random_state=0, min_support=20,
+    max_slices, random_state=0, min_support=20, units=None,
 ):  # fmt: skip
     """Consolidate the confirmed candidates (:mod:`~silentscope.slices.consolidate`), best first."""
     confirmed = candidates[candidates["significant"]].sort_values(
@@ -533,29 +681,34 @@ def _shown_slices(
     order = confirmed["slice"].tolist()
     signatures = _signatures(conditions, membership, order, fit_rows, random_state)
     table = confirmed.set_index("slice")
-    shown = []
-    for group in consolidate(
+    groups = consolidate(
         order, membership, errors, fit_rows, signatures, merge_overlap=merge_overlap, alpha=alpha
-    ):
+    )
+    if conditions is not None:
+        for group in groups:
+            _refine(group, conditions, errors, fit_rows, min_support, alpha, random_state)
+        groups = merge_slices(
+            groups, errors, fit_rows, merge_overlap=merge_overlap, alpha=alpha
+        )  # fmt: skip
+    shown = []
+    for group in groups:
         keeper, absorbed = group.slices[0], group.slices[1:]
         record = table.loc[keeper].to_dict()
         record["slice"] = keeper
-        mask, added = group.mask, []
-        if conditions is not None:
-            mask, added = narrow(
-                mask, conditions, errors, fit_rows, min_support=min_support, alpha=alpha
-            )
-        if group.widened or added:
+        mask = group.mask
+        if (mask != membership[:, keeper]).any():
             # the consolidated slice's own held-out statistics (chosen on the fitting split
             # only); its q-value stays its best candidate's, never below its own p-value
-            changed = _confirm(mask[confirm_rows], errors[confirm_rows])
+            changed = _confirm(
+                mask[confirm_rows], errors[confirm_rows],
+                None if units is None else units[confirm_rows],
+            )  # fmt: skip
             record.update(changed, size=int(mask.sum()))
             record["q_value"] = max(record["q_value"], record["p_value"])
         record["absorbed"] = len(absorbed)
         record["merged_from"] = ",".join(str(k) for k in absorbed)
         record["consolidation"] = "; ".join(
-            [f"{k}: {group.reasons[k]}" for k in absorbed if k in group.reasons]
-            + [f"narrowed to {' AND '.join(added)} (where it fails, fitting split)"] * bool(added)
+            [f"{k}: {group.reasons[k]}" for k in absorbed if k in group.reasons] + group.notes
         )
         # every view that found the slice or a slice merged into it, in rank order
         found = [record["views"], *table.loc[absorbed, "views"]]
@@ -658,7 +811,8 @@ def _explain(
             rows[-1]["confident_error_images"] = ",".join(data.image_ref[wrong])
         members.append(pd.DataFrame({"sample_id": data.sample_id[mask], "rank": rank}))
     columns = [
-        "rank", "slice", "views", "size", "n_confirm", "errors_confirm", "error_rate", "ci_low", "ci_high",
+        "rank", "slice", "views", "size", "n_confirm", "units_confirm", "effective_confirm", "errors_confirm", "error_rate",
+        "ci_low", "ci_high",
         "complement_error_rate", "p_value", "q_value", "stability", "resample_stability",
         "n_fit", "fit_error_rate", "absorbed", "merged_from", "consolidation", "rule", "rule_precision",
         "rule_recall", "top_terms", "metadata", "test_sets", "representative",

@@ -23,9 +23,14 @@ class SliceReport:
     slices : DataFrame
         The shown slices, best first: ``rank``, ``slice`` (component id), ``views`` (the
         views whose fits found it: a modality alone or ``joint``), ``size`` (all
-        samples), on the confirmation split ``n_confirm``, ``errors_confirm``,
-        ``error_rate`` with Wilson ``ci_low``/``ci_high``, ``complement_error_rate``,
-        ``p_value`` (one-sided Fisher) and ``q_value`` (Benjamini-Hochberg); ``stability``
+        samples), on the confirmation split ``n_confirm`` (samples), ``units_confirm``
+        (independent units: patients, or source images; ``settings["unit"]``),
+        ``effective_confirm`` (samples once the rows of one unit are weighed by how much
+        their errors agree: Rao-Scott design effect), ``errors_confirm``, ``error_rate``
+        with a Wilson ``ci_low``/``ci_high`` on the effective counts,
+        ``complement_error_rate``, ``p_value`` (one-sided Fisher on effective counts) and
+        ``q_value``
+        (Benjamini-Hochberg); ``stability``
         (mean Jaccard index to each seed's aligned slice) and ``resample_stability``; ``n_fit`` and
         ``fit_error_rate`` on the fitting split; ``absorbed`` (how many other candidate
         slices, from any view or seed, were consolidated into it), ``merged_from`` (their
