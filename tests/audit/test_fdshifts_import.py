@@ -69,6 +69,7 @@ def write_run(
     m=0,
     d=0,
     seed=0,
+    n_classes=C,
 ):
     """Write ``test_results`` for datasets given as (dataset_idx, count, label space).
 
@@ -77,9 +78,9 @@ def write_run(
     rng = np.random.default_rng(seed)
     idx = np.concatenate([np.full(count, i) for i, count, _ in blocks])
     labels = np.concatenate([rng.integers(0, space, count) for _, count, space in blocks])
-    logits = rng.normal(size=(len(idx), C)) * 3
+    logits = rng.normal(size=(len(idx), n_classes)) * 3
     # make a good share of the in-distribution predictions right
-    known = labels < C
+    known = labels < n_classes
     rows = np.flatnonzero(known & (rng.random(len(idx)) < 0.7))
     logits[rows, labels[rows]] += 6
     raw = np.column_stack([logits, labels, idx]).astype(dtype)
@@ -88,7 +89,7 @@ def write_run(
     np.savez_compressed(results / "raw_logits.npz", raw)
     n = len(idx)
     if m:
-        mc = (logits[:, :, None] + rng.normal(size=(n, C, m)) * 2).astype(dtype)
+        mc = (logits[:, :, None] + rng.normal(size=(n, n_classes, m)) * 2).astype(dtype)
         np.savez_compressed(results / "raw_logits_dist.npz", mc)
         np.savez_compressed(results / "external_confids_dist.npz", rng.random((n, m)).astype(dtype))
         np.savez_compressed(results / "external_confids.npz", rng.random(n).astype(dtype))
@@ -97,7 +98,7 @@ def write_run(
         np.savez_compressed(
             results / "encoded_output.npz", np.column_stack([features, idx]).astype(dtype)
         )
-        train = np.column_stack([rng.normal(size=(30, d)), rng.integers(0, C, 30)])
+        train = np.column_stack([rng.normal(size=(30, d)), rng.integers(0, n_classes, 30)])
         np.savez_compressed(results / "train_features.npz", train.astype(dtype))
     if config is not None:
         (root / "hydra").mkdir()
@@ -215,18 +216,20 @@ def test_cli_imports_current_layout_without_names(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("config_file", "blocks", "expected"),
+    ("config_file", "blocks", "expected", "n_classes"),
     [
         (
             "cifar10_paper_sweep.config.yaml",
             [(0, 5, C), (1, 6, C), (2, 75, C), (3, 4, 100), (4, 3, 10), (5, 2, 200)],
             ["val", "iid", *[f"cor/corrupt_cifar10/{k}" for k in range(1, 6)],
              "ood/cifar100", "ood/svhn", "ood/tinyimagenet_resize"],
+            10,
         ),
         (
             "camelyon_paper_sweep.config.yaml",
             [(0, 5, 2), (1, 6, 2), (2, 7, 2)],
             ["val", "iid", "shift/wilds_camelyon_ood_test"],
+            2,
         ),
         (
             "medshifts.config.yaml",
@@ -234,21 +237,73 @@ def test_cli_imports_current_layout_without_names(tmp_path):
             ["val", "iid", "shift/dermoscopyallcorrbrhigh", "shift/dermoscopyallcorrbrhighhigh",
              "shift/dermoscopyallcorrbrlow", "shift/dermoscopyallcorrbrlowlow",
              "shift/dermoscopyallcorrgaunoilow", "shift/dermoscopyallcorrgaunoilowlow"],
+            2,
         ),
     ],
 )  # fmt: skip
-def test_real_fdshifts_configs(tmp_path, shared_data, config_file, blocks, expected):
+def test_real_fdshifts_configs(tmp_path, shared_data, config_file, blocks, expected, n_classes):
+    """End to end with FD-Shifts' real configs: every array written, ``import fdshifts`` and
+    ``evaluate`` through the CLI, every sample under the right name and evaluated in its set."""
+    from silentscope.evaluation import read_evaluation
+
     source = shared_data / "fdshifts_layout" / config_file
     if not source.is_file():
         pytest.skip(f"{source} not found")
     root = tmp_path / "run"
-    write_run(root, None, blocks)
+    logits, labels, idx = write_run(root, None, blocks, m=3, d=4, n_classes=n_classes)
     (root / "hydra").mkdir()
     shutil.copy(source, root / "hydra" / "config.yaml")
-    audit = from_fdshifts(root)
-    assert sorted(audit.test_sets) == sorted(expected)
-    first = {name: int(np.flatnonzero(audit.test_set == name)[0]) for name in audit.test_sets}
-    assert sorted(first, key=first.get) == expected  # dataset_idx order
+    runner = CliRunner()
+    store = tmp_path / "store"
+    result = runner.invoke(app, ["import", "fdshifts", str(root), "--out", str(store)])
+    assert result.exit_code == 0, result.output
+    audit = load_audit(store)
+    per_sample, position = [], 0
+    for _, count, _ in blocks:  # the names in dataset_idx order, a noise study as 5 severities
+        if expected[position].startswith("cor/"):
+            per_sample += expected_noise_names(expected[position].split("/")[1], count)
+            position += 5
+        else:
+            per_sample += [expected[position]] * count
+            position += 1
+    np.testing.assert_array_equal(audit.test_set, per_sample)
+    np.testing.assert_array_equal(audit.logits, logits)
+    ood = np.char.startswith(np.asarray(per_sample), "ood/")
+    np.testing.assert_array_equal(audit.label[~ood], labels[~ood])
+    assert (audit.label[ood] == UNKNOWN_LABEL).all()
+    assert audit.mc_logits.shape == (len(idx), n_classes, 3) and audit.features.shape[1] == 4
+    assert set(audit.mc_confidences) == {"external"}
+
+    out = tmp_path / "evaluation"
+    args = ["evaluate", str(store), "--csf", "MSR", "--csf", "MCD-MSR", "--metric", "aurc"]
+    args += ["--bootstrap", "20", "--mc-correctness", "mc_mean", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    table = read_evaluation(out / "evaluation.json").table
+    rows = table[(table.csf == "MSR") & ~table.pooled].set_index("test_set")
+    iid = np.asarray(per_sample) == "iid"
+    for name in set(per_sample) - {"val"}:
+        members = np.asarray(per_sample) == name
+        want = members.sum()
+        if name.startswith("ood/"):  # FD-Shifts' new-class study: correct iid + every ood sample
+            want += (audit.correct & iid).sum()
+        assert rows.loc[name, "n"] == want, name
+    assert "val" not in rows.index
+    mcd = table[(table.csf == "MCD-MSR") & (table.test_set == "iid")].iloc[0]
+    assert "MC-averaged" in mcd["note"]
+
+
+def test_logits_of_another_class_count_than_the_config_are_refused(tmp_path, shared_data):
+    """Arrays of a 10-class run beside camelyon's 2-class config: the names would be wrong."""
+    source = shared_data / "fdshifts_layout" / "camelyon_paper_sweep.config.yaml"
+    if not source.is_file():
+        pytest.skip(f"{source} not found")
+    root = tmp_path / "run"
+    write_run(root, None, [(0, 5, 2), (1, 6, 2), (2, 7, 2)], n_classes=10)
+    (root / "hydra").mkdir()
+    shutil.copy(source, root / "hydra" / "config.yaml")
+    with pytest.raises(AuditSetError, match=r"has 10 logit columns but .* data.num_classes: 2"):
+        from_fdshifts(root)
 
 
 def test_slice_discovery_leaves_new_class_sets_out():

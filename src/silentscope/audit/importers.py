@@ -553,6 +553,23 @@ def fdshifts_test_set_names(experiment_dir: Path, n_datasets: int) -> list[str]:
     return names
 
 
+def _check_fdshifts_classes(experiment_dir: Path, raw_path: Path, n_columns: int) -> None:
+    """Refuse logits whose class count differs from the config's ``data.num_classes``.
+
+    FD-Shifts writes one logit column per class of the trained dataset; another count means
+    the arrays and ``hydra/config.yaml`` come from different runs, so the test-set names the
+    config gives could land on the wrong samples.
+    """
+    config = read_fdshifts_config(experiment_dir)
+    declared = ((config or {}).get("data") or {}).get("num_classes")
+    if isinstance(declared, int) and not isinstance(declared, bool) and declared != n_columns:
+        raise AuditSetError(
+            f"{raw_path} has {n_columns} logit columns but {experiment_dir / 'hydra' / 'config.yaml'} "
+            f"says data.num_classes: {declared}; the arrays and the config come from different runs: "
+            "import the folder FD-Shifts wrote for this config"
+        )
+
+
 def _noise_severities(name: str, count: int, where: Path) -> np.ndarray:
     """Per-row ``cor/<noise>/<k>`` of a noise set, in FD-Shifts' 15 types x 5 severities order."""
     blocks = FDSHIFTS_NOISE_TYPES * FDSHIFTS_NOISE_SEVERITIES
@@ -659,6 +676,7 @@ def from_fdshifts(
     n, c = logits.shape
     indices = np.unique(dataset_idx)
     experiment = results.parent if results.name == "test_results" else results
+    _check_fdshifts_classes(experiment, raw_path, c)
     names_from = "--names" if test_set_names is not None else "hydra/config.yaml"
     if test_set_names is None:
         test_set_names = fdshifts_test_set_names(experiment, int(indices.max()) + 1)
