@@ -18,8 +18,9 @@ template ships no CSF map: CSF is the brain-mask share that is neither grey nor 
 brain-extracted), and ``p_bg = 1 - mask``. The label of a voxel is the argmax of the four
 warped probabilities, so labels follow the same warp as the image.
 
-Axes: (D, H, W) = (inferior to superior, anterior to posterior, left to right), so
-``volume[d]`` is an axial slice with the front of the head at the top. The crop around the
+Axes: (D, H, W) = (superior to inferior, anterior to posterior, left to right), so
+``volume[d]`` is an axial slice with the front of the head in the first row, and
+``volume[:, h]`` (coronal) and ``volume[:, :, w]`` (sagittal) have the top of the head there. The crop around the
 brain is padded to a cube and resampled to ``size`` voxels a side (about 190 mm / size).
 
 Examples
@@ -106,8 +107,9 @@ def template(size: int) -> tuple[np.ndarray, np.ndarray, float]:
     t1, gm, wm = (
         np.asarray(nibabel.load(folder / TEMPLATE.format(k)).dataobj) for k in ("t1", "gm", "wm")
     )
-    # (x, y, z) RAS -> (z, y flipped, x): axial slices, anterior at the top.
-    t1, gm, wm = (a.transpose(2, 1, 0)[:, ::-1, :] for a in (t1, gm, wm))
+    # (x, y, z) RAS -> (z flipped, y flipped, x): every mid-slice shows upright, with the
+    # top of the head (coronal, sagittal) or the front (axial) in the first row.
+    t1, gm, wm = (a.transpose(2, 1, 0)[::-1, ::-1, :] for a in (t1, gm, wm))
     inside = np.argwhere(t1 > 0)
     low, high = inside.min(axis=0), inside.max(axis=0) + 1
     side = int(np.ceil((high - low).max() * _MARGIN))

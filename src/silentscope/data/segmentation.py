@@ -249,7 +249,8 @@ class SegmentationSplits:
         Dataset name (e.g. ``mni152:tissue``).
     caveats : tuple of str
         What every result on this data must carry (e.g. "all volumes derive from one
-        template anatomy"); reports and run records repeat them.
+        template anatomy"); reports and run records repeat them. The caveats of
+        :func:`class_caveats` (rare classes, classes absent from test volumes) are added.
     info : dict
         Provenance: loader options, seed, source files.
 
@@ -295,7 +296,9 @@ class SegmentationSplits:
                 f"{self.name}: volume id {ids[ids.duplicated()].iloc[0]!r} is in two splits; "
                 "ids must be unique across splits"
             )
-        object.__setattr__(self, "caveats", tuple(str(c) for c in self.caveats))
+        caveats = [str(c) for c in self.caveats]
+        caveats += [c for c in class_caveats(self) if c not in caveats]
+        object.__setattr__(self, "caveats", tuple(caveats))
 
     def items(self) -> Iterator[tuple[str, SegmentationSet]]:
         """``(split name, set)`` for train, val and test, in that order."""
@@ -315,6 +318,53 @@ class SegmentationSplits:
     @property
     def ndim_spatial(self) -> int:
         return self.train.ndim_spatial
+
+
+#: A foreground class below this share of the training voxels gets a caveat.
+RARE_CLASS_SHARE = 0.02
+
+
+def class_caveats(splits: SegmentationSplits) -> list[str]:
+    """Sentences on classes whose Dice will mislead: rare in training, absent from test volumes.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> def part(ids, labels):
+    ...     return SegmentationSet(np.zeros(labels.shape + (1,), np.float32), labels,
+    ...                            ("background", "lesion"), pd.DataFrame({"patient_id": ids}), ids)
+    >>> train = np.zeros((2, 10, 10), np.uint8); train[:, 0, 0] = 1
+    >>> test = np.zeros((2, 10, 10), np.uint8); test[0, :5] = 1
+    >>> splits = SegmentationSplits(part(("a", "b"), train), part((), train[:0]),
+    ...                             part(("c", "d"), test), name="toy")
+    >>> for caveat in splits.caveats: print(caveat)
+    class 'lesion' covers 1.0% of the training voxels (below 2%): its Dice rests on few voxels and varies widely between volumes
+    class 'lesion' is absent from 1 of 2 test volumes: Dice is undefined there (no true and, if predicted empty, no predicted voxels); say how the risk treats absent classes
+    """
+    notes = []
+    names = splits.class_names
+    train = splits.train.labels
+    if train.size:
+        share = np.bincount(train.reshape(-1), minlength=len(names)) / train.size
+        for k in range(1, len(names)):
+            if share[k] < RARE_CLASS_SHARE:
+                notes.append(
+                    f"class {names[k]!r} covers {100 * share[k]:.1f}% of the training voxels (below "
+                    f"{100 * RARE_CLASS_SHARE:g}%): its Dice rests on few voxels and varies widely "
+                    "between volumes"
+                )
+    test = splits.test.labels
+    if len(test):
+        flat = test.reshape(len(test), -1)
+        for k in range(1, len(names)):
+            absent = int((~(flat == k).any(axis=1)).sum())
+            if absent:
+                notes.append(
+                    f"class {names[k]!r} is absent from {absent} of {len(test)} test volumes: Dice "
+                    "is undefined there (no true and, if predicted empty, no predicted voxels); say "
+                    "how the risk treats absent classes"
+                )
+    return notes
 
 
 #: Loader name -> loader returning :class:`SegmentationSplits`.
