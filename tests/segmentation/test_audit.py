@@ -91,6 +91,7 @@ def test_store_and_evaluate_on_continuous_risk(result, tmp_path):
     assert set(evaluation.table["metric"]) == {"aurc", "e_aurc", "augrc", "e_augrc"}
     assert set(evaluation.table["csf"]) == {f"ext:{n}" for n in segmentation_csf_names()}
     assert not evaluation.health.degenerate
+    assert "only 4 validation volumes" in evaluation.unavailable["ext:quality@learned"]
     assert evaluation.table["value"].notna().all()
 
 

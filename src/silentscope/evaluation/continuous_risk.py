@@ -52,15 +52,22 @@ def segmentation_csfs(
 ) -> tuple[list[str | ConfidenceScorer], dict[str, str]]:
     """The CSFs to fit on a segmentation AuditSet, and the refused ones with the reason.
 
-    Default: every stored confidence (``ext:<name>``). A named logit CSF is refused.
+    Default: every stored confidence (``ext:<name>``). A named logit CSF is refused. The
+    CSFs that could not be computed when the AuditSet was made (e.g. the quality regressor
+    with too few validation volumes: ``provenance["segmentation_csfs"]["unavailable"]``)
+    are returned as refused with their recorded reason.
     """
+    recorded = audit.provenance.get("segmentation_csfs", {}).get("unavailable", {})
+    recorded = {f"{EXTERNAL_PREFIX}{name}": str(reason) for name, reason in recorded.items()}
     if csfs is None:
-        return [f"{EXTERNAL_PREFIX}{key}" for key in audit.confidences], {}
+        return [f"{EXTERNAL_PREFIX}{key}" for key in audit.confidences], recorded
     names = [csfs] if isinstance(csfs, str | ConfidenceScorer) else list(csfs)
     kept, refused = [], {}
     for item in names:
         name = item if isinstance(item, str) else item.name
-        if _is_external(name):
+        if name in recorded:
+            refused[name] = recorded[name]
+        elif _is_external(name):
             kept.append(item)
         else:
             refused[name] = NOT_LOGITS.format(name=name)

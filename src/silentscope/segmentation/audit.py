@@ -51,6 +51,7 @@ from silentscope.metrics.segmentation import (
 from silentscope.models.segmentation_inference import segment_batches
 from silentscope.models.segmentation_training import check_segmentation_set
 from silentscope.models.unet import UNet
+from silentscope.predictor.quality import with_quality_confidence
 
 
 @dataclass
@@ -115,6 +116,7 @@ def audit_segmentation(
     keep_predictions: bool = False,
     shift_params: Mapping[str, str] | None = None,
     provenance: Mapping[str, Any] | None = None,
+    quality: bool = True,
 ) -> SegmentationAudit:
     """Run the network on every test set and build the per-volume AuditSet.
 
@@ -144,6 +146,12 @@ def audit_segmentation(
         A JSON description per test set (corruption, severity, seed), stored per volume.
     provenance : dict, optional
         Merged into the AuditSet's provenance (e.g. the trainer's ``provenance_``).
+    quality : bool, default True
+        Also fit the learned quality regressor on the validation volumes and add its
+        confidence ``quality@learned``
+        (:func:`~silentscope.predictor.quality.with_quality_confidence`); when it cannot
+        be trained (too few validation volumes, or it learned nothing) the reason is
+        recorded instead and ``evaluate`` lists it as unavailable.
 
     Returns
     -------
@@ -297,6 +305,8 @@ def audit_segmentation(
         provenance=record,
         metadata_roles={"patient_id": "identifier"} if "patient_id" in metadata.columns else None,
     )
+    if quality:
+        audit = with_quality_confidence(audit, random_state=random_state)
     return SegmentationAudit(audit=audit, predictions=predictions)
 
 
