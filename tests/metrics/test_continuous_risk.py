@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import silentscope.metrics as sm
+from silentscope.metrics.risk_coverage import class_balance_weights
 
 from . import reference as ref
 
@@ -148,3 +149,31 @@ def test_binary_only_metrics_refuse_a_continuous_loss(metric):
 def test_ranking_metric_with_fractional_correct_points_to_loss():
     with pytest.raises(ValueError, match="ranking metrics need binary failure"):
         sm.auroc_f([0.9, 0.8, 0.7], [1, 0.5, 0])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    data=st.one_of(loss_samples(), loss_samples(tie_levels=4)),
+    classes=st.lists(st.integers(0, 2), min_size=30, max_size=30),
+)
+def test_class_balanced_areas_with_a_loss_match_brute_force(data, classes):
+    """Class weights n / (K n_c) weight the summed loss as they weight failures."""
+    conf, loss = data
+    labels = np.array(classes[: conf.size])
+    weight = class_balance_weights(labels)
+    want = ref.aurc_loss(conf, loss, weight)
+    assert sm.aurc_balanced(conf, labels=labels, loss=loss) == pytest.approx(want, abs=1e-12)
+    want = ref.augrc_loss(conf, loss, weight)
+    assert sm.augrc_balanced(conf, labels=labels, loss=loss) == pytest.approx(want, abs=1e-12)
+
+
+def test_class_balanced_with_a_binary_loss_equals_correct_and_needs_labels():
+    rng = np.random.default_rng(4)
+    conf, correct, labels = rng.random(80), rng.random(80) < 0.7, rng.integers(0, 3, 80)
+    loss = (~correct).astype(float)
+    for fn in (sm.aurc_balanced, sm.augrc_balanced):
+        assert fn(conf, labels=labels, loss=loss) == fn(conf, correct, labels)
+        with pytest.raises(ValueError, match="labels are required"):
+            fn(conf, loss=loss)
+        with pytest.raises(ValueError, match="exactly one of correct"):
+            fn(conf, correct, labels, loss=loss)

@@ -7,8 +7,9 @@ Failure-detection metrics take ``(confidence, correct)``: 1-D arrays of confiden
 scale it, see :data:`METRICS`). Tied confidences are always handled as groups, so no result
 depends on the order of the samples.
 
-The risk-coverage metrics (AURC, AUGRC, their excess versions, the working points and their
-bootstrap CIs) also take a continuous per-sample ``loss`` in [0, 1] instead of ``correct``
+The risk-coverage metrics (AURC, AUGRC, their excess versions, the class-balanced AURC and
+AUGRC, the working points and their bootstrap CIs) also take a continuous per-sample ``loss``
+in [0, 1] instead of ``correct``
 (e.g. 1 - Dice for segmentation); the ranking and calibration metrics need binary failure.
 
 :mod:`~silentscope.metrics.statistics` (imported on its own; it needs scipy) holds the

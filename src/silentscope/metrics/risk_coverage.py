@@ -471,10 +471,18 @@ def class_balance_weights(labels) -> np.ndarray:
     return labels.shape[0] / (counts.shape[0] * counts[inverse].astype(np.float64))
 
 
-def _balanced_curve(confidence, correct, labels) -> RiskCoverageCurve:
-    conf, corr = check_confidence_correct(confidence, correct)
+def _balanced_curve(confidence, correct, labels, loss) -> RiskCoverageCurve:
+    if labels is None:
+        raise ValueError(
+            "labels are required for the class-balanced metrics: pass the true class of each "
+            "sample as labels="
+        )
+    conf, corr, risk = check_confidence_risk(confidence, correct, loss)
     labels = check_labels(labels, conf.shape[0])
-    return RiskCoverageCurve(conf, corr, sample_weight=class_balance_weights(labels))
+    weight = class_balance_weights(labels)
+    if risk is None:
+        return RiskCoverageCurve(conf, corr, sample_weight=weight)
+    return RiskCoverageCurve(conf, loss=risk, sample_weight=weight)
 
 
 _BALANCED_NOTE = """
@@ -493,17 +501,20 @@ _BALANCED_NOTE = """
 """
 
 
-def aurc_balanced(confidence, correct, labels) -> float:
+def aurc_balanced(confidence, correct=None, labels=None, *, loss=None) -> float:
     """Class-balanced AURC: AURC with every class weighted to equal prevalence.
     {note}
     Parameters
     ----------
     confidence : array-like of shape (n_samples,)
         Confidence scores; higher means more confident.
-    correct : array-like of shape (n_samples,)
+    correct : array-like of shape (n_samples,), optional
         1 (or True) where the prediction was right, 0 where it failed.
     labels : array-like of shape (n_samples,)
-        True class of each sample.
+        True class of each sample (required).
+    loss : array-like of shape (n_samples,), optional
+        Instead of ``correct``: a continuous per-sample loss in [0, 1] (e.g. 1 - Dice);
+        the class weights then weight the summed loss as they weight failures.
 
     Returns
     -------
@@ -521,21 +532,26 @@ def aurc_balanced(confidence, correct, labels) -> float:
     >>> correct = [1, 1, 0, 1, 0]
     >>> round(aurc_balanced(conf, correct, labels=[0, 0, 0, 0, 1]), 6)
     0.276042
+    >>> round(aurc_balanced(conf, labels=[0, 0, 0, 0, 1], loss=[0, 0, 1, 0, 1]), 6)
+    0.276042
     """
-    return _balanced_curve(confidence, correct, labels).aurc
+    return _balanced_curve(confidence, correct, labels, loss).aurc
 
 
-def augrc_balanced(confidence, correct, labels) -> float:
+def augrc_balanced(confidence, correct=None, labels=None, *, loss=None) -> float:
     """Class-balanced AUGRC: AUGRC with every class weighted to equal prevalence.
     {note}
     Parameters
     ----------
     confidence : array-like of shape (n_samples,)
         Confidence scores; higher means more confident.
-    correct : array-like of shape (n_samples,)
+    correct : array-like of shape (n_samples,), optional
         1 (or True) where the prediction was right, 0 where it failed.
     labels : array-like of shape (n_samples,)
-        True class of each sample.
+        True class of each sample (required).
+    loss : array-like of shape (n_samples,), optional
+        Instead of ``correct``: a continuous per-sample loss in [0, 1] (e.g. 1 - Dice);
+        the class weights then weight the summed loss as they weight failures.
 
     Returns
     -------
@@ -554,7 +570,7 @@ def augrc_balanced(confidence, correct, labels) -> float:
     >>> round(augrc_balanced(conf, correct, labels=[0, 0, 0, 0, 1]), 6)
     0.210938
     """
-    return _balanced_curve(confidence, correct, labels).augrc
+    return _balanced_curve(confidence, correct, labels, loss).augrc
 
 
 aurc_balanced.__doc__ = aurc_balanced.__doc__.format(note=_BALANCED_NOTE)
