@@ -80,3 +80,18 @@ def test_float_corruption_refuses_values_outside_0_1(brains):
         corrupt_float(np.zeros((1, 8, 8, 8, 1), np.uint8), "ghosting", 2, np.random.default_rng(0))
     with pytest.raises(ValueError, match="rng must be a numpy.random.Generator"):
         texture_filter_augmentation()(images, 0)
+
+
+def test_augmentation_plugs_into_a_torch_training_loop(brains):
+    import torch
+
+    images, _ = brains
+    x = torch.from_numpy(images).movedim(-1, 1)  # (B, C, D, H, W), as the trainer batches
+    augment = texture_filter_augmentation(p=1.0)
+    out = augment(x, torch.Generator().manual_seed(0))
+    again = augment(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.dtype == x.dtype and torch.equal(out, again)
+    assert (out != x).any() and augment.name == "texture_filters"
+    assert intensity_augmentation().name == "generic_intensity"
+    with pytest.raises(ValueError, match="must lie in"):
+        augment(x * 10, torch.Generator())

@@ -144,9 +144,25 @@ class VolumeAugmentation:
     modality : str, default "mri"
         Selects the corruptions' severity levels.
 
+    name : str, default "volume_augmentation"
+        Provenance name (what training records list).
+
     Call it as ``augmentation(images, rng)`` for the augmented batch, or
     ``augmentation.augment(images, rng)`` for the batch and one record per volume (None
-    for volumes left unchanged). All randomness comes from ``rng``.
+    for volumes left unchanged). All randomness comes from ``rng``. It is also a training
+    augmentation of :class:`~silentscope.segmentation.SegmentationTrainer`:
+    ``augmentation(x, generator)`` on a torch batch (B, C, D, H, W) (or (B, C, H, W)) in
+    [0, 1] with a ``torch.Generator`` draws a NumPy seed from the generator and returns a
+    tensor of the input's dtype and device.
+
+    Examples
+    --------
+    >>> import torch
+    >>> augment = texture_filter_augmentation(p=1.0)
+    >>> x = torch.rand(2, 1, 8, 8, 8)
+    >>> out = augment(x, torch.Generator().manual_seed(0))
+    >>> out.shape, out.dtype, bool((out != x).any()), augment.name
+    (torch.Size([2, 1, 8, 8, 8]), torch.float32, True, 'texture_filters')
     """
 
     def __init__(
@@ -155,12 +171,14 @@ class VolumeAugmentation:
         severity=(1.0, 5.0),
         p: float = 0.5,
         modality: str = "mri",
+        name: str = "volume_augmentation",
     ):
         if isinstance(names, str) or len(names) == 0:
             raise ValueError("names must be a non-empty list of corruption names")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
         self.names = tuple(names)
+        self.name = name
         self.severity = severity_range(severity)
         self.p = p
         self.modality = modality
@@ -178,8 +196,29 @@ class VolumeAugmentation:
             f"p={self.p}, modality={self.modality!r})"
         )
 
-    def __call__(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def __call__(self, images, rng):
+        if type(images).__module__.split(".")[0] == "torch":
+            return self._torch(images, rng)
         return self.augment(images, rng)[0]
+
+    def _torch(self, x, generator):
+        import torch
+
+        if isinstance(generator, torch.Generator):
+            rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
+        elif isinstance(generator, np.random.Generator):
+            rng = generator
+        else:
+            raise ValueError(
+                f"pass a torch.Generator or numpy.random.Generator, got {type(generator).__name__}"
+            )
+        if x.ndim not in (4, 5):
+            raise ValueError(
+                f"torch batches must have shape (B, C, D, H, W) or (B, C, H, W), got {tuple(x.shape)}"
+            )
+        channels_last = x.detach().to("cpu", torch.float32).movedim(1, -1).numpy()
+        out = torch.from_numpy(self.augment(channels_last, rng)[0]).movedim(-1, 1)
+        return out.to(device=x.device, dtype=x.dtype).contiguous()
 
     def augment(
         self, images: np.ndarray, rng: np.random.Generator
@@ -232,7 +271,7 @@ def texture_filter_augmentation(
         raise ValueError(
             f"{unknown[0]!r} is not a texture filter; choose from {', '.join(TEXTURE_FILTERS)}"
         )
-    return VolumeAugmentation(names, severity, p)
+    return VolumeAugmentation(names, severity, p, name="texture_filters")
 
 
 def intensity_augmentation(
@@ -258,4 +297,4 @@ def intensity_augmentation(
             f"{texture[0]!r} is a texture filter or an MRI test corruption, not a generic intensity "
             "augmentation; keep the study's arms apart"
         )
-    return VolumeAugmentation(names, severity, p)
+    return VolumeAugmentation(names, severity, p, name="generic_intensity")
