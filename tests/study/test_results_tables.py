@@ -17,7 +17,9 @@ def test_markdown_and_accuracy_tables(tmp_path):
     written = write_results(tmp_path / "study")
     markdown = (tmp_path / "study" / "results" / "summary_aurc.md").read_text().splitlines()
     assert markdown[0].startswith("| CSF | model0 iid | model0 cor | model0 acq | model1 iid")
-    assert len(markdown) == 2 + 3 + 2  # header, rule, MSR / PE / MLS, blank, footnote
+    # header, rule, MSR / PE / MLS, blank, what bold and italics mean, blank, footnote
+    assert len(markdown) == 2 + 3 + 2 + 2
+    assert markdown[-3].startswith("Best per column in bold; in italics: tied with the best")
     assert markdown[-1].startswith("cor = mean over") and "Bungert" in markdown[-1]
     # One bold (best) cell per column.
     n_columns = markdown[0].count("|") - 2

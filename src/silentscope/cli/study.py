@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -106,20 +107,35 @@ def results(
     include_degenerate: bool = typer.Option(
         False,
         "--include-degenerate",
-        help="Let degenerate classifiers (marked †) compete for the best marks.",
+        help="Let degenerate classifiers (marked †) compete for the best marks and ranks.",
+    ),
+    resamples: int = typer.Option(
+        1000, help="Joint bootstrap resamples (test samples and seeds) of the ranking; 0: none."
+    ),
+    latex: bool = typer.Option(
+        False, "--latex", help="Also print the paper-style LaTeX table of --metric."
     ),
 ) -> None:
-    """Collect the results of finished runs into tables (CSV, Parquet, LaTeX, Markdown).
+    """Collect the results of finished runs into tables (CSV, Parquet, LaTeX, Markdown) and
+    each CSF's rank with its bootstrap interval (ranking.json, ranking_<metric>.csv).
 
     Example: silentscope study results studies/derma --metric augrc
-    Example: silentscope study results studies/pneumonia studies/derma --out results/
+    Example: silentscope study results studies/pneumonia studies/derma --out results/ --latex
     """
+    from silentscope.study.ranking import ranking_lines
     from silentscope.study.results import write_results
 
     with user_errors():
         metrics = tuple(dict.fromkeys((metric, "aurc", "augrc")))
-        written = write_results(study_dirs, metrics, out, include_degenerate)
+        written = write_results(study_dirs, metrics, out, include_degenerate, n_resamples=resamples)
         _print_summary(study_dirs, metric, include_degenerate)
+        if "ranking" in written:
+            from silentscope.study.ranking import read_ranking
+
+            for line in ranking_lines(read_ranking(written["ranking"], metric)):
+                console.print(line, highlight=False, markup=False)
+        if latex and f"latex_{metric}" in written:
+            sys.stdout.write(written[f"latex_{metric}"].read_text())
         console.print(f"[green]tables[/] {written['long_csv'].parent.resolve()}")
 
 

@@ -356,8 +356,14 @@ def to_latex(
     return "\n".join(lines) + "\n"
 
 
-def to_markdown(table: pd.DataFrame, best: dict[tuple[str, str], str], scale: float) -> str:
-    """A GitHub-flavoured Markdown table with the best CSF per column in bold."""
+def to_markdown(
+    table: pd.DataFrame,
+    best: dict[tuple[str, str], str],
+    scale: float,
+    tied: dict[tuple[str, str], set[str]] | None = None,
+) -> str:
+    """A GitHub-flavoured Markdown table with the best CSF per column in bold and those
+    statistically tied with it (``tied``, see :meth:`Ranking.tied`) in italics."""
     formatted = format_summary(table, scale)
     rows = {}
     for csf in formatted.index:
@@ -365,7 +371,11 @@ def to_markdown(table: pd.DataFrame, best: dict[tuple[str, str], str], scale: fl
         for column in formatted.columns:
             dataset, kind = column.rsplit(" ", 1)
             value = formatted.loc[csf, column]
-            cells.append(f"**{value}**" if value and best.get((dataset, kind)) == csf else value)
+            if value and best.get((dataset, kind)) == csf:
+                value = f"**{value}**"
+            elif value and csf in (tied or {}).get((dataset, kind), set()):
+                value = f"*{value}*"
+            cells.append(value)
         rows[csf] = cells
     return _markdown("CSF", list(formatted.columns), rows)
 
@@ -427,8 +437,12 @@ def write_results(
     metrics: tuple[str, ...] = ("aurc", "augrc"),
     out: str | Path | None = None,
     include_degenerate: bool = False,
+    n_resamples: int = 1000,
+    random_state: int = 0,
 ) -> dict[str, Path]:
-    """Write the long table and per-metric summary tables (CSV, Parquet, LaTeX, Markdown).
+    """Write the long table, per-metric summary tables (CSV, Parquet, LaTeX, Markdown) and
+    the rank uncertainty of every table (``ranking.json``, ``ranking_<metric>.csv``,
+    ``pairwise_<metric>.csv``; :mod:`silentscope.study.ranking`).
 
     Parameters
     ----------
@@ -443,6 +457,11 @@ def write_results(
         Let degenerate classifiers' cells compete for the best (bold) mark. Their values
         are always written, marked with :data:`DEGENERATE_MARK` and explained below the
         Markdown tables; the long table has ``degenerate`` and ``health`` columns.
+    n_resamples : int, default 1000
+        Joint resamples (test samples and seeds) of the rank uncertainty; 0 writes no
+        ranking, and the LaTeX table then marks only the best cell, not the tied ones.
+    random_state : int, default 0
+        Seed of those resamples.
     """
     from silentscope.metrics.registry import get_metric
 
@@ -458,8 +477,16 @@ def write_results(
     }
     long.to_csv(written["long_csv"], index=False)
     long.to_parquet(written["long_parquet"], index=False)
+    from silentscope.study.paper_table import paper_caption, paper_cells, paper_latex
+    from silentscope.study.ranking import study_rankings
+
     kinds = kinds_caption(long)
     footnote = f"\n{kinds}.\n" if kinds else ""
+    rankings = study_rankings(dirs, long, metrics, include_degenerate, n_resamples, random_state)
+    if rankings:
+        from silentscope.study.ranking import write_ranking
+
+        written.update(write_ranking(rankings, out))
     for metric in metrics:
         if metric not in set(long["metric"]):
             continue
@@ -470,16 +497,20 @@ def write_results(
         flat.to_csv(out / f"summary_{metric}.csv")
         flat.to_parquet(out / f"summary_{metric}.parquet")
         scale = getattr(spec, "table_scale", 1.0)
-        unit = f" (x{scale:g})" if scale != 1 else ""
-        caption = f"{getattr(spec, 'display_name', metric)}{unit}, mean $\\pm$ std over seeds; best per column in bold."
-        if kinds:
-            caption += f" {kinds}."
         best = best_per_column(table, spec.higher_is_better, include_degenerate)
         note = degenerate_note(long)
-        if note:
-            caption += f" {DEGENERATE_MARK}: degenerate classifier, left out of the best marks."
-        (out / f"summary_{metric}.tex").write_text(to_latex(table, best, scale, caption))
-        markdown = to_markdown(table, best, scale) + (f"\n{note}\n" if note else "")
+        ranking = rankings.get(metric)
+        tied = ranking.tied() if ranking is not None else {}
+        caption = paper_caption(long, table, metric, ranking)
+        written[f"latex_{metric}"] = out / f"summary_{metric}.tex"
+        written[f"latex_{metric}"].write_text(
+            paper_latex(
+                paper_cells(table, spec.higher_is_better, tied, scale, include_degenerate), caption
+            )
+        )
+        markdown = to_markdown(table, best, scale, tied) + (f"\n{note}\n" if note else "")
+        if ranking is not None:
+            markdown += f"\nBest per column in bold; in italics: {ranking.caption()}.\n"
         (out / f"summary_{metric}.md").write_text(markdown + footnote)
         written[f"summary_{metric}"] = out / f"summary_{metric}.csv"
     unchanged = unchanged_test_sets(long)
