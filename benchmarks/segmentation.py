@@ -5,6 +5,7 @@ Run from the repository root::
     python benchmarks/segmentation.py --part corruptions              # 8 volumes, 48^3
     python benchmarks/segmentation.py --part corruptions --size 64 --n 4
     python benchmarks/segmentation.py --part generator                # mni152:tissue volumes/s
+    python benchmarks/segmentation.py --part training --part mc       # the U-Net (segmodel)
 
 1. **corruptions**: volumes per second of every 3-D corruption in the unseen-shift suite,
    the texture filters and the generic intensity arm (``silentscope.shifts``, on uint8
@@ -17,6 +18,9 @@ Run from the repository root::
    levels (0-255). Where silentscope uses an approximation (the separable bilateral
    filter) the column shows its size.
 2. **generator**: ``mni152:tissue`` volumes per second (template cached), by size.
+3. **training** and **mc**: the U-Net's training step against a bare torch loop, and
+   MC-dropout inference batched against looped; see ``benchmarks/segmentation_models.py``
+   (where their options live: ``python benchmarks/segmentation_models.py --help``).
 
 Repeats are interleaved and the best is reported, since the machine is shared.
 """
@@ -254,16 +258,25 @@ def generator(sizes: list[int], n: int, repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["corruptions", "generator"], action="append")
+    parser.add_argument(
+        "--part", choices=["corruptions", "generator", "training", "mc"], action="append"
+    )
     parser.add_argument("--size", type=int, default=48)
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    parts = args.part or ["corruptions", "generator"]
+    parts = args.part or ["corruptions", "generator", "training", "mc"]
     if "corruptions" in parts:
         corruptions(args.size, args.n, args.repeats)
     if "generator" in parts:
         generator([32, 48, 64], args.n, args.repeats)
+    if "training" in parts or "mc" in parts:
+        import segmentation_models  # beside this file: benchmarks/ is on sys.path when run
+
+        if "training" in parts:
+            segmentation_models.training(args.size, 8, 2, 2, args.repeats)
+        if "mc" in parts:
+            segmentation_models.mc(args.size, 4, 10, 2, args.repeats)
 
 
 if __name__ == "__main__":

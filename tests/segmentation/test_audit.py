@@ -125,3 +125,19 @@ def test_refuses_mismatched_inputs(trained, toy):
         audit_segmentation(trained.network_, None, {"noise 3": toy.test})
     with pytest.raises(ValueError, match="risk and extra_risks"):
         audit_segmentation(trained.network_, toy, risk="iou")
+
+
+def test_shift_params_per_volume(trained, toy):
+    params = [f'{{"corruption": "rician_noise", "seed": {i}}}' for i in range(4)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        audit = audit_segmentation(
+            trained.network_, None, {"cor/rician_noise/2": toy.test}, mc_samples=0,
+            shift_params={"cor/rician_noise/2": params}, quality=False,
+        ).audit  # fmt: skip
+    assert audit.shift_params.tolist() == params
+    with pytest.raises(ValueError, match="holds 2 entries for 4 volumes"):
+        audit_segmentation(
+            trained.network_, None, {"cor/rician_noise/2": toy.test}, mc_samples=0,
+            shift_params={"cor/rician_noise/2": params[:2]},
+        )  # fmt: skip

@@ -93,6 +93,18 @@ def _named_sets(splits_or_sets, test_sets) -> dict[str, Any]:
     return sets
 
 
+def _shift_column(name: str, value, n: int) -> list[str]:
+    if isinstance(value, str):
+        return [value] * n
+    values = [str(v) for v in value]
+    if len(values) != n:
+        raise ValueError(
+            f"shift_params[{name!r}] holds {len(values)} entries for {n} volumes; give one JSON "
+            "string per volume or one for the whole test set"
+        )
+    return values
+
+
 def _ids(data, n: int) -> list[str]:
     ids = getattr(data, "ids", None)
     return (
@@ -142,8 +154,9 @@ def audit_segmentation(
         Inference settings; ``random_state`` seeds the dropout masks.
     keep_predictions : bool, default False
         Return the predicted label maps.
-    shift_params : dict of str to str, optional
-        A JSON description per test set (corruption, severity, seed), stored per volume.
+    shift_params : dict of str to (str or sequence of str), optional
+        Per test set, a JSON description of its shift (corruption, severity, seed) for
+        every volume, or one JSON string per volume (e.g. each volume's drawn parameters).
     provenance : dict, optional
         Merged into the AuditSet's provenance (e.g. the trainer's ``provenance_``).
     quality : bool, default True
@@ -256,7 +269,7 @@ def audit_segmentation(
             if isinstance(metadata, pd.DataFrame) and len(metadata) == len(labels)
             else pd.DataFrame(index=range(len(labels)))
         )
-        shifts += [(shift_params or {}).get(name, "{}")] * len(labels)
+        shifts += _shift_column(name, (shift_params or {}).get(name, "{}"), len(labels))
     health = check_segmentation(
         np.stack(health_maps[0]), np.stack(health_maps[1]), class_names, split=health_on
     )
