@@ -95,3 +95,30 @@ def test_augmentation_plugs_into_a_torch_training_loop(brains):
     assert intensity_augmentation().name == "generic_intensity"
     with pytest.raises(ValueError, match="must lie in"):
         augment(x * 10, torch.Generator())
+
+
+def test_segmentation_test_sets_are_seeded_graded_and_keep_the_labels():
+    import json
+
+    from silentscope.shifts import segmentation_test_sets
+
+    test = make_mni152_tissue(size=16, n_train=0, n_val=0, n_test=3, seed=2).test
+    sets = list(segmentation_test_sets(test, ["rician_noise", "bias_field"], seed=1))
+    assert [name for name, _, _ in sets][:2] == ["cor/rician_noise/1", "cor/rician_noise/2"]
+    assert len(sets) == 10
+    again = dict((name, s) for name, s, _ in segmentation_test_sets(test, ["rician_noise"], seed=1))
+    np.testing.assert_array_equal(again["cor/rician_noise/3"].images, sets[2][1].images)
+    for _, corrupted, params in sets:
+        assert corrupted.ids == test.ids and corrupted.labels is test.labels
+        assert len(params) == len(test)
+    # The same draws at every severity: only the magnitude grows, volume by volume.
+    change = [np.abs(s.images - test.images).mean(axis=(1, 2, 3, 4)) for _, s, _ in sets[:5]]
+    assert all((b > a).all() for a, b in zip(change, change[1:], strict=False))
+    record = json.loads(sets[4][2][0])
+    assert record["corruption"] == "rician_noise" and record["severity"] == 5
+    quantised = np.rint(test.images[:1] * 255).astype(np.uint8)
+    np.testing.assert_allclose(
+        replay(quantised, [record])[0] / 255, sets[4][1].images[0], atol=1e-6
+    )
+    with pytest.raises(ValueError, match="jpeg_compression has no 3-D form"):
+        next(segmentation_test_sets(test, ["jpeg_compression"]))

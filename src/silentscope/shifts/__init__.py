@@ -30,6 +30,7 @@ from silentscope.shifts.base import REFERENCE_SIZE, Corruption, check_images, re
 from silentscope.shifts.corruption_augment import CorruptionAugment
 from silentscope.shifts.effect import CorruptionEffect, NegligibleShiftWarning, measure_effects
 from silentscope.shifts.registry import FAMILIES, corruption_names, default_suite, get_corruption
+from silentscope.shifts.segmentation_sets import segmentation_test_sets
 from silentscope.shifts.severity import SEVERITIES, severity_range
 from silentscope.shifts.splits import SplitPlan as SplitPlan
 from silentscope.shifts.splits import acquisition_shift as acquisition_shift
@@ -74,6 +75,7 @@ __all__ = [
     "records_to_json",
     "register",
     "replay",
+    "segmentation_test_sets",
     "severity_range",
     "test_set_severities",
     "texture_filter_augmentation",
