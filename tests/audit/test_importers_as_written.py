@@ -243,3 +243,36 @@ def test_random_bytes_npz_is_not_called_pickled(tmp_path):
     with pytest.raises(AuditSetError, match="raw_logits.npz is not an .npz archive") as error:
         from_fdshifts(tmp_path / "run")
     assert "pickle" not in str(error.value)
+
+
+def test_parquet_predictions_read_as_numbers_keep_every_value(tmp_path):
+    """Prediction and confidence columns of a Parquet file are not turned into text (a
+    million rows of logits would cost hundreds of MB of strings): float32 values widen
+    exactly, every other column is still read as written, and a missing value is refused."""
+    rng = np.random.default_rng(0)
+    n = 50
+    logits = rng.normal(size=(n, 2)).astype(np.float32)
+    table = pd.DataFrame(
+        {
+            "logit_a": logits[:, 0],
+            "logit_b": logits[:, 1],
+            "conf_ext": rng.random(n).astype(np.float32),
+            "label": rng.choice(["a", "b"], n),
+            "weight": rng.random(n).astype(np.float32),  # metadata: parsed as before
+            "empty": np.full(n, np.nan),
+        }
+    )
+    table.to_parquet(tmp_path / "p.parquet")
+    audit = from_table(tmp_path / "p.parquet")
+    np.testing.assert_array_equal(audit.logits, logits.astype(np.float64))
+    np.testing.assert_array_equal(
+        audit.confidences["ext"], table["conf_ext"].to_numpy(dtype=np.float64)
+    )
+    np.testing.assert_array_equal(audit.metadata["weight"], table["weight"].astype(np.float64))
+    assert (
+        audit.metadata["empty"].dtype == object
+    )  # an all-missing column, as the text path reads it
+    table.loc[7, "logit_b"] = np.nan
+    table.to_parquet(tmp_path / "nan.parquet")
+    with pytest.raises(AuditSetError, match=r"'logit_b' of .*nan.parquet is empty at rows 7"):
+        from_table(tmp_path / "nan.parquet")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +31,18 @@ _ZIP_MAGIC = b"PK"
 _PICKLE_FIX = "silentscope never loads pickled data; save plain numeric arrays with numpy.save"
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
+def read_table(
+    path: str | os.PathLike, *, keep_floats: Callable[[str], bool] | None = None
+) -> pd.DataFrame:
     """A CSV, TSV or Parquet file with every cell as the text written in it.
 
     Missing cells are empty strings; nothing is parsed, so ids, labels and codes keep their
     exact spelling (``000``, ``1e0``). Parse numbers with :func:`numeric_column`.
+
+    ``keep_floats(name)``: the floating-point columns of a Parquet file it accepts stay
+    numbers (float64; float32 widened exactly, missing cells NaN) instead of becoming text:
+    the values their text parses back to (a float's text round-trips), without a Python
+    string per cell, which at a million rows of logits costs several hundred MB.
 
     Raises
     ------
@@ -59,7 +67,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         raise AuditSetError(f"{path} is empty (0 bytes); write the table again")
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        frame = _read_parquet(path)
+        frame = _read_parquet(path, keep_floats)
     elif suffix in (".csv", ".tsv", ".txt"):
         frame = _read_csv(path, "\t" if suffix == ".tsv" else ",")
     else:
@@ -108,7 +116,7 @@ def _scan_csv(path: Path, sep: str) -> tuple[list[str], list[tuple[int, int]]]:
     return header, short
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(path: Path, keep_floats: Callable[[str], bool] | None = None) -> pd.DataFrame:
     try:
         frame = pd.read_parquet(path)
     except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid / ArrowIOError subclass these
@@ -120,7 +128,18 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise AuditSetError(
             f"{path} has the column {duplicated[0]!r} more than once; give every column its own name"
         )
-    return pd.DataFrame({column: _as_text(frame[column]) for column in frame.columns})
+    return pd.DataFrame(
+        {
+            column: (
+                frame[column].astype(np.float64)
+                if keep_floats is not None
+                and keep_floats(str(column))
+                and pd.api.types.is_float_dtype(frame[column])
+                else _as_text(frame[column])
+            )
+            for column in frame.columns
+        }
+    )
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -142,13 +161,25 @@ def text_values(values: pd.Series) -> np.ndarray:
     return _as_text(values).to_numpy(dtype=object)
 
 
-def numeric_column(values: pd.Series, column: str, source: Path | None) -> np.ndarray:
+def numeric_column(
+    values: pd.Series, column: str, source: Path | None, *, nan_is_empty: bool = False
+) -> np.ndarray:
     """A column of numbers as float64; a cell that is empty or not a number is an error.
 
-    ``nan`` written as such parses to NaN (callers decide whether that is allowed).
+    ``nan`` written as such parses to NaN (callers decide whether that is allowed). With
+    ``nan_is_empty``, NaN in a numeric column is an empty cell (a missing Parquet value,
+    kept as a number by ``read_table(..., keep_floats=True)``), refused as the text
+    path refuses it.
     """
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.to_numpy(dtype=np.float64)
+        numbers = values.to_numpy(dtype=np.float64)
+        if nan_is_empty and np.isnan(numbers).any():
+            where = f"{source}" if source else "the table"
+            raise AuditSetError(
+                f"column {column!r} of {where} is empty at rows {first_rows(np.isnan(numbers))}; "
+                "fill those cells or drop those rows"
+            )
+        return numbers
     text = values.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
     parsed = pd.to_numeric(text, errors="coerce")
     where = f"{source}" if source else "the table"

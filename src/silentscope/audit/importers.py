@@ -130,7 +130,14 @@ def from_table(
     source = None
     if not isinstance(table, pd.DataFrame):
         source = Path(table)
-        table = read_table(source)
+        # prediction and confidence columns are read as numbers (every other one as text)
+        prefixes = (prob_prefix, logit_prefix, confidence_prefix)
+        single = prob_prefix.rstrip("_")  # one probability column of a binary task
+
+        def numeric(name: str) -> bool:
+            return name == single or name.startswith(prefixes)
+
+        table = read_table(source, keep_floats=numeric)
     elif table.columns.duplicated().any():
         duplicated = table.columns[table.columns.duplicated()][0]
         raise AuditSetError(
@@ -180,7 +187,9 @@ def from_table(
         test_set = text_values(table[test_set_column])
         used.append(test_set_column)
     confidences = {
-        str(c)[len(confidence_prefix) :]: numeric_column(table[c], str(c), source)
+        str(c)[len(confidence_prefix) :]: numeric_column(
+            table[c], str(c), source, nan_is_empty=source is not None
+        )
         for c in _columns_with_prefix(table, confidence_prefix)
     }
     used += [f"{confidence_prefix}{k}" for k in confidences]
@@ -302,7 +311,11 @@ def _single_probability_column(
 def _prediction_values(
     table: pd.DataFrame, columns: list[str | None], source: Path | None
 ) -> np.ndarray:
-    present = {c: numeric_column(table[c], c, source) for c in columns if c is not None}
+    present = {
+        c: numeric_column(table[c], c, source, nan_is_empty=source is not None)
+        for c in columns
+        if c is not None
+    }
     if len(present) < len(columns):  # a binary task given as one probability column
         (known,) = present.values()
         return np.column_stack([known if c is not None else 1 - known for c in columns])
