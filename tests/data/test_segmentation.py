@@ -100,7 +100,7 @@ def test_splits_refuse_a_patient_in_two_splits_and_mismatched_classes():
 
 
 def test_registry_names_are_exact_and_options_checked():
-    assert available_segmentation_datasets()[:2] == ["mni152:tissue", "folder"]
+    assert {"mni152:tissue", "mni152:tissue2d", "folder"} <= set(available_segmentation_datasets())
     with pytest.raises(DatasetError, match="did you mean 'mni152:tissue'"):
         load_segmentation_dataset("mni152")
     with pytest.raises(DatasetError, match="takes no option 'n_volumes'"):
@@ -286,3 +286,16 @@ def test_npz_loader_reads_2d_images_with_patients(tmp_path):
     np.savez(path, images=np.zeros((2, 4, 4)), segmentation=np.zeros((2, 4, 4)))
     with pytest.raises(DatasetError, match="has no 'labels' array"):
         load_segmentation_dataset(path)
+
+
+def test_the_2d_form_slices_each_generated_volume():
+    flat = load_segmentation_dataset("mni152:tissue2d", size=16, n_train=3, n_val=1, n_test=1)
+    volumes = make_mni152_tissue(size=16, n_train=3, n_val=1, n_test=1)
+    assert flat.ndim_spatial == 2 and flat.train.images.shape == (3, 16, 16, 1)
+    depth = flat.train.metadata["slice_index"].to_numpy()
+    assert ((6 <= depth) & (depth <= 10)).all()
+    np.testing.assert_array_equal(flat.train.labels[1], volumes.train.labels[1, depth[1]])
+    assert (
+        "one template anatomy" in flat.caveats[0]
+        and flat.train.spacing == volumes.train.spacing[1:]
+    )

@@ -402,3 +402,56 @@ def make_mni152_tissue(
     ]
     info = {"source": str(template_folder()), "seed": seed, "size": size, **vars(ranges)}
     return SegmentationSplits(*sets, name="mni152:tissue", caveats=(CAVEAT,), info=info)
+
+
+@register_segmentation_dataset("mni152:tissue2d")
+def make_mni152_tissue_2d(
+    size: int = 64,
+    n_train: int = 80,
+    n_val: int = 20,
+    n_test: int = 40,
+    seed: int = 0,
+    rotation: float = 10.0,
+    scaling: float = 0.1,
+    translation: float = 0.03,
+    elastic: float = 0.025,
+    gamma: float = 0.2,
+    bias: float = 0.1,
+    thickness: float = 2.5,
+) -> SegmentationSplits:
+    """The 2-D form of ``mni152:tissue``: one axial slice of each generated volume.
+
+    Each image is the axial slice, at a depth drawn uniformly from the central fifth of
+    the volume (recorded as ``slice_index``), of its own volume generated as
+    :func:`make_mni152_tissue` does, with the same options and the same caveat: all images
+    derive from one template anatomy.
+
+    Examples
+    --------
+    >>> splits = make_mni152_tissue_2d(size=16, n_train=2, n_val=1, n_test=1)
+    >>> splits.train.images.shape, splits.ndim_spatial, splits.train.spacing
+    ((2, 16, 16, 1), 2, (11.9375, 11.9375))
+    """
+    volumes = make_mni152_tissue(
+        size, n_train, n_val, n_test, seed, rotation, scaling, translation, elastic, gamma,
+        bias, thickness,
+    )  # fmt: skip
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
+    sets = []
+    for _, part in volumes.items():
+        low, high = int(round(0.4 * size)), int(round(0.6 * size))
+        depth = rng.integers(low, max(high, low + 1), len(part))
+        rows = np.arange(len(part))
+        metadata = part.metadata.assign(slice_index=depth)
+        sets.append(
+            SegmentationSet(
+                np.ascontiguousarray(part.images[rows, depth]),
+                np.ascontiguousarray(part.labels[rows, depth]),
+                part.class_names,
+                metadata,
+                part.ids,
+                None if part.spacing is None else part.spacing[1:],
+            )
+        )
+    info = {**volumes.info, "slices": "axial, central fifth"}
+    return SegmentationSplits(*sets, name="mni152:tissue2d", caveats=(CAVEAT,), info=info)

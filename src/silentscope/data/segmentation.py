@@ -5,7 +5,8 @@ A :class:`SegmentationSet` holds float32 images ``(N, D, H, W, C)`` (3-D) or ``(
 (class 0 is the background), one metadata row per volume (with its ``patient_id``), and the
 voxel spacing. :class:`SegmentationSplits` holds train, val and test sets with no patient in
 two of them. Loaders are found by exact name with :func:`load_segmentation_dataset`:
-``mni152:tissue`` (the embedded default, :mod:`silentscope.data.mni152`) and ``folder``
+``mni152:tissue`` (the embedded default, :mod:`silentscope.data.mni152`; ``mni152:tissue2d``
+for its 2-D form) and ``folder``
 (NIfTI or npz, :mod:`silentscope.data.segmentation_folder`); a path is loaded as a folder.
 
 Examples
@@ -398,8 +399,8 @@ def available_segmentation_datasets() -> list[str]:
 
     Examples
     --------
-    >>> available_segmentation_datasets()[:2]
-    ['mni152:tissue', 'folder']
+    >>> available_segmentation_datasets()[:3]
+    ['mni152:tissue', 'mni152:tissue2d', 'folder']
     """
     return list(SEGMENTATION_DATASETS)
 
