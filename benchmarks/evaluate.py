@@ -13,6 +13,8 @@ Examples
 --------
     python benchmarks/evaluate.py                        # 10^6 rows, 1000 resamples
     python benchmarks/evaluate.py --rows 100000 --resamples 200 --markdown
+    git worktree add /tmp/before <commit>
+    python benchmarks/evaluate.py --skip-baseline --compare-src /tmp/before/src --markdown
 """
 
 from __future__ import annotations
@@ -44,10 +46,16 @@ def make_parquet(path: Path, rows: int, seed: int) -> None:
     frame.to_parquet(path)
 
 
-def run(command: list[str]) -> dict:
-    """Wall, CPU (user + system) seconds and peak RSS (MB) of one child process."""
+def run(command: list[str], src: str | None = None) -> dict:
+    """Wall, CPU (user + system) seconds and peak RSS (MB) of one child process.
+
+    ``src``: a source folder put first on the child's PYTHONPATH (another checkout).
+    """
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
     start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
     stderr = child.stderr.read().decode() if child.stderr else ""
@@ -78,6 +86,11 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-baseline", action="store_true", help="only the default path")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument(
+        "--compare-src",
+        default=None,
+        help="source folder of another checkout (its src/) to run first, as 'before'",
+    )
     args = parser.parse_args(argv)
     rows = int(args.rows)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before the run")
@@ -85,10 +98,19 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         parquet, store = Path(tmp) / "predictions.parquet", Path(tmp) / "store"
         make_parquet(parquet, rows, args.seed)
+        evaluate = ["evaluate", str(store), "--bootstrap", str(args.resamples), "--seed", "0"]
+        before = args.compare_src
+        if before is not None:
+            old_store = str(Path(tmp) / "store_before")
+            step = run(cli("import", "table", str(parquet), "--out", old_store), before)
+            results.append(("import table (before)", step))
         results.append(
             ("import table", run(cli("import", "table", str(parquet), "--out", str(store))))
         )
-        evaluate = ["evaluate", str(store), "--bootstrap", str(args.resamples), "--seed", "0"]
+        if before is not None:
+            out = str(Path(tmp) / "before")
+            old_evaluate = ["evaluate", old_store, *evaluate[2:]]
+            results.append(("evaluate (before)", run(cli(*old_evaluate, "--out", out), before)))
         if not args.skip_baseline:
             out = str(Path(tmp) / "baseline")
             step = run(cli(*evaluate, "--out", out, kernels=False))

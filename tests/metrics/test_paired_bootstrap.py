@@ -122,3 +122,21 @@ def test_invalid_inputs_are_refused_with_one_sentence():
     with pytest.raises(ValueError, match="is not supported by bootstrap_ci"):
         sm.paired_bootstrap_ci(confs, correct, ["aurc_achievable"])
     assert pb.PairedBootstrap is sm.PairedBootstrap
+
+
+@pytest.mark.parametrize("decimals", [None, 1])
+def test_metric_set_from_one_sort_equals_the_public_functions(decimals):
+    rng = np.random.default_rng(5)
+    correct = rng.random(3000) < 0.8
+    conf = 1 / (1 + np.exp(-(rng.normal(size=3000) + correct)))
+    if decimals is not None:
+        conf = np.round(conf, decimals)
+    values = sm.failure_detection_metrics(conf, correct)
+    assert list(values) == list(sm.BOOTSTRAP_METRICS)
+    for name, value in values.items():
+        assert value == pytest.approx(sm.METRICS[name].function(conf, correct), abs=1e-12), name
+    loss = rng.random(3000) * ~correct
+    with_loss = sm.failure_detection_metrics(conf, loss=loss)
+    assert with_loss["e_augrc"] == pytest.approx(sm.e_augrc(conf, loss=loss), abs=1e-12)
+    with pytest.raises(ValueError, match="both 0 and 1 values to compute AUROC_f"):
+        sm.failure_detection_metrics(conf, np.ones(3000), ["aurc", "auroc_f"])

@@ -26,6 +26,7 @@ from .classification_bootstrap import (
     CLASSIFICATION_BOOTSTRAP_METRICS,
     classification_bootstrap_ci,
 )
+from .metric_set import failure_detection_metrics
 from .paired_bootstrap import PairedBootstrap, paired_bootstrap_ci
 from .registry import METRICS, MetricSpec, get_metric
 from .risk_coverage import (
@@ -76,6 +77,7 @@ __all__ = [
     "bootstrap_ci",
     "classification_bootstrap_ci",
     "paired_bootstrap_ci",
+    "failure_detection_metrics",
     "PairedBootstrap",
     "CLASSIFICATION_BOOTSTRAP_METRICS",
     "brier",
