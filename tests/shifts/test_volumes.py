@@ -136,3 +136,16 @@ def test_kspace_motion_equals_the_per_voxel_phase_formula(brains):
     expected = np.abs(np.fft.ifftn(np.fft.ifftshift(k * np.exp(-2j * np.pi * phase))))
     expected = np.clip(np.floor(expected * 255 + 0.5), 0, 255)
     assert np.abs(out[0, ..., 0].astype(float) - expected).max() <= 1
+
+
+def test_effects_and_test_sets_are_measured_on_volumes(brains):
+    from silentscope.shifts import corruption_test_sets, measure_effects
+
+    effects = measure_effects(brains, ["ghosting", "gaussian_blur"], [1, 5], "mri")
+    assert all(effect.problem() is None for effect in effects)
+    assert effects[0].describe().startswith("ghosting at 24x24x24 voxels changes")
+    sets = list(corruption_test_sets(brains, "mri", names=["bias_field"], severities=[1, 5]))
+    assert [name for name, _, _ in sets] == ["cor/bias_field/1", "cor/bias_field/5"]
+    assert sets[1][1].shape == brains.shape
+    with pytest.raises(ValueError, match="jpeg_compression takes 2-D images"):
+        measure_effects(brains, ["jpeg_compression"], [1], "mri")

@@ -113,7 +113,7 @@ def corruption_test_sets(
     >>> [name for name, _, _ in sets]
     ['cor/pixelate/1', 'cor/pixelate/5']
     """
-    images = check_images(images)
+    images = check_images(images, volumes=True)  # each corruption checks its own 3-D form
     expanded = expand_corruptions("default" if names is None else names, modality, images.shape[-1])
     severities = test_set_severities(severities)
     for corruption in (get_corruption(name, modality) for name in expanded):

@@ -233,8 +233,11 @@ def register(cls: type[Corruption]) -> type[Corruption]:
     return cls
 
 
-def check_images(images, corruption: Corruption | None = None) -> np.ndarray:
+def check_images(images, corruption: Corruption | None = None, volumes: bool = False) -> np.ndarray:
     """Validate a uint8 batch (N, H, W, C), or (N, D, H, W, C) where volumes are supported.
+
+    Volumes are supported where ``corruption`` has a 3-D form, or, without a corruption,
+    when ``volumes`` is true (callers that check each corruption later).
 
     Examples
     --------
@@ -242,7 +245,7 @@ def check_images(images, corruption: Corruption | None = None) -> np.ndarray:
     (2, 8, 8, 1)
     """
     images = np.ascontiguousarray(images)
-    volumes = corruption is not None and corruption.volumes
+    volumes = corruption.volumes if corruption is not None else volumes
     if images.dtype != np.uint8:
         raise ValueError(
             f"images must be uint8 (0-255), got {images.dtype}; scale them to 0-255 and "

@@ -42,13 +42,13 @@ class CorruptionEffect:
     changes : tuple of float
         Mean absolute difference from the clean images, grey levels, per severity.
     image_size : tuple of int
-        (height, width) of the images measured.
+        (height, width) of the images, or (depth, height, width) of the volumes, measured.
     """
 
     name: str
     severities: tuple[int, ...]
     changes: tuple[float, ...]
-    image_size: tuple[int, int]
+    image_size: tuple[int, ...]
 
     @property
     def negligible(self) -> tuple[int, ...]:
@@ -74,7 +74,8 @@ class CorruptionEffect:
         """The changes, e.g. ``gaussian_blur at 28x28: 0.00, 0.00 grey levels at severities 1, 5``."""
         values = ", ".join(f"{c:.2f}" for c in self.changes)
         return (
-            f"{self.name} at {self.image_size[0]}x{self.image_size[1]} px changes the images by "
+            f"{self.name} at {'x'.join(map(str, self.image_size))} "
+            f"{'px' if len(self.image_size) == 2 else 'voxels'} changes the images by "
             f"{values} grey levels at severities {', '.join(map(str, self.severities))}"
         )
 
@@ -110,9 +111,9 @@ def measure_effects(
 
     Parameters
     ----------
-    images : array of uint8, shape (N, H, W, C)
+    images : array of uint8, shape (N, H, W, C), or volumes (N, D, H, W, C)
     names : sequence of str
-        Registered corruption names.
+        Registered corruption names (with a 3-D form, for volumes).
     severities : sequence of int
     modality : str, default "generic"
         Whose severity levels to use.
@@ -129,7 +130,7 @@ def measure_effects(
     >>> effect.changes[0] < effect.changes[1], effect.problem() is None
     (True, True)
     """
-    images = check_images(images)
+    images = check_images(images, volumes=True)
     effects = []
     for name in names:
         corruption = get_corruption(name, modality)
@@ -140,7 +141,7 @@ def measure_effects(
             changes.append(round(float(image_change(images, corrupted).mean()), 3))
         effects.append(
             CorruptionEffect(
-                name, tuple(int(s) for s in severities), tuple(changes), tuple(images.shape[1:3])
+                name, tuple(int(s) for s in severities), tuple(changes), tuple(images.shape[1:-1])
             )
         )
     return effects
