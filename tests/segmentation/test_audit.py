@@ -141,3 +141,15 @@ def test_shift_params_per_volume(trained, toy):
             trained.network_, None, {"cor/rician_noise/2": toy.test}, mc_samples=0,
             shift_params={"cor/rician_noise/2": params[:2]},
         )  # fmt: skip
+
+
+def test_risk_classes_choose_the_classes_averaged(trained, toy):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        audit = audit_segmentation(
+            trained.network_, None, {"iid": toy.test}, mc_samples=0, risk_classes=["shell"]
+        ).audit
+    np.testing.assert_allclose(audit.risk, 1 - audit.outcomes["dice_shell"])
+    assert audit.provenance["risk_classes"] == ["shell"]
+    with pytest.raises(ValueError, match="risk_classes must name foreground classes"):
+        audit_segmentation(trained.network_, None, {"iid": toy.test}, risk_classes=["background"])

@@ -157,13 +157,15 @@ def _spacing(spacing, ndim: int) -> tuple[float, ...]:
     return values
 
 
-def _mean_foreground(values: np.ndarray) -> float:
-    fg = values[1:]
+def _mean_foreground(values: np.ndarray, classes=None) -> float:
+    fg = values[1:] if classes is None else values[list(classes)]
     fg = fg[~np.isnan(fg)]
     return float(fg.mean()) if fg.size else 0.0
 
 
-def segmentation_risk(true, pred, n_classes: int, risk: str = "dice", spacing=None) -> float:
+def segmentation_risk(
+    true, pred, n_classes: int, risk: str = "dice", spacing=None, classes=None
+) -> float:
     """One volume's risk in [0, 1] (0 = perfect): see :data:`RISKS` and the module docstring.
 
     Parameters
@@ -173,6 +175,9 @@ def segmentation_risk(true, pred, n_classes: int, risk: str = "dice", spacing=No
     risk : {"dice", "hd95", "volume_error"}, default "dice"
     spacing : sequence of float, optional
         Voxel size per axis (for ``hd95``); 1 per axis when None.
+    classes : sequence of int, optional
+        The classes averaged (default every foreground class, 1..K-1), e.g. to leave out a
+        class too small to segment reliably.
 
     Returns
     -------
@@ -185,17 +190,27 @@ def segmentation_risk(true, pred, n_classes: int, risk: str = "dice", spacing=No
     0.6667
     >>> segmentation_risk(np.zeros((2, 2), int), np.zeros((2, 2), int), 3)
     0.0
+    >>> round(segmentation_risk(t, p, 3, classes=[1]), 4)  # class 1 only
+    0.3333
     """
+    if classes is not None:
+        classes = [int(c) for c in classes]
+        if not classes or any(not 0 < c < int(n_classes) for c in classes):
+            raise ValueError(
+                f"classes must be foreground class indices in 1..{int(n_classes) - 1}, got {classes}"
+            )
     if risk == "dice":  # as a loss, so that no class present in either map gives 0
-        return _mean_foreground(1.0 - dice_per_class(true, pred, n_classes))
+        return _mean_foreground(1.0 - dice_per_class(true, pred, n_classes), classes)
     if risk == "hd95":
         true, pred = _check_maps(true, pred)
         sp = _spacing(spacing, true.ndim)
         diagonal = float(np.sqrt(sum((n * s) ** 2 for n, s in zip(true.shape, sp, strict=True))))
         scaled = np.minimum(hd95_per_class(true, pred, n_classes, sp) / diagonal, 1.0)
-        return _mean_foreground(scaled)
+        return _mean_foreground(scaled, classes)
     if risk == "volume_error":
-        return _mean_foreground(np.minimum(volume_error_per_class(true, pred, n_classes), 1.0))
+        return _mean_foreground(
+            np.minimum(volume_error_per_class(true, pred, n_classes), 1.0), classes
+        )
     raise ValueError(f"unknown risk {risk!r}; choose from {', '.join(RISKS)}")
 
 

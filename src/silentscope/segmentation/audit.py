@@ -105,6 +105,17 @@ def _shift_column(name: str, value, n: int) -> list[str]:
     return values
 
 
+def _class_indices(classes, names: tuple[str, ...]) -> list[int] | None:
+    if classes is None:
+        return None
+    unknown = [c for c in classes if c not in names[1:]]
+    if unknown or not classes:
+        raise ValueError(
+            f"risk_classes must name foreground classes among {list(names[1:])}, got {list(classes)}"
+        )
+    return [names.index(c) for c in classes]
+
+
 def _ids(data, n: int) -> list[str]:
     ids = getattr(data, "ids", None)
     return (
@@ -121,6 +132,7 @@ def audit_segmentation(
     mc_samples: int = 10,
     risk: str = "dice",
     extra_risks: Sequence[str] = (),
+    risk_classes: Sequence[str] | None = None,
     batch_size: int = 1,
     random_state: int = 0,
     device: str = "auto",
@@ -150,6 +162,10 @@ def audit_segmentation(
         The risk failure detection is judged on.
     extra_risks : sequence of str
         Other risks stored as outcomes ``risk_<name>``.
+    risk_classes : sequence of str, optional
+        The foreground classes the risks average over (default every one), e.g. to leave
+        out a class too small to segment reliably; recorded in the provenance. Dice per
+        class is stored for every class either way.
     batch_size, random_state, device, n_threads
         Inference settings; ``random_state`` seeds the dropout masks.
     keep_predictions : bool, default False
@@ -222,6 +238,7 @@ def audit_segmentation(
                 f"test set {name!r} has {len(names)} classes but the network predicts {model.config['n_classes']}"
             )
         labels = labels.numpy()
+        chosen_classes = _class_indices(risk_classes, names)
         spacing = getattr(data, "spacing", None)
         ids = _ids(data, len(labels))
         kept = []
@@ -241,12 +258,16 @@ def audit_segmentation(
                     scores[csf_name].append(aggregate.value)
                     if aggregate.fallback:
                         fallbacks[csf_name].append(f"{name}/{ids[row]}")
-                risks.append(segmentation_risk(true, pred, len(names), risk, spacing))
+                risks.append(
+                    segmentation_risk(true, pred, len(names), risk, spacing, chosen_classes)
+                )
                 dice = dice_per_class(true, pred, len(names))
                 for k, class_name in enumerate(names[1:], start=1):
                     outcomes.setdefault(f"dice_{class_name}", []).append(dice[k])
                 for extra in extra_risks:
-                    value = segmentation_risk(true, pred, len(names), extra, spacing)
+                    value = segmentation_risk(
+                        true, pred, len(names), extra, spacing, chosen_classes
+                    )
                     outcomes.setdefault(f"risk_{extra}", []).append(value)
                 mean_probability = batch.probabilities[j].reshape(len(names), -1).mean(axis=1)
                 columns["logits"].append(np.log(np.maximum(mean_probability, 1e-12)))
@@ -279,6 +300,9 @@ def audit_segmentation(
         "task": "segmentation",
         "risk": RISK_DEFINITIONS[risk],
         "risk_name": risk,
+        "risk_classes": list(class_names[1:])
+        if risk_classes is None
+        else [str(c) for c in risk_classes],
         "extra_risks": {r: RISK_DEFINITIONS[r] for r in extra_risks},
         "logits": "per-volume summary: log of the mean predicted probability of each class",
         "label": "per-volume summary: the class with the largest true volume",
