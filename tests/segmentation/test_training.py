@@ -118,3 +118,10 @@ def test_refuses_bad_data(toy):
         trainer = _trainer(epochs=1).fit(toy.train)
     assert any("no validation volumes" in str(w.message) for w in caught)
     assert trainer.health_ is None
+
+
+def test_the_classification_trainer_points_to_the_segmentation_trainer(toy):
+    from silentscope.models import Trainer
+
+    with pytest.raises(ValueError, match="SegmentationTrainer"):
+        Trainer(progress=False).fit(toy.train)

@@ -178,7 +178,12 @@ class Trainer:
     # ------------------------------------------------------------------ setup
     def _resolve(self, dataset: ImageDataset) -> dict[str, Any]:
         if not isinstance(dataset, ImageDataset):
-            raise ValueError(f"fit needs an ImageDataset, got {type(dataset).__name__}")
+            hint = (
+                "; segmentation data train with silentscope.segmentation.SegmentationTrainer"
+                if hasattr(dataset, "labels") and hasattr(dataset, "class_names")
+                else ""
+            )
+            raise ValueError(f"fit needs an ImageDataset, got {type(dataset).__name__}{hint}")
         multi_label = getattr(OBJECTIVES.get(self.objective), "multi_label", False)
         if multi_label and not dataset.multi_label:
             raise ValueError(
