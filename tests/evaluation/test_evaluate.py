@@ -215,7 +215,7 @@ def test_csfs_of_a_test_set_share_paired_resamples(audit):
     result = evaluate(
         audit,
         csfs=["MSR", "MLS"],
-        metrics=["aurc", "auroc_f", "accuracy", "aurc_achievable"],
+        metrics=["aurc", "auroc_f", "mce", "accuracy", "aurc_achievable"],
         test_sets=["iid"],
         n_bootstrap=50,
         random_state=3,
@@ -225,14 +225,14 @@ def test_csfs_of_a_test_set_share_paired_resamples(audit):
     paired = metrics.paired_bootstrap_ci(
         {csf: scores[csf][rows] for csf in ("MSR", "MLS")},
         audit.correct[rows],
-        ["aurc", "auroc_f"],
+        {"MSR": ["aurc", "auroc_f", "mce"], "MLS": ["aurc", "auroc_f"]},  # MCE: probabilities only
         classification=(audit.probabilities[rows], audit.label[rows], ["accuracy"]),
         n_resamples=50,
         random_state=_group_seed(3, "iid"),
     )
     table = result.table.set_index(["csf", "metric"])
     for csf in ("MSR", "MLS"):
-        for metric in ("aurc", "auroc_f"):
+        for metric in paired.results[csf]:
             want = paired.results[csf][metric]
             got = table.loc[(csf, metric)]
             assert (got["value"], got["ci_low"], got["ci_high"]) == (
@@ -244,6 +244,6 @@ def test_csfs_of_a_test_set_share_paired_resamples(audit):
     assert accuracy["ci_low"] == paired.classification["accuracy"].low
     resampling = result.settings["resampling"]
     assert "paired" in resampling["definition"]
-    assert resampling["paired_metrics"] == ["aurc", "auroc_f", "accuracy"]
+    assert resampling["paired_metrics"] == ["aurc", "auroc_f", "mce", "accuracy"]
     assert resampling["loop_metrics"] == ["aurc_achievable"]
     assert "not paired" in resampling["loop_reason"]

@@ -140,3 +140,22 @@ def test_metric_set_from_one_sort_equals_the_public_functions(decimals):
     assert with_loss["e_augrc"] == pytest.approx(sm.e_augrc(conf, loss=loss), abs=1e-12)
     with pytest.raises(ValueError, match="both 0 and 1 values to compute AUROC_f"):
         sm.failure_detection_metrics(conf, np.ones(3000), ["aurc", "auroc_f"])
+
+
+@pytest.mark.parametrize("kernels", PATHS)
+def test_mce_and_fail_nll_equal_their_functions_on_every_resample(monkeypatch, kernels):
+    monkeypatch.setattr(bs, "USE_KERNELS", kernels)
+    probs, labels, correct, confs = _data(800, seed=2)
+    confs["ties"][:5] = 1.0  # a confidence of 1 (fail-NLL's eps) and on the last bin edge
+    idx = np.random.default_rng(3).integers(0, correct.size, (20, correct.size))
+    names = ["mce", "fail_nll", "aurc"]
+    paired = sm.paired_bootstrap_ci(confs, correct, names, resample_indices=idx)
+    for csf, conf in confs.items():
+        for name in ("mce", "fail_nll"):
+            got = paired.results[csf][name]
+            assert got.estimate == sm.METRICS[name].function(conf, correct)
+            loop = [sm.METRICS[name].function(conf[rows], correct[rows]) for rows in idx]
+            np.testing.assert_allclose(got.samples, loop, rtol=0, atol=1e-12, err_msg=name)
+    outside = sm.paired_bootstrap_ci({"x": confs["msr"] * 3}, correct, names, n_resamples=5)
+    assert outside.undefined["x"]["mce"].startswith("MCE needs confidences in [0, 1]")
+    assert set(outside.results["x"]) == {"aurc"}

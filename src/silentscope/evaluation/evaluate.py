@@ -40,6 +40,7 @@ from silentscope.metrics import (
     BOOTSTRAP_METRICS,
     CLASSIFICATION_BOOTSTRAP_METRICS,
     METRICS,
+    PAIRED_METRICS,
     balanced_accuracy,
     get_metric,
     paired_bootstrap_ci,
@@ -379,7 +380,7 @@ PAIRED_DEFINITION = (
 
 def _resampling(fd_metrics: Sequence[str], clf_metrics: Sequence[str]) -> dict:
     """Which metrics share the paired resamples and which are resampled one call at a time."""
-    vectorised = [m for m in fd_metrics if m in BOOTSTRAP_METRICS]
+    vectorised = [m for m in fd_metrics if m in PAIRED_METRICS]
     vectorised += [m for m in clf_metrics if m in CLASSIFICATION_BOOTSTRAP_METRICS]
     loop = [m for m in (*fd_metrics, *clf_metrics) if m not in vectorised]
     record = {"definition": PAIRED_DEFINITION, "paired_metrics": vectorised, "loop_metrics": loop}
@@ -430,7 +431,7 @@ def _paired(confidences, correct, metrics, classification, *, n_bootstrap, level
 
     None without resamples or without a metric to resample.
     """
-    fast = {c: [m for m in names if m in BOOTSTRAP_METRICS] for c, names in metrics.items()}
+    fast = {c: [m for m in names if m in PAIRED_METRICS] for c, names in metrics.items()}
     fast = {c: names for c, names in fast.items() if names}
     if classification is not None:
         probs, labels, names = classification

@@ -27,7 +27,7 @@ from .classification_bootstrap import (
     classification_bootstrap_ci,
 )
 from .metric_set import failure_detection_metrics
-from .paired_bootstrap import PairedBootstrap, paired_bootstrap_ci
+from .paired_bootstrap import PAIRED_METRICS, PairedBootstrap, paired_bootstrap_ci
 from .registry import METRICS, MetricSpec, get_metric
 from .risk_coverage import (
     RiskCoverageCurve,
@@ -77,6 +77,7 @@ __all__ = [
     "bootstrap_ci",
     "classification_bootstrap_ci",
     "paired_bootstrap_ci",
+    "PAIRED_METRICS",
     "failure_detection_metrics",
     "PairedBootstrap",
     "CLASSIFICATION_BOOTSTRAP_METRICS",

@@ -40,7 +40,7 @@ from .bootstrap import (
     _seed_sequence,
     _summarise,
 )
-from .calibration import check_n_bins
+from .calibration import FAIL_NLL_EPS, check_n_bins
 from .classification_bootstrap import CLASSIFICATION_BOOTSTRAP_METRICS, _Terms
 from .registry import METRICS
 
@@ -71,21 +71,66 @@ class PairedBootstrap:
     n_resamples: int = 0
 
 
+#: Calibration metrics resampled here beside :data:`BOOTSTRAP_METRICS` (they read the
+#: confidence as a probability: per-bin sums and a mean of per-sample terms).
+CALIBRATION_EXTRA = ("mce", "fail_nll")
+#: Every metric :func:`paired_bootstrap_ci` resamples for a CSF.
+PAIRED_METRICS: tuple[str, ...] = (*BOOTSTRAP_METRICS, *CALIBRATION_EXTRA)
+
+
 class _FailureDetection:
     """The failure-detection metrics of one CSF, from counts per base position."""
 
-    def __init__(self, ranking, names, n_bins, compiled, base_of_sample):
+    def __init__(self, ranking, conf, corr, names, n_bins, compiled, base_of_sample):
         self.ranking = ranking
         # Base position of each sorted position: where this CSF reads the shared counts.
         self.gather = ranking.order if base_of_sample is None else base_of_sample[ranking.order]
         self.names, self.n_bins = names, n_bins
+        self.fd_names = [m for m in names if m in _EVALUATORS]
+        self.extra = [m for m in names if m in CALIBRATION_EXTRA]
         self.kernel = None
         if compiled is not None:
             self.kernel = _ResampleKernel(ranking, compiled[0], n_bins, "ece" in names)
         else:
             self.cells = _Cells(ranking)
+        if self.extra:
+            self._calibration_terms(conf, corr, base_of_sample)
+
+    def _calibration_terms(self, conf, corr, base_of_sample):
+        """Samples ordered by MCE bin (the bins of :func:`~silentscope.metrics.mce`), with
+        the per-sample fail-NLL term of :func:`~silentscope.metrics.fail_nll`."""
+        bins = np.minimum((conf * self.n_bins).astype(np.int64), self.n_bins - 1)
+        order = np.argsort(bins, kind="stable")
+        self.cal_gather = order if base_of_sample is None else base_of_sample[order]
+        self.cal_conf = conf[order]
+        self.cal_correct = corr[order].astype(np.float64)
+        sorted_bins = bins[order]
+        self.cal_starts = np.flatnonzero(np.diff(sorted_bins, prepend=-1))
+        with np.errstate(divide="ignore"):
+            term = np.where(corr, np.log(conf + FAIL_NLL_EPS), np.log(1.0 - conf + FAIL_NLL_EPS))
+        self.cal_term = -term[order]
+
+    def _calibration(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        w = counts[:, self.cal_gather].astype(np.float64)
+        n = self.cal_conf.shape[0]
+        out = {}
+        if "fail_nll" in self.extra:
+            out["fail_nll"] = w @ self.cal_term / n
+        if "mce" in self.extra:
+            size = np.add.reduceat(w, self.cal_starts, axis=1)
+            gap = np.abs(
+                np.add.reduceat(w * self.cal_conf, self.cal_starts, axis=1)
+                - np.add.reduceat(w * self.cal_correct, self.cal_starts, axis=1)
+            )
+            filled = size > 0
+            ratio = np.divide(gap, size, out=np.zeros_like(gap), where=filled)
+            out["mce"] = np.where(filled, ratio, -np.inf).max(axis=1)
+        return out
 
     def chunk(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        values = self._calibration(counts) if self.extra else {}
+        if not self.fd_names:
+            return values
         if self.kernel is not None:
             sums = np.empty((counts.shape[0], len(_kernels.SUM_NAMES) + 1))
             by_position = np.empty(counts.shape[1], dtype=counts.dtype)
@@ -100,7 +145,8 @@ class _FailureDetection:
             if self.cells.cell_start is not None:
                 by_position = np.add.reduceat(by_position, self.cells.cell_start, axis=1)
             curves = self.cells.curves(by_position, Workspace(), self.n_bins)
-        return {name: _EVALUATORS[name][0](curves) for name in self.names}
+        values.update({name: _EVALUATORS[name][0](curves) for name in self.fd_names})
+        return values
 
 
 class _Classification:
@@ -167,8 +213,9 @@ def paired_bootstrap_ci(
         1 (or True) where the prediction was right, 0 where it failed (unused without
         confidences).
     metrics : sequence of str, or mapping of CSF name to sequence of str, optional
-        Names from :data:`~silentscope.metrics.BOOTSTRAP_METRICS` (per CSF with a
-        mapping); default all of them for every CSF.
+        Names from :data:`PAIRED_METRICS` (those of
+        :data:`~silentscope.metrics.BOOTSTRAP_METRICS` and the calibration metrics mce and
+        fail_nll), per CSF with a mapping; default all of BOOTSTRAP_METRICS for every CSF.
     classification : tuple (probs, labels, names), optional
         Also resample these classification metrics (names from
         :data:`~silentscope.metrics.CLASSIFICATION_BOOTSTRAP_METRICS`) of the same samples.
@@ -254,11 +301,13 @@ def paired_bootstrap_ci(
     estimates, undefined = {}, {}
     for csf, (conf, corr) in checked.items():
         wanted = metrics.get(csf, BOOTSTRAP_METRICS) if isinstance(metrics, Mapping) else metrics
-        names = _check_metrics(BOOTSTRAP_METRICS if wanted is None else wanted)
+        names = _check_paired_metrics(BOOTSTRAP_METRICS if wanted is None else wanted)
         ranking = Ranking.from_scores(conf, corr)
-        names, estimates[csf], undefined[csf] = _estimates(ranking, conf, names, n_bins)
+        names, estimates[csf], undefined[csf] = _estimates(ranking, conf, corr, names, n_bins)
         if names:
-            consumers[csf] = _FailureDetection(ranking, names, n_bins, compiled, base_of_sample)
+            consumers[csf] = _FailureDetection(
+                ranking, conf, corr, names, n_bins, compiled, base_of_sample
+            )
 
     if resample_indices is not None:
         drawn = explicit if base_of_sample is None else base_of_sample[explicit]
@@ -325,11 +374,30 @@ def _draw_chunk(fill, rows: range, n: int) -> np.ndarray:
     return wide
 
 
-def _estimates(ranking, conf, names, n_bins):
+def _check_paired_metrics(metrics) -> tuple[str, ...]:
+    names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    extra = tuple(name for name in names if name in CALIBRATION_EXTRA)
+    rest = tuple(name for name in names if name not in CALIBRATION_EXTRA)
+    if rest or not extra:
+        _check_metrics(rest)
+    return names
+
+
+def _estimates(ranking, conf, corr, names, n_bins):
     """Full-data values of the metrics defined here, and the reasons of the others."""
     full = ranking.counts(n_bins=n_bins)
     kept, values, reasons = [], {}, {}
     for name in names:
+        if name in CALIBRATION_EXTRA:
+            function = METRICS[name].function
+            try:
+                value = function(conf, corr, n_bins) if name == "mce" else function(conf, corr)
+            except ValueError as error:
+                reasons[name] = str(error)
+                continue
+            kept.append(name)
+            values[name] = float(value)
+            continue
         evaluate, (need_correct, need_wrong) = _EVALUATORS[name]
         try:
             if name == "ece":
