@@ -54,3 +54,36 @@ def test_examples_are_members_ranked_by_score_and_confidence():
     representative, wrong = slice_examples(scores, errors, confidence, mask, n=3)
     assert representative.tolist() == [1, 4, 2]
     assert wrong.tolist() == [0, 4, 1]
+
+
+def test_slice_terms_are_phrases_a_clinician_reads_correctly_and_the_viewer_agrees():
+    import pyarrow as pa
+
+    from silentscope.text import term_matrix
+    from silentscope.text.distinguishing import terms_from_counts
+    from silentscope.text.terms import TERM_NGRAMS
+    from silentscope.viewer.queries import TermIndex
+
+    texts = np.array(
+        ["moderate non proliferative retinopathy"] * 30
+        + ["proliferative retinopathy"] * 2
+        + ["vitreous degeneration"] * 20
+        + ["dry age-related macular degeneration"] * 20
+        + ["normal fundus"] * 60
+    )
+    mask = np.zeros(len(texts), bool)
+    mask[:31] = True  # the non-proliferative cases and one proliferative one
+    mask[32:52] = True  # and the vitreous degenerations
+    counts, vocab = term_matrix(texts, ngram_range=TERM_NGRAMS)
+    terms = [t.term for t in distinguishing_terms(counts, vocab, mask)]
+    assert "moderate non proliferative retinopathy" in terms
+    assert "vitreous degeneration" in terms
+    # neither a word that belongs to several phrases nor "proliferative" for non-proliferative
+    assert not {"proliferative", "degeneration", "non", "vitreous"} & set(terms)
+    # the viewer's selection panel ranks the same terms with the same function
+    index = TermIndex(pa.chunked_array([pa.array(texts)]))
+    viewer = terms_from_counts(
+        index.document_counts(mask), index.document_counts(~mask), index.vocabulary,
+        int(mask.sum()), int((~mask).sum()), skip=index.phrase_only,
+    )  # fmt: skip
+    assert [t.term for t in viewer] == terms

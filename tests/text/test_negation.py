@@ -38,7 +38,8 @@ def labels(text: str, ngram_range=(1, 1)) -> list[str]:
         ),
         (
             "Moderate non proliferative retinopathy",
-            ["moderate", "non", "proliferative", "retinopathy"],
+            # "non" negates nothing and makes one word with what follows (issue 17)
+            ["moderate", "non proliferative", "retinopathy"],
         ),
         ("Atelectasis versus pneumonia.", ["possible atelectasis", "possible pneumonia"]),
     ],

@@ -40,7 +40,7 @@ from silentscope.slices.slicers import make_slicer
 from silentscope.slices.stability import slice_stability
 from silentscope.slices.statistics import excess_error_pvalue
 from silentscope.slices.views import JOINT_VIEW, MultiViewSlicer, modality_views
-from silentscope.text.terms import term_matrix
+from silentscope.text.terms import TERM_NGRAMS, term_matrix
 
 
 @dataclass
@@ -257,7 +257,7 @@ def discover_slices(
     merge_overlap: float = 0.5,
     max_slices: int = 10,
     n_terms: int = 6,
-    n_examples: int = 5,
+    n_examples: int = 6,
     random_state: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> SliceReport:
@@ -377,6 +377,16 @@ def discover_slices(
     modalities = tuple(modalities) if asked else available_modalities(data, embeddings)
     inputs = _analysable_inputs(data, modalities, embeddings, metadata_columns, keep_label_derived)
     modalities, metadata_columns, text_reason, input_notes = inputs
+    if not asked:  # a modality that is the same for every analysed sample separates nothing
+        constant = _constant_modalities(data, modalities, embeddings)
+        modalities = tuple(m for m in modalities if m not in constant)
+        input_notes = [
+            *input_notes,
+            *(
+                f"the '{m}' modality was dropped: it is the same for every analysed sample"
+                for m in constant
+            ),
+        ]
     if not modalities:
         raise ValueError(
             "this AuditSet has no features, text or analysable metadata to slice; add one of them"
@@ -718,6 +728,19 @@ def _shown_slices(
     return shown[: int(max_slices)]
 
 
+def _constant_modalities(data, modalities, embeddings) -> list[str]:
+    """Built-in modalities whose input does not vary over the analysed samples."""
+    embeddings = dict(embeddings or {})
+    constant = []
+    if "text" in modalities and "text" not in embeddings and data.text is not None:
+        if len(np.unique(np.asarray(data.text, dtype=str))) < 2:
+            constant.append("text")
+    if "image" in modalities and "image" not in embeddings and data.features is not None:
+        if not np.ptp(np.asarray(data.features), axis=0).any():
+            constant.append("image")
+    return constant
+
+
 def _analysable_inputs(data, modalities, embeddings, metadata_columns, keep_label_derived):
     """Modalities and metadata columns that may explain failures, and notes on the rest.
 
@@ -768,7 +791,7 @@ def _explain(
 ):  # fmt: skip
     counts = vocab = None
     if data.text is not None and shown and use_text:
-        counts, vocab = term_matrix(data.text)
+        counts, vocab = term_matrix(data.text, ngram_range=TERM_NGRAMS)
     confidence = data.probabilities.max(axis=1)
     sets = pd.DataFrame({"test set": data.test_set}) if len(data.test_sets) > 1 else None
     rows, members = [], []

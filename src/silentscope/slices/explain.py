@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from silentscope.slices.representation import default_metadata_columns
-from silentscope.text.log_odds import log_odds_dirichlet
+from silentscope.text.distinguishing import MIN_TERM_Z, TermEvidence, terms_from_counts
 
 #: Numeric metadata with at most this many distinct values is described by value, not threshold.
 MAX_LEVELS = 10
@@ -42,20 +42,6 @@ class Enrichment:
         return (
             f"{self.condition}: {self.share_slice:.0%} of slice vs {self.share_overall:.0%} overall"
         )
-
-
-@dataclass(frozen=True)
-class TermEvidence:
-    """A report term that distinguishes a slice from the rest (log-odds z-score)."""
-
-    term: str
-    z: float
-    share_slice: float
-    share_rest: float
-
-    @property
-    def description(self) -> str:
-        return f"{self.term} ({self.share_slice:.0%} vs {self.share_rest:.0%})"
 
 
 def _binomial_z(share_slice: float, share_overall: float, n_slice: int) -> float:
@@ -150,20 +136,27 @@ def metadata_enrichment(
 
 
 def distinguishing_terms(
-    term_counts, vocabulary, mask, n_terms: int = 8, min_count: int = 3
+    term_counts, vocabulary, mask, n_terms: int = 8, min_count: int = 3, min_z: float = MIN_TERM_Z
 ) -> list[TermEvidence]:
     """Report terms over-represented in a slice, by log-odds with an informative Dirichlet prior.
+
+    Terms that occur (almost) only inside longer phrases of the corpus are shown by those
+    phrases (:func:`~silentscope.text.terms.phrase_only_terms`): ``vitreous degeneration``
+    and ``macular degeneration``, never ``degeneration`` for both. The ranking is
+    :func:`terms_from_counts`, which the viewer uses too.
 
     Parameters
     ----------
     term_counts : sparse or dense matrix, shape (N, V)
         Document-term matrix, e.g. from :func:`silentscope.text.term_matrix` (assertion
-        aware, so ``no effusion`` and ``effusion`` are different terms).
+        aware, so ``no effusion`` and ``effusion`` are different terms; ``non
+        proliferative`` one word) with ``ngram_range=TERM_NGRAMS``.
     vocabulary : array-like of str, shape (V,)
     mask : array-like of bool, shape (N,)
     n_terms : int, default=8
     min_count : int, default=3
         Ignore terms in fewer slice documents.
+    min_z : float, default=MIN_TERM_Z
 
     Returns
     -------
@@ -179,36 +172,18 @@ def distinguishing_terms(
     >>> [t.term for t in distinguishing_terms(counts, vocab, mask)]
     ['cardiomegaly']
     """
+    from silentscope.text.terms import phrase_only_terms
+
     mask = np.asarray(mask, dtype=bool)
     vocabulary = np.asarray(vocabulary, dtype=str)
     if mask.sum() == 0 or mask.all() or len(vocabulary) < 2:
         return []
     inside = np.asarray(term_counts[mask].sum(axis=0)).ravel().astype(np.float64)
     outside = np.asarray(term_counts[~mask].sum(axis=0)).ravel().astype(np.float64)
-    if inside.sum() == 0 or outside.sum() == 0:
-        return []
-    _, z = log_odds_dirichlet(inside, outside)
-    order = np.argsort(-z, kind="stable")
-    chosen: list[TermEvidence] = []
-    for j in order:
-        if len(chosen) >= n_terms or z[j] <= 0:
-            break
-        if inside[j] < min_count:
-            continue
-        term = vocabulary[j]
-        if any(_contained(term, other.term) or _contained(other.term, term) for other in chosen):
-            continue
-        chosen.append(
-            TermEvidence(str(term), float(z[j]), inside[j] / mask.sum(), outside[j] / (~mask).sum())
-        )
-    return chosen
-
-
-def _contained(short: str, long: str) -> bool:
-    """Whether the words of ``short`` appear in ``long`` as a run, with the same assertion."""
-    return f" {short} " in f" {long} " and short.startswith(
-        ("no ", "possible ")
-    ) == long.startswith(("no ", "possible "))
+    return terms_from_counts(
+        inside, outside, vocabulary, int(mask.sum()), int((~mask).sum()), n_terms=n_terms,
+        min_count=min_count, skip=phrase_only_terms(term_counts, vocabulary), min_z=min_z,
+    )  # fmt: skip
 
 
 def slice_examples(scores, errors, confidence, mask, n: int = 5) -> tuple[np.ndarray, np.ndarray]:
@@ -249,9 +224,11 @@ def slice_examples(scores, errors, confidence, mask, n: int = 5) -> tuple[np.nda
 __all__ = [
     "Enrichment",
     "MAX_LEVELS",
+    "MIN_TERM_Z",
     "TermEvidence",
     "distinguishing_terms",
     "metadata_conditions",
     "metadata_enrichment",
     "slice_examples",
+    "terms_from_counts",
 ]

@@ -164,6 +164,51 @@ def _rule_text(row) -> str:
     return f" | rule: {text}" if text else ""
 
 
+#: Example images on a slice card: the most confidently wrong members first (up to half),
+#: then typical members.
+CARD_EXAMPLES = 6
+
+
+def card_examples(row, n: int = CARD_EXAMPLES) -> list[tuple[str, str]]:
+    """Image references for a slice card with their caption: errors first, then typical members.
+
+    Examples
+    --------
+    >>> card_examples({"confident_error_images": "e1,e2,e3,e4", "representative_images": "r1,e1,r2,r3"})
+    [('e1', 'wrong'), ('e2', 'wrong'), ('e3', 'wrong'), ('r1', 'typical'), ('r2', 'typical'), ('r3', 'typical')]
+    """
+    get = row.get if isinstance(row, dict) else lambda key, default=None: getattr(row, key, default)
+
+    def refs(key):
+        value = get(key, "")
+        return [r for r in str(value).split(",") if r] if isinstance(value, str) else []
+
+    wrong, typical = refs("confident_error_images"), refs("representative_images")
+    chosen = [(ref, "wrong") for ref in wrong[: n // 2]]
+    for ref in typical:
+        if len(chosen) >= n:
+            break
+        if ref not in {r for r, _ in chosen}:
+            chosen.append((ref, "typical"))
+    for ref in wrong[n // 2 :]:  # fewer typical members than places: more errors
+        if len(chosen) >= n:
+            break
+        if ref not in {r for r, _ in chosen}:
+            chosen.append((ref, "wrong"))
+    return chosen
+
+
+def _held_out_count(row) -> str:
+    """``, 80 held-out samples of 78 patient_id`` where the table records units."""
+    n = row.get("n_confirm")
+    if n is None or pd.isna(n):
+        return ""
+    units = row.get("units_confirm")
+    if units is None or pd.isna(units) or int(units) == int(n):
+        return f"; {int(n)} held-out samples"
+    return f"; {int(n)} held-out samples of {int(units)} independent units"
+
+
 def read_slice_settings(store) -> dict[str, Any] | None:
     """The settings saved with the slices of an audit store, or ``None`` when it holds none.
 
@@ -203,10 +248,10 @@ def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = No
     cards = []
     for row in table.to_dict("records"):
         head = (
-            f"<h4>Slice {int(row['rank'])}: error rate {row['error_rate']:.0%} "
-            f"({row['ci_low']:.0%} to {row['ci_high']:.0%}) vs {row['complement_error_rate']:.0%} "
-            f"outside; n = {int(row['size'])}, q = {row['q_value']:.2g}, "
-            f"stability {row['stability']:.2f}</h4>"
+            f"<h4>Slice {int(row['rank'])}: held-out error rate {row['error_rate']:.0%} "
+            f"({row['ci_low']:.0%} to {row['ci_high']:.0%}{_held_out_count(row)}) vs "
+            f"{row['complement_error_rate']:.0%} outside; n = {int(row['size'])}, "
+            f"q = {row['q_value']:.2g}, stability {row['stability']:.2f}</h4>"
         )
         rule = rule_description(row)
         facts = (f"<li>rule: {html.escape(rule)}</li>" if rule else "") + "".join(
@@ -218,27 +263,33 @@ def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = No
                 ("metadata", "metadata"),
                 ("test_sets", "scope"),
             )
-            if row.get(key)
+            if row.get(key) is not None and str(row.get(key)) not in ("", "nan")
         )
         images = ""
-        for key, label in (
-            ("representative_images", "representative"),
-            ("confident_error_images", "most confidently wrong"),
-        ):
-            refs = [r for r in str(row.get(key) or "").split(",") if r]
-            if thumbnail is None or not refs:
-                continue
+        if thumbnail is not None:
             shown = []
-            for ref in refs:
+            for ref, label in card_examples(row):
                 try:
                     shown.append(
-                        f"<div class='card'><img src='{thumbnail(ref)}' alt='{html.escape(ref)}'></div>"
+                        f"<div class='card'><img src='{thumbnail(ref)}' alt='{html.escape(ref)}'>"
+                        f"<div>{label}</div></div>"
                     )
                 except (OSError, KeyError, ValueError) as error:
                     shown.append(f"<div class='card warn'>{html.escape(str(error))}</div>")
-            images += f"<p>{label}</p><div class='gallery'>{''.join(shown)}</div>"
+            if shown:
+                images = (
+                    "<p>examples: most confidently wrong first, then typical members</p>"
+                    f"<div class='gallery'>{''.join(shown)}</div>"
+                )
         cards.append(f"{head}<ul>{facts}</ul>{images}")
     return "".join(cards)
 
 
-__all__ = ["SliceReport", "read_slice_settings", "rule_description", "slices_html"]
+__all__ = [
+    "CARD_EXAMPLES",
+    "SliceReport",
+    "card_examples",
+    "read_slice_settings",
+    "rule_description",
+    "slices_html",
+]

@@ -28,6 +28,39 @@ STOP_WORDS = frozenset(
     | {"seen", "noted", "identified", "visualized", "demonstrated", "appear", "appears", "x-ray"}
 )
 _PREFIX = {NEGATED: "no ", UNCERTAIN: "possible "}
+#: Word n-gram lengths of the terms that describe slices and selections (CLI, report and
+#: viewer alike): long enough for "mild non proliferative retinopathy".
+TERM_NGRAMS = (1, 3)
+#: Prefixes that make one word with the next: "non proliferative" is a diagnosis, not the
+#: words "non" and "proliferative" (a slice of non-proliferative cases is not "proliferative").
+_FUSED_PREFIXES = frozenset({"non"})
+
+
+def _fuse_prefixes(tokens: list[str], assertions: list) -> tuple[list[str], list]:
+    """Join ``non`` (or ``non-``) with the word after it into one word ``non <word>``."""
+    words, kinds, i = [], [], 0
+    while i < len(tokens):
+        token = tokens[i]
+        head, _, tail = token.partition("-")
+        if head in _FUSED_PREFIXES and tail:
+            words.append(f"{head} {tail}")
+            kinds.append(assertions[i])
+            i += 1
+            continue
+        if (
+            token in _FUSED_PREFIXES
+            and i + 1 < len(tokens)
+            and tokens[i + 1] not in PUNCTUATION
+            and assertions[i + 1] is not None
+        ):
+            words.append(f"{token} {tokens[i + 1]}")
+            kinds.append(assertions[i + 1])
+            i += 2
+            continue
+        words.append(token)
+        kinds.append(assertions[i])
+        i += 1
+    return words, kinds
 
 
 @dataclass(frozen=True)
@@ -94,12 +127,14 @@ def extract_terms(
     ['no pneumothorax', 'no pleural', 'no pleural effusion', 'no effusion', 'mild', 'mild cardiomegaly', 'cardiomegaly']
     >>> [t.label for t in extract_terms("Pneumonia cannot be excluded.", ngram_range=(1, 1))]
     ['possible pneumonia']
+    >>> [t.label for t in extract_terms("Mild non proliferative retinopathy", ngram_range=(1, 1))]
+    ['mild', 'non proliferative', 'retinopathy']
     """
     low, high = _check_ngram_range(ngram_range)
     terms: list[Term] = []
     for sentence in split_sentences(text):
         tokens = tokenize(sentence)
-        assertions = rules.assertions(tokens)
+        tokens, assertions = _fuse_prefixes(tokens, rules.assertions(tokens))
         run: list[str] = []
         run_assertion = None
         for token, assertion in zip(tokens, assertions, strict=True):
@@ -196,4 +231,68 @@ def term_matrix(
     return unique_matrix[inverse], vocabulary.astype(str)
 
 
-__all__ = ["STOP_WORDS", "Term", "extract_terms", "term_matrix"]
+def phrase_only_terms(matrix, vocabulary, share: float = 0.9) -> np.ndarray:
+    """Which terms occur (almost) only inside longer terms of the vocabulary.
+
+    ``degeneration`` that is always ``vitreous degeneration`` or ``macular degeneration``
+    joins two findings a clinician keeps apart, and ``tube`` that is always ``chest tube``
+    says less than the phrase: where the corpus has phrases, a term is shown by them. A
+    term is phrase-only when at least ``share`` of the documents containing it contain a
+    longer term of the vocabulary that holds its words as a run (with the same
+    ``no``/``possible`` assertion).
+
+    Parameters
+    ----------
+    matrix : sparse or dense matrix, shape (N, V)
+        Document-term matrix (:func:`term_matrix`).
+    vocabulary : array-like of str, shape (V,)
+    share : float, default=0.9
+
+    Returns
+    -------
+    ndarray of bool, shape (V,)
+
+    Examples
+    --------
+    >>> m, vocab = term_matrix(["Vitreous degeneration.", "Macular degeneration.", "Chest tube.",
+    ...                         "Tube feeding."])
+    >>> sorted(str(v) for v in vocab[phrase_only_terms(m, vocab)])
+    ['chest', 'degeneration', 'feeding', 'macular', 'tube', 'vitreous']
+    """
+    vocabulary = np.asarray(vocabulary, dtype=str)
+    index = {term: j for j, term in enumerate(vocabulary)}
+    holders: dict[int, list[int]] = {}
+    for j, term in enumerate(vocabulary):
+        prefix = next((p for p in _PREFIX.values() if term.startswith(p)), "")
+        words = _term_words(term[len(prefix) :])
+        for n in range(1, len(words)):
+            for start in range(len(words) - n + 1):
+                sub = index.get(prefix + " ".join(words[start : start + n]))
+                if sub is not None:
+                    holders.setdefault(sub, []).append(j)
+    matrix = sparse.csc_matrix(matrix)
+    out = np.zeros(len(vocabulary), bool)
+    for j, longer in holders.items():
+        rows = matrix.indices[matrix.indptr[j] : matrix.indptr[j + 1]]
+        if len(rows) == 0:
+            continue
+        covered = np.asarray(matrix[rows][:, longer].sum(axis=1)).ravel() > 0
+        out[j] = covered.mean() >= share
+    return out
+
+
+def _term_words(words: str) -> list[str]:
+    """The words of a term, a fused ``non <word>`` counting as one."""
+    tokens = words.split()
+    out, i = [], 0
+    while i < len(tokens):
+        if tokens[i] in _FUSED_PREFIXES and i + 1 < len(tokens):
+            out.append(f"{tokens[i]} {tokens[i + 1]}")
+            i += 2
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
+__all__ = ["STOP_WORDS", "TERM_NGRAMS", "Term", "extract_terms", "phrase_only_terms", "term_matrix"]

@@ -21,8 +21,6 @@ from silentscope.viewer.data import ViewerData
 CORRECTNESS = ("all", "correct", "incorrect")
 #: A category needs this many selected samples before its enrichment is listed.
 MIN_ENRICHMENT_COUNT = 3
-#: Report terms are listed from this log-odds z on (a nominal two-sided 5% level).
-MIN_TERM_Z = 1.96
 _MAX_CURVE_POINTS = 300
 
 
@@ -168,12 +166,17 @@ class TermIndex:
     """
 
     def __init__(self, text) -> None:
-        from silentscope.text import term_matrix
+        from scipy import sparse
+
+        from silentscope.text.terms import TERM_NGRAMS, phrase_only_terms, term_matrix
 
         encoded = pc.dictionary_encode(text).combine_chunks()
         self.codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         uniques = [value or "" for value in encoded.dictionary.to_pylist()]
-        self.matrix, self.vocabulary = term_matrix(uniques, ngram_range=(1, 2), min_df=1)
+        self.matrix, self.vocabulary = term_matrix(uniques, ngram_range=TERM_NGRAMS, min_df=1)
+        # over every report (each distinct text weighted by its repeats): shown by phrases
+        weights = sparse.diags(np.bincount(self.codes, minlength=len(uniques)).astype(float))
+        self.phrase_only = phrase_only_terms(weights @ self.matrix, self.vocabulary)
         self.matrix = self.matrix.tocsr().astype(np.float64)
 
     def document_counts(self, mask: np.ndarray) -> np.ndarray:
@@ -211,11 +214,12 @@ def top_terms(
 ) -> dict:
     """Report terms over-represented in ``selected`` against ``rest``.
 
-    Terms are ranked by the log-odds z-score with an informative Dirichlet prior (Monroe,
-    Colaresi & Quinn 2008, :func:`silentscope.text.log_odds_dirichlet`) on document counts;
-    those with z >= 1.96 and at least two selected reports are listed, at most ``k``.
+    The same ranking as the slice explanations of ``silentscope slices`` and the report
+    (:func:`silentscope.slices.explain.terms_from_counts`: log-odds z >= 1.96, phrases
+    rather than the words inside them, ``non proliferative`` one word), so a slice's
+    terms read the same everywhere; at most ``k``.
     """
-    from silentscope.text import log_odds_dirichlet
+    from silentscope.text.distinguishing import terms_from_counts
 
     if not data.has_text:
         return {"status": "none", "items": []}
@@ -223,27 +227,13 @@ def top_terms(
     if index is None:
         return {"status": "computing", "items": []}
     n_sel, n_rest = int(selected.sum()), int(rest.sum())
-    if len(index.vocabulary) < 2 or n_sel == 0 or n_rest == 0:
-        return {"status": "ready", "items": []}
     a, b = index.document_counts(selected), index.document_counts(rest)
-    if a.sum() == 0 or b.sum() == 0:
-        return {"status": "ready", "items": []}
-    _, z = log_odds_dirichlet(a, b)
-    order = np.argsort(-z, kind="stable")
-    items = []
-    for j in order:
-        if len(items) == k or z[j] < MIN_TERM_Z:
-            break
-        if a[j] < 2:
-            continue
-        items.append(
-            {
-                "term": str(index.vocabulary[j]),
-                "selection": a[j] / n_sel,
-                "rest": b[j] / n_rest,
-                "z": float(z[j]),
-            }
-        )
+    terms = terms_from_counts(
+        a, b, index.vocabulary, n_sel, n_rest, n_terms=k, min_count=2, skip=index.phrase_only
+    )
+    items = [
+        {"term": t.term, "selection": t.share_slice, "rest": t.share_rest, "z": t.z} for t in terms
+    ]
     return {"status": "ready", "items": items}
 
 
