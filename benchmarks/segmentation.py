@@ -274,9 +274,9 @@ def main() -> None:
         import segmentation_models  # beside this file: benchmarks/ is on sys.path when run
 
         if "training" in parts:
-            segmentation_models.training(args.size, 8, 2, 2, args.repeats)
+            segmentation_models.training(args.size, 8, 2, 1, args.repeats)
         if "mc" in parts:
-            segmentation_models.mc(args.size, 4, 10, 2, args.repeats)
+            segmentation_models.mc(args.size, 4, 10, 1, args.repeats)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,7 @@ def test_mc_outputs_do_not_depend_on_batch_size_or_mode():
                 random_state=7,
                 mc_mode=mode,
                 device="cpu",
+                n_threads=1,
             )
         )
         return np.concatenate([b.mc_mean for b in batches]), np.concatenate(
