@@ -39,8 +39,20 @@ def _long(metrics=("aurc",)) -> pd.DataFrame:
 
 
 def _cells(section_html: str, csf: str) -> list[str]:
+    """(class attribute, text) of each cell of a CSF's row (colour and rank left out)."""
     row = re.search(rf"<tr><td>{csf}</td>(.*?)</tr>", section_html).group(1)
-    return re.findall(r"<td([^>]*)>([^<]*)</td>", row)
+    cells = re.findall(r"<td([^>]*)>([^<]*)</td>", row)
+    return [(" ".join(re.findall(r' class="[^"]*"', attrs)), text) for attrs, text in cells]
+
+
+def test_cells_are_coloured_by_their_rank_within_the_column():
+    (section,) = _results_sections(_long())
+    row = re.search(r"<tr><td>C</td>(.*?)</tr>", section.html).group(1)
+    ranks = re.findall(r'data-rank="([\d.]+)"', row)
+    colours = re.findall(r'style="background:(rgb\([\d,]+\))"', row)
+    assert ranks == ["3", "3"] and len(set(colours)) == 1  # C is last in both columns
+    best = re.search(r"<tr><td>A</td><td[^>]*style=\"background:(rgb\([\d,]+\))", section.html)
+    assert best.group(1) != colours[0]
 
 
 def test_one_section_per_metric_present():

@@ -4,54 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from silentscope.audit import AuditSet
-from silentscope.audit.store import save_audit
-from silentscope.evaluation import evaluate
-from silentscope.evaluation.result import health_columns
 from silentscope.study.results import write_results
 from silentscope.study.runner import run_study
 from silentscope.study.spec import parse_study
-from tests.support.studies import store_study
-
-
-def seeded_run(study: Path, seed: int, n: int = 600) -> None:
-    """A finished run folder of objective ce, as the runner writes it, from a small store.
-
-    Besides the logits' CSFs it carries ``ext:copy`` (MSR itself) and ``ext:oracle`` (knows
-    which predictions fail, up to noise): one ties with MSR, one beats it clearly.
-    """
-    rng = np.random.default_rng(seed)
-    test_set = rng.choice(["val", "iid", "cor/gaussian_noise/3"], n)
-    label = rng.integers(0, 2, n)
-    logits = rng.normal(size=(n, 2))
-    logits[np.arange(n), label] += 0.8
-    audit = AuditSet(
-        sample_id=[f"s{i}" for i in range(n)],
-        test_set=test_set,
-        label=label,
-        logits=logits,
-        class_names=["no", "yes"],
-    )
-    msr = audit.probabilities.max(axis=1)
-    audit.confidences["copy"] = msr.copy()
-    audit.confidences["oracle"] = audit.correct + rng.normal(0, 0.3, n)
-    folder = study / "runs" / f"toy__ce__seed{seed}"
-    save_audit(audit, folder / "audit")
-    result = evaluate(audit, csfs=["MSR", "PE", "ext:copy", "ext:oracle"], metrics=["aurc"],
-                      n_bootstrap=0, random_state=seed)  # fmt: skip
-    table = result.table.assign(**health_columns(result))
-    table.insert(0, "seed", seed)
-    table.insert(0, "objective", "ce")
-    table.insert(0, "dataset", "toy")
-    table.to_parquet(folder / "evaluation.parquet", index=False)
-    record = {"run_id": folder.name, "status": "done", "dataset": "toy", "objective": "ce",
-              "seed": seed, "details": {"store": "audit"}}  # fmt: skip
-    (folder / "run.json").write_text(json.dumps(record))
+from tests.support.studies import seeded_run, store_study
 
 
 def test_one_seed_study_ranks_over_test_samples_only_and_says_so(tmp_path):

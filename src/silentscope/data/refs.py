@@ -12,6 +12,7 @@ be used to read, or to learn of, files elsewhere.
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 import zlib
 from functools import lru_cache
@@ -36,6 +37,30 @@ def _damaged(path: str, error: Exception) -> DatasetError:
 
 class ImageOutsideRoot(OSError):
     """An image reference names no file inside the image root (missing or outside: one message)."""
+
+
+#: An absolute path inside text: POSIX (``/a/b``) or Windows (``C:\\a``); not a URL's ``//``.
+_ABSOLUTE = re.compile(r"(?<![\w:./\\-])(?:/|[A-Za-z]:\\)[^\s'\"<>()]*[^\s'\"<>().,;:]")
+
+
+def shareable(text: str) -> str:
+    """``text`` with every absolute path cut to its file name, for pages meant to be shared.
+
+    A report or an exported viewer page is sent to colleagues; the folders its data came
+    from (user names, hospital shares, ...) are none of their business.
+
+    Examples
+    --------
+    >>> shareable("/home/ana/odir/img 1.jpg"), shareable("train/12.png")
+    ('…/img 1.jpg', 'train/12.png')
+    >>> shareable("image '/data/site_a/x.png' is outside the image root /data/site_b.")
+    "image '…/x.png' is outside the image root …/site_b."
+    """
+    if "/" not in text and ":\\" not in text:
+        return text
+    if text.startswith("/") and not _ABSOLUTE.fullmatch(text):  # a path with spaces, alone
+        return "…/" + re.split(r"[/\\]", text.rstrip("/\\"))[-1]
+    return _ABSOLUTE.sub(lambda m: "…/" + re.split(r"[/\\]", m.group(0).rstrip("/\\"))[-1], text)
 
 
 def confined_file(ref: str, base: str | Path | None, root: str | Path) -> str:

@@ -22,22 +22,18 @@ from silentscope import __version__
 from silentscope.audit.auditset import AuditSet
 from silentscope.audit.store import MANIFEST, list_artifacts, load_audit, read_artifact
 from silentscope.audit.test_sets import label_name
-from silentscope.data.refs import read_image_ref
+from silentscope.data.refs import read_image_ref, shareable
 from silentscope.report import figures
 from silentscope.report.thumbnails import thumbnail_data_uri
 from silentscope.shifts.apply import replay_shift
 from silentscope.study.pipelines import EVALUATION_FILE, STORE
 from silentscope.study.results import (
     DEGENERATE_MARK,
-    best_per_column,
     collect_results,
     csf_label,
     degenerate_runs,
     failed_runs,
-    format_summary,
-    kinds_caption,
     mean_ranks,
-    seeds_phrase,
     summary_table,
 )
 from silentscope.study.runs import RUN_RECORD, RUNS
@@ -128,7 +124,8 @@ def build_report(
     sections: list[_Section] = []
     if long is not None:
         sections += _degenerate_section(long)
-        sections += _results_sections(long, include_degenerate)
+        rankings = _rankings(sources, long, include_degenerate)
+        sections += _results_sections(long, include_degenerate, rankings)
         sections += _accuracy_section(long)
         severity = _severity_figures(long, "aurc")
         if severity:
@@ -155,12 +152,12 @@ def build_report(
         )
     template = Template(resources.files("silentscope.report").joinpath("template.html").read_text())
     page = template.render(
-        title=source.name,
-        subtitle=f"{len(runs)} run(s) shown in detail; source {source}",
+        title=shareable(source.name),
+        subtitle=f"{len(runs)} run(s) shown in detail; source {shareable(str(source))}",
         sections=sections,
         version=__version__,
         created=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        command=command or f"silentscope report {source}",
+        command=shareable(command or f"silentscope report {source}"),
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -277,8 +274,35 @@ def _accuracy_section(long: pd.DataFrame) -> list[_Section]:
     ]
 
 
-def _results_sections(long: pd.DataFrame, include_degenerate: bool = False) -> list[_Section]:
+def _rankings(sources: list[Path], long: pd.DataFrame, include_degenerate: bool) -> dict:
+    """metric -> Ranking: read from ``results/ranking.json`` when `silentscope study results`
+    wrote it after the last run finished with the same degenerate rule, else resampled here."""
+    from silentscope.study.ranking import read_ranking, study_rankings
+
+    metrics = [m for m in ("aurc", "augrc") if m in set(long["metric"])]
+    if len(sources) == 1:
+        path = sources[0] / "results" / "ranking.json"
+        records = list((sources[0] / RUNS).glob(f"*/{RUN_RECORD}"))
+        fresh = path.is_file() and all(r.stat().st_mtime <= path.stat().st_mtime for r in records)
+        if fresh:
+            payload = json.loads(path.read_text())
+            if all(
+                m in payload and payload[m].get("include_degenerate") == include_degenerate
+                for m in metrics
+            ):
+                return {m: read_ranking(path, m) for m in metrics}
+    if not any((s / RUNS).is_dir() or (s / RUN_RECORD).is_file() for s in sources):
+        return {}  # a bare audit store: no run folders to resample
+    return study_rankings(sources, long, metrics, include_degenerate, 200, 0)
+
+
+def _results_sections(
+    long: pd.DataFrame, include_degenerate: bool = False, rankings: dict | None = None
+) -> list[_Section]:
+    """Per metric: the paper's table (coloured per column by rank, best and tied marked),
+    the rank plot with bootstrap intervals and the paired comparison with MSR."""
     from silentscope.metrics.registry import get_metric
+    from silentscope.study.paper_table import paper_caption, paper_cells, paper_html
 
     sections = []
     for metric in ("aurc", "augrc"):
@@ -287,37 +311,82 @@ def _results_sections(long: pd.DataFrame, include_degenerate: bool = False) -> l
         spec = get_metric(metric)
         scale = _scale(metric)
         table = summary_table(long, metric)
-        best = best_per_column(table, spec.higher_is_better, include_degenerate)
-        formatted = format_summary(table, scale)
-        header = "".join(f"<th>{html.escape(c)}</th>" for c in formatted.columns)
-        body = []
-        for csf in formatted.index:
-            cells = []
-            for column in formatted.columns:
-                dataset, kind = column.rsplit(" ", 1)
-                text = formatted.loc[csf, column]
-                classes = ["best"] if best.get((dataset, kind)) == csf else []
-                if text.endswith(DEGENERATE_MARK):
-                    classes.append("degenerate")
-                css = f' class="{" ".join(classes)}"' if classes else ""
-                cells.append(f"<td{css}>{html.escape(text)}</td>")
-            body.append(f"<tr><td>{html.escape(csf)}</td>{''.join(cells)}</tr>")
-        direction = "higher" if spec.higher_is_better else "lower"
+        ranking = (rankings or {}).get(metric)
+        tied = ranking.tied() if ranking is not None else {}
+        cells = paper_cells(table, spec.higher_is_better, tied, scale, include_degenerate)
         note = (
-            f"{metric.upper()} x{scale:g} ({direction} is better), {seeds_phrase(table)}; best per column in bold green. "
-            f"{kinds_caption(long) or 'Each column is one test set'}; per-test-set values with "
+            f"{paper_caption(long, table, metric, ranking)} Per-test-set values with "
             "bootstrap CIs, and the pooled groups, are in results/evaluation_long.csv."
         )
-        sections.append(
-            _Section(
-                f"results-{metric}",
-                f"Results: {metric.upper()}",
-                f"<table><tr><th>CSF</th>{header}</tr>{''.join(body)}</table>"
-                + _ranking_html(table, spec.higher_is_better, include_degenerate),
-                note,
+        parts = [paper_html(cells)]
+        if ranking is not None:
+            parts.append(_rank_html(ranking, metric))
+        else:
+            parts.append(
+                "<p class='note'>No rank intervals: they resample a study's runs (a study or "
+                "run folder), and this report shows a bare audit store.</p>"
             )
+            parts.append(_ranking_html(table, spec.higher_is_better, include_degenerate))
+        sections.append(
+            _Section(f"results-{metric}", f"Results: {metric.upper()}", "".join(parts), note)
         )
     return sections
+
+
+def _rank_html(ranking, metric: str) -> str:
+    """The rank plot, what it resampled, and the paired comparison with MSR."""
+    from silentscope.study.ranking import OVERALL
+
+    figure = figures.rank_figure(
+        ranking.ranks, f"{metric.upper()}: rank of each CSF (dot: median, bar: 95% interval)"
+    )
+    said = "".join(f"<li>{html.escape(n)}</li>" for n in ranking.notes)
+    parts = [
+        f"<h3>Rank uncertainty ({metric.upper()})</h3>",
+        f"<p class='note'>Ranks on {ranking.n_resamples} joint bootstrap resamples of "
+        f"{html.escape(ranking.over)}; a dot's size grows with the share of resamples in which "
+        "the CSF is best. 'all columns' ranks each CSF's mean rank over the columns.</p>",
+        f"<div class='figs rank-plot'>{figure or ''}</div>",
+        f"<ul class='note'>{said}</ul>" if said else "",
+    ]
+    overall = ranking.ranks[ranking.ranks["dataset"] == OVERALL[0]].sort_values("rank")
+    if len(overall):
+        rows = "".join(
+            f"<tr><td>{html.escape(r.csf)}</td><td>{r.value:.2f}</td><td>{r.rank_median:g}</td>"
+            f"<td>{r.rank_low:g}-{r.rank_high:g}</td><td>{r.p_best:.0%}</td></tr>"
+            for r in overall.itertuples(index=False)
+        )
+        parts.append(
+            "<h3>Mean rank of each CSF across columns, with its bootstrap interval</h3>"
+            "<table class='ranking'><tr><th>CSF</th><th>mean rank</th><th>rank (median)</th>"
+            f"<th>95% interval</th><th>best in</th></tr>{rows}</table>"
+        )
+    if len(ranking.pairwise):
+        pairs = ranking.pairwise
+        counts = pairs["verdict"].value_counts()
+        rows = "".join(
+            f"<tr><td>{html.escape(r.csf)}</td><td>{html.escape(f'{r.dataset} {r.kind}')}</td>"
+            f"<td>{r.difference * _scale(metric):+.1f}</td>"
+            f"<td>{r.ci_low * _scale(metric):+.1f} to {r.ci_high * _scale(metric):+.1f}</td>"
+            f"<td>{html.escape(r.verdict)}</td></tr>"
+            for r in pairs[pairs["verdict"] != "no clear difference"].itertuples(index=False)
+        )
+        parts.append(
+            f"<h3>Is a CSF better than {html.escape(str(ranking.reference))}?</h3>"
+            f"<p class='note'>Paired bootstrap {ranking.confidence_level:.0%} intervals of "
+            f"the difference (CSF - {html.escape(str(ranking.reference))}, x{_scale(metric):g}) "
+            f"on the same resamples: {counts.get('better', 0)} better, "
+            f"{counts.get('worse', 0)} worse, {counts.get('no clear difference', 0)} with no "
+            "clear difference (interval holds 0) over all CSF x column pairs; the clear ones "
+            "are listed (all in results/pairwise_*.csv).</p>"
+            + (
+                "<table class='pairwise'><tr><th>CSF</th><th>column</th><th>difference</th>"
+                f"<th>95% interval</th><th>verdict</th></tr>{rows}</table>"
+                if rows
+                else ""
+            )
+        )
+    return "".join(parts)
 
 
 #: CSFs drawn in the severity plots, besides each objective's own score (``ext:*``).
@@ -477,14 +546,14 @@ def _gallery(
             image = replay_shift(
                 image, None if audit.shift_params is None else audit.shift_params[row]
             )
-            picture = (
-                f"<img src='{thumbnail_data_uri(image)}' alt='{html.escape(audit.sample_id[row])}'>"
-            )
+            picture = f"<img src='{thumbnail_data_uri(image)}' alt='{html.escape(shareable(audit.sample_id[row]))}'>"
         except (OSError, KeyError, ValueError) as error:
             # said once under the gallery: the same reason (often "outside the image root")
             # repeated on every card buries it
             unreadable.append(str(error))
-            picture = f"<div class='warn'>no image ({html.escape(audit.sample_id[row])})</div>"
+            picture = (
+                f"<div class='warn'>no image ({html.escape(shareable(audit.sample_id[row]))})</div>"
+            )
         label = label_name(audit.class_names, audit.label[row])  # -1: a new-class sample
         predicted = audit.class_names[audit.predictions[row]]
         cards.append(
@@ -494,7 +563,7 @@ def _gallery(
         )
     note = (
         f"<p class='note warn'>{len(unreadable)} of {len(rows)} images not shown: "
-        f"{html.escape(unreadable[0])}</p>"
+        f"{html.escape(shareable(unreadable[0]))}</p>"
         if unreadable
         else ""
     )

@@ -53,9 +53,10 @@ def risk_coverage_figure(
     """
     figure, (left, right) = plt.subplots(1, 2, figsize=(8.2, 3.0))
     for i, (name, (coverage, risk, generalized)) in enumerate(curves.items()):
-        colour = PALETTE[i % len(PALETTE)]
-        left.plot(coverage, risk, color=colour, lw=1.4, label=name)
-        right.plot(coverage, generalized, color=colour, lw=1.4, label=name)
+        # past the palette, the line style changes: no two CSFs share colour and style
+        colour, style = PALETTE[i % len(PALETTE)], ("-", "--", ":")[i // len(PALETTE) % 3]
+        left.plot(coverage, risk, color=colour, ls=style, lw=1.4, label=name)
+        right.plot(coverage, generalized, color=colour, ls=style, lw=1.4, label=name)
     left.set(xlabel="coverage", ylabel="selective risk", title="risk-coverage", xlim=(0, 1))
     right.set(
         xlabel="coverage", ylabel="generalized risk", title="generalized risk-coverage", xlim=(0, 1)
@@ -70,41 +71,95 @@ def risk_coverage_figure(
 def severity_figure(
     long: pd.DataFrame, metric: str, scale: float, label: str, title: str = ""
 ) -> str | None:
-    """A metric vs corruption severity (mean over corruption types), one line per row label.
+    """A metric vs corruption severity (mean over corruption types), one panel per CSF family.
 
     ``long`` holds one dataset's rows with a ``label`` column (the CSF, qualified by its
-    training objective where that is not plain CE), so objectives are never averaged.
+    training objective where that is not plain CE) and an ``objective`` column, so
+    objectives are never averaged. Each objective (family) gets its own small panel with a
+    few lines; a CSF keeps one colour in every panel, and the legend sits below the
+    panels, never over a line.
     """
     rows = long[(long["metric"] == metric) & long["test_set"].str.startswith("cor/")]
     rows = rows[rows["test_set"].map(_parses)]
     if rows.empty:
         return None
     rows = rows.assign(severity=rows["test_set"].map(lambda n: parse_test_set(n).severity))
-    iid = (
-        long[(long["metric"] == metric) & (long["test_set"] == "iid")]
-        .groupby("label")["value"]
-        .mean()
-    )
+    if "csf" not in rows or "objective" not in rows:  # labels only: "MCD-MI (devries)"
+        parts = rows["label"].str.extract(r"^(.*?)(?: \((.+)\))?$")
+        rows = rows.assign(csf=parts[0], objective=parts[1].fillna("ce"))
+    at_iid = long[(long["metric"] == metric) & (long["test_set"] == "iid")]
+    iid = at_iid.groupby("label")["value"].mean()
+    family = rows.drop_duplicates("label").set_index("label")["objective"]
+    names = list(dict.fromkeys(rows["csf"]))
+    colour = {csf: PALETTE[i % len(PALETTE)] for i, csf in enumerate(names)}
+    style = {csf: ("-", "--", ":", "-.")[i // len(PALETTE) % 4] for i, csf in enumerate(names)}
     mean = rows.groupby(["label", "severity"])["value"].mean().unstack("severity")
-    figure, axis = plt.subplots(figsize=(5.2, 3.2))
-    for i, (name, values) in enumerate(mean.iterrows()):
-        xs = [0, *values.index.tolist()] if name in iid else values.index.tolist()
-        ys = [iid[name], *values.tolist()] if name in iid else values.tolist()
-        axis.plot(
-            xs,
-            np.asarray(ys) * scale,
-            marker="o",
-            ms=3,
-            lw=1.3,
-            color=PALETTE[i % len(PALETTE)],
-            label=name,
-        )
-    axis.set(
-        xlabel="corruption severity (0 = iid)",
-        ylabel=label,
-        title=f"{title + ': ' if title else ''}{label} under corruptions",
+    families = list(dict.fromkeys(family))
+    figure, axes = plt.subplots(
+        1,
+        len(families),
+        figsize=(2.9 * len(families) + 0.4, 2.9),
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
     )
-    axis.legend(frameon=False, fontsize=7, ncol=2)
+    csf_of = rows.drop_duplicates("label").set_index("label")["csf"]
+    for axis, objective in zip(axes[0], families, strict=True):
+        for name in [n for n in mean.index if family[n] == objective]:
+            values = mean.loc[name].dropna()
+            xs = [0, *values.index.tolist()] if name in iid else values.index.tolist()
+            ys = [iid[name], *values.tolist()] if name in iid else values.tolist()
+            csf = csf_of[name]
+            axis.plot(xs, np.asarray(ys) * scale, marker="o", ms=3, lw=1.3,
+                      color=colour[csf], ls=style[csf], label=csf)  # fmt: skip
+        axis.set(xlabel="corruption severity (0 = iid)", title=str(objective))
+    axes[0][0].set_ylabel(label)
+    handles = {}
+    for axis in axes[0]:
+        for handle, name in zip(*axis.get_legend_handles_labels(), strict=True):
+            handles.setdefault(name, handle)
+    figure.legend(
+        handles.values(), handles.keys(), loc="outside lower center",
+        ncol=min(len(handles), 6), frameon=False, fontsize=8,
+    )  # fmt: skip
+    figure.suptitle(f"{title + ': ' if title else ''}{label} under corruptions", fontsize=10)
+    return to_svg(figure)
+
+
+def rank_figure(ranks: pd.DataFrame, title: str, max_panels: int = 6) -> str | None:
+    """Each CSF's rank: a dot at the median over resamples and its 95% interval, per column.
+
+    ``ranks`` is :attr:`silentscope.study.ranking.Ranking.ranks` (columns dataset, kind,
+    csf, rank_median, rank_low, rank_high, p_best). The first panel is the rank of the
+    mean rank over all columns when present; CSFs are ordered by it.
+    """
+    if ranks.empty:
+        return None
+    panels = list(dict.fromkeys(zip(ranks["dataset"], ranks["kind"], strict=True)))
+    panels = sorted(panels, key=lambda p: p[0] != "all")[:max_panels]
+    first = ranks[(ranks["dataset"] == panels[0][0]) & (ranks["kind"] == panels[0][1])]
+    order = list(first.sort_values(["rank_median", "rank"])["csf"])
+    order += [c for c in dict.fromkeys(ranks["csf"]) if c not in order]
+    height = 0.22 * len(order) + 1.1
+    figure, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(2.2 * len(panels) + 1.4, height),
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
+    )
+    y = {csf: i for i, csf in enumerate(order)}
+    for axis, (dataset, kind) in zip(axes[0], panels, strict=True):
+        at = ranks[(ranks["dataset"] == dataset) & (ranks["kind"] == kind)]
+        ys = at["csf"].map(y).to_numpy()
+        axis.hlines(ys, at["rank_low"], at["rank_high"], color=PALETTE[0], lw=2.2, alpha=0.45)
+        axis.scatter(at["rank_median"], ys, s=12 + 40 * at["p_best"], color=PALETTE[0], zorder=3)
+        axis.set(title="all columns" if dataset == "all" else f"{dataset} {kind}", xlabel="rank")
+        axis.set_xlim(0.5, max(float(ranks["rank_high"].max()), 2) + 0.5)
+    axes[0][0].set_yticks(range(len(order)), order)
+    axes[0][0].invert_yaxis()
+    figure.suptitle(title, fontsize=10)
     return to_svg(figure)
 
 

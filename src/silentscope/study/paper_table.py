@@ -14,6 +14,7 @@ import pandas as pd
 
 from silentscope.study.results import (
     DEGENERATE_MARK,
+    best_per_column,
     degenerate_runs,
     format_summary,
     kinds_caption,
@@ -61,6 +62,7 @@ def paper_cells(
     """One record per cell: text, rank, colour, best, tied and degenerate, by (CSF, column)."""
     formatted = format_summary(table, scale)
     ranks = column_ranks(table, higher_is_better, include_degenerate)
+    best = best_per_column(table, higher_is_better, include_degenerate)  # one per column
     out = {}
     for column, (dataset, kind) in zip(formatted.columns, ranks.columns, strict=True):
         n = int(ranks[(dataset, kind)].notna().sum())
@@ -73,8 +75,10 @@ def paper_cells(
                     "text": text,
                     "rank": rank,
                     "colour": rank_colour(rank, n),
-                    "best": rank == 1,
-                    "tied": csf in tied.get((dataset, kind), set()) and rank != 1,
+                    "best": best.get((dataset, kind)) == csf,
+                    # an equal value (MSR and TS-MSR rank alike) is tied too
+                    "tied": best.get((dataset, kind)) != csf
+                    and (csf in tied.get((dataset, kind), set()) or rank == 1),
                     "degenerate": text.endswith(DEGENERATE_MARK),
                 }
             )
@@ -163,10 +167,10 @@ def paper_caption(long: pd.DataFrame, table: pd.DataFrame, metric: str, ranking=
 
     spec = get_metric(metric)
     scale = getattr(spec, "table_scale", 1.0)
-    unit = f" (x{scale:g})" if scale != 1 else ""
+    unit = f" x{scale:g}" if scale != 1 else ""
     direction = "higher" if spec.higher_is_better else "lower"
     caption = (
-        f"{getattr(spec, 'display_name', metric)}{unit}, {direction} is better; "
+        f"{getattr(spec, 'display_name', metric)}{unit} ({direction} is better), "
         f"{seeds_phrase(table)}. Cells coloured by rank within each column (green best, red "
         "worst); best in bold"
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from silentscope.data.refs import shareable
 from silentscope.viewer import queries
 from silentscope.viewer.data import ViewerData
 from silentscope.viewer.payloads import meta
@@ -50,7 +51,7 @@ def _json_for_script(value) -> str:
 def _clean(value):
     if isinstance(value, float) and not np.isfinite(value):
         return None
-    return value
+    return shareable(value) if isinstance(value, str) else value
 
 
 def _data_uri(png: bytes) -> str:
@@ -170,7 +171,8 @@ def export_payload(
         texts = [t or "" for t in encoded.dictionary.to_pylist()]
         text_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(int).tolist()
     samples = {
-        "sample_id": data.sample_id.take(rows).to_pylist(),
+        # an exported page is shared: ids that are absolute file paths keep only the file name
+        "sample_id": [shareable(str(i)) for i in data.sample_id.take(rows).to_pylist()],
         "metadata": {
             name: [_clean(v) for v in values.take(rows).to_pylist()]
             for name, values in data.metadata.items()
