@@ -14,7 +14,9 @@ ground truth. Kinds (see :data:`KINDS`):
   carry unreliable labels: neither the haze nor the sex alone marks the group.
 - ``diffuse``: six small causes (2.5% of the images each, 45% unreliable labels): three
   colour casts (red, green, blue) and three narrow age bands of one sex. Scored per cause.
-- ``null``: nothing planted; every reported slice is a false discovery.
+- ``null``: nothing planted, and the network's outputs are permuted among test samples of
+  the same class (:func:`permuted_outputs`), so that its errors depend on nothing the
+  slicer sees; every reported slice is a false discovery.
 - One-column rules (the earlier benchmark's kinds, each now with its own network): on
   ODIR ``rare`` (cataract kept for 4% of training images; the report names it) and
   ``noisy`` (35% of the labels of men over 70 flipped); on the synthetic data its own
@@ -307,6 +309,36 @@ def scenarios() -> list[Scenario]:
 
 
 # ---------------------------------------------------------------------- trained audits
+def permuted_outputs(audit, seed: int = 0):
+    """The audit with the network's outputs permuted among samples of the same true class.
+
+    A null for slice discovery: errors keep their rate per class and their confidences
+    but become independent of image, report and metadata, so every reported slice is
+    false. (A real network's own errors are not a null: on ODIR they concentrate on
+    cataract and media opacity, which hide the optic disc.)
+
+    Examples
+    --------
+    >>> from silentscope.audit import AuditSet
+    >>> audit = AuditSet(sample_id=list("abcd"), test_set=["iid"] * 4, label=[0, 0, 1, 1],
+    ...                  logits=np.eye(2)[[0, 1, 1, 1]], class_names=["n", "y"])
+    >>> permuted = permuted_outputs(audit)
+    >>> sorted(permuted.correct[:2].tolist()), permuted.correct[2:].tolist()
+    ([False, True], [True, True])
+    """
+    rng = np.random.default_rng([seed, 99])
+    order = np.arange(audit.n_samples)
+    for label in np.unique(audit.label):
+        rows = np.flatnonzero(audit.label == label)
+        order[rows] = rng.permutation(rows)
+    outputs = {"logits": np.asarray(audit.logits)[order]}
+    for name in ("confidences", "mc_confidences"):
+        outputs[name] = {k: np.asarray(v)[order] for k, v in (getattr(audit, name) or {}).items()}
+    if audit.mc_logits is not None:
+        outputs["mc_logits"] = np.asarray(audit.mc_logits)[order]
+    return dataclasses.replace(audit, **outputs)
+
+
 def trained_scenario(scenario: Scenario, cache: Path, seed: int = 0, epochs: int = EPOCHS):
     """(audit of the iid test split, causes as test-row masks), training the network once.
 
@@ -335,6 +367,8 @@ def trained_scenario(scenario: Scenario, cache: Path, seed: int = 0, epochs: int
         truth_file.write_text(json.dumps({"causes": truth, "seconds": time.perf_counter() - start}))
         print(f"  trained {scenario.name} in {time.perf_counter() - start:.0f} s", flush=True)
     audit = load_audit(path).select("iid")
+    if scenario.kind == "null":
+        audit = permuted_outputs(audit, seed)
     stored = json.loads(truth_file.read_text())["causes"]
     ids = np.asarray(audit.sample_id)
     return audit, {name: np.isin(ids, members) for name, members in stored.items()}

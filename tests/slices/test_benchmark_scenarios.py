@@ -105,3 +105,24 @@ def test_quick_benchmark_prints_every_method(tmp_path, capsys):
         assert f"| {method} |" in printed
     assert "synthetic/image/tiny" in printed and "null runs with any" in printed
     assert list(tmp_path.iterdir())  # the audits were cached where asked
+
+
+def test_null_outputs_keep_each_class_error_rate_but_lose_every_link():
+    from silentscope.audit import AuditSet
+
+    rng = np.random.default_rng(0)
+    n = 600
+    age = rng.integers(20, 90, n)
+    label = rng.integers(0, 2, n)
+    wrong = age > 75  # the network fails on the old: a real cause
+    logits = np.eye(2)[np.where(wrong, 1 - label, label)] * 2.0
+    audit = AuditSet(
+        sample_id=[f"s{i}" for i in range(n)], test_set=["iid"] * n, label=label,
+        logits=logits, class_names=["a", "b"], metadata=pd.DataFrame({"age": age}),
+    )  # fmt: skip
+    null = scen.permuted_outputs(audit, seed=0)
+    for c in (0, 1):
+        assert (~null.correct[label == c]).sum() == (~audit.correct[label == c]).sum()
+    old = age > 75
+    assert (~audit.correct[old]).all()
+    assert (~null.correct[old]).mean() < 0.5  # the errors no longer follow age
