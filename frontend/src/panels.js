@@ -200,6 +200,12 @@ export function renderSlices(container, slices, ctx) {
           describe.map((line) => el('span', { class: 'hint' }, line)),
         ),
       );
+      // the card's examples (most confidently wrong first, then typical members), outside
+      // the button: a tile is a button of its own
+      const examples = item.examples || [];
+      if (examples.length) {
+        list.append(el('div', { class: 'grid slice-examples' }, examples.map((ex) => imageTile(ctx.backend, ex.row, { correct: ex.kind !== 'wrong', caption: ex.kind === 'wrong' ? 'most confidently wrong' : 'typical member', onClick: ctx.focusRow }))));
+      }
     }
     container.append(list);
   }
@@ -223,7 +229,14 @@ function describeSlice(summary) {
     const lines = [];
     const ci = typeof summary.ci_low === 'number' ? ` (${fmt.pct(summary.ci_low)}-${fmt.pct(summary.ci_high)})` : '';
     const outside = typeof summary.complement_error_rate === 'number' ? ` vs ${fmt.pct(summary.complement_error_rate)} outside` : '';
-    lines.push(`held-out error ${fmt.pct(summary.error_rate)}${ci}${outside}`);
+    const units = typeof summary.units_confirm === 'number' && summary.units_confirm !== summary.n_confirm ? ` of ${fmt.int(summary.units_confirm)} units` : '';
+    const held = typeof summary.n_confirm === 'number' ? ` · ${fmt.int(summary.n_confirm)} held-out samples${units}` : '';
+    lines.push(`held-out error ${fmt.pct(summary.error_rate)}${ci}${outside}${held}`);
+    if (summary.rule) {
+      const agreement = typeof summary.rule_precision === 'number' ? ` (held-out precision ${fmt.pct(summary.rule_precision)}, recall ${fmt.pct(summary.rule_recall)})` : '';
+      lines.push(`rule: ${summary.rule}${agreement}`);
+    }
+    if (typeof summary.absorbed === 'number') lines.push(`absorbed ${fmt.int(summary.absorbed)} other candidate slice${summary.absorbed === 1 ? '' : 's'}`);
     if (summary.views) lines.push(`found in: ${summary.views}`);
     if (summary.top_terms) lines.push(`report terms: ${String(summary.top_terms).split('; ').slice(0, 3).join('; ')}`);
     if (summary.metadata) lines.push(String(summary.metadata).split('; ').slice(0, 2).join('; '));

@@ -280,6 +280,14 @@ def test_slices_found_by_the_slices_command_appear_in_the_viewer(tmp_path, synth
     assert [s["name"] for s in discovered] == [str(r) for r in saved["rank"]]
     assert [s["n"] for s in discovered] == saved["size"].tolist()
     assert discovered[0]["summary"]["error_rate"] == saved["error_rate"].iloc[0]
+    # the slice card: rule, absorbed candidates, and the examples discovery chose
+    first = discovered[0]
+    assert "rule" in first["summary"] and first["summary"]["absorbed"] >= 0
+    ids = saved["example_ids"].iloc[0].split(",")
+    assert [e["kind"] for e in first["examples"]] == saved["example_kinds"].iloc[0].split(",")
+    sample_ids = load_viewer_data(store).sample_id.to_pylist()
+    assert [sample_ids[e["row"]] for e in first["examples"]] == ids
+    assert first["examples"][0]["kind"] == "wrong" and len(ids) <= 6
 
 
 def test_the_page_is_served_while_the_data_loads_and_the_api_waits_for_it(synthetic_data):

@@ -34,7 +34,7 @@ from silentscope.slices.consolidate import consolidate, extend_to_rule, merge_sl
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
 from silentscope.slices.ranking import rank_slices
 from silentscope.slices.representation import MODALITIES, Representation, build_representation
-from silentscope.slices.result import SliceReport
+from silentscope.slices.result import SliceReport, card_examples
 from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement, rule_text
 from silentscope.slices.slicers import make_slicer
 from silentscope.slices.stability import slice_stability
@@ -713,7 +713,11 @@ def _shown_slices(
                 mask[confirm_rows], errors[confirm_rows],
                 None if units is None else units[confirm_rows],
             )  # fmt: skip
-            record.update(changed, size=int(mask.sum()))
+            fit_members = mask[fit_rows]
+            record.update(
+                changed, size=int(mask.sum()), n_fit=int(fit_members.sum()),
+                fit_error_rate=float(errors[fit_rows][fit_members].mean()),
+            )  # fmt: skip
             record["q_value"] = max(record["q_value"], record["p_value"])
         record["absorbed"] = len(absorbed)
         record["merged_from"] = ",".join(str(k) for k in absorbed)
@@ -775,12 +779,22 @@ def _analysable_inputs(data, modalities, embeddings, metadata_columns, keep_labe
     return modalities, columns, text_reason, notes
 
 
+#: The column name of the true class among the conditions of slice rules.
+CLASS_CONDITION = "true class"
+
+
 def _rule_conditions(data, columns, use_text):
-    """The conditions slice rules may use (None when there is neither metadata nor text)."""
-    if not columns and not use_text:
-        return None
+    """The conditions slice rules may use: the true class, metadata values, report terms.
+
+    The slicers assign members with the true label, so many slices lie within one class
+    ("cataract, predicted normal"); a rule that may not say so would describe such a slice
+    by whatever metadata happens to correlate with the class.
+    """
+    frame = pd.DataFrame({CLASS_CONDITION: np.asarray(data.class_names, dtype=object)[data.label]})
+    if columns:
+        frame = pd.concat([frame, data.metadata[list(columns)].reset_index(drop=True)], axis=1)
     conditions = condition_matrix(
-        data.metadata if columns else None, columns, data.text if use_text else None
+        frame, [CLASS_CONDITION, *(columns or [])], data.text if use_text else None
     )
     return conditions if len(conditions.labels) else None
 
@@ -829,9 +843,20 @@ def _explain(
                 "confident_errors": ",".join(data.sample_id[wrong]),
             }
         )
+        # the card's examples, decided here once for the CLI, the report and the viewer
+        examples = card_examples(
+            {
+                "confident_error_images": ",".join(str(i) for i in wrong),
+                "representative_images": ",".join(str(i) for i in representative),
+            }
+        )
+        example_rows = [int(i) for i, _ in examples]
+        rows[-1]["example_ids"] = ",".join(data.sample_id[example_rows])
+        rows[-1]["example_kinds"] = ",".join(kind for _, kind in examples)
         if data.image_ref is not None:
             rows[-1]["representative_images"] = ",".join(data.image_ref[representative])
             rows[-1]["confident_error_images"] = ",".join(data.image_ref[wrong])
+            rows[-1]["example_images"] = ",".join(data.image_ref[example_rows])
         members.append(pd.DataFrame({"sample_id": data.sample_id[mask], "rank": rank}))
     columns = [
         "rank", "slice", "views", "size", "n_confirm", "units_confirm", "effective_confirm", "errors_confirm", "error_rate",
@@ -839,10 +864,10 @@ def _explain(
         "complement_error_rate", "p_value", "q_value", "stability", "resample_stability",
         "n_fit", "fit_error_rate", "absorbed", "merged_from", "consolidation", "rule", "rule_precision",
         "rule_recall", "top_terms", "metadata", "test_sets", "representative",
-        "confident_errors",
+        "confident_errors", "example_ids", "example_kinds",
     ]  # fmt: skip
     if data.image_ref is not None:
-        columns += ["representative_images", "confident_error_images"]
+        columns += ["representative_images", "confident_error_images", "example_images"]
     table = pd.DataFrame(rows, columns=columns)
     member_frame = (
         pd.concat(members, ignore_index=True)

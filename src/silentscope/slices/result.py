@@ -41,7 +41,9 @@ class SliceReport:
         (:mod:`~silentscope.slices.rules`); the explanations
         ``top_terms`` and ``metadata``; sample ids in ``representative`` and
         ``confident_errors`` (and their image references in ``representative_images``
-        and ``confident_error_images`` when the AuditSet has them).
+        and ``confident_error_images`` when the AuditSet has them); the slice card's
+        :data:`CARD_EXAMPLES` examples in ``example_ids`` with ``example_kinds``
+        (``wrong``: most confidently wrong, first; ``typical``) and ``example_images``.
     candidates : DataFrame
         Every candidate tested, significant or not (for transparency about the FDR).
     membership : DataFrame
@@ -198,6 +200,14 @@ def card_examples(row, n: int = CARD_EXAMPLES) -> list[tuple[str, str]]:
     return chosen
 
 
+def _card_images(row) -> list[tuple[str, str]]:
+    """The card's example images: those discovery chose, else (older tables) chosen here."""
+    refs, kinds = row.get("example_images"), row.get("example_kinds")
+    if isinstance(refs, str) and isinstance(kinds, str) and refs:
+        return list(zip(refs.split(","), kinds.split(","), strict=False))
+    return card_examples(row)
+
+
 def _held_out_count(row) -> str:
     """``, 80 held-out samples of 78 patient_id`` where the table records units."""
     n = row.get("n_confirm")
@@ -268,7 +278,7 @@ def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = No
         images = ""
         if thumbnail is not None:
             shown = []
-            for ref, label in card_examples(row):
+            for ref, label in _card_images(row):
                 try:
                     shown.append(
                         f"<div class='card'><img src='{thumbnail(ref)}' alt='{html.escape(ref)}'>"

@@ -94,8 +94,25 @@ def slice_list(data: ViewerData) -> list[dict]:
             }
             if name in summary:
                 entry["summary"] = summary[name]
+                entry["examples"] = _examples(data, summary[name])
             out.append(entry)
     return out
+
+
+def _examples(data: ViewerData, record: dict) -> list[dict]:
+    """The slice card's example rows (chosen by slice discovery: errors first, then typical)."""
+    ids, kinds = record.get("example_ids"), record.get("example_kinds")
+    if not isinstance(ids, str) or not isinstance(kinds, str) or not ids:
+        return []
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = pc.index_in(pa.array(ids.split(","), pa.string()), value_set=data.sample_id)
+    return [
+        {"row": int(row), "kind": kind}
+        for row, kind in zip(rows.to_pylist(), kinds.split(","), strict=False)
+        if row is not None
+    ]
 
 
 _WIRE_TYPES = {"f": ("float32", "<f4"), "i": ("int16", "<i2"), "u": ("uint32", "<u4")}
