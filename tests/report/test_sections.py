@@ -105,7 +105,7 @@ def test_run_section_shows_the_slices_saved_in_the_store(store_page):
     audit, page = store_page
     section = _section(page, "run-store")
     slices = section[section.index("Slices: where the classifier fails systematically") :]
-    assert "Slice 1: error rate 60% (42% to 75%) vs 20% outside; n = 30" in slices
+    assert "Slice 1: held-out error rate 60% (42% to 75%) vs 20% outside; n = 30" in slices
     assert "cardiomegaly" in slices and "age &gt; 70: 80% vs 20%" in slices
     assert f"alt='{audit.image_ref[0]}'" in slices  # the representative image, inlined
 
