@@ -153,3 +153,20 @@ def test_risk_classes_choose_the_classes_averaged(trained, toy):
     assert audit.provenance["risk_classes"] == ["shell"]
     with pytest.raises(ValueError, match="risk_classes must name foreground classes"):
         audit_segmentation(trained.network_, None, {"iid": toy.test}, risk_classes=["background"])
+
+
+def test_a_class_never_predicted_is_a_recorded_caveat(trained, toy):
+    net = trained.network_
+    saved = net.head.bias.detach().clone()
+    try:
+        with torch.no_grad():  # never predict the core
+            net.head.bias.copy_(saved + torch.tensor([0.0, -80.0, 0.0]))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            audit = audit_segmentation(net, toy, mc_samples=0, device="cpu", quality=False).audit
+    finally:
+        with torch.no_grad():
+            net.head.bias.copy_(saved)
+    assert any("'core' is in the val labels" in c for c in audit.provenance["caveats"])
+    assert any("never predicted" in str(w.message) for w in caught)
+    np.testing.assert_array_equal(audit.outcomes["dice_core"], 0.0)

@@ -283,6 +283,30 @@ def check_segmentation(
     return ModelHealth(**_fields(health, reason))
 
 
+def unpredicted_classes(true_maps, predicted_maps, class_names, *, split: str = "val") -> list[str]:
+    """One sentence per class present in the truth but never predicted on the split.
+
+    Not degenerate by the rule (the network may segment the other classes well), but every
+    volume then has Dice 0 for that class, which weighs on a risk averaged over classes.
+
+    Examples
+    --------
+    >>> truth = np.zeros((1, 4), int); truth[0, 1] = 1; truth[0, 2:] = 2
+    >>> unpredicted_classes(truth, np.where(truth == 1, 0, truth), ["background", "csf", "gm"])
+    ["class 'csf' is in the val labels (1 voxel(s)) but never predicted: its Dice is 0 on every volume where it is present"]
+    """
+    true_maps, predicted_maps = np.asarray(true_maps), np.asarray(predicted_maps)
+    names = [str(c) for c in class_names]
+    present = np.bincount(true_maps.ravel(), minlength=len(names))
+    predicted = np.bincount(predicted_maps.ravel(), minlength=len(names))
+    return [
+        f"class {names[k]!r} is in the {split} labels ({int(present[k])} voxel(s)) but never "
+        "predicted: its Dice is 0 on every volume where it is present"
+        for k in range(1, len(names))
+        if present[k] > 0 and predicted[k] == 0
+    ]
+
+
 def _fields(health: ModelHealth, reason: str) -> dict[str, Any]:
     values = health.to_dict()
     values.pop("imbalanced")

@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from torch.nn import functional
 
-from silentscope.audit.health import check_segmentation
+from silentscope.audit.health import check_segmentation, unpredicted_classes
 from silentscope.models.batchnorm import refresh_batchnorm
 from silentscope.models.checkpoint import atomic_save, read_checkpoint
 from silentscope.models.objectives.base import Stage
@@ -174,7 +174,8 @@ class SegmentationTrainer:
     history_ : DataFrame
         One row per epoch: stage, epoch, train_loss, val_loss, val_dice, lr, seconds, selected.
     health_ : ModelHealth or None
-        Voxel-level verdict on the validation volumes
+        Voxel-level verdict on the validation volumes (a foreground class never predicted
+        is not degenerate by the rule but is said in ``provenance_["caveats"]`` and warned)
         (:func:`~silentscope.audit.health.check_segmentation`); a
         :class:`~silentscope.audit.health.DegenerateModelWarning` when degenerate. Also in
         ``provenance_["health"]``.
@@ -394,6 +395,12 @@ class SegmentationTrainer:
             self.health_ = check_segmentation(val_data[1].numpy(), predicted, names, split="val")
             self.provenance_["health"] = self.health_.to_dict()
             self.health_.warn("the trained segmentation network", stacklevel=5)
+            caveats = unpredicted_classes(val_data[1].numpy(), predicted, names)
+            if caveats:
+                self.provenance_["caveats"] = caveats
+                warnings.warn(
+                    "the trained segmentation network: " + "; ".join(caveats), stacklevel=5
+                )
 
     def _epoch(self, net, state, train_x, train_y, val_data, generator, device) -> dict[str, Any]:
         start = time.perf_counter()

@@ -25,7 +25,8 @@ model-free analyses read:
     ``task="segmentation"``, the risk's definition, the CSFs with the volumes on which an
     aggregator fell back (``segmentation_csfs["fallbacks"]``), the MC settings, and the
     voxel-level health verdict (``health``; a network that predicts background everywhere
-    is degenerate, with a :class:`~silentscope.audit.health.DegenerateModelWarning`).
+    is degenerate, with a :class:`~silentscope.audit.health.DegenerateModelWarning`), and
+    ``caveats`` (e.g. a foreground class never predicted, also warned).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from silentscope.audit import IID, VALIDATION, AuditSet
-from silentscope.audit.health import check_segmentation, health_split
+from silentscope.audit.health import check_segmentation, health_split, unpredicted_classes
 from silentscope.audit.test_sets import parse_test_set
 from silentscope.confidence.segmentation import VoxelInputs, resolve_segmentation_csfs, score_volume
 from silentscope.metrics.segmentation import (
@@ -294,6 +295,9 @@ def audit_segmentation(
     health = check_segmentation(
         np.stack(health_maps[0]), np.stack(health_maps[1]), class_names, split=health_on
     )
+    caveats = unpredicted_classes(
+        np.stack(health_maps[0]), np.stack(health_maps[1]), class_names, split=health_on
+    )
     metadata = pd.concat(metadata_frames, ignore_index=True)
     record = {
         **dict(provenance or {}),
@@ -317,6 +321,7 @@ def audit_segmentation(
             "fallbacks": {k: v for k, v in fallbacks.items() if v},
         },
         "health": health.to_dict(),
+        "caveats": caveats,
     }
     n_fallback = {k: len(v) for k, v in fallbacks.items() if v}
     if n_fallback:
@@ -327,6 +332,8 @@ def audit_segmentation(
             stacklevel=2,
         )
     health.warn("the audited segmentation network", stacklevel=2)
+    if caveats and not health.degenerate:
+        warnings.warn("the audited segmentation network: " + "; ".join(caveats), stacklevel=2)
     audit = AuditSet(
         sample_id=columns["sample_id"],
         test_set=columns["test_set"],
