@@ -429,7 +429,7 @@ def _applicable(
 def _paired(confidences, correct, metrics, classification, *, n_bootstrap, level, seed):
     """The vectorised bootstrap of one group's CSFs (and classification), on shared resamples.
 
-    None without resamples or without a metric to resample.
+    None without resamples, without a metric to resample, or on data it refuses.
     """
     fast = {c: [m for m in names if m in PAIRED_METRICS] for c, names in metrics.items()}
     fast = {c: names for c, names in fast.items() if names}
@@ -439,24 +439,20 @@ def _paired(confidences, correct, metrics, classification, *, n_bootstrap, level
         classification = (probs, labels, names) if names else None
     if not n_bootstrap or not (fast or classification):
         return None
-    if not fast:  # classification only: any CSF's ranking is not needed
+    try:
         return paired_bootstrap_ci(
-            {},
+            {c: confidences[c] for c in fast},
             correct,
+            fast,
             classification=classification,
             n_resamples=n_bootstrap,
             confidence_level=level,
             random_state=seed,
         )
-    return paired_bootstrap_ci(
-        {c: confidences[c] for c in fast},
-        correct,
-        fast,
-        classification=classification,
-        n_resamples=n_bootstrap,
-        confidence_level=level,
-        random_state=seed,
-    )
+    except ValueError:
+        # Data the metrics cannot take (e.g. an empty group): every metric is then computed
+        # on its own below, which reports the reason in its row.
+        return None
 
 
 def _failure_detection_metrics(
