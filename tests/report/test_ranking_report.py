@@ -76,6 +76,8 @@ def test_one_seed_report_has_the_coloured_table_and_rank_plot_without_a_seed_spr
     assert "test samples only (one seed)" in page
     assert "one seed per cell: no spread over seeds" in page and "mean ± std" not in page
     assert all("±" not in text for row in rows for _, text in row)
+    # balanced accuracy beside accuracy even where classes are balanced
+    assert "<th>model0 iid (balanced)</th>" in page
 
 
 def test_two_seed_report_says_mean_and_std_and_marks_ties_and_clear_wins(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 
 from silentscope.audit import AuditSet
 from silentscope.audit.store import save_audit, write_artifact
+from silentscope.data.refs import shareable
 from silentscope.report.build import build_report
 from silentscope.study.runner import run_study
 from silentscope.study.spec import parse_study
@@ -107,7 +108,9 @@ def test_run_section_shows_the_slices_saved_in_the_store(store_page):
     slices = section[section.index("Slices: where the classifier fails systematically") :]
     assert "Slice 1: held-out error rate 60% (42% to 75%) vs 20% outside; n = 30" in slices
     assert "cardiomegaly" in slices and "age &gt; 70: 80% vs 20%" in slices
-    assert f"alt='{audit.image_ref[0]}'" in slices  # the representative image, inlined
+    # the representative image, inlined; its alt text names the file, not the folders
+    assert f"alt='{shareable(audit.image_ref[0])}'" in slices
+    assert "alt='…/images.npz#test_images/" in slices
 
 
 def test_failed_section_names_each_failed_run_and_its_error(tmp_path):

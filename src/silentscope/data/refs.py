@@ -53,14 +53,22 @@ def shareable(text: str) -> str:
     --------
     >>> shareable("/home/ana/odir/img 1.jpg"), shareable("train/12.png")
     ('…/img 1.jpg', 'train/12.png')
+    >>> shareable("/data/ana/pneumoniamnist.npz#test_images/12")
+    '…/pneumoniamnist.npz#test_images/12'
     >>> shareable("image '/data/site_a/x.png' is outside the image root /data/site_b.")
     "image '…/x.png' is outside the image root …/site_b."
     """
     if "/" not in text and ":\\" not in text:
         return text
     if text.startswith("/") and not _ABSOLUTE.fullmatch(text):  # a path with spaces, alone
-        return "…/" + re.split(r"[/\\]", text.rstrip("/\\"))[-1]
-    return _ABSOLUTE.sub(lambda m: "…/" + re.split(r"[/\\]", m.group(0).rstrip("/\\"))[-1], text)
+        return _file_name(text)
+    return _ABSOLUTE.sub(lambda m: _file_name(m.group(0)), text)
+
+
+def _file_name(path: str) -> str:
+    """``…/<file name>``, keeping an array reference's ``#key/index`` after it."""
+    file, hash_, inside = path.partition("#")
+    return "…/" + re.split(r"[/\\]", file.rstrip("/\\"))[-1] + hash_ + inside
 
 
 def confined_file(ref: str, base: str | Path | None, root: str | Path) -> str:

@@ -238,11 +238,8 @@ def _accuracy_section(long: pd.DataFrame) -> list[_Section]:
         return []
     accuracy = accuracy_table(long)
     imbalanced = "imbalanced" in long and bool(long["imbalanced"].astype(bool).any())
-    balanced = (
-        accuracy_table(long, "balanced_accuracy")
-        if imbalanced and "balanced_accuracy" in long
-        else None
-    )
+    # always beside accuracy where known: a reader must not have to trust that classes are balanced
+    balanced = accuracy_table(long, "balanced_accuracy") if "balanced_accuracy" in long else None
     flagged = {(d, o) for d, o, _ in degenerate_runs(long)}
     header = "".join(
         f"<th>{html.escape(f'{d} {k}')}</th>"
@@ -263,7 +260,8 @@ def _accuracy_section(long: pd.DataFrame) -> list[_Section]:
         body.append(f"<tr><td>{html.escape(objective)}</td>{''.join(cells)}</tr>")
     note = "Mean over test sets of each kind and over seeds ('cor': every corruption type and severity)."
     if balanced is not None:
-        note += " Classes are imbalanced, so balanced accuracy (mean per-class recall) is shown beside accuracy."
+        note += " Balanced accuracy (mean per-class recall) beside accuracy"
+        note += "; classes are imbalanced here, so it is the one to read." if imbalanced else "."
     return [
         _Section(
             "accuracy",
@@ -320,7 +318,7 @@ def _results_sections(
         )
         parts = [paper_html(cells)]
         if ranking is not None:
-            parts.append(_rank_html(ranking, metric))
+            parts.append(_rank_html(ranking, metric, table))
         else:
             parts.append(
                 "<p class='note'>No rank intervals: they resample a study's runs (a study or "
@@ -333,14 +331,22 @@ def _results_sections(
     return sections
 
 
-def _rank_html(ranking, metric: str) -> str:
+def _rank_html(ranking, metric: str, table: pd.DataFrame) -> str:
     """The rank plot, what it resampled, and the paired comparison with MSR."""
     from silentscope.study.ranking import OVERALL
 
     figure = figures.rank_figure(
         ranking.ranks, f"{metric.upper()}: rank of each CSF (dot: median, bar: 95% interval)"
     )
-    said = "".join(f"<li>{html.escape(n)}</li>" for n in ranking.notes)
+    notes = list(ranking.notes)
+    ranked = set(ranking.ranks["csf"]) if len(ranking.ranks) else set()
+    unranked = [c for c in table.index if c not in ranked]
+    if unranked:
+        notes.append(
+            f"not ranked (degenerate classifier {DEGENERATE_MARK}, or no value): "
+            + ", ".join(unranked)
+        )
+    said = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     parts = [
         f"<h3>Rank uncertainty ({metric.upper()})</h3>",
         f"<p class='note'>Ranks on {ranking.n_resamples} joint bootstrap resamples of "
@@ -476,6 +482,7 @@ def _run_sections(run: _Run) -> list[_Section]:
                 ),
             )
         )
+    parts.append(_subgroups_html(run))
     return [
         _Section(
             f"run-{run.run_id}",
@@ -485,6 +492,55 @@ def _run_sections(run: _Run) -> list[_Section]:
             "Curves for the featured CSFs; images are the most confident failures (by MSR).",
         )
     ]
+
+
+def _subgroups_html(run: _Run, top: int = 12) -> str:
+    """The subgroup analysis saved in the store (`silentscope subgroups`): the groups with the
+    strongest evidence, their error rate against the rest with intervals, and a forest plot;
+    or, where the store has metadata but no analysis, how to add one."""
+    from silentscope.subgroups import forest_plot
+
+    if run.store is None or "subgroups" not in list_artifacts(run.store):
+        if run.audit.metadata is None or not len(run.audit.metadata.columns):
+            return ""
+        return (
+            "<h3>Subgroups</h3><p class='note'>No subgroup analysis is saved in this store: "
+            "<code>silentscope subgroups STORE -a &lt;attribute&gt;</code> adds one (error rate "
+            "per group with intervals, tests and odds ratios), shown here.</p>"
+        )
+    groups = read_artifact(run.store, "subgroups")
+    if groups.empty:
+        return "<h3>Subgroups</h3><p class='note'>The subgroup analysis tested no group.</p>"
+    ranked = groups.sort_values(["q_value", "p_value"], na_position="last").head(top)
+
+    def cell(value, digits="{:.0%}"):
+        return "" if value is None or pd.isna(value) else digits.format(value)
+
+    rows = "".join(
+        f"<tr><td>{html.escape(str(r['attribute']))} = {html.escape(str(r['group']))}</td>"
+        f"<td>{html.escape(str(r.get('test_set', '')))}</td><td>{int(r['n'])}</td>"
+        f"<td>{cell(r['error_rate'])} ({cell(r['error_rate_low'])} to {cell(r['error_rate_high'])})</td>"
+        f"<td>{cell(r['rest_error_rate'])}</td>"
+        f"<td>{cell(r['odds_ratio'], '{:.2f}')} ({cell(r['or_low'], '{:.2f}')} to {cell(r['or_high'], '{:.2f}')})</td>"
+        f"<td>{cell(r['q_value'], '{:.2g}')}</td>"
+        f"<td{' class=warn' if bool(r.get('significant')) else ''}>{'yes' if bool(r.get('significant')) else 'no'}</td></tr>"
+        for r in ranked.to_dict("records")
+    )
+    tested = ranked[ranked["odds_ratio"].notna()]
+    plot = ""
+    if len(tested):
+        svg = forest_plot(tested, format="svg").decode()
+        plot = f"<div class='figs'>{svg[svg.index('<svg') :]}</div>"
+    significant = int(groups["significant"].fillna(False).astype(bool).sum())
+    return (
+        "<h3>Subgroups: which patients does the classifier fail?</h3>"
+        f"<p class='note'>{len(groups)} groups tested, {significant} with an error rate "
+        f"different from the rest after FDR control; the {len(ranked)} with the strongest "
+        "evidence are listed (all in the store's subgroups artifact).</p>"
+        "<table class='subgroups'><tr><th>group</th><th>test set</th><th>n</th>"
+        "<th>error rate (95% CI)</th><th>rest</th><th>odds ratio (95% CI)</th><th>q</th>"
+        f"<th>significant</th></tr>{rows}</table>{plot}"
+    )
 
 
 def _shown_test_sets(audit: AuditSet) -> list[str]:

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from silentscope.data.refs import shareable
+
 #: The store artifact of the shown slices; the others are named after it.
 ARTIFACT = "slices"
 
@@ -281,11 +283,14 @@ def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = No
             for ref, label in _card_images(row):
                 try:
                     shown.append(
-                        f"<div class='card'><img src='{thumbnail(ref)}' alt='{html.escape(ref)}'>"
+                        # a report is shared: the alt text names the file, not its folders
+                        f"<div class='card'><img src='{thumbnail(ref)}' alt='{html.escape(shareable(ref))}'>"
                         f"<div>{label}</div></div>"
                     )
                 except (OSError, KeyError, ValueError) as error:
-                    shown.append(f"<div class='card warn'>{html.escape(str(error))}</div>")
+                    shown.append(
+                        f"<div class='card warn'>{html.escape(shareable(str(error)))}</div>"
+                    )
             if shown:
                 images = (
                     "<p>examples: most confidently wrong first, then typical members</p>"
