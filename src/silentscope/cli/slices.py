@@ -91,12 +91,25 @@ def _print(report: SliceReport) -> None:
             ("report terms", row.top_terms),
             ("metadata", row.metadata),
             ("scope", getattr(row, "test_sets", "")),
-            ("confident errors", ", ".join(row.confident_errors.split(",")[:3])),
+            ("examples", _examples(row)),
         )
         console.print(f"[bold]#{row.rank}[/]")
         for label, text in details:
             if text:
                 console.print(Padding(f"{label}: {text}", (0, 0, 0, 2)), highlight=False)
+
+
+def _examples(row) -> str:
+    """The card's examples: ``wrong`` (most confidently wrong) first, then ``typical``."""
+    ids = getattr(row, "example_ids", None)
+    kinds = getattr(row, "example_kinds", None)
+    if not isinstance(ids, str) or not isinstance(kinds, str) or not ids:
+        return ", ".join(row.confident_errors.split(",")[:3])
+    refs = getattr(row, "example_images", None)
+    names = refs.split(",") if isinstance(refs, str) and refs else ids.split(",")
+    return ", ".join(
+        f"{name} ({kind})" for name, kind in zip(names, kinds.split(","), strict=False)
+    )
 
 
 def slices_command(
