@@ -132,3 +132,21 @@ def test_corrupted_copies_of_one_image_are_one_unit_and_not_counted_as_many():
     assert abs(counted["effective_confirm"] - 50) < 1
     assert counted["p_value"] > naive["p_value"] * 100
     assert counted["ci_high"] - counted["ci_low"] > naive["ci_high"] - naive["ci_low"]
+
+
+def test_failures_on_different_true_classes_stay_apart_though_they_share_a_condition():
+    n = 400
+    membership = np.zeros((n, 2), bool)
+    membership[:50, 0] = membership[50:100, 1] = True
+    errors = np.r_[np.ones(100, bool), np.arange(300) % 10 == 0]
+    fit = np.arange(0, n, 2)
+    signatures = {
+        0: {"true class = cataract", "eye = right"},
+        1: {"true class = glaucoma", "eye = right"},
+    }
+    assert [g.slices for g in consolidate([0, 1], membership, errors, fit, signatures)] == [
+        [0],
+        [1],
+    ]
+    signatures[1] = {"true class = cataract", "eye = right"}
+    assert [g.slices for g in consolidate([0, 1], membership, errors, fit, signatures)] == [[0, 1]]

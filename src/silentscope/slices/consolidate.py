@@ -10,7 +10,7 @@ puts each into an earlier slice when
    ``merge_overlap``): it is the same slice, found again;
 2. it shares its explanation with that slice (the rules describing both, learned on the
    fitting split, have a condition in common: ``site = C``, ``report mentions "chest
-   tube"``) and their union is as coherent as each part (the part outside the slice does
+   tube"``, and do not name different true classes) and their union is as coherent as each part (the part outside the slice does
    not fail at a significantly different rate, Fisher's exact test on the fitting
    split): the slice is widened to the union;
 3. its excess error is explained by the slices already kept: its members outside them do
@@ -80,6 +80,21 @@ def _coherent(inner, outer, errors, fit) -> bool:
     return stats.fisher_exact(table).pvalue >= COHERENCE_LEVEL
 
 
+#: How rules name the true class (:func:`silentscope.slices.discover` adds it as a condition).
+CLASS_PREFIX = "true class = "
+
+
+def _different_classes(a, b) -> bool:
+    """Whether two explanations name true classes and none in common: two failures, not one.
+
+    A classifier that fails on cataracts and on glaucoma fails twice, even when both slices
+    also share a condition such as ``eye = right``.
+    """
+    classes_a = {c for c in a if c.startswith(CLASS_PREFIX)}
+    classes_b = {c for c in b if c.startswith(CLASS_PREFIX)}
+    return bool(classes_a) and bool(classes_b) and not classes_a & classes_b
+
+
 def _explained(mask, covered, errors, fit, alpha) -> bool:
     """Whether ``mask``'s members outside ``covered`` fail no more than those outside every slice."""
     rest = mask & ~covered & fit
@@ -107,6 +122,7 @@ def _walk(items: list[Consolidated], errors, fit, merge_overlap, alpha) -> list[
             for group in kept:
                 if (
                     item.signature & group.signature
+                    and not _different_classes(item.signature, group.signature)
                     and _coherent(group.mask, group.mask | item.mask, errors, fit)
                     and _coherent(item.mask, group.mask | item.mask, errors, fit)
                 ):

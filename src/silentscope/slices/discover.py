@@ -647,16 +647,28 @@ def _candidates(
     return frame
 
 
+#: A rule condition is part of a slice's explanation (its signature) when at least this
+#: share of the slice's fitting members meet it ...
+SIGNATURE_SHARE = 0.9
+#: ... and at most this share of all fitting samples: "site = C" (100% of the slice, 25%
+#: overall) explains a slice, "age > 54" (68% of it, 60% overall) does not.
+SIGNATURE_BASE = 0.5
+
+
 def _signatures(conditions, membership, order, fit_rows, random_state) -> dict[int, set[str]]:
-    """Each candidate's explanation: the conditions of the rule that describes it (fitting split)."""
+    """Each candidate's explanation: the defining conditions of its rule (fitting split)."""
     if conditions is None:
         return {}
     signatures = {}
     for k in order:
+        member = membership[fit_rows, k]
         rule = learn_rule(conditions, membership[:, k], fit_rows, random_state=random_state)
-        signatures[k] = (
-            set() if rule is None else {conditions.labels[j] for c in rule.clauses for j in c}
-        )
+        chosen = set()
+        for j in {j for clause in (rule.clauses if rule else ()) for j in clause}:
+            hits = conditions.mask(j)[fit_rows]
+            if hits[member].mean() >= SIGNATURE_SHARE and hits.mean() <= SIGNATURE_BASE:
+                chosen.add(str(conditions.labels[j]))
+        signatures[k] = chosen
     return signatures
 
 
@@ -779,7 +791,8 @@ def _analysable_inputs(data, modalities, embeddings, metadata_columns, keep_labe
     return modalities, columns, text_reason, notes
 
 
-#: The column name of the true class among the conditions of slice rules.
+#: The column name of the true class among the conditions of slice rules (the rule text
+#: reads ``true class = cataract``, as consolidate.CLASS_PREFIX expects).
 CLASS_CONDITION = "true class"
 
 
