@@ -107,22 +107,27 @@ def test_quick_benchmark_prints_every_method(tmp_path, capsys):
     assert list(tmp_path.iterdir())  # the audits were cached where asked
 
 
-def test_null_outputs_keep_each_class_error_rate_but_lose_every_link():
+def test_null_outputs_keep_the_error_rate_but_lose_every_link():
     from silentscope.audit import AuditSet
 
     rng = np.random.default_rng(0)
-    n = 600
+    n = 900
     age = rng.integers(20, 90, n)
-    label = rng.integers(0, 2, n)
-    wrong = age > 75  # the network fails on the old: a real cause
-    logits = np.eye(2)[np.where(wrong, 1 - label, label)] * 2.0
+    label = rng.integers(0, 3, n)
+    # the network fails on the old and on class 2: real causes, which the null must erase
+    wrong = (age > 75) | ((label == 2) & (rng.random(n) < 0.5))
+    predicted = np.where(wrong, (label + 1) % 3, label)
+    logits = np.eye(3)[predicted] * 2.0 + rng.normal(0, 0.1, (n, 3))
     audit = AuditSet(
         sample_id=[f"s{i}" for i in range(n)], test_set=["iid"] * n, label=label,
-        logits=logits, class_names=["a", "b"], metadata=pd.DataFrame({"age": age}),
+        logits=logits, class_names=["a", "b", "c"], metadata=pd.DataFrame({"age": age}),
     )  # fmt: skip
     null = scen.permuted_outputs(audit, seed=0)
-    for c in (0, 1):
-        assert (~null.correct[label == c]).sum() == (~audit.correct[label == c]).sum()
-    old = age > 75
-    assert (~audit.correct[old]).all()
-    assert (~null.correct[old]).mean() < 0.5  # the errors no longer follow age
+    assert (~null.correct).sum() == (~audit.correct).sum()
+    assert np.allclose(
+        np.sort(null.probabilities.max(axis=1)), np.sort(audit.probabilities.max(axis=1))
+    )
+    rate = (~null.correct).mean()
+    assert abs((~null.correct[age > 75]).mean() - rate) < 0.1  # errors no longer follow age
+    for c in range(3):  # nor the class
+        assert abs((~null.correct[label == c]).mean() - rate) < 0.1
