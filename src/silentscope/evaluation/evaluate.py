@@ -507,8 +507,9 @@ def _undefined(error: Exception | str) -> dict:
 def _resampled(function: Callable[..., float], arguments: tuple, n_bootstrap, level, seed) -> dict:
     """Point estimate and percentile interval by calling ``function`` once per resample.
 
-    For the metrics that :func:`bootstrap_ci` does not vectorise; resamples are drawn from
-    the same seed, so every metric of a group sees the same resamples.
+    For the metrics that :func:`paired_bootstrap_ci` does not vectorise. Every such metric
+    of a group sees the same resamples (``integers(0, n, n)`` from the group's seed), but
+    not the paired ones: ``settings["resampling"]`` says so in the result.
     """
     try:
         estimate = float(function(*arguments))
