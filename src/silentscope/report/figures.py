@@ -126,7 +126,9 @@ def severity_figure(
     return to_svg(figure)
 
 
-def rank_figure(ranks: pd.DataFrame, title: str, max_panels: int = 6) -> str | None:
+def rank_figure(
+    ranks: pd.DataFrame, title: str, max_panels: int = 20, per_row: int = 5
+) -> str | None:
     """Each CSF's rank: a dot at the median over resamples and its 95% interval, per column.
 
     ``ranks`` is :attr:`silentscope.study.ranking.Ranking.ranks` (columns dataset, kind,
@@ -141,24 +143,29 @@ def rank_figure(ranks: pd.DataFrame, title: str, max_panels: int = 6) -> str | N
     order = list(first.sort_values(["rank_median", "rank"])["csf"])
     order += [c for c in dict.fromkeys(ranks["csf"]) if c not in order]
     height = 0.22 * len(order) + 1.1
+    n_cols = min(per_row, len(panels))
+    n_rows = -(-len(panels) // n_cols)
     figure, axes = plt.subplots(
-        1,
-        len(panels),
-        figsize=(2.2 * len(panels) + 1.4, height),
+        n_rows,
+        n_cols,
+        figsize=(2.2 * n_cols + 1.4, height * n_rows),
         sharey=True,
         squeeze=False,
         layout="constrained",
     )
+    for axis in axes.ravel()[len(panels) :]:
+        axis.set_visible(False)
     y = {csf: i for i, csf in enumerate(order)}
-    for axis, (dataset, kind) in zip(axes[0], panels, strict=True):
+    for axis, (dataset, kind) in zip(axes.ravel(), panels, strict=False):
         at = ranks[(ranks["dataset"] == dataset) & (ranks["kind"] == kind)]
         ys = at["csf"].map(y).to_numpy()
         axis.hlines(ys, at["rank_low"], at["rank_high"], color=PALETTE[0], lw=2.2, alpha=0.45)
         axis.scatter(at["rank_median"], ys, s=12 + 40 * at["p_best"], color=PALETTE[0], zorder=3)
         axis.set(title="all columns" if dataset == "all" else f"{dataset} {kind}", xlabel="rank")
         axis.set_xlim(0.5, max(float(ranks["rank_high"].max()), 2) + 0.5)
-    axes[0][0].set_yticks(range(len(order)), order)
-    axes[0][0].invert_yaxis()
+    for row in axes:
+        row[0].set_yticks(range(len(order)), order)
+    axes[0][0].invert_yaxis()  # shared: every panel lists the best first
     figure.suptitle(title, fontsize=10)
     return to_svg(figure)
 
