@@ -113,19 +113,21 @@ def _run_values(
     n_resamples: int,
     random_state: int,
 ) -> tuple[dict, float, list[str]]:
-    """(metric, dataset, objective, seed, csf, test_set) -> (estimate, resample values)."""
+    """(metric, dataset, objective, seed, csf, test_set) -> (estimate, resample values).
+
+    ``long`` holds the single test sets' rows (:func:`per_test_set_rows`) of the metrics.
+    """
     from silentscope.confidence import compute_confidences
 
     record = json.loads((folder / RUN_RECORD).read_text())
     objective, seed = record["objective"], int(record["seed"])
     out, worst, notes = {}, 0.0, []
     for dataset, store in _stores(folder).items():
-        rows = per_test_set_rows(long)
-        rows = rows[
-            (rows["dataset"] == dataset)
-            & (rows["objective"] == objective)
-            & (rows["seed"] == seed)
-            & rows["metric"].isin(metrics)
+        rows = long[
+            (long["dataset"] == dataset)
+            & (long["objective"] == objective)
+            & (long["seed"] == seed)
+            & long["metric"].isin(metrics)
         ]
         if rows.empty:
             continue
@@ -191,8 +193,9 @@ def study_resamples(
     """
     metrics = [m for m in metrics if m in BOOTSTRAP_METRICS and m in set(long["metric"])]
     per_set, worst, notes = {}, 0.0, []
+    sets = per_test_set_rows(long[long["metric"].isin(metrics)])  # once, not per run
     for folder in run_folders(study_dirs):
-        found, diff, said = _run_values(folder, long, metrics, n_resamples, random_state)
+        found, diff, said = _run_values(folder, sets, metrics, n_resamples, random_state)
         per_set.update(found)
         worst, notes = max(worst, diff), notes + said
     return {m: _combine(long, m, per_set, n_resamples, random_state, notes, worst) for m in metrics}
