@@ -117,3 +117,18 @@ def test_the_report_labels_the_section_and_strikes_the_numbers(tmp_path):
     assert "Not ranked" not in page  # MSR and PE still rank on the healthy columns
     marked = build_report(folder, tmp_path / "all.html", include_degenerate=True).read_text()
     assert 'class="best degenerate"' in marked
+
+
+def test_the_ranking_leaves_it_out_unless_asked(tmp_path):
+    import pandas as pd
+
+    folder = study(tmp_path)
+    written = write_results(folder, metrics=("aurc",), n_resamples=50)
+    ranks = pd.read_csv(written["ranking_aurc"])
+    assert "collapsed" not in set(ranks["dataset"]) and "healthy" in set(ranks["dataset"])
+    pairs = pd.read_csv(written["pairwise_aurc"])
+    assert "collapsed" not in set(pairs["dataset"])
+    asked = write_results(folder, metrics=("aurc",), n_resamples=50, include_degenerate=True)
+    ranks = pd.read_csv(asked["ranking_aurc"])
+    assert {"MSR", "PE"} == set(ranks.loc[ranks["dataset"] == "collapsed", "csf"])
+    assert json.loads(asked["ranking"].read_text())["aurc"]["include_degenerate"] is True
