@@ -331,6 +331,11 @@ def _results_sections(
     return sections
 
 
+def _rank_text(rank: float) -> str:
+    """A rank or rank percentile to one decimal, without a trailing .0 (3, 4.5, 23.5)."""
+    return f"{rank:.1f}".removesuffix(".0")
+
+
 def _rank_html(ranking, metric: str, table: pd.DataFrame) -> str:
     """The rank plot, what it resampled, and the paired comparison with MSR."""
     from silentscope.study.ranking import OVERALL
@@ -359,7 +364,7 @@ def _rank_html(ranking, metric: str, table: pd.DataFrame) -> str:
     if len(overall):
         rows = "".join(
             f"<tr><td>{html.escape(r.csf)}</td><td>{r.value:.2f}</td><td>{r.rank_median:g}</td>"
-            f"<td>{r.rank_low:g}-{r.rank_high:g}</td><td>{r.p_best:.0%}</td></tr>"
+            f"<td>{_rank_text(r.rank_low)}-{_rank_text(r.rank_high)}</td><td>{r.p_best:.0%}</td></tr>"
             for r in overall.itertuples(index=False)
         )
         parts.append(
@@ -375,7 +380,9 @@ def _rank_html(ranking, metric: str, table: pd.DataFrame) -> str:
             f"<td>{r.difference * _scale(metric):+.1f}</td>"
             f"<td>{r.ci_low * _scale(metric):+.1f} to {r.ci_high * _scale(metric):+.1f}</td>"
             f"<td>{html.escape(r.verdict)}</td></tr>"
-            for r in pairs[pairs["verdict"] != "no clear difference"].itertuples(index=False)
+            for r in pairs[pairs["verdict"] != "no clear difference"]
+            .sort_values("verdict")  # "better" before "worse"
+            .itertuples(index=False)
         )
         parts.append(
             f"<h3>Is a CSF better than {html.escape(str(ranking.reference))}?</h3>"

@@ -270,8 +270,8 @@ def ranking_lines(ranking: Ranking, top: int = 5) -> list[str]:
     overall = ranking.ranks[ranking.ranks["dataset"] == OVERALL[0]].sort_values("rank")
     for r in overall.head(top).itertuples(index=False):
         lines.append(
-            f"  {r.csf}: rank {r.rank:g} (median {r.rank_median:g}, "
-            f"{ranking.confidence_level:.0%} interval {r.rank_low:g}-{r.rank_high:g}, "
+            f"  {r.csf}: rank {r.rank:.3g} (median {r.rank_median:.3g}, "
+            f"{ranking.confidence_level:.0%} interval {r.rank_low:.3g}-{r.rank_high:.3g}, "
             f"best in {r.p_best:.0%})"
         )
     lines += [f"  note: {n}" for n in ranking.notes]
