@@ -241,7 +241,7 @@ class _ResampleKernel:
         self.n_samples = ranking.n_samples
         self.thresholds = ranking.thresholds
         self.n_bins = n_bins
-        self._correct = ranking.correct_sorted
+        self._correct = ranking.correct_sorted.astype(np.float64)
         self._group_bounds = (
             None
             if ranking.n_groups == ranking.n_samples
