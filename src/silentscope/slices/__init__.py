@@ -9,11 +9,17 @@
 - Consensus over seeds (:class:`ConsensusSlicer`): aligned fits vote; per-slice stability.
 - Per-modality views (:class:`MultiViewSlicer`): each modality alone and the fused
   representation, candidate slices pooled.
-- Evaluation against planted slices (:mod:`~silentscope.slices.evaluation`).
+- Consolidation (:mod:`~silentscope.slices.consolidate`): one cause, one slice; each slice
+  says how many candidates it absorbed.
+- Rules (:mod:`~silentscope.slices.rules`): a slice in the data's words, learned on the
+  fitting split, with held-out precision and recall.
+- Evaluation against planted slices (:mod:`~silentscope.slices.evaluation`), and a
+  simulated single-cause case (:func:`single_cause_audit`, issue 17).
 """
 
 from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
 from silentscope.slices.consensus import ConsensusSlicer
+from silentscope.slices.consolidate import consolidate
 from silentscope.slices.discover import available_modalities, discover_slices, rerun_arguments
 from silentscope.slices.error_clusters import ErrorClusterSlicer
 from silentscope.slices.evaluation import precision_at_k, score_discovery, score_table
@@ -36,7 +42,8 @@ from silentscope.slices.representation import (
     modality_blocks,
 )
 from silentscope.slices.result import SliceReport, read_slice_settings
-from silentscope.slices.simulation import flip_labels, simulate_logits
+from silentscope.slices.rules import condition_matrix, learn_rule
+from silentscope.slices.simulation import flip_labels, simulate_logits, single_cause_audit
 from silentscope.slices.slicers import SLICERS, make_slicer, slice_scores
 from silentscope.slices.spotlight import SpotlightSlicer
 from silentscope.slices.stability import jaccard_matrix, match_slices, slice_stability
@@ -59,6 +66,8 @@ __all__ = [
     "available_modalities",
     "benjamini_hochberg",
     "build_representation",
+    "condition_matrix",
+    "consolidate",
     "discover_slices",
     "distinguishing_terms",
     "encode_metadata",
@@ -66,6 +75,7 @@ __all__ = [
     "flip_labels",
     "fuse_blocks",
     "jaccard_matrix",
+    "learn_rule",
     "make_slicer",
     "match_slices",
     "metadata_enrichment",
@@ -78,6 +88,7 @@ __all__ = [
     "score_discovery",
     "score_table",
     "simulate_logits",
+    "single_cause_audit",
     "slice_examples",
     "slice_scores",
     "slice_stability",
