@@ -131,6 +131,9 @@ def check_study(spec, source: str = "") -> None:
         The study file, to start the message.
     """
     trained = [d for d in spec.datasets if d.store is None]
+    if getattr(spec, "task", "classification") == "segmentation":
+        _check_segmentation_study(spec, trained, source)
+        return
     corruptions = [
         c for d in trained if d.corruptions not in ("default", "none") for c in d.corruptions
     ]
@@ -140,5 +143,43 @@ def check_study(spec, source: str = "") -> None:
         severities=[s for d in trained for s in d.severities],
         objectives=spec.objectives if trained else (),
         csfs=spec.csfs,
+        source=source,
+    )
+
+
+def check_segmentation_names(
+    *, datasets: Iterable[str] = (), corruptions: Iterable[str] = (), source: str = ""
+) -> None:
+    """:func:`check_names` for a segmentation workflow: its datasets and test corruptions.
+
+    Examples
+    --------
+    >>> check_segmentation_names(datasets=["mni152:tissue"], corruptions=["rician_noise"])
+    >>> check_segmentation_names(datasets=["mni152:tisue"])
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown segmentation dataset 'mni152:tisue'; did you mean 'mni152:tissue'? (or give a folder of NIfTI images and label maps)
+    """
+    from silentscope.data.segmentation import available_segmentation_datasets
+
+    known = available_segmentation_datasets()
+    problems = []
+    for name in datasets:
+        if name not in known and not Path(name).expanduser().exists():
+            message = unknown_name("segmentation dataset", name, known)
+            problems.append(f"{message} (or give a folder of NIfTI images and label maps)")
+    problems += [_problem(get_corruption, n) for n in corruptions]
+    problems = list(dict.fromkeys(p for p in problems if p))
+    if problems:
+        prefix = f"{source}: " if source else ""
+        raise ValueError(prefix + "; ".join(problems))
+
+
+def _check_segmentation_study(spec, trained, source: str) -> None:
+    from silentscope.shifts.segmentation_suite import expand_test_corruptions
+
+    check_segmentation_names(
+        datasets=[d.name for d in trained],
+        corruptions=[c for d in trained for c in expand_test_corruptions(d.corruptions)],
         source=source,
     )

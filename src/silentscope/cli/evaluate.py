@@ -111,7 +111,12 @@ def evaluate_command(
             show = shown
         if show is not None:
             print_table(_metric_table(result, show))
-        print_table(_classification_table(result))
+        if getattr(audit, "task", None) == "segmentation":  # Dice, not a classifier's table
+            from silentscope.cli._segmentation_views import audit_dice_view
+
+            print_table(audit_dice_view(audit, bootstrap, confidence_level, seed))
+        else:
+            print_table(_classification_table(result))
         _print_unavailable(result)
         _print_notes(result)
         written = save_evaluation(result, store, out, chosen_formats)

@@ -57,12 +57,35 @@ def demo(
     ),
     seeds: int = typer.Option(1, help="Seeds per objective."),
     restart: bool = typer.Option(False, "--restart", help="Discard an earlier demo run in --out."),
+    task: str = typer.Option(
+        "classification",
+        help="classification, or segmentation (U-Nets on the embedded MNI152 brain volumes).",
+    ),
+    quick: bool = typer.Option(
+        False, "--quick", help="Segmentation only: the smallest demo that runs every step."
+    ),
 ) -> None:
     """Train with several objectives on the embedded synthetic dataset, audit, evaluate and report.
 
     No network needed. Example: silentscope demo --out demo
     Example: silentscope demo --medmnist pneumoniamnist --root ../shared/data/medmnist
+    Example: silentscope demo --task segmentation --out seg-demo
     """
+    if task != "classification":
+        from silentscope.cli._segmentation_demo import run_segmentation_demo
+
+        with user_errors():
+            if task != "segmentation":
+                raise ValueError(f"--task must be classification or segmentation, got {task!r}")
+            if medmnist or root:
+                raise ValueError(
+                    "--medmnist and --root apply to the classification demo; drop them"
+                )
+            run_segmentation_demo(out, seeds, restart, quick)
+        return
+    with user_errors():
+        if quick:
+            raise ValueError("--quick applies to --task segmentation only; drop it")
     from silentscope.report.build import build_report
     from silentscope.study.demo import demo_study
     from silentscope.study.results import write_results

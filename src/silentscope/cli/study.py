@@ -77,6 +77,10 @@ def run(
             written = write_results(study_dir)
             console.print(f"[green]results[/] in {study_dir / 'results'} ({len(written)} files)")
             _print_summary(study_dir)
+            if spec.task == "segmentation":  # Dice per test set; CSFs with CIs over volumes
+                from silentscope.cli._segmentation_views import print_segmentation_tables
+
+                print_segmentation_tables(study_dir)
         for busy in outcome.busy:
             console.print(
                 f"[yellow]{busy.run_id} was not run here: it is {busy.error}[/]; "

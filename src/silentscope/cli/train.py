@@ -33,6 +33,9 @@ def train(
     out: Annotated[
         Path, option("Run folder: model.pt, history.csv, checkpoints/, audit/.", "--out", "-o")
     ],
+    task: Annotated[
+        str, option("classification, or segmentation (a dataset of volumes and label maps).")
+    ] = "classification",
     objective: Annotated[
         str,
         option(
@@ -54,7 +57,11 @@ def train(
     lr: Annotated[float | None, option("AdamW learning rate (default 1e-3).")] = None,
     patience: Annotated[int | None, option("Early-stopping patience in epochs (0: off).")] = None,
     augment: Annotated[
-        list[str] | None, option("Augmentations (repeatable): default, none, hflip, vflip, shift.")
+        list[str] | None,
+        option(
+            "Augmentations (repeatable): default, none, hflip, vflip, shift; for a segmentation "
+            "task one of texture, generic, none."
+        ),
     ] = None,
     augment_corruption: Annotated[
         str | None, option("Also train with this corruption (e.g. a texture filter).")
@@ -77,9 +84,16 @@ def train(
     """Train a classifier with a failure-detection objective and write its audit store.
 
     Example: silentscope train --dataset medmnist:pneumoniamnist --data-root ../shared/data/medmnist --objective dg --epochs 10 --corruption gaussian_noise --out runs/pneumonia_dg
+    Example: silentscope train --task segmentation --dataset mni152:tissue --augment texture --corruption default --out runs/seg_texture
     """
     from silentscope.preflight import check_names
 
+    if task != "classification":
+        from silentscope.cli._train_segmentation import train_segmentation
+
+        arguments = dict(locals())
+        del arguments["check_names"]
+        return train_segmentation(**arguments)
     with user_errors():
         check_names(
             datasets=[dataset],

@@ -23,7 +23,14 @@ from silentscope.audit.auditset import AuditSet
 from silentscope.audit.store import MANIFEST, list_artifacts, load_audit, read_artifact
 from silentscope.audit.test_sets import label_name
 from silentscope.data.refs import read_image_ref, shareable
+from silentscope.evaluation.segmentation_tables import is_segmentation
 from silentscope.report import figures
+from silentscope.report.segmentation import (
+    segmentation_run_section,
+    segmentation_sections,
+    study_volumes,
+    volumes_of_runs,
+)
 from silentscope.report.thumbnails import thumbnail_data_uri
 from silentscope.shifts.apply import replay_shift
 from silentscope.study.pipelines import EVALUATION_FILE, STORE
@@ -122,12 +129,15 @@ def build_report(
     long = pd.concat(longs, ignore_index=True) if longs else None
     source = sources[0] if len(sources) == 1 else Path(" + ".join(s.name for s in sources))
     sections: list[_Section] = []
+    segmented = [run for run in runs if is_segmentation(run.audit)]
     if long is not None:
         sections += _degenerate_section(long)
         rankings = _rankings(sources, long, include_degenerate)
         sections += _results_sections(long, include_degenerate, rankings)
-        sections += _accuracy_section(long)
-        severity = _severity_figures(long, "aurc")
+        # a segmentation's accuracy column is its Dice, shown (with CIs) in its own section
+        if len(segmented) < len(runs):
+            sections += _accuracy_section(long)
+        severity = _severity_figures(long, "aurc") if len(segmented) < len(runs) else []
         if severity:
             sections.append(
                 _Section(
@@ -138,8 +148,15 @@ def build_report(
                     "DE-MI, and the feature-based ViM and kNN); every CSF is in the tables.",
                 )
             )
+    if segmented:  # Dice per test set and severity, CSFs on the continuous risk
+        volumes = study_volumes(sources)
+        volumes = volumes if volumes is not None else volumes_of_runs(segmented)
+        sections += [_Section(*section) for section in segmentation_sections(volumes)]
     for run in runs:
-        sections += _run_sections(run)
+        if is_segmentation(run.audit):
+            sections.append(_Section(*segmentation_run_section(run)))
+        else:
+            sections += _run_sections(run)
     if failures:
         rows = "".join(
             f"<tr><td>{html.escape(k)}</td><td class='warn'>{html.escape(v)}</td></tr>"

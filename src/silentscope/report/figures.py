@@ -170,6 +170,48 @@ def rank_figure(
     return to_svg(figure)
 
 
+def dice_severity_figure(dice: pd.DataFrame, title: str = "") -> str | None:
+    """Dice vs severity, one panel per corruption, one line (with its CI band) per variant.
+
+    ``dice`` holds one dataset's rows of
+    :func:`~silentscope.study.segmentation_results.dice_table`; severity 0 is iid.
+    """
+    corruptions = [c for c in dict.fromkeys(dice["corruption"]) if c]
+    if not corruptions:
+        return None
+    iid = dice[dice["test_set"] == "iid"].set_index("objective")
+    columns = min(3, len(corruptions))
+    rows_n = -(-len(corruptions) // columns)
+    figure, axes = plt.subplots(
+        rows_n, columns, figsize=(2.7 * columns, 2.3 * rows_n), squeeze=False, sharey=True
+    )
+    variants = list(dict.fromkeys(dice["objective"]))
+    for axis, corruption in zip(axes.flat, corruptions, strict=False):
+        for i, variant in enumerate(variants):
+            rows = dice[(dice["corruption"] == corruption) & (dice["objective"] == variant)]
+            rows = rows.sort_values("severity")
+            xs, ys = rows["severity"].tolist(), rows["value"].tolist()
+            lows, highs = rows["ci_low"].tolist(), rows["ci_high"].tolist()
+            if variant in iid.index:
+                xs, ys = [0, *xs], [iid.at[variant, "value"], *ys]
+                lows, highs = (
+                    [iid.at[variant, "ci_low"], *lows],
+                    [iid.at[variant, "ci_high"], *highs],
+                )
+            colour = PALETTE[i % len(PALETTE)]
+            axis.plot(xs, ys, marker="o", ms=3, lw=1.3, color=colour, label=variant)
+            axis.fill_between(xs, lows, highs, color=colour, alpha=0.15, lw=0)
+        axis.set(title=corruption, xlabel="severity (0 = iid)")
+    for axis in axes.flat[len(corruptions) :]:
+        axis.set_visible(False)
+    axes[0][0].set_ylabel("Dice")
+    axes[0][0].legend(frameon=False, fontsize=7)
+    if title:
+        figure.suptitle(f"{title}: Dice under unseen corruptions", fontsize=10)
+    figure.tight_layout()
+    return to_svg(figure)
+
+
 def accuracy_figure(summary: pd.DataFrame) -> str:
     """Accuracy per test set as horizontal bars (validation split excluded)."""
     summary = summary[summary["test_set"] != "val"]

@@ -90,3 +90,45 @@ def demo_slices(store: str | Path):
     report = discover_slices(load_audit(store), test_sets=["iid"])
     report.save(store)
     return report
+
+
+def segmentation_demo_study(n_seeds: int = 1, size: int = 24, quick: bool = False) -> StudySpec:
+    """The segmentation demo: baseline vs texture-filter training on the embedded MNI152 set.
+
+    Volumes are ``size`` voxels a side, made from the one MNI152 template anatomy; the test
+    sets are iid and the six unseen MRI corruptions at severities 1, 3 and 5. ``quick`` is
+    the smallest study that still runs every step (for tests): tiny volumes, two epochs,
+    two corruptions.
+    """
+    # 24 voxels a side, 12 training volumes and 12 epochs: both variants train and audit in
+    # minutes on 2 cores (at 32 an epoch costs about 2.5 times as much for +0.02 val Dice)
+    options = {"size": size, "n_train": 12, "n_val": 4, "n_test": 6, "seed": 0}
+    train = {"epochs": 12, "mc_samples": 4, "options": {"width": 8}}
+    corruptions: str | list[str] = "default"
+    severities = [1, 3, 5]
+    if quick:
+        options.update(size=min(size, 16), n_train=4, n_val=2, n_test=4)
+        train = {"epochs": 2, "mc_samples": 2, "options": {"width": 4}}
+        corruptions, severities = ["rician_noise", "ghosting"], [1, 5]
+    return parse_study(
+        {
+            "name": "segmentation-demo",
+            "task": "segmentation",
+            "datasets": [
+                {
+                    "name": "mni152:tissue",
+                    "label": "mni152",
+                    "options": options,
+                    "corruptions": corruptions,
+                    "severities": severities,
+                }
+            ],
+            "objectives": ["baseline", "texture"],
+            "seeds": list(range(n_seeds)),
+            "csfs": "all",
+            "train": train,
+            "evaluation": {"bootstrap": 200},
+            "executor": {"kind": "local"},
+        },
+        source="the segmentation demo study",
+    )

@@ -48,12 +48,21 @@ def run_pipeline(run: RunSpec, folder: Path, progress: Progress) -> dict[str, An
 def _train_and_audit(run: RunSpec, folder: Path, progress: Progress):
     """Train and audit; the AuditSets by the dataset name their evaluation rows carry."""
     from silentscope.models.multilabel import save_finding_audits
+    from silentscope.study.segmentation_run import segmentation_train_and_audit
     from silentscope.study.training_run import ensemble_and_audit, train_and_audit
 
-    build = ensemble_and_audit if run.members else train_and_audit
+    if run.study.task == "segmentation":
+        build = segmentation_train_and_audit
+    else:
+        build = ensemble_and_audit if run.members else train_and_audit
     audit, details = build(run, folder, progress)
+    artifacts = details.pop("artifacts", {})  # e.g. a segmentation's volume slices
     if not isinstance(audit, dict):
         save_audit(audit, folder / STORE)
+        if artifacts:
+            from silentscope.audit.artifacts import write_artifacts
+
+            write_artifacts(folder / STORE, artifacts)
         details["store"] = STORE
         return {run.dataset.key: audit}, details
     stores = save_finding_audits(audit, folder / STORE)

@@ -524,6 +524,16 @@ def write_results(
         written["left_out"].write_text(
             "Test sets left out of the tables\n\n" + "\n".join(lines) + "\n"
         )
+    from silentscope.study.segmentation_results import (
+        is_segmentation_study,
+        write_segmentation_results,
+    )
+
+    segmentation = [d for d in dirs if is_segmentation_study(d)]
+    if segmentation:  # Dice and CSF tables with CIs over volumes, in place of accuracy
+        written.update(write_segmentation_results(segmentation, out))
+        if len(segmentation) == len(dirs):
+            return written
     accuracy = accuracy_table(long)
     flat = accuracy.copy()
     flat.columns = [" ".join(map(str, c)) for c in flat.columns]

@@ -15,6 +15,19 @@ name the offending key. Example::
     csfs: all
     train: {epochs: 6}
     evaluation: {bootstrap: 500}    # also mc_correctness: mc_mean, ood_convention: all_iid
+
+A segmentation study (``task: segmentation``) has the same shape: its ``objectives`` are
+training variants (``baseline``, ``texture``, ``generic``; see
+:mod:`silentscope.shifts.segmentation_suite`), its ``corruptions: default`` is the unseen 3D
+MRI suite, and no test corruption may be one a variant trains with::
+
+    name: seg
+    task: segmentation
+    datasets:
+      - name: mni152:tissue
+        options: {size: 32, n_train: 16, n_val: 4, n_test: 8, seed: 0}
+    objectives: [baseline, texture]
+    seeds: [0, 1]
 """
 
 from __future__ import annotations
@@ -139,6 +152,10 @@ class StudySpec(_Strict):
     """A whole study: the grid of runs and how to execute and evaluate them."""
 
     name: str
+    task: Literal["classification", "segmentation"] = Field(
+        default="classification",
+        description="classification, or segmentation (objectives are then training variants).",
+    )
     datasets: list[DatasetSpec] = Field(min_length=1)
     objectives: list[str] = Field(default_factory=lambda: ["ce"], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
@@ -184,6 +201,50 @@ class StudySpec(_Strict):
                     )
                 )
         return runs
+
+    @model_validator(mode="before")
+    @classmethod
+    def _segmentation_defaults(cls, raw: Any) -> Any:
+        # a segmentation study without objectives trains the baseline, not "ce"
+        if isinstance(raw, dict) and raw.get("task") == "segmentation" and "objectives" not in raw:
+            return {**raw, "objectives": ["baseline"]}
+        return raw
+
+    @model_validator(mode="after")
+    def _segmentation_is_consistent(self) -> StudySpec:
+        if self.task != "segmentation":
+            return self
+        from silentscope.shifts.segmentation_suite import (
+            SEGMENTATION_VARIANTS,
+            check_unseen,
+            expand_test_corruptions,
+            variant_augment,
+        )
+
+        for objective in self.objectives:
+            if objective not in SEGMENTATION_VARIANTS:
+                raise ValueError(
+                    f"objectives: {objective!r} is not a segmentation training variant; use "
+                    f"{', '.join(SEGMENTATION_VARIANTS)} (a segmentation study trains variants, "
+                    "not classification objectives)"
+                )
+        if self.ensembles:
+            raise ValueError(
+                "ensembles: deep ensembles are not supported for task segmentation; remove ensembles"
+            )
+        augments = [variant_augment(o) for o in self.objectives]
+        for i, dataset in enumerate(self.datasets):
+            if dataset.split_shifts:
+                raise ValueError(
+                    f"datasets.{i}.split_shifts: split-based shifts are not supported for task "
+                    "segmentation; remove split_shifts"
+                )
+            if dataset.store is None:
+                try:
+                    check_unseen(expand_test_corruptions(dataset.corruptions), augments)
+                except ValueError as error:
+                    raise ValueError(f"datasets.{i}.corruptions: {error}") from None
+        return self
 
     @model_validator(mode="after")
     def _ensembles_have_members(self) -> StudySpec:
@@ -264,6 +325,8 @@ class RunSpec(BaseModel):
             "evaluation": self.study.evaluation.fingerprint_fields(),
             "csfs": self.study.csfs,
         }
+        if self.study.task != "classification":  # so classification fingerprints are stable
+            payload["task"] = self.study.task
         if self.members:  # only ensemble runs carry it, so training-run fingerprints are stable
             payload["members"] = list(self.members)
         return hashlib.sha256(
@@ -292,10 +355,11 @@ def parse_study(raw: dict[str, Any], *, source: str = "study") -> StudySpec:
     except ValidationError as error:
         problems = []
         for item in error.errors()[:3]:
-            where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+            where = ".".join(str(part) for part in item["loc"])
             message = item["msg"].removeprefix("Value error, ")
             if item["type"] == "extra_forbidden":
                 message = "unknown key (check the spelling)"
-            problems.append(f"{where}: {message}")
+            # a check of the whole study names its key in the message itself
+            problems.append(f"{where}: {message}" if where else message)
         more = f" (and {error.error_count() - 3} more)" if error.error_count() > 3 else ""
         raise ValueError(f"{source} is invalid: {'; '.join(problems)}{more}") from None

@@ -70,6 +70,8 @@ def corruption_notes(spec) -> list[str]:
     the user reads it before hours of training rather than in the run records after.
     """
     notes, seen = [], set()
+    if spec.task == "segmentation":  # its test corruptions were checked by the spec
+        return notes
     for run in spec.runs():
         if run.members or run.dataset.store is not None or run.dataset.corruptions == "none":
             continue

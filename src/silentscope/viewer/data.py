@@ -24,7 +24,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from silentscope.audit.columns import CONFIDENCE_PREFIX, METADATA_PREFIX, prefixed
+from silentscope.audit.columns import (
+    CONFIDENCE_PREFIX,
+    METADATA_PREFIX,
+    OUTCOME_PREFIX,
+    RISK_COLUMN,
+    prefixed,
+)
 from silentscope.audit.integrity import check_store_files
 from silentscope.audit.jsonsafe import json_safe
 from silentscope.audit.store import (
@@ -120,6 +126,13 @@ class ViewerData:
     #: Subgroups of the analysis whose members could not be rebuilt (see viewer.subgroups).
     subgroups_left_out: list[str] = field(default_factory=list)
     image_root: Path | None = None
+    #: A segmentation store's per-volume risk (e.g. 1 - Dice), None for a classifier.
+    risk: np.ndarray | None = None
+    #: A segmentation store's mid-slices of image, label and prediction per volume
+    #: (:func:`~silentscope.audit.volume_slices.slice_stack`), the source of its thumbnails.
+    volume_slices: np.ndarray | None = None
+    #: The voxel-level health verdict a segmentation store records (its provenance).
+    recorded_health: dict | None = None
     cache: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -159,7 +172,11 @@ class ViewerData:
 
     @property
     def has_images(self) -> bool:
-        return "image_ref" in self.string_columns
+        return "image_ref" in self.string_columns or self.volume_slices is not None
+
+    @property
+    def is_segmentation(self) -> bool:
+        return self.risk is not None
 
     def load_strings(self) -> None:
         """Read every lazily read column now (the server does this in the background)."""
@@ -209,6 +226,7 @@ class ViewerData:
             },
             "text": None if self.text is None else self.text[row].as_py(),
             "has_image": self.has_images,
+            **({} if self.risk is None else {"risk": float(self.risk[row])}),
         }
         for slice_set in self.slices.values():
             member = [
@@ -527,6 +545,9 @@ def load_viewer_data(
     label = arrow_numbers(table["label"]).astype(np.int16)
     prediction = _predictions(logits)
     correct = prediction == label
+    risk = arrow_numbers(table[RISK_COLUMN]).astype(np.float64) if RISK_COLUMN in eager else None
+    if risk is not None:  # AuditSet.correct's convention for a continuous risk: risk 0
+        correct = risk == 0
 
     test_set_codes, test_set_names = _encode_categorical(table["test_set"])
     order = sorted(range(len(test_set_names)), key=lambda i: test_set_sort_key(test_set_names[i]))
@@ -580,12 +601,23 @@ def load_viewer_data(
             "correctness",
             "outcome",
             (~correct).astype(np.int16),
-            ["correct", "incorrect"],
+            ["correct", "incorrect"] if risk is None else ["risk 0", "risk above 0"],
         ),
-        _categorical("class", "class", "class", label, class_names),
-        _categorical("prediction", "predicted class", "class", prediction, class_names),
+        # a segmentation volume's "class" is a summary: its largest true / predicted class
+        _categorical(
+            "class", "class" if risk is None else "largest true class", "class", label, class_names
+        ),
+        _categorical(
+            "prediction",
+            "predicted class" if risk is None else "largest predicted class (mean probability)",
+            "class",
+            prediction,
+            class_names,
+        ),
         *_test_set_columns(test_set_names, test_set_codes),
     ]
+    if risk is not None:
+        columns += _risk_columns(risk, table, manifest)
     for name, values in confidences.items():
         columns.append(
             Column(
@@ -640,10 +672,43 @@ def load_viewer_data(
         skipped_columns=skipped,
         subgroups_left_out=left_out,
         image_root=Path(image_root) if image_root is not None else store.resolve().parent,
+        risk=risk,
+        volume_slices=_volume_slices(store, names, n) if risk is not None else None,
+        recorded_health=(manifest.get("provenance") or {}).get("health"),
     )
     if ids.loaded is not None:
         data.cache["sample_id"] = ids.loaded
     return data
+
+
+def _risk_columns(risk: np.ndarray, table: pa.Table, manifest: dict) -> list[Column]:
+    """A segmentation store's risk, its Dice (when the risk is 1 - Dice) and its outcomes."""
+    provenance = manifest.get("provenance") or {}
+    name = provenance.get("risk_name", "dice")
+    columns = [Column("risk", f"risk ({name})", "outcome", "continuous", risk.astype(np.float32))]
+    if name == "dice":
+        dice = (1.0 - risk).astype(np.float32)
+        columns.append(
+            Column("dice", "Dice (mean over foreground classes)", "outcome", "continuous", dice)
+        )
+    for field_name, column in prefixed(table.column_names, OUTCOME_PREFIX).items():
+        values = arrow_numbers(table[column]).astype(np.float32)
+        columns.append(Column(f"outcome:{field_name}", field_name, "outcome", "continuous", values))
+    return columns
+
+
+def _volume_slices(store: Path, names: list[str], n: int) -> np.ndarray | None:
+    from silentscope.audit.volume_slices import SLICES_ARTIFACT
+
+    if SLICES_ARTIFACT not in names:
+        return None
+    stack = read_artifact(store, SLICES_ARTIFACT)
+    if len(stack) != n:
+        raise AuditSetError(
+            f"the volume slices of {store} hold {len(stack)} volumes for {n} samples; audit the "
+            "network again"
+        )
+    return stack
 
 
 __all__ = [

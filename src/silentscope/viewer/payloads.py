@@ -55,7 +55,8 @@ def meta(data: ViewerData, max_drawn: int = DEFAULT_MAX_DRAWN) -> dict:
         "has_text": data.has_text,
         "has_images": data.has_images,
         "slices": slice_list(data),
-        "accuracy": float(data.correct.mean()),
+        # a segmentation's "accuracy" is its mean Dice, 1 - mean risk, as evaluate reports it
+        "accuracy": float(data.correct.mean() if data.risk is None else 1.0 - data.risk.mean()),
         "health": health(data).to_dict(),
         "bounds": bounds(data),
         "drawn": {"n": n_drawn, "subsampled": n_drawn < data.n_samples},
@@ -65,8 +66,10 @@ def meta(data: ViewerData, max_drawn: int = DEFAULT_MAX_DRAWN) -> dict:
 def health(data: ViewerData):
     """Whether the store's classifier is degenerate (:func:`~silentscope.audit.health.model_health`'s
     rule on the same split), shown in the viewer's header."""
-    from silentscope.audit.health import check_predictions, health_split
+    from silentscope.audit.health import ModelHealth, check_predictions, health_split
 
+    if data.is_segmentation and data.recorded_health:  # voxel-level, recorded at inference
+        return ModelHealth.from_dict(data.recorded_health)
     split = health_split(data.test_set_names)
     if split == "all":
         rows = np.ones(data.n_samples, bool)

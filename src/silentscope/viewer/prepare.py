@@ -117,7 +117,13 @@ def prepare_store(
         names = [c for c in cached.column_names if c != "sample_id"]
     else:
         report("computing confidences", 0.0)
+        refused: dict[str, str] = {}
+        if audit.task == "segmentation":  # its CSFs are the stored aggregated confidences
+            from silentscope.evaluation.continuous_risk import segmentation_csfs
+
+            csfs, refused = segmentation_csfs(audit, csfs)
         confidences, unavailable = compute_confidences(audit, csfs)
+        unavailable.update(refused)
         frame = {
             "sample_id": audit.sample_id,
             **{name: values for name, values in confidences.items()},

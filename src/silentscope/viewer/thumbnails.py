@@ -61,6 +61,9 @@ class ThumbnailCache:
             self._disk = False
 
     def _disk_path(self, row: int) -> Path:
+        if self.data.volume_slices is not None:  # a segmentation store: its own slices
+            key = hashlib.sha1(f"{self.data.store.resolve()}|volume|{row}|{self.size}".encode())
+            return self.folder / key.hexdigest()[:2] / f"{key.hexdigest()}.png"
         ref = self.data.image_ref[row].as_py()
         shift = None if self.data.shift_params is None else self.data.shift_params[row].as_py()
         # Keyed by what the thumbnail shows, so a changed store never serves a stale picture.
@@ -109,6 +112,8 @@ class ThumbnailCache:
         # must not be served from memory or disk.
         from silentscope.data.refs import ImageOutsideRoot, confined_file
 
+        if self.data.volume_slices is not None:
+            return  # read from the store itself, no image file
         root = self._root()
         try:
             confined_file(self.data.image_ref[row].as_py() or "", root, root)
@@ -119,6 +124,8 @@ class ThumbnailCache:
 
     def render(self, row: int) -> bytes:
         """Render row ``row``'s thumbnail (no caching)."""
+        if self.data.volume_slices is not None:
+            return png_thumbnail(volume_strip(self.data.volume_slices[row]), self.size)
         # Imported on the first thumbnail: the dataset and corruption modules cost a second
         # of start-up that the first paint does not need.
         from silentscope.data.refs import read_image_ref as load_image_ref
@@ -134,6 +141,26 @@ class ThumbnailCache:
                 f"the image of this sample cannot be read ({error})"
             ) from None
         return png_thumbnail(image, self.size)
+
+
+def volume_strip(stack: np.ndarray) -> np.ndarray:
+    """A volume's axial mid-slices of image, label and prediction side by side (RGB uint8).
+
+    ``stack`` is one volume's entry of :func:`~silentscope.audit.volume_slices.slice_stack`.
+
+    Examples
+    --------
+    >>> volume_strip(np.zeros((3, 3, 8, 8), np.uint8)).shape
+    (8, 26, 3)
+    """
+    from silentscope.audit.volume_slices import colour_labels
+
+    image, label, prediction = stack[0, 0], stack[1, 0], stack[2, 0]
+    gap = np.full((image.shape[0], 1, 3), 64, np.uint8)
+    grey = np.repeat(image[..., None], 3, axis=2)
+    return np.concatenate(
+        [grey, gap, colour_labels(label), gap, colour_labels(prediction)], axis=1
+    ).astype(np.uint8)
 
 
 def png_thumbnail(image: np.ndarray, size: int = THUMBNAIL_SIZE) -> bytes:
@@ -161,4 +188,10 @@ def png_thumbnail(image: np.ndarray, size: int = THUMBNAIL_SIZE) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = ["THUMBNAIL_SIZE", "ThumbnailCache", "ThumbnailUnavailable", "png_thumbnail"]
+__all__ = [
+    "THUMBNAIL_SIZE",
+    "ThumbnailCache",
+    "ThumbnailUnavailable",
+    "png_thumbnail",
+    "volume_strip",
+]
