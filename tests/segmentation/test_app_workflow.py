@@ -100,6 +100,12 @@ def test_segmentation_study_runs_resumes_and_writes_dice_and_csf_tables(tmp_path
     assert SLICES_ARTIFACT in list_artifacts(store)
     long = pd.read_csv(out / "results" / "evaluation_long.csv")
     assert set(long["metric"]) <= {"aurc", "augrc", "e_aurc", "e_augrc"}
+    # the rank resampling judges CSFs on the same continuous risk as evaluate (not risk == 0)
+    from silentscope.study.ranking import study_rankings
+    from silentscope.study.results import combined_results
+
+    ranking = study_rankings([out], combined_results([out]), ["aurc"], False, 50, 0)["aurc"]
+    assert ranking.check < 1e-9
 
 
 @pytest.mark.slow  # the whole demo, tiny: two trainings, audits, tables and the report

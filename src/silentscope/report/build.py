@@ -377,7 +377,9 @@ def _rank_html(ranking, metric: str, table: pd.DataFrame) -> str:
         f"<div class='figs rank-plot'>{figure or ''}</div>",
         f"<ul class='note'>{said}</ul>" if said else "",
     ]
-    overall = ranking.ranks[ranking.ranks["dataset"] == OVERALL[0]].sort_values("rank")
+    ranks = ranking.ranks
+    # nothing ranked (e.g. every network degenerate): no table, the notes say why
+    overall = ranks[ranks["dataset"] == OVERALL[0]].sort_values("rank") if len(ranks) else ranks
     if len(overall):
         rows = "".join(
             f"<tr><td>{html.escape(r.csf)}</td><td>{r.value:.2f}</td><td>{r.rank_median:g}</td>"

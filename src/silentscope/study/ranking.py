@@ -64,6 +64,8 @@ class Ranking:
 
     def tied(self) -> dict[tuple[str, str], set[str]]:
         """(dataset, kind) -> CSFs that are best or tied with the best."""
+        if self.ranks.empty:  # nothing ranked, e.g. every network degenerate
+            return {}
         rows = self.ranks[self.ranks["best"] | self.ranks["tied_with_best"]]
         out: dict[tuple[str, str], set[str]] = {}
         for r in rows.itertuples(index=False):

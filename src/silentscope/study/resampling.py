@@ -148,13 +148,21 @@ def _run_values(
             )
             draws = _draws(dataset, test_set, len(judged), n_resamples, random_state)
             correct = audit.correct[judged]
+            # a segmentation is judged on its continuous risk (1 - Dice), as evaluate judges it;
+            # its `correct` (risk == 0) would tie every CSF
+            risk = None if audit.risk is None else audit.risk[judged]
             for csf, at_csf in at_set.groupby("csf", sort=False):
                 if csf not in confidences:
                     continue
                 wanted = list(dict.fromkeys(at_csf["metric"]))
                 try:
                     found = bootstrap_ci(
-                        confidences[csf][judged], correct, wanted, resample_indices=draws, n_jobs=1
+                        confidences[csf][judged],
+                        correct if risk is None else None,
+                        wanted,
+                        loss=risk,
+                        resample_indices=draws,
+                        n_jobs=1,
                     )
                 except ValueError:  # undefined on this test set (e.g. no failure): NaN
                     continue
