@@ -19,6 +19,11 @@ def print_segmentation_tables(study_dir: Path) -> None:
     print_table(aurc_view(pd.read_csv(results / "segmentation_aurc.csv")))
 
 
+def print_audit_dice(audit, n_bootstrap: int = 0, level: float = 0.95, seed: int = 0) -> None:
+    """Print one segmentation AuditSet's Dice per test set (see :func:`audit_dice_view`)."""
+    print_table(audit_dice_view(audit, n_bootstrap, level, seed))
+
+
 def audit_dice_view(audit, n_bootstrap: int, level: float, seed: int) -> Table:
     """One segmentation AuditSet's Dice (or risk) per test set, with CIs over volumes."""
     from silentscope.evaluation.segmentation_tables import dice_per_test_set

@@ -155,7 +155,6 @@ def train_segmentation(
 
 def print_dice(audit) -> None:
     """Mean Dice per test set of a segmentation AuditSet (1 - risk), no intervals."""
-    from silentscope.cli._segmentation_views import audit_dice_view
-    from silentscope.cli._tables import print_table
+    from silentscope.cli._segmentation_views import print_audit_dice
 
-    print_table(audit_dice_view(audit, 0, 0.95, 0))
+    print_audit_dice(audit)

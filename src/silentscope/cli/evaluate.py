@@ -112,9 +112,9 @@ def evaluate_command(
         if show is not None:
             print_table(_metric_table(result, show))
         if getattr(audit, "task", None) == "segmentation":  # Dice, not a classifier's table
-            from silentscope.cli._segmentation_views import audit_dice_view
+            from silentscope.cli._segmentation_views import print_audit_dice
 
-            print_table(audit_dice_view(audit, bootstrap, confidence_level, seed))
+            print_audit_dice(audit, bootstrap, confidence_level, seed)
         else:
             print_table(_classification_table(result))
         _print_unavailable(result)
