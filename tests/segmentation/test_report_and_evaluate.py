@@ -162,3 +162,16 @@ def test_viewer_shows_volumes_as_points_coloured_by_risk_with_mid_slice_thumbnai
     picture = Image.open(io.BytesIO(png))
     assert picture.size[0] > picture.size[1]  # image | label | prediction side by side
     assert data.sample(5)["risk"] == pytest.approx(audit.risk[5])
+
+
+def test_report_shows_the_caveats_recorded_with_a_run(tmp_path):
+    # A class the network never predicts has Dice 0: the audit records it, the report must say it.
+    audit, _ = segmentation_audit()
+    caveat = "class 'csf' is in the val labels (119 voxel(s)) but never predicted: its Dice is 0"
+    audit.provenance["caveats"] = [caveat]
+    path = save_audit(audit, tmp_path / "caveat")
+    text = build_report(path, tmp_path / "r.html").read_text()
+    assert "Caveats recorded with this run" in text and "but never predicted" in text
+    clean, _ = segmentation_audit()
+    plain = build_report(save_audit(clean, tmp_path / "plain"), tmp_path / "p.html").read_text()
+    assert "Caveats recorded with this run" not in plain

@@ -67,7 +67,7 @@ def segmentation_run_section(run) -> Section:
     """One run in detail: risk-coverage curves and the worst volumes with their slices."""
     audit = run.audit
     risk = np.asarray(audit.risk, float)
-    parts = []
+    parts = [_caveats_html(audit)]
     names = list(audit.confidences)[:8]
     for title, mask in _shown_groups(audit):
         curves = {
@@ -95,6 +95,17 @@ def volumes_of_runs(runs) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ pieces
+def _caveats_html(audit) -> str:
+    """The run's recorded caveats (e.g. a class never predicted, whose Dice is then 0), above
+    its numbers: they live in the audit's provenance, so a warning at training time is not
+    the only place a reader meets them."""
+    caveats = [str(c) for c in audit.provenance.get("caveats") or []]
+    if not caveats:
+        return ""
+    items = "".join(f"<li>{html.escape(c)}</li>" for c in caveats)
+    return f"<div class='caveats'><strong>Caveats recorded with this run</strong><ul>{items}</ul></div>"
+
+
 def _shown_groups(audit) -> list[tuple[str, np.ndarray]]:
     groups = []
     if "iid" in audit.test_sets:
