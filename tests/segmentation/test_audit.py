@@ -163,10 +163,19 @@ def test_a_class_never_predicted_is_a_recorded_caveat(trained, toy):
             net.head.bias.copy_(saved + torch.tensor([0.0, -80.0, 0.0]))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            audit = audit_segmentation(net, toy, mc_samples=0, device="cpu", quality=False).audit
+            audit = audit_segmentation(
+                net,
+                toy,
+                mc_samples=0,
+                device="cpu",
+                quality=False,
+                provenance={"caveats": ["all volumes derive from one anatomy"]},
+            ).audit
     finally:
         with torch.no_grad():
             net.head.bias.copy_(saved)
     assert any("'core' is in the val labels" in c for c in audit.provenance["caveats"])
+    # the caller's caveat (the data's) is kept beside the network's, not overwritten
+    assert "all volumes derive from one anatomy" in audit.provenance["caveats"]
     assert any("never predicted" in str(w.message) for w in caught)
     np.testing.assert_array_equal(audit.outcomes["dice_core"], 0.0)

@@ -321,7 +321,8 @@ def audit_segmentation(
             "fallbacks": {k: v for k, v in fallbacks.items() if v},
         },
         "health": health.to_dict(),
-        "caveats": caveats,
+        # the caller's caveats (e.g. the data's "one template anatomy") are kept, not replaced
+        "caveats": [*(dict(provenance or {}).get("caveats") or []), *caveats],
     }
     n_fallback = {k: len(v) for k, v in fallbacks.items() if v}
     if n_fallback:
