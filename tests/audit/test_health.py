@@ -128,3 +128,21 @@ def test_info_says_degenerate_and_shows_balanced_accuracy(tmp_path, constant):
         assert "degenerate classifier: predicts only 'normal'" in output
     else:
         assert "degenerate classifier" not in output
+
+
+def test_a_class_segmented_only_by_stray_voxels_is_a_caveat_like_a_class_never_predicted():
+    from silentscope.audit.health import unpredicted_classes
+
+    names = ["background", "csf", "gm"]
+    truth = np.zeros((2, 50), int)
+    truth[:, :5] = 1  # 10 csf voxels
+    truth[:, 25:] = 2
+    good = truth.copy()
+    stray = np.where(truth == 1, 0, truth)
+    stray[0, 10] = 1  # one csf voxel, on background: Dice 0 although "predicted"
+    assert unpredicted_classes(truth, good, names) == []
+    (sentence,) = unpredicted_classes(truth, stray, names)
+    assert "'csf'" in sentence and "barely segmented" in sentence and "0.000" in sentence
+    half = np.where(truth == 1, 0, truth)
+    half[:, :2] = 1  # 4 of 10 csf voxels found, none wrong: Dice 0.57, no caveat
+    assert unpredicted_classes(truth, half, names) == []
