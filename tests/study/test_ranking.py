@@ -68,3 +68,40 @@ def test_one_seed_latex_does_not_claim_a_spread_over_seeds(tmp_path):
     latex = write_results(tmp_path / "study", n_resamples=50)["latex_aurc"].read_text()
     assert "std over seeds" not in latex and "one seed per cell" in latex
     assert "\\pm" not in latex.split("\\midrule")[1]  # no cell shows a spread
+
+
+def test_the_markdown_holds_mean_and_std_rank_intervals_and_the_comparison_with_msr(tmp_path):
+    from typer.testing import CliRunner
+
+    from silentscope.cli import app
+
+    study = tmp_path / "study"
+    for seed in (0, 1, 2):
+        seeded_run(study, seed)
+    result = CliRunner().invoke(
+        app, ["study", "results", str(study), "--resamples", "300", "--markdown"]
+    )
+    assert result.exit_code == 0, result.output
+    markdown = result.stdout  # the Markdown only: the terminal tables are not printed
+    assert "┃" not in markdown and "ranks over" not in markdown
+    assert markdown == "".join(
+        f"\n<!-- {name} -->\n{(study / 'results' / name).read_text()}"
+        for name in ("accuracy.md", "summary_aurc.md", "caveats.md")
+    )
+    summary = (study / "results" / "summary_aurc.md").read_text()
+    assert "mean ± std over 3 seeds" in summary
+    tables = [t for t in summary.split("\n\n") if t.startswith("| CSF |")]
+    assert len(tables) == 3  # mean ± std, rank intervals, difference from MSR
+    means, ranks, pairs = (
+        {line.split(" | ")[0][2:]: line for line in t.splitlines()} for t in tables
+    )
+    assert re.search(r"\| \*\*\d+\.\d ± \d+\.\d\*\* \|", means["ext:oracle"])  # best, bold
+    ranking = pd.read_csv(study / "results" / "ranking_aurc.csv")
+    oracle = ranking.query("csf == 'ext:oracle' and kind == 'iid'").iloc[0]
+    cell = (
+        f"{oracle.rank_median:g} [{oracle.rank_low:g}-{oracle.rank_high:g}] · {oracle.p_best:.0%}"
+    )
+    assert f"| {cell} |" in ranks["ext:oracle"] and "all columns" in tables[1]
+    assert pairs["ext:oracle"].count(" better") == 2  # iid and cor
+    assert pairs["ext:copy"].count("no clear difference") == 2
+    assert "MSR" not in pairs  # the reference is not compared with itself

@@ -69,17 +69,28 @@ def tiny_study(**changes) -> dict:
     return raw
 
 
-def seeded_run(study: Path, seed: int, n: int = 600) -> None:
-    """A finished run folder of objective ce, as the runner writes it, from a small store.
+def seeded_run(
+    study: Path,
+    seed: int,
+    n: int = 600,
+    objective: str = "ce",
+    degenerate: bool = False,
+    csfs: tuple[str, ...] = ("MSR", "PE", "ext:copy", "ext:oracle"),
+) -> None:
+    """A finished run folder, as the runner writes it, from a small store.
 
     Besides the logits' CSFs it carries ``ext:copy`` (MSR itself) and ``ext:oracle`` (knows
-    which predictions fail, up to noise): one ties with MSR, one beats it clearly.
+    which predictions fail, up to noise): one ties with MSR, one beats it clearly. A
+    ``degenerate`` run calls every image 'no'. Its record holds the health verdict and the
+    CSFs that could not be computed, as the runner's.
     """
     rng = np.random.default_rng(seed)
     test_set = rng.choice(["val", "iid", "cor/gaussian_noise/3"], n)
     label = rng.integers(0, 2, n)
     logits = rng.normal(size=(n, 2))
     logits[np.arange(n), label] += 0.8
+    if degenerate:
+        logits[:, 0] += 10.0
     audit = AuditSet(
         sample_id=[f"s{i}" for i in range(n)],
         test_set=test_set,
@@ -90,18 +101,25 @@ def seeded_run(study: Path, seed: int, n: int = 600) -> None:
     msr = audit.probabilities.max(axis=1)
     audit.confidences["copy"] = msr.copy()
     audit.confidences["oracle"] = audit.correct + rng.normal(0, 0.3, n)
-    folder = study / "runs" / f"toy__ce__seed{seed}"
+    folder = study / "runs" / f"toy__{objective}__seed{seed}"
     save_audit(audit, folder / "audit")
+    import warnings
+
+    from silentscope.audit.health import DegenerateModelWarning
     from silentscope.evaluation import evaluate
     from silentscope.evaluation.result import health_columns
 
-    result = evaluate(audit, csfs=["MSR", "PE", "ext:copy", "ext:oracle"], metrics=["aurc"],
-                      n_bootstrap=0, random_state=seed)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateModelWarning)
+        result = evaluate(audit, csfs=list(csfs), metrics=["aurc"], n_bootstrap=0,
+                          random_state=seed)  # fmt: skip
     table = result.table.assign(**health_columns(result))
     table.insert(0, "seed", seed)
-    table.insert(0, "objective", "ce")
+    table.insert(0, "objective", objective)
     table.insert(0, "dataset", "toy")
     table.to_parquet(folder / "evaluation.parquet", index=False)
-    record = {"run_id": folder.name, "status": "done", "dataset": "toy", "objective": "ce",
-              "seed": seed, "details": {"store": "audit"}}  # fmt: skip
+    details = {"store": "audit", "health": {"toy": result.health.to_dict()},
+               "unavailable_csfs": dict(result.unavailable)}  # fmt: skip
+    record = {"run_id": folder.name, "status": "done", "dataset": "toy", "objective": objective,
+              "seed": seed, "details": details}  # fmt: skip
     (folder / "run.json").write_text(json.dumps(record))

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from silentscope.cli._common import console, user_errors
+from silentscope.cli._common import console, err_console, user_errors
 from silentscope.cli._tables import print_table
 
 study_app = typer.Typer(
@@ -119,12 +119,20 @@ def results(
     latex: bool = typer.Option(
         False, "--latex", help="Also print the paper-style LaTeX table of --metric."
     ),
+    markdown: bool = typer.Option(
+        False,
+        "--markdown",
+        help="Print, instead of the terminal tables, the Markdown of --metric for docs: "
+        "accuracy, mean ± std table, rank intervals, comparison with MSR, every run's caveats "
+        "(the files accuracy.md, summary_<metric>.md, caveats.md); other messages go to stderr.",
+    ),
 ) -> None:
     """Collect the results of finished runs into tables (CSV, Parquet, LaTeX, Markdown) and
     each CSF's rank with its bootstrap interval (ranking.json, ranking_<metric>.csv).
 
     Example: silentscope study results studies/derma --metric augrc
     Example: silentscope study results studies/pneumonia studies/derma --out results/ --latex
+    Example: silentscope study results studies/pneumonia --markdown > pneumonia_tables.md
     """
     from silentscope.study.ranking import ranking_lines
     from silentscope.study.results import write_results
@@ -132,15 +140,22 @@ def results(
     with user_errors():
         metrics = tuple(dict.fromkeys((metric, "aurc", "augrc")))
         written = write_results(study_dirs, metrics, out, include_degenerate, n_resamples=resamples)
-        _print_summary(study_dirs, metric, include_degenerate)
-        if "ranking" in written:
-            from silentscope.study.ranking import read_ranking
+        if markdown:  # stdout holds the Markdown only, to redirect into a file
+            for name in ("accuracy.md", f"summary_{metric}.md", "caveats.md"):
+                path = written["long_csv"].parent / name
+                if path.is_file():
+                    sys.stdout.write(f"\n<!-- {name} -->\n{path.read_text()}")
+        else:
+            _print_summary(study_dirs, metric, include_degenerate)
+            if "ranking" in written:
+                from silentscope.study.ranking import read_ranking
 
-            for line in ranking_lines(read_ranking(written["ranking"], metric)):
-                console.print(line, highlight=False, markup=False)
+                for line in ranking_lines(read_ranking(written["ranking"], metric)):
+                    console.print(line, highlight=False, markup=False)
         if latex and f"latex_{metric}" in written:
             sys.stdout.write(written[f"latex_{metric}"].read_text())
-        console.print(f"[green]tables[/] {written['long_csv'].parent.resolve()}")
+        shown = err_console if markdown else console
+        shown.print(f"[green]tables[/] {written['long_csv'].parent.resolve()}")
 
 
 def _print_summary(
@@ -164,7 +179,7 @@ def _print_summary(
     scale = getattr(spec, "table_scale", 1.0)
     table = summary_table(long, metric)
     best = best_per_column(table, spec.higher_is_better, include_degenerate)
-    formatted = format_summary(table, scale)
+    formatted = format_summary(table, scale, include_degenerate=include_degenerate)
     unit = f" x{scale:g}" if scale != 1 else ""
     direction = "higher" if spec.higher_is_better else "lower"
     name = getattr(spec, "display_name", metric)

@@ -132,6 +132,7 @@ def build_report(
     segmented = [run for run in runs if is_segmentation(run.audit)]
     if long is not None:
         sections += _degenerate_section(long)
+        sections += _caveats_section(sources, {run.run_id for run in runs})
         rankings = _rankings(sources, long, include_degenerate)
         sections += _results_sections(long, include_degenerate, rankings)
         # a segmentation's accuracy column is its Dice, shown (with CIs) in its own section
@@ -239,10 +240,47 @@ def _degenerate_section(long: pd.DataFrame) -> list[_Section]:
             "Degenerate classifiers",
             "<p class='degenerate'>These classifiers predict one class (or are no better than "
             "the majority class) on their validation split: their CSF values rank noise around "
-            f"one class. They are struck through and marked {DEGENERATE_MARK} in the tables and "
-            "left out of the best marks and the ranks.</p>"
+            "one class. A cell of the results tables with one of them among its seeds shows "
+            f"'degenerate' instead of a number, marked {DEGENERATE_MARK}, and is left out of the "
+            "best marks and the ranks; their accuracy is struck through.</p>"
             "<table><tr><th>dataset</th><th>objective</th><th>seed</th><th>why</th></tr>"
             f"{rows}</table>",
+        )
+    ]
+
+
+def _caveats_section(sources: list[Path], shown: set[str]) -> list[_Section]:
+    """What was recorded with every run, every seed included: the tables average over seeds
+    and only some runs have a section of their own, so no caveat may live only there."""
+    from silentscope.study.caveats import run_caveats
+
+    folders = [s for s in sources if (s / RUNS).is_dir() or (s / RUN_RECORD).is_file()]
+    if not folders:  # a bare audit store: its one run's section says everything
+        return []
+    caveats = run_caveats(folders)
+    caveats = caveats[caveats["status"] != "failed"]  # failed runs have their own section
+    if caveats.empty:
+        return []
+    rows = []
+    for r in caveats.itertuples(index=False):
+        items = "".join(f"<li>{html.escape(c)}</li>" for c in r.caveats)
+        seed = "" if r.seed is None or pd.isna(r.seed) else int(r.seed)
+        css = ' class="degenerate"' if r.degenerate else ""
+        rows.append(
+            f"<tr{css}><td>{html.escape(r.run_id)}</td>"
+            f"<td>{seed}</td><td>{'yes' if r.run_id in shown else 'no'}</td>"
+            f"<td>{f'<ul>{items}</ul>' if items else 'none recorded'}</td></tr>"
+        )
+    n_said = int(caveats["caveats"].map(bool).sum())
+    return [
+        _Section(
+            "caveats",
+            "Caveats of every run",
+            "<table class='caveats'><tr><th>run</th><th>seed</th><th>shown in detail</th>"
+            f"<th>caveats recorded with the run</th></tr>{''.join(rows)}</table>",
+            f"{n_said} of {len(caveats)} runs carry caveats. The tables average over seeds and "
+            f"{len(shown)} run(s) are shown in detail below; these are every run's, read from "
+            "its run record and audit store.",
         )
     ]
 
@@ -330,7 +368,8 @@ def _results_sections(
         tied = ranking.tied() if ranking is not None else {}
         cells = paper_cells(table, spec.higher_is_better, tied, scale, include_degenerate)
         note = (
-            f"{paper_caption(long, table, metric, ranking)} Per-test-set values with "
+            f"{paper_caption(long, table, metric, ranking, include_degenerate)} Per-test-set "
+            "values with "
             "bootstrap CIs, and the pooled groups, are in results/evaluation_long.csv."
         )
         parts = [paper_html(cells)]

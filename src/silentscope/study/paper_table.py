@@ -3,8 +3,9 @@
 Each cell holds the mean over seeds (± std only when there are two or more seeds); its
 colour is the CSF's rank within its column, from green (best) to red (worst), so a reader
 sees at a glance which CSF wins where. The best cell is bold and the cells statistically
-tied with it (:meth:`~silentscope.study.ranking.Ranking.tied`) are underlined. A
-degenerate classifier's cell is grey, marked and takes no colour or rank.
+tied with it (:meth:`~silentscope.study.ranking.Ranking.tied`) are underlined. A cell
+with a degenerate classifier among its seeds (any seed, not only the one the report shows
+in detail) is grey, says ``degenerate`` instead of a number, and takes no colour or rank.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def paper_cells(
     include_degenerate: bool = False,
 ) -> pd.DataFrame:
     """One record per cell: text, rank, colour, best, tied and degenerate, by (CSF, column)."""
-    formatted = format_summary(table, scale)
+    formatted = format_summary(table, scale, include_degenerate=include_degenerate)
     ranks = column_ranks(table, higher_is_better, include_degenerate)
     best = best_per_column(table, higher_is_better, include_degenerate)  # one per column
     out = {}
@@ -161,7 +162,13 @@ def paper_html(cells: pd.DataFrame, corner: str = "CSF") -> str:
     )
 
 
-def paper_caption(long: pd.DataFrame, table: pd.DataFrame, metric: str, ranking=None) -> str:
+def paper_caption(
+    long: pd.DataFrame,
+    table: pd.DataFrame,
+    metric: str,
+    ranking=None,
+    include_degenerate: bool = False,
+) -> str:
     """The caption of the paper-style table: what a cell holds, the colours and the marks."""
     from silentscope.metrics.registry import get_metric
 
@@ -178,6 +185,11 @@ def paper_caption(long: pd.DataFrame, table: pd.DataFrame, metric: str, ranking=
     kinds = kinds_caption(long)
     if kinds:
         caption += f" {kinds}."
-    if degenerate_runs(long):
-        caption += f" {DEGENERATE_MARK}: degenerate classifier, grey, left out of ranks and marks."
+    if degenerate_runs(long) and include_degenerate:
+        caption += f" {DEGENERATE_MARK}: degenerate classifier among the cell's seeds, grey."
+    elif degenerate_runs(long):
+        caption += (
+            f" {DEGENERATE_MARK}: degenerate classifier among the cell's seeds: grey, no number "
+            "(its values are in evaluation_long.csv), left out of ranks and marks."
+        )
     return caption

@@ -311,3 +311,86 @@ def read_ranking(path: str | Path, metric: str) -> Ranking:
         check=float(data["largest_difference_from_evaluation_rows"]),
         include_degenerate=bool(data.get("include_degenerate", False)),
     )
+
+
+def _rank_cell(rank_median: float, low: float, high: float, p_best: float) -> str:
+    """``median [low-high] · best%`` of one rank distribution.
+
+    Examples
+    --------
+    >>> _rank_cell(2.0, 1.0, 4.5, 0.3)
+    '2 [1-4.5] · 30%'
+    """
+
+    def text(x: float) -> str:
+        return f"{x:.1f}".removesuffix(".0")
+
+    return f"{text(rank_median)} [{text(low)}-{text(high)}] · {p_best:.0%}"
+
+
+def ranking_markdown(ranking: Ranking, labels: list[str], scale: float = 1.0) -> str:
+    """The rank uncertainty and the paired comparison with the reference as Markdown tables.
+
+    The first table gives, per CSF (rows in ``labels`` order) and column, the rank median,
+    its 95% interval and the share of resamples in which the CSF is best, and the same for
+    its mean rank over all columns. The second gives each CSF's paired difference from
+    the reference (x ``scale``) with its interval and verdict. A CSF a column does not rank
+    (a degenerate classifier among its seeds, or no value) says so.
+    """
+    from silentscope.study.results import DEGENERATE_MARK, _markdown
+
+    ranks = ranking.ranks
+    if ranks.empty:
+        return f"\nNo CSF ranked on {ranking.metric} (every cell degenerate or empty).\n"
+    level = f"{ranking.confidence_level:.0%}"
+    columns = list(dict.fromkeys(zip(ranks["dataset"], ranks["kind"], strict=True)))
+    columns = [c for c in columns if c != OVERALL] + [c for c in columns if c == OVERALL]
+    by_cell = ranks.set_index(["csf", "dataset", "kind"])
+    rows = {}
+    for label in labels:
+        cells = []
+        for dataset, kind in columns:
+            if (label, dataset, kind) not in by_cell.index:
+                cells.append(f"not ranked{DEGENERATE_MARK}" if kind != OVERALL[1] else "")
+                continue
+            r = by_cell.loc[(label, dataset, kind)]
+            cells.append(_rank_cell(r["rank_median"], r["rank_low"], r["rank_high"], r["p_best"]))
+        rows[label] = cells
+    names = [
+        "all columns (rank of mean rank)" if c == OVERALL else f"{c[0]} {c[1]}" for c in columns
+    ]
+    out = [
+        f"\nRank of each CSF on {ranking.n_resamples} joint bootstrap resamples of "
+        f"{ranking.over}: median [{level} interval] · share of resamples in which it is best.\n\n",
+        _markdown("CSF", names, rows),
+    ]
+    pairs = ranking.pairwise
+    if ranking.reference is not None and len(pairs):
+        pair_columns = list(dict.fromkeys(zip(pairs["dataset"], pairs["kind"], strict=True)))
+        by_pair = pairs.set_index(["csf", "dataset", "kind"])
+        rows = {}
+        for label in labels:
+            if label == ranking.reference:
+                continue
+            cells = []
+            for dataset, kind in pair_columns:
+                if (label, dataset, kind) not in by_pair.index:
+                    cells.append("")
+                    continue
+                p = by_pair.loc[(label, dataset, kind)]
+                cells.append(
+                    f"{p['difference'] * scale:+.1f} [{p['ci_low'] * scale:+.1f}, "
+                    f"{p['ci_high'] * scale:+.1f}] {p['verdict']}"
+                )
+            if any(cells):
+                rows[label] = cells
+        counts = pairs["verdict"].value_counts()
+        out += [
+            f"\nEach CSF minus {ranking.reference} (x{scale:g}) on the same resamples, with the "
+            f"{level} paired interval: {counts.get('better', 0)} better, "
+            f"{counts.get('worse', 0)} worse, {counts.get('no clear difference', 0)} with no "
+            "clear difference (interval holds 0).\n\n",
+            _markdown("CSF", [f"{d} {k}" for d, k in pair_columns], rows),
+        ]
+    out += [f"\nNote: {note}\n" for note in ranking.notes]
+    return "".join(out)

@@ -303,10 +303,30 @@ def mean_ranks(
     return ranks.dropna().sort_values()
 
 
-def format_summary(table: pd.DataFrame, scale: float = 1.0, decimals: int = 1) -> pd.DataFrame:
+def degenerate_cell(n_degenerate: int, n_seeds: int) -> str:
+    """The text of a cell with a degenerate classifier among its seeds: no number.
+
+    Its mean would mix a collapsed network's noise into the healthy seeds' values, and it
+    takes no rank or mark, so the cell says what it is (the values stay in the long table).
+
+    Examples
+    --------
+    >>> degenerate_cell(1, 1), degenerate_cell(1, 3)
+    ('degenerate†', 'degenerate, 1 of 3 seeds†')
+    """
+    if n_degenerate >= n_seeds:
+        return f"degenerate{DEGENERATE_MARK}"
+    return f"degenerate, {n_degenerate} of {n_seeds} seeds{DEGENERATE_MARK}"
+
+
+def format_summary(
+    table: pd.DataFrame, scale: float = 1.0, decimals: int = 1, include_degenerate: bool = False
+) -> pd.DataFrame:
     """Strings ``mean ± std`` per cell (std shown only with two or more seeds).
 
-    A cell with a degenerate classifier among its seeds ends in :data:`DEGENERATE_MARK`.
+    A cell with a degenerate classifier among its seeds shows no number
+    (:func:`degenerate_cell`) unless ``include_degenerate``, when it shows its value;
+    either way it ends in :data:`DEGENERATE_MARK`.
     """
     out = {}
     for dataset, kind, stat in table.columns:
@@ -321,6 +341,8 @@ def format_summary(table: pd.DataFrame, scale: float = 1.0, decimals: int = 1) -
             mark = DEGENERATE_MARK if bad > 0 else ""
             if np.isnan(m):
                 cells.append("")
+            elif bad > 0 and not include_degenerate:
+                cells.append(degenerate_cell(int(bad), int(n)))
             elif n >= 2 and not np.isnan(s):
                 cells.append(f"{m:.{decimals}f} ± {s:.{decimals}f}{mark}")
             else:
@@ -361,10 +383,11 @@ def to_markdown(
     best: dict[tuple[str, str], str],
     scale: float,
     tied: dict[tuple[str, str], set[str]] | None = None,
+    include_degenerate: bool = False,
 ) -> str:
     """A GitHub-flavoured Markdown table with the best CSF per column in bold and those
     statistically tied with it (``tied``, see :meth:`Ranking.tied`) in italics."""
-    formatted = format_summary(table, scale)
+    formatted = format_summary(table, scale, include_degenerate=include_degenerate)
     rows = {}
     for csf in formatted.index:
         cells = []
@@ -440,9 +463,10 @@ def write_results(
     n_resamples: int = 1000,
     random_state: int = 0,
 ) -> dict[str, Path]:
-    """Write the long table, per-metric summary tables (CSV, Parquet, LaTeX, Markdown) and
-    the rank uncertainty of every table (``ranking.json``, ``ranking_<metric>.csv``,
-    ``pairwise_<metric>.csv``; :mod:`silentscope.study.ranking`).
+    """Write the long table, per-metric summary tables (CSV, Parquet, LaTeX, Markdown), the
+    rank uncertainty of every table (``ranking.json``, ``ranking_<metric>.csv``,
+    ``pairwise_<metric>.csv``; :mod:`silentscope.study.ranking`) and the caveats of every
+    run, every seed included (``caveats.md``; :mod:`silentscope.study.caveats`).
 
     Parameters
     ----------
@@ -501,18 +525,35 @@ def write_results(
         note = degenerate_note(long)
         ranking = rankings.get(metric)
         tied = ranking.tied() if ranking is not None else {}
-        caption = paper_caption(long, table, metric, ranking)
+        caption = paper_caption(long, table, metric, ranking, include_degenerate)
         written[f"latex_{metric}"] = out / f"summary_{metric}.tex"
         written[f"latex_{metric}"].write_text(
             paper_latex(
                 paper_cells(table, spec.higher_is_better, tied, scale, include_degenerate), caption
             )
         )
-        markdown = to_markdown(table, best, scale, tied) + (f"\n{note}\n" if note else "")
+        unit = f" x{scale:g}" if scale != 1 else ""
+        direction = "higher" if spec.higher_is_better else "lower"
+        markdown = (
+            f"**{getattr(spec, 'display_name', metric)}{unit}** ({direction} is better), "
+            f"{seeds_phrase(table)}.\n\n"
+        )
+        markdown += to_markdown(table, best, scale, tied, include_degenerate)
+        markdown += f"\n{note}\n" if note else ""
         if ranking is not None:
             markdown += f"\nBest per column in bold; in italics: {ranking.caption()}.\n"
-        (out / f"summary_{metric}.md").write_text(markdown + footnote)
+        markdown += footnote
+        if ranking is not None:  # rank intervals and the paired comparison with MSR
+            from silentscope.study.ranking import ranking_markdown
+
+            markdown += ranking_markdown(ranking, list(table.index), scale)
+        (out / f"summary_{metric}.md").write_text(markdown)
         written[f"summary_{metric}"] = out / f"summary_{metric}.csv"
+    from silentscope.study.caveats import caveats_markdown, run_caveats
+
+    # every seed's caveats: the tables average over seeds and show none of them
+    written["caveats"] = out / "caveats.md"
+    written["caveats"].write_text(caveats_markdown(run_caveats(dirs)))
     unchanged = unchanged_test_sets(long)
     if unchanged:  # say why a requested set is missing from every table
         lines = [
