@@ -84,3 +84,15 @@ def test_a_degenerate_seed_makes_its_cells_say_so_instead_of_a_number(tmp_path):
     header, *rows = _parse(asked).tables[0]
     by_csf = {row[0][1]: row[1 : len(header)] for row in rows}
     assert all(re.fullmatch(r"\d+\.\d ± \d+\.\d†", text) for _, text in by_csf["MSR (dg)"])
+
+
+def test_a_caveat_of_every_run_is_said_once_above_the_table(tmp_path):
+    study = tmp_path / "study"
+    for seed in (0, 1):
+        seeded_run(study, seed, objective="dg", csfs=("MSR", "PE", "MCD-MI"))
+    page = build_report(study, tmp_path / "report.html").read_text()
+    section = page[page.index('<section id="caveats">') :]
+    section = section[: section.index("</section>")]
+    assert "Recorded with every run" in section
+    assert section.count("MCD-MI not computed") == 1
+    assert section.count("none besides those above") == 2

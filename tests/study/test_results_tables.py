@@ -15,12 +15,16 @@ from tests.support.studies import store_study
 def test_markdown_and_accuracy_tables(tmp_path):
     run_study(parse_study(store_study(tmp_path, n_stores=2)), tmp_path / "study", live=False)
     written = write_results(tmp_path / "study")
-    markdown = (tmp_path / "study" / "results" / "summary_aurc.md").read_text().splitlines()
+    text = (tmp_path / "study" / "results" / "summary_aurc.md").read_text()
+    # what a cell holds, the table, what bold and italics mean, the footnote, then the ranks
+    title, table, marks, footnote, *ranking = text.split("\n\n")
+    assert title == "**AURC x1000** (lower is better), one seed per cell: no spread over seeds."
+    markdown = table.splitlines()
     assert markdown[0].startswith("| CSF | model0 iid | model0 cor | model0 acq | model1 iid")
-    # header, rule, MSR / PE / MLS, blank, what bold and italics mean, blank, footnote
-    assert len(markdown) == 2 + 3 + 2 + 2
-    assert markdown[-3].startswith("Best per column in bold; in italics: tied with the best")
-    assert markdown[-1].startswith("cor = mean over") and "Bungert" in markdown[-1]
+    assert len(markdown) == 2 + 3  # header, rule, MSR / PE / MLS
+    assert marks.startswith("Best per column in bold; in italics: tied with the best")
+    assert footnote.startswith("cor = mean over") and "Bungert" in footnote
+    assert ranking[0].startswith("Rank of each CSF on 1000 joint bootstrap resamples")
     # One bold (best) cell per column.
     n_columns = markdown[0].count("|") - 2
     assert sum(line.count("**") // 2 for line in markdown[2:5]) == n_columns
@@ -47,7 +51,7 @@ def test_results_of_several_studies_in_one_table(tmp_path):
         run_study(parse_study(raw), tmp_path / name / "study", live=False)
         dirs.append(tmp_path / name / "study")
     write_results(dirs[::-1], out=tmp_path / "combined")
-    header = (tmp_path / "combined" / "summary_aurc.md").read_text().splitlines()[0]
+    header = (tmp_path / "combined" / "summary_aurc.md").read_text().splitlines()[2]
     assert "data_a iid" in header and "data_b acq" in header
     assert header.index("data_b iid") < header.index("data_a iid")  # the order given
     with pytest.raises(ValueError, match="is in both"):

@@ -261,22 +261,33 @@ def _caveats_section(sources: list[Path], shown: set[str]) -> list[_Section]:
     caveats = caveats[caveats["status"] != "failed"]  # failed runs have their own section
     if caveats.empty:
         return []
+    # said once above the table when every run of the page carries it (e.g. imbalanced classes)
+    common = set.intersection(*(set(c) for c in caveats["caveats"])) if len(caveats) > 1 else set()
+    common_list = [c for c in caveats["caveats"].iloc[0] if c in common]
     rows = []
     for r in caveats.itertuples(index=False):
-        items = "".join(f"<li>{html.escape(c)}</li>" for c in r.caveats)
+        items = "".join(f"<li>{html.escape(c)}</li>" for c in r.caveats if c not in common)
         seed = "" if r.seed is None or pd.isna(r.seed) else int(r.seed)
         css = ' class="degenerate"' if r.degenerate else ""
+        none = "none besides those above" if common else "none recorded"
         rows.append(
             f"<tr{css}><td>{html.escape(r.run_id)}</td>"
             f"<td>{seed}</td><td>{'yes' if r.run_id in shown else 'no'}</td>"
-            f"<td>{f'<ul>{items}</ul>' if items else 'none recorded'}</td></tr>"
+            f"<td>{f'<ul>{items}</ul>' if items else none}</td></tr>"
         )
     n_said = int(caveats["caveats"].map(bool).sum())
+    every = (
+        "<p class='note'>Recorded with every run:</p><ul class='caveats'>"
+        + "".join(f"<li>{html.escape(c)}</li>" for c in common_list)
+        + "</ul>"
+        if common_list
+        else ""
+    )
     return [
         _Section(
             "caveats",
             "Caveats of every run",
-            "<table class='caveats'><tr><th>run</th><th>seed</th><th>shown in detail</th>"
+            f"{every}<table class='caveats'><tr><th>run</th><th>seed</th><th>shown in detail</th>"
             f"<th>caveats recorded with the run</th></tr>{''.join(rows)}</table>",
             f"{n_said} of {len(caveats)} runs carry caveats. The tables average over seeds and "
             f"{len(shown)} run(s) are shown in detail below; these are every run's, read from "
