@@ -6,6 +6,7 @@ from __future__ import annotations
 from silentscope.study.caveats import run_caveats
 from silentscope.study.results import write_results
 from tests.report.test_caveats_report import three_seed_study
+from tests.support.studies import seeded_run
 
 
 def test_every_run_and_its_caveats_are_written(tmp_path):
@@ -35,3 +36,25 @@ def test_the_markdown_table_shows_a_degenerate_seed_as_such(tmp_path):
     markdown = (study / "results" / "summary_aurc.md").read_text().splitlines()
     dg = next(line for line in markdown if line.startswith("| MSR (dg) |"))
     assert dg.count("±") == 2 and "degenerate," not in dg
+
+
+def test_a_run_evaluated_by_older_code_says_its_stored_intervals_may_not_be_paired(tmp_path):
+    import json
+
+    from silentscope.study.caveats import OLD_EVALUATION, caveats_markdown
+
+    study = tmp_path / "study"
+    for seed in (0, 1):
+        seeded_run(study, seed, objective="dg", csfs=("MSR", "MCD-MI"))
+    record = study / "runs" / "toy__dg__seed0" / "run.json"
+    old = json.loads(record.read_text())
+    del old["details"]["conventions"]  # as run records written before it existed
+    record.write_text(json.dumps(old))
+    caveats = run_caveats(study).set_index("run_id")["caveats"]
+    assert OLD_EVALUATION in caveats["toy__dg__seed0"]
+    assert OLD_EVALUATION not in caveats["toy__dg__seed1"]
+    text = caveats_markdown(run_caveats(study))
+    assert text.count("MCD-MI not computed") == 1  # every run's caveat, said once
+    assert text.index("Recorded with every run (2)") < text.index("MCD-MI not computed")
+    assert "- **toy__dg__seed0**\n  - evaluated by an older silentscope" in text
+    assert "no other caveat recorded: toy__dg__seed1" in text

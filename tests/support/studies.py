@@ -118,8 +118,13 @@ def seeded_run(
     table.insert(0, "objective", objective)
     table.insert(0, "dataset", "toy")
     table.to_parquet(folder / "evaluation.parquet", index=False)
+    conventions = {
+        key: result.settings[key]
+        for key in ("mc_correctness", "ood_convention", "resampling")
+        if key in result.settings
+    }
     details = {"store": "audit", "health": {"toy": result.health.to_dict()},
-               "unavailable_csfs": dict(result.unavailable)}  # fmt: skip
+               "unavailable_csfs": dict(result.unavailable), "conventions": {"toy": conventions}}  # fmt: skip
     record = {"run_id": folder.name, "status": "done", "dataset": "toy", "objective": objective,
               "seed": seed, "details": details}  # fmt: skip
     (folder / "run.json").write_text(json.dumps(record))

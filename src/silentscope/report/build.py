@@ -252,7 +252,7 @@ def _degenerate_section(long: pd.DataFrame) -> list[_Section]:
 def _caveats_section(sources: list[Path], shown: set[str]) -> list[_Section]:
     """What was recorded with every run, every seed included: the tables average over seeds
     and only some runs have a section of their own, so no caveat may live only there."""
-    from silentscope.study.caveats import run_caveats
+    from silentscope.study.caveats import common_caveats, run_caveats
 
     folders = [s for s in sources if (s / RUNS).is_dir() or (s / RUN_RECORD).is_file()]
     if not folders:  # a bare audit store: its one run's section says everything
@@ -262,8 +262,8 @@ def _caveats_section(sources: list[Path], shown: set[str]) -> list[_Section]:
     if caveats.empty:
         return []
     # said once above the table when every run of the page carries it (e.g. imbalanced classes)
-    common = set.intersection(*(set(c) for c in caveats["caveats"])) if len(caveats) > 1 else set()
-    common_list = [c for c in caveats["caveats"].iloc[0] if c in common]
+    common_list = common_caveats(caveats)
+    common = set(common_list)
     rows = []
     for r in caveats.itertuples(index=False):
         items = "".join(f"<li>{html.escape(c)}</li>" for c in r.caveats if c not in common)

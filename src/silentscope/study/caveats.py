@@ -20,6 +20,14 @@ import pandas as pd
 from silentscope.study.results import failed_runs
 from silentscope.study.runs import RUN_RECORD, RUNS
 
+#: Said of a run evaluated before run records held ``details.conventions`` (the resampling
+#: record): its stored intervals may come from a per-CSF bootstrap; nothing the tables show
+#: uses them (values are the same; rank intervals and comparisons are recomputed).
+OLD_EVALUATION = (
+    "evaluated by an older silentscope (no resampling method recorded): its per-test-set CIs "
+    "in evaluation_long.csv may be per-CSF, not paired; no value, rank interval or comparison "
+    "in these tables uses them"
+)
 #: Columns of :func:`run_caveats`.
 CAVEAT_COLUMNS = ("run_id", "dataset", "objective", "seed", "status", "degenerate", "caveats")
 
@@ -30,7 +38,7 @@ def record_caveats(record: dict[str, Any], folder: Path | None = None) -> tuple[
     Examples
     --------
     >>> record = {"details": {"health": {"toy": {"degenerate": True, "assessed": True,
-    ...     "reason": "predicts only 'a' for all 9 val samples"}},
+    ...     "reason": "predicts only 'a' for all 9 val samples"}}, "conventions": {},
     ...     "unavailable_csfs": {"MCD-MI": "MCD-MI needs mc_logits"}}}
     >>> record_caveats(record)
     (True, ["degenerate classifier (toy): predicts only 'a' for all 9 val samples", 'MCD-MI not computed: MCD-MI needs mc_logits'])
@@ -49,6 +57,8 @@ def record_caveats(record: dict[str, Any], folder: Path | None = None) -> tuple[
                 f"class {health.get('majority_rate', float('nan')):.0%}, smallest "
                 f"{health.get('minority_rate', float('nan')):.0%}; read balanced accuracy"
             )
+    if "health" in details and "conventions" not in details:
+        said.append(OLD_EVALUATION)
     for csf, reason in (details.get("unavailable_csfs") or {}).items():
         said.append(f"{csf} not computed: {reason}")
     check = details.get("corruption_check") or {}
@@ -124,17 +134,37 @@ def run_caveats(study_dirs: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(CAVEAT_COLUMNS))
 
 
+def common_caveats(caveats: pd.DataFrame) -> list[str]:
+    """The caveats every run carries (said once, not once per run), in their order.
+
+    Examples
+    --------
+    >>> common_caveats(pd.DataFrame({"caveats": [["a", "b"], ["b", "c"]]}))
+    ['b']
+    """
+    if len(caveats) < 2:
+        return []
+    shared = set.intersection(*(set(c) for c in caveats["caveats"]))
+    return [c for c in caveats["caveats"].iloc[0] if c in shared]
+
+
 def caveats_markdown(caveats: pd.DataFrame) -> str:
-    """The caveats of every run as a Markdown list, runs without any said in one line."""
+    """The caveats of every run as a Markdown list: those of every run once, then each run's
+    own; runs with none besides are named in one line."""
     lines = ["# Caveats of every run", ""]
+    common = common_caveats(caveats)
+    if common:
+        lines.append(f"Recorded with every run ({len(caveats)}):")
+        lines += [f"- {c}" for c in common] + ["", "Besides those:"]
     quiet = []
     for r in caveats.itertuples(index=False):
-        if not r.caveats:
+        own = [c for c in r.caveats if c not in common]
+        if not own:
             quiet.append(r.run_id)
             continue
         mark = " (degenerate classifier: its cells show no numbers)" if r.degenerate else ""
         lines.append(f"- **{r.run_id}**{mark}")
-        lines += [f"  - {c}" for c in r.caveats]
+        lines += [f"  - {c}" for c in own]
     if quiet:
-        lines.append(f"- no caveat recorded: {', '.join(quiet)}")
+        lines.append(f"- no {'other ' if common else ''}caveat recorded: {', '.join(quiet)}")
     return "\n".join(lines) + "\n"
