@@ -96,3 +96,19 @@ def test_a_caveat_of_every_run_is_said_once_above_the_table(tmp_path):
     assert "Recorded with every run" in section
     assert section.count("MCD-MI not computed") == 1
     assert section.count("none besides those above") == 2
+
+
+def test_the_severity_curves_leave_a_degenerate_seed_out_and_say_so(tmp_path):
+    from silentscope.report.build import severity_rows
+    from silentscope.study.results import collect_results
+
+    study = three_seed_study(tmp_path / "study")
+    long = collect_results(study)
+    curves = severity_rows(long)
+    assert set(curves.groupby(["objective", "seed"]).groups) == {
+        ("ce", 0), ("ce", 1), ("ce", 2), ("dg", 0), ("dg", 1)
+    }  # fmt: skip
+    assert len(severity_rows(long, include_degenerate=True)) == len(long)
+    page = build_report(study, tmp_path / "report.html").read_text()
+    section = page[page.index('<section id="severity">') :]
+    assert "left out of these curves: toy / dg / seed 2." in section[: section.index("</section>")]

@@ -138,15 +138,18 @@ def build_report(
         # a segmentation's accuracy column is its Dice, shown (with CIs) in its own section
         if len(segmented) < len(runs):
             sections += _accuracy_section(long)
-        severity = _severity_figures(long, "aurc") if len(segmented) < len(runs) else []
+        curves = severity_rows(long, include_degenerate)
+        severity = _severity_figures(curves, "aurc") if len(segmented) < len(runs) else []
         if severity:
+            left_out = "" if include_degenerate else _left_out_runs(long)
             sections.append(
                 _Section(
                     "severity",
                     "Failure detection vs corruption severity",
                     f'<div class="figs">{"".join(severity)}</div>',
                     "Featured CSFs of each objective (its own confidence score, MSR, MCD-MI or "
-                    "DE-MI, and the feature-based ViM and kNN); every CSF is in the tables.",
+                    "DE-MI, and the feature-based ViM and kNN), mean over seeds; every CSF is in "
+                    f"the tables.{left_out}",
                 )
             )
     if segmented:  # Dice per test set and severity, CSFs on the continuous risk
@@ -473,6 +476,22 @@ def _rank_html(ranking, metric: str, table: pd.DataFrame) -> str:
 
 #: CSFs drawn in the severity plots, besides each objective's own score (``ext:*``).
 SEVERITY_CSFS = ("MSR", "MCD-MI", "ViM", "kNN")
+
+
+def severity_rows(long: pd.DataFrame, include_degenerate: bool = False) -> pd.DataFrame:
+    """The rows the severity curves average: a degenerate run's are left out (unless
+    ``include_degenerate``), as in the tables, so no curve mixes its noise into a mean."""
+    if include_degenerate or "degenerate" not in long:
+        return long
+    return long[~long["degenerate"].astype(bool)]
+
+
+def _left_out_runs(long: pd.DataFrame) -> str:
+    runs = degenerate_runs(long)
+    if not runs:
+        return ""
+    names = ", ".join(f"{d} / {o} / seed {s}" for d, o, s in runs)
+    return f" Degenerate classifiers ({DEGENERATE_MARK}) are left out of these curves: {names}."
 
 
 def _severity_figures(long: pd.DataFrame, metric: str) -> list[str]:
