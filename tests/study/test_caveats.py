@@ -58,3 +58,15 @@ def test_a_run_evaluated_by_older_code_says_its_stored_intervals_may_not_be_pair
     assert text.index("Recorded with every run (2)") < text.index("MCD-MI not computed")
     assert "- **toy__dg__seed0**\n  - evaluated by an older silentscope" in text
     assert "no other caveat recorded: toy__dg__seed1" in text
+
+
+def test_the_terminal_says_how_many_runs_carry_caveats_and_where(tmp_path):
+    from typer.testing import CliRunner
+
+    from silentscope.cli import app
+
+    study = three_seed_study(tmp_path / "study")
+    result = CliRunner().invoke(app, ["study", "results", str(study), "--resamples", "0"])
+    assert result.exit_code == 0, result.output
+    assert "caveats: 3 of 6 runs carry caveats, every seed's in" in result.stdout
+    assert "caveats.md" in result.stdout

@@ -155,7 +155,22 @@ def results(
         if latex and f"latex_{metric}" in written:
             sys.stdout.write(written[f"latex_{metric}"].read_text())
         shown = err_console if markdown else console
+        _print_caveat_count(study_dirs, written["caveats"], shown)
         shown.print(f"[green]tables[/] {written['long_csv'].parent.resolve()}")
+
+
+def _print_caveat_count(study_dirs: list[Path], path: Path, shown) -> None:
+    """How many runs carry caveats (every seed's, in caveats.md), so none goes unread."""
+    from silentscope.study.caveats import run_caveats
+
+    caveats = run_caveats(study_dirs)
+    n = int(caveats["caveats"].map(bool).sum())
+    if n:
+        shown.print(
+            f"[yellow]caveats:[/] {n} of {len(caveats)} runs carry caveats, every seed's in {path}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _print_summary(
