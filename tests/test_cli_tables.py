@@ -39,7 +39,7 @@ def test_a_wide_table_is_split_at_80_columns_with_its_key_repeated():
 @pytest.fixture(scope="module")
 def sliced(tmp_path_factory):
     path = tmp_path_factory.mktemp("tables") / "sliced"
-    save_audit(small_slice_audit(), path)
+    save_audit(small_slice_audit(n_small=36), path)
     return path
 
 

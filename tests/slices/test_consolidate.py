@@ -23,12 +23,11 @@ def test_one_planted_cause_is_reported_as_one_slice_that_absorbed_the_others():
     top = report.slices.iloc[0]
     # the views and seeds cut the cause into several confirmed candidates: all absorbed
     assert top["absorbed"] >= 2 and len(top["merged_from"].split(",")) == top["absorbed"]
-    # narrowed to where it fails, and named in the data's words
+    # the whole cause (its pieces joined, each found where it fails), named in the data's words
     assert set(top["rule"].split(" AND ")) == {"site = C", 'report mentions "chest tube"'}
-    assert "narrowed to report mentions" in top["consolidation"]
     assert top["rule_precision"] > 0.6 and top["rule_recall"] > 0.6  # held-out
     members = _members(report, audit, 1)
-    assert (members & planted).sum() / (members | planted).sum() >= 0.6  # Jaccard
+    assert (members & planted).sum() / (members | planted).sum() >= 0.8  # Jaccard (0.99)
     assert "absorbed" in str(report) and "rule: " in str(report)
 
 

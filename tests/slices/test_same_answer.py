@@ -31,19 +31,19 @@ def test_the_command_finds_the_demos_slices_on_its_store(store):
 
 
 def test_repeat_reuses_the_saved_settings_and_a_plain_run_says_they_differ(store):
-    first = discover_slices(small_slice_audit(), test_sets=["iid"], min_support=10)
-    assert first.n_slices == 1  # found only because min_support is 10
+    first = discover_slices(small_slice_audit(), test_sets=["iid"], min_support=5)
+    assert first.n_slices == 1  # found only because min_support is 5
     first.save(store)
     runner = CliRunner()
     plain = runner.invoke(app, ["slices", str(store), "--no-save"], env={"COLUMNS": "80"})
     assert plain.exit_code == 0, plain.output
-    assert "min_support 10 (now 20)" in plain.output and "--repeat" in plain.output
+    assert "min_support 5 (now 10)" in plain.output and "--repeat" in plain.output
     assert "no slice confirmed" in plain.output
     again = runner.invoke(app, ["slices", str(store), "--repeat"], env={"COLUMNS": "80"})
     assert again.exit_code == 0, again.output
-    assert "min_support 10" in again.output and "other settings" not in again.output
+    assert "min_support 5" in again.output and "other settings" not in again.output
     pd.testing.assert_frame_equal(read_artifact(store, "slices")[COLUMNS], first.slices[COLUMNS])
-    assert read_artifact(store, "slices_settings")["min_support"] == 10
+    assert read_artifact(store, "slices_settings")["min_support"] == 5
 
 
 def test_repeat_without_saved_slices_is_refused(store):

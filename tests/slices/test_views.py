@@ -81,10 +81,11 @@ def test_discovery_names_the_views_and_can_fit_the_joint_representation_only(odi
     audit, planted = odir_planted
     # the fixture's ODIR keywords restate the label: kept to exercise the text view
     pooled = discover_slices(audit, n_seeds=3, min_support=15, keep_label_derived=True)
-    assert pooled.settings["views"] == ["image", "text", "metadata", "joint"]
+    own = ["image", "text", "metadata", "joint"]
+    assert pooled.settings["views"] == own + [f"{v} (any class)" for v in own]
     assert pooled.n_slices >= 1
     found = {v.strip() for views in pooled.slices["views"] for v in views.split(",")}
-    assert found <= {"image", "text", "metadata", "joint"}
+    assert found <= set(pooled.settings["views"])
     top = np.isin(
         audit.sample_id, pooled.membership.loc[pooled.membership["rank"] == 1, "sample_id"]
     )
@@ -92,8 +93,14 @@ def test_discovery_names_the_views_and_can_fit_the_joint_representation_only(odi
     joint = discover_slices(
         audit, n_seeds=3, min_support=15, per_modality=False, keep_label_derived=True
     )
-    assert joint.settings["views"] == ["joint"]
-    assert set(joint.candidates["views"]) == {"joint"}
+    assert joint.settings["views"] == ["joint", "joint (any class)"]
+    assert set(joint.candidates["views"]) <= {"joint", "joint (any class)"}
+    plain = discover_slices(
+        audit, n_seeds=3, min_support=15, per_modality=False, class_blind=False,
+        keep_label_derived=True,
+    )  # fmt: skip
+    assert plain.settings["views"] == ["joint"]
+    assert set(plain.candidates["views"]) == {"joint"}
 
 
 def test_a_broad_slice_around_a_specific_one_does_not_widen_it():
@@ -129,9 +136,10 @@ def test_cli_joint_only_fits_the_fused_representation_alone(tmp_path, odir_plant
     store = tmp_path / "store"
     save_audit(audit, store)
     runner = CliRunner()
-    for flag, views in (
-        ("--joint-only", ["joint"]),
-        ("--per-modality", ["text", "metadata", "joint"]),
+    for flags, views in (
+        (["--joint-only", "--no-class-blind"], ["joint"]),
+        (["--per-modality", "--no-class-blind"], ["text", "metadata", "joint"]),
+        (["--joint-only"], ["joint", "joint (any class)"]),
     ):
         result = runner.invoke(
             app,
@@ -142,7 +150,7 @@ def test_cli_joint_only_fits_the_fused_representation_alone(tmp_path, odir_plant
                 "text,metadata",
                 "--seeds",
                 "1",
-                flag,
+                *flags,
                 "--keep-label-derived",
             ],  # fmt: skip
         )

@@ -8,8 +8,8 @@ import pandas as pd
 from silentscope.audit import AuditSet
 
 
-def small_slice_audit(n=500, n_small=36, seed=0) -> AuditSet:
-    """Errors in 36 old patients: about 18 per split, so min_support 10 confirms them and 20 cannot."""
+def small_slice_audit(n=500, n_small=18, seed=0) -> AuditSet:
+    """Errors in 18 old patients: about 9 per split, so min_support 5 confirms them and 10 cannot."""
     rng = np.random.default_rng(seed)
     small = np.arange(n) < n_small
     label = rng.integers(0, 2, n)

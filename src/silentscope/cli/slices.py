@@ -167,6 +167,13 @@ def slices_command(
             help="Also fit each modality alone and pool its slices with the joint fit's (default).",
         ),
     ] = None,
+    class_blind: Annotated[
+        bool | None,
+        typer.Option(
+            "--class-blind/--no-class-blind",
+            help="Also fit every view blind to the class, to find causes that span classes (default).",
+        ),
+    ] = None,
     text_embedding: Annotated[
         str | None,
         typer.Option(help="tfidf_svd (no model, default) or minilm (offline all-MiniLM-L6-v2)."),
@@ -179,7 +186,7 @@ def slices_command(
         int | None, typer.Option(help="Bootstrap refits for resampling stability (default 0).")
     ] = None,
     min_support: Annotated[
-        int | None, typer.Option(help="Fewest samples a slice needs in each split (default 20).")
+        int | None, typer.Option(help="Fewest samples a slice needs in each split (default 10).")
     ] = None,
     alpha: Annotated[
         float | None, typer.Option(help="False discovery rate (default 0.05).")
@@ -215,7 +222,8 @@ def slices_command(
         chosen = [m.strip() for m in modalities.split(",") if m.strip()] if modalities else None
         given = {
             "modalities": chosen, "test_sets": test_set or None, "slicer": slicer,
-            "fusion": fusion, "per_modality": per_modality, "text_embedding": text_embedding,
+            "fusion": fusion, "per_modality": per_modality, "class_blind": class_blind,
+            "text_embedding": text_embedding,
             "n_seeds": seeds, "n_resamples": resamples, "min_support": min_support,
             "alpha": alpha, "max_slices": max_slices, "random_state": seed,
             "keep_label_derived": keep_label_derived or None,

@@ -7,7 +7,9 @@ each hold part of it. :func:`consolidate` walks the confirmed candidates best fi
 puts each into an earlier slice when
 
 1. it overlaps that slice (overlap coefficient ``|A & B| / min(|A|, |B|)`` at least
-   ``merge_overlap``): it is the same slice, found again;
+   ``merge_overlap``): it is the same slice, found again; when the members it adds fail
+   like the slice (the coherence test of 2.), the slice is widened to the union (the
+   class-blind component that holds both per-class pieces of a haze);
 2. it shares its explanation with that slice (the rules describing both, learned on the
    fitting split, have a condition in common: ``site = C``, ``report mentions "chest
    tube"``, and do not name different true classes) and their union is as coherent as each part (the part outside the slice does
@@ -96,12 +98,24 @@ def _different_classes(a, b) -> bool:
 
 
 def _explained(mask, covered, errors, fit, alpha) -> bool:
-    """Whether ``mask``'s members outside ``covered`` fail no more than those outside every slice."""
+    """Whether ``mask``'s excess errors lie in ``covered`` and its other members fail as usual.
+
+    Both are needed: the members outside ``covered`` must not fail significantly more than
+    the samples outside every slice, and at least half of the candidate's excess errors
+    (over that outside rate) must lie inside ``covered``. Without the second condition a
+    confirmed candidate that barely touches a kept slice would be absorbed whenever its own
+    half of the fitting split is too small for the test to see its excess.
+    """
     rest = mask & ~covered & fit
     outside = ~mask & ~covered & fit
     if rest.sum() == 0:
         return True
     if outside.sum() == 0:
+        return False
+    base = errors[outside].mean()
+    inside = mask & covered & fit
+    excess = errors[mask & fit].sum() - base * (mask & fit).sum()
+    if errors[inside].sum() - base * inside.sum() < 0.5 * excess:
         return False
     table = [
         [int(errors[rest].sum()), int((~errors[rest]).sum())],
@@ -137,10 +151,18 @@ def _walk(items: list[Consolidated], errors, fit, merge_overlap, alpha) -> list[
         if home is None:
             kept.append(item)
             continue
+        if (
+            reason == "overlap"
+            and (item.mask & ~home.mask).any()
+            and _coherent(home.mask, home.mask | item.mask, errors, fit)
+        ):
+            # the other part of one cause (pieces of a haze found per class, and the
+            # class-blind component that holds them both): the union fails alike
+            reason = "overlap, union fails alike"
         home.slices += item.slices
         home.reasons.update({k: reason for k in item.slices})
         home.reasons.update(item.reasons)
-        if reason == "same explanation":
+        if reason in ("same explanation", "overlap, union fails alike"):
             home.mask = home.mask | item.mask
             home.signature = home.signature | item.signature
             home.widened = True

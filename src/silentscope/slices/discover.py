@@ -33,7 +33,12 @@ from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
 from silentscope.slices.consolidate import consolidate, extend_to_rule, merge_slices, narrow
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
 from silentscope.slices.ranking import rank_slices
-from silentscope.slices.representation import MODALITIES, Representation, build_representation
+from silentscope.slices.representation import (
+    MODALITIES,
+    Representation,
+    build_representation,
+    class_blind_blocks,
+)
 from silentscope.slices.result import SliceReport, card_examples
 from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement, rule_text
 from silentscope.slices.slicers import make_slicer
@@ -243,6 +248,7 @@ def discover_slices(
     slicer_params: Mapping | None = None,
     fusion: str = "weighted",
     per_modality: bool = True,
+    class_blind: bool = True,
     weights: Mapping[str, float] | None = None,
     n_components: int = 32,
     embeddings: Mapping[str, np.ndarray] | None = None,
@@ -252,7 +258,7 @@ def discover_slices(
     confirm_fraction: float = 0.5,
     n_seeds: int = 5,
     n_resamples: int = 0,
-    min_support: int = 20,
+    min_support: int = 10,
     alpha: float = 0.05,
     merge_overlap: float = 0.5,
     max_slices: int = 10,
@@ -293,6 +299,14 @@ def discover_slices(
         (:class:`~silentscope.slices.views.MultiViewSlicer`), so that a failure visible
         in one modality only is not diluted by the others. Every slice names the views
         that found it. Only the ``weighted`` fusion has blocks to fit separately.
+    class_blind : bool, default=True
+        Also fit every view class-blind (error-aware mixture only): on each block
+        centred per true class and whitened (:func:`~silentscope.slices.representation.class_blind_blocks`),
+        with an error term instead of the label and prediction terms, and members assigned
+        from the representation alone; the views are named ``<view> (any class)``. The
+        label and prediction terms make components pure in one class, so a cause that
+        spans every class (an image artefact, a device) comes back as one small piece
+        per class, often too small to confirm; its class-blind component holds it whole.
     confirm_fraction : float, default=0.5
         Share of samples held out (stratified by correctness) to confirm slices on.
     n_seeds : int, default=5
@@ -302,7 +316,7 @@ def discover_slices(
         Jaccard index to the aligned slice of every seed's fit.
     n_resamples : int, default=0
         Bootstrap refits for resampling stability.
-    min_support : int, default=20
+    min_support : int, default=10
         Fewest members a slice needs in the fitting split and in the confirmation split.
     alpha : float, default=0.05
         False discovery rate (Benjamini-Hochberg) for the confirmation tests.
@@ -413,13 +427,21 @@ def discover_slices(
             random_state=random_state,
         )  # fmt: skip
         slicer_rows = np.sort(slicer_rows)
+    blind = None
+    if slicer == "error_mixture" and class_blind:
+        # the class-blind views read a class-centred, whitened copy of every block
+        blind_matrix, blind_blocks, blind_weights = class_blind_blocks(
+            representation, y, slicer_rows
+        )
+        blind = (X.shape[1], blind_blocks, blind_weights)
+        X = np.hstack([X, blind_matrix])
     Xf, yf, pf = X[slicer_rows], y[slicer_rows], proba[slicer_rows]
     # Members are assigned from the representation and the true label only, never from
     # the prediction: otherwise a slice "label 1, predicted 0" would be all errors on the
     # held-out split by construction and its confirmation would prove nothing.
     fitted = discovery_slicer(
         representation, slicer, slicer_params, n_fit=len(fit_rows), per_modality=per_modality,
-        n_seeds=n_seeds, random_state=random_state,
+        n_seeds=n_seeds, random_state=random_state, class_blind=blind,
     ).fit(Xf, yf, pf, errors[slicer_rows])  # fmt: skip
     views = fitted.views
     stability = fitted.stability_
@@ -461,7 +483,7 @@ def discover_slices(
         "max_slices": max_slices, "random_state": random_state,
         "metadata_columns": None if metadata_columns is None else list(metadata_columns),
         "keep_label_derived": keep_label_derived, "left_out_inputs": list(input_notes),
-        "per_modality": per_modality, "n_terms": n_terms, "n_examples": n_examples,
+        "per_modality": per_modality, "class_blind": class_blind, "n_terms": n_terms, "n_examples": n_examples,
         "n_samples": int(data.n_samples), "n_errors": int(errors.sum()),
         "unit": unit_name, "n_units": int(len(np.unique(units))),
         "scope": _scope(chosen_sets, test_sets is None),
@@ -553,6 +575,7 @@ def discovery_slicer(
     per_modality: bool = True,
     n_seeds: int = 5,
     random_state: int = 0,
+    class_blind: tuple | None = None,
 ) -> MultiViewSlicer:
     """The unfitted slicer :func:`discover_slices` uses, with its defaults.
 
@@ -573,10 +596,48 @@ def discovery_slicer(
     """
     estimator = _with_defaults(slicer, slicer_params, representation, random_state, n_fit)
     views = modality_views(representation.blocks) if per_modality else {JOINT_VIEW: slice(None)}
+    weights = estimator.get_params().get("feature_weights")
+    view_params = {}
+    if class_blind is not None:  # (offset, blocks, weights) of the class-blind columns
+        offset, blocks, blind_weights = class_blind
+        n_components = max(estimator.get_params()["n_components"], CLASS_BLIND_MIN_COMPONENTS)
+        params = {
+            "gamma": 0.0, "gamma_hat": 0.0, "error_weight": CLASS_BLIND_ERROR_WEIGHT,
+            "init_params": "kmeans",
+            "n_components": int(min(n_components, max(n_fit // 20, 1))),
+        }  # fmt: skip
+        stop = offset + len(blind_weights)
+        for name in list(views):
+            columns = np.arange(offset, stop) if name == JOINT_VIEW else (
+                np.arange(blocks[name].start, blocks[name].stop) + offset
+            )  # fmt: skip
+            own = blind_weights[columns - offset]
+            views[class_blind_view(name)] = columns
+            view_params[class_blind_view(name)] = {**params, "feature_weights": own / own.mean()}
+        if weights is not None:
+            weights = np.r_[weights, np.ones(stop - offset)]
     return MultiViewSlicer(
-        estimator, views, n_seeds, feature_weights=estimator.get_params().get("feature_weights"),
-        random_state=random_state,
+        estimator, views, n_seeds, feature_weights=weights,
+        random_state=random_state, view_params=view_params,
     )  # fmt: skip
+
+
+#: Weight of the error term of the class-blind views (the label and prediction terms are
+#: 0 there) and their fewest components; chosen on the tuning scenarios of
+#: benchmarks/slices.py (docs/slices_results.md).
+CLASS_BLIND_ERROR_WEIGHT = 3.0
+CLASS_BLIND_MIN_COMPONENTS = 10
+
+
+def class_blind_view(view: str) -> str:
+    """The name of a view's class-blind twin.
+
+    Examples
+    --------
+    >>> class_blind_view("image")
+    'image (any class)'
+    """
+    return f"{view} (any class)"
 
 
 def _with_defaults(
@@ -672,6 +733,11 @@ def _signatures(conditions, membership, order, fit_rows, random_state) -> dict[i
     return signatures
 
 
+#: Smallest precision and recall (against the slice, fitting split) of a rule that may
+#: widen its slice to every sample it selects (:func:`extend_to_rule`).
+RULE_AGREEMENT_TO_WIDEN = 0.5
+
+
 def _refine(group, conditions, errors, fit_rows, min_support, alpha, random_state) -> None:
     """Narrow a consolidated slice to where it fails, then widen it to what its rule names."""
     mask, added = narrow(
@@ -680,7 +746,10 @@ def _refine(group, conditions, errors, fit_rows, min_support, alpha, random_stat
     if added:
         group.notes.append(f"narrowed to {' AND '.join(added)} (where it fails, fitting split)")
     rule = learn_rule(conditions, mask, fit_rows, random_state=random_state)
-    if rule is not None:
+    # only a rule that describes the slice may widen it: a slice found in the image (a
+    # haze no word names) gets a best-effort rule ("report mentions cataract") that
+    # selects other samples, which fail too, but for another reason
+    if rule is not None and min(rule.fit_precision, rule.fit_recall) >= RULE_AGREEMENT_TO_WIDEN:
         mask, extension = extend_to_rule(
             mask, conditions, errors, fit_rows, rule.clauses, alpha=alpha
         )
@@ -701,11 +770,28 @@ def _shown_slices(
         "ci_low", ascending=False, kind="stable"
     )
     order = confirmed["slice"].tolist()
-    signatures = _signatures(conditions, membership, order, fit_rows, random_state)
+    working, narrowed = membership, {}
+    if conditions is not None and order:
+        # each candidate narrowed to where it fails before the candidates are compared: a
+        # component of hazy images of both sexes, of which only the women fail, is the
+        # hazy women's slice, not a part of another slice that shares its errors
+        working = membership.copy()
+        for k in order:
+            mask, added = narrow(
+                membership[:, k], conditions, errors, fit_rows, min_support=min_support,
+                alpha=alpha,
+            )  # fmt: skip
+            if added:
+                working[:, k] = mask
+                narrowed[k] = f"narrowed to {' AND '.join(added)} (where it fails, fitting split)"
+    signatures = _signatures(conditions, working, order, fit_rows, random_state)
     table = confirmed.set_index("slice")
     groups = consolidate(
-        order, membership, errors, fit_rows, signatures, merge_overlap=merge_overlap, alpha=alpha
+        order, working, errors, fit_rows, signatures, merge_overlap=merge_overlap, alpha=alpha
     )
+    for group in groups:
+        if group.slices[0] in narrowed:
+            group.notes.insert(0, narrowed[group.slices[0]])
     if conditions is not None:
         for group in groups:
             _refine(group, conditions, errors, fit_rows, min_support, alpha, random_state)

@@ -100,6 +100,16 @@ class ErrorAwareMixture(BaseEstimator):
         component ("label 1, predicted 0") claim all samples of its label nearby. 1 is
         the label's plain likelihood under the fitted component. With ``y_proba`` given,
         assignment uses ``gamma`` and ``gamma_hat`` as in fitting (Domino's rule).
+    error_weight : float, default=0.0
+        Weight of an error term used in fitting only: each component also models the
+        rate ``r_k`` at which its samples are misclassified (``argmax(y_proba) != y``), and
+        sample ``i`` adds ``error_weight * log(r_k)`` if it is an error, ``error_weight *
+        log(1 - r_k)`` otherwise. Unlike the label and prediction terms it does not make
+        components pure in a class: with ``gamma = gamma_hat = 0`` the mixture looks for
+        regions of the representation where the classifier fails, whatever the class, so a
+        cause that spans every class (an image artefact) is one component, not one per
+        class. Members are then assigned from the representation alone: the errors are
+        never used at assignment, so a held-out confirmation stays honest.
     variance_floor : float, default=0.0
         Smallest component variance, as a fraction of each dimension's variance over
         all samples. One-hot and other discrete dimensions otherwise give components
@@ -152,6 +162,7 @@ class ErrorAwareMixture(BaseEstimator):
         feature_weights=None,
         assignment_gamma=1.0,
         variance_floor=0.0,
+        error_weight=0.0,
         random_state=None,
     ):
         self.n_components = n_components
@@ -168,6 +179,7 @@ class ErrorAwareMixture(BaseEstimator):
         self.feature_weights = feature_weights
         self.assignment_gamma = assignment_gamma
         self.variance_floor = variance_floor
+        self.error_weight = error_weight
         self.random_state = random_state
 
     # ------------------------------------------------------------------ validation
@@ -189,6 +201,7 @@ class ErrorAwareMixture(BaseEstimator):
             "reg_covar",
             "tol",
             "variance_floor",
+            "error_weight",
         ):
             value = getattr(self, name)
             if not (np.isfinite(value) and value >= 0):
@@ -230,6 +243,9 @@ class ErrorAwareMixture(BaseEstimator):
             self.label_probs_ = (y_onehot.T @ resp).T / nk[:, None]
         if proba is not None:
             self.pred_probs_ = (proba.T @ resp).T / nk[:, None]
+        if self.error_weight > 0 and self._fit_errors is not None:
+            rates = (self._fit_errors.astype(resp.dtype) @ resp) / nk
+            self.error_rates_ = np.clip(rates, _PROBABILITY_FLOOR, 1 - _PROBABILITY_FLOOR)
 
     def _gaussian_log_prob(self, XX) -> np.ndarray:
         """Weighted diagonal-Gaussian log-density of every sample under every component."""
@@ -241,7 +257,7 @@ class ErrorAwareMixture(BaseEstimator):
         log_det = 0.5 * (self.feature_weights_ * np.log(1.0 / self.covariances_)).sum(axis=1)
         return -0.5 * (self.feature_weights_.sum() * np.log(2 * np.pi) + quadratic) + log_det
 
-    def _weighted_log_prob(self, XX, targets, gaussian=None, gamma=None) -> np.ndarray:
+    def _weighted_log_prob(self, XX, targets, gaussian=None, gamma=None, errors=None) -> np.ndarray:
         if gaussian is None:
             gaussian = self._gaussian_log_prob(XX)
         log_prob = gaussian + np.log(self.weights_)
@@ -254,6 +270,11 @@ class ErrorAwareMixture(BaseEstimator):
         if self.gamma_hat > 0 and proba is not None:
             log_prob += self.gamma_hat * (
                 proba @ np.log(np.maximum(self.pred_probs_, _PROBABILITY_FLOOR)).T
+            )
+        if errors is not None:  # fitting only: assignment never sees the errors
+            wrong = errors.astype(log_prob.dtype)[:, None]
+            log_prob += self.error_weight * (
+                wrong * np.log(self.error_rates_) + (1 - wrong) * np.log1p(-self.error_rates_)
             )
         return log_prob
 
@@ -306,6 +327,12 @@ class ErrorAwareMixture(BaseEstimator):
         self._check_params(X)
         self.feature_weights_ = self._dim_weights(X.shape[1])
         targets, errors = check_slicer_targets(X.shape[0], y, y_proba, self.gamma, self.gamma_hat)
+        if self.error_weight > 0 and errors is None:
+            raise ValueError(
+                "this slicer weighs the errors (error_weight > 0) and needs y and y_proba; "
+                "pass the true labels and the predicted probabilities"
+            )
+        self._fit_errors = errors if self.error_weight > 0 else None
         XX = _with_squares(X)
         self.variance_floor_ = float(self.variance_floor) * X.var(axis=0)
         random_state = check_random_state(self.random_state)
@@ -321,7 +348,9 @@ class ErrorAwareMixture(BaseEstimator):
             while n_iter < int(self.max_iter):
                 n_iter += 1
                 previous = lower_bound
-                resp, log_norm = _normalise(self._weighted_log_prob(XX, targets))
+                resp, log_norm = _normalise(
+                    self._weighted_log_prob(XX, targets, errors=self._fit_errors)
+                )
                 self._estimate(XX, resp, targets)
                 lower_bound = float(log_norm.mean(dtype=np.float64))
                 if abs(lower_bound - previous) < self.tol:
@@ -332,6 +361,7 @@ class ErrorAwareMixture(BaseEstimator):
                 best = (self._get_state(), converged, n_iter)
         state, self.converged_, self.n_iter_ = best
         self.__dict__.update(state)
+        del self._fit_errors
         self.lower_bound_ = best_bound
         self.n_features_in_ = X.shape[1]
         given = [t for t in targets if t is not None]
@@ -339,7 +369,14 @@ class ErrorAwareMixture(BaseEstimator):
         return self
 
     def _get_state(self) -> dict:
-        names = ("weights_", "means_", "covariances_", "label_probs_", "pred_probs_")
+        names = (
+            "weights_",
+            "means_",
+            "covariances_",
+            "label_probs_",
+            "pred_probs_",
+            "error_rates_",
+        )
         return {name: getattr(self, name).copy() for name in names if hasattr(self, name)}
 
     def predict_proba(self, X, y=None, y_proba=None) -> np.ndarray:

@@ -65,6 +65,9 @@ class MultiViewSlicer(BaseEstimator):
     feature_weights : array-like of shape (D,), optional
         Per-dimension weights of the whole representation, cut per view.
     random_state : int, default=0
+    view_params : mapping of str to dict, optional
+        Slicer parameters that differ in one view (e.g. the mixture's class-blind
+        ``{"gamma": 0, "gamma_hat": 0, "error_weight": 10}``), keyed by view name.
 
     Attributes
     ----------
@@ -90,9 +93,12 @@ class MultiViewSlicer(BaseEstimator):
     (120, 6)
     """
 
-    def __init__(self, slicer, views, n_seeds=5, feature_weights=None, random_state=0):
+    def __init__(
+        self, slicer, views, n_seeds=5, feature_weights=None, random_state=0, view_params=None
+    ):
         self.slicer = slicer
         self.views = views
+        self.view_params = view_params
         self.n_seeds = n_seeds
         self.feature_weights = feature_weights
         self.random_state = random_state
@@ -127,6 +133,12 @@ class MultiViewSlicer(BaseEstimator):
             estimator = clone(self.slicer)
             if weights is not None and "feature_weights" in estimator.get_params():
                 estimator.set_params(feature_weights=weights[cols])
+            estimator.set_params(**dict((self.view_params or {}).get(name, {})))
+            wanted = estimator.get_params().get("n_components")
+            if wanted is not None:  # a view of a few discrete values (two yes/no columns)
+                distinct = len(np.unique(X[:, cols], axis=0))  # cannot hold more components
+                if distinct < int(wanted):
+                    estimator.set_params(n_components=max(distinct, 1))
             self.consensus_[name] = ConsensusSlicer(
                 estimator, self.n_seeds, random_state=self.random_state
             ).fit(X[:, cols], y, y_proba, errors)
