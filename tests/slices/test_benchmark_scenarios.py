@@ -77,6 +77,24 @@ def test_diffuse_failure_has_six_small_disjoint_causes_and_null_has_none():
     assert none == {} and (null_labels == labels).all() and (out == images).all()
 
 
+def test_fresh_held_out_kinds_plant_grain_alone_and_grain_with_age():
+    images, labels, meta = _inputs(3000)
+    out, new_labels, causes = scen.plant("grain", images, labels, 3, meta, seed=3)
+    grainy = causes["grainy images"]
+    assert ((out != images).any(axis=(1, 2, 3)) == grainy).all()
+    # grain: noise, not a shift of the mean colour
+    assert abs(out[grainy].mean() - images[grainy].mean()) < 5
+    assert not (new_labels != labels)[~grainy].any()
+    out, new_labels, causes = scen.plant("grain_age", images, labels, 3, meta, seed=3)
+    grainy = (out != images).any(axis=(1, 2, 3))
+    older = (meta["age"] > 60).to_numpy()
+    assert (causes["grainy, over 60"] == (grainy & older)).all()
+    flipped = new_labels != labels
+    assert not flipped[grainy & ~older].any() and flipped[grainy & older].mean() > 0.3
+    fresh = [s for s in scen.scenarios() if s.fresh]
+    assert {s.set for s in fresh} == {"held-out (fresh)"} and not any(s.tuning for s in fresh)
+
+
 def test_cache_is_never_inside_the_repository(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="inside the repository"):
         scen.cache_dir(BENCHMARKS / "cache")
@@ -87,8 +105,10 @@ def test_cache_is_never_inside_the_repository(monkeypatch, tmp_path):
 def test_declared_split_holds_out_the_new_kinds_on_odir():
     found = scen.scenarios()
     assert len({s.name for s in found}) == len(found)
-    held = {s.name for s in found if not s.tuning}
+    held = {s.name for s in found if not s.tuning and not s.fresh}
     assert held == {f"odir/{k}/{size}" for k in scen.KINDS for size in ("small", "large")}
+    fresh = {s.name for s in found if s.fresh}
+    assert fresh == {f"odir/{k}/{size}" for k in scen.FRESH_KINDS for size in ("small", "large")}
     for dataset in ("odir", "synthetic"):  # every new kind at two sizes on both datasets
         for kind in scen.KINDS:
             sizes = {s.size for s in found if s.dataset == dataset and s.kind == kind}
