@@ -37,20 +37,6 @@ def _arguments(saved: dict | None, given: dict, slicer_options: dict) -> dict:
     return arguments
 
 
-def _differences(saved: dict | None, settings: dict) -> list[str]:
-    """The arguments in which this run differs from the one whose slices the store held."""
-    from silentscope.slices import rerun_arguments
-
-    if saved is None:
-        return []
-    before, now = rerun_arguments(saved), rerun_arguments(settings)
-    return [
-        f"{key} {before[key]!r} (now {now.get(key)!r})"
-        for key in before
-        if before[key] != now.get(key)
-    ]
-
-
 def _print(report: SliceReport) -> None:
     from silentscope.slices.result import rule_description
 
@@ -213,7 +199,7 @@ def slices_command(
     """
     with user_errors():
         from silentscope.audit.store import load_audit
-        from silentscope.slices import discover_slices, read_slice_settings
+        from silentscope.slices import discover_slices, read_slice_settings, settings_differences
 
         audit = load_audit(store, verify=not no_verify)
         saved = read_slice_settings(store)
@@ -237,7 +223,7 @@ def slices_command(
                 progress=lambda stage: status.update(f"slice discovery: {stage}"),
             )
         _print(report)
-        changed = _differences(saved, report.settings)
+        changed = settings_differences(saved, report.settings)
         if changed:
             console.print(
                 f"[yellow]note:[/] the slices saved in this store were found with other settings: "

@@ -20,7 +20,12 @@
 from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
 from silentscope.slices.consensus import ConsensusSlicer
 from silentscope.slices.consolidate import consolidate
-from silentscope.slices.discover import available_modalities, discover_slices, rerun_arguments
+from silentscope.slices.discover import (
+    available_modalities,
+    discover_slices,
+    rerun_arguments,
+    settings_differences,
+)
 from silentscope.slices.error_clusters import ErrorClusterSlicer
 from silentscope.slices.evaluation import precision_at_k, score_discovery, score_table
 from silentscope.slices.explain import (
@@ -85,6 +90,7 @@ __all__ = [
     "rank_slices",
     "read_slice_settings",
     "rerun_arguments",
+    "settings_differences",
     "score_discovery",
     "score_table",
     "simulate_logits",

@@ -527,6 +527,26 @@ def rerun_arguments(settings: Mapping) -> dict:
     return arguments
 
 
+def settings_differences(saved: Mapping | None, settings: Mapping) -> list[str]:
+    """The arguments in which a run differs from a saved one, e.g. ``min_support 5 (now 10)``.
+
+    Examples
+    --------
+    >>> settings_differences({"min_support": 5, "alpha": 0.05}, {"min_support": 10, "alpha": 0.05})
+    ['min_support 5 (now 10)']
+    >>> settings_differences(None, {"min_support": 10})
+    []
+    """
+    if saved is None:
+        return []
+    before, now = rerun_arguments(saved), rerun_arguments(settings)
+    return [
+        f"{key} {before[key]!r} (now {now.get(key)!r})"
+        for key in before
+        if before[key] != now.get(key)
+    ]
+
+
 def _check_settings(confirm_fraction, min_support, alpha, merge_overlap, max_slices) -> None:
     if not 0 < confirm_fraction < 1:
         raise ValueError(f"confirm_fraction must be in (0, 1), got {confirm_fraction}")
