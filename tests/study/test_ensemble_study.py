@@ -38,6 +38,14 @@ def test_ensemble_run_combines_the_seeds(tmp_path):
     )
     table = summary_table(collect_results(tmp_path / "study"))
     assert {"MSR", "MCD-MI", "MSR (de)", "DE-MI"} <= set(table.index)
+    # the ensemble's logits are log-probabilities: its energy was 0 for every sample (a
+    # constant score whose "AURC" ranked float noise); it is now not computed, and says why
+    assert ensemble.outputs == "probabilities"
+    assert not {"energy (de)", "MLS (de)"} & set(table.index)
+    from silentscope.confidence import compute_confidences
+
+    _, unavailable = compute_confidences(ensemble, ["energy", "MSR"])
+    assert "deep ensemble's stored logits" in unavailable["energy"]
 
 
 def test_ensemble_fails_clearly_without_its_members(tmp_path):

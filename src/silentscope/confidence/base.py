@@ -37,6 +37,13 @@ NO_TRUE_LOGITS = (
     "--probabilities)"
 )
 
+#: The same for a deep ensemble, whose stored logits are its log mean-softmax.
+NO_ENSEMBLE_LOGITS = (
+    "{name} needs a classifier's logits, but a deep ensemble's stored logits are the logarithm "
+    "of its members' mean probabilities (its energy is 0 for every sample and its maximum is "
+    "the log of MSR); read {name} of each member in the member runs"
+)
+
 _REGISTRY: dict[str, type[ConfidenceScorer]] = {}
 
 
@@ -84,7 +91,8 @@ class ConfidenceScorer(BaseEstimator):
         """``None`` if ``audit`` has every input this CSF needs, else one sentence saying which not."""
         missing = self.missing_inputs(audit)
         if "true_logits" in missing:
-            return NO_TRUE_LOGITS.format(name=self.name)
+            ensemble = "ensemble" in audit.provenance
+            return (NO_ENSEMBLE_LOGITS if ensemble else NO_TRUE_LOGITS).format(name=self.name)
         if not missing:
             return None
         hints = "; ".join(INPUT_HINTS[name] for name in missing if name in INPUT_HINTS)
