@@ -46,6 +46,10 @@ def test_ensemble_run_combines_the_seeds(tmp_path):
 
     _, unavailable = compute_confidences(ensemble, ["energy", "MSR"])
     assert "deep ensemble's stored logits" in unavailable["energy"]
+    from silentscope.audit.capabilities import analysis_availability
+
+    reasons = [reason for _, reason in analysis_availability(ensemble) if reason]
+    assert any("a deep ensemble's log mean-softmax" in reason for reason in reasons)
 
 
 def test_ensemble_fails_clearly_without_its_members(tmp_path):

@@ -95,9 +95,12 @@ def analysis_availability(audit: AuditSet) -> list[tuple[Analysis, str | None]]:
             missing.append(" or ".join(analysis.any_of))
         reason = f"needs {', '.join(missing)}" if missing else None
         if missing == ["true_logits"]:
-            reason = (
-                "needs the classifier's logits (these are logarithms of imported probabilities)"
+            source = (
+                "a deep ensemble's log mean-softmax"
+                if "ensemble" in audit.provenance
+                else "logarithms of imported probabilities"
             )
+            reason = f"needs the classifier's logits (these are {source})"
         elif missing == ["metadata"] and audit.has("metadata"):
             reason = metadata_reason
         elif missing and audit.has("metadata") and "metadata" in analysis.any_of:

@@ -75,9 +75,10 @@ def info(
     inputs = sorted(audit.available_inputs())
     console.print(f"inputs: {', '.join(inputs)}")
     if audit.outputs == "probabilities":
+        what = "a deep ensemble's mean " if "ensemble" in audit.provenance else ""
         console.print(
-            "outputs: probabilities (the logits are their logarithms, so CSFs that need the "
-            "classifier's logits are unavailable)"
+            f"outputs: {what}probabilities (the logits are their logarithms, so CSFs that need "
+            "the classifier's logits are unavailable)"
         )
     if audit.confidences:
         console.print(f"external confidences: {', '.join(sorted(audit.confidences))}")
