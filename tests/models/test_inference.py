@@ -244,6 +244,8 @@ def test_deep_ensemble_stores_log_mean_softmax_and_member_logits(pneumonia, tiny
     assert np.allclose(np.exp(audit.logits).sum(1), 1, atol=1e-5)
     assert set(audit.confidences) == {"dg"}
     assert audit.provenance["ensemble"]["seeds"] == [0, 1]
+    # log mean-softmax is log-probabilities: energy and MLS refuse it (they would be constant)
+    assert audit.outputs == "probabilities"
     with pytest.raises(ValueError, match="set mc_samples=0 for an EnsembleNet"):
         ensemble.audit(pneumonia, mc_samples=5)
     reloaded = load_model(ensemble.save(tmp_path / "ensemble.pt"))

@@ -392,6 +392,11 @@ def _build_audit(
             "test_sets": {name: len(s.dataset) for name, s in sets.items()},
         }
     }
+    if isinstance(predictor, EnsemblePredictor):
+        # an EnsembleNet's logits are its log mean-softmax: log-probabilities, whose energy
+        # is 0 for every sample and whose maximum is the log of MSR (CSFs read this)
+        facts["outputs"] = "probabilities"
+        facts["ensemble"] = {"members": len(predictor.members)}
     merged = {**facts, **(provenance or {})}
     merged.setdefault("dataset", {"name": dataset.name, "class_names": list(dataset.class_names)})
     # the adapter's knowledge of its columns (e.g. MedMNIST's row index) becomes their role

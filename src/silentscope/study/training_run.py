@@ -198,9 +198,6 @@ def ensemble_and_audit(
             **_provenance(run),
             "corruption_check": plan.record(),
             "objective": run.objective,
-            # the stored logits are log mean-softmax (EnsembleNet): log-probabilities, whose
-            # energy is 0 for every sample and whose maximum is the log of MSR
-            "outputs": "probabilities",
             "ensemble": {"members": member_ids, "seeds": list(run.members)},
             "dataset": {"name": dataset.name, "fingerprint": expected},
         },
