@@ -15,9 +15,7 @@ from silentscope.cli._segmentation_views import print_segmentation_tables
 def run_segmentation_demo(out: Path, seeds: int, restart: bool, quick: bool) -> None:
     """Train baseline and texture-filter U-Nets, audit, evaluate, print the tables, report."""
     from silentscope.report.build import build_report
-    from silentscope.study.demo import segmentation_demo_study
-    from silentscope.study.results import write_results
-    from silentscope.study.runner import run_study
+    from silentscope.study.demo import run_demo, segmentation_demo_study
 
     start = time.perf_counter()
     spec = segmentation_demo_study(n_seeds=seeds, quick=quick)
@@ -27,10 +25,7 @@ def run_segmentation_demo(out: Path, seeds: int, restart: bool, quick: bool) -> 
         f"({', '.join(spec.objectives)}) on {dataset.name} ({dataset.options['size']} voxels a "
         f"side, every volume made from the one MNI152 template anatomy); writing to {out}"
     )
-    outcome = run_study(spec, out, restart=restart, console=console)
-    if not outcome.done:
-        raise ValueError(f"every demo run failed; see {out / 'failed'}")
-    write_results(out)
+    outcome = run_demo(spec, out, restart=restart, console=console)
     print_segmentation_tables(out)
     path = build_report(
         out, out / "report.html", command="silentscope demo " + " ".join(sys.argv[2:])

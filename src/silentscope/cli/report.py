@@ -87,9 +87,7 @@ def demo(
         if quick:
             raise ValueError("--quick applies to --task segmentation only; drop it")
     from silentscope.report.build import build_report
-    from silentscope.study.demo import demo_study
-    from silentscope.study.results import write_results
-    from silentscope.study.runner import run_study
+    from silentscope.study.demo import demo_study, run_demo
 
     from .study import _print_summary
 
@@ -100,10 +98,7 @@ def demo(
             f"[bold]silentscope demo[/]: {len(spec.runs())} runs ({', '.join(spec.objectives)}) on "
             f"{spec.datasets[0].name}, shifts included; writing to {out}"
         )
-        outcome = run_study(spec, out, restart=restart, console=console)
-        if not outcome.done:
-            raise ValueError(f"every demo run failed; see {out / 'failed'}")
-        write_results(out)
+        outcome = run_demo(spec, out, restart=restart, console=console)
         _print_summary(out)
         _demo_slices(spec, out)
         # The gallery shows MedMNIST images: they are read from the MedMNIST folder only.

@@ -61,6 +61,21 @@ def demo_study(
     )
 
 
+def run_demo(spec: StudySpec, out: str | Path, *, restart: bool = False, console=None):
+    """Run a demo study into ``out`` and write its tables; an error when every run failed.
+
+    Returns the :class:`~silentscope.study.runner.StudyOutcome` (some runs may have failed).
+    """
+    from silentscope.study.results import write_results
+    from silentscope.study.runner import run_study
+
+    outcome = run_study(spec, out, restart=restart, console=console)
+    if not outcome.done:
+        raise ValueError(f"every demo run failed; see {Path(out) / 'failed'}")
+    write_results(out)
+    return outcome
+
+
 def demo_slice_store(spec: StudySpec, out: str | Path) -> tuple[str, Path] | None:
     """The run id and audit store of the first finished cross-entropy run (``None``: none)."""
     from silentscope.study.pipelines import STORE
