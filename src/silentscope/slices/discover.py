@@ -45,7 +45,7 @@ from silentscope.slices.slicers import make_slicer
 from silentscope.slices.stability import slice_stability
 from silentscope.slices.statistics import excess_error_pvalue
 from silentscope.slices.views import JOINT_VIEW, MultiViewSlicer, modality_views
-from silentscope.text.terms import TERM_NGRAMS, term_matrix
+from silentscope.text.terms import TERM_NGRAMS, phrase_only_terms, term_matrix
 
 
 @dataclass
@@ -922,14 +922,19 @@ def _explain(
     data, shown, membership, scores, errors, n_terms, n_examples, columns, use_text=True,
     conditions=None, fit_rows=None, confirm_rows=None, random_state=0,
 ):  # fmt: skip
-    counts = vocab = None
+    counts = vocab = phrase_only = None
     if data.text is not None and shown and use_text:
         counts, vocab = term_matrix(data.text, ngram_range=TERM_NGRAMS)
+        phrase_only = phrase_only_terms(counts, vocab)  # of the corpus: once for every slice
     confidence = data.probabilities.max(axis=1)
     sets = pd.DataFrame({"test set": data.test_set}) if len(data.test_sets) > 1 else None
     rows, members = [], []
     for rank, (record, mask) in enumerate(shown, start=1):
-        terms = distinguishing_terms(counts, vocab, mask, n_terms) if counts is not None else []
+        terms = (
+            distinguishing_terms(counts, vocab, mask, n_terms, phrase_only=phrase_only)
+            if counts is not None
+            else []
+        )
         enrichment = metadata_enrichment(data.metadata, mask, columns=columns) if columns else []
         # With several test sets pooled, a slice may just be one shifted set (e.g. every
         # member from acq/site_D): say so, or its metadata reads as a discovered subgroup.

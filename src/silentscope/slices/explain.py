@@ -136,7 +136,13 @@ def metadata_enrichment(
 
 
 def distinguishing_terms(
-    term_counts, vocabulary, mask, n_terms: int = 8, min_count: int = 3, min_z: float = MIN_TERM_Z
+    term_counts,
+    vocabulary,
+    mask,
+    n_terms: int = 8,
+    min_count: int = 3,
+    min_z: float = MIN_TERM_Z,
+    phrase_only=None,
 ) -> list[TermEvidence]:
     """Report terms over-represented in a slice, by log-odds with an informative Dirichlet prior.
 
@@ -157,6 +163,9 @@ def distinguishing_terms(
     min_count : int, default=3
         Ignore terms in fewer slice documents.
     min_z : float, default=MIN_TERM_Z
+    phrase_only : ndarray of bool, shape (V,), optional
+        :func:`~silentscope.text.terms.phrase_only_terms` of ``term_counts``, when the
+        caller explains several slices of one corpus (it depends on the corpus only).
 
     Returns
     -------
@@ -182,7 +191,8 @@ def distinguishing_terms(
     outside = np.asarray(term_counts[~mask].sum(axis=0)).ravel().astype(np.float64)
     return terms_from_counts(
         inside, outside, vocabulary, int(mask.sum()), int((~mask).sum()), n_terms=n_terms,
-        min_count=min_count, skip=phrase_only_terms(term_counts, vocabulary), min_z=min_z,
+        min_count=min_count, min_z=min_z,
+        skip=phrase_only_terms(term_counts, vocabulary) if phrase_only is None else phrase_only,
     )  # fmt: skip
 
 

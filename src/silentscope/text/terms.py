@@ -271,12 +271,13 @@ def phrase_only_terms(matrix, vocabulary, share: float = 0.9) -> np.ndarray:
                 if sub is not None:
                     holders.setdefault(sub, []).append(j)
     matrix = sparse.csc_matrix(matrix)
+    by_row = matrix.tocsr()  # rows of a CSC matrix are slow to select (a pass over all rows)
     out = np.zeros(len(vocabulary), bool)
     for j, longer in holders.items():
         rows = matrix.indices[matrix.indptr[j] : matrix.indptr[j + 1]]
         if len(rows) == 0:
             continue
-        covered = np.asarray(matrix[rows][:, longer].sum(axis=1)).ravel() > 0
+        covered = np.asarray(by_row[rows][:, longer].sum(axis=1)).ravel() > 0
         out[j] = covered.mean() >= share
     return out
 
