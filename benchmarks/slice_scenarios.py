@@ -83,7 +83,8 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     """A copy of uint8 RGB images (N, H, W, 3) with a visual artifact on the ``mask`` rows.
 
     ``haze``: blurred and blended 45% towards a pale magenta (a fogged lens); ``grain``:
-    Gaussian noise of standard deviation 40 grey levels (a noisy sensor); ``red``,
+    Gaussian noise of standard deviation 40 grey levels (a noisy sensor); ``lines``: every
+    fourth pixel row darkened to 45% (an interlaced or scan-line readout); ``red``,
     ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
 
     Examples
@@ -105,12 +106,16 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     elif kind == "grain":
         noise = np.random.default_rng(len(rows)).normal(0, 40, rows.shape).astype(np.float32)
         rows = rows + noise
+    elif kind == "lines":
+        rows[:, ::4] *= 0.45
     elif kind in ("red", "green", "blue"):
         gain = np.full(3, 0.55, np.float32)
         gain[("red", "green", "blue").index(kind)] = 1.0
         rows = rows * gain
     else:
-        raise ValueError(f"unknown artifact {kind!r}; choose haze, grain, red, green or blue")
+        raise ValueError(
+            f"unknown artifact {kind!r}; choose haze, grain, lines, red, green or blue"
+        )
     out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
     return out
 
@@ -159,7 +164,7 @@ def plant(kind: str, images, labels, n_classes: int, metadata: pd.DataFrame, see
     >>> bool((labels[~causes["hazy women"]] == 0).all()), bool(labels[causes["hazy women"]].any())
     (True, True)
     """
-    rng = np.random.default_rng([seed, (KINDS + FRESH_KINDS).index(kind)])
+    rng = np.random.default_rng([seed, (KINDS + FRESH_KINDS + FRESH2_KINDS).index(kind)])
     n = len(labels)
     female = metadata["sex"].astype(str).str.lower().str.startswith("f").to_numpy()
     if kind == "null":
@@ -181,6 +186,14 @@ def plant(kind: str, images, labels, n_classes: int, metadata: pd.DataFrame, see
         older = metadata["age"].to_numpy(dtype=float) > 60
         causes = {"grainy, over 60": grainy & older}
         images = add_artifact(images, grainy, "grain")
+    elif kind == "lines":  # the second fresh held-out image-only kind (session 7)
+        lined = rng.random(n) < 0.08
+        causes = {"scan-line images": lined}
+        images = add_artifact(images, lined, "lines")
+    elif kind == "lines_male":  # the second fresh held-out conjunction: artifact AND male
+        lined = rng.random(n) < 0.16
+        causes = {"scan-line images of men": lined & ~female}
+        images = add_artifact(images, lined, "lines")
     elif kind == "diffuse":
         order = rng.permutation(n)
         causes = {}
@@ -197,7 +210,8 @@ def plant(kind: str, images, labels, n_classes: int, metadata: pd.DataFrame, see
                 list(causes.values()), axis=0
             )
     else:
-        raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(KINDS + FRESH_KINDS)}")
+        known = ", ".join(KINDS + FRESH_KINDS + FRESH2_KINDS)
+        raise ValueError(f"unknown kind {kind!r}; choose from {known}")
     group = np.any(list(causes.values()), axis=0)
     labels = unreliable_labels(labels, n_classes, group, UNRELIABLE, rng)
     return images, labels, causes
@@ -210,9 +224,12 @@ KINDS = ("image", "conjunction", "diffuse", "null")
 #: artifact (sensor grain, not a haze) and another conjunction (the artifact AND age > 60,
 #: not sex). Nothing was chosen on them.
 FRESH_KINDS = ("grain", "grain_age")
+#: The second fresh held-out set (session 7), declared before round 3's changes were tried
+#: on the tuning set: a third artifact (scan lines) alone, and scan lines AND male sex.
+FRESH2_KINDS = ("lines", "lines_male")
 #: Kinds whose targets are those of image-only and of conjunction failures.
-IMAGE_KINDS = ("image", "grain")
-CONJUNCTION_KINDS = ("conjunction", "grain_age")
+IMAGE_KINDS = ("image", "grain", "lines")
+CONJUNCTION_KINDS = ("conjunction", "grain_age", "lines_male")
 
 
 # ---------------------------------------------------------------------- datasets
@@ -289,11 +306,13 @@ class Scenario:
     kind: str
     size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
     tuning: bool
-    fresh: bool = False  # a held-out scenario added after development (FRESH_KINDS)
+    fresh: int = 0  # a held-out scenario added after development: 1 FRESH_KINDS, 2 FRESH2_KINDS
 
     @property
     def set(self) -> str:
-        return "tuning" if self.tuning else "held-out (fresh)" if self.fresh else "held-out"
+        if self.tuning:
+            return "tuning"
+        return {0: "held-out", 1: "held-out (fresh)", 2: "held-out (fresh 2)"}[self.fresh]
 
     @property
     def name(self) -> str:
@@ -302,7 +321,7 @@ class Scenario:
     def build(self, seed: int = 0):
         """(dataset, causes): the planted dataset and each cause's row mask over it."""
         if self.dataset == "odir":
-            if self.kind in KINDS + FRESH_KINDS:
+            if self.kind in KINDS + FRESH_KINDS + FRESH2_KINDS:
                 return _planted(_odir(seed, half=self.size == "small"), self.kind, seed)
             return _odir_one_column(self.kind, seed)
         n = {"tiny": 1200, "small": 3000, "large": 6000}[self.size]
@@ -321,7 +340,8 @@ def scenarios() -> list[Scenario]:
     Tuning: every synthetic scenario and ODIR's one-column ones (the earlier benchmark's,
     on which the discovery defaults were chosen). Held-out: the new kinds on ODIR, at both
     sizes; defaults may not be tuned on them. Held-out (fresh): :data:`FRESH_KINDS` on
-    ODIR, added after development looked at the held-out set.
+    ODIR, added after development looked at the held-out set; held-out (fresh 2):
+    :data:`FRESH2_KINDS` on ODIR, added before round 3 of development (session 7).
 
     Examples
     --------
@@ -332,7 +352,8 @@ def scenarios() -> list[Scenario]:
     found += [Scenario("synthetic", k, "large", True) for k in ("spurious", "rare", "noisy")]
     found += [Scenario("odir", k, "large", True) for k in ("rare", "noisy")]
     found += [Scenario("odir", k, s, False) for k in KINDS for s in ("small", "large")]
-    found += [Scenario("odir", k, s, False, True) for k in FRESH_KINDS for s in ("small", "large")]
+    found += [Scenario("odir", k, s, False, 1) for k in FRESH_KINDS for s in ("small", "large")]
+    found += [Scenario("odir", k, s, False, 2) for k in FRESH2_KINDS for s in ("small", "large")]
     return found
 
 

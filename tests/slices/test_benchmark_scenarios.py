@@ -91,8 +91,27 @@ def test_fresh_held_out_kinds_plant_grain_alone_and_grain_with_age():
     assert (causes["grainy, over 60"] == (grainy & older)).all()
     flipped = new_labels != labels
     assert not flipped[grainy & ~older].any() and flipped[grainy & older].mean() > 0.3
-    fresh = [s for s in scen.scenarios() if s.fresh]
+    fresh = [s for s in scen.scenarios() if s.fresh == 1]
     assert {s.set for s in fresh} == {"held-out (fresh)"} and not any(s.tuning for s in fresh)
+
+
+def test_second_fresh_kinds_plant_scan_lines_alone_and_with_male_sex():
+    images, labels, meta = _inputs(3000)
+    out, new_labels, causes = scen.plant("lines", images, labels, 3, meta, seed=4)
+    lined = causes["scan-line images"]
+    changed = (out != images).any(axis=(1, 2, 3))
+    assert (changed == lined).all() and 0.05 < lined.mean() < 0.11
+    # only every fourth pixel row is touched
+    assert not (out[lined][:, 1::4] != images[lined][:, 1::4]).any()
+    assert not (new_labels != labels)[~lined].any()
+    out, new_labels, causes = scen.plant("lines_male", images, labels, 3, meta, seed=4)
+    lined = (out != images).any(axis=(1, 2, 3))
+    male = ~meta["sex"].astype(str).str.lower().str.startswith("f").to_numpy()
+    assert (causes["scan-line images of men"] == (lined & male)).all()
+    flipped = new_labels != labels
+    assert not flipped[lined & ~male].any() and flipped[lined & male].mean() > 0.3
+    second = [s for s in scen.scenarios() if s.fresh == 2]
+    assert {s.set for s in second} == {"held-out (fresh 2)"} and len(second) == 4
 
 
 def test_cache_is_never_inside_the_repository(monkeypatch, tmp_path):
@@ -107,8 +126,10 @@ def test_declared_split_holds_out_the_new_kinds_on_odir():
     assert len({s.name for s in found}) == len(found)
     held = {s.name for s in found if not s.tuning and not s.fresh}
     assert held == {f"odir/{k}/{size}" for k in scen.KINDS for size in ("small", "large")}
-    fresh = {s.name for s in found if s.fresh}
+    fresh = {s.name for s in found if s.fresh == 1}
     assert fresh == {f"odir/{k}/{size}" for k in scen.FRESH_KINDS for size in ("small", "large")}
+    second = {s.name for s in found if s.fresh == 2}
+    assert second == {f"odir/{k}/{size}" for k in scen.FRESH2_KINDS for size in ("small", "large")}
     for dataset in ("odir", "synthetic"):  # every new kind at two sizes on both datasets
         for kind in scen.KINDS:
             sizes = {s.size for s in found if s.dataset == dataset and s.kind == kind}
