@@ -149,3 +149,60 @@ def test_failures_on_different_true_classes_stay_apart_though_they_share_a_condi
     ]
     signatures[1] = {"true class = cataract", "eye = right"}
     assert [g.slices for g in consolidate([0, 1], membership, errors, fit, signatures)] == [[0, 1]]
+
+
+def _conjunction_inputs(seed, planted=True, n=1200, n_words=300):
+    """A slice of 60 (an image artefact), half women; only the women fail, among 300 words."""
+    rng = np.random.default_rng(seed)
+    words = np.array([f"w{i:03d}" for i in range(n_words)])
+    texts = [" ".join(rng.choice(words, 6, replace=False)) + "." for _ in range(n)]
+    frame = pd.DataFrame({"sex": np.where(np.arange(n) % 2 == 0, "F", "M")})
+    artefact = np.arange(n) < 60
+    women = (frame["sex"] == "F").to_numpy()
+    errors = rng.random(n) < 0.05
+    if planted:
+        errors |= artefact & women & (rng.random(n) < 0.5)
+    fit = rng.permutation(n)[: n // 2]
+    return artefact, condition_matrix(frame, ["sex"], texts), errors, fit, women
+
+
+def test_narrowing_tests_a_metadata_value_within_its_own_family_not_among_every_word():
+    from scipy import stats
+
+    from silentscope.slices.consolidate import family_levels, narrow
+
+    artefact, conditions, errors, fit, women = _conjunction_inputs(seed=0)
+    assert len(conditions.labels) > 250  # the report's words outnumber the metadata values
+    narrowed, added = narrow(artefact, conditions, errors, fit, min_support=10)
+    assert added == ["sex = F"] and (narrowed == (artefact & women)).all()
+    # the plain Bonferroni level over every condition would have kept the whole artefact
+    in_fit = np.zeros(len(errors), bool)
+    in_fit[fit] = True
+    sub, rest = artefact & women & in_fit, artefact & ~women & in_fit
+    table = [[errors[sub].sum(), (~errors[sub]).sum()], [errors[rest].sum(), (~errors[rest]).sum()]]
+    p = stats.fisher_exact(table, alternative="greater").pvalue
+    level = family_levels(conditions, 0.05)[list(conditions.labels).index("sex = F")]
+    assert 0.05 / len(conditions.labels) < p < level
+
+
+def test_weighted_narrowing_stays_rare_when_nothing_is_planted():
+    from silentscope.slices.consolidate import narrow
+
+    narrowed = 0
+    for seed in range(30):
+        artefact, conditions, errors, fit, _ = _conjunction_inputs(seed, planted=False)
+        narrowed += bool(narrow(artefact, conditions, errors, fit, min_support=10)[1])
+    assert narrowed <= 3  # the family-wise level is 0.05: about 1.5 of 30 expected at most
+
+
+def test_narrowing_keeps_working_when_the_rest_fails_a_little_above_the_outside():
+    """The men of the artefact err 7% vs 6% outside: noise, which must not block narrowing."""
+    from silentscope.slices.consolidate import narrow
+
+    artefact, conditions, errors, fit, women = _conjunction_inputs(seed=3)
+    in_fit = np.zeros(len(errors), bool)
+    in_fit[fit] = True
+    rest_rate = errors[artefact & ~women & in_fit].mean()
+    assert rest_rate > errors[~artefact & in_fit].mean()  # a small excess outside the cause
+    narrowed, added = narrow(artefact, conditions, errors, fit, min_support=10)
+    assert added == ["sex = F"] and (narrowed == (artefact & women)).all()
