@@ -1,4 +1,4 @@
-"""Every seed's caveats on the page, and a degenerate seed's cells shown as such, not as numbers."""
+"""Every seed's caveats on the page, and a degenerate seed left out of its cells, shown grey."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import re
 from html.parser import HTMLParser
 
 from silentscope.report.build import build_report
+from silentscope.study.results import collect_results
 from tests.report.test_ranking_report import _parse
-from tests.support.studies import seeded_run
+from tests.support.studies import healthy_seed_cell, partly_degenerate_study, seeded_run
 
 
 def three_seed_study(study):
@@ -67,19 +68,27 @@ def test_the_caveats_of_every_seed_are_on_the_page(tmp_path):
     assert "class" not in rows["toy__dg__seed1"][0]
 
 
-def test_a_degenerate_seed_makes_its_cells_say_so_instead_of_a_number(tmp_path):
-    study = three_seed_study(tmp_path / "study")
+def test_a_degenerate_seed_is_left_out_of_its_cells_which_show_the_others_grey(tmp_path):
+    study = partly_degenerate_study(tmp_path / "study")
+    long = collect_results(study)
     page = build_report(study, tmp_path / "report.html").read_text()
     header, *rows = _parse(page).tables[0]
+    assert [text for _, text in header][1:3] == ["toy iid", "toy cor"]
     by_csf = {row[0][1]: row[1 : len(header)] for row in rows}  # its last row runs on
-    for csf in ("MSR (dg)", "PE (dg)", "ext:oracle (dg)"):
-        for attrs, text in by_csf[csf]:
-            assert text == "degenerate, 1 of 3 seeds†"
-            assert "degenerate" in attrs["class"] and "style" not in attrs
-            assert not re.search(r"\d\.\d", text)  # no value of any seed
+    for csf, name in (("MSR (dg)", "MSR"), ("PE (dg)", "PE"), ("ext:oracle (dg)", "ext:oracle")):
+        for (attrs, text), test_set in zip(
+            by_csf[csf], ("iid", "cor/gaussian_noise/3"), strict=True
+        ):
+            mean, std, k, n = healthy_seed_cell(long, name, "dg", test_set)
+            assert text == f"{mean:.1f} ± {std:.1f} ({k}/{n})†" and (k, n) == (2, 3)
+            assert "degenerate" in attrs["class"] and "best" not in attrs["class"]
+            assert "style" not in attrs and "data-rank" not in attrs  # grey: no colour, no rank
+    for attrs, text in by_csf["MSR (confidnet)"]:  # every seed degenerate: no number
+        assert text == "degenerate†" and "degenerate" in attrs["class"]
     for attrs, text in by_csf["MSR"]:  # the healthy objective keeps its numbers and colours
         assert re.fullmatch(r"\d+\.\d ± \d+\.\d", text) and "background" in attrs["style"]
-    assert "no number (its values are in evaluation_long.csv)" in page
+    assert "degenerate classifier, toy / dg / seed 2: predicts only 'no'" in page
+    assert "so it takes no best mark, colour or rank" in page
     asked = build_report(study, tmp_path / "all.html", include_degenerate=True).read_text()
     header, *rows = _parse(asked).tables[0]
     by_csf = {row[0][1]: row[1 : len(header)] for row in rows}

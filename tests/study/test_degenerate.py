@@ -125,10 +125,14 @@ def test_the_ranking_leaves_it_out_unless_asked(tmp_path):
     folder = study(tmp_path)
     written = write_results(folder, metrics=("aurc",), n_resamples=50)
     ranks = pd.read_csv(written["ranking_aurc"])
-    assert "collapsed" not in set(ranks["dataset"]) and "healthy" in set(ranks["dataset"])
+    collapsed = ranks[ranks["dataset"] == "collapsed"]  # rows that say why they have no rank
+    assert collapsed["rank"].isna().all() and len(collapsed) == 4  # MSR, PE x iid, cor
+    assert (collapsed["not_ranked"] == "degenerate classifier").all()
+    assert ranks.loc[ranks["dataset"] == "healthy", "not_ranked"].isna().all()
     pairs = pd.read_csv(written["pairwise_aurc"])
     assert "collapsed" not in set(pairs["dataset"])
     asked = write_results(folder, metrics=("aurc",), n_resamples=50, include_degenerate=True)
     ranks = pd.read_csv(asked["ranking_aurc"])
     assert {"MSR", "PE"} == set(ranks.loc[ranks["dataset"] == "collapsed", "csf"])
+    assert "not_ranked" not in ranks  # every cell ranked, as asked
     assert json.loads(asked["ranking"].read_text())["aurc"]["include_degenerate"] is True

@@ -128,3 +128,28 @@ def seeded_run(
     record = {"run_id": folder.name, "status": "done", "dataset": "toy", "objective": objective,
               "seed": seed, "details": details}  # fmt: skip
     (folder / "run.json").write_text(json.dumps(record))
+
+
+def partly_degenerate_study(study: Path) -> Path:
+    """Three seeds per objective: ce healthy (MSR, PE); dg healthy in seeds 0-1 and collapsed
+    in seed 2, with ``ext:oracle`` (whose healthy seeds beat every ce cell); confidnet
+    collapsed in every seed."""
+    for seed in (0, 1, 2):
+        seeded_run(study, seed, csfs=("MSR", "PE"))
+        seeded_run(study, seed, objective="dg", degenerate=seed == 2,
+                   csfs=("MSR", "PE", "ext:oracle"))  # fmt: skip
+        seeded_run(study, seed, objective="confidnet", degenerate=True, csfs=("MSR", "PE"))
+    return study
+
+
+def healthy_seed_cell(long, csf: str, objective: str, test_set: str, scale: float = 1000.0):
+    """Mean and std (ddof 1) of a CSF's value over the healthy seeds of a study's long table,
+    from the raw evaluation rows; and how many seeds there are in all."""
+    rows = long[
+        (long["metric"] == "aurc")
+        & (long["csf"] == csf)
+        & (long["objective"] == objective)
+        & (long["test_set"] == test_set)
+    ]
+    healthy = rows.loc[~rows["degenerate"].astype(bool), "value"].to_numpy() * scale
+    return healthy.mean(), healthy.std(ddof=1), len(healthy), len(rows)

@@ -111,7 +111,8 @@ def results(
     include_degenerate: bool = typer.Option(
         False,
         "--include-degenerate",
-        help="Let degenerate classifiers (marked †) compete for the best marks and ranks.",
+        help="Average degenerate classifiers' seeds (marked †) into their cells and let them "
+        "compete for best marks and ranks; by default they are left out of every mean.",
     ),
     resamples: int = typer.Option(
         1000, help="Joint bootstrap resamples (test samples and seeds) of the ranking; 0: none."
@@ -192,7 +193,7 @@ def _print_summary(
         return
     spec = get_metric(metric)
     scale = getattr(spec, "table_scale", 1.0)
-    table = summary_table(long, metric)
+    table = summary_table(long, metric, include_degenerate)
     best = best_per_column(table, spec.higher_is_better, include_degenerate)
     formatted = format_summary(table, scale, include_degenerate=include_degenerate)
     unit = f" x{scale:g}" if scale != 1 else ""
@@ -212,7 +213,7 @@ def _print_summary(
         view.add_row(csf, *cells)
     # the files written hold the whole table; the terminal gets it in as many parts as it needs
     print_table(view)
-    note = degenerate_note(long)
+    note = degenerate_note(long, include_degenerate)
     if note:
         console.print(f"[yellow]{note}[/]", highlight=False)
 

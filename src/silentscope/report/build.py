@@ -377,7 +377,7 @@ def _results_sections(
             continue
         spec = get_metric(metric)
         scale = _scale(metric)
-        table = summary_table(long, metric)
+        table = summary_table(long, metric, include_degenerate)
         ranking = (rankings or {}).get(metric)
         tied = ranking.tied() if ranking is not None else {}
         cells = paper_cells(table, spec.higher_is_better, tied, scale, include_degenerate)

@@ -162,7 +162,12 @@ def caveats_markdown(caveats: pd.DataFrame) -> str:
         if not own:
             quiet.append(r.run_id)
             continue
-        mark = " (degenerate classifier: its cells show no numbers)" if r.degenerate else ""
+        mark = (
+            " (degenerate classifier: left out of the means of its cells, which show the "
+            "other seeds' mean marked (k/n)†, or no number when no seed is left)"
+            if r.degenerate
+            else ""
+        )
         lines.append(f"- **{r.run_id}**{mark}")
         lines += [f"  - {c}" for c in own]
     if quiet:

@@ -5,7 +5,10 @@ colour is the CSF's rank within its column, from green (best) to red (worst), so
 sees at a glance which CSF wins where. The best cell is bold and the cells statistically
 tied with it (:meth:`~silentscope.study.ranking.Ranking.tied`) are underlined. A cell
 with a degenerate classifier among its seeds (any seed, not only the one the report shows
-in detail) is grey, says ``degenerate`` instead of a number, and takes no colour or rank.
+in detail) is grey and takes no colour, mark or rank: it shows the mean ± std over its
+healthy seeds marked ``(k/n)†`` when it has some, and says ``degenerate`` when it has none
+(:func:`~silentscope.study.results.format_summary`). Its mean is over another set of
+seeds than its column's other cells, so ranking it among them would compare unlike things.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import pandas as pd
 from silentscope.study.results import (
     DEGENERATE_MARK,
     best_per_column,
-    degenerate_runs,
+    degenerate_note,
     format_summary,
     kinds_caption,
     seeds_phrase,
@@ -30,7 +33,8 @@ def column_ranks(
     table: pd.DataFrame, higher_is_better: bool, include_degenerate: bool = False
 ) -> pd.DataFrame:
     """The rank (1 = best) of every cell within its (dataset, kind) column; NaN for cells
-    with no value or, unless ``include_degenerate``, a degenerate classifier among the seeds."""
+    with no value or, unless ``include_degenerate``, a degenerate classifier among the seeds
+    (a partial cell, its mean over the healthy seeds, included)."""
     means = table.xs("mean", axis=1, level=2)
     if not include_degenerate and "n_degenerate" in table.columns.get_level_values(2):
         flagged = table.xs("n_degenerate", axis=1, level=2).reindex_like(means).fillna(0) > 0
@@ -185,11 +189,7 @@ def paper_caption(
     kinds = kinds_caption(long)
     if kinds:
         caption += f" {kinds}."
-    if degenerate_runs(long) and include_degenerate:
-        caption += f" {DEGENERATE_MARK}: degenerate classifier among the cell's seeds, grey."
-    elif degenerate_runs(long):
-        caption += (
-            f" {DEGENERATE_MARK}: degenerate classifier among the cell's seeds: grey, no number "
-            "(its values are in evaluation_long.csv), left out of ranks and marks."
-        )
+    note = degenerate_note(long, include_degenerate)
+    if note:  # which runs were left out of which cells, and why; grey: not coloured by rank
+        caption += " " + " ".join(note.splitlines()) + " Grey: a cell with a degenerate seed."
     return caption

@@ -7,13 +7,15 @@ difference of a CSF and MSR (or the column's best) on the same resamples gives a
 percentile interval: when it holds 0 the data do not tell them apart. A CSF is "tied with
 the best" when the interval of its difference from the column's best holds 0.
 
-Cells of a degenerate classifier take no rank unless asked (as in the tables).
+Cells with a degenerate classifier among their seeds take no rank unless asked (as in the
+tables), partial ones too (their mean over the healthy seeds is over another set of seeds
+than the other cells'); :attr:`Ranking.not_ranked` names each such cell and says why.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,9 @@ class Ranking:
         (csf - reference, metric units), ci_low, ci_high, p_better and a verdict
         (``better``, ``worse`` or ``no clear difference``).
     over, notes, n_resamples, confidence_level : as in :class:`Resamples`
+    not_ranked : DataFrame
+        One row per (dataset, kind, csf) cell with a value but no rank (a degenerate seed
+        among its seeds, unless ``include_degenerate``): ``reason`` says why.
     """
 
     metric: str
@@ -61,6 +66,7 @@ class Ranking:
     confidence_level: float
     check: float
     include_degenerate: bool = False
+    not_ranked: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tied(self) -> dict[tuple[str, str], set[str]]:
         """(dataset, kind) -> CSFs that are best or tied with the best."""
@@ -174,6 +180,11 @@ def rank_study(
                 }
             )
     rank_rows += _overall(labels, column_ranks, r, usable, higher_is_better, level)
+    left_out = [
+        {"dataset": d, "kind": k, "csf": labels[i], "reason": _left_out_reason(r, i, c)}
+        for c, (d, k) in enumerate(r.columns)
+        for i in np.flatnonzero(np.isfinite(r.point[:, c]) & ~usable[:, c])
+    ]
     return Ranking(
         metric=r.metric,
         ranks=pd.DataFrame(rank_rows),
@@ -185,6 +196,20 @@ def rank_study(
         confidence_level=level,
         check=r.check,
         include_degenerate=include_degenerate,
+        not_ranked=pd.DataFrame(left_out, columns=["dataset", "kind", "csf", "reason"]),
+    )
+
+
+def _left_out_reason(r: Resamples, i: int, c: int) -> str:
+    """Why cell (i, c) of a table takes no rank: how many of its seeds are degenerate."""
+    if r.n_degenerate is None or r.n_seeds is None:
+        return "degenerate classifier among its seeds"
+    bad, n = int(r.n_degenerate[i, c]), int(r.n_seeds[i, c])
+    if bad >= n:
+        return f"degenerate classifier in all {n} seeds" if n > 1 else "degenerate classifier"
+    return (
+        f"degenerate classifier in {bad} of {n} seeds: its mean over the {n - bad} healthy "
+        "seeds is over another seed set than the ranked cells'"
     )
 
 
@@ -245,7 +270,12 @@ def write_ranking(rankings: dict[str, Ranking], out: Path) -> dict[str, Path]:
     """``ranking_<metric>.csv``, ``pairwise_<metric>.csv`` and ``ranking.json`` in ``out``."""
     written, payload = {}, {}
     for metric, ranking in rankings.items():
-        for name, frame in (("ranking", ranking.ranks), ("pairwise", ranking.pairwise)):
+        # the cells not ranked are rows too, with their reason, not a silent absence
+        ranks = ranking.ranks
+        if len(ranking.not_ranked):
+            left_out = ranking.not_ranked.rename(columns={"reason": "not_ranked"})
+            ranks = pd.concat([ranks, left_out], ignore_index=True) if len(ranks) else left_out
+        for name, frame in (("ranking", ranks), ("pairwise", ranking.pairwise)):
             path = out / f"{name}_{metric}.csv"
             frame.assign(metric=metric, resampled_over=ranking.over).to_csv(path, index=False)
             written[f"{name}_{metric}"] = path
@@ -260,6 +290,7 @@ def write_ranking(rankings: dict[str, Ranking], out: Path) -> dict[str, Path]:
             "largest_difference_from_evaluation_rows": ranking.check,
             "ranks": json.loads(ranking.ranks.to_json(orient="records")),
             "pairwise": json.loads(ranking.pairwise.to_json(orient="records")),
+            "not_ranked": json.loads(ranking.not_ranked.to_json(orient="records")),
         }
     written["ranking"] = out / "ranking.json"
     written["ranking"].write_text(json.dumps(payload, indent=2))
@@ -310,6 +341,7 @@ def read_ranking(path: str | Path, metric: str) -> Ranking:
         confidence_level=float(data["confidence_level"]),
         check=float(data["largest_difference_from_evaluation_rows"]),
         include_degenerate=bool(data.get("include_degenerate", False)),
+        not_ranked=pd.DataFrame(data.get("not_ranked", [])),
     )
 
 
@@ -334,14 +366,23 @@ def ranking_markdown(ranking: Ranking, labels: list[str], scale: float = 1.0) ->
     The first table gives, per CSF (rows in ``labels`` order) and column, the rank median,
     its 95% interval and the share of resamples in which the CSF is best, and the same for
     its mean rank over all columns. The second gives each CSF's paired difference from
-    the reference (x ``scale``) with its interval and verdict. A CSF a column does not rank
-    (a degenerate classifier among its seeds, or no value) says so.
+    the reference (x ``scale``) with its interval and verdict. A cell a column does not
+    rank or compare (a degenerate classifier among its seeds, or no value) says so, and
+    :attr:`Ranking.not_ranked`'s reasons are listed below the tables.
     """
     from silentscope.study.results import DEGENERATE_MARK, _markdown
 
     ranks = ranking.ranks
+    left_out = _not_ranked_lines(ranking)
     if ranks.empty:
-        return f"\nNo CSF ranked on {ranking.metric} (every cell degenerate or empty).\n"
+        return f"\nNo CSF ranked on {ranking.metric} (every cell degenerate or empty).\n" + "".join(
+            left_out
+        )
+    unranked = set()
+    if len(ranking.not_ranked):
+        unranked = set(
+            zip(*(ranking.not_ranked[k] for k in ("csf", "dataset", "kind")), strict=True)
+        )
     level = f"{ranking.confidence_level:.0%}"
     columns = list(dict.fromkeys(zip(ranks["dataset"], ranks["kind"], strict=True)))
     columns = [c for c in columns if c != OVERALL] + [c for c in columns if c == OVERALL]
@@ -375,7 +416,8 @@ def ranking_markdown(ranking: Ranking, labels: list[str], scale: float = 1.0) ->
             cells = []
             for dataset, kind in pair_columns:
                 if (label, dataset, kind) not in by_pair.index:
-                    cells.append("")
+                    unpaired = (label, dataset, kind) in unranked
+                    cells.append(f"not compared{DEGENERATE_MARK}" if unpaired else "")
                     continue
                 p = by_pair.loc[(label, dataset, kind)]
                 cells.append(
@@ -392,5 +434,18 @@ def ranking_markdown(ranking: Ranking, labels: list[str], scale: float = 1.0) ->
             "clear difference (interval holds 0).\n\n",
             _markdown("CSF", [f"{d} {k}" for d, k in pair_columns], rows),
         ]
-    out += [f"\nNote: {note}\n" for note in ranking.notes]
+    out += left_out + [f"\nNote: {note}\n" for note in ranking.notes]
     return "".join(out)
+
+
+def _not_ranked_lines(ranking: Ranking) -> list[str]:
+    """Markdown lines naming the cells :attr:`Ranking.not_ranked`, grouped by reason."""
+    from silentscope.study.results import DEGENERATE_MARK
+
+    if not len(ranking.not_ranked):
+        return []
+    lines = [f"\n{DEGENERATE_MARK} Not ranked or compared:\n\n"]
+    for reason, rows in ranking.not_ranked.groupby("reason", sort=False):
+        cells = ", ".join(f"{r.csf} in {r.dataset} {r.kind}" for r in rows.itertuples())
+        lines.append(f"- {reason}: {cells}\n")
+    return lines

@@ -55,6 +55,8 @@ class Resamples:
         Caveats: runs without a store (no sample resampling), objectives with one run.
     check : float
         Largest difference between a recomputed full-data value and the evaluation row's.
+    n_degenerate, n_seeds : ndarray of shape (n_labels, n_columns), optional
+        Degenerate seeds and all seeds of each cell, for saying why a cell is not ranked.
     """
 
     metric: str
@@ -66,6 +68,8 @@ class Resamples:
     over: str
     notes: list[str] = field(default_factory=list)
     check: float = 0.0
+    n_degenerate: np.ndarray | None = None
+    n_seeds: np.ndarray | None = None
 
     @property
     def n_resamples(self) -> int:
@@ -210,13 +214,13 @@ def study_resamples(
 
 
 def _combine(long, metric, per_set, n_resamples, random_state, notes, worst) -> Resamples:
-    table = summary_table(long, metric)
+    # every seed, as the resamples draw them; ranks leave out cells with a degenerate seed
+    table = summary_table(long, metric, include_degenerate=True)
     labels = list(table.index)
     means = table.xs("mean", axis=1, level=2)
     columns = [tuple(c) for c in means.columns]
-    degenerate = (
-        table.xs("n_degenerate", axis=1, level=2).reindex_like(means).fillna(0).to_numpy() > 0
-    )
+    counts = table.xs("n_degenerate", axis=1, level=2).reindex_like(means).fillna(0).to_numpy()
+    degenerate = counts > 0
     rows = per_test_set_rows(long[long["metric"] == metric])
     rows = rows.assign(
         label=[csf_label(c, o) for c, o in zip(rows["csf"], rows["objective"], strict=True)],
@@ -273,4 +277,6 @@ def _combine(long, metric, per_set, n_resamples, random_state, notes, worst) -> 
         over=over,
         notes=said,
         check=worst,
+        n_degenerate=counts.astype(int),
+        n_seeds=table.xs("n_seeds", axis=1, level=2).reindex_like(means).fillna(0).to_numpy(),
     )

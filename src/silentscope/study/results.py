@@ -73,14 +73,42 @@ def degenerate_runs(long: pd.DataFrame) -> dict[tuple[str, str, int], str]:
     }
 
 
-def degenerate_note(long: pd.DataFrame) -> str:
-    """One line per degenerate run, explaining the table mark; empty when there is none."""
-    runs = degenerate_runs(long)
-    return "\n".join(
-        f"{DEGENERATE_MARK} degenerate classifier, {dataset} / {objective} / seed {seed}: "
-        f"{reason}; its values are not comparable and are left out of best marks and ranks"
-        for (dataset, objective, seed), reason in runs.items()
-    )
+def degenerate_lines(long: pd.DataFrame) -> list[str]:
+    """One line per degenerate run: which run, and why (its health verdict)."""
+    return [
+        f"{DEGENERATE_MARK} degenerate classifier, {dataset} / {objective} / seed {seed}: {reason}"
+        for (dataset, objective, seed), reason in degenerate_runs(long).items()
+    ]
+
+
+def degenerate_note(long: pd.DataFrame, include_degenerate: bool = False) -> str:
+    """The footnote of the :data:`DEGENERATE_MARK`: one line per degenerate run, saying
+    which run was left out of its cells and why, then what the marked cells hold; empty
+    when no run is degenerate.
+
+    Examples
+    --------
+    >>> long = pd.DataFrame({"dataset": "d", "objective": "dg", "seed": [0, 1],
+    ...     "degenerate": [False, True], "health": ["", "predicts only 'a'"]})
+    >>> print(degenerate_note(long).splitlines()[0])
+    † degenerate classifier, d / dg / seed 1: predicts only 'a'
+    """
+    lines = degenerate_lines(long)
+    if not lines:
+        return ""
+    if include_degenerate:
+        lines.append(
+            f"{DEGENERATE_MARK} cells: the mean over every seed, degenerate ones included "
+            "(include_degenerate), competing for best marks and ranks."
+        )
+    else:
+        lines.append(
+            f"{DEGENERATE_MARK} cells: a degenerate run is left out of every mean. A cell "
+            "marked (k/n) is the mean ± std over its k healthy of n seeds: another seed set "
+            "than the other cells', so it takes no best mark, colour or rank. A cell whose "
+            "seeds are all degenerate shows no number (its values are in evaluation_long.csv)."
+        )
+    return "\n".join(lines)
 
 
 def failed_runs(study_dir: str | Path) -> dict[str, str]:
@@ -173,13 +201,45 @@ def seeds_phrase(table: pd.DataFrame) -> str:
     return f"mean ± std over {low if low == high else f'{low}-{high}'} seeds"
 
 
-def summary_table(long: pd.DataFrame, metric: str = "aurc") -> pd.DataFrame:
-    """CSF x (dataset, shift kind) table of ``metric`` with mean, std over seeds and seed count.
+def summary_table(
+    long: pd.DataFrame, metric: str = "aurc", include_degenerate: bool = False
+) -> pd.DataFrame:
+    """CSF x (dataset, shift kind) table of ``metric``: mean and std over seeds, and seed counts.
 
-    Returns a DataFrame indexed by CSF label with MultiIndex columns
-    (dataset, kind, statistic) where statistic is ``mean``, ``std``, ``n_seeds`` or
-    ``n_degenerate`` (seeds whose classifier is degenerate: :func:`format_summary` marks
-    those cells and :func:`best_per_column` and :func:`mean_ranks` leave them out).
+    A degenerate seed's value is never averaged with a healthy seed's unless
+    ``include_degenerate``: its confidences rank noise around one class.
+
+    Parameters
+    ----------
+    long : DataFrame
+        Long results (:func:`collect_results`).
+    metric : str, default "aurc"
+    include_degenerate : bool, default False
+        Average every seed of a cell, degenerate ones included. By default a cell with a
+        degenerate seed and at least one healthy seed is the mean ± std over its healthy
+        seeds only (a *partial* cell, which :func:`format_summary` marks ``(k/n)``), and a
+        cell whose seeds are all degenerate is their own mean (no printed table shows it).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by CSF label, with MultiIndex columns (dataset, kind, statistic) where
+        statistic is ``mean``, ``std``, ``n_seeds`` (every seed of the cell),
+        ``n_degenerate`` (those whose classifier is degenerate) and ``n_averaged`` (the
+        seeds in ``mean`` and ``std``). :func:`best_per_column` and :func:`mean_ranks`
+        leave out every cell with a degenerate seed, partial ones included, unless
+        ``include_degenerate``: a mean over another set of seeds is not comparable.
+
+    Examples
+    --------
+    >>> long = pd.DataFrame({"dataset": "d", "test_set": "iid", "metric": "aurc",
+    ...     "csf": "MSR", "objective": "ce", "seed": [0, 1, 2],
+    ...     "value": [0.1, 0.2, 0.9], "degenerate": [False, False, True]})
+    >>> cell = summary_table(long).loc["MSR", ("d", "iid")]
+    >>> cell[["mean", "n_averaged", "n_seeds", "n_degenerate"]].round(3).tolist()
+    [0.15, 2.0, 3.0, 1.0]
+    >>> round(float(summary_table(long, include_degenerate=True).loc["MSR", ("d", "iid", "mean")]), 3)
+    0.4
     """
     rows = per_test_set_rows(long[long["metric"] == metric])
     if rows.empty:
@@ -192,12 +252,21 @@ def summary_table(long: pd.DataFrame, metric: str = "aurc") -> pd.DataFrame:
     rows["degenerate"] = rows["degenerate"].astype(bool) if "degenerate" in rows else False
     # mean over test sets of a kind within each run (cor: over types and severities) ...
     per_run = kind_means(rows, by=["dataset", "csf_label", "objective", "seed", "degenerate"])
-    # ... then mean and spread over seeds
-    stats = per_run.groupby(["dataset", "kind", "csf_label"]).agg(
-        mean=("value", "mean"),
-        std=("value", "std"),
-        n_seeds=("value", "count"),
-        n_degenerate=("degenerate", "sum"),
+    cell = ["dataset", "kind", "csf_label"]
+    bad = per_run.groupby(cell)["degenerate"].transform("sum")
+    seeds = per_run.groupby(cell)["degenerate"].transform("count")
+    # ... then over seeds: a degenerate seed only with others like it, unless asked
+    averaged = per_run["value"].where(include_degenerate | ~per_run["degenerate"] | (bad == seeds))
+    stats = (
+        per_run.assign(averaged=averaged)
+        .groupby(cell)
+        .agg(
+            mean=("averaged", "mean"),
+            std=("averaged", "std"),
+            n_seeds=("value", "count"),
+            n_degenerate=("degenerate", "sum"),
+            n_averaged=("averaged", "count"),
+        )
     )
     table = stats.unstack(["dataset", "kind"])
     table.columns = table.columns.reorder_levels([1, 2, 0])
@@ -207,11 +276,15 @@ def summary_table(long: pd.DataFrame, metric: str = "aurc") -> pd.DataFrame:
         (d, k, s)
         for d in datasets
         for k in kinds
-        for s in ("mean", "std", "n_seeds", "n_degenerate")
+        for s in _STATISTICS
         if (d, k, s) in table.columns
     ]
     table = table[ordered]
     return table.loc[_row_order(rows, table.index)]
+
+
+#: The statistics of each cell of :func:`summary_table`, in column order.
+_STATISTICS = ("mean", "std", "n_seeds", "n_degenerate", "n_averaged")
 
 
 #: Objectives in the order of the paper's tables; others follow alphabetically, ensembles last.
@@ -253,7 +326,8 @@ def _row_order(rows: pd.DataFrame, labels) -> list[str]:
 
 
 def _comparable(table: pd.DataFrame, include_degenerate: bool) -> pd.DataFrame:
-    """The ``mean`` values by (dataset, kind); NaN where a degenerate seed is in the cell."""
+    """The ``mean`` values by (dataset, kind); NaN where a degenerate seed is in the cell
+    (whether or not its mean left it out), unless ``include_degenerate``."""
     means = table.xs("mean", axis=1, level=2)
     if include_degenerate or "n_degenerate" not in table.columns.get_level_values(2):
         return means
@@ -266,8 +340,11 @@ def best_per_column(
 ) -> dict[tuple[str, str], str]:
     """The best CSF per (dataset, kind) column of a summary table.
 
-    Cells of a degenerate classifier compete only with ``include_degenerate=True``: its
-    confidences rank noise around one class, and a low AURC there is no achievement.
+    Cells with a degenerate seed compete only with ``include_degenerate=True`` (give the
+    table :func:`summary_table` built with the same flag): a degenerate network's
+    confidences rank noise around one class, and a low AURC there is no achievement. A
+    partial cell (the mean over its healthy seeds) does not compete either: it averages
+    another set of seeds than the full cells of its column.
     """
     means = _comparable(table, include_degenerate)
     best = {}
@@ -284,8 +361,8 @@ def mean_ranks(
 ) -> pd.Series:
     """Mean rank of each CSF over the (dataset, kind) columns, best first.
 
-    Degenerate cells are left out unless ``include_degenerate``; a CSF with no other cell
-    is not ranked.
+    Cells with a degenerate seed (partial ones included, see :func:`best_per_column`) are
+    left out unless ``include_degenerate``; a CSF with no other cell is not ranked.
 
     Examples
     --------
@@ -304,29 +381,47 @@ def mean_ranks(
 
 
 def degenerate_cell(n_degenerate: int, n_seeds: int) -> str:
-    """The text of a cell with a degenerate classifier among its seeds: no number.
+    """The text of a cell whose ``n_seeds`` seeds are all degenerate: no number.
 
-    Its mean would mix a collapsed network's noise into the healthy seeds' values, and it
-    takes no rank or mark, so the cell says what it is (the values stay in the long table).
+    Its mean is a collapsed network's noise and takes no rank or mark, so the cell says
+    what it is (the values stay in the long table). A cell with healthy seeds left shows
+    their mean instead, marked by :func:`partial_mark`.
 
     Examples
     --------
-    >>> degenerate_cell(1, 1), degenerate_cell(1, 3)
-    ('degenerate†', 'degenerate, 1 of 3 seeds†')
+    >>> degenerate_cell(1, 1), degenerate_cell(3, 3)
+    ('degenerate†', 'degenerate†')
     """
-    if n_degenerate >= n_seeds:
-        return f"degenerate{DEGENERATE_MARK}"
-    return f"degenerate, {n_degenerate} of {n_seeds} seeds{DEGENERATE_MARK}"
+    if n_degenerate < n_seeds:
+        raise ValueError(
+            f"{n_seeds - n_degenerate} of the cell's {n_seeds} seeds are healthy; show their "
+            "mean marked with partial_mark instead of degenerate_cell"
+        )
+    return f"degenerate{DEGENERATE_MARK}"
+
+
+def partial_mark(n_averaged: int, n_seeds: int) -> str:
+    """The mark of a cell averaged over the healthy ``n_averaged`` of its ``n_seeds`` seeds.
+
+    Examples
+    --------
+    >>> "412.3 ± 5.1" + partial_mark(2, 3)
+    '412.3 ± 5.1 (2/3)†'
+    """
+    return f" ({n_averaged}/{n_seeds}){DEGENERATE_MARK}"
 
 
 def format_summary(
     table: pd.DataFrame, scale: float = 1.0, decimals: int = 1, include_degenerate: bool = False
 ) -> pd.DataFrame:
-    """Strings ``mean ± std`` per cell (std shown only with two or more seeds).
+    """Strings ``mean ± std`` per cell of :func:`summary_table` (std only with two or more seeds).
 
-    A cell with a degenerate classifier among its seeds shows no number
-    (:func:`degenerate_cell`) unless ``include_degenerate``, when it shows its value;
-    either way it ends in :data:`DEGENERATE_MARK`.
+    Every cell with a degenerate seed ends in :data:`DEGENERATE_MARK`. A partial cell (some
+    seeds degenerate, left out of its mean) shows the healthy seeds' mean ± std and
+    :func:`partial_mark`, e.g. ``412.3 ± 5.1 (2/3)†``; a cell whose seeds are all degenerate
+    shows no number (:func:`degenerate_cell`) unless ``include_degenerate``. Give
+    ``include_degenerate`` as to :func:`summary_table`: a table that averaged degenerate
+    seeds with healthy ones is refused without it.
     """
     out = {}
     for dataset, kind, stat in table.columns:
@@ -335,47 +430,31 @@ def format_summary(
         mean = table[(dataset, kind, "mean")] * scale
         std = table[(dataset, kind, "std")] * scale
         seeds = table[(dataset, kind, "n_seeds")]
-        flagged = table.get((dataset, kind, "n_degenerate"), pd.Series(0, index=table.index))
+        zero = pd.Series(0, index=table.index)
+        flagged = table.get((dataset, kind, "n_degenerate"), zero).fillna(0)
+        averaged = table.get((dataset, kind, "n_averaged"), seeds)
         cells = []
-        for m, s, n, bad in zip(mean, std, seeds, flagged.fillna(0), strict=True):
+        for m, s, n, bad, k in zip(mean, std, seeds, flagged, averaged, strict=True):
             mark = DEGENERATE_MARK if bad > 0 else ""
+            if 0 < bad < n and k == n and not include_degenerate:
+                raise ValueError(
+                    f"cell {dataset} {kind} averages degenerate seeds with healthy ones; "
+                    "format a summary_table(..., include_degenerate=True) with "
+                    "include_degenerate=True, or build the table without it"
+                )
+            if bad >= n > 0 and not include_degenerate:
+                cells.append(degenerate_cell(int(bad), int(n)))
+                continue
+            if k < n:
+                mark = partial_mark(int(k), int(n))
             if np.isnan(m):
                 cells.append("")
-            elif bad > 0 and not include_degenerate:
-                cells.append(degenerate_cell(int(bad), int(n)))
-            elif n >= 2 and not np.isnan(s):
+            elif k >= 2 and not np.isnan(s):
                 cells.append(f"{m:.{decimals}f} ± {s:.{decimals}f}{mark}")
             else:
                 cells.append(f"{m:.{decimals}f}{mark}")
         out[f"{dataset} {kind}"] = cells
     return pd.DataFrame(out, index=table.index)
-
-
-def to_latex(
-    table: pd.DataFrame, best: dict[tuple[str, str], str], scale: float, caption: str
-) -> str:
-    """A booktabs LaTeX table with the best CSF per column in bold."""
-    formatted = format_summary(table, scale)
-    columns = list(formatted.columns)
-    lines = [
-        "\\begin{table}[t]",
-        "\\centering",
-        f"\\caption{{{caption}}}",
-        "\\begin{tabular}{l" + "r" * len(columns) + "}",
-        "\\toprule",
-        "CSF & " + " & ".join(c.replace("_", "\\_") for c in columns) + " \\\\",
-        "\\midrule",
-    ]
-    for csf in formatted.index:
-        cells = []
-        for column in columns:
-            dataset, kind = column.rsplit(" ", 1)
-            value = formatted.loc[csf, column].replace("±", "$\\pm$")
-            value = value.replace(DEGENERATE_MARK, "$^\\dagger$")
-            cells.append(f"\\textbf{{{value}}}" if best.get((dataset, kind)) == csf else value)
-        lines.append(csf.replace("_", "\\_") + " & " + " & ".join(cells) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
-    return "\n".join(lines) + "\n"
 
 
 def to_markdown(
@@ -451,8 +530,10 @@ def accuracy_markdown(long: pd.DataFrame) -> str:
             if balanced is not None:
                 cells.append(f"{balanced.loc[objective, (dataset, kind)]:.3f}{mark}")
         rows[objective] = cells
-    note = degenerate_note(long)
-    return _markdown("objective", columns, rows) + (f"\n{note}\n" if note else "")
+    note = degenerate_lines(long)
+    if note:  # the accuracy of a collapsed network is the evidence: it stays in the mean
+        note.append(f"{DEGENERATE_MARK}: mean over every seed, the degenerate ones included.")
+    return _markdown("objective", columns, rows) + ("\n" + "\n".join(note) + "\n" if note else "")
 
 
 def write_results(
@@ -478,9 +559,13 @@ def write_results(
     out : path, optional
         Output folder; default ``<study_dir>/results`` (required for several studies).
     include_degenerate : bool, default False
-        Let degenerate classifiers' cells compete for the best (bold) mark. Their values
-        are always written, marked with :data:`DEGENERATE_MARK` and explained below the
-        Markdown tables; the long table has ``degenerate`` and ``health`` columns.
+        Average degenerate seeds into their cells and let those cells compete for the best
+        (bold) mark, colours and ranks. By default a degenerate seed is left out of every
+        mean: a cell with healthy seeds left shows their mean ± std marked ``(k/n)``
+        (:func:`format_summary`) and takes no mark, colour or rank, and a cell with none
+        shows no number. Either way the cells are marked with :data:`DEGENERATE_MARK`,
+        explained below the tables (:func:`degenerate_note`); the long table has every
+        value and the ``degenerate`` and ``health`` columns.
     n_resamples : int, default 1000
         Joint resamples (test samples and seeds) of the rank uncertainty; 0 writes no
         ranking, and the LaTeX table then marks only the best cell, not the tied ones.
@@ -515,14 +600,14 @@ def write_results(
         if metric not in set(long["metric"]):
             continue
         spec = get_metric(metric)
-        table = summary_table(long, metric)
+        table = summary_table(long, metric, include_degenerate)
         flat = table.copy()
         flat.columns = [" ".join(map(str, c)) for c in flat.columns]
         flat.to_csv(out / f"summary_{metric}.csv")
         flat.to_parquet(out / f"summary_{metric}.parquet")
         scale = getattr(spec, "table_scale", 1.0)
         best = best_per_column(table, spec.higher_is_better, include_degenerate)
-        note = degenerate_note(long)
+        note = degenerate_note(long, include_degenerate)
         ranking = rankings.get(metric)
         tied = ranking.tied() if ranking is not None else {}
         caption = paper_caption(long, table, metric, ranking, include_degenerate)
