@@ -446,6 +446,9 @@ def _not_ranked_lines(ranking: Ranking) -> list[str]:
         return []
     lines = [f"\n{DEGENERATE_MARK} Not ranked or compared:\n\n"]
     for reason, rows in ranking.not_ranked.groupby("reason", sort=False):
-        cells = ", ".join(f"{r.csf} in {r.dataset} {r.kind}" for r in rows.itertuples())
-        lines.append(f"- {reason}: {cells}\n")
+        # CSFs left out of the same columns named once, with those columns
+        columns = rows.assign(column=rows["dataset"] + " " + rows["kind"])
+        by_csf = columns.groupby("csf", sort=False)["column"].agg(", ".join)
+        for where, csfs in by_csf.groupby(by_csf, sort=False):
+            lines.append(f"- {reason}: {', '.join(csfs.index)} in {where}\n")
     return lines
