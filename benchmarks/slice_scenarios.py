@@ -400,6 +400,30 @@ def permuted_outputs(audit, seed: int = 0):
     return dataclasses.replace(audit, **outputs)
 
 
+def with_planted_appearance(audit, scenario: Scenario, path: Path, seed: int):
+    """The audit with the appearance measures of its (planted) test images.
+
+    Audits cached before the library measured appearance at audit time lack them, and
+    their ``image_ref`` points to the un-planted originals: the measures are taken from
+    the planted images, rebuilt from the scenario (cached in ``path / appearance.parquet``).
+    """
+    from silentscope.data.appearance import APPEARANCE_COLUMNS, with_appearance
+
+    if audit.has("metadata") and set(APPEARANCE_COLUMNS) <= set(audit.metadata.columns):
+        return audit
+    stored = path / "appearance.parquet"
+    if not stored.is_file():
+        from silentscope.data.appearance import appearance_measures
+
+        dataset, _ = scenario.build(seed)
+        test = np.flatnonzero(np.asarray(dataset.split) == "test")
+        measures = appearance_measures(dataset.load_images(test))
+        measures.index = np.asarray(dataset.sample_ids)[test].astype(str)
+        measures.to_parquet(stored)
+    measures = pd.read_parquet(stored).loc[np.asarray(audit.sample_id).astype(str)]
+    return with_appearance(audit, measures=measures)
+
+
 def trained_scenario(scenario: Scenario, cache: Path, seed: int = 0, epochs: int = EPOCHS):
     """(audit of the iid test split, causes as test-row masks), training the network once.
 
@@ -427,7 +451,7 @@ def trained_scenario(scenario: Scenario, cache: Path, seed: int = 0, epochs: int
         truth = {name: ids[mask].tolist() for name, mask in causes.items()}
         truth_file.write_text(json.dumps({"causes": truth, "seconds": time.perf_counter() - start}))
         print(f"  trained {scenario.name} in {time.perf_counter() - start:.0f} s", flush=True)
-    audit = load_audit(path).select("iid")
+    audit = with_planted_appearance(load_audit(path).select("iid"), scenario, path, seed)
     if scenario.kind == "null":
         audit = permuted_outputs(audit, seed)
     stored = json.loads(truth_file.read_text())["causes"]

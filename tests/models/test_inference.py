@@ -279,3 +279,30 @@ def test_state_dicts_need_their_class(tmp_path):
     assert torch.equal(loaded.fc2.weight, model.fc2.weight)
     with pytest.raises(ValueError, match="does not fit TinyClassifier"):
         load_model(path, TinyClassifier, {"n_classes": 3})
+
+
+def test_audits_measure_each_image_as_the_model_saw_it(pneumonia, tmp_path):
+    """Appearance measures are acquisition columns, and a corrupted copy is measured corrupted."""
+    from silentscope.data.appearance import APPEARANCE_COLUMNS, appearance_measures
+
+    net = SilentNet(n_classes=2, in_channels=1, width=4)
+    sets = corruption_test_sets(pneumonia, ["gaussian_noise"], severities=(5,), seed=3)
+    audit = audit_model(
+        net, pneumonia, test_sets=sets, device="cpu", n_threads=1, train_features=False,
+        out=tmp_path / "store",
+    )  # fmt: skip
+    meta = audit.metadata
+    assert set(APPEARANCE_COLUMNS) <= set(meta.columns)
+    assert {audit.metadata_roles[c].role for c in APPEARANCE_COLUMNS} == {"acquisition"}
+    iid = audit.test_set == "iid"
+    clean = appearance_measures(pneumonia.split_of("test").load_images())
+    np.testing.assert_allclose(meta.loc[iid, "image noise"], clean["image noise"], rtol=1e-6)
+    noisy = audit.test_set == "cor/gaussian_noise/5"
+    assert (
+        meta.loc[noisy, "image noise"].to_numpy() > meta.loc[iid, "image noise"].to_numpy()
+    ).all()
+    assert audit.provenance["inference"]["appearance"] == list(APPEARANCE_COLUMNS)
+    stored = load_audit(tmp_path / "store")
+    assert stored.metadata_roles["image sharpness"].role == "acquisition"
+    plain = audit_model(net, pneumonia, device="cpu", n_threads=1, appearance=False)
+    assert plain.metadata is None or not set(APPEARANCE_COLUMNS) & set(plain.metadata.columns)

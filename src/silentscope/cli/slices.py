@@ -105,7 +105,7 @@ def slices_command(
         typer.Option(
             "--modalities",
             "-m",
-            help="Comma-separated: image,text,metadata (default: all available).",
+            help="Comma-separated: image,text,metadata,appearance (default: all available).",
         ),
     ] = None,
     test_set: Annotated[

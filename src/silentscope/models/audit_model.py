@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from torch import nn
 from silentscope.audit import IID, VALIDATION, AuditSet
 from silentscope.audit.health import record_health
 from silentscope.audit.store import save_audit
+from silentscope.data.appearance import APPEARANCE_COLUMNS, appearance_measures
 from silentscope.data.dataset import ImageDataset
 from silentscope.models.eval_sets import TestSet, collect_sets, images_of
 from silentscope.models.inference import EnsemblePredictor, make_predictor
@@ -90,6 +92,7 @@ def audit_model(
     progress: bool = False,
     out: str | Path | None = None,
     overwrite: bool = False,
+    appearance: bool = True,
 ) -> AuditSet:
     """Run a classifier on the validation split, the iid test split and every shifted test
     set, and return everything the analyses need as one :class:`~silentscope.audit.AuditSet`.
@@ -140,6 +143,12 @@ def audit_model(
         Also save the AuditSet as an audit store folder there.
     overwrite : bool, default False
         Replace an existing store at ``out``.
+    appearance : bool, default True
+        Also measure every audited image's appearance (brightness, contrast, sharpness,
+        noise, banding, colour cast, clipping: :mod:`silentscope.data.appearance`) as it
+        was fed to the model (a corrupted copy is measured corrupted) and add the measures
+        to the metadata as acquisition columns ``image ...``; slice discovery reads them
+        as its ``appearance`` modality and its rules can name them.
 
     Returns
     -------
@@ -190,6 +199,7 @@ def audit_model(
         progress=progress,
         out=out,
         overwrite=overwrite,
+        appearance=appearance,
     )
 
 
@@ -213,6 +223,7 @@ def _audit_model(
     progress,
     out,
     overwrite,
+    appearance=True,
 ) -> AuditSet:
     """:func:`audit_model` without the multi-label check (used per finding by audit_multilabel)."""
     if not isinstance(dataset, ImageDataset):
@@ -252,6 +263,7 @@ def _audit_model(
                 progress,
                 train_features,
                 torch_device,
+                appearance,
             )
     finally:
         predictor.close()
@@ -276,8 +288,9 @@ def _audit_model(
 
 
 def _infer_all(
-    predictor, dataset, sets, batch_size, mc_samples, seed, progress, train_features, device
-):
+    predictor, dataset, sets, batch_size, mc_samples, seed, progress, train_features, device,
+    appearance=False,
+):  # fmt: skip
     results: dict[str, Any] = {}
     n_classes = dataset.n_classes
     total = sum(len(s.dataset) for s in sets.values())
@@ -292,13 +305,16 @@ def _infer_all(
             bar_progress.update(task, description=f"inference {name}")
             collector = _Collector()
             records: list[str] | None = None
+            measured = []
             with torch.random.fork_rng(devices=[] if device.type != "cuda" else None):
                 torch.manual_seed(int(seed) + k)
                 for images, chunk_records in images_of(test_set, name):
                     _run(predictor, images, batch_size, mc_samples, n_classes, collector, bar)
+                    if appearance:  # the images as the model saw them (corrupted copies too)
+                        measured.append(appearance_measures(images))
                     if chunk_records is not None:
                         records = (records or []) + chunk_records
-            results[name] = (collector, records)
+            results[name] = (collector, records, measured)
         if train is not None:
             bar_progress.update(task, description="inference train (features)")
             collector = _Collector()
@@ -306,6 +322,23 @@ def _infer_all(
                 _run(predictor, images, batch_size, 0, n_classes, collector, bar)
             results["__train__"] = (collector, None)
     return results
+
+
+def _with_appearance(metadata: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
+    """The metadata with the appearance measures beside it; a column already there is kept.
+
+    A dataset's own column of the same name (an earlier audit's measures carried over, or
+    the user's) is never overwritten: its measures are left out, with a warning.
+    """
+    clash = [c for c in measures.columns if c in metadata.columns]
+    if clash:
+        warnings.warn(
+            f"the metadata already has column(s) {clash}; kept as they are, and the appearance "
+            "measures of those names were not added (rename them to get both)",
+            stacklevel=4,
+        )
+        measures = measures.drop(columns=clash)
+    return pd.concat([metadata.reset_index(drop=True), measures], axis=1)
 
 
 def _column(sets, getter, default):
@@ -371,6 +404,9 @@ def _build_audit(
             ]
         )
     metadata = pd.concat([s.dataset.metadata for s in sets.values()], ignore_index=True)
+    measured = [frame for name in names for frame in results[name][2]]
+    if measured:
+        metadata = _with_appearance(metadata, pd.concat(measured, ignore_index=True))
     train_features = train_labels = None
     if "__train__" in results:
         train_features = results["__train__"][0].array("features", dtype)
@@ -402,6 +438,9 @@ def _build_audit(
     # the adapter's knowledge of its columns (e.g. MedMNIST's row index) becomes their role
     declared = dataset.info.get("metadata_roles") or {}
     roles = {name: role for name, role in declared.items() if name in metadata.columns}
+    if measured:  # measured from the image as acquired: acquisition conditions
+        roles.update({column: "acquisition" for column in APPEARANCE_COLUMNS})
+        merged.setdefault("inference", {})["appearance"] = list(APPEARANCE_COLUMNS)
     return AuditSet(
         sample_id=np.concatenate(sample_ids),
         test_set=test_set_col,

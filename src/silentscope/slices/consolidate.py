@@ -66,6 +66,14 @@ class Consolidated:
         return len(self.slices) - 1
 
 
+#: An overlapping candidate widens the slice it joins (their union) only when one of the two
+#: lies this much inside the other: the class-blind component of a haze holds each
+#: per-class piece whole, while a candidate that shares only half its members with the
+#: slice is another cause that meets it (hazy images and a failing class: their union
+#: would name both as one). Chosen on the tuning scenarios (docs/slices_results.md).
+UNION_CONTAINMENT = 0.8
+
+
 def _overlap(a, b) -> float:
     return (a & b).sum() / max(min(a.sum(), b.sum()), 1)
 
@@ -154,6 +162,7 @@ def _walk(items: list[Consolidated], errors, fit, merge_overlap, alpha) -> list[
         if (
             reason == "overlap"
             and (item.mask & ~home.mask).any()
+            and _overlap(item.mask, home.mask) >= UNION_CONTAINMENT
             and _coherent(home.mask, home.mask | item.mask, errors, fit)
         ):
             # the other part of one cause (pieces of a haze found per class, and the

@@ -29,6 +29,7 @@ from silentscope.audit.roles import (
     text_label_derived,
 )
 from silentscope.audit.test_sets import IID
+from silentscope.data.appearance import APPEARANCE_COLUMNS
 from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
 from silentscope.slices.consolidate import consolidate, extend_to_rule, merge_slices, narrow
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
@@ -78,10 +79,13 @@ def available_modalities(
     ('text',)
     """
     embeddings = dict(embeddings or {})
+    columns = list(audit.metadata.columns) if audit.has("metadata") else []
+    measured = [c for c in columns if c in APPEARANCE_COLUMNS]
     present = {
         "image": audit.features is not None or "image" in embeddings,
         "text": audit.text is not None or "text" in embeddings,
-        "metadata": audit.has("metadata") or "metadata" in embeddings,
+        "metadata": len(columns) > len(measured) or "metadata" in embeddings,
+        "appearance": bool(measured) or "appearance" in embeddings,
     }
     extra = tuple(name for name in embeddings if name not in MODALITIES)
     return tuple(name for name in MODALITIES if present[name]) + extra
@@ -877,14 +881,18 @@ def _analysable_inputs(data, modalities, embeddings, metadata_columns, keep_labe
             roles_of(data), metadata_columns, keep_label_derived=keep_label_derived
         )
         notes += describe_left_out(left_out)
-    if "metadata" in modalities and "metadata" not in embeddings and not columns:
+    own = [c for c in columns or () if c not in APPEARANCE_COLUMNS]
+    if "metadata" in modalities and "metadata" not in embeddings and not own:
         if metadata_columns is not None:
             raise ValueError(
                 f"none of the metadata columns {list(metadata_columns)} may be used: "
                 + "; ".join(notes)
             )
         modalities = tuple(m for m in modalities if m != "metadata")
-        notes.append("the 'metadata' modality was dropped: no analysable column is left")
+        notes.append(
+            "the 'metadata' modality was dropped: no analysable column is left"
+            + (" besides the image appearance measures" if columns else "")
+        )
     text_reason = None
     if data.text is not None and not keep_label_derived:
         text_reason = text_label_derived(data)

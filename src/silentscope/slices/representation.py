@@ -35,10 +35,11 @@ from silentscope.audit.roles import (
     resolve_roles,
     roles_of,
 )
+from silentscope.data.appearance import APPEARANCE_COLUMNS
 from silentscope.text.embeddings import make_text_embedder
 
 #: Built-in modalities; any other name must come with a user-supplied embedding.
-MODALITIES = ("image", "text", "metadata")
+MODALITIES = ("image", "text", "metadata", "appearance")
 FUSIONS = ("weighted", "concat")
 
 
@@ -190,7 +191,7 @@ def _check_block(name: str, values, n: int) -> np.ndarray:
 
 def modality_blocks(
     audit,
-    modalities: Sequence[str] = MODALITIES,
+    modalities: Sequence[str] | None = None,
     embeddings: Mapping[str, np.ndarray] | None = None,
     text_embedding: str = "tfidf_svd",
     metadata_columns: Sequence[str] | None = None,
@@ -212,8 +213,11 @@ def modality_blocks(
     {'image': (2, 2), 'metadata': (2, 1)}
     """
     embeddings = dict(embeddings or {})
+    if modalities is None:  # the classic three, and the appearance measures where measured
+        measured = audit.has("metadata") and any(c in audit.metadata for c in APPEARANCE_COLUMNS)
+        modalities = MODALITIES if measured else MODALITIES[:3]
     if len(modalities) == 0:
-        raise ValueError("choose at least one modality: image, text or metadata")
+        raise ValueError("choose at least one modality: image, text, metadata or appearance")
     if len(set(modalities)) != len(modalities):
         raise ValueError(f"modalities are repeated: {list(modalities)}")
     n = audit.n_samples
@@ -239,6 +243,9 @@ def modality_blocks(
             )
             blocks[name] = embedder.fit_transform(audit.text)
             notes.append(f"text embedded with {text_embedding} ({blocks[name].shape[1]} dims)")
+        elif name == "appearance":
+            blocks[name], appearance_notes = appearance_block(audit.metadata)
+            notes.extend(appearance_notes)
         elif name == "metadata":
             if not audit.has("metadata"):
                 raise ValueError(
@@ -253,7 +260,15 @@ def modality_blocks(
                         "info`: identifiers, row indices, file names and label-derived columns "
                         "are left out); drop 'metadata' or declare a column's role"
                     )
-            matrix, names, meta_notes = encode_metadata(audit.metadata, metadata_columns)
+            # the image's appearance measures are their own modality, not patient metadata:
+            # eleven measures of one image would outweigh age and sex in one block
+            own = [c for c in metadata_columns if c not in APPEARANCE_COLUMNS]
+            if not own:
+                raise ValueError(
+                    "the 'metadata' modality has no column besides the image appearance "
+                    "measures (the 'appearance' modality); drop 'metadata'"
+                )
+            matrix, names, meta_notes = encode_metadata(audit.metadata, own)
             blocks[name] = matrix
             notes.extend(meta_notes)
             notes.append(
@@ -265,6 +280,59 @@ def modality_blocks(
                 "or pass embeddings={name: array}"
             )
     return blocks, notes
+
+
+#: Appearance measures whose values span orders of magnitude: compared on a log scale.
+_LOG_SCALE_MEASURES = (
+    "image sharpness", "image noise", "image row banding", "image column banding",
+)  # fmt: skip
+
+
+def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
+    """The ``appearance`` modality: the image appearance measures of the metadata, standardised.
+
+    Sharpness, noise and banding are taken on a log scale (a blur divides sharpness, it
+    does not subtract from it); constant measures (saturation of grey images) are left out.
+
+    Examples
+    --------
+    >>> from silentscope.data.appearance import appearance_measures
+    >>> rng = np.random.default_rng(0)
+    >>> images = rng.integers(0, 255, (6, 8, 8), dtype=np.uint8)
+    >>> block, notes = appearance_block(appearance_measures(images))
+    >>> block.shape, notes[0]
+    ((6, 8), 'appearance: 8 measures (left out as constant: image saturation, image red-green, image blue-yellow)')
+    """
+    present = [] if metadata is None else [c for c in APPEARANCE_COLUMNS if c in metadata.columns]
+    if not present:
+        raise ValueError(
+            "the 'appearance' modality needs the image appearance measures (columns 'image "
+            "brightness', 'image sharpness', ...) in the metadata: audits made by silentscope "
+            "have them; add them with silentscope.data.appearance.appearance_measures, or "
+            "drop 'appearance'"
+        )
+    values = metadata[present].to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError(
+            "the image appearance measures have missing or infinite values; measure every "
+            "image (silentscope.data.appearance.appearance_measures) or drop 'appearance'"
+        )
+    columns, constant = [], []
+    for j, name in enumerate(present):
+        x = np.log1p(np.maximum(values[:, j], 0)) if name in _LOG_SCALE_MEASURES else values[:, j]
+        spread = x.std()
+        if spread <= 1e-12 * max(abs(x.mean()), 1.0):
+            constant.append(name)
+            continue
+        columns.append((x - x.mean()) / spread)
+    if not columns:
+        raise ValueError(
+            "the image appearance measures are the same for every image; drop 'appearance'"
+        )
+    note = f"appearance: {len(columns)} measures"
+    if constant:
+        note += f" (left out as constant: {', '.join(constant)})"
+    return np.column_stack(columns), [note]
 
 
 #: PCA directions are estimated on at most this many rows (a random subset), then every
@@ -367,7 +435,7 @@ def fuse_blocks(
 
 def build_representation(
     audit,
-    modalities: Sequence[str] = MODALITIES,
+    modalities: Sequence[str] | None = None,
     fusion: str = "weighted",
     weights: Mapping[str, float] | None = None,
     n_components: int = 32,
@@ -409,6 +477,7 @@ __all__ = [
     "FUSIONS",
     "GROUND_TRUTH_PREFIX",
     "MODALITIES",
+    "appearance_block",
     "Representation",
     "build_representation",
     "default_metadata_columns",

@@ -1,0 +1,216 @@
+"""Image appearance measures: acquisition properties a clinician can read, measured per image.
+
+A failure that lives only in the image (a fogged lens, a noisy sensor, scan lines, a colour
+cast, over-exposure) shows in the classifier's features, but there it is tangled with what
+the network predicts: the same haze lands in different places for images predicted
+"normal" and "abnormal", so slice discovery finds it as one piece per predicted class, and
+no rule over report or metadata names it. A handful of task-blind measures of the image
+itself sees the artefact the same way in every class and gives slices a rule in plain
+words ("image sharpness <= 40"). They follow the image-quality measures of MR and
+photographic quality control (brightness, contrast, sharpness as the variance of the
+Laplacian, noise by Immerkaer's estimator, banding, clipping), computed on the grey image
+in the 0-255 range:
+
+``image brightness``
+    Mean grey level.
+``image contrast``
+    Standard deviation of the grey levels.
+``image saturation``
+    Mean of (max - min) over the colour channels (0 for a grey image).
+``image red-green``, ``image blue-yellow``
+    Mean R - G and mean B - (R + G) / 2: a colour cast.
+``image sharpness``
+    Variance of the 4-neighbour Laplacian (Pech-Pacheco et al. 2000): low when blurred.
+``image noise``
+    Immerkaer's (1996) fast estimate of the standard deviation of additive noise in the
+    grey image (noise independent per colour channel is divided by sqrt(3) there).
+``image row banding``, ``image column banding``
+    Mean absolute second difference of the row (column) means: alternating lines.
+``image dark share``, ``image bright share``
+    Share of pixels at most 5 or at least 250: under- and over-exposure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: The measures, in the order of :func:`appearance_measures`'s columns.
+APPEARANCE_COLUMNS = (
+    "image brightness",
+    "image contrast",
+    "image saturation",
+    "image red-green",
+    "image blue-yellow",
+    "image sharpness",
+    "image noise",
+    "image row banding",
+    "image column banding",
+    "image dark share",
+    "image bright share",
+)
+
+#: Images measured at once (bounds the float copy: 256 x 256 x 256 x 3 x 4 bytes = 200 MB).
+_BATCH = 256
+
+
+def _as_float_batch(images) -> np.ndarray:
+    array = np.asarray(images)
+    if array.ndim == 3:  # (N, H, W) grey
+        array = array[..., None]
+    if array.ndim != 4 or array.shape[-1] not in (1, 3, 4):
+        raise ValueError(
+            "images must have shape (N, H, W), (N, H, W, 1) or (N, H, W, 3), got "
+            f"{np.asarray(images).shape}; pass channel-last uint8 (or 0-255) arrays"
+        )
+    if array.shape[1] < 3 or array.shape[2] < 3:
+        raise ValueError(f"images must be at least 3 x 3 pixels, got {array.shape[1:3]}")
+    array = array[..., :3].astype(np.float32)
+    if np.issubdtype(np.asarray(images).dtype, np.floating) and array.size and array.max() <= 1.0:
+        array *= 255.0  # float images in [0, 1]: measures are in grey levels
+    return array
+
+
+def _measure(batch: np.ndarray) -> np.ndarray:
+    colour = batch.shape[-1] == 3
+    # channel reductions spelt out: numpy reduces a last axis of length 3 slowly
+    if colour:
+        r, g, b = batch[..., 0], batch[..., 1], batch[..., 2]
+        grey = (r + g + b) / 3
+    else:
+        grey = batch[..., 0]
+    laplacian = (
+        grey[:, 1:-1, :-2] + grey[:, 1:-1, 2:] + grey[:, :-2, 1:-1] + grey[:, 2:, 1:-1]
+        - 4 * grey[:, 1:-1, 1:-1]
+    )  # fmt: skip
+    mask = (
+        grey[:, :-2, :-2] - 2 * grey[:, :-2, 1:-1] + grey[:, :-2, 2:]
+        - 2 * grey[:, 1:-1, :-2] + 4 * grey[:, 1:-1, 1:-1] - 2 * grey[:, 1:-1, 2:]
+        + grey[:, 2:, :-2] - 2 * grey[:, 2:, 1:-1] + grey[:, 2:, 2:]
+    )  # fmt: skip
+    h, w = grey.shape[1:]
+    noise = np.sqrt(np.pi / 2) * np.abs(mask).sum(axis=(1, 2)) / (6 * (w - 2) * (h - 2))
+    rows, columns = grey.mean(axis=2), grey.mean(axis=1)
+
+    def banding(means):
+        return np.abs(means[:, 1:-1] - (means[:, :-2] + means[:, 2:]) / 2).mean(axis=1)
+
+    if colour:
+        saturation = (np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)).mean(
+            axis=(1, 2)
+        )
+        red_green = (r - g).mean(axis=(1, 2))
+        blue_yellow = (b - (r + g) / 2).mean(axis=(1, 2))
+    else:
+        saturation = red_green = blue_yellow = np.zeros(len(batch), np.float32)
+    return np.column_stack(
+        [
+            grey.mean(axis=(1, 2)),
+            grey.std(axis=(1, 2)),
+            saturation,
+            red_green,
+            blue_yellow,
+            laplacian.var(axis=(1, 2)),
+            noise,
+            banding(rows) if h >= 3 else np.zeros(len(batch)),
+            banding(columns) if w >= 3 else np.zeros(len(batch)),
+            (grey <= 5).mean(axis=(1, 2)),
+            (grey >= 250).mean(axis=(1, 2)),
+        ]
+    ).astype(np.float64)
+
+
+def appearance_measures(images) -> pd.DataFrame:
+    """Per-image appearance measures (:data:`APPEARANCE_COLUMNS`), one row per image.
+
+    Parameters
+    ----------
+    images : array-like of shape (N, H, W), (N, H, W, 1) or (N, H, W, 3)
+        Channel-last images with grey levels 0-255 (uint8), or floats in [0, 1].
+
+    Returns
+    -------
+    DataFrame of shape (N, 11)
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> flat = np.full((2, 16, 16, 3), 120, np.uint8)
+    >>> noisy = np.clip(flat + rng.normal(0, 20, (2, 16, 16, 1)), 0, 255).astype(np.uint8)
+    >>> lined = flat.copy(); lined[:, ::4] = 50
+    >>> m = appearance_measures(np.concatenate([flat[:1], noisy[:1], lined[:1]]))
+    >>> m["image noise"].round(0).tolist(), m["image row banding"].round(0).tolist()
+    ([0.0, 22.0, 0.0], [0.0, 8.0, 32.0])
+    >>> m["image column banding"].round(0).tolist()
+    [0.0, 4.0, 0.0]
+    """
+    n = len(images)
+    parts = [
+        _measure(_as_float_batch(images[start : start + _BATCH])) for start in range(0, n, _BATCH)
+    ]
+    values = np.vstack(parts) if parts else np.zeros((0, len(APPEARANCE_COLUMNS)))
+    return pd.DataFrame(values, columns=list(APPEARANCE_COLUMNS))
+
+
+def with_appearance(audit, images=None, *, measures=None):
+    """An AuditSet with the appearance measures of its images added to its metadata.
+
+    For audits made elsewhere (imported predictions): ``images`` are the audited images in
+    the AuditSet's row order, as the model saw them. The measures become acquisition
+    columns ``image ...`` (:func:`silentscope.models.audit_model` adds them itself).
+
+    Parameters
+    ----------
+    audit : AuditSet
+    images : array-like of shape (N, H, W[, C]), optional
+    measures : DataFrame, optional
+        Measures taken earlier by :func:`appearance_measures`, one row per AuditSet row, in
+        place of ``images``.
+
+    Returns
+    -------
+    AuditSet
+
+    Examples
+    --------
+    >>> from silentscope.audit import AuditSet
+    >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid"] * 2, label=[0, 1],
+    ...                  logits=[[1.0, 0.0], [0.0, 1.0]], class_names=["n", "y"])
+    >>> images = np.stack([np.full((8, 8), 40, np.uint8), np.full((8, 8), 200, np.uint8)])
+    >>> out = with_appearance(audit, images)
+    >>> out.metadata["image brightness"].tolist(), out.metadata_roles["image noise"].role
+    ([40.0, 200.0], 'acquisition')
+    """
+    from dataclasses import replace
+
+    if (images is None) == (measures is None):
+        raise ValueError("give the audited images or their measures, not both and not neither")
+    if images is not None:
+        if len(images) != audit.n_samples:
+            raise ValueError(
+                f"images must hold one image per AuditSet row ({audit.n_samples}), got "
+                f"{len(images)}"
+            )
+        measures = appearance_measures(images)
+    absent = [c for c in APPEARANCE_COLUMNS if c not in measures.columns]
+    if absent or len(measures) != audit.n_samples:
+        raise ValueError(
+            f"measures must have the columns {list(APPEARANCE_COLUMNS)} and one row per "
+            f"AuditSet row ({audit.n_samples}); missing {absent}, {len(measures)} rows"
+        )
+    measures = measures[list(APPEARANCE_COLUMNS)].reset_index(drop=True)
+    metadata = audit.metadata.reset_index(drop=True) if audit.has("metadata") else None
+    if metadata is not None:
+        clash = [c for c in measures.columns if c in metadata.columns]
+        if clash:
+            raise ValueError(
+                f"the AuditSet's metadata already has column(s) {clash}; drop them first "
+                "(audit.metadata.drop(columns=...)) to measure again"
+            )
+        measures = pd.concat([metadata, measures], axis=1)
+    roles = {c: r.role for c, r in (audit.metadata_roles or {}).items() if r.source == "declared"}
+    roles.update({column: "acquisition" for column in APPEARANCE_COLUMNS})
+    return replace(audit, metadata=measures, metadata_roles=roles)
+
+
+__all__ = ["APPEARANCE_COLUMNS", "appearance_measures", "with_appearance"]

@@ -1,0 +1,87 @@
+"""The appearance modality: an artefact only the image shows is one slice, named by a measure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from silentscope.audit import AuditSet
+from silentscope.data.appearance import APPEARANCE_COLUMNS, with_appearance
+from silentscope.slices import discover_slices
+from silentscope.slices.discover import available_modalities
+
+
+def _fogged_audit(n=1000, seed=0):
+    """Textured images; 8% fogged (blurred, paler) in both classes fail half the time.
+
+    The classifier's features hold the class and noise: nothing of the fog.
+    """
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, 2, n)
+    images = rng.normal(120, 35, (n, 16, 16, 3))
+    fogged = rng.random(n) < 0.08
+    smooth = (images[fogged] + np.roll(images[fogged], 1, 1) + np.roll(images[fogged], 1, 2)) / 3
+    images[fogged] = 0.6 * smooth + 0.4 * 225
+    images = np.clip(images, 0, 255).astype(np.uint8)
+    wrong = rng.random(n) < np.where(fogged, 0.5, 0.05)
+    features = rng.normal(size=(n, 16))
+    features[:, 0] += np.where(label == 1, 4.0, -4.0)
+    audit = AuditSet(
+        sample_id=[f"s{i}" for i in range(n)], test_set=["iid"] * n, label=label,
+        logits=np.eye(2)[np.where(wrong, 1 - label, label)] * 3, class_names=["a", "b"],
+        features=features, metadata=pd.DataFrame({"age": rng.integers(20, 90, n)}),
+    )  # fmt: skip
+    return with_appearance(audit, images), fogged
+
+
+def _best(report, audit, truth):
+    best, rule = 0.0, ""
+    for row in report.slices.itertuples():
+        chosen = report.membership.loc[report.membership["rank"] == row.rank, "sample_id"]
+        members = np.isin(audit.sample_id, chosen)
+        jaccard = (members & truth).sum() / (members | truth).sum()
+        if jaccard > best:
+            best, rule = jaccard, str(row.rule)
+    return best, rule
+
+
+def test_fog_only_the_image_shows_is_one_slice_whose_rule_names_an_image_measure():
+    audit, fogged = _fogged_audit()
+    assert "appearance" in available_modalities(audit)
+    report = discover_slices(audit, n_seeds=3)
+    jaccard, rule = _best(report, audit, fogged)
+    assert jaccard >= 0.8 and "image " in rule
+    # without the measures the same data gives no slice near the fog
+    without = audit.metadata.drop(columns=list(APPEARANCE_COLUMNS))
+    plain = discover_slices(
+        AuditSet(sample_id=audit.sample_id, test_set=audit.test_set, label=audit.label,
+                 logits=audit.logits, class_names=audit.class_names, features=audit.features,
+                 metadata=without),
+        n_seeds=3,
+    )  # fmt: skip
+    assert _best(plain, audit, fogged)[0] < 0.5
+
+
+def test_appearance_measures_are_not_mixed_into_the_metadata_block():
+    audit, _ = _fogged_audit(n=300)
+    report = discover_slices(audit, n_seeds=2)
+    assert "appearance" in report.representation.blocks
+    metadata_note = [n for n in report.notes if n.startswith("metadata encoded as")]
+    assert metadata_note and "image" not in metadata_note[0]
+
+
+def test_errors_that_depend_on_nothing_give_no_slice_with_the_appearance_modality():
+    found = 0
+    for seed in range(4):
+        audit, _ = _fogged_audit(n=800, seed=seed)
+        rng = np.random.default_rng(100 + seed)
+        wrong = rng.random(audit.n_samples) < 0.15  # errors independent of every input
+        label = np.asarray(audit.label)
+        null = AuditSet(
+            sample_id=audit.sample_id, test_set=audit.test_set, label=label,
+            logits=np.eye(2)[np.where(wrong, 1 - label, label)] * 3,
+            class_names=audit.class_names, features=audit.features, metadata=audit.metadata,
+            metadata_roles={c: "acquisition" for c in APPEARANCE_COLUMNS},
+        )  # fmt: skip
+        found += discover_slices(null, n_seeds=2).n_slices
+    assert found == 0
