@@ -92,10 +92,22 @@ def _full_analysis(n: int) -> dict:
         sample_id=np.arange(n).astype(str), test_set=["iid"] * n, label=label, logits=logits,
         class_names=["negative", "positive"], features=X, metadata=metadata, text=text[rng.integers(0, len(text), n)],
     )  # fmt: skip
+    # audits made by silentscope carry the images' appearance measures (a fourth modality):
+    # real DermaMNIST measures, resampled to n rows
+    from silentscope.data.appearance import appearance_measures, with_appearance
+
+    images = np.load(data_dir() / "medmnist" / "dermamnist.npz")["test_images"]
+    measured = appearance_measures(images)
+    audit = with_appearance(
+        audit, measures=measured.iloc[rng.integers(0, len(measured), n)].reset_index(drop=True)
+    )
     report, timing = _timed(lambda: discover_slices(audit, n_seeds=5))
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
     print(f"\nfull analysis stages: {stages}; {report.n_slices} slices confirmed", flush=True)
-    return {"step": f"discover_slices, {n:,} x 1,000 + text + metadata, 5 seeds", **timing}
+    return {
+        "step": f"discover_slices, {n:,} x 1,000 + text + metadata + appearance, 5 seeds",
+        **timing,
+    }
 
 
 def print_speed(n: int) -> None:
