@@ -89,10 +89,10 @@ def _check_ngram_range(ngram_range) -> tuple[int, int]:
     return low, high
 
 
-def _ngrams(run: list[str], assertion: str | None, low: int, high: int) -> list[Term]:
-    """All n-grams (``low <= n <= high``) of one run of content words."""
+def _ngrams(run: list[str], assertion: str | None, low: int, high: int) -> list[tuple[int, Term]]:
+    """All n-grams (``low <= n <= high``) of one run of content words, with their n."""
     return [
-        Term(" ".join(run[start : start + n]), assertion)
+        (n, Term(" ".join(run[start : start + n]), assertion))
         for start in range(len(run))
         for n in range(low, min(high, len(run) - start) + 1)
     ]
@@ -131,7 +131,12 @@ def extract_terms(
     ['mild', 'non proliferative', 'retinopathy']
     """
     low, high = _check_ngram_range(ngram_range)
-    terms: list[Term] = []
+    return [term for _, term in _sized_terms(text, low, high, rules, stop_words)]
+
+
+def _sized_terms(text, low, high, rules, stop_words) -> list[tuple[int, Term]]:
+    """:func:`extract_terms` with each term's n (tokens, a fused "non proliferative" is one)."""
+    terms: list[tuple[int, Term]] = []
     for sentence in split_sentences(text):
         tokens = tokenize(sentence)
         tokens, assertions = _fuse_prefixes(tokens, rules.assertions(tokens))
@@ -159,13 +164,21 @@ def _term_labels(text: str, ngram_range: tuple[int, int], rules: NegationRules) 
 
 
 @functools.lru_cache(maxsize=2**16)
+def _default_sized_labels(text: str, high: int) -> tuple:
+    """(n, label) of every term up to ``high`` words under :data:`DEFAULT_RULES`, cached per text."""
+    return tuple({(n, t.label) for n, t in _sized_terms(text, 1, high, DEFAULT_RULES, STOP_WORDS)})
+
+
 def _default_term_labels(text: str, ngram_range: tuple[int, int]) -> tuple:
     """Term labels under :data:`DEFAULT_RULES` (treated as constant), cached per text.
 
-    Slice discovery extracts the terms of the same reports for the embedding and again
-    for the explanations; the cache makes the second pass free.
+    Slice discovery reads the same reports for the embedding (1-2 grams), the label check,
+    the rules and the explanations (1-3 grams): every range is cut from one cached
+    extraction up to :data:`TERM_NGRAMS`' longest n-grams, so each report is parsed once.
     """
-    return _term_labels(text, ngram_range, DEFAULT_RULES)
+    low, high = ngram_range
+    sized = _default_sized_labels(text, max(high, TERM_NGRAMS[1]))
+    return tuple(sorted({label for n, label in sized if low <= n <= high}))
 
 
 def term_matrix(
