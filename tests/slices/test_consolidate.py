@@ -206,3 +206,76 @@ def test_narrowing_keeps_working_when_the_rest_fails_a_little_above_the_outside(
     assert rest_rate > errors[~artefact & in_fit].mean()  # a small excess outside the cause
     narrowed, added = narrow(artefact, conditions, errors, fit, min_support=10)
     assert added == ["sex = F"] and (narrowed == (artefact & women)).all()
+
+
+def _haze_and_women(n=2000, seed=0, women_fail=True, rest_rate=0.12, held_out_signal=True):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"sex": np.where(np.arange(n) % 2 == 0, "F", "M")})
+    women = (frame["sex"] == "F").to_numpy()
+    haze = np.arange(n) < 400
+    split = rng.permutation(n)
+    fit_rows, confirm_rows = split[: n // 2], split[n // 2 :]
+    in_fit = np.zeros(n, bool)
+    in_fit[fit_rows] = True
+    part_rate = np.where(held_out_signal | in_fit, 0.5, rest_rate) if women_fail else rest_rate
+    errors = rng.random(n) < np.where(haze & women, part_rate, np.where(haze, rest_rate, 0.04))
+    return haze, women, condition_matrix(frame, ["sex"]), errors, fit_rows, confirm_rows
+
+
+def test_the_part_that_fails_most_is_found_only_when_the_rest_fails_too():
+    from silentscope.slices.consolidate import narrow, where_it_fails_most
+
+    haze, women, conditions, errors, fit, held = _haze_and_women()
+    part, condition = where_it_fails_most(haze, conditions, errors, fit, held, min_support=10)
+    assert condition == "sex = F" and (part == (haze & women)).all()
+    assert narrow(haze, conditions, errors, fit, min_support=10)[1] == []  # nothing cut away
+    # the rest fails like the outside: that is narrowing's case, not a second slice
+    haze, women, conditions, errors, fit, held = _haze_and_women(rest_rate=0.04)
+    assert where_it_fails_most(haze, conditions, errors, fit, held, min_support=10) is None
+    assert narrow(haze, conditions, errors, fit, min_support=10)[1] == ["sex = F"]
+
+
+def test_the_part_must_fail_more_on_the_held_out_split_too():
+    from silentscope.slices.consolidate import where_it_fails_most
+
+    # the women fail more in the fitting split only: chosen there, refused on held-out rows
+    haze, _, conditions, errors, fit, held = _haze_and_women(seed=1, held_out_signal=False)
+    assert where_it_fails_most(haze, conditions, errors, fit, held, min_support=10) is None
+
+
+def test_discovery_reports_the_worst_part_beside_its_slice_with_a_note():
+    """A device (seen in the image features only) fails; its images of women fail most."""
+    from silentscope.audit import AuditSet
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    label = rng.integers(0, 2, n)
+    device = rng.random(n) < 0.15
+    sex = rng.choice(["F", "M"], n)
+    features = rng.normal(size=(n, 8))
+    features[:, 0] += np.where(label == 1, 4.0, -4.0)
+    features[device, 3] += 6.0
+    rate = np.where(device, np.where(sex == "F", 0.5, 0.15), 0.04)
+    wrong = rng.random(n) < rate
+    audit = AuditSet(
+        sample_id=[f"s{i}" for i in range(n)], test_set=["iid"] * n, label=label,
+        logits=np.eye(2)[np.where(wrong, 1 - label, label)] * 3, class_names=["a", "b"],
+        features=features, metadata=pd.DataFrame({"sex": sex, "age": rng.integers(20, 90, n)}),
+    )  # fmt: skip
+    # the image features alone: the device is one component; sex is known to the rules only
+    report = discover_slices(audit, n_seeds=2, modalities=["image"])
+    notes = report.slices["consolidation"].astype(str)
+    part = report.slices[notes.str.startswith("where a wider failing slice")]
+    assert len(part) == 1 and "sex = F" in part["consolidation"].iloc[0]
+    members = report.membership.loc[report.membership["rank"] == part["rank"].iloc[0], "sample_id"]
+    chosen = np.isin(audit.sample_id, members)
+    assert (sex[chosen] == "F").all() and device[chosen].mean() > 0.9
+    wider = int(part["consolidation"].iloc[0].split("(")[1].split(" samples")[0])
+    assert wider in set(report.slices["size"])  # the device's slice itself is reported too
+
+
+def test_slices_of_one_class_do_not_share_an_explanation_by_their_class_alone():
+    from silentscope.slices.consolidate import _shared_explanation
+
+    assert _shared_explanation({"true class = a", "sex = F"}, {"true class = a"}) == set()
+    assert _shared_explanation({"true class = a", "site = C"}, {"site = C"}) == {"site = C"}

@@ -31,7 +31,13 @@ from silentscope.audit.roles import (
 from silentscope.audit.test_sets import IID
 from silentscope.data.appearance import APPEARANCE_COLUMNS
 from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
-from silentscope.slices.consolidate import consolidate, extend_to_rule, merge_slices, narrow
+from silentscope.slices.consolidate import (
+    consolidate,
+    extend_to_rule,
+    merge_slices,
+    narrow,
+    where_it_fails_most,
+)
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
 from silentscope.slices.ranking import rank_slices
 from silentscope.slices.representation import (
@@ -736,8 +742,10 @@ def _candidates(
 #: share of the slice's fitting members meet it ...
 SIGNATURE_SHARE = 0.9
 #: ... and at most this share of all fitting samples: "site = C" (100% of the slice, 25%
-#: overall) explains a slice, "age > 54" (68% of it, 60% overall) does not.
-SIGNATURE_BASE = 0.5
+#: overall) explains a slice, "age > 54" (68% of it, 60% overall) does not, nor does
+#: "sex = F" (half of all samples: at 0.5, pieces of one device were joined with an age
+#: group of women by it; 0.35 was chosen on the tuning scenarios, docs/slices_results.md).
+SIGNATURE_BASE = 0.35
 
 
 def _signatures(conditions, membership, order, fit_rows, random_state) -> dict[int, set[str]]:
@@ -850,8 +858,37 @@ def _shown_slices(
         found = [record["views"], *table.loc[absorbed, "views"]]
         record["views"] = ", ".join(dict.fromkeys(", ".join(found).split(", ")))
         shown.append((record, mask))
+        if conditions is not None:
+            part = where_it_fails_most(
+                mask, conditions, errors, fit_rows, confirm_rows, min_support=min_support,
+                alpha=alpha,
+            )  # fmt: skip
+            if part is not None:
+                shown.append(
+                    _part_record(record, mask, *part, errors, fit_rows, confirm_rows, units)
+                )
     shown.sort(key=lambda item: -item[0]["ci_low"])
     return shown[: int(max_slices)]
+
+
+def _part_record(record, mask, part, condition, errors, fit_rows, confirm_rows, units):
+    """The record of the part of a slice that fails most (reported beside the slice)."""
+    stats = _confirm(
+        part[confirm_rows], errors[confirm_rows], None if units is None else units[confirm_rows]
+    )
+    wider = errors[confirm_rows][(mask & ~part)[confirm_rows]]
+    child = {
+        **record, **stats, "size": int(part.sum()), "n_fit": int(part[fit_rows].sum()),
+        "fit_error_rate": float(errors[fit_rows][part[fit_rows]].mean()),
+        "absorbed": 0, "merged_from": "",
+        "consolidation": (
+            f"where a wider failing slice ({int(mask.sum())} samples, also reported) fails "
+            f"most: {condition} ({stats['error_rate']:.0%} held-out errors; the rest of that "
+            f"slice {wider.mean():.0%}, still above the outside)"
+        ),
+    }  # fmt: skip
+    child["q_value"] = max(record["q_value"], child["p_value"])
+    return child, part
 
 
 def _constant_modalities(data, modalities, embeddings) -> list[str]:
