@@ -232,6 +232,8 @@ function describeSlice(summary) {
     const units = typeof summary.units_confirm === 'number' && summary.units_confirm !== summary.n_confirm ? ` of ${fmt.int(summary.units_confirm)} units` : '';
     const held = typeof summary.n_confirm === 'number' ? ` · ${fmt.int(summary.n_confirm)} held-out samples${units}` : '';
     lines.push(`held-out error ${fmt.pct(summary.error_rate)}${ci}${outside}${held}`);
+    // the part of a wider reported slice that fails most says so (silentscope.slices.result.part_note)
+    if (typeof summary.consolidation === 'string' && summary.consolidation.startsWith('where a wider failing slice')) lines.push(summary.consolidation);
     if (summary.rule) {
       const agreement = typeof summary.rule_precision === 'number' ? ` (held-out precision ${fmt.pct(summary.rule_precision)}, recall ${fmt.pct(summary.rule_recall)})` : '';
       lines.push(`rule: ${summary.rule}${agreement}`);

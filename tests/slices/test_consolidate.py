@@ -272,6 +272,12 @@ def test_discovery_reports_the_worst_part_beside_its_slice_with_a_note():
     assert (sex[chosen] == "F").all() and device[chosen].mean() > 0.9
     wider = int(part["consolidation"].iloc[0].split("(")[1].split(" samples")[0])
     assert wider in set(report.slices["size"])  # the device's slice itself is reported too
+    # the reader is told, in the CLI line, the markdown and the report's card
+    from silentscope.slices.result import slices_html
+
+    note = part["consolidation"].iloc[0]
+    assert note in str(report) and note in report.to_markdown()
+    assert note.replace("%", "") in slices_html(report.slices).replace("%", "")
 
 
 def test_slices_of_one_class_do_not_share_an_explanation_by_their_class_alone():

@@ -46,7 +46,7 @@ from silentscope.slices.representation import (
     build_representation,
     class_blind_blocks,
 )
-from silentscope.slices.result import SliceReport, card_examples
+from silentscope.slices.result import PART_NOTE, SliceReport, card_examples
 from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement, rule_text
 from silentscope.slices.slicers import make_slicer
 from silentscope.slices.stability import slice_stability
@@ -882,7 +882,7 @@ def _part_record(record, mask, part, condition, errors, fit_rows, confirm_rows, 
         "fit_error_rate": float(errors[fit_rows][part[fit_rows]].mean()),
         "absorbed": 0, "merged_from": "",
         "consolidation": (
-            f"where a wider failing slice ({int(mask.sum())} samples, also reported) fails "
+            f"{PART_NOTE} ({int(mask.sum())} samples, also reported) fails "
             f"most: {condition} ({stats['error_rate']:.0%} held-out errors; the rest of that "
             f"slice {wider.mean():.0%}, still above the outside)"
         ),

@@ -110,6 +110,7 @@ class SliceReport:
                 f"{row.complement_error_rate:.0%} outside, n={row.size}, stability {row.stability:.2f}"
                 + (f", found in {row.views}" if getattr(row, "views", "") else "")
                 + _absorbed_text(row)
+                + (f" | {part_note(row)}" if part_note(row) else "")
                 + _rule_text(row)
                 + (f" | terms: {row.top_terms}" if row.top_terms else "")
                 + (f" | {row.metadata}" if row.metadata else "")
@@ -132,9 +133,30 @@ class SliceReport:
                 f"| {row.rank} | {row.size} | {row.error_rate:.1%} ({row.ci_low:.1%}-{row.ci_high:.1%}) "
                 f"| {row.complement_error_rate:.1%} | {row.q_value:.2g} | {row.stability:.2f} "
                 f"| {getattr(row, 'views', '')} | {getattr(row, 'absorbed', '')} "
-                f"| {rule_description(row)} | {row.top_terms} | {row.metadata} |"
+                f"| {' '.join(filter(None, [part_note(row), rule_description(row)]))} "
+                f"| {row.top_terms} | {row.metadata} |"
             )
         return "\n".join(lines)
+
+
+#: How a slice that is the worst part of another reported slice begins its note.
+PART_NOTE = "where a wider failing slice"
+
+
+def part_note(row) -> str:
+    """The note of a slice that is the part of a wider reported slice failing most, else "".
+
+    Examples
+    --------
+    >>> part_note({"consolidation": "where a wider failing slice (90 samples, also reported) "
+    ...            "fails most: sex = F"})
+    'where a wider failing slice (90 samples, also reported) fails most: sex = F'
+    >>> part_note({"consolidation": "3: overlap"})
+    ''
+    """
+    get = row.get if isinstance(row, dict) else lambda key, default=None: getattr(row, key, default)
+    note = get("consolidation", "")
+    return note if isinstance(note, str) and note.startswith(PART_NOTE) else ""
 
 
 def _absorbed_text(row) -> str:
@@ -266,7 +288,9 @@ def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = No
             f"q = {row['q_value']:.2g}, stability {row['stability']:.2f}</h4>"
         )
         rule = rule_description(row)
-        facts = (f"<li>rule: {html.escape(rule)}</li>" if rule else "") + "".join(
+        part = part_note(row)
+        facts = f"<li>{html.escape(part)}</li>" if part else ""
+        facts += (f"<li>rule: {html.escape(rule)}</li>" if rule else "") + "".join(
             f"<li>{label}: {html.escape(str(row[key]))}</li>"
             for key, label in (
                 ("views", "found in"),
