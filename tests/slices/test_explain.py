@@ -87,3 +87,14 @@ def test_slice_terms_are_phrases_a_clinician_reads_correctly_and_the_viewer_agre
         int(mask.sum()), int((~mask).sum()), skip=index.phrase_only,
     )  # fmt: skip
     assert [t.term for t in viewer] == terms
+
+
+def test_a_float_column_with_few_values_is_named_by_short_numbers():
+    import pandas as pd
+
+    from silentscope.slices.explain import metadata_conditions
+
+    values = pd.Series([0.0, 0.007653061224489796, 0.0, 1.0, np.nan])
+    labels = [label for label, _ in metadata_conditions(values, "image bright share")]
+    assert "image bright share = 0.007653" in labels and "image bright share = 1" in labels
+    assert not any("0.0076530612" in label for label in labels)
