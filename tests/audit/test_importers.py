@@ -194,3 +194,38 @@ def test_a_bad_value_in_an_array_file_names_the_file(tmp_path):
         from_arrays(tmp_path / "ok.npy", tmp_path / "labels.npy")
     with pytest.raises(AuditSetError, match=r"^logits contains NaN"):  # in-memory: no file
         from_arrays(logits, np.zeros(20, int))
+
+
+def test_imported_images_are_measured_and_an_unreadable_one_is_named(tmp_path):
+    """`import table --image-column` adds appearance measures from the images themselves."""
+    from silentscope.data.appearance import APPEARANCE_COLUMNS
+
+    runner = CliRunner()
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (6, 12, 12, 3), dtype=np.uint8)
+    images[:3] = 30  # three dark, flat images
+    np.save(tmp_path / "images.npy", images)
+    frame = pd.DataFrame(
+        {
+            "sample_id": [f"s{i}" for i in range(6)], "label": [0, 1] * 3,
+            "prob_a": [0.8, 0.3, 0.6, 0.2, 0.9, 0.4], "prob_b": [0.2, 0.7, 0.4, 0.8, 0.1, 0.6],
+            "image": [f"images.npy#{i}" for i in range(6)],
+        }
+    )  # fmt: skip
+    frame.to_csv(tmp_path / "preds.csv", index=False)
+    args = ["import", "table", str(tmp_path / "preds.csv"), "--image-column", "image",
+            "--class-names", "a,b"]  # fmt: skip
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    audit = load_audit(tmp_path / "store")
+    assert set(APPEARANCE_COLUMNS) <= set(audit.metadata.columns)
+    assert audit.metadata["image brightness"].tolist()[:3] == [30.0, 30.0, 30.0]
+    assert audit.metadata_roles["image noise"].role == "acquisition"
+    plain = runner.invoke(app, [*args, "--no-appearance", "--out", str(tmp_path / "plain")])
+    assert plain.exit_code == 0, plain.output
+    assert load_audit(tmp_path / "plain").metadata is None
+    frame.loc[4, "image"] = "missing.png"
+    frame.to_csv(tmp_path / "preds.csv", index=False)
+    broken = runner.invoke(app, [*args, "--out", str(tmp_path / "broken")])
+    assert broken.exit_code != 0 and "'missing.png' (row 4)" in broken.output
+    assert "--no-appearance" in broken.output

@@ -43,6 +43,11 @@ def import_table(
     class_names: str | None = typer.Option(
         None, help="Comma-separated class names in class-number order; columns are matched by name."
     ),
+    appearance: bool = typer.Option(
+        True,
+        help="With --image-column: read every image and add its appearance measures "
+        "(brightness, sharpness, noise, ...), which slice discovery can name.",
+    ),
     overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Import a table of predictions.
@@ -64,6 +69,12 @@ def import_table(
             image_column=image_column,
             class_names=class_names.split(",") if class_names else None,
         )
+        if image_column and appearance:
+            from silentscope.data.appearance import measure_image_refs, with_appearance
+
+            measures = measure_image_refs(audit.image_ref, base=path.resolve().parent)
+            audit = with_appearance(audit, measures=measures)
+            console.print(f"measured the appearance of {audit.n_samples} images")
         _saved(audit, out, overwrite)
 
 

@@ -213,4 +213,49 @@ def with_appearance(audit, images=None, *, measures=None):
     return replace(audit, metadata=measures, metadata_roles=roles)
 
 
-__all__ = ["APPEARANCE_COLUMNS", "appearance_measures", "with_appearance"]
+def measure_image_refs(refs, base=None, root=None) -> pd.DataFrame:
+    """Appearance measures of the images that references point to, one row per reference.
+
+    For imported audits, whose images are files (of any size) rather than an array: each
+    image is read (:func:`silentscope.data.refs.read_image_ref`) and measured alone.
+
+    Parameters
+    ----------
+    refs : array-like of str
+        Image references: a path, ``<file.npy>#<index>`` or ``<file.npz>#<key>/<index>``.
+    base : path-like, optional
+        Folder that relative paths start from (e.g. the imported table's folder).
+    root : path-like, optional
+        Read only files inside this folder.
+
+    Raises
+    ------
+    ValueError
+        A reference that cannot be read, named with its row.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> np.save(folder + "/images.npy", np.stack([np.full((8, 8), 40, np.uint8),
+    ...                                            np.full((8, 8), 200, np.uint8)]))
+    >>> measure_image_refs(["images.npy#1", "images.npy#0"], base=folder)["image brightness"].tolist()
+    [200.0, 40.0]
+    """
+    from silentscope.data.refs import read_image_ref
+
+    rows = []
+    for i, ref in enumerate(np.asarray(refs, dtype=object)):
+        try:
+            image = read_image_ref(str(ref), base=base, root=root)
+        except (OSError, ValueError, KeyError, IndexError) as error:
+            raise ValueError(
+                f"image reference {str(ref)!r} (row {i}) cannot be read for the appearance "
+                f"measures: {error}; fix the path or import without them (--no-appearance)"
+            ) from None
+        rows.append(appearance_measures(np.asarray(image)[None]).iloc[0].to_numpy())
+    values = np.vstack(rows) if rows else np.zeros((0, len(APPEARANCE_COLUMNS)))
+    return pd.DataFrame(values, columns=list(APPEARANCE_COLUMNS))
+
+
+__all__ = ["APPEARANCE_COLUMNS", "appearance_measures", "measure_image_refs", "with_appearance"]
