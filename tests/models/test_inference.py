@@ -306,3 +306,20 @@ def test_audits_measure_each_image_as_the_model_saw_it(pneumonia, tmp_path):
     assert stored.metadata_roles["image sharpness"].role == "acquisition"
     plain = audit_model(net, pneumonia, device="cpu", n_threads=1, appearance=False)
     assert plain.metadata is None or not set(APPEARANCE_COLUMNS) & set(plain.metadata.columns)
+
+
+def test_a_metadata_column_named_like_a_measure_is_refused_before_inference(pneumonia):
+    import dataclasses
+
+    import pandas as pd
+
+    meta = pd.DataFrame({"image noise": np.zeros(len(pneumonia.labels))})
+    clashing = dataclasses.replace(pneumonia, metadata=meta)
+    net = SilentNet(n_classes=2, in_channels=1, width=4)
+    with pytest.raises(
+        ValueError, match=r"already has column\(s\) \['image noise'\].*appearance=False"
+    ):
+        audit_model(net, clashing, device="cpu", n_threads=1, train_features=False)
+    kept = audit_model(net, clashing, device="cpu", n_threads=1, train_features=False,
+                       appearance=False)  # fmt: skip
+    assert kept.metadata.columns.tolist() == ["image noise"]

@@ -83,5 +83,22 @@ def test_errors_that_depend_on_nothing_give_no_slice_with_the_appearance_modalit
             class_names=audit.class_names, features=audit.features, metadata=audit.metadata,
             metadata_roles={c: "acquisition" for c in APPEARANCE_COLUMNS},
         )  # fmt: skip
-        found += discover_slices(null, n_seeds=2).n_slices
+        report = discover_slices(null, n_seeds=2)
+        assert "appearance" in report.settings["modalities"]  # the measures were read
+        found += report.n_slices
     assert found == 0
+
+
+def test_identical_images_drop_the_appearance_modality_with_a_note_instead_of_failing():
+    audit, _ = _fogged_audit(n=400)
+    flat = with_appearance(
+        AuditSet(
+            sample_id=audit.sample_id, test_set=audit.test_set, label=audit.label,
+            logits=audit.logits, class_names=audit.class_names, features=audit.features,
+            metadata=audit.metadata.drop(columns=list(APPEARANCE_COLUMNS)),
+        ),
+        np.full((audit.n_samples, 8, 8, 3), 90, np.uint8),
+    )  # fmt: skip
+    report = discover_slices(flat, n_seeds=2)
+    assert "appearance" not in report.settings["modalities"]
+    assert any("'appearance' modality was dropped" in note for note in report.notes)

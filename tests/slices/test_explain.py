@@ -98,3 +98,13 @@ def test_a_float_column_with_few_values_is_named_by_short_numbers():
     labels = [label for label, _ in metadata_conditions(values, "image bright share")]
     assert "image bright share = 0.007653" in labels and "image bright share = 1" in labels
     assert not any("0.0076530612" in label for label in labels)
+
+
+def test_missing_values_of_a_nullable_float_column_are_named_missing():
+    import pandas as pd
+
+    from silentscope.slices.explain import metadata_conditions
+
+    values = pd.Series([0.25, pd.NA, 0.5], dtype="Float64")
+    labels = [label for label, _ in metadata_conditions(values, "x")]
+    assert {"x = 0.25", "x = 0.5", "x = missing"} <= set(labels)

@@ -152,6 +152,59 @@ def appearance_measures(images) -> pd.DataFrame:
     return pd.DataFrame(values, columns=list(APPEARANCE_COLUMNS))
 
 
+def measured_columns(metadata) -> list[str]:
+    """The appearance measures a metadata table holds (its ``image ...`` columns), in order.
+
+    Examples
+    --------
+    >>> measured_columns(pd.DataFrame({"age": [1], "image noise": [2.0]}))
+    ['image noise']
+    >>> measured_columns(None)
+    []
+    """
+    if metadata is None:
+        return []
+    return [column for column in APPEARANCE_COLUMNS if column in metadata.columns]
+
+
+def join_measures(metadata, measures: pd.DataFrame) -> pd.DataFrame:
+    """``metadata`` (or nothing) with the appearance measures as columns beside it.
+
+    A column of the same name already there is never overwritten: that is an error naming
+    it (rename or drop it, or audit without the measures).
+
+    Examples
+    --------
+    >>> join_measures(pd.DataFrame({"age": [30]}), pd.DataFrame({"image noise": [1.5]})).columns.tolist()
+    ['age', 'image noise']
+    """
+    measures = measures.reset_index(drop=True)
+    if metadata is None:
+        return measures
+    check_free(metadata)
+    return pd.concat([metadata.reset_index(drop=True), measures], axis=1)
+
+
+def check_free(metadata) -> None:
+    """Refuse a metadata table that already has columns named like the appearance measures.
+
+    Examples
+    --------
+    >>> check_free(pd.DataFrame({"age": [30]}))
+    >>> check_free(pd.DataFrame({"image noise": [3.0]}))
+    Traceback (most recent call last):
+    ...
+    ValueError: the metadata already has column(s) ['image noise'], which the image appearance measures would replace; rename or drop them first, or audit without the measures (appearance=False, --no-appearance)
+    """
+    clash = measured_columns(metadata)
+    if clash:
+        raise ValueError(
+            f"the metadata already has column(s) {clash}, which the image appearance measures "
+            "would replace; rename or drop them first, or audit without the measures "
+            "(appearance=False, --no-appearance)"
+        )
+
+
 def with_appearance(audit, images=None, *, measures=None):
     """An AuditSet with the appearance measures of its images added to its metadata.
 
@@ -198,19 +251,12 @@ def with_appearance(audit, images=None, *, measures=None):
             f"measures must have the columns {list(APPEARANCE_COLUMNS)} and one row per "
             f"AuditSet row ({audit.n_samples}); missing {absent}, {len(measures)} rows"
         )
-    measures = measures[list(APPEARANCE_COLUMNS)].reset_index(drop=True)
-    metadata = audit.metadata.reset_index(drop=True) if audit.has("metadata") else None
-    if metadata is not None:
-        clash = [c for c in measures.columns if c in metadata.columns]
-        if clash:
-            raise ValueError(
-                f"the AuditSet's metadata already has column(s) {clash}; drop them first "
-                "(audit.metadata.drop(columns=...)) to measure again"
-            )
-        measures = pd.concat([metadata, measures], axis=1)
+    metadata = join_measures(
+        audit.metadata if audit.has("metadata") else None, measures[list(APPEARANCE_COLUMNS)]
+    )
     roles = {c: r.role for c, r in (audit.metadata_roles or {}).items() if r.source == "declared"}
     roles.update({column: "acquisition" for column in APPEARANCE_COLUMNS})
-    return replace(audit, metadata=measures, metadata_roles=roles)
+    return replace(audit, metadata=metadata, metadata_roles=roles)
 
 
 def measure_image_refs(refs, base=None, root=None) -> pd.DataFrame:
@@ -258,4 +304,12 @@ def measure_image_refs(refs, base=None, root=None) -> pd.DataFrame:
     return pd.DataFrame(values, columns=list(APPEARANCE_COLUMNS))
 
 
-__all__ = ["APPEARANCE_COLUMNS", "appearance_measures", "measure_image_refs", "with_appearance"]
+__all__ = [
+    "APPEARANCE_COLUMNS",
+    "appearance_measures",
+    "check_free",
+    "join_measures",
+    "measure_image_refs",
+    "measured_columns",
+    "with_appearance",
+]

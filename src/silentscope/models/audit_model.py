@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,12 @@ from torch import nn
 from silentscope.audit import IID, VALIDATION, AuditSet
 from silentscope.audit.health import record_health
 from silentscope.audit.store import save_audit
-from silentscope.data.appearance import APPEARANCE_COLUMNS, appearance_measures
+from silentscope.data.appearance import (
+    APPEARANCE_COLUMNS,
+    appearance_measures,
+    check_free,
+    join_measures,
+)
 from silentscope.data.dataset import ImageDataset
 from silentscope.models.eval_sets import TestSet, collect_sets, images_of
 from silentscope.models.inference import EnsemblePredictor, make_predictor
@@ -238,6 +242,9 @@ def _audit_model(
         )
     mc_samples, batch_size = int(mc_samples), int(batch_size)
     sets = collect_sets(dataset, test_sets, include_val)
+    if appearance:  # before hours of inference, not after: a name clash is the user's to fix
+        for test_set in sets.values():
+            check_free(test_set.dataset.metadata)
     torch_device = resolve_device(device)
     predictor = make_predictor(
         model, torch_device, feature_layer, capture_features, preprocess, batch_size
@@ -324,23 +331,6 @@ def _infer_all(
     return results
 
 
-def _with_appearance(metadata: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
-    """The metadata with the appearance measures beside it; a column already there is kept.
-
-    A dataset's own column of the same name (an earlier audit's measures carried over, or
-    the user's) is never overwritten: its measures are left out, with a warning.
-    """
-    clash = [c for c in measures.columns if c in metadata.columns]
-    if clash:
-        warnings.warn(
-            f"the metadata already has column(s) {clash}; kept as they are, and the appearance "
-            "measures of those names were not added (rename them to get both)",
-            stacklevel=4,
-        )
-        measures = measures.drop(columns=clash)
-    return pd.concat([metadata.reset_index(drop=True), measures], axis=1)
-
-
 def _column(sets, getter, default):
     values = [getter(s.dataset) for s in sets.values()]
     if all(v is None for v in values):
@@ -406,7 +396,9 @@ def _build_audit(
     metadata = pd.concat([s.dataset.metadata for s in sets.values()], ignore_index=True)
     measured = [frame for name in names for frame in results[name][2]]
     if measured:
-        metadata = _with_appearance(metadata, pd.concat(measured, ignore_index=True))
+        metadata = join_measures(
+            metadata if metadata.shape[1] else None, pd.concat(measured, ignore_index=True)
+        )
     train_features = train_labels = None
     if "__train__" in results:
         train_features = results["__train__"][0].array("features", dtype)

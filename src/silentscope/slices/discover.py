@@ -29,7 +29,7 @@ from silentscope.audit.roles import (
     text_label_derived,
 )
 from silentscope.audit.test_sets import IID
-from silentscope.data.appearance import APPEARANCE_COLUMNS
+from silentscope.data.appearance import APPEARANCE_COLUMNS, measured_columns
 from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
 from silentscope.slices.consolidate import (
     consolidate,
@@ -86,7 +86,7 @@ def available_modalities(
     """
     embeddings = dict(embeddings or {})
     columns = list(audit.metadata.columns) if audit.has("metadata") else []
-    measured = [c for c in columns if c in APPEARANCE_COLUMNS]
+    measured = measured_columns(audit.metadata if columns else None)
     present = {
         "image": audit.features is not None or "image" in embeddings,
         "text": audit.text is not None or "text" in embeddings,
@@ -901,6 +901,11 @@ def _constant_modalities(data, modalities, embeddings) -> list[str]:
     if "image" in modalities and "image" not in embeddings and data.features is not None:
         if not np.ptp(np.asarray(data.features), axis=0).any():
             constant.append("image")
+    measured = measured_columns(data.metadata if data.has("metadata") else None)
+    if "appearance" in modalities and "appearance" not in embeddings and measured:
+        values = data.metadata[measured].to_numpy(dtype=np.float64)
+        if not (np.nanmax(values, axis=0) != np.nanmin(values, axis=0)).any():
+            constant.append("appearance")  # e.g. identical images: nothing to tell apart
     return constant
 
 

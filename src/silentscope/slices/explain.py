@@ -66,7 +66,10 @@ def metadata_conditions(values: pd.Series, column: str):
         labels = values.astype(object).where(values.notna(), "missing").astype(str).to_numpy()
         if numeric and pd.api.types.is_float_dtype(values):  # 0.0077, not 0.007653061224489796
             labels = np.array(
-                [format(v, ".4g") if np.isfinite(v) else "missing" for v in values.to_numpy()],
+                [
+                    format(float(v), ".4g") if pd.notna(v) and np.isfinite(float(v)) else "missing"
+                    for v in values.to_numpy(dtype=object)
+                ],
                 dtype=object,
             )
         for level in np.unique(labels):

@@ -35,7 +35,7 @@ from silentscope.audit.roles import (
     resolve_roles,
     roles_of,
 )
-from silentscope.data.appearance import APPEARANCE_COLUMNS
+from silentscope.data.appearance import APPEARANCE_COLUMNS, measured_columns
 from silentscope.text.embeddings import make_text_embedder
 
 #: Built-in modalities; any other name must come with a user-supplied embedding.
@@ -214,7 +214,7 @@ def modality_blocks(
     """
     embeddings = dict(embeddings or {})
     if modalities is None:  # the classic three, and the appearance measures where measured
-        measured = audit.has("metadata") and any(c in audit.metadata for c in APPEARANCE_COLUMNS)
+        measured = measured_columns(audit.metadata if audit.has("metadata") else None)
         modalities = MODALITIES if measured else MODALITIES[:3]
     if len(modalities) == 0:
         raise ValueError("choose at least one modality: image, text, metadata or appearance")
@@ -303,7 +303,7 @@ def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
     >>> block.shape, notes[0]
     ((6, 8), 'appearance: 8 measures (left out as constant: image saturation, image red-green, image blue-yellow)')
     """
-    present = [] if metadata is None else [c for c in APPEARANCE_COLUMNS if c in metadata.columns]
+    present = measured_columns(metadata)
     if not present:
         raise ValueError(
             "the 'appearance' modality needs the image appearance measures (columns 'image "
