@@ -84,7 +84,9 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
 
     ``haze``: blurred and blended 45% towards a pale magenta (a fogged lens); ``grain``:
     Gaussian noise of standard deviation 40 grey levels (a noisy sensor); ``lines``: every
-    fourth pixel row darkened to 45% (an interlaced or scan-line readout); ``red``,
+    fourth pixel row darkened to 45% (an interlaced or scan-line readout); ``vignette``:
+    brightness falling off from the centre to 30% at the corners (a lens or illumination
+    fall-off); ``red``,
     ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
 
     Examples
@@ -108,13 +110,18 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
         rows = rows + noise
     elif kind == "lines":
         rows[:, ::4] *= 0.45
+    elif kind == "vignette":
+        height, width = images.shape[1:3]
+        y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+        radius = np.hypot((y - (height - 1) / 2) / height, (x - (width - 1) / 2) / width)
+        rows = rows * (1.0 - 0.7 * (radius / radius.max()) ** 2)[None, :, :, None]
     elif kind in ("red", "green", "blue"):
         gain = np.full(3, 0.55, np.float32)
         gain[("red", "green", "blue").index(kind)] = 1.0
         rows = rows * gain
     else:
         raise ValueError(
-            f"unknown artifact {kind!r}; choose haze, grain, lines, red, green or blue"
+            f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, red, green or blue"
         )
     out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
     return out
@@ -164,7 +171,7 @@ def plant(kind: str, images, labels, n_classes: int, metadata: pd.DataFrame, see
     >>> bool((labels[~causes["hazy women"]] == 0).all()), bool(labels[causes["hazy women"]].any())
     (True, True)
     """
-    rng = np.random.default_rng([seed, (KINDS + FRESH_KINDS + FRESH2_KINDS).index(kind)])
+    rng = np.random.default_rng([seed, ALL_KINDS.index(kind)])
     n = len(labels)
     female = metadata["sex"].astype(str).str.lower().str.startswith("f").to_numpy()
     if kind == "null":
@@ -194,6 +201,15 @@ def plant(kind: str, images, labels, n_classes: int, metadata: pd.DataFrame, see
         lined = rng.random(n) < 0.16
         causes = {"scan-line images of men": lined & ~female}
         images = add_artifact(images, lined, "lines")
+    elif kind == "vignette":  # the third fresh held-out image-only kind (session 8)
+        dimmed = rng.random(n) < 0.08
+        causes = {"vignetted images": dimmed}
+        images = add_artifact(images, dimmed, "vignette")
+    elif kind == "vignette_young":  # the third fresh conjunction: artifact AND age <= 55
+        dimmed = rng.random(n) < 0.16
+        younger = metadata["age"].to_numpy(dtype=float) <= 55
+        causes = {"vignetted, age <= 55": dimmed & younger}
+        images = add_artifact(images, dimmed, "vignette")
     elif kind == "diffuse":
         order = rng.permutation(n)
         causes = {}
@@ -210,7 +226,7 @@ def plant(kind: str, images, labels, n_classes: int, metadata: pd.DataFrame, see
                 list(causes.values()), axis=0
             )
     else:
-        known = ", ".join(KINDS + FRESH_KINDS + FRESH2_KINDS)
+        known = ", ".joinALL_KINDS
         raise ValueError(f"unknown kind {kind!r}; choose from {known}")
     group = np.any(list(causes.values()), axis=0)
     labels = unreliable_labels(labels, n_classes, group, UNRELIABLE, rng)
@@ -227,9 +243,15 @@ FRESH_KINDS = ("grain", "grain_age")
 #: The second fresh held-out set (session 7), declared before round 3's changes were tried
 #: on the tuning set: a third artifact (scan lines) alone, and scan lines AND male sex.
 FRESH2_KINDS = ("lines", "lines_male")
+#: The third fresh held-out set (session 8), declared before round 4's changes were tried:
+#: an artifact the appearance measures were not designed around (a vignette: the corners
+#: darken, the centre does not) alone, and the vignette AND age <= 55 (the other end of age).
+FRESH3_KINDS = ("vignette", "vignette_young")
+#: Every planted kind, in the order that seeds each kind's random draw (append only).
+ALL_KINDS = KINDS + FRESH_KINDS + FRESH2_KINDS + FRESH3_KINDS
 #: Kinds whose targets are those of image-only and of conjunction failures.
-IMAGE_KINDS = ("image", "grain", "lines")
-CONJUNCTION_KINDS = ("conjunction", "grain_age", "lines_male")
+IMAGE_KINDS = ("image", "grain", "lines", "vignette")
+CONJUNCTION_KINDS = ("conjunction", "grain_age", "lines_male", "vignette_young")
 
 
 # ---------------------------------------------------------------------- datasets
@@ -306,13 +328,14 @@ class Scenario:
     kind: str
     size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
     tuning: bool
-    fresh: int = 0  # a held-out scenario added after development: 1 FRESH_KINDS, 2 FRESH2_KINDS
+    fresh: int = 0  # a held-out scenario added after development: 1, 2, 3 = FRESH{,2,3}_KINDS
 
     @property
     def set(self) -> str:
         if self.tuning:
             return "tuning"
-        return {0: "held-out", 1: "held-out (fresh)", 2: "held-out (fresh 2)"}[self.fresh]
+        names = {0: "held-out", 1: "held-out (fresh)", 2: "held-out (fresh 2)"}
+        return names.get(self.fresh, f"held-out (fresh {self.fresh})")
 
     @property
     def name(self) -> str:
@@ -321,7 +344,7 @@ class Scenario:
     def build(self, seed: int = 0):
         """(dataset, causes): the planted dataset and each cause's row mask over it."""
         if self.dataset == "odir":
-            if self.kind in KINDS + FRESH_KINDS + FRESH2_KINDS:
+            if self.kind in ALL_KINDS:
                 return _planted(_odir(seed, half=self.size == "small"), self.kind, seed)
             return _odir_one_column(self.kind, seed)
         n = {"tiny": 1200, "small": 3000, "large": 6000}[self.size]
@@ -341,7 +364,8 @@ def scenarios() -> list[Scenario]:
     on which the discovery defaults were chosen). Held-out: the new kinds on ODIR, at both
     sizes; defaults may not be tuned on them. Held-out (fresh): :data:`FRESH_KINDS` on
     ODIR, added after development looked at the held-out set; held-out (fresh 2):
-    :data:`FRESH2_KINDS` on ODIR, added before round 3 of development (session 7).
+    :data:`FRESH2_KINDS` on ODIR, added before round 3 of development (session 7);
+    held-out (fresh 3): :data:`FRESH3_KINDS`, added before round 4 (session 8).
 
     Examples
     --------
@@ -354,6 +378,7 @@ def scenarios() -> list[Scenario]:
     found += [Scenario("odir", k, s, False) for k in KINDS for s in ("small", "large")]
     found += [Scenario("odir", k, s, False, 1) for k in FRESH_KINDS for s in ("small", "large")]
     found += [Scenario("odir", k, s, False, 2) for k in FRESH2_KINDS for s in ("small", "large")]
+    found += [Scenario("odir", k, s, False, 3) for k in FRESH3_KINDS for s in ("small", "large")]
     return found
 
 

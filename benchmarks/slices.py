@@ -165,8 +165,8 @@ def per_scenario(results: pd.DataFrame) -> str:
 
 def targets(results: pd.DataFrame) -> str:
     """The issue's targets on each held-out set, met or not."""
-    named = ("held-out", "held-out (fresh)", "held-out (fresh 2)")
-    sets = [s for s in named if s in set(results["set"])]
+    sets = list(dict.fromkeys(s.set for s in scen.scenarios() if not s.tuning))
+    sets = [s for s in sets if s in set(results["set"])]
     if not sets:
         return "\nTargets: no held-out scenario in this run"
     return "\n".join(_targets(results, name) for name in sets)

@@ -114,6 +114,31 @@ def test_second_fresh_kinds_plant_scan_lines_alone_and_with_male_sex():
     assert {s.set for s in second} == {"held-out (fresh 2)"} and len(second) == 4
 
 
+def test_third_fresh_kinds_plant_a_vignette_alone_and_with_younger_age():
+    images, labels, meta = _inputs(3000)
+    out, new_labels, causes = scen.plant("vignette", images, labels, 3, meta, seed=4)
+    dimmed = causes["vignetted images"]
+    changed = (out != images).any(axis=(1, 2, 3))
+    assert (changed == dimmed).all() and 0.05 < dimmed.mean() < 0.11
+    # the corners darken, the centre keeps its brightness
+    corner = (
+        out[dimmed][:, 0, 0].astype(float).mean() / images[dimmed][:, 0, 0].astype(float).mean()
+    )
+    centre = (
+        out[dimmed][:, 7, 7].astype(float).mean() / images[dimmed][:, 7, 7].astype(float).mean()
+    )
+    assert corner < 0.4 and centre > 0.9
+    assert not (new_labels != labels)[~dimmed].any()
+    out, new_labels, causes = scen.plant("vignette_young", images, labels, 3, meta, seed=4)
+    dimmed = (out != images).any(axis=(1, 2, 3))
+    young = meta["age"].to_numpy(dtype=float) <= 55
+    assert (causes["vignetted, age <= 55"] == (dimmed & young)).all()
+    flipped = new_labels != labels
+    assert not flipped[dimmed & ~young].any() and flipped[dimmed & young].mean() > 0.3
+    third = [s for s in scen.scenarios() if s.fresh == 3]
+    assert {s.set for s in third} == {"held-out (fresh 3)"} and len(third) == 4
+
+
 def test_cache_is_never_inside_the_repository(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="inside the repository"):
         scen.cache_dir(BENCHMARKS / "cache")
@@ -130,6 +155,8 @@ def test_declared_split_holds_out_the_new_kinds_on_odir():
     assert fresh == {f"odir/{k}/{size}" for k in scen.FRESH_KINDS for size in ("small", "large")}
     second = {s.name for s in found if s.fresh == 2}
     assert second == {f"odir/{k}/{size}" for k in scen.FRESH2_KINDS for size in ("small", "large")}
+    third = {s.name for s in found if s.fresh == 3}
+    assert third == {f"odir/{k}/{size}" for k in scen.FRESH3_KINDS for size in ("small", "large")}
     for dataset in ("odir", "synthetic"):  # every new kind at two sizes on both datasets
         for kind in scen.KINDS:
             sizes = {s.size for s in found if s.dataset == dataset and s.kind == kind}
