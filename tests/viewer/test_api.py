@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from silentscope.audit.store import read_artifact
 from silentscope.metrics.risk_coverage import aurc
+from silentscope.slices.result import silence_note
 from silentscope.viewer.data import load_viewer_data
 from silentscope.viewer.queries import filter_mask, pack_mask, unpack_mask
 from silentscope.viewer.server import create_app
@@ -283,6 +284,8 @@ def test_slices_found_by_the_slices_command_appear_in_the_viewer(tmp_path, synth
     # the slice card: rule, absorbed candidates, and the examples discovery chose
     first = discovered[0]
     assert "rule" in first["summary"] and first["summary"]["absorbed"] >= 0
+    # whether its failures are silent, worded as in the CLI and the report
+    assert first["summary"]["silence"] == silence_note(saved.iloc[0].to_dict()) != ""
     ids = saved["example_ids"].iloc[0].split(",")
     assert [e["kind"] for e in first["examples"]] == saved["example_kinds"].iloc[0].split(",")
     sample_ids = load_viewer_data(store).sample_id.to_pylist()

@@ -968,6 +968,20 @@ def _rule_conditions(data, columns, use_text):
     return conditions if len(conditions.labels) else None
 
 
+def _expected_errors(confidence, mask, held) -> dict:
+    """The held-out error rates the classifier's own confidence admits, in and outside a slice.
+
+    The mean of ``1 - max softmax`` over the held-out members: what a reader compares the
+    observed error rate with to tell a silent failure (confident and wrong) from a region
+    where the network already says it is unsure (:func:`~silentscope.slices.result.silence_note`).
+    """
+    inside, outside = mask & held, ~mask & held
+    return {
+        "expected_error_rate": float(1 - confidence[inside].mean()) if inside.any() else np.nan,
+        "expected_outside": float(1 - confidence[outside].mean()) if outside.any() else np.nan,
+    }
+
+
 def _explain(
     data, shown, membership, scores, errors, n_terms, n_examples, columns, use_text=True,
     conditions=None, fit_rows=None, confirm_rows=None, random_state=0,
@@ -977,6 +991,8 @@ def _explain(
         counts, vocab = term_matrix(data.text, ngram_range=TERM_NGRAMS)
         phrase_only = phrase_only_terms(counts, vocab)  # of the corpus: once for every slice
     confidence = data.probabilities.max(axis=1)
+    held = np.zeros(len(errors), bool)
+    held[np.asarray(confirm_rows if confirm_rows is not None else [], dtype=int)] = True
     sets = pd.DataFrame({"test set": data.test_set}) if len(data.test_sets) > 1 else None
     rows, members = [], []
     for rank, (record, mask) in enumerate(shown, start=1):
@@ -1010,6 +1026,7 @@ def _explain(
                 "rule": "" if rule is None else rule.text,
                 "rule_precision": precision,
                 "rule_recall": recall,
+                **_expected_errors(confidence, mask, held),
                 "top_terms": "; ".join(t.description for t in terms),
                 "metadata": "; ".join(e.description for e in enrichment),
                 "test_sets": "; ".join(e.description for e in pooled),
@@ -1037,7 +1054,8 @@ def _explain(
         "ci_low", "ci_high",
         "complement_error_rate", "p_value", "q_value", "stability", "resample_stability",
         "n_fit", "fit_error_rate", "absorbed", "merged_from", "consolidation", "rule", "rule_precision",
-        "rule_recall", "top_terms", "metadata", "test_sets", "representative",
+        "rule_recall", "expected_error_rate", "expected_outside", "top_terms", "metadata",
+        "test_sets", "representative",
         "confident_errors", "example_ids", "example_kinds",
     ]  # fmt: skip
     if data.image_ref is not None:

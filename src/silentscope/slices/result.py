@@ -111,6 +111,7 @@ class SliceReport:
                 + (f", found in {row.views}" if getattr(row, "views", "") else "")
                 + _absorbed_text(row)
                 + (f" | {part_note(row)}" if part_note(row) else "")
+                + (f" | {silence_note(row)}" if silence_note(row) else "")
                 + _rule_text(row)
                 + (f" | terms: {row.top_terms}" if row.top_terms else "")
                 + (f" | {row.metadata}" if row.metadata else "")
@@ -133,7 +134,7 @@ class SliceReport:
                 f"| {row.rank} | {row.size} | {row.error_rate:.1%} ({row.ci_low:.1%}-{row.ci_high:.1%}) "
                 f"| {row.complement_error_rate:.1%} | {row.q_value:.2g} | {row.stability:.2f} "
                 f"| {getattr(row, 'views', '')} | {getattr(row, 'absorbed', '')} "
-                f"| {' '.join(filter(None, [part_note(row), rule_description(row)]))} "
+                f"| {' '.join(filter(None, [part_note(row), silence_note(row), rule_description(row)]))} "
                 f"| {row.top_terms} | {row.metadata} |"
             )
         return "\n".join(lines)
@@ -183,6 +184,48 @@ def rule_description(row) -> str:
     if pd.isna(precision) or pd.isna(recall):
         return f"{rule} (not measured on held-out samples)"
     return f"{rule} (held-out precision {precision:.0%}, recall {recall:.0%})"
+
+
+#: Share of a slice's errors that its confidence must admit (expected / observed error
+#: rate) for the slice to be called "not silent".
+ADMITTED_SHARE = 0.5
+
+
+def silence_note(row) -> str:
+    """Whether a slice's failures are silent: its error rate against what its confidence admits.
+
+    A slice where the network fails 84% of the time while its maximum softmax admits 75% is
+    where it already says it is unsure: a confidence threshold would flag those samples,
+    and the slice is not a *silent* failure. The held-out error rate is compared with the
+    rate the network's own confidence expects on the same held-out members (mean
+    ``1 - max softmax``); when the confidence admits at least half of the errors
+    (:data:`ADMITTED_SHARE`), the note says so. A two-class network that says "50%" on a
+    slice that fails 56% of the time is unsure there, not silent. Empty for tables saved
+    before the columns existed.
+
+    Examples
+    --------
+    >>> silence_note({"error_rate": 0.84, "expected_error_rate": 0.12,
+    ...     "expected_outside": 0.05})
+    'silent: its confidence expects 12% errors here (5% outside), it makes 84%'
+    >>> silence_note({"error_rate": 0.84, "expected_error_rate": 0.75,
+    ...     "expected_outside": 0.05})
+    'not silent: its confidence already expects 75% errors here (it makes 84%): these samples look uncertain, not confidently wrong'
+    """
+    get = row.get if isinstance(row, dict) else lambda key, default=None: getattr(row, key, default)
+    expected, outside = get("expected_error_rate", np.nan), get("expected_outside", np.nan)
+    if expected is None or pd.isna(expected):
+        return ""
+    observed = get("error_rate")
+    if expected >= ADMITTED_SHARE * observed:
+        return (
+            f"not silent: its confidence already expects {expected:.0%} errors here (it makes "
+            f"{observed:.0%}): these samples look uncertain, not confidently wrong"
+        )
+    where = "" if outside is None or pd.isna(outside) else f" ({outside:.0%} outside)"
+    return (
+        f"silent: its confidence expects {expected:.0%} errors here{where}, it makes {observed:.0%}"
+    )
 
 
 def _rule_text(row) -> str:
@@ -290,6 +333,8 @@ def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = No
         rule = rule_description(row)
         part = part_note(row)
         facts = f"<li>{html.escape(part)}</li>" if part else ""
+        silence = silence_note(row)
+        facts += f"<li>{html.escape(silence)}</li>" if silence else ""
         facts += (f"<li>rule: {html.escape(rule)}</li>" if rule else "") + "".join(
             f"<li>{label}: {html.escape(str(row[key]))}</li>"
             for key, label in (
@@ -330,5 +375,6 @@ __all__ = [
     "card_examples",
     "read_slice_settings",
     "rule_description",
+    "silence_note",
     "slices_html",
 ]

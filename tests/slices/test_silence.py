@@ -1,0 +1,54 @@
+"""A slice card says whether its failures are silent (confident) or admitted by the confidence."""
+
+import numpy as np
+import pandas as pd
+
+from silentscope.audit import AuditSet
+from silentscope.slices import discover_slices
+from silentscope.slices.result import silence_note
+
+
+def _two_failing_devices(n=3000, seed=0):
+    """Device A fails confidently, device B fails while the network says it is unsure."""
+    rng = np.random.default_rng(seed)
+    device = rng.choice(["A", "B", "C", "D", "E"], n, p=[0.1, 0.1, 0.3, 0.3, 0.2])
+    label = rng.integers(0, 2, n)
+    wrong = rng.random(n) < np.where(np.isin(device, ["A", "B"]), 0.6, 0.06)
+    margin = np.where(device == "B", rng.uniform(0.0, 0.2, n), rng.gamma(4.0, 0.6, n))
+    logits = np.zeros((n, 2))
+    logits[np.arange(n), np.where(wrong, 1 - label, label)] = margin
+    return AuditSet(
+        sample_id=[f"s{i}" for i in range(n)], test_set=["iid"] * n, label=label,
+        logits=logits, class_names=["neg", "pos"],
+        metadata=pd.DataFrame({"device": device, "age": rng.integers(20, 90, n)}),
+    )  # fmt: skip
+
+
+def test_confident_failures_are_called_silent_and_unsure_ones_are_not():
+    report = discover_slices(_two_failing_devices(), modalities=["metadata"], n_seeds=2)
+    table = report.slices
+    by_device = {}
+    for row in table.to_dict("records"):
+        for device in ("A", "B"):
+            if f"device = {device}" in row["rule"] and row["rule_precision"] > 0.8:
+                by_device.setdefault(device, row)
+    assert set(by_device) == {"A", "B"}, table[["rule", "error_rate"]]
+    silent, unsure = by_device["A"], by_device["B"]
+    # both fail alike; only the confidence tells them apart
+    assert silent["error_rate"] > 0.45 and unsure["error_rate"] > 0.45
+    assert silent["expected_error_rate"] < 0.2 < 0.4 < unsure["expected_error_rate"]
+    assert silence_note(silent).startswith("silent: ")
+    assert silence_note(unsure).startswith("not silent: ")
+    # and every place that shows the card says it
+    assert "silent: its confidence expects" in str(report)
+    assert "not silent: its confidence already expects" in report.to_markdown()
+
+
+def test_tables_saved_before_the_expected_rates_existed_show_no_note():
+    assert silence_note({"error_rate": 0.5}) == ""
+    assert silence_note({"error_rate": 0.5, "expected_error_rate": np.nan}) == ""
+
+
+def test_the_line_is_half_of_the_errors_admitted():
+    assert silence_note({"error_rate": 0.6, "expected_error_rate": 0.31}).startswith("not silent")
+    assert silence_note({"error_rate": 0.6, "expected_error_rate": 0.29}).startswith("silent")
