@@ -285,3 +285,34 @@ def test_slices_of_one_class_do_not_share_an_explanation_by_their_class_alone():
 
     assert _shared_explanation({"true class = a", "sex = F"}, {"true class = a"}) == set()
     assert _shared_explanation({"true class = a", "site = C"}, {"site = C"}) == {"site = C"}
+
+
+def test_the_part_that_fails_most_joins_another_slice_of_the_same_failure():
+    """A haze read per predicted class: its women's part and the hazy women found elsewhere."""
+    from silentscope.slices.consolidate import Consolidated
+    from silentscope.slices.discover import _join_parts
+
+    rng = np.random.default_rng(3)
+    n = 6000
+    label = rng.integers(0, 2, n)
+    hazy = rng.random(n) < 0.16
+    sex = rng.choice(["F", "M"], n)
+    wrong = rng.random(n) < np.where(hazy, np.where(sex == "F", 0.5, 0.15), 0.04)
+    frame = pd.DataFrame({"sex": sex, "lens": np.where(hazy, "fogged", "clear")})
+    conditions = condition_matrix(frame, ["sex", "lens"])
+    fit = np.flatnonzero(rng.random(n) < 0.5)
+    hazy_one_class = hazy & (label == 1)  # the wider slice: its women fail most
+    # the hazy women, found incompletely by another view: most of class 0, 60% of class 1
+    some = rng.random(n) < np.where(label == 0, 0.9, 0.6)
+    hazy_women_found = hazy & (sex == "F") & some
+    groups = [Consolidated([0], hazy_one_class.copy()), Consolidated([1], hazy_women_found.copy())]
+    joined = _join_parts(groups, conditions, wrong, fit, 20, 0.05, 0.5, 0)
+    assert joined == {0}
+    host = groups[1].mask
+    planted = hazy & (sex == "F")
+    assert (host & planted).sum() / (host | planted).sum() > 0.95  # every hazy woman, no one else
+    assert "fails most: sex = F (the same failure" in "; ".join(groups[1].notes)
+    assert (groups[0].mask == hazy_one_class).all()  # the wider slice stays as it was
+    # a host of another failure (the men of the haze) takes no part
+    groups = [Consolidated([0], hazy_one_class.copy()), Consolidated([1], hazy & (sex == "M"))]
+    assert _join_parts(groups, conditions, wrong, fit, 20, 0.05, 0.5, 0) == set()

@@ -432,20 +432,80 @@ def where_it_fails_most(
     """
     mask = np.asarray(mask, dtype=bool)
     errors = np.asarray(errors, dtype=bool)
-    fit = np.zeros(len(errors), bool)
-    fit[np.asarray(fit_rows)] = True
+    proposal = part_that_fails_most(
+        mask, conditions, errors, fit_rows, min_support=min_support, alpha=alpha
+    )
+    if proposal is None:
+        return None
     held = np.zeros(len(errors), bool)
     held[np.asarray(confirm_rows)] = True
+    sub, condition = proposal
+    if _fails_more(sub, mask & ~sub, errors, held, alpha):
+        return sub, condition
+    return None
+
+
+def part_that_fails_most(mask, conditions, errors, fit_rows, *, min_support: int = 20, alpha=0.05):
+    """The fitting split's choice of :func:`where_it_fails_most`, before the held-out check.
+
+    Returns
+    -------
+    (mask, condition) or None: the part, when it fails more than the rest of the slice
+    and the rest fails more than the outside (fitting split).
+    """
+    mask = np.asarray(mask, dtype=bool)
+    errors = np.asarray(errors, dtype=bool)
+    fit = np.zeros(len(errors), bool)
+    fit[np.asarray(fit_rows)] = True
     level = family_levels(conditions, alpha)
     for j, sub, rest in _proposals(mask, conditions, errors, fit, min_support):
         if not _fails_more(sub, rest, errors, fit, level[j]):
             continue
         if not _fails_more(rest, ~mask, errors, fit, alpha):
             return None  # the rest fails like the outside: narrow() cuts it away instead
-        if _fails_more(sub, rest, errors, held, alpha):
-            return sub, str(conditions.labels[j])
-        return None
+        return sub, str(conditions.labels[j])
     return None
+
+
+#: Share of another slice's fitting members that must meet the condition of a part for the
+#: part to join that slice (:func:`joins_part`): the same cause, named the same way.
+PART_JOIN_SHARE = 0.9
+
+
+def joins_part(part, condition_mask, host, errors, fit_rows, *, merge_overlap: float = 0.5):
+    """Whether the part of one slice that fails most is the same failure as another slice.
+
+    A haze that changes the predictions is found as two slices: the hazy images of one
+    predicted class (whose women fail most: the part) and the hazy women of both classes,
+    found incompletely by another view. They are one cause when the part overlaps the host
+    (overlap coefficient at least ``merge_overlap``), the host's members meet the part's
+    condition (at least :data:`PART_JOIN_SHARE` of them, fitting split: the same
+    explanation) and the union fails alike (each side's coherence test, fitting split).
+
+    Examples
+    --------
+    >>> rows = np.arange(1000)
+    >>> women = rows % 2 == 0
+    >>> errors = (rows < 300) & women & (rows % 10 < 6) | (rows % 20 == 1)
+    >>> part = (rows < 200) & women          # hazy women of one class
+    >>> host = (rows >= 100) & (rows < 300) & women  # hazy women found by another view
+    >>> fit = rows[rows % 4 < 2]
+    >>> joins_part(part, women, host, errors, fit)
+    True
+    >>> joins_part(part, women, (rows >= 100) & (rows < 300), errors, fit)  # men in the host
+    False
+    """
+    part, host = np.asarray(part, dtype=bool), np.asarray(host, dtype=bool)
+    errors = np.asarray(errors, dtype=bool)
+    fit = np.zeros(len(errors), bool)
+    fit[np.asarray(fit_rows)] = True
+    if _overlap(part, host) < merge_overlap or not (part & ~host).any():
+        return False
+    members = host & fit
+    if not members.any() or np.asarray(condition_mask)[members].mean() < PART_JOIN_SHARE:
+        return False
+    union = part | host
+    return _coherent(host, union, errors, fit) and _coherent(part, union, errors, fit)
 
 
 def _fails_more(a, b, errors, fit, alpha) -> bool:

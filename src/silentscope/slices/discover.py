@@ -34,8 +34,10 @@ from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
 from silentscope.slices.consolidate import (
     consolidate,
     extend_to_rule,
+    joins_part,
     merge_slices,
     narrow,
+    part_that_fails_most,
     where_it_fails_most,
 )
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
@@ -830,8 +832,13 @@ def _shown_slices(
         groups = merge_slices(
             groups, errors, fit_rows, merge_overlap=merge_overlap, alpha=alpha
         )  # fmt: skip
+        joined = _join_parts(
+            groups, conditions, errors, fit_rows, min_support, alpha, merge_overlap, random_state
+        )  # fmt: skip
+    else:
+        joined = set()
     shown = []
-    for group in groups:
+    for index, group in enumerate(groups):
         keeper, absorbed = group.slices[0], group.slices[1:]
         record = table.loc[keeper].to_dict()
         record["slice"] = keeper
@@ -858,7 +865,7 @@ def _shown_slices(
         found = [record["views"], *table.loc[absorbed, "views"]]
         record["views"] = ", ".join(dict.fromkeys(", ".join(found).split(", ")))
         shown.append((record, mask))
-        if conditions is not None:
+        if conditions is not None and index not in joined:
             part = where_it_fails_most(
                 mask, conditions, errors, fit_rows, confirm_rows, min_support=min_support,
                 alpha=alpha,
@@ -869,6 +876,46 @@ def _shown_slices(
                 )
     shown.sort(key=lambda item: -item[0]["ci_low"])
     return shown[: int(max_slices)]
+
+
+def _join_parts(groups, conditions, errors, fit_rows, min_support, alpha, merge_overlap, random_state):
+    """Join the part of a slice that fails most to another slice that is the same failure.
+
+    A haze that changes the predictions comes back as the hazy images of one predicted
+    class, whose women fail most, and as (part of) the hazy women of every class found by
+    another view: reported apart, one cause reads as two. When the part is that other
+    slice's failure (:func:`~silentscope.slices.consolidate.joins_part`, fitting split),
+    the other slice is widened by it and refined again (narrowed, widened to its rule);
+    the wider slice stays as it is and its part is not reported beside it.
+
+    Returns
+    -------
+    set of int: the groups whose part was joined elsewhere.
+    """
+    joined = set()
+    labels = [str(label) for label in conditions.labels]
+    for index, group in enumerate(groups):
+        proposal = part_that_fails_most(
+            group.mask, conditions, errors, fit_rows, min_support=min_support, alpha=alpha
+        )
+        if proposal is None:
+            continue
+        part, condition = proposal
+        condition_mask = conditions.mask(labels.index(condition))
+        for host in groups:
+            if host is group or not joins_part(
+                part, condition_mask, host.mask, errors, fit_rows, merge_overlap=merge_overlap
+            ):
+                continue
+            host.mask = host.mask | part
+            host.notes.append(
+                f"joined with where a wider slice ({int(group.mask.sum())} samples, also "
+                f"reported) fails most: {condition} (the same failure, fitting split)"
+            )
+            _refine(host, conditions, errors, fit_rows, min_support, alpha, random_state)
+            joined.add(index)
+            break
+    return joined
 
 
 def _part_record(record, mask, part, condition, errors, fit_rows, confirm_rows, units):
