@@ -819,6 +819,11 @@ def _shown_slices(
                 working[:, k] = mask
                 narrowed[k] = f"narrowed to {' AND '.join(added)} (where it fails, fitting split)"
     signatures = _signatures(conditions, working, order, fit_rows, random_state)
+    # candidates a rule describes lead the walk: a candidate no rule describes (in the
+    # classifier's features, the errors of several causes lie together where the network
+    # predicts another class) would otherwise absorb the described ones by overlap and
+    # report several causes as one slice (the demo: one slice, rule precision 47%)
+    order = [k for k in order if signatures.get(k)] + [k for k in order if not signatures.get(k)]
     table = confirmed.set_index("slice")
     groups = consolidate(
         order, working, errors, fit_rows, signatures, merge_overlap=merge_overlap, alpha=alpha
