@@ -449,10 +449,14 @@ def with_planted_appearance(audit, scenario: Scenario, path: Path, seed: int):
     return with_appearance(audit, measures=measures)
 
 
-def trained_scenario(scenario: Scenario, cache: Path, seed: int = 0, epochs: int = EPOCHS):
+def trained_scenario(
+    scenario: Scenario, cache: Path, seed: int = 0, epochs: int = EPOCHS, permutation=None
+):
     """(audit of the iid test split, causes as test-row masks), training the network once.
 
-    The network, its audit and the truth are cached in ``cache / scenario-name``.
+    The network, its audit and the truth are cached in ``cache / scenario-name``. A null
+    scenario's outputs are permuted with ``permutation`` (default: ``seed``): further
+    permutations of one network are further null scenarios.
     """
     from silentscope.audit.store import load_audit, save_audit
     from silentscope.models import Trainer
@@ -478,7 +482,7 @@ def trained_scenario(scenario: Scenario, cache: Path, seed: int = 0, epochs: int
         print(f"  trained {scenario.name} in {time.perf_counter() - start:.0f} s", flush=True)
     audit = with_planted_appearance(load_audit(path).select("iid"), scenario, path, seed)
     if scenario.kind == "null":
-        audit = permuted_outputs(audit, seed)
+        audit = permuted_outputs(audit, seed if permutation is None else permutation)
     stored = json.loads(truth_file.read_text())["causes"]
     ids = np.asarray(audit.sample_id)
     return audit, {name: np.isin(ids, members) for name, members in stored.items()}

@@ -3,6 +3,7 @@
 Run (prints the tables; the first run trains and caches 25 small CNNs, ~40 min on 2 cores):
 
     python benchmarks/slices.py [--cache DIR] [--repeats 2] [--only odir|synthetic]
+                                [--null-permutations 8]
     python benchmarks/slices.py --quick           (smoke test: 2 tiny synthetic networks)
     python benchmarks/slices.py --part speed      (the mixture's speed, slices_speed.py)
 
@@ -208,6 +209,24 @@ def markdown(frame: pd.DataFrame, index: bool = True, digits: int = 2) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
 
 
+def null_permutations(cache: Path, count: int) -> str:
+    """Further null runs: ``count`` other permutations of each ODIR null network's outputs.
+
+    Each permutation ``s`` (1..count) is a fresh null scenario, analysed by the default
+    with ``random_state=s``; every slice it reports is a false discovery.
+    """
+    lines, runs, with_any = [], 0, 0
+    for scenario in [s for s in scen.scenarios() if s.kind == "null" and s.dataset == "odir"]:
+        found = []
+        for permutation in range(1, count + 1):
+            audit, _ = scen.trained_scenario(scenario, cache, permutation=permutation)
+            found.append(discover_slices(audit, random_state=permutation).n_slices)
+        runs, with_any = runs + len(found), with_any + sum(n > 0 for n in found)
+        lines.append(f"- {scenario.name}: slices reported per permutation {found}")
+    head = f"\nNull permutations (s = 1..{count}): {with_any} of {runs} runs reported any slice"
+    return "\n".join([head, *lines])
+
+
 def quick_scenarios() -> list:
     """The smoke test: a visual-only failure and a null scenario on tiny synthetic data."""
     return [scen.Scenario("synthetic", kind, "tiny", True) for kind in ("image", "null")]
@@ -224,6 +243,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=("odir", "synthetic"), default=None)
     parser.add_argument("--out", type=Path, default=None, help="CSV of every row")
     parser.add_argument("--n-speed", type=int, default=100_000)
+    parser.add_argument("--null-permutations", type=int, default=0,
+                        help="also run K other permutations of each ODIR null network")  # fmt: skip
     args = parser.parse_args(argv)
     if args.part == "speed":
         from slices_speed import print_speed
@@ -253,6 +274,8 @@ def main(argv=None) -> int:
     print(summary(results))
     print(per_scenario(results))
     print(targets(results))
+    if args.null_permutations and not args.quick and args.only != "synthetic":
+        print(null_permutations(cache, args.null_permutations))
     print(
         f"\nwall {time.perf_counter() - wall:.0f} s; load average before {load[0]:.1f} "
         "{:.1f} {:.1f}, after {:.1f} {:.1f} {:.1f}; {} cores".format(
