@@ -52,3 +52,18 @@ def test_tables_saved_before_the_expected_rates_existed_show_no_note():
 def test_the_line_is_half_of_the_errors_admitted():
     assert silence_note({"error_rate": 0.6, "expected_error_rate": 0.31}).startswith("not silent")
     assert silence_note({"error_rate": 0.6, "expected_error_rate": 0.29}).startswith("silent")
+
+
+def test_a_continuous_risk_gets_no_silence_note():
+    """One minus a maximum softmax does not estimate 'any error' of a segmentation."""
+    import dataclasses
+
+    audit = _two_failing_devices()
+    wrong = ~np.asarray(audit.correct)
+    risk = np.where(wrong, 0.6, 0.0)  # a continuous risk, zero where the prediction is right
+    report = discover_slices(
+        dataclasses.replace(audit, risk=risk), modalities=["metadata"], n_seeds=2
+    )
+    assert report.n_slices >= 1
+    assert report.slices["expected_error_rate"].isna().all()
+    assert "silent" not in str(report)

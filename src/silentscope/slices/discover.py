@@ -1020,13 +1020,17 @@ def _rule_conditions(data, columns, use_text):
     return conditions if len(conditions.labels) else None
 
 
-def _expected_errors(confidence, mask, held) -> dict:
+def _expected_errors(confidence, mask, held, classification: bool = True) -> dict:
     """The held-out error rates the classifier's own confidence admits, in and outside a slice.
 
     The mean of ``1 - max softmax`` over the held-out members: what a reader compares the
     observed error rate with to tell a silent failure (confident and wrong) from a region
     where the network already says it is unsure (:func:`~silentscope.slices.result.silence_note`).
+    Not measured (NaN, no note) for a continuous risk such as a segmentation's: "any error"
+    there is not what one minus a maximum softmax estimates.
     """
+    if not classification:
+        return {"expected_error_rate": np.nan, "expected_outside": np.nan}
     inside, outside = mask & held, ~mask & held
     return {
         "expected_error_rate": float(1 - confidence[inside].mean()) if inside.any() else np.nan,
@@ -1078,7 +1082,7 @@ def _explain(
                 "rule": "" if rule is None else rule.text,
                 "rule_precision": precision,
                 "rule_recall": recall,
-                **_expected_errors(confidence, mask, held),
+                **_expected_errors(confidence, mask, held, data.risk is None),
                 "top_terms": "; ".join(t.description for t in terms),
                 "metadata": "; ".join(e.description for e in enrichment),
                 "test_sets": "; ".join(e.description for e in pooled),
