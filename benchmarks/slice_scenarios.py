@@ -86,7 +86,9 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     Gaussian noise of standard deviation 40 grey levels (a noisy sensor); ``lines``: every
     fourth pixel row darkened to 45% (an interlaced or scan-line readout); ``vignette``:
     brightness falling off from the centre to 30% at the corners (a lens or illumination
-    fall-off); ``red``,
+    fall-off); ``glare``: a bright spot (Gaussian, +120 grey levels at its centre, standard
+    deviation 12% of the side) at a random place in the central 60% (a specular
+    reflection); ``red``,
     ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
 
     Examples
@@ -115,13 +117,20 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
         y, x = np.mgrid[0:height, 0:width].astype(np.float32)
         radius = np.hypot((y - (height - 1) / 2) / height, (x - (width - 1) / 2) / width)
         rows = rows * (1.0 - 0.7 * (radius / radius.max()) ** 2)[None, :, :, None]
+    elif kind == "glare":
+        height, width = images.shape[1:3]
+        y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+        where = np.random.default_rng(len(rows) + 1).uniform(0.2, 0.8, (len(rows), 2))
+        for i, (cy, cx) in enumerate(where):
+            spot = np.exp(-(((y / height - cy) ** 2 + (x / width - cx) ** 2) / (2 * 0.12**2)))
+            rows[i] = rows[i] + 120.0 * spot[:, :, None]
     elif kind in ("red", "green", "blue"):
         gain = np.full(3, 0.55, np.float32)
         gain[("red", "green", "blue").index(kind)] = 1.0
         rows = rows * gain
     else:
         raise ValueError(
-            f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, red, green or blue"
+            f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, red, green or blue"
         )
     out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
     return out
@@ -210,6 +219,15 @@ def plant(kind: str, images, labels, n_classes: int, metadata: pd.DataFrame, see
         younger = metadata["age"].to_numpy(dtype=float) <= 55
         causes = {"vignetted, age <= 55": dimmed & younger}
         images = add_artifact(images, dimmed, "vignette")
+    elif kind == "glare":  # the fourth fresh held-out image-only kind (session 8)
+        glared = rng.random(n) < 0.08
+        causes = {"images with glare": glared}
+        images = add_artifact(images, glared, "glare")
+    elif kind == "glare_old":  # the fourth fresh conjunction: artifact AND age > 65
+        glared = rng.random(n) < 0.16
+        older = metadata["age"].to_numpy(dtype=float) > 65
+        causes = {"glare, over 65": glared & older}
+        images = add_artifact(images, glared, "glare")
     elif kind == "diffuse":
         order = rng.permutation(n)
         causes = {}
@@ -247,11 +265,14 @@ FRESH2_KINDS = ("lines", "lines_male")
 #: an artifact the appearance measures were not designed around (a vignette: the corners
 #: darken, the centre does not) alone, and the vignette AND age <= 55 (the other end of age).
 FRESH3_KINDS = ("vignette", "vignette_young")
+#: The fourth fresh held-out set (session 8), declared after the third was measured and
+#: before any change prompted by it: a glare spot alone, and the glare AND age > 65.
+FRESH4_KINDS = ("glare", "glare_old")
 #: Every planted kind, in the order that seeds each kind's random draw (append only).
-ALL_KINDS = KINDS + FRESH_KINDS + FRESH2_KINDS + FRESH3_KINDS
+ALL_KINDS = KINDS + FRESH_KINDS + FRESH2_KINDS + FRESH3_KINDS + FRESH4_KINDS
 #: Kinds whose targets are those of image-only and of conjunction failures.
-IMAGE_KINDS = ("image", "grain", "lines", "vignette")
-CONJUNCTION_KINDS = ("conjunction", "grain_age", "lines_male", "vignette_young")
+IMAGE_KINDS = ("image", "grain", "lines", "vignette", "glare")
+CONJUNCTION_KINDS = ("conjunction", "grain_age", "lines_male", "vignette_young", "glare_old")
 
 
 # ---------------------------------------------------------------------- datasets
@@ -328,7 +349,7 @@ class Scenario:
     kind: str
     size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
     tuning: bool
-    fresh: int = 0  # a held-out scenario added after development: 1, 2, 3 = FRESH{,2,3}_KINDS
+    fresh: int = 0  # a held-out scenario added after development: 1-4 = FRESH{,2,3,4}_KINDS
 
     @property
     def set(self) -> str:
@@ -365,7 +386,8 @@ def scenarios() -> list[Scenario]:
     sizes; defaults may not be tuned on them. Held-out (fresh): :data:`FRESH_KINDS` on
     ODIR, added after development looked at the held-out set; held-out (fresh 2):
     :data:`FRESH2_KINDS` on ODIR, added before round 3 of development (session 7);
-    held-out (fresh 3): :data:`FRESH3_KINDS`, added before round 4 (session 8).
+    held-out (fresh 3): :data:`FRESH3_KINDS`, added before round 4 (session 8); held-out
+    (fresh 4): :data:`FRESH4_KINDS`, added after fresh 3 was measured (session 8).
 
     Examples
     --------
@@ -379,6 +401,7 @@ def scenarios() -> list[Scenario]:
     found += [Scenario("odir", k, s, False, 1) for k in FRESH_KINDS for s in ("small", "large")]
     found += [Scenario("odir", k, s, False, 2) for k in FRESH2_KINDS for s in ("small", "large")]
     found += [Scenario("odir", k, s, False, 3) for k in FRESH3_KINDS for s in ("small", "large")]
+    found += [Scenario("odir", k, s, False, 4) for k in FRESH4_KINDS for s in ("small", "large")]
     return found
 
 

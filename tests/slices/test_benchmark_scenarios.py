@@ -139,6 +139,26 @@ def test_third_fresh_kinds_plant_a_vignette_alone_and_with_younger_age():
     assert {s.set for s in third} == {"held-out (fresh 3)"} and len(third) == 4
 
 
+def test_fourth_fresh_kinds_plant_a_glare_alone_and_with_older_age():
+    images, labels, meta = _inputs(3000)
+    out, new_labels, causes = scen.plant("glare", images, labels, 3, meta, seed=4)
+    glared = causes["images with glare"]
+    changed = (out != images).any(axis=(1, 2, 3))
+    assert (changed == glared).all() and 0.05 < glared.mean() < 0.11
+    # a bright spot: the images only brighten, by up to 120 grey levels
+    lift = out[glared].astype(int) - images[glared].astype(int)
+    assert lift.min() >= 0 and lift.max() > 50
+    assert not (new_labels != labels)[~glared].any()
+    out, new_labels, causes = scen.plant("glare_old", images, labels, 3, meta, seed=4)
+    glared = (out != images).any(axis=(1, 2, 3))
+    older = meta["age"].to_numpy(dtype=float) > 65
+    assert (causes["glare, over 65"] == (glared & older)).all()
+    flipped = new_labels != labels
+    assert not flipped[glared & ~older].any() and flipped[glared & older].mean() > 0.3
+    fourth = [s for s in scen.scenarios() if s.fresh == 4]
+    assert {s.set for s in fourth} == {"held-out (fresh 4)"} and len(fourth) == 4
+
+
 def test_cache_is_never_inside_the_repository(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="inside the repository"):
         scen.cache_dir(BENCHMARKS / "cache")
@@ -157,6 +177,8 @@ def test_declared_split_holds_out_the_new_kinds_on_odir():
     assert second == {f"odir/{k}/{size}" for k in scen.FRESH2_KINDS for size in ("small", "large")}
     third = {s.name for s in found if s.fresh == 3}
     assert third == {f"odir/{k}/{size}" for k in scen.FRESH3_KINDS for size in ("small", "large")}
+    fourth = {s.name for s in found if s.fresh == 4}
+    assert fourth == {f"odir/{k}/{size}" for k in scen.FRESH4_KINDS for size in ("small", "large")}
     for dataset in ("odir", "synthetic"):  # every new kind at two sizes on both datasets
         for kind in scen.KINDS:
             sizes = {s.size for s in found if s.dataset == dataset and s.kind == kind}
