@@ -455,11 +455,22 @@ def with_planted_appearance(audit, scenario: Scenario, path: Path, seed: int):
     their ``image_ref`` points to the un-planted originals: the measures are taken from
     the planted images, rebuilt from the scenario (cached in ``path / appearance.parquet``).
     """
-    from silentscope.data.appearance import APPEARANCE_COLUMNS, with_appearance
+    from silentscope.data.appearance import APPEARANCE_COLUMNS, measured_columns, with_appearance
 
-    if audit.has("metadata") and set(APPEARANCE_COLUMNS) <= set(audit.metadata.columns):
+    present = measured_columns(audit.metadata if audit.has("metadata") else None)
+    if set(APPEARANCE_COLUMNS) <= set(present):
         return audit
-    stored = path / "appearance.parquet"
+    if present:  # measured by an earlier library with fewer measures: measure them all again
+        roles = {
+            c: r.role
+            for c, r in (audit.metadata_roles or {}).items()
+            if r.source == "declared" and c not in present
+        }
+        audit = dataclasses.replace(
+            audit, metadata=audit.metadata.drop(columns=present), metadata_roles=roles
+        )
+    # one file per set of measures: a library with another set measures again
+    stored = path / f"appearance-{len(APPEARANCE_COLUMNS)}.parquet"
     if not stored.is_file():
         from silentscope.data.appearance import appearance_measures
 
