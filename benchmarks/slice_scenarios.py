@@ -185,49 +185,16 @@ def plant(kind: str, images, labels, n_classes: int, metadata: pd.DataFrame, see
     female = metadata["sex"].astype(str).str.lower().str.startswith("f").to_numpy()
     if kind == "null":
         return images, np.asarray(labels), {}
-    if kind == "image":
-        hazy = rng.random(n) < 0.08
-        causes = {"hazy images": hazy}
-        images = add_artifact(images, hazy, "haze")
-    elif kind == "conjunction":
-        hazy = rng.random(n) < 0.16
-        causes = {"hazy women": hazy & female}
-        images = add_artifact(images, hazy, "haze")
-    elif kind == "grain":  # the fresh held-out image-only kind: another artifact
-        grainy = rng.random(n) < 0.08
-        causes = {"grainy images": grainy}
-        images = add_artifact(images, grainy, "grain")
-    elif kind == "grain_age":  # the fresh held-out conjunction: artifact AND an age band
-        grainy = rng.random(n) < 0.16
-        older = metadata["age"].to_numpy(dtype=float) > 60
-        causes = {"grainy, over 60": grainy & older}
-        images = add_artifact(images, grainy, "grain")
-    elif kind == "lines":  # the second fresh held-out image-only kind (session 7)
-        lined = rng.random(n) < 0.08
-        causes = {"scan-line images": lined}
-        images = add_artifact(images, lined, "lines")
-    elif kind == "lines_male":  # the second fresh held-out conjunction: artifact AND male
-        lined = rng.random(n) < 0.16
-        causes = {"scan-line images of men": lined & ~female}
-        images = add_artifact(images, lined, "lines")
-    elif kind == "vignette":  # the third fresh held-out image-only kind (session 8)
-        dimmed = rng.random(n) < 0.08
-        causes = {"vignetted images": dimmed}
-        images = add_artifact(images, dimmed, "vignette")
-    elif kind == "vignette_young":  # the third fresh conjunction: artifact AND age <= 55
-        dimmed = rng.random(n) < 0.16
-        younger = metadata["age"].to_numpy(dtype=float) <= 55
-        causes = {"vignetted, age <= 55": dimmed & younger}
-        images = add_artifact(images, dimmed, "vignette")
-    elif kind == "glare":  # the fourth fresh held-out image-only kind (session 8)
-        glared = rng.random(n) < 0.08
-        causes = {"images with glare": glared}
-        images = add_artifact(images, glared, "glare")
-    elif kind == "glare_old":  # the fourth fresh conjunction: artifact AND age > 65
-        glared = rng.random(n) < 0.16
-        older = metadata["age"].to_numpy(dtype=float) > 65
-        causes = {"glare, over 65": glared & older}
-        images = add_artifact(images, glared, "glare")
+    if kind in IMAGE_ONLY:  # an artifact on 8% of the images, their labels unreliable
+        artifact, name = IMAGE_ONLY[kind]
+        marked = rng.random(n) < 0.08
+        causes = {name: marked}
+        images = add_artifact(images, marked, artifact)
+    elif kind in CONJUNCTIONS:  # the artifact on 16%; unreliable labels only for some patients
+        artifact, name, who = CONJUNCTIONS[kind]
+        marked = rng.random(n) < 0.16
+        causes = {name: marked & who(metadata, female)}
+        images = add_artifact(images, marked, artifact)
     elif kind == "diffuse":
         order = rng.permutation(n)
         causes = {}
@@ -251,6 +218,29 @@ def plant(kind: str, images, labels, n_classes: int, metadata: pd.DataFrame, see
     return images, labels, causes
 
 
+def _age(metadata) -> np.ndarray:
+    return metadata["age"].to_numpy(dtype=float)
+
+
+#: Image-only kinds: kind -> (artifact, cause name). ``image`` is the held-out kind; the
+#: others came with the fresh held-out sets (grain 1, scan lines 2, vignette 3, glare 4).
+IMAGE_ONLY = {
+    "image": ("haze", "hazy images"),
+    "grain": ("grain", "grainy images"),
+    "lines": ("lines", "scan-line images"),
+    "vignette": ("vignette", "vignetted images"),
+    "glare": ("glare", "images with glare"),
+}
+#: Conjunctions: kind -> (artifact, cause name, whose labels are unreliable among the
+#: images with the artifact, from (metadata, female)).
+CONJUNCTIONS = {
+    "conjunction": ("haze", "hazy women", lambda meta, female: female),
+    "grain_age": ("grain", "grainy, over 60", lambda meta, female: _age(meta) > 60),
+    "lines_male": ("lines", "scan-line images of men", lambda meta, female: ~female),
+    "vignette_young": ("vignette", "vignetted, age <= 55", lambda meta, female: _age(meta) <= 55),
+    "glare_old": ("glare", "glare, over 65", lambda meta, female: _age(meta) > 65),
+}
+
 #: Planted kinds that every dataset gets at two sizes.
 KINDS = ("image", "conjunction", "diffuse", "null")
 #: The fresh held-out kinds (ODIR, two sizes), added after the class-blind views were
@@ -271,8 +261,8 @@ FRESH4_KINDS = ("glare", "glare_old")
 #: Every planted kind, in the order that seeds each kind's random draw (append only).
 ALL_KINDS = KINDS + FRESH_KINDS + FRESH2_KINDS + FRESH3_KINDS + FRESH4_KINDS
 #: Kinds whose targets are those of image-only and of conjunction failures.
-IMAGE_KINDS = ("image", "grain", "lines", "vignette", "glare")
-CONJUNCTION_KINDS = ("conjunction", "grain_age", "lines_male", "vignette_young", "glare_old")
+IMAGE_KINDS = tuple(IMAGE_ONLY)
+CONJUNCTION_KINDS = tuple(CONJUNCTIONS)
 
 
 # ---------------------------------------------------------------------- datasets

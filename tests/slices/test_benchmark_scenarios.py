@@ -77,86 +77,60 @@ def test_diffuse_failure_has_six_small_disjoint_causes_and_null_has_none():
     assert none == {} and (null_labels == labels).all() and (out == images).all()
 
 
-def test_fresh_held_out_kinds_plant_grain_alone_and_grain_with_age():
+@pytest.mark.parametrize("kind", scen.IMAGE_KINDS)
+def test_image_only_kinds_mark_8_percent_of_images_and_only_their_labels(kind):
     images, labels, meta = _inputs(3000)
-    out, new_labels, causes = scen.plant("grain", images, labels, 3, meta, seed=3)
-    grainy = causes["grainy images"]
-    assert ((out != images).any(axis=(1, 2, 3)) == grainy).all()
-    # grain: noise, not a shift of the mean colour
-    assert abs(out[grainy].mean() - images[grainy].mean()) < 5
-    assert not (new_labels != labels)[~grainy].any()
-    out, new_labels, causes = scen.plant("grain_age", images, labels, 3, meta, seed=3)
-    grainy = (out != images).any(axis=(1, 2, 3))
-    older = (meta["age"] > 60).to_numpy()
-    assert (causes["grainy, over 60"] == (grainy & older)).all()
-    flipped = new_labels != labels
-    assert not flipped[grainy & ~older].any() and flipped[grainy & older].mean() > 0.3
-    fresh = [s for s in scen.scenarios() if s.fresh == 1]
-    assert {s.set for s in fresh} == {"held-out (fresh)"} and not any(s.tuning for s in fresh)
-
-
-def test_second_fresh_kinds_plant_scan_lines_alone_and_with_male_sex():
-    images, labels, meta = _inputs(3000)
-    out, new_labels, causes = scen.plant("lines", images, labels, 3, meta, seed=4)
-    lined = causes["scan-line images"]
+    out, new_labels, causes = scen.plant(kind, images, labels, 3, meta, seed=4)
+    (marked,) = causes.values()
     changed = (out != images).any(axis=(1, 2, 3))
-    assert (changed == lined).all() and 0.05 < lined.mean() < 0.11
-    # only every fourth pixel row is touched
-    assert not (out[lined][:, 1::4] != images[lined][:, 1::4]).any()
-    assert not (new_labels != labels)[~lined].any()
-    out, new_labels, causes = scen.plant("lines_male", images, labels, 3, meta, seed=4)
-    lined = (out != images).any(axis=(1, 2, 3))
-    male = ~meta["sex"].astype(str).str.lower().str.startswith("f").to_numpy()
-    assert (causes["scan-line images of men"] == (lined & male)).all()
+    assert (changed == marked).all() and 0.05 < marked.mean() < 0.11
     flipped = new_labels != labels
-    assert not flipped[lined & ~male].any() and flipped[lined & male].mean() > 0.3
-    second = [s for s in scen.scenarios() if s.fresh == 2]
-    assert {s.set for s in second} == {"held-out (fresh 2)"} and len(second) == 4
+    assert not flipped[~marked].any() and flipped[marked].mean() > 0.3
 
 
-def test_third_fresh_kinds_plant_a_vignette_alone_and_with_younger_age():
+@pytest.mark.parametrize("kind", scen.CONJUNCTION_KINDS)
+def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
     images, labels, meta = _inputs(3000)
-    out, new_labels, causes = scen.plant("vignette", images, labels, 3, meta, seed=4)
-    dimmed = causes["vignetted images"]
-    changed = (out != images).any(axis=(1, 2, 3))
-    assert (changed == dimmed).all() and 0.05 < dimmed.mean() < 0.11
-    # the corners darken, the centre keeps its brightness
-    corner = (
-        out[dimmed][:, 0, 0].astype(float).mean() / images[dimmed][:, 0, 0].astype(float).mean()
-    )
-    centre = (
-        out[dimmed][:, 7, 7].astype(float).mean() / images[dimmed][:, 7, 7].astype(float).mean()
-    )
-    assert corner < 0.4 and centre > 0.9
-    assert not (new_labels != labels)[~dimmed].any()
-    out, new_labels, causes = scen.plant("vignette_young", images, labels, 3, meta, seed=4)
-    dimmed = (out != images).any(axis=(1, 2, 3))
-    young = meta["age"].to_numpy(dtype=float) <= 55
-    assert (causes["vignetted, age <= 55"] == (dimmed & young)).all()
+    out, new_labels, causes = scen.plant(kind, images, labels, 3, meta, seed=4)
+    marked = (out != images).any(axis=(1, 2, 3))
+    female = meta["sex"].astype(str).str.lower().str.startswith("f").to_numpy()
+    who = {
+        "conjunction": female, "grain_age": meta["age"].to_numpy() > 60, "lines_male": ~female,
+        "vignette_young": meta["age"].to_numpy() <= 55, "glare_old": meta["age"].to_numpy() > 65,
+    }[kind]  # fmt: skip
+    (group,) = causes.values()
+    assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
     flipped = new_labels != labels
-    assert not flipped[dimmed & ~young].any() and flipped[dimmed & young].mean() > 0.3
-    third = [s for s in scen.scenarios() if s.fresh == 3]
-    assert {s.set for s in third} == {"held-out (fresh 3)"} and len(third) == 4
+    assert not flipped[marked & ~who].any() and not flipped[~marked].any()
+    assert flipped[group].mean() > 0.3
 
 
-def test_fourth_fresh_kinds_plant_a_glare_alone_and_with_older_age():
-    images, labels, meta = _inputs(3000)
-    out, new_labels, causes = scen.plant("glare", images, labels, 3, meta, seed=4)
-    glared = causes["images with glare"]
-    changed = (out != images).any(axis=(1, 2, 3))
-    assert (changed == glared).all() and 0.05 < glared.mean() < 0.11
-    # a bright spot: the images only brighten, by up to 120 grey levels
-    lift = out[glared].astype(int) - images[glared].astype(int)
+def test_each_artifact_looks_like_itself():
+    images, _, _ = _inputs(200)
+    mask = np.arange(200) < 100
+    grain = scen.add_artifact(images, mask, "grain")  # noise, not a shift of the mean colour
+    assert abs(grain[mask].mean() - images[mask].mean()) < 5
+    lines = scen.add_artifact(images, mask, "lines")  # only every fourth pixel row
+    assert not (lines[mask][:, 1::4] != images[mask][:, 1::4]).any()
+    vignette = scen.add_artifact(images, mask, "vignette")  # corners darken, not the centre
+    ratio = vignette[mask].astype(float).mean(axis=0).mean(axis=-1) / images[mask].astype(
+        float
+    ).mean(axis=0).mean(axis=-1)
+    assert ratio[0, 0] < 0.4 and ratio[7, 7] > 0.9
+    glare = scen.add_artifact(images, mask, "glare")  # a bright spot: only brightens
+    lift = glare[mask].astype(int) - images[mask].astype(int)
     assert lift.min() >= 0 and lift.max() > 50
-    assert not (new_labels != labels)[~glared].any()
-    out, new_labels, causes = scen.plant("glare_old", images, labels, 3, meta, seed=4)
-    glared = (out != images).any(axis=(1, 2, 3))
-    older = meta["age"].to_numpy(dtype=float) > 65
-    assert (causes["glare, over 65"] == (glared & older)).all()
-    flipped = new_labels != labels
-    assert not flipped[glared & ~older].any() and flipped[glared & older].mean() > 0.3
-    fourth = [s for s in scen.scenarios() if s.fresh == 4]
-    assert {s.set for s in fourth} == {"held-out (fresh 4)"} and len(fourth) == 4
+
+
+def test_each_fresh_set_holds_its_kinds_at_two_sizes():
+    for fresh, kinds in enumerate(
+        (scen.FRESH_KINDS, scen.FRESH2_KINDS, scen.FRESH3_KINDS, scen.FRESH4_KINDS), start=1
+    ):
+        found = [s for s in scen.scenarios() if s.fresh == fresh]
+        assert {s.name for s in found} == {
+            f"odir/{k}/{z}" for k in kinds for z in ("small", "large")
+        }
+        assert len({s.set for s in found}) == 1 and not any(s.tuning for s in found)
 
 
 def test_cache_is_never_inside_the_repository(monkeypatch, tmp_path):
@@ -171,14 +145,6 @@ def test_declared_split_holds_out_the_new_kinds_on_odir():
     assert len({s.name for s in found}) == len(found)
     held = {s.name for s in found if not s.tuning and not s.fresh}
     assert held == {f"odir/{k}/{size}" for k in scen.KINDS for size in ("small", "large")}
-    fresh = {s.name for s in found if s.fresh == 1}
-    assert fresh == {f"odir/{k}/{size}" for k in scen.FRESH_KINDS for size in ("small", "large")}
-    second = {s.name for s in found if s.fresh == 2}
-    assert second == {f"odir/{k}/{size}" for k in scen.FRESH2_KINDS for size in ("small", "large")}
-    third = {s.name for s in found if s.fresh == 3}
-    assert third == {f"odir/{k}/{size}" for k in scen.FRESH3_KINDS for size in ("small", "large")}
-    fourth = {s.name for s in found if s.fresh == 4}
-    assert fourth == {f"odir/{k}/{size}" for k in scen.FRESH4_KINDS for size in ("small", "large")}
     for dataset in ("odir", "synthetic"):  # every new kind at two sizes on both datasets
         for kind in scen.KINDS:
             sizes = {s.size for s in found if s.dataset == dataset and s.kind == kind}
