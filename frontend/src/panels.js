@@ -236,6 +236,8 @@ function describeSlice(summary) {
     if (typeof summary.consolidation === 'string' && summary.consolidation.startsWith('where a wider failing slice')) lines.push(summary.consolidation);
     // silent (confident) failures or errors its confidence admits (silentscope.slices.result.silence_note)
     if (summary.silence) lines.push(summary.silence);
+    // a slice that may restate the prediction says so (silentscope.slices.discover._caveat)
+    if (summary.caveat) lines.push(summary.caveat);
     if (summary.rule) {
       const agreement = typeof summary.rule_precision === 'number' ? ` (held-out precision ${fmt.pct(summary.rule_precision)}, recall ${fmt.pct(summary.rule_recall)})` : '';
       lines.push(`rule: ${summary.rule}${agreement}`);

@@ -67,3 +67,31 @@ def test_a_continuous_risk_gets_no_silence_note():
     assert report.n_slices >= 1
     assert report.slices["expected_error_rate"].isna().all()
     assert "silent" not in str(report)
+
+
+def test_a_slice_found_only_in_features_that_encode_the_prediction_carries_a_caveat():
+    """Errors independent of everything but the network's own features: no cause to name."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    label = rng.integers(0, 2, n)
+    wrong = rng.random(n) < 0.1
+    prediction = np.where(wrong, 1 - label, label)
+    # like a real network's features: they place each sample where its prediction lies
+    features = rng.normal(size=(n, 8))
+    features[:, 0] += np.where(prediction == 1, 4.0, -4.0)
+    audit = AuditSet(
+        sample_id=[f"s{i}" for i in range(n)], test_set=["iid"] * n, label=label,
+        logits=np.eye(2)[prediction] * rng.gamma(4.0, 0.6, n)[:, None],
+        class_names=["a", "b"], features=features,
+        metadata=pd.DataFrame({"age": rng.integers(20, 90, n), "sex": rng.choice(["F", "M"], n)}),
+    )  # fmt: skip
+    report = discover_slices(audit, n_seeds=2)
+    assert report.n_slices >= 1  # "class a, placed with class b": all errors, by construction
+    flagged = report.slices[report.slices["caveat"] != ""]
+    assert len(flagged) >= 1
+    views = flagged["views"].str.split(", ")
+    assert views.map(lambda found: all(v.startswith(("image", "joint")) for v in found)).all()
+    assert "found only in the classifier's own features" in str(report)
+    # an image embedding given by the user is not the classifier's own: no caveat
+    own = discover_slices(audit, n_seeds=2, embeddings={"image": features})
+    assert (own.slices["caveat"] == "").all()

@@ -396,6 +396,13 @@ def discover_slices(
         raise ValueError(
             f"slice discovery needs at least 4 errors and 4 correct predictions; the selected "
             f"test sets have {int(errors.sum())} errors in {data.n_samples} samples"
+            + (
+                " (with a continuous risk every sample whose risk is above 0 counts as an "
+                "error: threshold it first, e.g. dataclasses.replace(audit, "
+                "risk=(audit.risk > 0.2).astype(float)))"
+                if data.risk is not None
+                else ""
+            )
         )
     health = model_health(audit)
     warn_degenerate_analysis(health, "failure slices")
@@ -482,6 +489,7 @@ def discover_slices(
     table, member_frame = _explain(
         data, shown, membership, scores, errors, n_terms, n_examples,
         metadata_columns, text_reason is None, conditions, fit_rows, confirm_rows, random_state,
+        own_features="image" in modalities and "image" not in dict(embeddings or {}),
     )  # fmt: skip
 
     timer.stage("done")
@@ -883,7 +891,9 @@ def _shown_slices(
     return shown[: int(max_slices)]
 
 
-def _join_parts(groups, conditions, errors, fit_rows, min_support, alpha, merge_overlap, random_state):
+def _join_parts(
+    groups, conditions, errors, fit_rows, min_support, alpha, merge_overlap, random_state
+):
     """Join the part of a slice that fails most to another slice that is the same failure.
 
     A haze that changes the predictions comes back as the hazy images of one predicted
@@ -1038,9 +1048,45 @@ def _expected_errors(confidence, mask, held, classification: bool = True) -> dic
     }
 
 
+#: Below this held-out precision a rule does not describe its slice (for :func:`_caveat`).
+RULE_DESCRIBES = 0.5
+
+
+def _caveat(views: str, precision, own_features: bool) -> str:
+    """A warning for a slice that may restate the prediction instead of naming a cause.
+
+    The classifier's own features encode its prediction (docs/slices_results.md: a probe
+    per class finds its errors with held-out AUC 0.99-1.0): a slice found only by views
+    that read them (``image``, and ``joint``, which fuses them with the rest), which no
+    rule describes, may be the region where the network places another class, whose
+    held-out error rate is high by construction.
+
+    Examples
+    --------
+    >>> _caveat("image (any class), joint", 0.19, True)[:103]
+    "found only in the classifier's own features, and its rule does not describe it (held-out precision 19%)"
+    >>> _caveat("image, text", 0.19, True), _caveat("image", 0.9, True), _caveat("image", 0.19, False)
+    ('', '', '')
+    """
+    found_in = [view.strip() for view in str(views).split(",") if view.strip()]
+    only_features = (
+        own_features and found_in and all(v.startswith(("image", "joint")) for v in found_in)
+    )
+    if not only_features or (precision is not None and precision >= RULE_DESCRIBES):
+        return ""
+    described = "no rule describes it" if precision is None or np.isnan(precision) else (
+        f"its rule does not describe it (held-out precision {precision:.0%})"
+    )  # fmt: skip
+    return (
+        f"found only in the classifier's own features, and {described}: it may "
+        "be where the network's features place another class, which fails by construction; "
+        "look at its examples before reading it as a cause"
+    )
+
+
 def _explain(
     data, shown, membership, scores, errors, n_terms, n_examples, columns, use_text=True,
-    conditions=None, fit_rows=None, confirm_rows=None, random_state=0,
+    conditions=None, fit_rows=None, confirm_rows=None, random_state=0, own_features=True,
 ):  # fmt: skip
     counts = vocab = phrase_only = None
     if data.text is not None and shown and use_text:
@@ -1083,6 +1129,7 @@ def _explain(
                 "rule_precision": precision,
                 "rule_recall": recall,
                 **_expected_errors(confidence, mask, held, data.risk is None),
+                "caveat": _caveat(record["views"], precision, own_features),
                 "top_terms": "; ".join(t.description for t in terms),
                 "metadata": "; ".join(e.description for e in enrichment),
                 "test_sets": "; ".join(e.description for e in pooled),
@@ -1110,7 +1157,7 @@ def _explain(
         "ci_low", "ci_high",
         "complement_error_rate", "p_value", "q_value", "stability", "resample_stability",
         "n_fit", "fit_error_rate", "absorbed", "merged_from", "consolidation", "rule", "rule_precision",
-        "rule_recall", "expected_error_rate", "expected_outside", "top_terms", "metadata",
+        "rule_recall", "expected_error_rate", "expected_outside", "caveat", "top_terms", "metadata",
         "test_sets", "representative",
         "confident_errors", "example_ids", "example_kinds",
     ]  # fmt: skip
