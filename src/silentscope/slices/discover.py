@@ -874,6 +874,15 @@ def _shown_slices(
         record["consolidation"] = "; ".join(
             [f"{k}: {group.reasons[k]}" for k in absorbed if k in group.reasons] + group.notes
         )
+        # the views whose candidates make up its members (the caveat's evidence): its own,
+        # and those of candidates that widened it; absorbed look-alikes add none
+        widening = ("same explanation", "overlap, union fails alike")
+        record["member_views"] = ", ".join(
+            [
+                record["views"],
+                *(table.loc[k, "views"] for k in absorbed if group.reasons.get(k) in widening),
+            ]
+        )
         # every view that found the slice or a slice merged into it, in rank order
         found = [record["views"], *table.loc[absorbed, "views"]]
         record["views"] = ", ".join(dict.fromkeys(", ".join(found).split(", ")))
@@ -1129,7 +1138,9 @@ def _explain(
                 "rule_precision": precision,
                 "rule_recall": recall,
                 **_expected_errors(confidence, mask, held, data.risk is None),
-                "caveat": _caveat(record["views"], precision, own_features),
+                "caveat": _caveat(
+                    record.get("member_views", record["views"]), precision, own_features
+                ),
                 "top_terms": "; ".join(t.description for t in terms),
                 "metadata": "; ".join(e.description for e in enrichment),
                 "test_sets": "; ".join(e.description for e in pooled),
