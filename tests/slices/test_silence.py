@@ -87,10 +87,8 @@ def test_a_slice_found_only_in_features_that_encode_the_prediction_carries_a_cav
     )  # fmt: skip
     report = discover_slices(audit, n_seeds=2)
     assert report.n_slices >= 1  # "class a, placed with class b": all errors, by construction
-    flagged = report.slices[report.slices["caveat"] != ""]
-    assert len(flagged) >= 1
-    views = flagged["views"].str.split(", ")
-    assert views.map(lambda found: all(v.startswith(("image", "joint")) for v in found)).all()
+    # every slice here restates the prediction, and each says so
+    assert (report.slices["caveat"] != "").all()
     assert "found only in the classifier's own features" in str(report)
     # an image embedding given by the user is not the classifier's own: no caveat
     own = discover_slices(audit, n_seeds=2, embeddings={"image": features})
