@@ -93,3 +93,32 @@ def test_a_slice_found_only_in_features_that_encode_the_prediction_carries_a_cav
     # an image embedding given by the user is not the classifier's own: no caveat
     own = discover_slices(audit, n_seeds=2, embeddings={"image": features})
     assert (own.slices["caveat"] == "").all()
+
+
+def test_slices_that_may_restate_the_prediction_are_listed_last():
+    rng = np.random.default_rng(1)
+    n = 4000
+    label = rng.integers(0, 2, n)
+    device = rng.choice(["A", "B", "C"], n, p=[0.15, 0.45, 0.4])
+    wrong = rng.random(n) < np.where(device == "A", 0.25, 0.06)
+    prediction = np.where(wrong, 1 - label, label)
+    features = rng.normal(size=(n, 8))
+    features[:, 0] += np.where(prediction == 1, 4.0, -4.0)  # features that carry the prediction
+    audit = AuditSet(
+        sample_id=[f"s{i}" for i in range(n)], test_set=["iid"] * n, label=label,
+        logits=np.eye(2)[prediction] * rng.gamma(4.0, 0.6, n)[:, None],
+        class_names=["a", "b"], features=features,
+        metadata=pd.DataFrame({"device": device, "age": rng.integers(20, 90, n)}),
+    )  # fmt: skip
+    report = discover_slices(audit, n_seeds=2, modalities=["image", "metadata"])
+    table = report.slices
+    flagged = (table["caveat"] != "").to_numpy()
+    assert flagged.any() and not flagged.all()
+    # the restatements fail more surely (all errors), yet the finding is listed first
+    assert table["ci_low"][flagged].min() > table["ci_low"][~flagged].max()
+    assert not (flagged[:-1] & ~flagged[1:]).any()  # no unflagged slice after a flagged one
+    assert table["rule"].iloc[0] == "device = A"
+    assert table["rank"].tolist() == list(range(1, report.n_slices + 1))
+    # the membership table follows the new ranks
+    first = report.membership.loc[report.membership["rank"] == 1, "sample_id"]
+    assert len(first) == table["size"].iloc[0]

@@ -1163,6 +1163,11 @@ def _explain(
             rows[-1]["confident_error_images"] = ",".join(data.image_ref[wrong])
             rows[-1]["example_images"] = ",".join(data.image_ref[example_rows])
         members.append(pd.DataFrame({"sample_id": data.sample_id[mask], "rank": rank}))
+    # a slice that may restate the prediction is listed after those that may not: the
+    # first card a reader sees should be a finding, not the network's errors again
+    order = sorted(range(len(rows)), key=lambda i: bool(rows[i]["caveat"]))
+    rows = [{**rows[i], "rank": rank} for rank, i in enumerate(order, start=1)]
+    members = [members[i].assign(rank=rank) for rank, i in enumerate(order, start=1)]
     columns = [
         "rank", "slice", "views", "size", "n_confirm", "units_confirm", "effective_confirm", "errors_confirm", "error_rate",
         "ci_low", "ci_high",
