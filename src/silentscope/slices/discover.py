@@ -48,7 +48,7 @@ from silentscope.slices.representation import (
     build_representation,
     class_blind_blocks,
 )
-from silentscope.slices.result import PART_NOTE, SliceReport, card_examples
+from silentscope.slices.result import PART_NOTE, SliceReport, card_examples, silence_note
 from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement, rule_text
 from silentscope.slices.slicers import make_slicer
 from silentscope.slices.stability import slice_stability
@@ -1158,6 +1158,8 @@ def _explain(
         example_rows = [int(i) for i, _ in examples]
         rows[-1]["example_ids"] = ",".join(data.sample_id[example_rows])
         rows[-1]["example_kinds"] = ",".join(kind for _, kind in examples)
+        # the note worded once and saved, so that the viewer shows it without the library
+        rows[-1]["silence"] = silence_note(rows[-1])
         if data.image_ref is not None:
             rows[-1]["representative_images"] = ",".join(data.image_ref[representative])
             rows[-1]["confident_error_images"] = ",".join(data.image_ref[wrong])
@@ -1173,7 +1175,8 @@ def _explain(
         "ci_low", "ci_high",
         "complement_error_rate", "p_value", "q_value", "stability", "resample_stability",
         "n_fit", "fit_error_rate", "absorbed", "merged_from", "consolidation", "rule", "rule_precision",
-        "rule_recall", "expected_error_rate", "expected_outside", "caveat", "top_terms", "metadata",
+        "rule_recall", "expected_error_rate", "expected_outside", "silence", "caveat", "top_terms",
+        "metadata",
         "test_sets", "representative",
         "confident_errors", "example_ids", "example_kinds",
     ]  # fmt: skip

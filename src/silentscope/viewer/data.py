@@ -42,7 +42,6 @@ from silentscope.audit.store import (
 )
 from silentscope.audit.test_sets import label_name, parse_test_set, test_set_sort_key
 from silentscope.audit.validation import AuditSetError
-from silentscope.slices.result import silence_note
 from silentscope.viewer.arrow import arrow_numbers
 from silentscope.viewer.artifacts import (
     CONFIDENCES_ARTIFACT,
@@ -438,10 +437,8 @@ def _slice_sets(store: Path, ids: _LazyIds, n: int) -> dict[str, SliceSet]:
             _artifact_table(store, SLICES_SUMMARY_ARTIFACT) if source == "discovered" else None
         )
         if summary_table is not None:
-            # the card's note on whether the failures are silent, worded once (slices.result)
             summary = [
-                json_safe({**rec, "silence": silence_note(rec)}, finite=True, fallback=str)
-                for rec in summary_table.to_pylist()
+                json_safe(rec, finite=True, fallback=str) for rec in summary_table.to_pylist()
             ]
         result[source] = SliceSet(source, names, members, summary)
     return result
