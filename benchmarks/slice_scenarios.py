@@ -88,7 +88,8 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     brightness falling off from the centre to 30% at the corners (a lens or illumination
     fall-off); ``glare``: a bright spot (Gaussian, +120 grey levels at its centre, standard
     deviation 12% of the side) at a random place in the central 60% (a specular
-    reflection); ``red``,
+    reflection); ``blocks``: pixelated to blocks of an eighth of the side (a low-resolution
+    image upsampled without interpolation); ``red``,
     ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
 
     Examples
@@ -124,13 +125,19 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
         for i, (cy, cx) in enumerate(where):
             spot = np.exp(-(((y / height - cy) ** 2 + (x / width - cx) ** 2) / (2 * 0.12**2)))
             rows[i] = rows[i] + 120.0 * spot[:, :, None]
+    elif kind == "blocks":
+        height, width = images.shape[1:3]
+        step = max(height // 8, 2)  # every step x step block holds its top-left pixel
+        small = rows[:, ::step, ::step]
+        rows = np.repeat(np.repeat(small, step, axis=1), step, axis=2)[:, :height, :width]
     elif kind in ("red", "green", "blue"):
         gain = np.full(3, 0.55, np.float32)
         gain[("red", "green", "blue").index(kind)] = 1.0
         rows = rows * gain
     else:
         raise ValueError(
-            f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, red, green or blue"
+            f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, blocks, red, green "
+            "or blue"
         )
     out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
     return out
@@ -230,6 +237,7 @@ IMAGE_ONLY = {
     "lines": ("lines", "scan-line images"),
     "vignette": ("vignette", "vignetted images"),
     "glare": ("glare", "images with glare"),
+    "blocks": ("blocks", "pixelated images"),
 }
 #: Conjunctions: kind -> (artifact, cause name, whose labels are unreliable among the
 #: images with the artifact, from (metadata, female)).
@@ -239,6 +247,7 @@ CONJUNCTIONS = {
     "lines_male": ("lines", "scan-line images of men", lambda meta, female: ~female),
     "vignette_young": ("vignette", "vignetted, age <= 55", lambda meta, female: _age(meta) <= 55),
     "glare_old": ("glare", "glare, over 65", lambda meta, female: _age(meta) > 65),
+    "blocks_young": ("blocks", "pixelated, age <= 50", lambda meta, female: _age(meta) <= 50),
 }
 
 #: Planted kinds that every dataset gets at two sizes.
@@ -258,8 +267,11 @@ FRESH3_KINDS = ("vignette", "vignette_young")
 #: The fourth fresh held-out set (session 8), declared after the third was measured and
 #: before any change prompted by it: a glare spot alone, and the glare AND age > 65.
 FRESH4_KINDS = ("glare", "glare_old")
+#: The fifth fresh held-out set (session 8), declared after the fourth was measured and
+#: before any change prompted by the third and fourth: pixelation alone, and AND age <= 50.
+FRESH5_KINDS = ("blocks", "blocks_young")
 #: Every planted kind, in the order that seeds each kind's random draw (append only).
-ALL_KINDS = KINDS + FRESH_KINDS + FRESH2_KINDS + FRESH3_KINDS + FRESH4_KINDS
+ALL_KINDS = KINDS + FRESH_KINDS + FRESH2_KINDS + FRESH3_KINDS + FRESH4_KINDS + FRESH5_KINDS
 #: Kinds whose targets are those of image-only and of conjunction failures.
 IMAGE_KINDS = tuple(IMAGE_ONLY)
 CONJUNCTION_KINDS = tuple(CONJUNCTIONS)
@@ -339,7 +351,7 @@ class Scenario:
     kind: str
     size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
     tuning: bool
-    fresh: int = 0  # a held-out scenario added after development: 1-4 = FRESH{,2,3,4}_KINDS
+    fresh: int = 0  # a held-out scenario added after development: 1-5 = FRESH{,2,3,4,5}_KINDS
 
     @property
     def set(self) -> str:
@@ -377,7 +389,8 @@ def scenarios() -> list[Scenario]:
     ODIR, added after development looked at the held-out set; held-out (fresh 2):
     :data:`FRESH2_KINDS` on ODIR, added before round 3 of development (session 7);
     held-out (fresh 3): :data:`FRESH3_KINDS`, added before round 4 (session 8); held-out
-    (fresh 4): :data:`FRESH4_KINDS`, added after fresh 3 was measured (session 8).
+    (fresh 4): :data:`FRESH4_KINDS`, added after fresh 3 was measured (session 8); held-out
+    (fresh 5): :data:`FRESH5_KINDS`, added after fresh 4 was measured (session 8).
 
     Examples
     --------
@@ -392,6 +405,7 @@ def scenarios() -> list[Scenario]:
     found += [Scenario("odir", k, s, False, 2) for k in FRESH2_KINDS for s in ("small", "large")]
     found += [Scenario("odir", k, s, False, 3) for k in FRESH3_KINDS for s in ("small", "large")]
     found += [Scenario("odir", k, s, False, 4) for k in FRESH4_KINDS for s in ("small", "large")]
+    found += [Scenario("odir", k, s, False, 5) for k in FRESH5_KINDS for s in ("small", "large")]
     return found
 
 

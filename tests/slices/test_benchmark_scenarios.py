@@ -97,6 +97,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
     who = {
         "conjunction": female, "grain_age": meta["age"].to_numpy() > 60, "lines_male": ~female,
         "vignette_young": meta["age"].to_numpy() <= 55, "glare_old": meta["age"].to_numpy() > 65,
+        "blocks_young": meta["age"].to_numpy() <= 50,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -117,6 +118,8 @@ def test_each_artifact_looks_like_itself():
         float
     ).mean(axis=0).mean(axis=-1)
     assert ratio[0, 0] < 0.4 and ratio[7, 7] > 0.9
+    blocks = scen.add_artifact(images, mask, "blocks")  # constant 2 x 2 blocks at 16 px
+    assert (blocks[mask][:, 0::2, 0::2] == blocks[mask][:, 1::2, 1::2]).all()
     glare = scen.add_artifact(images, mask, "glare")  # a bright spot: only brightens
     lift = glare[mask].astype(int) - images[mask].astype(int)
     assert lift.min() >= 0 and lift.max() > 50
@@ -124,7 +127,14 @@ def test_each_artifact_looks_like_itself():
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
     for fresh, kinds in enumerate(
-        (scen.FRESH_KINDS, scen.FRESH2_KINDS, scen.FRESH3_KINDS, scen.FRESH4_KINDS), start=1
+        (
+            scen.FRESH_KINDS,
+            scen.FRESH2_KINDS,
+            scen.FRESH3_KINDS,
+            scen.FRESH4_KINDS,
+            scen.FRESH5_KINDS,
+        ),
+        start=1,
     ):
         found = [s for s in scen.scenarios() if s.fresh == fresh]
         assert {s.name for s in found} == {
