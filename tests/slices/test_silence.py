@@ -122,3 +122,19 @@ def test_slices_that_may_restate_the_prediction_are_listed_last():
     # the membership table follows the new ranks
     first = report.membership.loc[report.membership["rank"] == 1, "sample_id"]
     assert len(first) == table["size"].iloc[0]
+
+
+def test_the_slices_command_prints_the_silence_note_on_each_card(tmp_path):
+    from typer.testing import CliRunner
+
+    from silentscope.audit.store import save_audit
+    from silentscope.cli import app
+
+    save_audit(_two_failing_devices(), tmp_path / "store")
+    result = CliRunner().invoke(
+        app, ["slices", str(tmp_path / "store"), "-m", "metadata", "--seeds", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())  # the console wraps long lines
+    assert "failures: silent: its confidence expects" in text
+    assert "failures: not silent: its confidence already expects" in text

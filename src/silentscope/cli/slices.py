@@ -38,7 +38,7 @@ def _arguments(saved: dict | None, given: dict, slicer_options: dict) -> dict:
 
 
 def _print(report: SliceReport) -> None:
-    from silentscope.slices.result import rule_description
+    from silentscope.slices.result import caveat_text, part_note, rule_description, silence_note
 
     settings = report.settings
     console.print(
@@ -73,6 +73,9 @@ def _print(report: SliceReport) -> None:
     # the explanations are sentences: one paragraph each under the table, not narrow columns
     for row in report.slices.itertuples():
         details = (
+            ("part", part_note(row)),
+            ("failures", silence_note(row)),
+            ("caveat", caveat_text(row)),
             ("rule", rule_description(row)),
             ("report terms", row.top_terms),
             ("metadata", row.metadata),

@@ -112,7 +112,7 @@ class SliceReport:
                 + _absorbed_text(row)
                 + (f" | {part_note(row)}" if part_note(row) else "")
                 + (f" | {silence_note(row)}" if silence_note(row) else "")
-                + (f" | {_caveat_text(row)}" if _caveat_text(row) else "")
+                + (f" | {caveat_text(row)}" if caveat_text(row) else "")
                 + _rule_text(row)
                 + (f" | terms: {row.top_terms}" if row.top_terms else "")
                 + (f" | {row.metadata}" if row.metadata else "")
@@ -135,7 +135,7 @@ class SliceReport:
                 f"| {row.rank} | {row.size} | {row.error_rate:.1%} ({row.ci_low:.1%}-{row.ci_high:.1%}) "
                 f"| {row.complement_error_rate:.1%} | {row.q_value:.2g} | {row.stability:.2f} "
                 f"| {getattr(row, 'views', '')} | {getattr(row, 'absorbed', '')} "
-                f"| {' '.join(filter(None, [part_note(row), silence_note(row), _caveat_text(row), rule_description(row)]))} "
+                f"| {' '.join(filter(None, [part_note(row), silence_note(row), caveat_text(row), rule_description(row)]))} "
                 f"| {row.top_terms} | {row.metadata} |"
             )
         return "\n".join(lines)
@@ -229,7 +229,7 @@ def silence_note(row) -> str:
     )
 
 
-def _caveat_text(row) -> str:
+def caveat_text(row) -> str:
     """The slice's caveat (``caveat`` column; empty for older tables or none)."""
     get = row.get if isinstance(row, dict) else lambda key, default=None: getattr(row, key, default)
     note = get("caveat", "")
@@ -341,7 +341,7 @@ def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = No
         rule = rule_description(row)
         part = part_note(row)
         facts = f"<li>{html.escape(part)}</li>" if part else ""
-        for note in (silence_note(row), _caveat_text(row)):
+        for note in (silence_note(row), caveat_text(row)):
             facts += f"<li>{html.escape(note)}</li>" if note else ""
         facts += (f"<li>rule: {html.escape(rule)}</li>" if rule else "") + "".join(
             f"<li>{label}: {html.escape(str(row[key]))}</li>"
@@ -383,6 +383,7 @@ __all__ = [
     "card_examples",
     "read_slice_settings",
     "rule_description",
+    "caveat_text",
     "silence_note",
     "slices_html",
 ]
