@@ -418,8 +418,26 @@ def analysable_columns(
 
 
 def describe_left_out(left_out: list[tuple[str, str]]) -> list[str]:
-    """One sentence per left-out column, for notes and warnings."""
-    return [f"metadata column {name!r} left out: it {why}" for name, why in left_out]
+    """One sentence per reason a metadata column was left out, for notes and warnings.
+
+    Columns left out for the same reason share a sentence: nine planted ground-truth
+    columns are one note, not nine.
+
+    Examples
+    --------
+    >>> describe_left_out([("gt_a", "holds planted ground truth"), ("id", "is an identifier"),
+    ...                    ("gt_b", "holds planted ground truth")])
+    ["metadata columns 'gt_a', 'gt_b' left out: each holds planted ground truth", "metadata column 'id' left out: it is an identifier"]
+    """
+    by_reason: dict[str, list[str]] = {}
+    for name, why in left_out:
+        by_reason.setdefault(why, []).append(name)
+    return [
+        f"metadata column {names[0]!r} left out: it {why}"
+        if len(names) == 1
+        else f"metadata columns {', '.join(map(repr, names))} left out: each {why}"
+        for why, names in by_reason.items()
+    ]
 
 
 def text_label_association(text, label, groups=None, random_state: int = 0) -> float | None:
