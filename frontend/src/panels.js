@@ -234,9 +234,9 @@ function describeSlice(summary) {
     lines.push(`held-out error ${fmt.pct(summary.error_rate)}${ci}${outside}${held}`);
     // the part of a wider reported slice that fails most says so (silentscope.slices.result.part_note)
     if (typeof summary.consolidation === 'string' && summary.consolidation.startsWith('where a wider failing slice')) lines.push(summary.consolidation);
-    // silent (confident) failures or errors its confidence admits (silentscope.slices.result.silence_note)
+    // silent (confident) failures or errors its confidence admits (silentscope.slices.notes.silence_note)
     if (summary.silence) lines.push(summary.silence);
-    // a slice that may restate the prediction says so (silentscope.slices.discover._caveat)
+    // a slice that may restate the prediction says so (silentscope.slices.notes.caveat)
     if (summary.caveat) lines.push(summary.caveat);
     if (summary.rule) {
       const agreement = typeof summary.rule_precision === 'number' ? ` (held-out precision ${fmt.pct(summary.rule_precision)}, recall ${fmt.pct(summary.rule_recall)})` : '';

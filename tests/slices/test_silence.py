@@ -5,7 +5,7 @@ import pandas as pd
 
 from silentscope.audit import AuditSet
 from silentscope.slices import discover_slices
-from silentscope.slices.result import silence_note
+from silentscope.slices.notes import silence_note
 
 
 def _two_failing_devices(n=3000, seed=0):

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from silentscope.audit.store import read_artifact
 from silentscope.metrics.risk_coverage import aurc
-from silentscope.slices.result import silence_note
+from silentscope.slices.notes import silence_note
 from silentscope.viewer.data import load_viewer_data
 from silentscope.viewer.queries import filter_mask, pack_mask, unpack_mask
 from silentscope.viewer.server import create_app

@@ -38,7 +38,8 @@ def _arguments(saved: dict | None, given: dict, slicer_options: dict) -> dict:
 
 
 def _print(report: SliceReport) -> None:
-    from silentscope.slices.result import caveat_text, part_note, rule_description, silence_note
+    from silentscope.slices.notes import caveat_text, silence_note
+    from silentscope.slices.result import part_note, rule_description
 
     settings = report.settings
     console.print(

@@ -41,6 +41,7 @@ from silentscope.slices.consolidate import (
     where_it_fails_most,
 )
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
+from silentscope.slices.notes import caveat, expected_errors, silence_note
 from silentscope.slices.ranking import rank_slices
 from silentscope.slices.representation import (
     MODALITIES,
@@ -48,7 +49,7 @@ from silentscope.slices.representation import (
     build_representation,
     class_blind_blocks,
 )
-from silentscope.slices.result import PART_NOTE, SliceReport, card_examples, silence_note
+from silentscope.slices.result import PART_NOTE, SliceReport, card_examples
 from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement, rule_text
 from silentscope.slices.slicers import make_slicer
 from silentscope.slices.stability import slice_stability
@@ -1039,60 +1040,6 @@ def _rule_conditions(data, columns, use_text):
     return conditions if len(conditions.labels) else None
 
 
-def _expected_errors(confidence, mask, held, classification: bool = True) -> dict:
-    """The held-out error rates the classifier's own confidence admits, in and outside a slice.
-
-    The mean of ``1 - max softmax`` over the held-out members: what a reader compares the
-    observed error rate with to tell a silent failure (confident and wrong) from a region
-    where the network already says it is unsure (:func:`~silentscope.slices.result.silence_note`).
-    Not measured (NaN, no note) for a continuous risk such as a segmentation's: "any error"
-    there is not what one minus a maximum softmax estimates.
-    """
-    if not classification:
-        return {"expected_error_rate": np.nan, "expected_outside": np.nan}
-    inside, outside = mask & held, ~mask & held
-    return {
-        "expected_error_rate": float(1 - confidence[inside].mean()) if inside.any() else np.nan,
-        "expected_outside": float(1 - confidence[outside].mean()) if outside.any() else np.nan,
-    }
-
-
-#: Below this held-out precision a rule does not describe its slice (for :func:`_caveat`).
-RULE_DESCRIBES = 0.5
-
-
-def _caveat(views: str, precision, own_features: bool) -> str:
-    """A warning for a slice that may restate the prediction instead of naming a cause.
-
-    The classifier's own features encode its prediction (docs/slices_results.md: a probe
-    per class finds its errors with held-out AUC 0.99-1.0): a slice found only by views
-    that read them (``image``, and ``joint``, which fuses them with the rest), which no
-    rule describes, may be the region where the network places another class, whose
-    held-out error rate is high by construction.
-
-    Examples
-    --------
-    >>> _caveat("image (any class), joint", 0.19, True)[:103]
-    "found only in the classifier's own features, and its rule does not describe it (held-out precision 19%)"
-    >>> _caveat("image, text", 0.19, True), _caveat("image", 0.9, True), _caveat("image", 0.19, False)
-    ('', '', '')
-    """
-    found_in = [view.strip() for view in str(views).split(",") if view.strip()]
-    only_features = (
-        own_features and found_in and all(v.startswith(("image", "joint")) for v in found_in)
-    )
-    if not only_features or (precision is not None and precision >= RULE_DESCRIBES):
-        return ""
-    described = "no rule describes it" if precision is None or np.isnan(precision) else (
-        f"its rule does not describe it (held-out precision {precision:.0%})"
-    )  # fmt: skip
-    return (
-        f"found only in the classifier's own features, and {described}: it may "
-        "be where the network's features place another class, which fails by construction; "
-        "look at its examples before reading it as a cause"
-    )
-
-
 def _explain(
     data, shown, membership, scores, errors, n_terms, n_examples, columns, use_text=True,
     conditions=None, fit_rows=None, confirm_rows=None, random_state=0, own_features=True,
@@ -1137,8 +1084,8 @@ def _explain(
                 "rule": "" if rule is None else rule.text,
                 "rule_precision": precision,
                 "rule_recall": recall,
-                **_expected_errors(confidence, mask, held, data.risk is None),
-                "caveat": _caveat(
+                **expected_errors(confidence, mask, held, data.risk is None),
+                "caveat": caveat(
                     record.get("member_views", record["views"]), precision, own_features
                 ),
                 "top_terms": "; ".join(t.description for t in terms),

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from silentscope.data.refs import shareable
+from silentscope.slices.notes import caveat_text, silence_note
 
 #: The store artifact of the shown slices; the others are named after it.
 ARTIFACT = "slices"
@@ -187,55 +188,6 @@ def rule_description(row) -> str:
     return f"{rule} (held-out precision {precision:.0%}, recall {recall:.0%})"
 
 
-#: Share of a slice's errors that its confidence must admit (expected / observed error
-#: rate) for the slice to be called "not silent".
-ADMITTED_SHARE = 0.5
-
-
-def silence_note(row) -> str:
-    """Whether a slice's failures are silent: its error rate against what its confidence admits.
-
-    A slice where the network fails 84% of the time while its maximum softmax admits 75% is
-    where it already says it is unsure: a confidence threshold would flag those samples,
-    and the slice is not a *silent* failure. The held-out error rate is compared with the
-    rate the network's own confidence expects on the same held-out members (mean
-    ``1 - max softmax``); when the confidence admits at least half of the errors
-    (:data:`ADMITTED_SHARE`), the note says so. A two-class network that says "50%" on a
-    slice that fails 56% of the time is unsure there, not silent. Empty for tables saved
-    before the columns existed.
-
-    Examples
-    --------
-    >>> silence_note({"error_rate": 0.84, "expected_error_rate": 0.12,
-    ...     "expected_outside": 0.05})
-    'silent: its confidence expects 12% errors here (5% outside), it makes 84%'
-    >>> silence_note({"error_rate": 0.84, "expected_error_rate": 0.75,
-    ...     "expected_outside": 0.05})
-    'not silent: its confidence already expects 75% errors here (it makes 84%): these samples look uncertain, not confidently wrong'
-    """
-    get = row.get if isinstance(row, dict) else lambda key, default=None: getattr(row, key, default)
-    expected, outside = get("expected_error_rate", np.nan), get("expected_outside", np.nan)
-    if expected is None or pd.isna(expected):
-        return ""
-    observed = get("error_rate")
-    if expected >= ADMITTED_SHARE * observed:
-        return (
-            f"not silent: its confidence already expects {expected:.0%} errors here (it makes "
-            f"{observed:.0%}): these samples look uncertain, not confidently wrong"
-        )
-    where = "" if outside is None or pd.isna(outside) else f" ({outside:.0%} outside)"
-    return (
-        f"silent: its confidence expects {expected:.0%} errors here{where}, it makes {observed:.0%}"
-    )
-
-
-def caveat_text(row) -> str:
-    """The slice's caveat (``caveat`` column; empty for older tables or none)."""
-    get = row.get if isinstance(row, dict) else lambda key, default=None: getattr(row, key, default)
-    note = get("caveat", "")
-    return note if isinstance(note, str) else ""
-
-
 def _rule_text(row) -> str:
     text = rule_description(row)
     return f" | rule: {text}" if text else ""
@@ -383,7 +335,5 @@ __all__ = [
     "card_examples",
     "read_slice_settings",
     "rule_description",
-    "caveat_text",
-    "silence_note",
     "slices_html",
 ]

@@ -1,0 +1,125 @@
+"""What a slice card tells the reader besides its error rate: are its failures silent, and
+may it restate the prediction instead of naming a cause?
+
+Both are decided where the slice table is made (:func:`silentscope.slices.discover_slices`)
+and saved with it (columns ``expected_error_rate``, ``expected_outside``, ``silence``,
+``caveat``), so that the CLI, the markdown, the report and the viewer say the same.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def expected_errors(confidence, mask, held, classification: bool = True) -> dict:
+    """The held-out error rates the classifier's own confidence admits, in and outside a slice.
+
+    The mean of ``1 - max softmax`` over the held-out members: what a reader compares the
+    observed error rate with to tell a silent failure (confident and wrong) from a region
+    where the network already says it is unsure (:func:`~silentscope.slices.notes.silence_note`).
+    Not measured (NaN, no note) for a continuous risk such as a segmentation's: "any error"
+    there is not what one minus a maximum softmax estimates.
+    """
+    if not classification:
+        return {"expected_error_rate": np.nan, "expected_outside": np.nan}
+    inside, outside = mask & held, ~mask & held
+    return {
+        "expected_error_rate": float(1 - confidence[inside].mean()) if inside.any() else np.nan,
+        "expected_outside": float(1 - confidence[outside].mean()) if outside.any() else np.nan,
+    }
+
+
+#: Below this held-out precision a rule does not describe its slice (for :func:`caveat`).
+RULE_DESCRIBES = 0.5
+
+
+def caveat(views: str, precision, own_features: bool) -> str:
+    """A warning for a slice that may restate the prediction instead of naming a cause.
+
+    The classifier's own features encode its prediction (docs/slices_results.md: a probe
+    per class finds its errors with held-out AUC 0.99-1.0): a slice found only by views
+    that read them (``image``, and ``joint``, which fuses them with the rest), which no
+    rule describes, may be the region where the network places another class, whose
+    held-out error rate is high by construction.
+
+    Examples
+    --------
+    >>> caveat("image (any class), joint", 0.19, True)[:103]
+    "found only in the classifier's own features, and its rule does not describe it (held-out precision 19%)"
+    >>> caveat("image, text", 0.19, True), caveat("image", 0.9, True), caveat("image", 0.19, False)
+    ('', '', '')
+    """
+    found_in = [view.strip() for view in str(views).split(",") if view.strip()]
+    only_features = (
+        own_features and found_in and all(v.startswith(("image", "joint")) for v in found_in)
+    )
+    if not only_features or (precision is not None and precision >= RULE_DESCRIBES):
+        return ""
+    described = "no rule describes it" if precision is None or np.isnan(precision) else (
+        f"its rule does not describe it (held-out precision {precision:.0%})"
+    )  # fmt: skip
+    return (
+        f"found only in the classifier's own features, and {described}: it may "
+        "be where the network's features place another class, which fails by construction; "
+        "look at its examples before reading it as a cause"
+    )
+
+
+#: Share of a slice's errors that its confidence must admit (expected / observed error
+#: rate) for the slice to be called "not silent".
+ADMITTED_SHARE = 0.5
+
+
+def silence_note(row) -> str:
+    """Whether a slice's failures are silent: its error rate against what its confidence admits.
+
+    A slice where the network fails 84% of the time while its maximum softmax admits 75% is
+    where it already says it is unsure: a confidence threshold would flag those samples,
+    and the slice is not a *silent* failure. The held-out error rate is compared with the
+    rate the network's own confidence expects on the same held-out members (mean
+    ``1 - max softmax``); when the confidence admits at least half of the errors
+    (:data:`ADMITTED_SHARE`), the note says so. A two-class network that says "50%" on a
+    slice that fails 56% of the time is unsure there, not silent. Empty for tables saved
+    before the columns existed.
+
+    Examples
+    --------
+    >>> silence_note({"error_rate": 0.84, "expected_error_rate": 0.12,
+    ...     "expected_outside": 0.05})
+    'silent: its confidence expects 12% errors here (5% outside), it makes 84%'
+    >>> silence_note({"error_rate": 0.84, "expected_error_rate": 0.75,
+    ...     "expected_outside": 0.05})
+    'not silent: its confidence already expects 75% errors here (it makes 84%): these samples look uncertain, not confidently wrong'
+    """
+    get = row.get if isinstance(row, dict) else lambda key, default=None: getattr(row, key, default)
+    expected, outside = get("expected_error_rate", np.nan), get("expected_outside", np.nan)
+    if expected is None or pd.isna(expected):
+        return ""
+    observed = get("error_rate")
+    if expected >= ADMITTED_SHARE * observed:
+        return (
+            f"not silent: its confidence already expects {expected:.0%} errors here (it makes "
+            f"{observed:.0%}): these samples look uncertain, not confidently wrong"
+        )
+    where = "" if outside is None or pd.isna(outside) else f" ({outside:.0%} outside)"
+    return (
+        f"silent: its confidence expects {expected:.0%} errors here{where}, it makes {observed:.0%}"
+    )
+
+
+def caveat_text(row) -> str:
+    """The slice's caveat (``caveat`` column; empty for older tables or none)."""
+    get = row.get if isinstance(row, dict) else lambda key, default=None: getattr(row, key, default)
+    note = get("caveat", "")
+    return note if isinstance(note, str) else ""
+
+
+__all__ = [
+    "ADMITTED_SHARE",
+    "RULE_DESCRIBES",
+    "caveat",
+    "caveat_text",
+    "expected_errors",
+    "silence_note",
+]
