@@ -89,7 +89,8 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     fall-off); ``glare``: a bright spot (Gaussian, +120 grey levels at its centre, standard
     deviation 12% of the side) at a random place in the central 60% (a specular
     reflection); ``blocks``: pixelated to blocks of an eighth of the side (a low-resolution
-    image upsampled without interpolation); ``red``,
+    image upsampled without interpolation); ``zoom``: the central 70% of the image
+    enlarged to its size (another field of view); ``red``,
     ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
 
     Examples
@@ -130,14 +131,25 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
         step = max(height // 8, 2)  # every step x step block holds its top-left pixel
         small = rows[:, ::step, ::step]
         rows = np.repeat(np.repeat(small, step, axis=1), step, axis=2)[:, :height, :width]
+    elif kind == "zoom":
+        height, width = images.shape[1:3]
+        top, left = int(round(0.15 * height)), int(round(0.15 * width))
+        crops = rows[:, top : height - top, left : width - left]
+        rows = (
+            np.stack(
+                [cv2.resize(c, (width, height), interpolation=cv2.INTER_LINEAR) for c in crops]
+            )
+            if len(rows)
+            else rows
+        )
     elif kind in ("red", "green", "blue"):
         gain = np.full(3, 0.55, np.float32)
         gain[("red", "green", "blue").index(kind)] = 1.0
         rows = rows * gain
     else:
         raise ValueError(
-            f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, blocks, red, green "
-            "or blue"
+            f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, blocks, zoom, red, "
+            "green or blue"
         )
     out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
     return out
@@ -238,6 +250,7 @@ IMAGE_ONLY = {
     "vignette": ("vignette", "vignetted images"),
     "glare": ("glare", "images with glare"),
     "blocks": ("blocks", "pixelated images"),
+    "zoom": ("zoom", "zoomed images"),
 }
 #: Conjunctions: kind -> (artifact, cause name, whose labels are unreliable among the
 #: images with the artifact, from (metadata, female)).
@@ -248,6 +261,7 @@ CONJUNCTIONS = {
     "vignette_young": ("vignette", "vignetted, age <= 55", lambda meta, female: _age(meta) <= 55),
     "glare_old": ("glare", "glare, over 65", lambda meta, female: _age(meta) > 65),
     "blocks_young": ("blocks", "pixelated, age <= 50", lambda meta, female: _age(meta) <= 50),
+    "zoom_female": ("zoom", "zoomed images of women", lambda meta, female: female),
 }
 
 #: Planted kinds that every dataset gets at two sizes.
@@ -270,8 +284,13 @@ FRESH4_KINDS = ("glare", "glare_old")
 #: The fifth fresh held-out set (session 8), declared after the fourth was measured and
 #: before any change prompted by the third and fourth: pixelation alone, and AND age <= 50.
 FRESH5_KINDS = ("blocks", "blocks_young")
+#: The sixth fresh held-out set (session 8), declared after the fifth was measured and
+#: before any change prompted by it: a zoomed field of view alone, and AND female sex.
+FRESH6_KINDS = ("zoom", "zoom_female")
 #: Every planted kind, in the order that seeds each kind's random draw (append only).
-ALL_KINDS = KINDS + FRESH_KINDS + FRESH2_KINDS + FRESH3_KINDS + FRESH4_KINDS + FRESH5_KINDS
+ALL_KINDS = (
+    KINDS + FRESH_KINDS + FRESH2_KINDS + FRESH3_KINDS + FRESH4_KINDS + FRESH5_KINDS + FRESH6_KINDS
+)
 #: Kinds whose targets are those of image-only and of conjunction failures.
 IMAGE_KINDS = tuple(IMAGE_ONLY)
 CONJUNCTION_KINDS = tuple(CONJUNCTIONS)
@@ -351,7 +370,7 @@ class Scenario:
     kind: str
     size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
     tuning: bool
-    fresh: int = 0  # a held-out scenario added after development: 1-5 = FRESH{,2,3,4,5}_KINDS
+    fresh: int = 0  # a held-out scenario added after development: 1-6 = FRESH{,2,...,6}_KINDS
 
     @property
     def set(self) -> str:
@@ -390,7 +409,8 @@ def scenarios() -> list[Scenario]:
     :data:`FRESH2_KINDS` on ODIR, added before round 3 of development (session 7);
     held-out (fresh 3): :data:`FRESH3_KINDS`, added before round 4 (session 8); held-out
     (fresh 4): :data:`FRESH4_KINDS`, added after fresh 3 was measured (session 8); held-out
-    (fresh 5): :data:`FRESH5_KINDS`, added after fresh 4 was measured (session 8).
+    (fresh 5): :data:`FRESH5_KINDS`, added after fresh 4 was measured (session 8); held-out
+    (fresh 6): :data:`FRESH6_KINDS`, added after fresh 5 was measured (session 8).
 
     Examples
     --------
@@ -406,6 +426,7 @@ def scenarios() -> list[Scenario]:
     found += [Scenario("odir", k, s, False, 3) for k in FRESH3_KINDS for s in ("small", "large")]
     found += [Scenario("odir", k, s, False, 4) for k in FRESH4_KINDS for s in ("small", "large")]
     found += [Scenario("odir", k, s, False, 5) for k in FRESH5_KINDS for s in ("small", "large")]
+    found += [Scenario("odir", k, s, False, 6) for k in FRESH6_KINDS for s in ("small", "large")]
     return found
 
 

@@ -97,7 +97,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
     who = {
         "conjunction": female, "grain_age": meta["age"].to_numpy() > 60, "lines_male": ~female,
         "vignette_young": meta["age"].to_numpy() <= 55, "glare_old": meta["age"].to_numpy() > 65,
-        "blocks_young": meta["age"].to_numpy() <= 50,
+        "blocks_young": meta["age"].to_numpy() <= 50, "zoom_female": female,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -133,6 +133,7 @@ def test_each_fresh_set_holds_its_kinds_at_two_sizes():
             scen.FRESH3_KINDS,
             scen.FRESH4_KINDS,
             scen.FRESH5_KINDS,
+            scen.FRESH6_KINDS,
         ),
         start=1,
     ):
