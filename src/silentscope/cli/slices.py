@@ -38,7 +38,7 @@ def _arguments(saved: dict | None, given: dict, slicer_options: dict) -> dict:
 
 
 def _print(report: SliceReport) -> None:
-    from silentscope.slices.notes import caveat_text, silence_note
+    from silentscope.slices.notes import card_note
     from silentscope.slices.result import part_note, rule_description
 
     settings = report.settings
@@ -75,8 +75,8 @@ def _print(report: SliceReport) -> None:
     for row in report.slices.itertuples():
         details = (
             ("part", part_note(row)),
-            ("failures", silence_note(row)),
-            ("caveat", caveat_text(row)),
+            ("failures", card_note(row, "silence")),
+            ("caveat", card_note(row, "caveat")),
             ("rule", rule_description(row)),
             ("report terms", row.top_terms),
             ("metadata", row.metadata),

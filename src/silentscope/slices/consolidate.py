@@ -439,9 +439,9 @@ def where_it_fails_most(
         return None
     held = np.zeros(len(errors), bool)
     held[np.asarray(confirm_rows)] = True
-    sub, condition = proposal
+    sub, j = proposal
     if _fails_more(sub, mask & ~sub, errors, held, alpha):
-        return sub, condition
+        return sub, str(conditions.labels[j])
     return None
 
 
@@ -450,8 +450,8 @@ def part_that_fails_most(mask, conditions, errors, fit_rows, *, min_support: int
 
     Returns
     -------
-    (mask, condition) or None: the part, when it fails more than the rest of the slice
-    and the rest fails more than the outside (fitting split).
+    (mask, j) or None: the part and its condition's index in ``conditions``, when it fails
+    more than the rest of the slice and the rest fails more than the outside (fitting split).
     """
     mask = np.asarray(mask, dtype=bool)
     errors = np.asarray(errors, dtype=bool)
@@ -463,7 +463,7 @@ def part_that_fails_most(mask, conditions, errors, fit_rows, *, min_support: int
             continue
         if not _fails_more(rest, ~mask, errors, fit, alpha):
             return None  # the rest fails like the outside: narrow() cuts it away instead
-        return sub, str(conditions.labels[j])
+        return sub, j
     return None
 
 

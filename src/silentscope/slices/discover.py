@@ -918,24 +918,22 @@ def _join_parts(
     set of int: the groups whose part was joined elsewhere.
     """
     joined = set()
-    labels = [str(label) for label in conditions.labels]
     for index, group in enumerate(groups):
         proposal = part_that_fails_most(
             group.mask, conditions, errors, fit_rows, min_support=min_support, alpha=alpha
         )
         if proposal is None:
             continue
-        part, condition = proposal
-        condition_mask = conditions.mask(labels.index(condition))
+        part, j = proposal
         for host in groups:
             if host is group or not joins_part(
-                part, condition_mask, host.mask, errors, fit_rows, merge_overlap=merge_overlap
+                part, conditions.mask(j), host.mask, errors, fit_rows, merge_overlap=merge_overlap
             ):
                 continue
             host.mask = host.mask | part
             host.notes.append(
                 f"joined with where a wider slice ({int(group.mask.sum())} samples, also "
-                f"reported) fails most: {condition} (the same failure, fitting split)"
+                f"reported) fails most: {conditions.labels[j]} (the same failure, fitting split)"
             )
             _refine(host, conditions, errors, fit_rows, min_support, alpha, random_state)
             joined.add(index)

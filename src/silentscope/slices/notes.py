@@ -108,10 +108,19 @@ def silence_note(row) -> str:
     )
 
 
-def caveat_text(row) -> str:
-    """The slice's caveat (``caveat`` column; empty for older tables or none)."""
+def card_note(row, column: str) -> str:
+    """A note saved with the slice table (``silence`` or ``caveat``); empty for older tables.
+
+    Every renderer (CLI, markdown, report, viewer) reads the saved note, so that what the
+    card says was decided once, where the table was made.
+
+    Examples
+    --------
+    >>> card_note({"caveat": "found only in ..."}, "caveat"), card_note({}, "silence")
+    ('found only in ...', '')
+    """
     get = row.get if isinstance(row, dict) else lambda key, default=None: getattr(row, key, default)
-    note = get("caveat", "")
+    note = get(column, "")
     return note if isinstance(note, str) else ""
 
 
@@ -119,7 +128,7 @@ __all__ = [
     "ADMITTED_SHARE",
     "RULE_DESCRIBES",
     "caveat",
-    "caveat_text",
+    "card_note",
     "expected_errors",
     "silence_note",
 ]

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from silentscope.data.refs import shareable
-from silentscope.slices.notes import caveat_text, silence_note
+from silentscope.slices.notes import card_note
 
 #: The store artifact of the shown slices; the others are named after it.
 ARTIFACT = "slices"
@@ -112,8 +112,7 @@ class SliceReport:
                 + (f", found in {row.views}" if getattr(row, "views", "") else "")
                 + _absorbed_text(row)
                 + (f" | {part_note(row)}" if part_note(row) else "")
-                + (f" | {silence_note(row)}" if silence_note(row) else "")
-                + (f" | {caveat_text(row)}" if caveat_text(row) else "")
+                + "".join(f" | {card_note(row, c)}" for c in NOTE_COLUMNS if card_note(row, c))
                 + _rule_text(row)
                 + (f" | terms: {row.top_terms}" if row.top_terms else "")
                 + (f" | {row.metadata}" if row.metadata else "")
@@ -136,11 +135,14 @@ class SliceReport:
                 f"| {row.rank} | {row.size} | {row.error_rate:.1%} ({row.ci_low:.1%}-{row.ci_high:.1%}) "
                 f"| {row.complement_error_rate:.1%} | {row.q_value:.2g} | {row.stability:.2f} "
                 f"| {getattr(row, 'views', '')} | {getattr(row, 'absorbed', '')} "
-                f"| {' '.join(filter(None, [part_note(row), silence_note(row), caveat_text(row), rule_description(row)]))} "
+                f"| {' '.join(filter(None, [part_note(row), *(card_note(row, c) for c in NOTE_COLUMNS), rule_description(row)]))} "
                 f"| {row.top_terms} | {row.metadata} |"
             )
         return "\n".join(lines)
 
+
+#: The notes saved with each slice (:mod:`silentscope.slices.notes`), in card order.
+NOTE_COLUMNS = ("silence", "caveat")
 
 #: How a slice that is the worst part of another reported slice begins its note.
 PART_NOTE = "where a wider failing slice"
@@ -293,7 +295,7 @@ def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = No
         rule = rule_description(row)
         part = part_note(row)
         facts = f"<li>{html.escape(part)}</li>" if part else ""
-        for note in (silence_note(row), caveat_text(row)):
+        for note in (card_note(row, column) for column in NOTE_COLUMNS):
             facts += f"<li>{html.escape(note)}</li>" if note else ""
         facts += (f"<li>rule: {html.escape(rule)}</li>" if rule else "") + "".join(
             f"<li>{label}: {html.escape(str(row[key]))}</li>"
