@@ -138,3 +138,30 @@ def test_the_slices_command_prints_the_silence_note_on_each_card(tmp_path):
     text = " ".join(result.output.split())  # the console wraps long lines
     assert "failures: silent: its confidence expects" in text
     assert "failures: not silent: its confidence already expects" in text
+
+
+def test_a_degenerate_classifier_s_slices_carry_the_warning_in_the_result():
+    """Always predicting one class, its 'silent' slices are the class it never predicts."""
+    import warnings
+
+    from silentscope.audit.health import DegenerateModelWarning
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    label = rng.integers(0, 2, n)
+    logits = np.tile([2.0, 0.0], (n, 1)) + rng.normal(0, 0.1, (n, 2))  # always "a"
+    audit = AuditSet(
+        sample_id=[f"s{i}" for i in range(n)], test_set=np.where(np.arange(n) < 600, "val", "iid"),
+        label=label, logits=logits, class_names=["a", "b"],
+        metadata=pd.DataFrame({"device": rng.choice(["A", "B"], n)}),
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateModelWarning)
+        report = discover_slices(audit, n_seeds=2)
+    assert report.n_slices >= 1
+    # carried by the result object, not only by a Python warning: notes, text, markdown
+    assert "it is degenerate" in report.notes[0]
+    assert report.summary_lines()[0].startswith("warning: the failure slices describe where")
+    assert report.to_markdown().startswith("**warning:** the failure slices describe where")
+    healthy = discover_slices(_two_failing_devices(), modalities=["metadata"], n_seeds=2)
+    assert healthy.degenerate_note() == "" and not str(healthy).startswith("warning")

@@ -104,18 +104,26 @@ class ModelHealth:
             )
 
 
-def warn_degenerate_analysis(health: ModelHealth, what: str, stacklevel: int = 2) -> None:
-    """Warn that an analysis of a degenerate classifier's errors finds the classes, not failures.
+def degenerate_analysis_note(health: ModelHealth, what: str) -> str:
+    """The sentence that says an analysis of a degenerate classifier finds classes; "" if healthy.
 
     Its errors are the samples of the classes it rarely or never predicts, so subgroups,
-    slices or a misclassification predictor find where those classes are common.
+    slices or a misclassification predictor find where those classes are common. Results
+    carry this sentence in their notes; :func:`warn_degenerate_analysis` also warns with it.
     """
+    if not health.degenerate:
+        return ""
+    return (
+        f"the {what} describe where the classes this classifier rarely or never predicts "
+        f"are common, not where it fails: it is degenerate ({health.reason})"
+    )
+
+
+def warn_degenerate_analysis(health: ModelHealth, what: str, stacklevel: int = 2) -> None:
+    """Warn that an analysis of a degenerate classifier's errors finds the classes, not failures."""
     if health.degenerate:
         warnings.warn(
-            f"the {what} describe where the classes this classifier rarely or never predicts "
-            f"are common, not where it fails: it is degenerate ({health.reason})",
-            DegenerateModelWarning,
-            stacklevel + 1,
+            degenerate_analysis_note(health, what), DegenerateModelWarning, stacklevel + 1
         )
 
 

@@ -20,7 +20,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from silentscope.audit.health import model_health, warn_degenerate_analysis
+from silentscope.audit.health import (
+    degenerate_analysis_note,
+    model_health,
+    warn_degenerate_analysis,
+)
 from silentscope.audit.roles import (
     analysable_columns,
     describe_left_out,
@@ -49,7 +53,7 @@ from silentscope.slices.representation import (
     build_representation,
     class_blind_blocks,
 )
-from silentscope.slices.result import PART_NOTE, SliceReport, card_examples
+from silentscope.slices.result import DEGENERATE_WHAT, PART_NOTE, SliceReport, card_examples
 from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement, rule_text
 from silentscope.slices.slicers import make_slicer
 from silentscope.slices.stability import slice_stability
@@ -406,7 +410,7 @@ def discover_slices(
             )
         )
     health = model_health(audit)
-    warn_degenerate_analysis(health, "failure slices")
+    warn_degenerate_analysis(health, DEGENERATE_WHAT)
     asked = modalities is not None
     modalities = tuple(modalities) if asked else available_modalities(data, embeddings)
     inputs = _analysable_inputs(data, modalities, embeddings, metadata_columns, keep_label_derived)
@@ -513,6 +517,7 @@ def discover_slices(
     return SliceReport(
         slices=table, candidates=candidates, membership=member_frame, settings=settings,
         notes=[
+            *filter(None, [degenerate_analysis_note(health, DEGENERATE_WHAT)]),
             f"analysed: {settings['scope']}",
             f"fitting and confirmation splits by {unit_name} ({settings['n_units']} units, none on "
             f"both sides); held-out intervals and tests count a {unit_name}'s rows as one sample "

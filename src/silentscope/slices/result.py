@@ -96,6 +96,15 @@ class SliceReport:
         """The slice table (a copy)."""
         return self.slices.copy()
 
+    def degenerate_note(self) -> str:
+        """The warning that the classifier is degenerate (from the saved health), else ""."""
+        from silentscope.audit.health import ModelHealth, degenerate_analysis_note
+
+        health = self.settings.get("health")
+        if not health:
+            return ""
+        return degenerate_analysis_note(ModelHealth.from_dict(health), DEGENERATE_WHAT)
+
     def summary_lines(self) -> list[str]:
         """One plain-text line per slice, e.g. for logs."""
         if self.slices.empty:
@@ -104,7 +113,8 @@ class SliceReport:
                 f"no slice confirmed: {tested} candidate(s) tested on held-out samples, none "
                 f"significant at FDR {self.settings.get('alpha')}"
             ]
-        lines = []
+        # a degenerate classifier's slices are its rarely predicted classes: said first
+        lines = [f"warning: {note}" for note in [self.degenerate_note()] if note]
         for row in self.slices.itertuples():
             lines.append(
                 f"#{row.rank}: error {row.error_rate:.0%} [{row.ci_low:.0%}, {row.ci_high:.0%}] vs "
@@ -129,7 +139,8 @@ class SliceReport:
             "| rank | n | error rate (95% CI) | outside | q | stability | found in | absorbed | rule "
             "| report terms | metadata |"
         )
-        lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines = [f"**warning:** {note}\n" for note in [self.degenerate_note()] if note]
+        lines += [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
         for row in self.slices.itertuples():
             lines.append(
                 f"| {row.rank} | {row.size} | {row.error_rate:.1%} ({row.ci_low:.1%}-{row.ci_high:.1%}) "
@@ -140,6 +151,9 @@ class SliceReport:
             )
         return "\n".join(lines)
 
+
+#: What the degenerate-classifier warning calls slice discovery's output.
+DEGENERATE_WHAT = "failure slices"
 
 #: The notes saved with each slice (:mod:`silentscope.slices.notes`), in card order.
 NOTE_COLUMNS = ("silence", "caveat")
