@@ -177,7 +177,14 @@ export function renderSelection(container, stats, ctx) {
 
 export function renderSlices(container, slices, ctx) {
   container.replaceChildren();
+  // discovery that ran and confirmed nothing says so, and what it could have confirmed:
+  // "no slices yet" would read as "never run", or an empty list as "no failure"
+  const discoveryNote = ctx.meta.discovery_note;
+  if (discoveryNote && !slices.some((s) => s.source === 'discovered')) {
+    container.append(el('h3', {}, 'Discovered slices'), el('p', { class: 'hint', id: 'discovery-note' }, discoveryNote));
+  }
   if (!slices.length) {
+    if (discoveryNote) return;
     container.append(
       el('div', { class: 'empty' }, el('p', {}, 'No slices in this store yet.'), el('p', { class: 'hint' }, 'Run slice discovery, or save a lasso selection as a slice.')),
     );

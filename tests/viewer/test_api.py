@@ -293,6 +293,23 @@ def test_slices_found_by_the_slices_command_appear_in_the_viewer(tmp_path, synth
     assert first["examples"][0]["kind"] == "wrong" and len(ids) <= 6
 
 
+def test_discovery_that_confirmed_nothing_says_so_and_what_it_could_have_found(tmp_path, synthetic):
+    """Not "no slices yet" (never run), nor an empty list (read as "no failure")."""
+    command = ["slices", "STORE", "--seeds", "1", "--min-support", "5", "--alpha", "1e-30"]
+    store = store_after_commands(synthetic[0], tmp_path / "store", command)
+    assert read_artifact(store, "slices").empty
+    meta = client_for(load_viewer_data(store)).get("/api/meta").json()
+    assert not [s for s in meta["slices"] if s["source"] == "discovered"]
+    note = meta["discovery_note"]
+    assert note == read_artifact(store, "slices_settings")["empty_note"]
+    assert note.startswith("no slice confirmed") and "no proof that no group fails" in note
+    assert "nearest miss" in note
+    # a store whose discovery found slices, or never ran, has no such note
+    assert (
+        client_for(load_viewer_data(synthetic[0])).get("/api/meta").json()["discovery_note"] == ""
+    )
+
+
 def test_the_page_is_served_while_the_data_loads_and_the_api_waits_for_it(synthetic_data):
     import threading
 

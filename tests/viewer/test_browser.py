@@ -354,6 +354,26 @@ def test_discovered_slices_are_listed_explained_and_selectable(browser, syntheti
         thread.join(timeout=10)
 
 
+def test_an_empty_discovery_is_said_in_the_slices_panel(browser, synthetic, tmp_path):
+    from silentscope.viewer.data import load_viewer_data
+    from tests.support.stores import store_after_commands
+
+    command = ["slices", "STORE", "--seeds", "1", "--min-support", "5", "--alpha", "1e-30"]
+    store = store_after_commands(synthetic[0], tmp_path / "store", command)
+    url, instance, thread = run_server(create_app(load_viewer_data(store)))
+    try:
+        page = open_page(browser, url)
+        page.click(".tab[data-tab=slices]")
+        page.wait_for_selector("#discovery-note", timeout=20_000)
+        text = page.locator("#slices-panel").inner_text()
+        assert "Discovered slices" in text and "no proof that no group fails" in text
+        assert "No slices in this store yet" not in text
+        page.close()
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=10)
+
+
 def test_the_header_says_when_the_classifier_is_degenerate(browser, server, tmp_path):
     from silentscope.audit.store import save_audit
     from silentscope.viewer.data import load_viewer_data

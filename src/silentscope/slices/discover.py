@@ -53,11 +53,17 @@ from silentscope.slices.representation import (
     build_representation,
     class_blind_blocks,
 )
-from silentscope.slices.result import DEGENERATE_WHAT, PART_NOTE, SliceReport, card_examples
+from silentscope.slices.result import (
+    DEGENERATE_WHAT,
+    PART_NOTE,
+    SliceReport,
+    card_examples,
+    no_slice_note,
+)
 from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement, rule_text
 from silentscope.slices.slicers import make_slicer
 from silentscope.slices.stability import slice_stability
-from silentscope.slices.statistics import excess_error_pvalue
+from silentscope.slices.statistics import confirmation_reach, excess_error_pvalue
 from silentscope.slices.views import JOINT_VIEW, MultiViewSlicer, modality_views
 from silentscope.text.terms import TERM_NGRAMS, phrase_only_terms, term_matrix
 
@@ -513,7 +519,13 @@ def discover_slices(
         "unit": unit_name, "n_units": int(len(np.unique(units))),
         "scope": _scope(chosen_sets, test_sets is None),
         "health": health.to_dict(),
+        # what this run could confirm at all (said when it confirms nothing)
+        "reach": confirmation_reach(
+            errors[confirm_rows], candidates["p_value"].notna().sum(), alpha, min_support
+        ),
     }  # fmt: skip
+    # an empty table's sentence, saved for readers without this library's pandas side (viewer)
+    settings["empty_note"] = no_slice_note(settings, candidates) if table.empty else ""
     return SliceReport(
         slices=table, candidates=candidates, membership=member_frame, settings=settings,
         notes=[

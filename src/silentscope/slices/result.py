@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,11 +108,7 @@ class SliceReport:
     def summary_lines(self) -> list[str]:
         """One plain-text line per slice, e.g. for logs."""
         if self.slices.empty:
-            tested = int(self.candidates["p_value"].notna().sum())
-            return [
-                f"no slice confirmed: {tested} candidate(s) tested on held-out samples, none "
-                f"significant at FDR {self.settings.get('alpha')}"
-            ]
+            return [no_slice_note(self.settings, self.candidates)]
         # a degenerate classifier's slices are its rarely predicted classes: said first
         lines = [f"warning: {note}" for note in [self.degenerate_note()] if note]
         for row in self.slices.itertuples():
@@ -140,6 +136,8 @@ class SliceReport:
             "| report terms | metadata |"
         )
         lines = [f"**warning:** {note}\n" for note in [self.degenerate_note()] if note]
+        if self.slices.empty:
+            return "\n".join([*lines, no_slice_note(self.settings, self.candidates)])
         lines += [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
         for row in self.slices.itertuples():
             lines.append(
@@ -160,6 +158,46 @@ NOTE_COLUMNS = ("silence", "caveat")
 
 #: How a slice that is the worst part of another reported slice begins its note.
 PART_NOTE = "where a wider failing slice"
+
+
+def no_slice_note(settings: Mapping, candidates: pd.DataFrame | None) -> str:
+    """What an empty slice table means: what was tested, what it could confirm, the nearest miss.
+
+    An empty table on a small test set says little: the run states the error rate a slice
+    of each size would have needed (``settings["reach"]``,
+    :func:`~silentscope.slices.statistics.confirmation_reach`) and its strongest candidate
+    that fell short, so that "no slice" is not read as "no systematic failure".
+    """
+    tested = candidates[candidates["p_value"].notna()] if candidates is not None else None
+    n_tested = 0 if tested is None else len(tested)
+    text = (
+        f"no slice confirmed: {n_tested} candidate(s) tested on held-out samples, none "
+        f"significant at FDR {settings.get('alpha')}"
+    )
+    reach = settings.get("reach")
+    if reach and reach.get("rates"):
+        needed = ", ".join(
+            (f"{rate:.0%}" if rate is not None else "more than 100%") + f" with {size}"
+            for size, rate in reach["rates"]
+        )
+        text += (
+            f". That is no proof that no group fails: on these {reach['n']} held-out samples "
+            f"({reach['errors'] / max(reach['n'], 1):.0%} errors), a slice needs a held-out "
+            f"error rate of at least {needed} members to be confirmed"
+            + (
+                f" (the strongest of {n_tested} candidates, level {reach['level']:.2g})"
+                if n_tested > 1
+                else ""
+            )
+        )
+    if n_tested:
+        best = tested.sort_values("p_value", kind="stable").iloc[0]
+        text += (
+            f"; nearest miss: {int(best['n_confirm'])} held-out members, "
+            f"{best['error_rate']:.0%} errors vs {best['complement_error_rate']:.0%} outside "
+            f"(p = {best['p_value']:.2g}, q = {best['q_value']:.2g}, found in {best['views']})"
+        )
+    return text
 
 
 def part_note(row) -> str:
@@ -274,7 +312,11 @@ def read_slice_settings(store) -> dict[str, Any] | None:
     return dict(read_artifact(store, name)) if name in list_artifacts(store) else None
 
 
-def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = None) -> str:
+def slices_html(
+    table: pd.DataFrame,
+    thumbnail: Callable[[str], str] | None = None,
+    empty_note: str | None = None,
+) -> str:
     """The saved slice table as an HTML fragment, with example images where available.
 
     Parameters
@@ -285,6 +327,8 @@ def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = No
         Maps an image reference to an image ``src`` (e.g. a data URI); it may raise
         ``OSError``, ``KeyError`` or ``ValueError`` for an unreadable reference, which is
         then shown as such. Without it, no images are shown.
+    empty_note : str, optional
+        What an empty table says (:func:`no_slice_note`); a plain sentence without it.
 
     Examples
     --------
@@ -297,7 +341,7 @@ def slices_html(table: pd.DataFrame, thumbnail: Callable[[str], str] | None = No
     True
     """
     if table.empty:
-        return "<p class='note'>Slice discovery confirmed no slice on held-out samples.</p>"
+        return f"<p class='note'>{html.escape(empty_note or 'Slice discovery confirmed no slice on held-out samples.')}</p>"
     cards = []
     for row in table.to_dict("records"):
         head = (

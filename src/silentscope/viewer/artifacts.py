@@ -16,5 +16,7 @@ SLICES_MEMBERSHIP_ARTIFACT = "slices_membership"
 SLICE_ID_COLUMNS = ("rank", "slice_id", "name")
 #: One row per discovered slice, shown beside it (optional).
 SLICES_SUMMARY_ARTIFACT = "slices"
+#: How the slices were found; its ``empty_note`` says what an empty discovery means.
+SLICES_SETTINGS_ARTIFACT = "slices_settings"
 #: Slices a person saved from the viewer: ``sample_id``, ``slice``.
 USER_SLICES_ARTIFACT = "user_slices"

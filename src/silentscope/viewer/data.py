@@ -50,6 +50,7 @@ from silentscope.viewer.artifacts import (
     EMBEDDING_INFO_ARTIFACT,
     SLICE_ID_COLUMNS,
     SLICES_MEMBERSHIP_ARTIFACT,
+    SLICES_SETTINGS_ARTIFACT,
     SLICES_SUMMARY_ARTIFACT,
     USER_SLICES_ARTIFACT,
 )
@@ -133,6 +134,8 @@ class ViewerData:
     volume_slices: np.ndarray | None = None
     #: The voxel-level health verdict a segmentation store records (its provenance).
     recorded_health: dict | None = None
+    #: What slice discovery said when it confirmed no slice ("" when it found some or never ran).
+    discovery_note: str = ""
     cache: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -420,7 +423,8 @@ def _slice_sets(store: Path, ids: _LazyIds, n: int) -> dict[str, SliceSet]:
     )
     for source, artifact, id_columns in sources:
         table = _artifact_table(store, artifact)
-        if table is None or "sample_id" not in table.column_names:
+        # an empty table (discovery that confirmed nothing) is saved with untyped columns
+        if table is None or "sample_id" not in table.column_names or table.num_rows == 0:
             continue
         id_column = next((c for c in id_columns if c in table.column_names), None)
         if id_column is None:
@@ -442,6 +446,13 @@ def _slice_sets(store: Path, ids: _LazyIds, n: int) -> dict[str, SliceSet]:
             ]
         result[source] = SliceSet(source, names, members, summary)
     return result
+
+
+def _discovery_note(store: Path, names: list[str]) -> str:
+    """The sentence slice discovery saved when it confirmed no slice (else "")."""
+    if SLICES_SETTINGS_ARTIFACT not in names:
+        return ""
+    return str(read_artifact(store, SLICES_SETTINGS_ARTIFACT).get("empty_note") or "")
 
 
 def _subgroup_set(store, metadata, test_set_names, test_set_codes, label, class_names):
@@ -675,6 +686,7 @@ def load_viewer_data(
         risk=risk,
         volume_slices=_volume_slices(store, names, n) if risk is not None else None,
         recorded_health=(manifest.get("provenance") or {}).get("health"),
+        discovery_note=_discovery_note(store, names),
     )
     if ids.loaded is not None:
         data.cache["sample_id"] = ids.loaded

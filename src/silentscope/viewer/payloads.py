@@ -55,6 +55,7 @@ def meta(data: ViewerData, max_drawn: int = DEFAULT_MAX_DRAWN) -> dict:
         "has_text": data.has_text,
         "has_images": data.has_images,
         "slices": slice_list(data),
+        "discovery_note": data.discovery_note,
         # a segmentation's "accuracy" is its mean Dice, 1 - mean risk, as evaluate reports it
         "accuracy": float(data.correct.mean() if data.risk is None else 1.0 - data.risk.mean()),
         "health": health(data).to_dict(),
