@@ -8,14 +8,12 @@ from typer.testing import CliRunner
 
 from silentscope.audit.store import save_audit
 from silentscope.cli import app
-from silentscope.slices import discover_slices
 from silentscope.slices.result import no_slice_note
 from silentscope.slices.statistics import (
     confirmation_reach,
     excess_error_pvalue,
     smallest_confirmable_rate,
 )
-from tests.support.planted import odir_audit
 
 
 @pytest.mark.parametrize("n_in", [5, 10, 25, 80])
@@ -44,18 +42,8 @@ def test_reach_is_stricter_with_more_candidates_and_eases_with_size():
     assert rates == sorted(rates, reverse=True)  # bigger slices need less
 
 
-@pytest.fixture(scope="module")
-def null_report(odir_dir):
-    audit, _ = odir_audit(odir_dir, n=800, seed=1, slice_error=0.06, base_error=0.06)
-    report = discover_slices(
-        audit, ("metadata", "text"), slicer_params={"n_components": 6}, n_seeds=1,
-        keep_label_derived=True,
-    )  # fmt: skip
-    return audit, report
-
-
-def test_no_slice_says_what_a_slice_would_have_needed(null_report):
-    _, report = null_report
+def test_no_slice_says_what_a_slice_would_have_needed(odir_null_report):
+    _, report = odir_null_report
     assert report.n_slices == 0
     text = str(report)
     assert text.startswith("no slice confirmed") and "no proof that no group fails" in text
@@ -70,10 +58,10 @@ def test_no_slice_says_what_a_slice_would_have_needed(null_report):
     assert report.to_markdown().endswith(text)
 
 
-def test_saved_empty_slices_say_it_in_the_cli_and_the_report(tmp_path, null_report):
+def test_saved_empty_slices_say_it_in_the_cli_and_the_report(tmp_path, odir_null_report):
     from silentscope.report.build import build_report
 
-    audit, _ = null_report
+    audit, _ = odir_null_report
     store = tmp_path / "store"
     save_audit(audit, store)
     args = ["slices", str(store), "-m", "metadata", "-m", "text", "--seeds", "1"]

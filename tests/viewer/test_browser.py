@@ -11,6 +11,7 @@ import json
 import os
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,21 @@ def open_page(browser, url):
     assert page.evaluate("document.body.dataset.ready") == "true", errors
     page.errors = errors
     return page
+
+
+@contextmanager
+def store_page(browser, store):
+    """The viewer of ``store`` on its own server, open in a page; both closed afterwards."""
+    from silentscope.viewer.data import load_viewer_data
+
+    url, instance, thread = run_server(create_app(load_viewer_data(store)))
+    try:
+        page = open_page(browser, url)
+        yield page
+        page.close()
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=10)
 
 
 def screen_positions(page, rows):
@@ -326,7 +342,6 @@ def test_notebook_widget_hands_the_selection_to_python(browser, synthetic_data, 
 def test_discovered_slices_are_listed_explained_and_selectable(browser, synthetic, tmp_path, shots):
     """`silentscope slices` and `subgroups` write them; the Slices panel explains them; a click selects one."""
     from silentscope.audit.store import read_artifact
-    from silentscope.viewer.data import load_viewer_data
     from tests.support.stores import store_after_commands
 
     store = store_after_commands(
@@ -335,9 +350,7 @@ def test_discovered_slices_are_listed_explained_and_selectable(browser, syntheti
         ["subgroups", "STORE", "-a", "age"],
     )  # fmt: skip
     saved = read_artifact(store, "slices")
-    url, instance, thread = run_server(create_app(load_viewer_data(store)))
-    try:
-        page = open_page(browser, url)
+    with store_page(browser, store) as page:
         page.click(".tab[data-tab=slices]")
         page.wait_for_selector("#slices-panel .slice", timeout=20_000)
         text = page.locator("#slices-panel").inner_text()
@@ -348,35 +361,23 @@ def test_discovered_slices_are_listed_explained_and_selectable(browser, syntheti
         page.wait_for_function("window.__silentscope.selectionUpdates >= 1", timeout=30_000)
         assert page.evaluate("window.__silentscope.selectionCount") == int(saved["size"].iloc[0])
         pixels(page, shots / "8-slices.png")
-        page.close()
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_an_empty_discovery_is_said_in_the_slices_panel(browser, synthetic, tmp_path):
-    from silentscope.viewer.data import load_viewer_data
     from tests.support.stores import store_after_commands
 
     command = ["slices", "STORE", "--seeds", "1", "--min-support", "5", "--alpha", "1e-30"]
     store = store_after_commands(synthetic[0], tmp_path / "store", command)
-    url, instance, thread = run_server(create_app(load_viewer_data(store)))
-    try:
-        page = open_page(browser, url)
+    with store_page(browser, store) as page:
         page.click(".tab[data-tab=slices]")
         page.wait_for_selector("#discovery-note", timeout=20_000)
         text = page.locator("#slices-panel").inner_text()
         assert "Discovered slices" in text and "no proof that no group fails" in text
         assert "No slices in this store yet" not in text
-        page.close()
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_the_header_says_when_the_classifier_is_degenerate(browser, server, tmp_path):
     from silentscope.audit.store import save_audit
-    from silentscope.viewer.data import load_viewer_data
     from silentscope.viewer.prepare import prepare_store
     from tests.support.audits import imbalanced_audit
 
@@ -387,17 +388,11 @@ def test_the_header_says_when_the_classifier_is_degenerate(browser, server, tmp_
     collapsed = imbalanced_audit(constant=True, n=200, n_val=100, features=features)
     store = save_audit(collapsed, tmp_path / "collapsed")
     prepare_store(store, method="pca", csfs=["MSR"])
-    url, instance, thread = run_server(create_app(load_viewer_data(store)))
-    try:
-        page = open_page(browser, url)
+    with store_page(browser, store) as page:
         note = page.locator("#health-note")
         assert note.is_visible()
         assert note.inner_text().startswith("Degenerate classifier: predicts only 'normal'")
         assert "balanced accuracy 50.0%" in page.locator("#store-facts").inner_text()
-        page.close()
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_a_never_viewed_store_shows_progress_then_a_provisional_map_then_the_layout(
