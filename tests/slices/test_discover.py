@@ -48,6 +48,13 @@ def test_planted_slice_is_found_confirmed_and_explained(odir_planted, report):
         report.timings
     )
     assert "#1: error" in str(report) and report.to_markdown().startswith("| rank")
+    # the slices found are not all there is: the note says what a further one needed
+    tested = report.candidates["p_value"].notna().sum()
+    confirmed = report.candidates["significant"].sum()
+    assert report.settings["reach"]["level"] == pytest.approx(0.05 * (confirmed + 1) / tested)
+    (note,) = [n for n in report.notes if n.startswith("smaller or milder failures")]
+    size, rate = report.settings["reach"]["rates"][0]
+    assert f"a further slice needs a held-out error rate of at least {rate:.0%} with {size}" in note
 
 
 def test_no_planted_failure_means_no_confirmed_slice(odir_null_report):

@@ -59,6 +59,7 @@ from silentscope.slices.result import (
     SliceReport,
     card_examples,
     no_slice_note,
+    reach_text,
 )
 from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement, rule_text
 from silentscope.slices.slicers import make_slicer
@@ -521,7 +522,8 @@ def discover_slices(
         "health": health.to_dict(),
         # what this run could confirm at all (said when it confirms nothing)
         "reach": confirmation_reach(
-            errors[confirm_rows], candidates["p_value"].notna().sum(), alpha, min_support
+            errors[confirm_rows], candidates["p_value"].notna().sum(), alpha, min_support,
+            n_confirmed=candidates["significant"].sum(),
         ),
     }  # fmt: skip
     # an empty table's sentence, saved for readers without this library's pandas side (viewer)
@@ -535,6 +537,12 @@ def discover_slices(
             f"both sides); held-out intervals and tests count a {unit_name}'s rows as one sample "
             "as far as their errors agree (design effect, Rao and Scott 1992)",
             *input_notes, *representation.notes,
+            # the slices found are not all there is: what a further slice would have needed
+            *[
+                f"smaller or milder failures go unconfirmed: {text}"
+                for text in [reach_text(settings["reach"], "a further slice")]
+                if text and not table.empty
+            ],
         ],
         timings=dict(timer.timings), slicer=fitted,
         representation=representation,

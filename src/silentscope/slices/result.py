@@ -160,6 +160,30 @@ NOTE_COLUMNS = ("silence", "caveat")
 PART_NOTE = "where a wider failing slice"
 
 
+def reach_text(reach: Mapping | None, what: str = "a slice") -> str:
+    """The error rate a slice of each size needs to be confirmed, in words ("" without it).
+
+    ``reach`` is :func:`~silentscope.slices.statistics.confirmation_reach`'s record, saved
+    as ``settings["reach"]``.
+
+    Examples
+    --------
+    >>> reach_text({"n": 200, "errors": 20, "rates": [[10, 0.6], [25, 0.4]]})
+    'on these 200 held-out samples (10% errors), a slice needs a held-out error rate of at least 60% with 10, 40% with 25 members to be confirmed'
+    """
+    if not reach or not reach.get("rates"):
+        return ""
+    needed = ", ".join(
+        (f"{rate:.0%}" if rate is not None else "more than 100%") + f" with {size}"
+        for size, rate in reach["rates"]
+    )
+    return (
+        f"on these {reach['n']} held-out samples ({reach['errors'] / max(reach['n'], 1):.0%} "
+        f"errors), {what} needs a held-out error rate of at least {needed} members to be "
+        "confirmed"
+    )
+
+
 def no_slice_note(settings: Mapping, candidates: pd.DataFrame | None) -> str:
     """What an empty slice table means: what was tested, what it could confirm, the nearest miss.
 
@@ -174,21 +198,12 @@ def no_slice_note(settings: Mapping, candidates: pd.DataFrame | None) -> str:
         f"no slice confirmed: {n_tested} candidate(s) tested on held-out samples, none "
         f"significant at FDR {settings.get('alpha')}"
     )
-    reach = settings.get("reach")
-    if reach and reach.get("rates"):
-        needed = ", ".join(
-            (f"{rate:.0%}" if rate is not None else "more than 100%") + f" with {size}"
-            for size, rate in reach["rates"]
-        )
-        text += (
-            f". That is no proof that no group fails: on these {reach['n']} held-out samples "
-            f"({reach['errors'] / max(reach['n'], 1):.0%} errors), a slice needs a held-out "
-            f"error rate of at least {needed} members to be confirmed"
-            + (
-                f" (the strongest of {n_tested} candidates, level {reach['level']:.2g})"
-                if n_tested > 1
-                else ""
-            )
+    needed = reach_text(settings.get("reach"))
+    if needed:
+        text += f". That is no proof that no group fails: {needed}" + (
+            f" (the strongest of {n_tested} candidates, level {settings['reach']['level']:.2g})"
+            if n_tested > 1
+            else ""
         )
     if n_tested:
         best = tested.sort_values("p_value", kind="stable").iloc[0]

@@ -68,14 +68,17 @@ def smallest_confirmable_rate(n_in: int, errors_out: int, n_out: int, level: flo
 REACH_SIZES = (10, 25, 50, 100)
 
 
-def confirmation_reach(errors, n_tested: int, alpha: float, min_support: int) -> dict:
+def confirmation_reach(
+    errors, n_tested: int, alpha: float, min_support: int, n_confirmed: int = 0
+) -> dict:
     """What a discovery run could confirm on its held-out split: the rate each size needs.
 
-    Benjamini-Hochberg over ``n_tested`` candidates confirms the strongest one, when the
-    others are noise, only at ``p <= alpha / n_tested``; at that level each slice size
-    (from :data:`REACH_SIZES`, at least ``min_support`` and at most half the split) needs
-    the error rate :func:`smallest_confirmable_rate` gives. Row counts: a split whose
-    units hold several rows confirms less than this.
+    Benjamini-Hochberg over ``n_tested`` candidates, ``n_confirmed`` of them confirmed,
+    confirms one more only at ``p <= alpha * (n_confirmed + 1) / n_tested`` (the strongest
+    alone: ``alpha / n_tested``); at that level each slice size (from :data:`REACH_SIZES`,
+    at least ``min_support`` and at most half the split) needs the error rate
+    :func:`smallest_confirmable_rate` gives. Row counts: a split whose units hold several
+    rows confirms less than this.
 
     Returns
     -------
@@ -88,10 +91,12 @@ def confirmation_reach(errors, n_tested: int, alpha: float, min_support: int) ->
     >>> reach = confirmation_reach([True] * 20 + [False] * 180, 10, 0.05, 10)
     >>> reach["level"], [size for size, _ in reach["rates"]]
     (0.005, [10, 25, 50, 100])
+    >>> confirmation_reach([True] * 20 + [False] * 180, 10, 0.05, 10, n_confirmed=1)["level"]
+    0.01
     """
     errors = [bool(e) for e in errors]
     n, wrong = len(errors), sum(errors)
-    level = alpha / max(int(n_tested), 1)
+    level = alpha * (int(n_confirmed) + 1) / max(int(n_tested), 1)
     sizes = sorted({max(int(min_support), 1), *(s for s in REACH_SIZES if s >= min_support)})
     rates = []
     for size in (s for s in sizes if s <= n / 2):
