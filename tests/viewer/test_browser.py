@@ -265,8 +265,11 @@ def test_hover_filters_and_panels(browser, server, synthetic_data, shots):
     page.mouse.move(x, y, steps=4)
     page.wait_for_selector("#hover:not([hidden]) img", timeout=20_000)
     page.wait_for_function("document.querySelector('#hover img').naturalWidth > 0", timeout=20_000)
-    hovered = page.evaluate("window.__silentscope.hovered")
-    assert synthetic_data.sample_id[hovered].as_py() in page.locator("#hover").inner_text()
+    # read in one step: the pointer may pass over a neighbour whose card replaces this one
+    hovered, card = page.evaluate(
+        "[window.__silentscope.hovered, document.querySelector('#hover').innerText]"
+    )
+    assert synthetic_data.sample_id[hovered].as_py() in card
     pixels(page, shots / "4-hover.png")
     page.mouse.move(5, 5)
     page.locator('input[name="test_set"][value="iid"]').uncheck()
