@@ -49,14 +49,46 @@ import slice_scenarios as scen
 
 from silentscope.slices import discover_slices, make_slicer, score_discovery
 
-METHODS = ("silentscope default", "error k-means", "Spotlight", "confusion cells")
-DEFAULT = METHODS[0]
+METHODS = (
+    "silentscope default", "silentscope, 10 slices", "error k-means", "Spotlight",
+    "confusion cells",
+)  # fmt: skip
+DEFAULT, DEFAULT_AT_10 = METHODS[:2]
 N_SLICES = 10
+#: Overlap coefficient above which a candidate repeats a slice already listed (not added).
+REPEATS_OVERLAP = 0.5
+
+
+def filled_to_ten(report, confirmed: np.ndarray) -> np.ndarray:
+    """The default's slices, then its best unconfirmed candidates, up to :data:`N_SLICES`.
+
+    The equal-slice-count comparison the baselines get: they report 10 slices and confirm
+    nothing, the default reports only what it confirmed (2-4 slices here). Candidates are
+    added by their held-out lower bound (``ci_low``), skipping any that repeats a listed
+    slice (overlap coefficient >= :data:`REPEATS_OVERLAP`); what a user sees in
+    ``report.candidates`` with ``report.candidate_membership``.
+    """
+    members = report.candidate_membership
+    listed = [confirmed[:, k] for k in range(confirmed.shape[1])]
+    waiting = report.candidates[~report.candidates["significant"]]
+    waiting = waiting[waiting["p_value"].notna()].sort_values("ci_low", ascending=False)
+    for k in waiting["slice"]:
+        if len(listed) >= N_SLICES:
+            break
+        mask = members[:, int(k)]
+        overlaps = [(mask & m).sum() / max(min(mask.sum(), m.sum()), 1) for m in listed]
+        if mask.any() and max(overlaps, default=0.0) < REPEATS_OVERLAP:
+            listed.append(mask)
+    return np.column_stack(listed) if listed else np.zeros((len(members), 0), bool)
 
 
 def reported_slices(audit, method: str, seed: int, report=None) -> np.ndarray:
     """The slices ``method`` reports on ``audit``, as a bool membership matrix (N, K)."""
     ids = np.asarray(audit.sample_id)
+    if method == DEFAULT_AT_10:
+        if report.candidate_membership.shape[0] != len(ids):
+            raise ValueError("the benchmark's audits hold the analysed test split only")
+        return filled_to_ten(report, reported_slices(audit, DEFAULT, seed, report))
     if method == DEFAULT:
         members = report.membership
         ranks = sorted(members["rank"].unique())
@@ -188,13 +220,20 @@ def _targets(results: pd.DataFrame, name: str) -> str:
             f"best Jaccard {jac:.2f} (target >= 0.6: {'met' if jac >= 0.6 else 'NOT met'})"
         )
     means = held.groupby("method")[["p@10", "AP", "Jaccard"]].mean()
+    baselines = means.drop([m for m in (DEFAULT, DEFAULT_AT_10) if m in means.index])
+    ours = {f"at <= {N_SLICES} slices each (default: confirmed only)": DEFAULT,
+            f"at {N_SLICES} slices each (default filled with its unconfirmed candidates)":
+                DEFAULT_AT_10}  # fmt: skip
     for metric in ("p@10", "AP", "Jaccard"):
-        best = means.drop(DEFAULT)[metric]
-        verdict = "met" if means.loc[DEFAULT, metric] >= best.max() else "NOT met"
-        lines.append(
-            f"- mean {metric}: default {means.loc[DEFAULT, metric]:.2f} vs best baseline "
-            f"{best.max():.2f} ({best.idxmax()}), at <= {N_SLICES} slices each: {verdict}"
-        )
+        best = baselines[metric]
+        for how, method in ours.items():
+            if method not in means.index:
+                continue
+            value = means.loc[method, metric]
+            lines.append(
+                f"- mean {metric}: default {value:.2f} vs best baseline {best.max():.2f} "
+                f"({best.idxmax()}), {how}: {'met' if value >= best.max() else 'NOT met'}"
+            )
     return "\n".join(lines)
 
 

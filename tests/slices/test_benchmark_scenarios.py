@@ -174,6 +174,29 @@ def test_quick_benchmark_prints_every_method(tmp_path, capsys):
     assert list(tmp_path.iterdir())  # the audits were cached where asked
 
 
+def test_equal_slice_count_fills_with_unconfirmed_candidates_best_first_without_repeats():
+    from types import SimpleNamespace
+
+    import slices
+
+    n = 100
+    members = np.zeros((n, 14), bool)
+    for k in range(14):
+        members[k * 7 : k * 7 + 7, k] = True
+    members[:, 1] = members[:, 0]  # repeats candidate 0
+    members[50:53, 3] = True  # untested below
+    candidates = pd.DataFrame({
+        "slice": np.arange(14), "significant": [True] + [False] * 13,
+        "p_value": [0.001] * 3 + [np.nan] + [0.2] * 10, "ci_low": np.linspace(0.9, 0.1, 14),
+    })  # fmt: skip
+    report = SimpleNamespace(candidates=candidates, candidate_membership=members)
+    confirmed = members[:, [0]]
+    filled = slices.filled_to_ten(report, confirmed)
+    assert filled.shape == (n, slices.N_SLICES)
+    expected = [0, 2, *range(4, 12)]  # 1 repeats 0, 3 was never tested; by ci_low
+    np.testing.assert_array_equal(filled, members[:, expected])
+
+
 def test_null_outputs_keep_the_error_rate_but_lose_every_link():
     from silentscope.audit import AuditSet
 

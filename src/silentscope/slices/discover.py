@@ -545,7 +545,7 @@ def discover_slices(
             ],
         ],
         timings=dict(timer.timings), slicer=fitted,
-        representation=representation,
+        representation=representation, candidate_membership=membership,
     )  # fmt: skip
 
 

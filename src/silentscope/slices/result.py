@@ -59,6 +59,9 @@ class SliceReport:
         Seconds per stage.
     slicer, representation : objects
         The fitted slicer and the representation (not saved with the report).
+    candidate_membership : ndarray of bool, shape (N, K), optional
+        Every candidate's members as the slicer assigned them (column ``k`` is candidate
+        ``slice == k`` of ``candidates``), before consolidation; not saved with the report.
     """
 
     slices: pd.DataFrame
@@ -69,6 +72,7 @@ class SliceReport:
     timings: dict[str, float] = field(default_factory=dict)
     slicer: Any = None
     representation: Any = None
+    candidate_membership: np.ndarray | None = None
 
     @property
     def n_slices(self) -> int:
