@@ -449,10 +449,19 @@ def _slice_sets(store: Path, ids: _LazyIds, n: int) -> dict[str, SliceSet]:
 
 
 def _discovery_note(store: Path, names: list[str]) -> str:
-    """The sentence slice discovery saved when it confirmed no slice (else "")."""
+    """What slice discovery said when it confirmed no slice ("" when it never ran)."""
     if SLICES_SETTINGS_ARTIFACT not in names:
         return ""
-    return str(read_artifact(store, SLICES_SETTINGS_ARTIFACT).get("empty_note") or "")
+    note = read_artifact(store, SLICES_SETTINGS_ARTIFACT).get("empty_note")
+    # stores written before the note was saved: say at least that discovery ran
+    return (
+        str(note)
+        if note
+        else (
+            "Slice discovery ran and confirmed no slice on held-out samples; rerun "
+            f"`silentscope slices {store.name}` to see what a slice would have needed."
+        )
+    )
 
 
 def _subgroup_set(store, metadata, test_set_names, test_set_codes, label, class_names):
@@ -686,7 +695,7 @@ def load_viewer_data(
         risk=risk,
         volume_slices=_volume_slices(store, names, n) if risk is not None else None,
         recorded_health=(manifest.get("provenance") or {}).get("health"),
-        discovery_note=_discovery_note(store, names),
+        discovery_note="" if "discovered" in slices else _discovery_note(store, names),
     )
     if ids.loaded is not None:
         data.cache["sample_id"] = ids.loaded
