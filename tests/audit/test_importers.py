@@ -49,6 +49,25 @@ def test_table_with_probabilities(tmp_path):
     np.testing.assert_array_equal(audit.correct, expected_correct)
 
 
+def test_probabilities_passed_as_logits_are_refused_with_the_fix(tmp_path):
+    """Softmax over probabilities keeps the prediction but flattens every confidence."""
+    table = prediction_table().rename(columns=lambda c: c.replace("prob_", "logit_"))
+    table.to_csv(tmp_path / "preds.csv", index=False)
+    with pytest.raises(
+        AuditSetError,
+        match=r"logit columns logit_normal.*hold probabilities.*name them prob_<class>",
+    ):
+        from_table(tmp_path / "preds.csv")
+    probs = prediction_table()[["prob_normal", "prob_benign", "prob_malignant"]].to_numpy()
+    labels = np.zeros(len(probs), int)
+    with pytest.raises(AuditSetError, match=r"the logits hold probabilities.*--probabilities"):
+        from_arrays(probs, labels)
+    # the same numbers as probabilities, and real logits, are taken
+    assert from_arrays(probs, labels, probabilities=True).outputs == "probabilities"
+    logits = np.log(probs) + 3.0  # a row shifted off the simplex: still logits of these probs
+    np.testing.assert_allclose(from_arrays(logits, labels).probabilities, probs, atol=1e-9)
+
+
 def test_table_single_probability_column_and_parquet(tmp_path):
     table = pd.DataFrame({"prob": [0.9, 0.2, 0.6], "label": [1, 0, 0]})
     table.to_parquet(tmp_path / "p.parquet")

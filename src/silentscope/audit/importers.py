@@ -60,6 +60,33 @@ def probabilities_to_logits(probs: np.ndarray, *, atol: float = 1e-3) -> np.ndar
     return np.log(np.clip(probs, PROBABILITY_FLOOR, 1.0))
 
 
+def reject_probabilities_as_logits(logits: np.ndarray, what: str, fix: str) -> None:
+    """A clear error when ``logits`` are in fact probabilities (every row in [0, 1], sum 1).
+
+    Read as logits, probabilities would pass through a second softmax: the predicted class
+    stays, but every confidence is flattened towards ``1 / n_classes`` and no error is
+    raised anywhere after. Real logits never put every row of a table on the simplex.
+
+    Examples
+    --------
+    >>> reject_probabilities_as_logits(np.array([[2.0, -1.0], [0.3, 0.1]]), "x", "y")
+    >>> reject_probabilities_as_logits(np.array([[0.2, 0.8], [0.6, 0.4]]), "the logits", "fix")
+    Traceback (most recent call last):
+    ...
+    silentscope.audit.validation.AuditSetError: the logits hold probabilities: every row lies in [0, 1] and sums to 1, and a softmax over them would flatten every confidence; fix
+    """
+    values = np.asarray(logits, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] < 2 or len(values) == 0:
+        return
+    if not np.isfinite(values).all() or (values < 0).any() or (values > 1).any():
+        return
+    if np.allclose(values.sum(axis=1), 1.0, atol=1e-3):
+        raise AuditSetError(
+            f"{what} hold probabilities: every row lies in [0, 1] and sums to 1, and a "
+            f"softmax over them would flatten every confidence; {fix}"
+        )
+
+
 def _columns_with_prefix(frame: pd.DataFrame, prefix: str) -> list[str]:
     return [c for c in frame.columns if str(c).startswith(prefix)]
 
@@ -166,6 +193,10 @@ def from_table(
         logits = probabilities_to_logits(values)
         provenance["logits"] = f"log of probabilities clipped at {PROBABILITY_FLOOR}"
     else:
+        reject_probabilities_as_logits(
+            values, f"the logit columns {', '.join(c for c in columns if c)} of {where}",
+            f"name them {prob_prefix}<class>",
+        )  # fmt: skip
         logits = values
         provenance["logits"] = "logits"
     labels = _labels_by_name(
@@ -417,6 +448,10 @@ def _audit_from_arrays(
         raise AuditSetError(f"logits must be 2-D (samples x classes), got shape {logits_arr.shape}")
     if probabilities:
         logits_arr = probabilities_to_logits(logits_arr)
+    else:
+        reject_probabilities_as_logits(
+            logits_arr, "the logits", "pass probabilities=True (--probabilities)"
+        )
     n = len(logits_arr)
     names = class_names or [str(i) for i in range(logits_arr.shape[1])]
     if np.issubdtype(label_arr.dtype, np.floating) and np.all(np.mod(label_arr, 1) == 0):
