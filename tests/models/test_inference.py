@@ -141,6 +141,18 @@ def test_output_width_must_match_the_class_count(pneumonia):
         audit_model(TinyClassifier(n_classes=3), pneumonia, device="cpu")
 
 
+def test_a_model_that_ends_with_a_softmax_is_refused(pneumonia):
+    """Its outputs read as logits would go through a second softmax: flat confidences."""
+    from silentscope.audit import AuditSetError
+
+    softmaxed = nn.Sequential(TinyClassifier(), nn.Softmax(dim=1))
+    with pytest.raises(AuditSetError, match="model's outputs hold probabilities.*final softmax"):
+        audit_model(softmaxed, pneumonia, device="cpu", n_threads=1, include_val=False)
+    logged = nn.Sequential(TinyClassifier(), nn.LogSoftmax(dim=1))
+    audit = audit_model(logged, pneumonia, device="cpu", n_threads=1, include_val=False)
+    np.testing.assert_allclose(audit.probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
 def test_inputs_the_model_rejects_give_a_clear_error(pneumonia):
     with pytest.raises(
         ValueError, match=r"rejected an input batch of shape \(48, 1, 28, 28\).*preprocess="

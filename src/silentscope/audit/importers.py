@@ -26,7 +26,12 @@ from silentscope.audit.files import (
 )
 from silentscope.audit.health import record_health
 from silentscope.audit.test_sets import IID, UNKNOWN_LABEL, VALIDATION
-from silentscope.audit.validation import AuditSetError, first_rows, quoted
+from silentscope.audit.validation import (
+    AuditSetError,
+    first_rows,
+    quoted,
+    reject_probabilities_as_logits,
+)
 
 #: Probabilities are clipped here before the log so that a hard 0 stays finite.
 PROBABILITY_FLOOR = 1e-12
@@ -58,33 +63,6 @@ def probabilities_to_logits(probs: np.ndarray, *, atol: float = 1e-3) -> np.ndar
             "pass logits, or one probability column per class"
         )
     return np.log(np.clip(probs, PROBABILITY_FLOOR, 1.0))
-
-
-def reject_probabilities_as_logits(logits: np.ndarray, what: str, fix: str) -> None:
-    """A clear error when ``logits`` are in fact probabilities (every row in [0, 1], sum 1).
-
-    Read as logits, probabilities would pass through a second softmax: the predicted class
-    stays, but every confidence is flattened towards ``1 / n_classes`` and no error is
-    raised anywhere after. Real logits never put every row of a table on the simplex.
-
-    Examples
-    --------
-    >>> reject_probabilities_as_logits(np.array([[2.0, -1.0], [0.3, 0.1]]), "x", "y")
-    >>> reject_probabilities_as_logits(np.array([[0.2, 0.8], [0.6, 0.4]]), "the logits", "fix")
-    Traceback (most recent call last):
-    ...
-    silentscope.audit.validation.AuditSetError: the logits hold probabilities: every row lies in [0, 1] and sums to 1, and a softmax over them would flatten every confidence; fix
-    """
-    values = np.asarray(logits, dtype=np.float64)
-    if values.ndim != 2 or values.shape[1] < 2 or len(values) == 0:
-        return
-    if not np.isfinite(values).all() or (values < 0).any() or (values > 1).any():
-        return
-    if np.allclose(values.sum(axis=1), 1.0, atol=1e-3):
-        raise AuditSetError(
-            f"{what} hold probabilities: every row lies in [0, 1] and sums to 1, and a "
-            f"softmax over them would flatten every confidence; {fix}"
-        )
 
 
 def _columns_with_prefix(frame: pd.DataFrame, prefix: str) -> list[str]:

@@ -105,3 +105,30 @@ def check_unique_ids(sample_id: np.ndarray) -> None:
             f"sample_id has duplicates at rows {first_rows(dup)} (e.g. {example!r}); "
             "ids must be unique: prefix them with the test set if one image appears in several"
         )
+
+
+def reject_probabilities_as_logits(logits: np.ndarray, what: str, fix: str) -> None:
+    """A clear error when ``logits`` are in fact probabilities (every row in [0, 1], sum 1).
+
+    Read as logits, probabilities would pass through a second softmax: the predicted class
+    stays, but every confidence is flattened towards ``1 / n_classes`` and no error is
+    raised anywhere after. Real logits never put every row of a table on the simplex.
+
+    Examples
+    --------
+    >>> reject_probabilities_as_logits(np.array([[2.0, -1.0], [0.3, 0.1]]), "x", "y")
+    >>> reject_probabilities_as_logits(np.array([[0.2, 0.8], [0.6, 0.4]]), "the logits", "fix")
+    Traceback (most recent call last):
+    ...
+    silentscope.audit.validation.AuditSetError: the logits hold probabilities: every row lies in [0, 1] and sums to 1, and a softmax over them would flatten every confidence; fix
+    """
+    values = np.asarray(logits, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] < 2 or len(values) == 0:
+        return
+    if not np.isfinite(values).all() or (values < 0).any() or (values > 1).any():
+        return
+    if np.allclose(values.sum(axis=1), 1.0, atol=1e-3):
+        raise AuditSetError(
+            f"{what} hold probabilities: every row lies in [0, 1] and sums to 1, and a "
+            f"softmax over them would flatten every confidence; {fix}"
+        )

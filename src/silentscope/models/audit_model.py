@@ -15,6 +15,7 @@ from torch import nn
 from silentscope.audit import IID, VALIDATION, AuditSet
 from silentscope.audit.health import record_health
 from silentscope.audit.store import save_audit
+from silentscope.audit.validation import reject_probabilities_as_logits
 from silentscope.data.appearance import (
     APPEARANCE_COLUMNS,
     appearance_measures,
@@ -433,11 +434,17 @@ def _build_audit(
     if measured:  # measured from the image as acquired: acquisition conditions
         roles.update({column: "acquisition" for column in APPEARANCE_COLUMNS})
         merged.setdefault("inference", {})["appearance"] = list(APPEARANCE_COLUMNS)
+    logits = cat("logits")
+    if not isinstance(predictor, EnsemblePredictor):  # its log mean-softmax is never on the simplex
+        reject_probabilities_as_logits(
+            logits, "the model's outputs",
+            "audit_model needs its logits: drop its final softmax (log_softmax outputs are fine)",
+        )  # fmt: skip
     return AuditSet(
         sample_id=np.concatenate(sample_ids),
         test_set=test_set_col,
         label=np.concatenate([s.dataset.labels for s in sets.values()]).astype(np.int64),
-        logits=cat("logits"),
+        logits=logits,
         class_names=dataset.class_names,
         mc_logits=cat("mc_logits"),
         features=cat("features", dtype) if predictor.has_features else None,
