@@ -565,16 +565,13 @@ def _run_sections(run: _Run) -> list[_Section]:
             )
         )
     if run.store is not None and "slices" in list_artifacts(run.store):  # silentscope slices
-        from silentscope.slices.result import no_slice_note, read_slice_settings, slices_html
+        from silentscope.slices.result import read_slice_settings, slices_html
 
         table = read_artifact(run.store, "slices")
-        empty_note = None
-        if table.empty:
-            candidates = "slices_candidates" in list_artifacts(run.store)
-            empty_note = no_slice_note(
-                read_slice_settings(run.store) or {},
-                read_artifact(run.store, "slices_candidates") if candidates else None,
-            )
+        # the sentence discovery saved for an empty table (what it could have confirmed)
+        empty_note = (
+            (read_slice_settings(run.store) or {}).get("empty_note") if table.empty else None
+        )
         parts.append("<h3>Slices: where the classifier fails systematically</h3>")
         parts.append(
             slices_html(

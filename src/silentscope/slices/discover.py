@@ -528,6 +528,8 @@ def discover_slices(
     }  # fmt: skip
     # an empty table's sentence, saved for readers without this library's pandas side (viewer)
     settings["empty_note"] = no_slice_note(settings, candidates) if table.empty else ""
+    # the slices found are not all there is: what a further slice would have needed
+    further = "" if table.empty else reach_text(settings["reach"], "a further slice")
     return SliceReport(
         slices=table, candidates=candidates, membership=member_frame, settings=settings,
         notes=[
@@ -537,12 +539,7 @@ def discover_slices(
             f"both sides); held-out intervals and tests count a {unit_name}'s rows as one sample "
             "as far as their errors agree (design effect, Rao and Scott 1992)",
             *input_notes, *representation.notes,
-            # the slices found are not all there is: what a further slice would have needed
-            *[
-                f"smaller or milder failures go unconfirmed: {text}"
-                for text in [reach_text(settings["reach"], "a further slice")]
-                if text and not table.empty
-            ],
+            *([f"smaller or milder failures go unconfirmed: {further}"] if further else []),
         ],
         timings=dict(timer.timings), slicer=fitted,
         representation=representation, candidate_membership=membership,

@@ -94,8 +94,8 @@ def confirmation_reach(
     >>> confirmation_reach([True] * 20 + [False] * 180, 10, 0.05, 10, n_confirmed=1)["level"]
     0.01
     """
-    errors = [bool(e) for e in errors]
-    n, wrong = len(errors), sum(errors)
+    errors = np.asarray(errors, dtype=bool)
+    n, wrong = len(errors), int(errors.sum())
     level = alpha * (int(n_confirmed) + 1) / max(int(n_tested), 1)
     sizes = sorted({max(int(min_support), 1), *(s for s in REACH_SIZES if s >= min_support)})
     rates = []
