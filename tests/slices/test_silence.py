@@ -1,5 +1,7 @@
 """A slice card says whether its failures are silent (confident) or admitted by the confidence."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -163,5 +165,9 @@ def test_a_degenerate_classifier_s_slices_carry_the_warning_in_the_result():
     assert "it is degenerate" in report.notes[0]
     assert report.summary_lines()[0].startswith("warning: the failure slices describe where")
     assert report.to_markdown().startswith("**warning:** the failure slices describe where")
+    # an empty table of the same classifier keeps the warning before "no slice confirmed"
+    empty = replace(report, slices=report.slices.iloc[:0])
+    lines = empty.summary_lines()
+    assert lines[0].startswith("warning: the failure slices") and lines[1].startswith("no slice")
     healthy = discover_slices(_two_failing_devices(), modalities=["metadata"], n_seeds=2)
     assert healthy.degenerate_note() == "" and not str(healthy).startswith("warning")

@@ -56,7 +56,7 @@ def _print(report: SliceReport) -> None:
     for note in report.notes:
         console.print(f"[dim]note: {note}[/]")
     if report.slices.empty:
-        console.print(f"[yellow]{report.summary_lines()[0]}[/]")
+        console.print(f"[yellow]{report.summary_lines()[-1]}[/]")
         return
     table = Table(title="Slices where the classifier fails (held-out error rate, FDR-controlled)")
     table.add_column("#", justify="right")

@@ -111,10 +111,10 @@ class SliceReport:
 
     def summary_lines(self) -> list[str]:
         """One plain-text line per slice, e.g. for logs."""
-        if self.slices.empty:
-            return [no_slice_note(self.settings, self.candidates)]
         # a degenerate classifier's slices are its rarely predicted classes: said first
         lines = [f"warning: {note}" for note in [self.degenerate_note()] if note]
+        if self.slices.empty:
+            return [*lines, no_slice_note(self.settings, self.candidates)]
         for row in self.slices.itertuples():
             lines.append(
                 f"#{row.rank}: error {row.error_rate:.0%} [{row.ci_low:.0%}, {row.ci_high:.0%}] vs "
