@@ -90,7 +90,8 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     deviation 12% of the side) at a random place in the central 60% (a specular
     reflection); ``blocks``: pixelated to blocks of an eighth of the side (a low-resolution
     image upsampled without interpolation); ``zoom``: the central 70% of the image
-    enlarged to its size (another field of view); ``red``,
+    enlarged to its size (another field of view); ``smear``: averaged over a horizontal
+    run of a sixth of the side (motion blur: the patient or camera moved); ``red``,
     ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
 
     Examples
@@ -142,13 +143,17 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
             if len(rows)
             else rows
         )
+    elif kind == "smear":
+        run = max(images.shape[2] // 6, 2)
+        kernel = np.full((1, run), 1.0 / run, np.float32)
+        rows = np.stack([cv2.filter2D(r, -1, kernel) for r in rows]) if len(rows) else rows
     elif kind in ("red", "green", "blue"):
         gain = np.full(3, 0.55, np.float32)
         gain[("red", "green", "blue").index(kind)] = 1.0
         rows = rows * gain
     else:
         raise ValueError(
-            f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, blocks, zoom, red, "
+            f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, blocks, zoom, smear, red, "
             "green or blue"
         )
     out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
@@ -242,7 +247,8 @@ def _age(metadata) -> np.ndarray:
 
 
 #: Image-only kinds: kind -> (artifact, cause name). ``image`` is the held-out kind; the
-#: others came with the fresh held-out sets (grain 1, scan lines 2, vignette 3, glare 4).
+#: others came with the fresh held-out sets (grain 1, scan lines 2, vignette 3, glare 4,
+#: pixelation 5, zoom 6, motion blur 7).
 IMAGE_ONLY = {
     "image": ("haze", "hazy images"),
     "grain": ("grain", "grainy images"),
@@ -251,6 +257,7 @@ IMAGE_ONLY = {
     "glare": ("glare", "images with glare"),
     "blocks": ("blocks", "pixelated images"),
     "zoom": ("zoom", "zoomed images"),
+    "smear": ("smear", "motion-blurred images"),
 }
 #: Conjunctions: kind -> (artifact, cause name, whose labels are unreliable among the
 #: images with the artifact, from (metadata, female)).
@@ -262,6 +269,7 @@ CONJUNCTIONS = {
     "glare_old": ("glare", "glare, over 65", lambda meta, female: _age(meta) > 65),
     "blocks_young": ("blocks", "pixelated, age <= 50", lambda meta, female: _age(meta) <= 50),
     "zoom_female": ("zoom", "zoomed images of women", lambda meta, female: female),
+    "smear_male": ("smear", "motion-blurred images of men", lambda meta, female: ~female),
 }
 
 #: Planted kinds that every dataset gets at two sizes.
@@ -287,9 +295,19 @@ FRESH5_KINDS = ("blocks", "blocks_young")
 #: The sixth fresh held-out set (session 8), declared after the fifth was measured and
 #: before any change prompted by it: a zoomed field of view alone, and AND female sex.
 FRESH6_KINDS = ("zoom", "zoom_female")
+#: The seventh fresh held-out set (session 10), declared before round 6's changes (a more
+#: powerful confirmation) were tried on the tuning set: motion blur alone, and AND male sex.
+FRESH7_KINDS = ("smear", "smear_male")
 #: Every planted kind, in the order that seeds each kind's random draw (append only).
 ALL_KINDS = (
-    KINDS + FRESH_KINDS + FRESH2_KINDS + FRESH3_KINDS + FRESH4_KINDS + FRESH5_KINDS + FRESH6_KINDS
+    KINDS
+    + FRESH_KINDS
+    + FRESH2_KINDS
+    + FRESH3_KINDS
+    + FRESH4_KINDS
+    + FRESH5_KINDS
+    + FRESH6_KINDS
+    + FRESH7_KINDS
 )
 #: Kinds whose targets are those of image-only and of conjunction failures.
 IMAGE_KINDS = tuple(IMAGE_ONLY)
@@ -370,7 +388,7 @@ class Scenario:
     kind: str
     size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
     tuning: bool
-    fresh: int = 0  # a held-out scenario added after development: 1-6 = FRESH{,2,...,6}_KINDS
+    fresh: int = 0  # a held-out scenario added after development: 1-7 = FRESH{,2,...,7}_KINDS
 
     @property
     def set(self) -> str:
@@ -410,7 +428,8 @@ def scenarios() -> list[Scenario]:
     held-out (fresh 3): :data:`FRESH3_KINDS`, added before round 4 (session 8); held-out
     (fresh 4): :data:`FRESH4_KINDS`, added after fresh 3 was measured (session 8); held-out
     (fresh 5): :data:`FRESH5_KINDS`, added after fresh 4 was measured (session 8); held-out
-    (fresh 6): :data:`FRESH6_KINDS`, added after fresh 5 was measured (session 8).
+    (fresh 6): :data:`FRESH6_KINDS`, added after fresh 5 was measured (session 8); held-out
+    (fresh 7): :data:`FRESH7_KINDS`, added before round 6 (session 10).
 
     Examples
     --------
@@ -427,6 +446,7 @@ def scenarios() -> list[Scenario]:
     found += [Scenario("odir", k, s, False, 4) for k in FRESH4_KINDS for s in ("small", "large")]
     found += [Scenario("odir", k, s, False, 5) for k in FRESH5_KINDS for s in ("small", "large")]
     found += [Scenario("odir", k, s, False, 6) for k in FRESH6_KINDS for s in ("small", "large")]
+    found += [Scenario("odir", k, s, False, 7) for k in FRESH7_KINDS for s in ("small", "large")]
     return found
 
 

@@ -97,7 +97,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
     who = {
         "conjunction": female, "grain_age": meta["age"].to_numpy() > 60, "lines_male": ~female,
         "vignette_young": meta["age"].to_numpy() <= 55, "glare_old": meta["age"].to_numpy() > 65,
-        "blocks_young": meta["age"].to_numpy() <= 50, "zoom_female": female,
+        "blocks_young": meta["age"].to_numpy() <= 50, "zoom_female": female, "smear_male": ~female,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -123,6 +123,11 @@ def test_each_artifact_looks_like_itself():
     glare = scen.add_artifact(images, mask, "glare")  # a bright spot: only brightens
     lift = glare[mask].astype(int) - images[mask].astype(int)
     assert lift.min() >= 0 and lift.max() > 50
+    smear = scen.add_artifact(images, mask, "smear").astype(float)  # blurs along rows only
+    rows_change = np.abs(np.diff(smear[mask], axis=2)).mean()
+    columns_change = np.abs(np.diff(smear[mask], axis=1)).mean()
+    assert rows_change < 0.6 * np.abs(np.diff(images[mask].astype(float), axis=2)).mean()
+    assert columns_change > rows_change
 
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
@@ -134,6 +139,7 @@ def test_each_fresh_set_holds_its_kinds_at_two_sizes():
             scen.FRESH4_KINDS,
             scen.FRESH5_KINDS,
             scen.FRESH6_KINDS,
+            scen.FRESH7_KINDS,
         ),
         start=1,
     ):
