@@ -49,12 +49,30 @@ def test_planted_slice_is_found_confirmed_and_explained(odir_planted, report):
     )
     assert "#1: error" in str(report) and report.to_markdown().startswith("| rank")
     # the slices found are not all there is: the note says what a further one needed
-    tested = report.candidates["p_value"].notna().sum()
-    confirmed = report.candidates["significant"].sum()
+    distinct = report.candidates["p_value"].notna() & (report.candidates["duplicate_of"] < 0)
+    tested, confirmed = distinct.sum(), report.candidates.loc[distinct, "significant"].sum()
     assert report.settings["reach"]["level"] == pytest.approx(0.05 * (confirmed + 1) / tested)
     (note,) = [n for n in report.notes if n.startswith("smaller or milder failures")]
     size, rate = report.settings["reach"]["rates"][0]
     assert f"a further slice needs a held-out error rate of at least {rate:.0%} with {size}" in note
+
+
+def test_identical_candidates_are_one_hypothesis_in_the_fdr(report):
+    """Two views (or seeds) that chose the same members test one hypothesis, counted once."""
+    from silentscope.metrics.statistics import benjamini_hochberg
+
+    candidates, members = report.candidates, report.candidate_membership
+    copies = candidates[candidates["duplicate_of"] >= 0]
+    assert len(copies) >= 1  # the views of this audit do agree on some candidates
+    by_slice = candidates.set_index("slice")
+    for row in copies.itertuples():
+        assert (members[:, row.slice] == members[:, row.duplicate_of]).all()
+        assert row.q_value == by_slice.loc[row.duplicate_of, "q_value"]
+    distinct = candidates[candidates["p_value"].notna() & (candidates["duplicate_of"] < 0)]
+    keys = {members[:, k].tobytes() for k in distinct["slice"]}
+    assert len(keys) == len(distinct)  # no two distinct ones share their members
+    expected = benjamini_hochberg(distinct["p_value"].to_numpy())
+    np.testing.assert_allclose(distinct["q_value"].to_numpy(), expected)
 
 
 def test_no_planted_failure_means_no_confirmed_slice(odir_null_report):

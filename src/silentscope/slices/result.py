@@ -48,7 +48,9 @@ class SliceReport:
         :data:`CARD_EXAMPLES` examples in ``example_ids`` with ``example_kinds``
         (``wrong``: most confidently wrong, first; ``typical``) and ``example_images``.
     candidates : DataFrame
-        Every candidate tested, significant or not (for transparency about the FDR).
+        Every candidate tested, significant or not (for transparency about the FDR);
+        ``duplicate_of`` names the earlier candidate with exactly the same members (one
+        hypothesis, counted once by Benjamini-Hochberg), -1 for a distinct one.
     membership : DataFrame
         ``sample_id``, ``rank``: the members of each shown slice.
     settings : dict
@@ -188,6 +190,32 @@ def reach_text(reach: Mapping | None, what: str = "a slice") -> str:
     )
 
 
+def tested_hypotheses(candidates: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The candidates tested on held-out samples, one per distinct member set.
+
+    Candidates with identical members (``duplicate_of`` >= 0) are one hypothesis and
+    count once in the FDR; tables saved before that column existed count every row.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"p_value": [0.01, 0.01, np.nan], "duplicate_of": [-1, 0, -1]})
+    >>> len(tested_hypotheses(frame))
+    1
+    """
+    if candidates is None:
+        return None
+    tested = candidates["p_value"].notna()
+    if "duplicate_of" in candidates.columns:
+        tested &= candidates["duplicate_of"].fillna(-1).to_numpy() < 0
+    return candidates[tested]
+
+
+def n_hypotheses(candidates: pd.DataFrame | None) -> int:
+    """How many distinct candidates were tested (:func:`tested_hypotheses`)."""
+    tested = tested_hypotheses(candidates)
+    return 0 if tested is None else len(tested)
+
+
 def no_slice_note(settings: Mapping, candidates: pd.DataFrame | None) -> str:
     """What an empty slice table means: what was tested, what it could confirm, the nearest miss.
 
@@ -196,7 +224,7 @@ def no_slice_note(settings: Mapping, candidates: pd.DataFrame | None) -> str:
     :func:`~silentscope.slices.statistics.confirmation_reach`) and its strongest candidate
     that fell short, so that "no slice" is not read as "no systematic failure".
     """
-    tested = candidates[candidates["p_value"].notna()] if candidates is not None else None
+    tested = tested_hypotheses(candidates)
     n_tested = 0 if tested is None else len(tested)
     text = (
         f"no slice confirmed: {n_tested} candidate(s) tested on held-out samples, none "
