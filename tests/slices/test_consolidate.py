@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from silentscope.slices import discover_slices
 from silentscope.slices.consolidate import consolidate
+from silentscope.slices.discover import independent_units, split_by_unit, unit_note
 from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement
 from silentscope.slices.simulation import single_cause_audit
 
@@ -91,8 +94,6 @@ def test_no_planted_cause_means_no_confirmed_slice_in_nearly_every_seed():
 
 
 def test_fit_and_confirmation_splits_keep_each_patient_on_one_side():
-    from silentscope.slices.discover import independent_units, split_by_unit
-
     audit, _ = single_cause_audit(1000, 3)
     units, name = independent_units(audit)
     assert name == "patient_id"
@@ -102,6 +103,11 @@ def test_fit_and_confirmation_splits_keep_each_patient_on_one_side():
     report = discover_slices(audit, n_seeds=1)
     assert report.settings["unit"] == "patient_id" and report.settings["n_units"] == 500
     assert any("splits by patient_id" in note for note in report.notes)
+    assert not any("splits by sample" in note for note in report.notes)
+    # without the patient column every eye is its own unit, and the notes say so
+    alone = discover_slices(replace(audit, metadata=audit.metadata.drop(columns="patient_id"),
+                                    metadata_roles=None), n_seeds=1)  # fmt: skip
+    assert any("each of the 1000 samples is its own unit" in note for note in alone.notes)
 
 
 def test_corrupted_copies_of_one_image_are_one_unit_and_not_counted_as_many():
@@ -122,6 +128,12 @@ def test_corrupted_copies_of_one_image_are_one_unit_and_not_counted_as_many():
     )  # fmt: skip
     units, name = independent_units(audit)
     assert name == "source image" and len(set(units)) == n
+    assert unit_note(name, n, 3 * n).startswith("fitting and confirmation splits by source image")
+    # one row per unit: the note says that rows are taken as independent, and how to fix it
+    iid_units, iid_name = independent_units(audit.select("iid"))
+    alone = unit_note(iid_name, len(set(iid_units)), len(iid_units))
+    assert "each of the 200 samples is its own unit" in alone
+    assert "add the patient identifier" in alone
     member = np.tile(np.arange(n) < 50, 3)
     errors = ~audit.correct
     counted = _confirm(member, errors, units)

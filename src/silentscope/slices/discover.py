@@ -211,6 +211,33 @@ def independent_units(audit) -> tuple[np.ndarray, str]:
     return sources, "source image"
 
 
+def unit_note(unit_name: str, n_units: int, n_rows: int) -> str:
+    """How the fitting and confirmation splits were drawn, and what that assumes.
+
+    When every row is its own unit (no identifier holds several rows, no corrupted copies),
+    the note says so: two eyes of one patient given without a patient column are counted
+    as independent, which overstates every interval and q-value.
+
+    Examples
+    --------
+    >>> unit_note("source image", 3, 3)[:60]
+    'fitting and confirmation splits by sample: each of the 3 sam'
+    """
+    if n_units == n_rows:
+        return (
+            f"fitting and confirmation splits by sample: each of the {n_rows} samples is its own "
+            "unit (no identifier column holds several samples, and no test set holds copies of "
+            "another's images); if several samples come from one patient (both eyes, several "
+            "visits), add the patient identifier as a metadata column, or intervals and q-values "
+            "count them as independent evidence"
+        )
+    return (
+        f"fitting and confirmation splits by {unit_name} ({n_units} units, none on both sides); "
+        f"held-out intervals and tests count a {unit_name}'s rows as one sample as far as their "
+        "errors agree (design effect, Rao and Scott 1992)"
+    )
+
+
 def split_by_unit(units, errors, confirm_fraction: float, random_state: int = 0):
     """Fitting and confirmation rows with every unit on one side only.
 
@@ -537,9 +564,7 @@ def discover_slices(
         notes=[
             *filter(None, [degenerate_analysis_note(health, DEGENERATE_WHAT)]),
             f"analysed: {settings['scope']}",
-            f"fitting and confirmation splits by {unit_name} ({settings['n_units']} units, none on "
-            f"both sides); held-out intervals and tests count a {unit_name}'s rows as one sample "
-            "as far as their errors agree (design effect, Rao and Scott 1992)",
+            unit_note(unit_name, settings["n_units"], len(units)),
             *input_notes, *representation.notes,
             *([f"smaller or milder failures go unconfirmed: {further}"] if further else []),
         ],
@@ -776,21 +801,23 @@ def _candidates(
     p_values = frame["p_value"].to_numpy(dtype=np.float64)
     q_values = np.full(len(frame), np.nan)
     q_values[distinct] = benjamini_hochberg(p_values[distinct])
-    by_slice = dict(zip(frame["slice"], q_values))
-    frame["q_value"] = [
-        by_slice[k] if k >= 0 else q for k, q in zip(frame["duplicate_of"], q_values)
-    ]
+    copies = ~distinct
+    if copies.any():  # a copy takes the q-value of the candidate it repeats
+        where = pd.Index(frame["slice"]).get_indexer(frame["duplicate_of"][copies])
+        q_values[copies] = q_values[where]
+    frame["q_value"] = q_values
     frame["significant"] = frame["q_value"] <= alpha
     return frame
 
 
 def _first_identical(membership, slices) -> np.ndarray:
     """For each candidate, the earlier candidate with exactly its members, else -1."""
-    seen, first = {}, []
-    for k in slices:
-        key = np.packbits(membership[:, k]).tobytes()
-        first.append(seen.setdefault(key, int(k)))
-    return np.array([f if f != k else -1 for f, k in zip(first, slices)], dtype=np.int64)
+    seen = {}
+    first = np.array(
+        [seen.setdefault(np.packbits(membership[:, k]).tobytes(), int(k)) for k in slices],
+        dtype=np.int64,
+    )
+    return np.where(first == np.asarray(slices), -1, first)
 
 
 #: A rule condition is part of a slice's explanation (its signature) when at least this
