@@ -77,6 +77,12 @@ def test_view_command_errors_are_one_sentence(tmp_path):
     result = CliRunner().invoke(app, ["view", str(tmp_path / "missing")])
     assert result.exit_code == 2
     assert "no audit store at" in result.output and "Traceback" not in result.output
+    # nothing was served: no address is printed for a store that does not exist
+    assert "http://" not in result.output
+    (tmp_path / "folder").mkdir()
+    result = CliRunner().invoke(app, ["view", str(tmp_path / "folder"), "--no-browser"])
+    assert result.exit_code == 2 and "it is not an audit store" in result.output
+    assert "http://" not in result.output
 
 
 def test_view_command_serves_at_once_and_stops_with_a_store_that_fails_to_load(tmp_path, synthetic):

@@ -76,6 +76,9 @@ def view(
         if max_drawn < 1:
             raise ValueError(f"--max-drawn must be a positive number of points, got {max_drawn}")
         if export is None and not prepare_only:
+            from silentscope.audit.store import read_manifest
+
+            read_manifest(store)  # a path that is no store fails before anything is served
             return _serve(
                 store, host, port, no_browser, method, recompute, image_root, seed, max_drawn
             )
