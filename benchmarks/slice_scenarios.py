@@ -91,7 +91,8 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     reflection); ``blocks``: pixelated to blocks of an eighth of the side (a low-resolution
     image upsampled without interpolation); ``zoom``: the central 70% of the image
     enlarged to its size (another field of view); ``smear``: averaged over a horizontal
-    run of a sixth of the side (motion blur: the patient or camera moved); ``red``,
+    run of a sixth of the side (motion blur: the patient or camera moved); ``fade``: the
+    contrast cut to 40% around each image's mean grey level (a washed-out exposure); ``red``,
     ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
 
     Examples
@@ -147,14 +148,17 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
         run = max(images.shape[2] // 6, 2)
         kernel = np.full((1, run), 1.0 / run, np.float32)
         rows = np.stack([cv2.filter2D(r, -1, kernel) for r in rows]) if len(rows) else rows
+    elif kind == "fade":
+        mean = rows.mean(axis=(1, 2, 3), keepdims=True)
+        rows = mean + 0.4 * (rows - mean)
     elif kind in ("red", "green", "blue"):
         gain = np.full(3, 0.55, np.float32)
         gain[("red", "green", "blue").index(kind)] = 1.0
         rows = rows * gain
     else:
         raise ValueError(
-            f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, blocks, zoom, smear, red, "
-            "green or blue"
+            f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, blocks, "
+            "zoom, smear, fade, red, green or blue"
         )
     out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
     return out
@@ -248,7 +252,7 @@ def _age(metadata) -> np.ndarray:
 
 #: Image-only kinds: kind -> (artifact, cause name). ``image`` is the held-out kind; the
 #: others came with the fresh held-out sets (grain 1, scan lines 2, vignette 3, glare 4,
-#: pixelation 5, zoom 6, motion blur 7).
+#: pixelation 5, zoom 6, motion blur 7, washed-out 8).
 IMAGE_ONLY = {
     "image": ("haze", "hazy images"),
     "grain": ("grain", "grainy images"),
@@ -258,6 +262,7 @@ IMAGE_ONLY = {
     "blocks": ("blocks", "pixelated images"),
     "zoom": ("zoom", "zoomed images"),
     "smear": ("smear", "motion-blurred images"),
+    "fade": ("fade", "washed-out images"),
 }
 #: Conjunctions: kind -> (artifact, cause name, whose labels are unreliable among the
 #: images with the artifact, from (metadata, female)).
@@ -270,6 +275,7 @@ CONJUNCTIONS = {
     "blocks_young": ("blocks", "pixelated, age <= 50", lambda meta, female: _age(meta) <= 50),
     "zoom_female": ("zoom", "zoomed images of women", lambda meta, female: female),
     "smear_male": ("smear", "motion-blurred images of men", lambda meta, female: ~female),
+    "fade_young": ("fade", "washed-out, age <= 60", lambda meta, female: _age(meta) <= 60),
 }
 
 #: Planted kinds that every dataset gets at two sizes.
@@ -298,6 +304,10 @@ FRESH6_KINDS = ("zoom", "zoom_female")
 #: The seventh fresh held-out set (session 10), declared before round 6's changes (a more
 #: powerful confirmation) were tried on the tuning set: motion blur alone, and AND male sex.
 FRESH7_KINDS = ("smear", "smear_male")
+#: The eighth fresh held-out set (session 10), declared after the seventh was measured and
+#: before a screen of candidates on the fitting split was tried beyond the tuning set: a
+#: washed-out exposure alone, and AND age <= 60.
+FRESH8_KINDS = ("fade", "fade_young")
 #: Every planted kind, in the order that seeds each kind's random draw (append only).
 ALL_KINDS = (
     KINDS
@@ -308,6 +318,7 @@ ALL_KINDS = (
     + FRESH5_KINDS
     + FRESH6_KINDS
     + FRESH7_KINDS
+    + FRESH8_KINDS
 )
 #: Kinds whose targets are those of image-only and of conjunction failures.
 IMAGE_KINDS = tuple(IMAGE_ONLY)
@@ -388,7 +399,7 @@ class Scenario:
     kind: str
     size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
     tuning: bool
-    fresh: int = 0  # a held-out scenario added after development: 1-7 = FRESH{,2,...,7}_KINDS
+    fresh: int = 0  # a held-out scenario added after development: 1-8 = FRESH{,2,...,8}_KINDS
 
     @property
     def set(self) -> str:
@@ -429,7 +440,8 @@ def scenarios() -> list[Scenario]:
     (fresh 4): :data:`FRESH4_KINDS`, added after fresh 3 was measured (session 8); held-out
     (fresh 5): :data:`FRESH5_KINDS`, added after fresh 4 was measured (session 8); held-out
     (fresh 6): :data:`FRESH6_KINDS`, added after fresh 5 was measured (session 8); held-out
-    (fresh 7): :data:`FRESH7_KINDS`, added before round 6 (session 10).
+    (fresh 7): :data:`FRESH7_KINDS`, added before round 6 (session 10); held-out (fresh 8):
+    :data:`FRESH8_KINDS`, added after fresh 7 was measured (session 10).
 
     Examples
     --------
@@ -447,6 +459,7 @@ def scenarios() -> list[Scenario]:
     found += [Scenario("odir", k, s, False, 5) for k in FRESH5_KINDS for s in ("small", "large")]
     found += [Scenario("odir", k, s, False, 6) for k in FRESH6_KINDS for s in ("small", "large")]
     found += [Scenario("odir", k, s, False, 7) for k in FRESH7_KINDS for s in ("small", "large")]
+    found += [Scenario("odir", k, s, False, 8) for k in FRESH8_KINDS for s in ("small", "large")]
     return found
 
 

@@ -98,6 +98,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
         "conjunction": female, "grain_age": meta["age"].to_numpy() > 60, "lines_male": ~female,
         "vignette_young": meta["age"].to_numpy() <= 55, "glare_old": meta["age"].to_numpy() > 65,
         "blocks_young": meta["age"].to_numpy() <= 50, "zoom_female": female, "smear_male": ~female,
+        "fade_young": meta["age"].to_numpy() <= 60,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -128,6 +129,9 @@ def test_each_artifact_looks_like_itself():
     columns_change = np.abs(np.diff(smear[mask], axis=1)).mean()
     assert rows_change < 0.6 * np.abs(np.diff(images[mask].astype(float), axis=2)).mean()
     assert columns_change > rows_change
+    fade = scen.add_artifact(images, mask, "fade").astype(float)  # same mean, less contrast
+    assert abs(fade[mask].mean() - images[mask].mean()) < 2
+    assert fade[mask].std(axis=(1, 2, 3)).mean() < 0.5 * images[mask].std(axis=(1, 2, 3)).mean()
 
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
@@ -140,6 +144,7 @@ def test_each_fresh_set_holds_its_kinds_at_two_sizes():
             scen.FRESH5_KINDS,
             scen.FRESH6_KINDS,
             scen.FRESH7_KINDS,
+            scen.FRESH8_KINDS,
         ),
         start=1,
     ):
