@@ -872,6 +872,16 @@ def _refine(group, conditions, errors, fit_rows, min_support, alpha, random_stat
                 f"widened to every sample with {rule_text(conditions, extension)} "
                 "(they fail alike, fitting split)"
             )
+            # the rule may name the cause's carrier and not the cause: every motion-blurred
+            # image where only the men's fail (34% against 7%, and 4.5% outside). The widened
+            # slice is narrowed again, so that it is the men's and not every blurred image
+            mask, again = narrow(
+                mask, conditions, errors, fit_rows, min_support=min_support, alpha=alpha
+            )
+            if again:
+                group.notes.append(
+                    f"then narrowed to {' AND '.join(again)} (where it fails, fitting split)"
+                )
     group.mask = mask
 
 
