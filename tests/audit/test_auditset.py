@@ -102,7 +102,7 @@ def test_has_and_capabilities():
         sample_id=["a", "b"],
         test_set=["iid", "iid"],
         label=[0, 1],
-        logits=np.eye(2),
+        logits=np.eye(2) * 3,
         class_names=["n", "p"],
     )
     assert minimal.available_inputs() == {"logits"}

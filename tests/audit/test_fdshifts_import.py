@@ -195,7 +195,7 @@ def test_noise_study_not_in_fdshifts_blocks_is_refused(tmp_path):
 
 
 def test_unknown_label_only_on_ood_test_sets():
-    base = dict(sample_id=["a", "b"], logits=np.eye(2), class_names=["no", "yes"])
+    base = dict(sample_id=["a", "b"], logits=np.eye(2) * 3, class_names=["no", "yes"])
     audit = AuditSet(test_set=["iid", "ood/svhn"], label=[0, UNKNOWN_LABEL], **base)
     assert audit.correct.tolist() == [True, False]
     with pytest.raises(AuditSetError, match=r"label -1 .* not in an ood/ test set"):

@@ -74,8 +74,8 @@ def test_one_class_in_the_labels_is_not_assessed():
 def test_model_health_checks_the_validation_split_and_warns():
     labels = np.array([0, 1, 0, 1, 0, 1])
     logits = np.zeros((6, 2))
-    logits[:3, 0] = 1  # val: all "normal"
-    logits[3:, :] = np.eye(2)[labels[3:]]  # iid: all right
+    logits[:3, 0] = 3  # val: all "normal"
+    logits[3:, :] = np.eye(2)[labels[3:]] * 3  # iid: all right
     audit = AuditSet(
         sample_id=list("abcdef"),
         test_set=["val"] * 3 + ["iid"] * 3,

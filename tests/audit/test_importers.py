@@ -6,7 +6,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from silentscope.audit import AuditSetError, softmax
+from silentscope.audit import AuditSet, AuditSetError, softmax
 from silentscope.audit.importers import from_arrays, from_fdshifts, from_table
 from silentscope.audit.store import load_audit
 from silentscope.cli import app
@@ -66,6 +66,20 @@ def test_probabilities_passed_as_logits_are_refused_with_the_fix(tmp_path):
     assert from_arrays(probs, labels, probabilities=True).outputs == "probabilities"
     logits = np.log(probs) + 3.0  # a row shifted off the simplex: still logits of these probs
     np.testing.assert_allclose(from_arrays(logits, labels).probabilities, probs, atol=1e-9)
+
+
+def test_an_auditset_built_in_python_refuses_probabilities_as_logits():
+    """The constructor is the one place every path crosses: an AuditSet made by hand too."""
+    probs = prediction_table()[["prob_normal", "prob_benign", "prob_malignant"]].to_numpy()
+    base = dict(
+        sample_id=[f"s{i}" for i in range(len(probs))], test_set=["iid"] * len(probs),
+        label=np.zeros(len(probs), int), class_names=["normal", "benign", "malignant"],
+    )  # fmt: skip
+    with pytest.raises(AuditSetError, match=r"logits hold probabilities.*log-probabilities"):
+        AuditSet(logits=probs, **base)
+    # their logarithms are taken, and give back the same probabilities and predictions
+    audit = AuditSet(logits=np.log(probs), **base)
+    np.testing.assert_allclose(audit.probabilities, probs, atol=1e-9)
 
 
 def test_table_single_probability_column_and_parquet(tmp_path):

@@ -251,7 +251,7 @@ def test_odir_roles_label_code_and_keywords_are_label_derived(odir_dir):
         sample_id=meta["file"].to_numpy(),
         test_set=["iid"] * n,
         label=label,
-        logits=np.eye(2)[label],
+        logits=np.eye(2)[label] * 3,
         class_names=["normal", "abnormal"],
         metadata=meta[["file", "patient_id", "eye", "age", "sex", "label_code"]],
         text=meta["keywords"].to_numpy(),

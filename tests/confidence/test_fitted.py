@@ -109,7 +109,7 @@ def test_mahalanobis_matches_a_hand_computation():
     train = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [10.0, 10.0], [12.0, 10.0], [10.0, 12.0]])
     labels = np.array([0, 0, 0, 1, 1, 1])
     audit = tiny_audit(
-        [[1.0, 0.0], [0.0, 1.0]],
+        [[3.0, 0.0], [0.0, 3.0]],
         features=np.array([[1.0, 1.0], [9.0, 9.0]]),
         train_features=train,
         train_labels=labels,

@@ -151,6 +151,6 @@ def test_ood_needs_iid_and_conventions_are_checked(audit):
     with pytest.raises(ValueError, match="mc_correctness must be one of"):
         evaluate(audit, csfs=["MSR"], mc_correctness="mc")
     plain = AuditSet(sample_id=["a", "b"], test_set=["iid"] * 2, label=[0, 1],
-                     logits=np.eye(2), class_names=["no", "yes"])  # fmt: skip
+                     logits=np.eye(2) * 3, class_names=["no", "yes"])  # fmt: skip
     with pytest.raises(ValueError, match="no mc_logits"):
         evaluate(plain, csfs=["MSR"], mc_correctness="mc_mean", n_bootstrap=0)

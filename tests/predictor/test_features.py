@@ -90,7 +90,7 @@ def test_unknown_or_absent_metadata_is_an_error():
     audit = audit_with_everything()
     with pytest.raises(ValueError, match=r"metadata column\(s\) \['bmi'\] not found"):
         build_features(audit, ["bmi"])
-    bare = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1], logits=np.eye(2),
+    bare = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1], logits=np.eye(2) * 3,
                     class_names=["x", "y"])  # fmt: skip
     with pytest.raises(ValueError, match="has no metadata"):
         build_features(bare, ["age"])

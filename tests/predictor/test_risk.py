@@ -39,7 +39,7 @@ def test_a_memorisable_feature_does_not_leak_into_the_scores():
     label = rng.integers(0, 2, n)
     wrong = rng.random(n) < 0.3
     logits = np.zeros((n, 2))
-    logits[np.arange(n), np.where(wrong, 1 - label, label)] = 1.0  # constant confidence
+    logits[np.arange(n), np.where(wrong, 1 - label, label)] = 3.0  # constant confidence
     audit = AuditSet(sample_id=np.arange(n).astype(str), test_set=["val"] * n, label=label, logits=logits,
                      class_names=["a", "b"], metadata=pd.DataFrame({"token": rng.random(n)}))  # fmt: skip
     params = {"max_iter": 80, "min_samples_leaf": 2, "max_leaf_nodes": 64, "l2_regularization": 0.0}
@@ -97,7 +97,7 @@ def test_learned_predictor_beats_msr_on_confident_failures_of_a_risk_group(odir_
 
 def test_one_vs_rest_target_and_errors():
     audit = AuditSet(sample_id=list("abcd"), test_set=["iid"] * 4, label=[0, 1, 2, 2],
-                     logits=np.eye(3)[[1, 1, 0, 2]], class_names=["x", "y", "z"])  # fmt: skip
+                     logits=np.eye(3)[[1, 1, 0, 2]] * 3, class_names=["x", "y", "z"])  # fmt: skip
     assert error_target(audit).tolist() == [True, False, True, False]
     assert error_target(audit, "y").tolist() == [True, False, False, False]
     with pytest.raises(ValueError, match="positive class 'w' is not a class"):

@@ -63,7 +63,7 @@ def informative_audit(seed, n=1600, signal=True):
     rng = np.random.default_rng(seed)
     label = rng.integers(0, 2, n)
     wrong = rng.random(n) < 0.2
-    logits = np.eye(2)[np.where(wrong, 1 - label, label)]
+    logits = np.eye(2)[np.where(wrong, 1 - label, label)] * 3
     risk = np.clip(0.2 + 0.5 * wrong * signal + rng.normal(0, 0.2, n), 0, 1)
     audit = AuditSet(sample_id=np.arange(n).astype(str), label=label, logits=logits,
                      test_set=np.where(np.arange(n) < n // 2, "val", "iid"), class_names=["a", "b"])  # fmt: skip

@@ -22,7 +22,7 @@ def skipped_reasons(result) -> dict[str, str]:
 
 def test_an_auditset_without_metadata_is_refused_with_the_fix():
     audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
-                     logits=np.eye(2), class_names=["no", "yes"])  # fmt: skip
+                     logits=np.eye(2) * 3, class_names=["no", "yes"])  # fmt: skip
     with pytest.raises(AuditSetError, match="subgroup analysis needs metadata"):
         analyze_subgroups(audit)
 

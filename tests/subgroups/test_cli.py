@@ -46,7 +46,7 @@ def test_bad_input_ends_in_one_clear_line(odir_store, tmp_path):
     result = runner.invoke(app, ["subgroups", str(odir_store), "--bins", "age=old"])
     assert result.exit_code == 2 and "age=40,65 (cut points) or age=q4" in result.output
     bare = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
-                    logits=np.eye(2), class_names=["no", "yes"])  # fmt: skip
+                    logits=np.eye(2) * 3, class_names=["no", "yes"])  # fmt: skip
     store = save_audit(bare, tmp_path / "bare")
     result = runner.invoke(app, ["subgroups", str(store)])
     assert result.exit_code == 2 and "subgroup analysis needs metadata" in result.output

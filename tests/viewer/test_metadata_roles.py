@@ -21,7 +21,7 @@ def test_identifiers_are_neither_filters_nor_summaries(tmp_path):
         sample_id=[f"{i}_left.jpg" for i in range(n)],
         test_set=["iid"] * n,
         label=label,
-        logits=np.eye(2)[np.where(wrong, 1 - label, label)],
+        logits=np.eye(2)[np.where(wrong, 1 - label, label)] * 3,
         class_names=["normal", "abnormal"],
         features=rng.normal(size=(n, 4)),
         metadata=pd.DataFrame(

@@ -106,7 +106,7 @@ def write_artifacts(
     >>> from silentscope.audit import AuditSet
     >>> from silentscope.audit.store import save_audit
     >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
-    ...                  logits=np.eye(2), class_names=["no", "yes"])
+    ...                  logits=np.eye(2) * 3, class_names=["no", "yes"])
     >>> store = save_audit(audit, tempfile.mkdtemp() + "/store")
     >>> _ = write_artifacts(store, {"table": pd.DataFrame({"x": [1]}), "info": {"n": 1}})
     >>> list_artifacts(store)

@@ -37,6 +37,7 @@ from silentscope.audit.validation import (
     check_length,
     check_unique_ids,
     first_rows,
+    reject_probabilities_as_logits,
 )
 
 #: Names of the optional inputs an analysis may require (see :meth:`AuditSet.has`).
@@ -81,7 +82,9 @@ class AuditSet:
         allowed only on ``ood/`` test sets (its own dataset's label may be kept in metadata).
         Such a sample is always a failure (``correct`` is False).
     logits : array of float, shape (N, C)
-        Classifier logits. Probabilities can be passed as log-probabilities.
+        Classifier logits. Probabilities can be passed as log-probabilities; probabilities
+        themselves (every row in [0, 1], summing to 1) are refused: a softmax over them would
+        flatten every confidence.
     class_names : sequence of str, length C
     mc_logits : array of float, shape (N, C, M), optional
         Logits of M stochastic (MC-dropout) forward passes.
@@ -210,6 +213,13 @@ class AuditSet:
                 "a classifier needs at least 2 classes; got class_names of length 1"
             )
         check_finite("logits", self.logits)
+        # every path into an audit crosses here: probabilities taken for logits would go
+        # through a second softmax and flatten every confidence, silently
+        reject_probabilities_as_logits(
+            self.logits, "logits",
+            "pass the network's logits (without its final softmax), or log-probabilities "
+            "(np.log of the probabilities)",
+        )  # fmt: skip
         self.label = np.asarray(self.label)
         check_length("label", self.label, n)
         check_labels(self.label, c, unknown_allowed=self.ood_mask)
@@ -486,7 +496,7 @@ class AuditSet:
         Examples
         --------
         >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
-        ...                  logits=np.eye(2), class_names=["no", "yes"],
+        ...                  logits=np.eye(2) * 3, class_names=["no", "yes"],
         ...                  metadata=pd.DataFrame({"code": ["x", "y"]}))
         >>> audit.with_metadata_roles({"code": "identifier"}).metadata_roles["code"].role
         'identifier'

@@ -77,7 +77,7 @@ def analysis_availability(audit: AuditSet) -> list[tuple[Analysis, str | None]]:
     --------
     >>> import numpy as np
     >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
-    ...                  logits=np.eye(2), class_names=["no", "yes"])
+    ...                  logits=np.eye(2) * 3, class_names=["no", "yes"])
     >>> [reason for analysis, reason in analysis_availability(audit)][7]
     'needs validation'
     """

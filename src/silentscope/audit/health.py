@@ -366,7 +366,7 @@ def model_health(audit, *, margin: float = DEFAULT_MARGIN) -> ModelHealth:
     >>> import numpy as np
     >>> from silentscope.audit.auditset import AuditSet
     >>> audit = AuditSet(sample_id=list("abcd"), test_set=["val", "val", "iid", "iid"],
-    ...                  label=[0, 1, 0, 1], logits=np.array([[1., 0], [1, 0], [1, 0], [0, 1]]),
+    ...                  label=[0, 1, 0, 1], logits=np.array([[3., 0], [3, 0], [3, 0], [0, 3]]),
     ...                  class_names=["a", "b"])
     >>> model_health(audit).split, model_health(audit).degenerate
     ('val', True)
@@ -428,7 +428,7 @@ def record_health(audit, what: str = "the classifier", *, stacklevel: int = 2) -
     >>> import numpy as np, warnings
     >>> from silentscope.audit.auditset import AuditSet
     >>> audit = AuditSet(sample_id=list("abc"), test_set=["iid"] * 3, label=[0, 1, 1],
-    ...                  logits=np.array([[1., 0], [0, 1], [0, 1]]), class_names=["a", "b"])
+    ...                  logits=np.array([[3., 0], [0, 3], [0, 3]]), class_names=["a", "b"])
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     health = record_health(audit)

@@ -493,7 +493,7 @@ def text_label_derived(audit) -> str | None:
     >>> from silentscope.audit import AuditSet
     >>> label = np.arange(60) % 2
     >>> audit = AuditSet(sample_id=[str(i) for i in range(60)], test_set=["iid"] * 60,
-    ...                  label=label, logits=np.eye(2)[label], class_names=["n", "y"],
+    ...                  label=label, logits=np.eye(2)[label] * 3, class_names=["n", "y"],
     ...                  text=np.where(label == 1, "drusen seen", "normal fundus"))
     >>> text_label_derived(audit)[:40]
     'the report text predicts the label with '

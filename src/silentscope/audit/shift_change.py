@@ -95,7 +95,7 @@ def shift_changes(audit) -> dict[str, float]:
     --------
     >>> from silentscope.audit import AuditSet
     >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "cor/gaussian_blur/5"],
-    ...                  label=[0, 1], logits=np.eye(2), class_names=["no", "yes"],
+    ...                  label=[0, 1], logits=np.eye(2) * 3, class_names=["no", "yes"],
     ...                  shift_params=["{}", '{"corruption": "gaussian_blur", "change": 0.0}'])
     >>> shift_changes(audit)
     {'cor/gaussian_blur/5': 0.0}

@@ -99,7 +99,7 @@ def save_audit(audit: AuditSet, path: str | os.PathLike, *, overwrite: bool = Fa
     >>> import tempfile, numpy as np
     >>> from silentscope.audit import AuditSet
     >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
-    ...                  logits=np.eye(2), class_names=["no", "yes"])
+    ...                  logits=np.eye(2) * 3, class_names=["no", "yes"])
     >>> store = save_audit(audit, tempfile.mkdtemp() + "/store")
     >>> load_audit(store).n_samples
     2
@@ -395,7 +395,7 @@ def set_metadata_roles(store: str | os.PathLike, roles: dict[str, str]) -> dict[
     >>> import tempfile, numpy as np, pandas as pd
     >>> from silentscope.audit import AuditSet
     >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
-    ...                  logits=np.eye(2), class_names=["no", "yes"],
+    ...                  logits=np.eye(2) * 3, class_names=["no", "yes"],
     ...                  metadata=pd.DataFrame({"code": ["x", "y"]}))
     >>> store = save_audit(audit, tempfile.mkdtemp() + "/store")
     >>> set_metadata_roles(store, {"code": "identifier"})["code"]["role"]

@@ -31,7 +31,7 @@ class ExternalConfidence(ConfidenceScorer):
     >>> import numpy as np
     >>> from silentscope.audit import AuditSet
     >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
-    ...                  logits=np.eye(2), class_names=["no", "yes"],
+    ...                  logits=np.eye(2) * 3, class_names=["no", "yes"],
     ...                  confidences={"ConfidNet": [0.9, 0.2]})
     >>> csf = ExternalConfidence("ConfidNet")
     >>> csf.name, csf.fit(audit).score(audit).tolist()

@@ -41,7 +41,7 @@ class MCExternalConfidence(ConfidenceScorer):
     >>> import numpy as np
     >>> from silentscope.audit import AuditSet
     >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
-    ...                  logits=np.eye(2), class_names=["no", "yes"],
+    ...                  logits=np.eye(2) * 3, class_names=["no", "yes"],
     ...                  mc_confidences={"ConfidNet": [[0.9, 0.7], [0.2, 0.4]]})
     >>> csf = MCExternalConfidence("ConfidNet")
     >>> csf.name, csf.fit(audit).score(audit).round(6).tolist()
@@ -97,7 +97,7 @@ class MCExternalWAIC(MCExternalConfidence):
     >>> import numpy as np
     >>> from silentscope.audit import AuditSet
     >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
-    ...                  logits=np.eye(2), class_names=["no", "yes"],
+    ...                  logits=np.eye(2) * 3, class_names=["no", "yes"],
     ...                  mc_confidences={"ConfidNet": [[0.9, 0.7], [0.2, 0.4]]})
     >>> MCExternalWAIC("ConfidNet").fit(audit).score(audit).round(6).tolist()
     [0.7, 0.2]

@@ -67,7 +67,7 @@ class KNN(ConfidenceScorer):
     >>> rng = np.random.default_rng(0)
     >>> train = rng.normal([3.0, 0.0], 0.3, size=(200, 2))
     >>> audit = AuditSet(sample_id=["in", "out"], test_set=["iid", "ood/far"], label=[0, 1],
-    ...                  logits=np.eye(2), class_names=["no", "yes"],
+    ...                  logits=np.eye(2) * 3, class_names=["no", "yes"],
     ...                  features=np.array([[3.0, 0.1], [0.0, -3.0]]),
     ...                  train_features=train, train_labels=np.zeros(200, dtype=int))
     >>> inside, outside = KNN(k=5).fit(audit).score(audit)

@@ -54,7 +54,7 @@ class Mahalanobis(ConfidenceScorer):
     >>> rng = np.random.default_rng(0)
     >>> train = np.concatenate([rng.normal(0, 1, (50, 2)), rng.normal(5, 1, (50, 2))])
     >>> audit = AuditSet(sample_id=["near", "far"], test_set=["iid", "iid"], label=[0, 1],
-    ...                  logits=np.eye(2), class_names=["no", "yes"],
+    ...                  logits=np.eye(2) * 3, class_names=["no", "yes"],
     ...                  features=np.array([[0.0, 0.0], [20.0, -20.0]]),
     ...                  train_features=train, train_labels=np.repeat([0, 1], 50))
     >>> near, far = Mahalanobis().fit(audit).score(audit)

@@ -116,7 +116,7 @@ def available_csfs(audit: AuditSet) -> list[str]:
     --------
     >>> import numpy as np
     >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
-    ...                  logits=np.eye(2), class_names=["no", "yes"], confidences={"DG": [1.0, 0.0]})
+    ...                  logits=np.eye(2) * 3, class_names=["no", "yes"], confidences={"DG": [1.0, 0.0]})
     >>> available_csfs(audit)
     ['MSR', 'MLS', 'PE', 'energy', 'ext:DG']
     """

@@ -228,7 +228,7 @@ def with_appearance(audit, images=None, *, measures=None):
     --------
     >>> from silentscope.audit import AuditSet
     >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid"] * 2, label=[0, 1],
-    ...                  logits=[[1.0, 0.0], [0.0, 1.0]], class_names=["n", "y"])
+    ...                  logits=[[2.0, 0.0], [0.0, 2.0]], class_names=["n", "y"])
     >>> images = np.stack([np.full((8, 8), 40, np.uint8), np.full((8, 8), 200, np.uint8)])
     >>> out = with_appearance(audit, images)
     >>> out.metadata["image brightness"].tolist(), out.metadata_roles["image noise"].role

@@ -72,7 +72,7 @@ def mc_mean_correct(audit: AuditSet) -> np.ndarray:
     Examples
     --------
     >>> mc = np.zeros((1, 2, 2)); mc[0, :, 0] = [3.0, 0.0]; mc[0, :, 1] = [0.0, 1.0]
-    >>> audit = AuditSet(sample_id=["a"], test_set=["iid"], label=[0], logits=np.array([[0.0, 1.0]]),
+    >>> audit = AuditSet(sample_id=["a"], test_set=["iid"], label=[0], logits=np.array([[0.0, 2.0]]),
     ...                  mc_logits=mc, class_names=["no", "yes"])
     >>> audit.correct.tolist(), mc_mean_correct(audit).tolist()
     ([False], [True])

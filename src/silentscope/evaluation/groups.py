@@ -56,7 +56,7 @@ def select_test_sets(audit: AuditSet, test_sets: Sequence[str] | None) -> tuple[
     Examples
     --------
     >>> audit = AuditSet(sample_id=["a", "b", "c"], test_set=["val", "iid", "acq/b"], label=[0, 1, 1],
-    ...                  logits=np.eye(2)[[0, 1, 0]], class_names=["no", "yes"])
+    ...                  logits=np.eye(2)[[0, 1, 0]] * 3, class_names=["no", "yes"])
     >>> select_test_sets(audit, None)
     ('iid', 'acq/b')
     """

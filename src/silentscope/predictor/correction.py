@@ -100,7 +100,7 @@ def selective_correction(
     >>> n = 2000
     >>> label = rng.integers(0, 2, n)
     >>> wrong = rng.random(n) < 0.2
-    >>> logits = np.eye(2)[np.where(wrong, 1 - label, label)]
+    >>> logits = np.eye(2)[np.where(wrong, 1 - label, label)] * 3
     >>> risk = np.clip(wrong * 0.6 + rng.normal(0.2, 0.15, n), 0, 1)  # an informative predictor
     >>> audit = AuditSet(sample_id=np.arange(n).astype(str), label=label, logits=logits,
     ...                  test_set=np.where(np.arange(n) < 1000, "val", "iid"), class_names=["a", "b"])

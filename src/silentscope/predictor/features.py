@@ -141,7 +141,7 @@ def metadata_features(
     --------
     >>> import pandas as pd
     >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
-    ...                  logits=np.eye(2), class_names=["no", "yes"],
+    ...                  logits=np.eye(2) * 3, class_names=["no", "yes"],
     ...                  metadata=pd.DataFrame({"age": [40, 70], "site": ["x", "x"]}))
     >>> frame, skipped = metadata_features(audit, ["age", "site"])
     >>> list(frame.columns), skipped[0].reason

@@ -107,7 +107,7 @@ def error_target(audit: AuditSet, positive_class: str | int | None = None) -> np
     Examples
     --------
     >>> audit = AuditSet(sample_id=list("abc"), test_set=["iid"] * 3, label=[0, 1, 2],
-    ...                  logits=np.eye(3)[[1, 1, 0]], class_names=["a", "b", "c"])
+    ...                  logits=np.eye(3)[[1, 1, 0]] * 3, class_names=["a", "b", "c"])
     >>> error_target(audit).tolist(), error_target(audit, "c").tolist()
     ([True, False, True], [False, False, True])
     """

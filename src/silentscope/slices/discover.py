@@ -58,10 +58,10 @@ from silentscope.slices.result import (
     PART_NOTE,
     SliceReport,
     card_examples,
+    hypotheses_tested,
     n_hypotheses,
     no_slice_note,
     reach_text,
-    tested_hypotheses,
 )
 from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement, rule_text
 from silentscope.slices.slicers import make_slicer
@@ -95,7 +95,7 @@ def available_modalities(
     Examples
     --------
     >>> from silentscope.audit import AuditSet
-    >>> audit = AuditSet(sample_id=["a"], test_set=["iid"], label=[0], logits=[[1.0, 0.0]],
+    >>> audit = AuditSet(sample_id=["a"], test_set=["iid"], label=[0], logits=[[2.0, 0.0]],
     ...                  class_names=["n", "y"], text=["No effusion."])
     >>> available_modalities(audit)
     ('text',)
@@ -187,7 +187,7 @@ def independent_units(audit) -> tuple[np.ndarray, str]:
     --------
     >>> from silentscope.audit import AuditSet
     >>> audit = AuditSet(sample_id=["a", "b", "c"], test_set=["iid"] * 3, label=[0, 1, 0],
-    ...     logits=np.eye(2)[[0, 1, 1]], class_names=["n", "y"],
+    ...     logits=np.eye(2)[[0, 1, 1]] * 3, class_names=["n", "y"],
     ...     metadata=pd.DataFrame({"patient_id": ["p1", "p1", "p2"], "age": [50, 50, 60]}))
     >>> units, name = independent_units(audit)
     >>> units.tolist(), name
@@ -552,7 +552,7 @@ def discover_slices(
         # what this run could confirm at all (said when it confirms nothing)
         "reach": confirmation_reach(
             errors[confirm_rows], n_hypotheses(candidates), alpha, min_support,
-            n_confirmed=tested_hypotheses(candidates)["significant"].sum(),
+            n_confirmed=hypotheses_tested(candidates)["significant"].sum(),
         ),
     }  # fmt: skip
     # an empty table's sentence, saved for readers without this library's pandas side (viewer)

@@ -206,7 +206,7 @@ def modality_blocks(
     --------
     >>> from silentscope.audit import AuditSet
     >>> audit = AuditSet(sample_id=["a", "b"], test_set=["iid", "iid"], label=[0, 1],
-    ...     logits=[[1.0, 0.0], [0.0, 1.0]], class_names=["no", "yes"],
+    ...     logits=[[2.0, 0.0], [0.0, 2.0]], class_names=["no", "yes"],
     ...     features=np.eye(2), metadata=pd.DataFrame({"age": [30, 70]}))
     >>> blocks, notes = modality_blocks(audit, ["image", "metadata"])
     >>> {name: block.shape for name, block in blocks.items()}

@@ -190,7 +190,7 @@ def reach_text(reach: Mapping | None, what: str = "a slice") -> str:
     )
 
 
-def tested_hypotheses(candidates: pd.DataFrame | None) -> pd.DataFrame | None:
+def hypotheses_tested(candidates: pd.DataFrame | None) -> pd.DataFrame | None:
     """The candidates tested on held-out samples, one per distinct member set.
 
     Candidates with identical members (``duplicate_of`` >= 0) are one hypothesis and
@@ -199,7 +199,7 @@ def tested_hypotheses(candidates: pd.DataFrame | None) -> pd.DataFrame | None:
     Examples
     --------
     >>> frame = pd.DataFrame({"p_value": [0.01, 0.01, np.nan], "duplicate_of": [-1, 0, -1]})
-    >>> len(tested_hypotheses(frame))
+    >>> len(hypotheses_tested(frame))
     1
     """
     if candidates is None:
@@ -211,8 +211,8 @@ def tested_hypotheses(candidates: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 def n_hypotheses(candidates: pd.DataFrame | None) -> int:
-    """How many distinct candidates were tested (:func:`tested_hypotheses`)."""
-    tested = tested_hypotheses(candidates)
+    """How many distinct candidates were tested (:func:`hypotheses_tested`)."""
+    tested = hypotheses_tested(candidates)
     return 0 if tested is None else len(tested)
 
 
@@ -224,7 +224,7 @@ def no_slice_note(settings: Mapping, candidates: pd.DataFrame | None) -> str:
     :func:`~silentscope.slices.statistics.confirmation_reach`) and its strongest candidate
     that fell short, so that "no slice" is not read as "no systematic failure".
     """
-    tested = tested_hypotheses(candidates)
+    tested = hypotheses_tested(candidates)
     n_tested = 0 if tested is None else len(tested)
     text = (
         f"no slice confirmed: {n_tested} candidate(s) tested on held-out samples, none "
