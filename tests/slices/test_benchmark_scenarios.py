@@ -99,6 +99,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
         "vignette_young": meta["age"].to_numpy() <= 55, "glare_old": meta["age"].to_numpy() > 65,
         "blocks_young": meta["age"].to_numpy() <= 50, "zoom_female": female, "smear_male": ~female,
         "fade_young": meta["age"].to_numpy() <= 60,
+        "shadow_old": meta["age"].to_numpy() > 55,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -132,6 +133,10 @@ def test_each_artifact_looks_like_itself():
     fade = scen.add_artifact(images, mask, "fade").astype(float)  # same mean, less contrast
     assert abs(fade[mask].mean() - images[mask].mean()) < 2
     assert fade[mask].std(axis=(1, 2, 3)).mean() < 0.5 * images[mask].std(axis=(1, 2, 3)).mean()
+    shadow = scen.add_artifact(images, mask, "shadow")  # the top third only, darker
+    third = images.shape[1] // 3
+    assert (shadow[mask][:, third:] == images[mask][:, third:]).all()
+    assert shadow[mask][:, :third].mean() < 0.5 * images[mask][:, :third].mean()
 
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
@@ -145,6 +150,7 @@ def test_each_fresh_set_holds_its_kinds_at_two_sizes():
             scen.FRESH6_KINDS,
             scen.FRESH7_KINDS,
             scen.FRESH8_KINDS,
+            scen.FRESH9_KINDS,
         ),
         start=1,
     ):
