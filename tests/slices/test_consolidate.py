@@ -359,3 +359,29 @@ def test_a_slice_widened_to_its_rule_is_narrowed_again_to_where_it_fails():
         "widened to every sample with blur = yes (they fail alike, fitting split)",
         "then narrowed to sex = M (where it fails, fitting split)",
     ]
+
+
+def test_a_slice_is_widened_by_its_rules_main_clause_not_by_every_clause():
+    """A candidate mixing two causes that fail alike is not widened to both of them whole."""
+    from silentscope.slices.consolidate import Consolidated
+    from silentscope.slices.discover import _refine
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    device, site = rng.choice(list("ABC"), n), rng.choice(list("XYZ"), n)
+    errors = rng.random(n) < np.where(device == "B", 0.4, np.where(site == "Y", 0.4, 0.04))
+    conditions = condition_matrix(
+        pd.DataFrame({"device": device, "site": site}), ["device", "site"]
+    )
+    fit = rng.permutation(n)[: n // 2]
+    candidate = (device == "B") & (rng.random(n) < 0.7)
+    candidate |= (site == "Y") & (device != "B") & (rng.random(n) < 0.6)
+    rule = learn_rule(conditions, candidate, fit, random_state=0)
+    assert rule.text == "device = B OR site = Y"  # the rule names both causes
+    group = Consolidated(slices=[0], mask=candidate.copy())
+    _refine(group, conditions, errors, fit, 20, 0.05, 0)
+    added = group.mask & ~candidate
+    assert (added == ((device == "B") & ~candidate)).all()  # the main cause, whole
+    assert group.notes == [
+        "widened to every sample with device = B (they fail alike, fitting split)"
+    ]

@@ -864,9 +864,12 @@ def _refine(group, conditions, errors, fit_rows, min_support, alpha, random_stat
     # haze no word names) gets a best-effort rule ("report mentions cataract") that
     # selects other samples, which fail too, but for another reason
     if rule is not None and min(rule.fit_precision, rule.fit_recall) >= RULE_AGREEMENT_TO_WIDEN:
+        # by its main clause only: "washed-out images OR (cataract AND left eye)" names two
+        # causes that fail alike, and widening by both reported them as one slice
         mask, extension = extend_to_rule(
-            mask, conditions, errors, fit_rows, rule.clauses, alpha=alpha
-        )
+            mask, conditions, errors, fit_rows, [rule.main_clause(conditions, mask, fit_rows)],
+            alpha=alpha,
+        )  # fmt: skip
         if extension:
             group.notes.append(
                 f"widened to every sample with {rule_text(conditions, extension)} "

@@ -150,6 +150,15 @@ class SliceRule:
         """Which samples the rule selects."""
         return _rule_mask(conditions.matrix, self.clauses)
 
+    def main_clause(self, conditions: Conditions, members, rows) -> tuple[int, ...]:
+        """The clause that selects the most of ``members`` among ``rows``."""
+        within = np.zeros(len(members), bool)
+        within[np.asarray(rows)] = True
+        covered = [
+            int((_rule_mask(conditions.matrix, [c]) & members & within).sum()) for c in self.clauses
+        ]
+        return self.clauses[int(np.argmax(covered))]
+
 
 def _rule_mask(matrix, clauses) -> np.ndarray:
     out = np.zeros(matrix.shape[0], bool)
