@@ -380,7 +380,7 @@ def _proposals(mask, conditions, errors, fit, min_support):
     """
     from silentscope.metrics.statistics import wilson_interval
 
-    matrix = conditions.matrix.tocsr()[fit].T.tocsr().astype(np.float64)
+    matrix = conditions.of_rows(fit)
     inside, wrong = mask[fit], (mask & errors)[fit]
     n_sub = matrix @ inside.astype(np.float64)
     e_sub = matrix @ wrong.astype(np.float64)

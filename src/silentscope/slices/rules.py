@@ -47,6 +47,22 @@ class Conditions:
         """Which samples meet condition ``index``."""
         return self.matrix[:, index].toarray().ravel().astype(bool)
 
+    def of_rows(self, rows) -> sparse.csr_matrix:
+        """The conditions of the ``rows`` (a boolean mask), one row per condition, as floats.
+
+        Cached for the last mask asked for: narrowing asks for the fitting split's once per
+        proposal, and building it each time from the whole matrix cost 4 of the 62 seconds
+        of an analysis of 100,000 samples. Read only.
+        """
+        rows = np.asarray(rows, dtype=bool)
+        key = np.packbits(rows).tobytes()
+        cached = self.__dict__.get("_of_rows")
+        if cached is None or cached[0] != key:
+            value = self.matrix[np.flatnonzero(rows)].T.tocsr().astype(np.float64)
+            object.__setattr__(self, "_of_rows", (key, value))  # a cache, not a field
+            cached = (key, value)
+        return cached[1]
+
 
 def term_condition(label: str) -> str:
     """A report term as a condition in words.
