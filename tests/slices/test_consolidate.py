@@ -385,3 +385,16 @@ def test_a_slice_is_widened_by_its_rules_main_clause_not_by_every_clause():
     assert group.notes == [
         "widened to every sample with device = B (they fail alike, fitting split)"
     ]
+
+
+def test_conditions_of_rows_is_the_rows_matrix_built_once_per_mask():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"site": rng.choice(list("ABC"), 300), "sex": rng.choice(["F", "M"], 300)})
+    conditions = condition_matrix(frame, ["site", "sex"])
+    rows = rng.random(300) < 0.5
+    built = conditions.of_rows(rows)
+    expected = conditions.matrix.toarray()[rows].T.astype(float)
+    np.testing.assert_array_equal(built.toarray(), expected)
+    assert conditions.of_rows(rows.copy()) is built  # the same mask: not rebuilt
+    other = conditions.of_rows(~rows)
+    np.testing.assert_array_equal(other.toarray(), conditions.matrix.toarray()[~rows].T)
