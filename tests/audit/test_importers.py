@@ -82,6 +82,17 @@ def test_an_auditset_built_in_python_refuses_probabilities_as_logits():
     np.testing.assert_allclose(audit.probabilities, probs, atol=1e-9)
 
 
+def test_the_probability_check_reads_every_row_when_the_first_ones_look_like_probabilities():
+    from silentscope.audit.validation import reject_probabilities_as_logits
+
+    simplex = np.tile([[0.3, 0.7]], (1000, 1))
+    with pytest.raises(AuditSetError, match="hold probabilities"):
+        reject_probabilities_as_logits(simplex, "the logits", "fix")
+    late = simplex.copy()
+    late[900] = [2.0, -1.0]  # a real logit row after the first rows: these are logits
+    reject_probabilities_as_logits(late, "the logits", "fix")
+
+
 def test_table_single_probability_column_and_parquet(tmp_path):
     table = pd.DataFrame({"prob": [0.9, 0.2, 0.6], "label": [1, 0, 0]})
     table.to_parquet(tmp_path / "p.parquet")

@@ -122,13 +122,20 @@ def reject_probabilities_as_logits(logits: np.ndarray, what: str, fix: str) -> N
     ...
     silentscope.audit.validation.AuditSetError: the logits hold probabilities: every row lies in [0, 1] and sums to 1, and a softmax over them would flatten every confidence; fix
     """
-    values = np.asarray(logits, dtype=np.float64)
+    values = np.asarray(logits)
     if values.ndim != 2 or values.shape[1] < 2 or len(values) == 0:
         return
-    if not np.isfinite(values).all() or (values < 0).any() or (values > 1).any():
-        return
-    if np.allclose(values.sum(axis=1), 1.0, atol=1e-3):
+    # every AuditSet (each select() and load included) passes here: the first rows decide
+    # for real logits without reading, or copying, the whole array
+    if _on_simplex(values[:256]) and _on_simplex(values):
         raise AuditSetError(
             f"{what} hold probabilities: every row lies in [0, 1] and sums to 1, and a "
             f"softmax over them would flatten every confidence; {fix}"
         )
+
+
+def _on_simplex(values: np.ndarray) -> bool:
+    """Whether every row lies in [0, 1] and sums to 1 (within 1e-3)."""
+    if not np.isfinite(values).all() or (values < 0).any() or (values > 1).any():
+        return False
+    return bool(np.allclose(values.sum(axis=1, dtype=np.float64), 1.0, atol=1e-3))

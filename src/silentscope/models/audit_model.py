@@ -435,11 +435,12 @@ def _build_audit(
         roles.update({column: "acquisition" for column in APPEARANCE_COLUMNS})
         merged.setdefault("inference", {})["appearance"] = list(APPEARANCE_COLUMNS)
     logits = cat("logits")
-    if not isinstance(predictor, EnsemblePredictor):  # its log mean-softmax is never on the simplex
-        reject_probabilities_as_logits(
-            logits, "the model's outputs",
-            "audit_model needs its logits: drop its final softmax (log_softmax outputs are fine)",
-        )  # fmt: skip
+    # before the AuditSet's own check, to name the fix for a model (an ensemble's log
+    # mean-softmax is never on the simplex)
+    reject_probabilities_as_logits(
+        logits, "the model's outputs",
+        "audit_model needs its logits: drop its final softmax (log_softmax outputs are fine)",
+    )  # fmt: skip
     return AuditSet(
         sample_id=np.concatenate(sample_ids),
         test_set=test_set_col,

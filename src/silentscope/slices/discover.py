@@ -59,7 +59,6 @@ from silentscope.slices.result import (
     SliceReport,
     card_examples,
     hypotheses_tested,
-    n_hypotheses,
     no_slice_note,
     reach_text,
 )
@@ -534,6 +533,7 @@ def discover_slices(
     )  # fmt: skip
 
     timer.stage("done")
+    tested = hypotheses_tested(candidates)  # one row per distinct candidate tested
     settings = {
         "modalities": list(modalities), "test_sets": chosen_sets, "slicer": slicer,
         "slicer_params": dict(slicer_params or {}), "fusion": fusion,
@@ -551,8 +551,8 @@ def discover_slices(
         "health": health.to_dict(),
         # what this run could confirm at all (said when it confirms nothing)
         "reach": confirmation_reach(
-            errors[confirm_rows], n_hypotheses(candidates), alpha, min_support,
-            n_confirmed=hypotheses_tested(candidates)["significant"].sum(),
+            errors[confirm_rows], len(tested), alpha, min_support,
+            n_confirmed=tested["significant"].sum(),
         ),
     }  # fmt: skip
     # an empty table's sentence, saved for readers without this library's pandas side (viewer)

@@ -210,12 +210,6 @@ def hypotheses_tested(candidates: pd.DataFrame | None) -> pd.DataFrame | None:
     return candidates[tested]
 
 
-def n_hypotheses(candidates: pd.DataFrame | None) -> int:
-    """How many distinct candidates were tested (:func:`hypotheses_tested`)."""
-    tested = hypotheses_tested(candidates)
-    return 0 if tested is None else len(tested)
-
-
 def no_slice_note(settings: Mapping, candidates: pd.DataFrame | None) -> str:
     """What an empty slice table means: what was tested, what it could confirm, the nearest miss.
 
