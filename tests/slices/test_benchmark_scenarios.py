@@ -99,7 +99,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
         "vignette_young": meta["age"].to_numpy() <= 55, "glare_old": meta["age"].to_numpy() > 65,
         "blocks_young": meta["age"].to_numpy() <= 50, "zoom_female": female, "smear_male": ~female,
         "fade_young": meta["age"].to_numpy() <= 60,
-        "shadow_old": meta["age"].to_numpy() > 55,
+        "shadow_old": meta["age"].to_numpy() > 55, "dust_female": female,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -137,6 +137,10 @@ def test_each_artifact_looks_like_itself():
     third = images.shape[1] // 3
     assert (shadow[mask][:, third:] == images[mask][:, third:]).all()
     assert shadow[mask][:, :third].mean() < 0.5 * images[mask][:, :third].mean()
+    dust = scen.add_artifact(images, mask, "dust").astype(float)  # a few dark specks
+    darker = dust[mask] < images[mask] - 20
+    assert (dust[mask] <= images[mask]).all() and (dust[~mask] == images[~mask]).all()
+    assert 0.01 < darker.mean() < 0.3  # specks, not a darkening of the whole image
 
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
@@ -151,6 +155,7 @@ def test_each_fresh_set_holds_its_kinds_at_two_sizes():
             scen.FRESH7_KINDS,
             scen.FRESH8_KINDS,
             scen.FRESH9_KINDS,
+            scen.FRESH10_KINDS,
         ),
         start=1,
     ):
