@@ -61,6 +61,44 @@ def test_each_measure_moves_with_its_artefact_and_the_others_stay():
     assert (dark["image brightness"] < 0.4 * before["image brightness"]).all()
 
 
+def _spot(size, cy, cx, sd):
+    yy, xx = np.mgrid[:size, :size] / size
+    return np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sd**2))
+
+
+def test_where_the_light_falls_each_spatial_measure_names_its_own_unevenness():
+    clean = _photos()
+    before = appearance_measures(clean)
+    size = clean.shape[1]
+    yy, xx = np.mgrid[:size, :size]
+    radius = np.hypot((yy - (size - 1) / 2) / size, (xx - (size - 1) / 2) / size)
+    fall_off = (1 - 0.7 * (radius / radius.max()) ** 2)[None, :, :, None]
+    vignette = appearance_measures((clean * fall_off).astype(np.uint8))
+    assert (
+        vignette["image edge/centre brightness"] < 0.8 * before["image edge/centre brightness"]
+    ).all()
+    shadowed = clean.copy()
+    shadowed[:, : size // 3] = (shadowed[:, : size // 3] * 0.35).astype(np.uint8)
+    shadow = appearance_measures(shadowed)
+    assert (
+        shadow["image top/bottom brightness"] < 0.5 * before["image top/bottom brightness"]
+    ).all()
+    glare = clean + 120 * _spot(size, 0.3, 0.6, 0.08)[None, :, :, None]
+    lit = appearance_measures(np.clip(glare, 0, 255).astype(np.uint8))
+    lift = lit["image highlight"] - before["image highlight"]
+    # an image whose own brightest patch (the blob) outshines the spot barely moves
+    assert lift.median() > 25 and (lift > 0).mean() >= 0.9
+    # a uniform change of exposure moves none of the ratios
+    darker = appearance_measures((clean * 0.6).astype(np.uint8))
+    for ratio in ("edge/centre", "top/bottom"):
+        column = f"image {ratio} brightness"
+        np.testing.assert_allclose(darker[column], before[column], rtol=0.05)
+    # a vignette darkens top and bottom alike: their balance stays
+    np.testing.assert_allclose(
+        vignette["image top/bottom brightness"], before["image top/bottom brightness"], rtol=0.15
+    )
+
+
 def test_grey_and_float_images_are_measured_on_the_same_scale():
     grey = _photos(n=5)[..., 0]
     measures = appearance_measures(grey)

@@ -62,6 +62,36 @@ def test_fog_only_the_image_shows_is_one_slice_whose_rule_names_an_image_measure
     assert _best(plain, audit, fogged)[0] < 0.5
 
 
+def test_a_glare_spot_is_one_slice_named_by_where_the_light_falls():
+    """Glare at a random place on images of varied exposure: only the highlight names it."""
+    rng = np.random.default_rng(3)
+    n, size = 1000, 16
+    label = rng.integers(0, 2, n)
+    exposure = rng.uniform(60, 150, n)[:, None, None, None]
+    texture = rng.uniform(15, 45, n)[:, None, None, None]
+    images = exposure + texture * rng.standard_normal((n, size, size, 3))
+    glared = rng.random(n) < 0.08
+    yy, xx = np.mgrid[:size, :size] / size
+    for i in np.flatnonzero(glared):
+        cy, cx = rng.uniform(0.25, 0.75, 2)
+        spot = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 0.08**2))
+        images[i] += 110 * spot[..., None]
+    wrong = rng.random(n) < np.where(glared, 0.5, 0.05)
+    features = rng.normal(size=(n, 16))
+    features[:, 0] += np.where(label == 1, 4.0, -4.0)
+    audit = with_appearance(
+        AuditSet(
+            sample_id=[f"s{i}" for i in range(n)], test_set=["iid"] * n, label=label,
+            logits=np.eye(2)[np.where(wrong, 1 - label, label)] * 3, class_names=["a", "b"],
+            features=features, metadata=pd.DataFrame({"age": rng.integers(20, 90, n)}),
+        ),
+        np.clip(images, 0, 255).astype(np.uint8),
+    )  # fmt: skip
+    report = discover_slices(audit, n_seeds=3)
+    jaccard, rule = _best(report, audit, glared)
+    assert jaccard >= 0.75 and "image highlight" in rule
+
+
 def test_appearance_measures_are_not_mixed_into_the_metadata_block():
     audit, _ = _fogged_audit(n=300)
     report = discover_slices(audit, n_seeds=2)

@@ -28,6 +28,24 @@ in the 0-255 range:
     Mean absolute second difference of the row (column) means: alternating lines.
 ``image dark share``, ``image bright share``
     Share of pixels at most 5 or at least 250: under- and over-exposure.
+
+Three measures say *where* the light falls, as fundus and photographic quality control
+grade uneven illumination (vignetting, a shadow over part of the field, a specular
+reflection): measures of the whole image cannot, since a dark rim and a bright centre
+average to an ordinary brightness. Ratios add 1 to both means, so a black region gives a
+finite value. There is no left/right ratio: in a fundus photograph it is the side of the
+optic disc, the eye's laterality, an anatomical property and not an acquisition one (on
+ODIR it described the errors of a laterality classifier, not its acquisition):
+
+``image edge/centre brightness``
+    Mean grey level of the ring 0.3-0.5 from the centre over that of the disc within 0.2
+    (distances in image heights and widths): below 1 when the edges darken (vignetting).
+``image top/bottom brightness``
+    Mean grey level of the top third over that of the bottom third: far from 1 when an
+    eyelid or lashes shadow the top, or the light falls from above or below.
+``image highlight``
+    Mean grey level of the brightest square patch (an eighth of the shorter side) minus the
+    image's mean: a glare spot or specular reflection.
 """
 
 from __future__ import annotations
@@ -48,6 +66,9 @@ APPEARANCE_COLUMNS = (
     "image column banding",
     "image dark share",
     "image bright share",
+    "image edge/centre brightness",
+    "image top/bottom brightness",
+    "image highlight",
 )
 
 #: Images measured at once (bounds the float copy: 256 x 256 x 256 x 3 x 4 bytes = 200 MB).
@@ -116,8 +137,27 @@ def _measure(batch: np.ndarray) -> np.ndarray:
             banding(columns) if w >= 3 else np.zeros(len(batch)),
             (grey <= 5).mean(axis=(1, 2)),
             (grey >= 250).mean(axis=(1, 2)),
+            *_where_the_light_falls(grey),
         ]
     ).astype(np.float64)
+
+
+def _where_the_light_falls(grey: np.ndarray) -> list[np.ndarray]:
+    """Edge/centre and top/bottom brightness ratios and the highlight."""
+    n, h, w = grey.shape
+    y, x = np.mgrid[0:h, 0:w]
+    radius = np.hypot((y - (h - 1) / 2) / h, (x - (w - 1) / 2) / w)
+    centre = grey[:, radius <= 0.2].mean(axis=1)
+    ring = grey[:, (radius > 0.3) & (radius <= 0.5)].mean(axis=1)
+    third = max(h // 3, 1)
+    top, bottom = grey[:, :third].mean(axis=(1, 2)), grey[:, h - third :].mean(axis=(1, 2))
+    # every k x k patch's mean from the summed-area table, in float64 (exact for 8-bit sums)
+    k = max(min(h, w) // 8, 1)
+    table = np.zeros((n, h + 1, w + 1))
+    table[:, 1:, 1:] = grey.cumsum(axis=1, dtype=np.float64).cumsum(axis=2)
+    patches = table[:, k:, k:] - table[:, :-k, k:] - table[:, k:, :-k] + table[:, :-k, :-k]
+    highlight = patches.max(axis=(1, 2)) / (k * k) - grey.mean(axis=(1, 2))
+    return [(ring + 1) / (centre + 1), (top + 1) / (bottom + 1), highlight]
 
 
 def appearance_measures(images) -> pd.DataFrame:
@@ -130,7 +170,7 @@ def appearance_measures(images) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame of shape (N, 11)
+    DataFrame of shape (N, 14)
 
     Examples
     --------
@@ -143,6 +183,13 @@ def appearance_measures(images) -> pd.DataFrame:
     ([0.0, 22.0, 0.0], [0.0, 8.0, 32.0])
     >>> m["image column banding"].round(0).tolist()
     [0.0, 4.0, 0.0]
+
+    A shadow over the top rows, and a small glare spot:
+
+    >>> lit = np.full((2, 32, 32), 150, np.uint8); lit[0, :10] = 50; lit[1, 8:12, 20:24] = 250
+    >>> m = appearance_measures(lit)
+    >>> m["image top/bottom brightness"].round(2).tolist(), m["image highlight"].round(0).tolist()
+    ([0.34, 1.02], [31.0, 98.0])
     """
     n = len(images)
     parts = [

@@ -288,11 +288,15 @@ _LOG_SCALE_MEASURES = (
 )  # fmt: skip
 
 
+#: Appearance measures that are ratios of two brightnesses: compared as logarithms.
+_RATIO_MEASURES = ("image edge/centre brightness", "image top/bottom brightness")
+
+
 def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
     """The ``appearance`` modality: the image appearance measures of the metadata, standardised.
 
     Sharpness, noise and banding are taken on a log scale (a blur divides sharpness, it
-    does not subtract from it); constant measures (saturation of grey images) are left out.
+    does not subtract from it), and so are the brightness ratios; constant measures (saturation of grey images) are left out.
 
     Examples
     --------
@@ -301,7 +305,7 @@ def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
     >>> images = rng.integers(0, 255, (6, 8, 8), dtype=np.uint8)
     >>> block, notes = appearance_block(appearance_measures(images))
     >>> block.shape, notes[0]
-    ((6, 8), 'appearance: 8 measures (left out as constant: image saturation, image red-green, image blue-yellow)')
+    ((6, 11), 'appearance: 11 measures (left out as constant: image saturation, image red-green, image blue-yellow)')
     """
     present = measured_columns(metadata)
     if not present:
@@ -319,7 +323,11 @@ def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
         )
     columns, constant = [], []
     for j, name in enumerate(present):
-        x = np.log1p(np.maximum(values[:, j], 0)) if name in _LOG_SCALE_MEASURES else values[:, j]
+        x = values[:, j]
+        if name in _LOG_SCALE_MEASURES:
+            x = np.log1p(np.maximum(x, 0))
+        elif name in _RATIO_MEASURES:  # a ratio and its inverse lie as far from 1
+            x = np.log(np.maximum(x, 1e-6))
         spread = x.std()
         if spread <= 1e-12 * max(abs(x.mean()), 1.0):
             constant.append(name)
