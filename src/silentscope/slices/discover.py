@@ -43,6 +43,7 @@ from silentscope.slices.consolidate import (
     narrow,
     part_that_fails_most,
     where_it_fails_most,
+    widening_reason,
 )
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
 from silentscope.slices.notes import caveat, expected_errors, silence_note
@@ -866,6 +867,7 @@ def _refine(group, conditions, errors, fit_rows, min_support, alpha, random_stat
     if rule is not None and min(rule.fit_precision, rule.fit_recall) >= RULE_AGREEMENT_TO_WIDEN:
         # by its main clause only: "washed-out images OR (cataract AND left eye)" names two
         # causes that fail alike, and widening by both reported them as one slice
+        before = mask
         mask, extension = extend_to_rule(
             mask, conditions, errors, fit_rows, [rule.main_clause(conditions, mask, fit_rows)],
             alpha=alpha,
@@ -873,7 +875,7 @@ def _refine(group, conditions, errors, fit_rows, min_support, alpha, random_stat
         if extension:
             group.notes.append(
                 f"widened to every sample with {rule_text(conditions, extension)} "
-                "(they fail alike, fitting split)"
+                f"({widening_reason(before, mask, errors, fit_rows)})"
             )
             # the rule may name the cause's carrier and not the cause: every motion-blurred
             # image where only the men's fail (34% against 7%, and 4.5% outside). The widened
