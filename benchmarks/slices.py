@@ -280,6 +280,9 @@ def main(argv=None) -> int:
                              "~/.cache/silentscope)")  # fmt: skip
     parser.add_argument("--repeats", type=int, default=2, help="discovery seeds per scenario")
     parser.add_argument("--only", choices=("odir", "synthetic"), default=None)
+    parser.add_argument("--set", action="append", default=None, dest="sets",
+                        help="only the scenarios of this set, e.g. tuning, held-out, 'held-out "
+                             "(fresh 10)' (repeatable)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="CSV of every row")
     parser.add_argument("--n-speed", type=int, default=100_000)
     parser.add_argument("--null-permutations", type=int, default=0,
@@ -302,6 +305,13 @@ def main(argv=None) -> int:
         selected, repeats, epochs = scen.scenarios(), args.repeats, scen.EPOCHS
         if args.only:
             selected = [s for s in selected if s.dataset == args.only]
+        if args.sets:
+            known = sorted({s.set for s in selected})
+            unknown = [name for name in args.sets if name not in known]
+            if unknown:
+                print(f"unknown set(s) {unknown}; choose from {known}", file=sys.stderr)
+                return 2
+            selected = [s for s in selected if s.set in args.sets]
         if not (scen.data_dir() / "odir" / "metadata.csv").is_file():
             print(f"real datasets not found at {scen.data_dir()} (set SILENTSCOPE_DATA); "
                   "running the synthetic scenarios only", file=sys.stderr)  # fmt: skip

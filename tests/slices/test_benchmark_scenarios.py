@@ -196,6 +196,15 @@ def test_quick_benchmark_prints_every_method(tmp_path, capsys):
     assert list(tmp_path.iterdir())  # the audits were cached where asked
 
 
+def test_a_set_that_does_not_exist_is_refused_with_the_sets_named(tmp_path, capsys):
+    import slices
+
+    assert slices.main(["--set", "held-out (fresh 99)", "--cache", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "unknown set(s) ['held-out (fresh 99)']" in error and "'tuning'" in error
+    assert not list(tmp_path.iterdir())  # nothing trained
+
+
 def test_equal_slice_count_fills_with_unconfirmed_candidates_best_first_without_repeats():
     from types import SimpleNamespace
 
