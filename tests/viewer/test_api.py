@@ -416,3 +416,31 @@ def test_the_header_gets_the_classifier_health(tmp_path, synthetic_data):
     assert health["reason"].startswith("predicts only 'normal' for all 100 val samples")
     page = client_for(synthetic_data).get("/").text
     assert 'id="health-note"' in page  # where the front end shows it
+
+
+def test_a_column_whose_name_holds_a_slash_is_served(tmp_path):
+    """The appearance measures' names hold slashes ("image edge/centre brightness")."""
+    from urllib.parse import quote
+
+    import pandas as pd
+
+    from silentscope.audit import AuditSet
+    from silentscope.audit.store import save_audit
+    from silentscope.viewer.prepare import prepare_store
+
+    rng = np.random.default_rng(0)
+    n = 40
+    ratio = rng.random(n)
+    audit = AuditSet(
+        sample_id=[f"s{i}" for i in range(n)], test_set=["iid"] * n, label=rng.integers(0, 2, n),
+        logits=rng.normal(size=(n, 2)), class_names=["a", "b"], features=rng.normal(size=(n, 4)),
+        metadata=pd.DataFrame({"image edge/centre brightness": ratio}),
+    )  # fmt: skip
+    save_audit(audit, tmp_path / "store")
+    prepare_store(tmp_path / "store", method="pca")
+    client = client_for(load_viewer_data(tmp_path / "store"))
+    key = "meta:image edge/centre brightness"
+    assert key in {c["key"] for c in client.get("/api/meta").json()["columns"]}
+    response = client.get("/api/column/" + quote(key, safe=""))  # as the page asks for it
+    assert response.status_code == 200
+    np.testing.assert_allclose(np.frombuffer(response.content, "<f4"), ratio, rtol=1e-6)

@@ -252,7 +252,8 @@ def create_app(
         Route("/", index),
         Route("/api/meta", guarded(get_meta)),
         Route("/api/progress", guarded(get_progress)),
-        Route("/api/column/{key:str}", guarded(get_column)),
+        # a path, not a str: column names may hold a slash ("image edge/centre brightness")
+        Route("/api/column/{key:path}", guarded(get_column)),
         Route("/api/drawn", guarded(get_drawn)),
         Route("/api/filter", guarded(post_filter), methods=["POST"]),
         Route("/api/selection", guarded(post_selection), methods=["POST"]),
