@@ -37,6 +37,7 @@ trained audits cached under ``--cache``, ``$SILENTSCOPE_CACHE`` or ``~/.cache/si
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -559,8 +560,9 @@ def with_planted_appearance(audit, scenario: Scenario, path: Path, seed: int):
         audit = dataclasses.replace(
             audit, metadata=audit.metadata.drop(columns=present), metadata_roles=roles
         )
-    # one file per set of measures: a library with another set measures again
-    stored = path / f"appearance-{len(APPEARANCE_COLUMNS)}.parquet"
+    # one file per set of measures (their names): a library with another set measures again
+    names = hashlib.sha1("|".join(APPEARANCE_COLUMNS).encode()).hexdigest()[:8]
+    stored = path / f"appearance-{len(APPEARANCE_COLUMNS)}-{names}.parquet"
     if not stored.is_file():
         from silentscope.data.appearance import appearance_measures
 

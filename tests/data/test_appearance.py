@@ -75,13 +75,14 @@ def test_where_the_light_falls_each_spatial_measure_names_its_own_unevenness():
     fall_off = (1 - 0.7 * (radius / radius.max()) ** 2)[None, :, :, None]
     vignette = appearance_measures((clean * fall_off).astype(np.uint8))
     assert (
-        vignette["image edge/centre brightness"] < 0.8 * before["image edge/centre brightness"]
+        vignette["image edge-to-centre brightness"]
+        < 0.8 * before["image edge-to-centre brightness"]
     ).all()
     shadowed = clean.copy()
     shadowed[:, : size // 3] = (shadowed[:, : size // 3] * 0.35).astype(np.uint8)
     shadow = appearance_measures(shadowed)
     assert (
-        shadow["image top/bottom brightness"] < 0.5 * before["image top/bottom brightness"]
+        shadow["image top-to-bottom brightness"] < 0.5 * before["image top-to-bottom brightness"]
     ).all()
     glare = clean + 120 * _spot(size, 0.3, 0.6, 0.08)[None, :, :, None]
     lit = appearance_measures(np.clip(glare, 0, 255).astype(np.uint8))
@@ -90,12 +91,14 @@ def test_where_the_light_falls_each_spatial_measure_names_its_own_unevenness():
     assert lift.median() > 25 and (lift > 0).mean() >= 0.9
     # a uniform change of exposure moves none of the ratios
     darker = appearance_measures((clean * 0.6).astype(np.uint8))
-    for ratio in ("edge/centre", "top/bottom"):
+    for ratio in ("edge-to-centre", "top-to-bottom"):
         column = f"image {ratio} brightness"
         np.testing.assert_allclose(darker[column], before[column], rtol=0.05)
     # a vignette darkens top and bottom alike: their balance stays
     np.testing.assert_allclose(
-        vignette["image top/bottom brightness"], before["image top/bottom brightness"], rtol=0.15
+        vignette["image top-to-bottom brightness"],
+        before["image top-to-bottom brightness"],
+        rtol=0.15,
     )
 
 

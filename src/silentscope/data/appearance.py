@@ -37,10 +37,10 @@ finite value. There is no left/right ratio: in a fundus photograph it is the sid
 optic disc, the eye's laterality, an anatomical property and not an acquisition one (on
 ODIR it described the errors of a laterality classifier, not its acquisition):
 
-``image edge/centre brightness``
+``image edge-to-centre brightness``
     Mean grey level of the ring 0.3-0.5 from the centre over that of the disc within 0.2
     (distances in image heights and widths): below 1 when the edges darken (vignetting).
-``image top/bottom brightness``
+``image top-to-bottom brightness``
     Mean grey level of the top third over that of the bottom third: far from 1 when an
     eyelid or lashes shadow the top, or the light falls from above or below.
 ``image highlight``
@@ -66,8 +66,8 @@ APPEARANCE_COLUMNS = (
     "image column banding",
     "image dark share",
     "image bright share",
-    "image edge/centre brightness",
-    "image top/bottom brightness",
+    "image edge-to-centre brightness",
+    "image top-to-bottom brightness",
     "image highlight",
 )
 
@@ -188,7 +188,7 @@ def appearance_measures(images) -> pd.DataFrame:
 
     >>> lit = np.full((2, 32, 32), 150, np.uint8); lit[0, :10] = 50; lit[1, 8:12, 20:24] = 250
     >>> m = appearance_measures(lit)
-    >>> m["image top/bottom brightness"].round(2).tolist(), m["image highlight"].round(0).tolist()
+    >>> m["image top-to-bottom brightness"].round(2).tolist(), m["image highlight"].round(0).tolist()
     ([0.34, 1.02], [31.0, 98.0])
     """
     n = len(images)

@@ -289,7 +289,7 @@ _LOG_SCALE_MEASURES = (
 
 
 #: Appearance measures that are ratios of two brightnesses: compared as logarithms.
-_RATIO_MEASURES = ("image edge/centre brightness", "image top/bottom brightness")
+_RATIO_MEASURES = ("image edge-to-centre brightness", "image top-to-bottom brightness")
 
 
 def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
