@@ -97,6 +97,8 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     ``shadow``: the top third of the image darkened to 35% (an eyelid or lash shadow);
     ``dust``: six small dark specks (Gaussian, down to 30% at their centre, standard
     deviation 3% of the side) at random places in the central 80% (dust on the lens);
+    ``ghost``: 60% of the image plus 40% of a copy shifted right by a sixth of the side (a
+    double exposure or a reflection inside the camera);
     ``red``, ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
 
     Examples
@@ -166,6 +168,10 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
             for cy, cx in specks:
                 dark += np.exp(-(((y / height - cy) ** 2 + (x / width - cx) ** 2) / (2 * 0.03**2)))
             rows[i] = rows[i] * (1.0 - 0.7 * np.minimum(dark, 1.0))[:, :, None]
+    elif kind == "ghost":
+        shift = max(images.shape[2] // 6, 1)
+        copy = np.concatenate([rows[:, :, :shift], rows[:, :, :-shift]], axis=2)
+        rows = 0.6 * rows + 0.4 * copy
     elif kind in ("red", "green", "blue"):
         gain = np.full(3, 0.55, np.float32)
         gain[("red", "green", "blue").index(kind)] = 1.0
@@ -173,7 +179,7 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     else:
         raise ValueError(
             f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, blocks, "
-            "zoom, smear, fade, shadow, dust, red, green or blue"
+            "zoom, smear, fade, shadow, dust, ghost, red, green or blue"
         )
     out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
     return out
@@ -267,7 +273,7 @@ def _age(metadata) -> np.ndarray:
 
 #: Image-only kinds: kind -> (artifact, cause name). ``image`` is the held-out kind; the
 #: others came with the fresh held-out sets (grain 1, scan lines 2, vignette 3, glare 4,
-#: pixelation 5, zoom 6, motion blur 7, washed-out 8, shadow 9, dust 10).
+#: pixelation 5, zoom 6, motion blur 7, washed-out 8, shadow 9, dust 10, ghost 11).
 IMAGE_ONLY = {
     "image": ("haze", "hazy images"),
     "grain": ("grain", "grainy images"),
@@ -280,6 +286,7 @@ IMAGE_ONLY = {
     "fade": ("fade", "washed-out images"),
     "shadow": ("shadow", "shadowed images"),
     "dust": ("dust", "images with dust specks"),
+    "ghost": ("ghost", "ghosted images"),
 }
 #: Conjunctions: kind -> (artifact, cause name, whose labels are unreliable among the
 #: images with the artifact, from (metadata, female)).
@@ -295,6 +302,7 @@ CONJUNCTIONS = {
     "fade_young": ("fade", "washed-out, age <= 60", lambda meta, female: _age(meta) <= 60),
     "shadow_old": ("shadow", "shadowed, over 55", lambda meta, female: _age(meta) > 55),
     "dust_female": ("dust", "dust specks, women", lambda meta, female: female),
+    "ghost_male": ("ghost", "ghosted images of men", lambda meta, female: ~female),
 }
 
 #: Planted kinds that every dataset gets at two sizes.
@@ -335,6 +343,10 @@ FRESH9_KINDS = ("shadow", "shadow_old")
 #: before round 7's changes were tried anywhere: dust specks on the lens alone, and AND
 #: female sex.
 FRESH10_KINDS = ("dust", "dust_female")
+#: The eleventh fresh held-out set (session 11), declared after the tenth was measured and
+#: before round 8's changes were tried anywhere: a ghost (double exposure) alone, and AND
+#: male sex.
+FRESH11_KINDS = ("ghost", "ghost_male")
 #: Every planted kind, in the order that seeds each kind's random draw (append only).
 ALL_KINDS = (
     KINDS
@@ -348,6 +360,7 @@ ALL_KINDS = (
     + FRESH8_KINDS
     + FRESH9_KINDS
     + FRESH10_KINDS
+    + FRESH11_KINDS
 )
 #: Kinds whose targets are those of image-only and of conjunction failures.
 IMAGE_KINDS = tuple(IMAGE_ONLY)
@@ -428,7 +441,7 @@ class Scenario:
     kind: str
     size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
     tuning: bool
-    fresh: int = 0  # a held-out scenario added after development: 1-10 = FRESH{,2,...,10}_KINDS
+    fresh: int = 0  # a held-out scenario added after development: 1-11 = FRESH{,2,...,11}_KINDS
 
     @property
     def set(self) -> str:
@@ -472,7 +485,9 @@ def scenarios() -> list[Scenario]:
     (fresh 7): :data:`FRESH7_KINDS`, added before round 6 (session 10); held-out (fresh 8):
     :data:`FRESH8_KINDS`, added after fresh 7 was measured (session 10); held-out (fresh
     9): :data:`FRESH9_KINDS`, added after fresh 8 was measured (session 10); held-out
-    (fresh 10): :data:`FRESH10_KINDS`, added after fresh 9 was measured (session 11).
+    (fresh 10): :data:`FRESH10_KINDS`, added after fresh 9 was measured (session 11);
+    held-out (fresh 11): :data:`FRESH11_KINDS`, added after fresh 10 was measured (session
+    11).
 
     Examples
     --------
@@ -493,6 +508,7 @@ def scenarios() -> list[Scenario]:
     found += [Scenario("odir", k, s, False, 8) for k in FRESH8_KINDS for s in ("small", "large")]
     found += [Scenario("odir", k, s, False, 9) for k in FRESH9_KINDS for s in ("small", "large")]
     found += [Scenario("odir", k, s, False, 10) for k in FRESH10_KINDS for s in ("small", "large")]
+    found += [Scenario("odir", k, s, False, 11) for k in FRESH11_KINDS for s in ("small", "large")]
     return found
 
 

@@ -99,7 +99,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
         "vignette_young": meta["age"].to_numpy() <= 55, "glare_old": meta["age"].to_numpy() > 65,
         "blocks_young": meta["age"].to_numpy() <= 50, "zoom_female": female, "smear_male": ~female,
         "fade_young": meta["age"].to_numpy() <= 60,
-        "shadow_old": meta["age"].to_numpy() > 55, "dust_female": female,
+        "shadow_old": meta["age"].to_numpy() > 55, "dust_female": female, "ghost_male": ~female,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -141,6 +141,10 @@ def test_each_artifact_looks_like_itself():
     darker = dust[mask] < images[mask] - 20
     assert (dust[mask] <= images[mask]).all() and (dust[~mask] == images[~mask]).all()
     assert 0.01 < darker.mean() < 0.3  # specks, not a darkening of the whole image
+    ghost = scen.add_artifact(images, mask, "ghost").astype(float)  # a shifted copy blended in
+    shift = images.shape[2] // 6
+    expected = 0.6 * images[mask][:, :, shift:] + 0.4 * images[mask][:, :, :-shift]
+    assert np.abs(ghost[mask][:, :, shift:] - expected).max() <= 0.5
 
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
@@ -156,6 +160,7 @@ def test_each_fresh_set_holds_its_kinds_at_two_sizes():
             scen.FRESH8_KINDS,
             scen.FRESH9_KINDS,
             scen.FRESH10_KINDS,
+            scen.FRESH11_KINDS,
         ),
         start=1,
     ):
