@@ -576,9 +576,12 @@ def with_planted_appearance(audit, scenario: Scenario, path: Path, seed: int):
         audit = dataclasses.replace(
             audit, metadata=audit.metadata.drop(columns=present), metadata_roles=roles
         )
-    # one file per set of measures (their names): a library with another set measures again
-    names = hashlib.sha1("|".join(APPEARANCE_COLUMNS).encode()).hexdigest()[:8]
-    stored = path / f"appearance-{len(APPEARANCE_COLUMNS)}-{names}.parquet"
+    # one file per version of the measures (the module that takes them): a library that
+    # measures otherwise measures again instead of reading another library's values
+    import silentscope.data.appearance as measuring
+
+    version = hashlib.sha1(Path(measuring.__file__).read_bytes()).hexdigest()[:8]
+    stored = path / f"appearance-{len(APPEARANCE_COLUMNS)}-{version}.parquet"
     if not stored.is_file():
         from silentscope.data.appearance import appearance_measures
 

@@ -112,6 +112,7 @@ def _measure(batch: np.ndarray) -> np.ndarray:
     h, w = grey.shape[1:]
     noise = np.sqrt(np.pi / 2) * np.abs(mask).sum(axis=(1, 2)) / (6 * (w - 2) * (h - 2))
     rows, columns = grey.mean(axis=2), grey.mean(axis=1)
+    brightness = grey.mean(axis=(1, 2))
 
     def banding(means):
         return np.abs(means[:, 1:-1] - (means[:, :-2] + means[:, 2:]) / 2).mean(axis=1)
@@ -126,7 +127,7 @@ def _measure(batch: np.ndarray) -> np.ndarray:
         saturation = red_green = blue_yellow = np.zeros(len(batch), np.float32)
     return np.column_stack(
         [
-            grey.mean(axis=(1, 2)),
+            brightness,
             grey.std(axis=(1, 2)),
             saturation,
             red_green,
@@ -137,26 +138,37 @@ def _measure(batch: np.ndarray) -> np.ndarray:
             banding(columns) if w >= 3 else np.zeros(len(batch)),
             (grey <= 5).mean(axis=(1, 2)),
             (grey >= 250).mean(axis=(1, 2)),
-            *_where_the_light_falls(grey),
+            *_where_the_light_falls(grey, brightness),
         ]
     ).astype(np.float64)
 
 
-def _where_the_light_falls(grey: np.ndarray) -> list[np.ndarray]:
+def _where_the_light_falls(grey: np.ndarray, brightness: np.ndarray) -> list[np.ndarray]:
     """Edge/centre and top/bottom brightness ratios and the highlight."""
+    import cv2  # a dependency already; imported here to keep the module's import light
+
     n, h, w = grey.shape
     y, x = np.mgrid[0:h, 0:w]
-    radius = np.hypot((y - (h - 1) / 2) / h, (x - (w - 1) / 2) / w)
-    centre = grey[:, radius <= 0.2].mean(axis=1)
-    ring = grey[:, (radius > 0.3) & (radius <= 0.5)].mean(axis=1)
+    radius = np.hypot((y - (h - 1) / 2) / h, (x - (w - 1) / 2) / w).ravel()
+    flat = grey.reshape(n, -1)
+    # region means as one matrix product each (a boolean gather copies every image)
+    centre = flat @ (radius <= 0.2).astype(np.float32) / (radius <= 0.2).sum()
+    ring_mask = (radius > 0.3) & (radius <= 0.5)
+    ring = flat @ ring_mask.astype(np.float32) / ring_mask.sum()
     third = max(h // 3, 1)
     top, bottom = grey[:, :third].mean(axis=(1, 2)), grey[:, h - third :].mean(axis=(1, 2))
-    # every k x k patch's mean from the summed-area table, in float64 (exact for 8-bit sums)
+    # the brightest k x k patch: a box filter, read where the window lies inside the image
     k = max(min(h, w) // 8, 1)
-    table = np.zeros((n, h + 1, w + 1))
-    table[:, 1:, 1:] = grey.cumsum(axis=1, dtype=np.float64).cumsum(axis=2)
-    patches = table[:, k:, k:] - table[:, :-k, k:] - table[:, k:, :-k] + table[:, :-k, :-k]
-    highlight = patches.max(axis=(1, 2)) / (k * k) - grey.mean(axis=(1, 2))
+    start, end = k // 2, k - 1 - k // 2
+    patch = np.array(
+        [
+            cv2.boxFilter(image, -1, (k, k), borderType=cv2.BORDER_CONSTANT)[
+                start : h - end, start : w - end
+            ].max()
+            for image in np.ascontiguousarray(grey, dtype=np.float32)
+        ]
+    )
+    highlight = patch - brightness
     return [(ring + 1) / (centre + 1), (top + 1) / (bottom + 1), highlight]
 
 

@@ -78,6 +78,13 @@ def _overlap(a, b) -> float:
     return (a & b).sum() / max(min(a.sum(), b.sum()), 1)
 
 
+def _fitting(fit_rows, n: int) -> np.ndarray:
+    """The fitting split's rows as a boolean mask over ``n`` samples."""
+    fit = np.zeros(n, bool)
+    fit[np.asarray(fit_rows)] = True
+    return fit
+
+
 def _coherent(inner, outer, errors, fit) -> bool:
     """Whether the part of ``outer`` outside ``inner`` fails at the rate of ``inner`` (fitting split)."""
     a, b = inner & fit, outer & ~inner & fit
@@ -235,8 +242,6 @@ def consolidate(
     """
     membership = np.asarray(membership, dtype=bool)
     errors = np.asarray(errors, dtype=bool)
-    fit = np.zeros(len(errors), bool)
-    fit[np.asarray(fit_rows)] = True
     signatures = signatures or {}
     items = [
         Consolidated([int(k)], membership[:, k].copy(), frozenset(signatures.get(int(k), ())))
@@ -254,8 +259,7 @@ def merge_slices(
     rule (:func:`extend_to_rule`), two may have become the same slice.
     """
     errors = np.asarray(errors, dtype=bool)
-    fit = np.zeros(len(errors), bool)
-    fit[np.asarray(fit_rows)] = True
+    fit = _fitting(fit_rows, len(errors))
     while True:
         kept = _walk(items, errors, fit, merge_overlap, alpha)
         if len(kept) == len(items):
@@ -349,8 +353,7 @@ def narrow(
     """
     mask = np.asarray(mask, dtype=bool).copy()
     errors = np.asarray(errors, dtype=bool)
-    fit = np.zeros(len(errors), bool)
-    fit[np.asarray(fit_rows)] = True
+    fit = _fitting(fit_rows, len(errors))
     added: list[str] = []
     level = family_levels(conditions, alpha)
     for _ in range(max_steps):
@@ -455,8 +458,7 @@ def part_that_fails_most(mask, conditions, errors, fit_rows, *, min_support: int
     """
     mask = np.asarray(mask, dtype=bool)
     errors = np.asarray(errors, dtype=bool)
-    fit = np.zeros(len(errors), bool)
-    fit[np.asarray(fit_rows)] = True
+    fit = _fitting(fit_rows, len(errors))
     level = family_levels(conditions, alpha)
     for j, sub, rest in _proposals(mask, conditions, errors, fit, min_support):
         if not _fails_more(sub, rest, errors, fit, level[j]):
@@ -497,8 +499,7 @@ def joins_part(part, condition_mask, host, errors, fit_rows, *, merge_overlap: f
     """
     part, host = np.asarray(part, dtype=bool), np.asarray(host, dtype=bool)
     errors = np.asarray(errors, dtype=bool)
-    fit = np.zeros(len(errors), bool)
-    fit[np.asarray(fit_rows)] = True
+    fit = _fitting(fit_rows, len(errors))
     if _overlap(part, host) < merge_overlap or not (part & ~host).any():
         return False
     members = host & fit
@@ -555,8 +556,7 @@ def widening_reason(before, after, errors, fit_rows) -> str:
     >>> widening_reason(before, after, errors, np.arange(100))
     'they fail 5 times as often as the samples outside, fitting split; the slice itself, chosen where the errors are, fails more'
     """
-    fit = np.zeros(len(errors), bool)
-    fit[np.asarray(fit_rows)] = True
+    fit = _fitting(fit_rows, len(errors))
     errors = np.asarray(errors, dtype=bool)
     if _coherent(before, after, errors, fit):
         return "they fail alike, fitting split"
@@ -615,8 +615,7 @@ def extend_to_rule(
 
     mask = np.asarray(mask, dtype=bool)
     errors = np.asarray(errors, dtype=bool)
-    fit = np.zeros(len(errors), bool)
-    fit[np.asarray(fit_rows)] = True
+    fit = _fitting(fit_rows, len(errors))
     matrix = conditions.matrix.tocsc()
 
     def acceptable(candidate) -> bool:
