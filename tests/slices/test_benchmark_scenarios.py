@@ -100,6 +100,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
         "blocks_young": meta["age"].to_numpy() <= 50, "zoom_female": female, "smear_male": ~female,
         "fade_young": meta["age"].to_numpy() <= 60,
         "shadow_old": meta["age"].to_numpy() > 55, "dust_female": female, "ghost_male": ~female,
+        "tilt_female": female,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -145,25 +146,16 @@ def test_each_artifact_looks_like_itself():
     shift = images.shape[2] // 6
     expected = 0.6 * images[mask][:, :, shift:] + 0.4 * images[mask][:, :, :-shift]
     assert np.abs(ghost[mask][:, :, shift:] - expected).max() <= 0.5
+    tilt = scen.add_artifact(images, mask, "tilt")  # turned about the centre: black corners
+    assert (tilt[mask][:, 0, 0] == 0).all() and (tilt[mask][:, -1, -1] == 0).all()
+    assert (tilt[~mask] == images[~mask]).all() and (tilt[mask] != images[mask]).any(
+        axis=(1, 2, 3)
+    ).all()
 
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
-    for fresh, kinds in enumerate(
-        (
-            scen.FRESH_KINDS,
-            scen.FRESH2_KINDS,
-            scen.FRESH3_KINDS,
-            scen.FRESH4_KINDS,
-            scen.FRESH5_KINDS,
-            scen.FRESH6_KINDS,
-            scen.FRESH7_KINDS,
-            scen.FRESH8_KINDS,
-            scen.FRESH9_KINDS,
-            scen.FRESH10_KINDS,
-            scen.FRESH11_KINDS,
-        ),
-        start=1,
-    ):
+    assert len(scen.FRESH_SETS) == 12 and scen.FRESH_SETS[-1] == scen.FRESH12_KINDS
+    for fresh, kinds in enumerate(scen.FRESH_SETS, start=1):
         found = [s for s in scen.scenarios() if s.fresh == fresh]
         assert {s.name for s in found} == {
             f"odir/{k}/{z}" for k in kinds for z in ("small", "large")
