@@ -197,6 +197,55 @@ def test_narrowing_tests_a_metadata_value_within_its_own_family_not_among_every_
     assert 0.05 / len(conditions.labels) < p < level
 
 
+def _correlated_inputs(seed, planted=True, n=1600):
+    """A slice of 200 (100 fitting members), half women; beside sex, age and eight image
+    measures that move together (18 cuts each): only the women of the slice fail."""
+    rng = np.random.default_rng(seed)
+    tone = rng.normal(size=n)
+    measures = {f"image measure {k}": tone + rng.normal(scale=0.3, size=n) for k in range(8)}
+    frame = pd.DataFrame(
+        {
+            "sex": np.where(np.arange(n) % 2 == 0, "F", "M"),
+            "age": rng.integers(20, 90, n).astype(float),
+            **measures,
+        }
+    )
+    artefact = np.arange(n) < 200
+    women = (frame["sex"] == "F").to_numpy()
+    errors = rng.random(n) < 0.06
+    if planted:
+        errors |= artefact & women & (rng.random(n) < 0.3)
+    return artefact, condition_matrix(frame), errors, rng.permutation(n)[: n // 2], women
+
+
+def test_narrowing_counts_cuts_that_select_the_same_samples_as_about_one_chance():
+    """Min-p: the women's excess (p = 0.011) misses the Bonferroni level of 164 conditions
+    in 10 families (0.0025) but is the strongest a permutation of the errors rarely beats."""
+    from scipy import stats
+
+    from silentscope.slices.consolidate import family_levels, narrow
+
+    artefact, conditions, errors, fit, women = _correlated_inputs(seed=18)
+    narrowed, added = narrow(artefact, conditions, errors, fit, min_support=10)
+    assert added == ["sex = F"] and (narrowed == (artefact & women)).all()
+    in_fit = np.zeros(len(errors), bool)
+    in_fit[fit] = True
+    sub, rest = artefact & women & in_fit, artefact & ~women & in_fit
+    table = [[errors[sub].sum(), (~errors[sub]).sum()], [errors[rest].sum(), (~errors[rest]).sum()]]
+    p = stats.fisher_exact(table, alternative="greater").pvalue
+    assert family_levels(conditions, 0.05)[list(conditions.labels).index("sex = F")] < p < 0.05
+
+
+def test_min_p_narrowing_stays_rare_when_nothing_is_planted():
+    from silentscope.slices.consolidate import narrow
+
+    narrowed = 0
+    for seed in range(40):
+        artefact, conditions, errors, fit, _ = _correlated_inputs(seed, planted=False)
+        narrowed += bool(narrow(artefact, conditions, errors, fit, min_support=10)[1])
+    assert narrowed <= 5  # family-wise level 0.05 per step: about 2 of 40 expected
+
+
 def test_weighted_narrowing_stays_rare_when_nothing_is_planted():
     from silentscope.slices.consolidate import narrow
 

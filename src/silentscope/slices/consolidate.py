@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from silentscope.slices.multiplicity import fails_more_p, family_weights, min_p_adjusted
+
 #: Two-sided level of the coherence test: parts whose error rates differ at this level
 #: are different causes and are not joined.
 COHERENCE_LEVEL = 0.05
@@ -268,11 +270,8 @@ def merge_slices(
 
 
 def family_levels(conditions, alpha: float) -> np.ndarray:
-    """Per-condition test levels of a weighted Bonferroni: ``alpha`` per family, then per condition.
-
-    A family is the metadata column a condition reads (``report`` for the report's terms).
-    The levels sum to ``alpha``, so the chance of any false narrowing stays at most
-    ``alpha`` whichever condition is tested.
+    """Per-condition levels of a weighted Bonferroni over every condition: ``alpha`` per family,
+    then per condition (the narrowing's level before the min-p adjustment of :class:`_Screen`).
 
     Examples
     --------
@@ -282,11 +281,69 @@ def family_levels(conditions, alpha: float) -> np.ndarray:
     >>> family_levels(conditions, 0.05).round(4).tolist()
     [0.0125, 0.0125, 0.0062, 0.0062, 0.0062, 0.0062]
     """
-    families = np.asarray(conditions.columns).astype(str)
-    if len(families) == 0:
-        return np.zeros(0)
-    names, family = np.unique(families, return_inverse=True)
-    return alpha / len(names) / np.bincount(family)[family]
+    return alpha * family_weights(conditions.columns)
+
+
+class _Screen:
+    """The conditions that could narrow a slice, and the test each must pass (fitting split).
+
+    A condition could be chosen when at least ``min_support`` of the slice's fitting
+    members meet it and as many do not: that depends on the members alone, so only those
+    conditions count in the multiplicity correction. A condition passes when its members
+    fail more than the rest of the slice at the Westfall-Young min-p adjusted level
+    (:func:`~silentscope.slices.multiplicity.min_p_adjusted`, family weights): computed only
+    when needed, since a p-value under its weighted Bonferroni level passes the min-p
+    test too (the Bonferroni bound is the min-p's worst case) and one over ``alpha``
+    cannot (no adjustment makes a p-value smaller).
+    """
+
+    def __init__(self, mask, conditions, errors, fit, min_support):
+        from silentscope.metrics.statistics import wilson_interval
+
+        self.mask, self.conditions, self.errors, self.fit = mask, conditions, errors, fit
+        self.matrix = conditions.of_rows(fit)
+        inside, wrong = mask[fit], (mask & errors)[fit]
+        self.inside, self.wrong = inside, wrong
+        n_sub = self.matrix @ inside.astype(np.float64)
+        e_sub = self.matrix @ wrong.astype(np.float64)
+        self.usable = (n_sub >= min_support) & (n_sub <= inside.sum() - min_support)
+        self.low = np.full(len(n_sub), -1.0)
+        self.p = np.ones(len(n_sub))
+        self.weights = np.zeros(len(n_sub))
+        self._adjusted = None
+        if self.usable.any():
+            u = self.usable
+            self.low[u], _ = wilson_interval(e_sub[u].astype(int), n_sub[u].astype(int))
+            self.p[u] = fails_more_p(e_sub[u], n_sub[u], int(wrong.sum()), int(inside.sum()))
+            self.weights[u] = family_weights(conditions.columns[u])
+
+    def proposals(self):
+        """Each family's best condition, best first: (j, sub, rest).
+
+        Best = highest lower Wilson bound of the error rate among the usable conditions.
+        """
+        columns, usable = self.conditions.columns, self.usable
+        best = []
+        for family in np.unique(columns[usable]):
+            own = np.flatnonzero(usable & (columns == family))
+            best.append(int(own[np.argmax(self.low[own])]))
+        best.sort(key=lambda j: -self.low[j])
+        mask = self.mask
+        return [(j, mask & self.conditions.mask(j), mask & ~self.conditions.mask(j)) for j in best]
+
+    def fails_more(self, j: int, alpha: float) -> bool:
+        """Whether condition ``j``'s members fail more than the rest of the slice, corrected."""
+        if self.p[j] < alpha * self.weights[j]:
+            return True
+        if self.p[j] >= alpha:
+            return False
+        if self._adjusted is None:
+            usable = np.flatnonzero(self.usable)
+            members = self.inside
+            hits = self.matrix[usable][:, np.flatnonzero(members)].toarray() > 0
+            self._adjusted = np.ones(len(self.p))
+            self._adjusted[usable] = min_p_adjusted(hits, self.wrong[members], self.weights[usable])
+        return bool(self._adjusted[j] < alpha)
 
 
 def narrow(
@@ -310,13 +367,17 @@ def narrow(
     and whose rest fails no more than the samples outside the slice (so nothing of the
     failure is cut away). At most ``max_steps`` conditions are added.
 
-    The one-sided Fisher test of a condition is at a weighted Bonferroni level: ``alpha``
-    shared equally by the families, then by each family's conditions (``alpha / 3 / 2``
-    for ``sex = F`` beside the columns age and report; ``alpha / 3 / 600`` for one of 600
-    report terms). The family-wise error rate stays at most ``alpha``, as with the plain
-    Bonferroni level ``alpha / 604``, but a metadata value is no longer tested as if it
-    were one of hundreds of words: a conjunction "artefact AND women" is narrowed on the
-    20-40 fitting members a small test set gives.
+    The one-sided Fisher test of a condition is corrected for the choice among every
+    condition that could have been chosen (at least ``min_support`` fitting members on both
+    sides), weighted so that ``alpha`` is shared equally by the families, then by each
+    family's conditions (``alpha / 3 / 2`` for ``sex = F`` beside the columns age and
+    report; ``alpha / 3 / 600`` for one of 600 report terms): a metadata value is not
+    tested as if it were one of hundreds of words, and a conjunction "artefact AND women"
+    is narrowed on the 20-40 fitting members a small test set gives. The correction is
+    Westfall and Young's min-p over permutations of the slice's errors
+    (:mod:`~silentscope.slices.multiplicity`), not the weighted Bonferroni level itself:
+    the eighteen cuts of one measure select nearly the same samples and count as about
+    one chance, not eighteen. The family-wise error rate stays at most ``alpha`` per step.
 
     Parameters
     ----------
@@ -355,16 +416,14 @@ def narrow(
     errors = np.asarray(errors, dtype=bool)
     fit = _fitting(fit_rows, len(errors))
     added: list[str] = []
-    level = family_levels(conditions, alpha)
     for _ in range(max_steps):
         chosen = None
-        for j, sub, rest in _proposals(mask, conditions, errors, fit, min_support):
+        screen = _Screen(mask, conditions, errors, fit, min_support)
+        for j, sub, rest in screen.proposals():
             # the rest must fail like the outside; (not `_explained(rest, sub)`: it also asks
             # for half of the rest's excess inside `sub`, which the disjoint rest never has,
             # so any excess at all, even one error over the outside rate, blocked narrowing)
-            if _fails_more(sub, rest, errors, fit, level[j]) and not _fails_more(
-                rest, ~mask, errors, fit, alpha
-            ):
+            if screen.fails_more(j, alpha) and not _fails_more(rest, ~mask, errors, fit, alpha):
                 chosen = (j, sub)
                 break
         if chosen is None:
@@ -373,31 +432,6 @@ def narrow(
         mask = sub
         added.append(str(conditions.labels[j]))
     return mask, added
-
-
-def _proposals(mask, conditions, errors, fit, min_support):
-    """Each family's best condition within ``mask`` (fitting split), best first: (j, sub, rest).
-
-    Best = highest lower Wilson bound of the error rate among conditions with at least
-    ``min_support`` fitting members inside the slice and as many outside them.
-    """
-    from silentscope.metrics.statistics import wilson_interval
-
-    matrix = conditions.of_rows(fit)
-    inside, wrong = mask[fit], (mask & errors)[fit]
-    n_sub = matrix @ inside.astype(np.float64)
-    e_sub = matrix @ wrong.astype(np.float64)
-    usable = (n_sub >= min_support) & (n_sub <= inside.sum() - min_support)
-    if not usable.any():
-        return []
-    low = np.full(len(n_sub), -1.0)
-    low[usable], _ = wilson_interval(e_sub[usable].astype(int), n_sub[usable].astype(int))
-    best = []
-    for family in np.unique(conditions.columns[usable]):
-        own = np.flatnonzero(usable & (conditions.columns == family))
-        best.append(int(own[np.argmax(low[own])]))
-    best.sort(key=lambda j: -low[j])
-    return [(j, mask & conditions.mask(j), mask & ~conditions.mask(j)) for j in best]
 
 
 def where_it_fails_most(
@@ -459,9 +493,9 @@ def part_that_fails_most(mask, conditions, errors, fit_rows, *, min_support: int
     mask = np.asarray(mask, dtype=bool)
     errors = np.asarray(errors, dtype=bool)
     fit = _fitting(fit_rows, len(errors))
-    level = family_levels(conditions, alpha)
-    for j, sub, rest in _proposals(mask, conditions, errors, fit, min_support):
-        if not _fails_more(sub, rest, errors, fit, level[j]):
+    screen = _Screen(mask, conditions, errors, fit, min_support)
+    for j, sub, rest in screen.proposals():
+        if not screen.fails_more(j, alpha):
             continue
         if not _fails_more(rest, ~mask, errors, fit, alpha):
             return None  # the rest fails like the outside: narrow() cuts it away instead

@@ -1,0 +1,44 @@
+"""The narrowing's multiplicity correction: Westfall-Young min-p over weighted conditions."""
+
+import numpy as np
+
+from silentscope.slices.multiplicity import fails_more_p, family_weights, min_p_adjusted
+
+
+def _group(seed, n=120, n_conditions=30, planted=0.0):
+    rng = np.random.default_rng(seed)
+    score = rng.random(n)
+    # cuts of one score (nearly the same members) and conditions of their own
+    hits = np.array(
+        [score > 0.3 + 0.02 * k for k in range(n_conditions // 2)]
+        + [rng.random(n) < 0.5 for _ in range(n_conditions - n_conditions // 2)]
+    )
+    wrong = rng.random(n) < np.where(score > 0.5, 0.15 + planted, 0.15)
+    return hits, wrong
+
+
+def test_one_condition_gets_its_own_fisher_p_value_back():
+    hits, wrong = _group(0, n_conditions=2)
+    hits = hits[:1]
+    raw = fails_more_p((hits & wrong).sum(1), hits.sum(1), wrong.sum(), len(wrong))
+    adjusted = min_p_adjusted(hits, wrong, np.ones(1), n_permutations=4999)
+    assert abs(adjusted[0] - raw[0]) < 0.02
+
+
+def test_adjusted_p_values_lie_between_the_raw_and_the_weighted_bonferroni_ones():
+    hits, wrong = _group(1, planted=0.2)
+    weights = family_weights(["score"] * 15 + [f"own {k}" for k in range(15)])
+    raw = fails_more_p((hits & wrong).sum(1), hits.sum(1), wrong.sum(), len(wrong))
+    adjusted = min_p_adjusted(hits, wrong, weights)
+    assert (adjusted >= raw - 1e-12).all()
+    assert (adjusted <= np.minimum(1, raw / weights) + 0.01).all()
+    assert adjusted.min() < (raw / weights).min()  # the cuts of one score are not 15 chances
+
+
+def test_the_family_wise_error_rate_stays_at_alpha_when_nothing_fails_more():
+    weights = family_weights(["score"] * 15 + [f"own {k}" for k in range(15)])
+    rejected = sum(
+        min_p_adjusted(*_group(seed), weights, n_permutations=199, random_state=seed).min() < 0.05
+        for seed in range(200)
+    )
+    assert rejected <= 18  # 10 expected at 0.05; 18 is above the binomial's 99th percentile
