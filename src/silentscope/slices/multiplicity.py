@@ -107,9 +107,12 @@ def min_p_adjusted(
     observed = fails_more_p((hits & wrong).sum(axis=1), sizes, n_wrong, n_members) / weights
     rng = np.random.default_rng(random_state)
     # each permutation puts the group's errors on a random n_wrong of its members
-    keys = rng.random((n_permutations, n_members)).argsort(axis=1)[:, :n_wrong]
-    shuffled = np.zeros((n_permutations, n_members), np.float32)
-    np.put_along_axis(shuffled, keys, 1.0, axis=1)
+    keys = rng.random((n_permutations, n_members), dtype=np.float32)
+    if 0 < n_wrong < n_members:  # the n_wrong smallest keys of each row (a partition, not a sort)
+        cut = np.partition(keys, n_wrong - 1, axis=1)[:, n_wrong - 1 : n_wrong]
+        shuffled = (keys <= cut).astype(np.float32)
+    else:
+        shuffled = np.full(keys.shape, float(n_wrong > 0), np.float32)
     counts = (hits.astype(np.float32) @ shuffled.T).round().astype(np.int64)  # (U, B)
     # the p-value depends on (condition, count) only: compute each distinct pair once
     stride = n_members + 1
