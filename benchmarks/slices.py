@@ -3,7 +3,7 @@
 Run (prints the tables; the first run trains and caches 25 small CNNs, ~40 min on 2 cores):
 
     python benchmarks/slices.py [--cache DIR] [--repeats 2] [--only odir|synthetic]
-                                [--null-permutations 8]
+                                [--null-permutations 8] [--draws 2] [--set NAME]
     python benchmarks/slices.py --quick           (smoke test: 2 tiny synthetic networks)
     python benchmarks/slices.py --part speed      (the mixture's speed, slices_speed.py)
 
@@ -146,19 +146,25 @@ def run_scenario(scenario, audit, causes: dict, seed: int) -> list[dict]:
     return rows
 
 
-def run(selected, cache: Path, repeats: int, epochs: int) -> pd.DataFrame:
+def run(selected, cache: Path, repeats: int, epochs: int, draws: int = 1) -> pd.DataFrame:
+    """Every method on every scenario: ``draws`` draws of each (its data split, planted
+    cause and trained network; draw 0 is the one earlier rounds measured), ``repeats``
+    discovery seeds on each draw."""
     rows = []
     for scenario in selected:
-        audit, causes = scen.trained_scenario(scenario, cache, epochs=epochs)
-        errors = ~audit.correct
-        described = ", ".join(
-            f"{name} {int(mask.sum())} ({errors[mask].mean():.2f} errors)"
-            for name, mask in causes.items()
-        )  # fmt: skip
-        print(f"  {scenario.name}: {audit.n_samples} test samples, error rate "
-              f"{errors.mean():.2f}; planted: {described or 'nothing'}", flush=True)  # fmt: skip
-        for seed in range(repeats):
-            rows.extend(run_scenario(scenario, audit, causes, seed))
+        for draw in range(draws):
+            audit, causes = scen.trained_scenario(scenario, cache, seed=draw, epochs=epochs)
+            errors = ~audit.correct
+            described = ", ".join(
+                f"{name} {int(mask.sum())} ({errors[mask].mean():.2f} errors)"
+                for name, mask in causes.items()
+            )  # fmt: skip
+            print(f"  {scenario.name} (draw {draw}): {audit.n_samples} test samples, error rate "
+                  f"{errors.mean():.2f}; planted: {described or 'nothing'}", flush=True)  # fmt: skip
+            for seed in range(repeats):
+                rows.extend(
+                    {**row, "draw": draw} for row in run_scenario(scenario, audit, causes, seed)
+                )
     return pd.DataFrame(rows)
 
 
@@ -176,8 +182,9 @@ def summary(results: pd.DataFrame) -> str:
             table["false slices (null), mean"] = by_method.mean()
             table["null runs with any"] = by_method.apply(lambda v: f"{(v > 0).sum()}/{len(v)}")
         n_planted, n_null = planted["scenario"].nunique(), null["scenario"].nunique()
+        draws = frame["draw"].nunique() if "draw" in frame else 1
         lines.append(f"\n{name.upper()} scenarios: {n_planted} planted + {n_null} null, "
-                     f"{frame['seed'].nunique()} seed(s) each")  # fmt: skip
+                     f"{draws} draw(s) x {frame['seed'].nunique()} seed(s) each")  # fmt: skip
         lines.append(markdown(table.loc[[m for m in METHODS if m in table.index]]))
     return "\n".join(lines)
 
@@ -279,6 +286,9 @@ def main(argv=None) -> int:
                         help="folder for trained audits (default $SILENTSCOPE_CACHE or "
                              "~/.cache/silentscope)")  # fmt: skip
     parser.add_argument("--repeats", type=int, default=2, help="discovery seeds per scenario")
+    parser.add_argument("--draws", type=int, default=1,
+                        help="draws of each scenario (data split, planted cause, trained "
+                             "network); each draw after the first trains its own networks")  # fmt: skip
     parser.add_argument("--only", choices=("odir", "synthetic"), default=None)
     parser.add_argument("--set", action="append", default=None, dest="sets",
                         help="only the scenarios of this set, e.g. tuning, held-out, 'held-out "
@@ -317,7 +327,7 @@ def main(argv=None) -> int:
                   "running the synthetic scenarios only", file=sys.stderr)  # fmt: skip
             selected = [s for s in selected if s.dataset == "synthetic"]
     print(f"scenarios: {len(selected)}; trained audits cached in {cache}", flush=True)
-    results = run(selected, cache, repeats, epochs)
+    results = run(selected, cache, repeats, epochs, args.draws)
     if args.out:
         results.to_csv(args.out, index=False)
     print(summary(results))

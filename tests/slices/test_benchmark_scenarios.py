@@ -193,6 +193,17 @@ def test_quick_benchmark_prints_every_method(tmp_path, capsys):
     assert list(tmp_path.iterdir())  # the audits were cached where asked
 
 
+def test_further_draws_train_their_own_networks_and_are_pooled(tmp_path, capsys):
+    """A second draw of each scenario (data split, planted cause, network) is its own run."""
+    import slices
+
+    assert slices.main(["--quick", "--draws", "2", "--cache", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "synthetic/image/tiny (draw 1)" in printed and "2 draw(s) x 1 seed(s)" in printed
+    cached = {p.name for p in (tmp_path / f"bench-slices-v{slices.scen.VERSION}").iterdir()}
+    assert {"synthetic-image-tiny-seed0-e1", "synthetic-image-tiny-seed1-e1"} <= cached
+
+
 def test_a_set_that_does_not_exist_is_refused_with_the_sets_named(tmp_path, capsys):
     import slices
 
