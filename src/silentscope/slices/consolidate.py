@@ -145,11 +145,7 @@ def _explained(mask, covered, errors, fit, alpha) -> bool:
     excess = errors[mask & fit].sum() - base * (mask & fit).sum()
     if errors[inside].sum() - base * inside.sum() < 0.5 * excess:
         return False
-    table = [
-        [int(errors[rest].sum()), int((~errors[rest]).sum())],
-        [int(errors[outside].sum()), int((~errors[outside]).sum())],
-    ]
-    return stats.fisher_exact(table, alternative="greater").pvalue >= alpha
+    return not _fails_more(rest, outside, errors, fit, alpha)
 
 
 def _walk(items: list[Consolidated], errors, fit, merge_overlap, alpha) -> list[Consolidated]:
@@ -546,13 +542,11 @@ def joins_part(part, condition_mask, host, errors, fit_rows, *, merge_overlap: f
 def _fails_more(a, b, errors, fit, alpha) -> bool:
     """Whether ``a`` fails significantly more than ``b`` on the fitting split (one-sided Fisher)."""
     a, b = a & fit, b & fit
-    if a.sum() == 0 or b.sum() == 0:
+    n_a, n_b = int(a.sum()), int(b.sum())
+    if n_a == 0 or n_b == 0:
         return False
-    table = [
-        [int(errors[a].sum()), int((~errors[a]).sum())],
-        [int(errors[b].sum()), int((~errors[b]).sum())],
-    ]
-    return stats.fisher_exact(table, alternative="greater").pvalue < alpha
+    e_a, e_b = int(errors[a].sum()), int(errors[b].sum())
+    return bool(fails_more_p(e_a, n_a, e_a + e_b, n_a + n_b) < alpha)
 
 
 #: How many times as often as the samples outside a slice and its rule's group the rest of
