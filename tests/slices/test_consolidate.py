@@ -179,8 +179,6 @@ def _conjunction_inputs(seed, planted=True, n=1200, n_words=300):
 
 
 def test_narrowing_tests_a_metadata_value_within_its_own_family_not_among_every_word():
-    from scipy import stats
-
     from silentscope.slices.consolidate import family_levels, narrow
 
     artefact, conditions, errors, fit, women = _conjunction_inputs(seed=0)
@@ -188,13 +186,20 @@ def test_narrowing_tests_a_metadata_value_within_its_own_family_not_among_every_
     narrowed, added = narrow(artefact, conditions, errors, fit, min_support=10)
     assert added == ["sex = F"] and (narrowed == (artefact & women)).all()
     # the plain Bonferroni level over every condition would have kept the whole artefact
+    p = _women_p_value(artefact, women, errors, fit)
+    level = family_levels(conditions, 0.05)[list(conditions.labels).index("sex = F")]
+    assert 0.05 / len(conditions.labels) < p < level
+
+
+def _women_p_value(artefact, women, errors, fit):
+    """One-sided Fisher p-value of the artefact's women failing more than its men (fitting)."""
+    from scipy import stats
+
     in_fit = np.zeros(len(errors), bool)
     in_fit[fit] = True
     sub, rest = artefact & women & in_fit, artefact & ~women & in_fit
     table = [[errors[sub].sum(), (~errors[sub]).sum()], [errors[rest].sum(), (~errors[rest]).sum()]]
-    p = stats.fisher_exact(table, alternative="greater").pvalue
-    level = family_levels(conditions, 0.05)[list(conditions.labels).index("sex = F")]
-    assert 0.05 / len(conditions.labels) < p < level
+    return stats.fisher_exact(table, alternative="greater").pvalue
 
 
 def _correlated_inputs(seed, planted=True, n=1600):
@@ -221,18 +226,12 @@ def _correlated_inputs(seed, planted=True, n=1600):
 def test_narrowing_counts_cuts_that_select_the_same_samples_as_about_one_chance():
     """Min-p: the women's excess (p = 0.006) misses the Bonferroni level of 164 conditions
     in 10 families (0.0025) but is the strongest a permutation of the errors rarely beats."""
-    from scipy import stats
-
     from silentscope.slices.consolidate import family_levels, narrow
 
     artefact, conditions, errors, fit, women = _correlated_inputs(seed=26)
     narrowed, added = narrow(artefact, conditions, errors, fit, min_support=10)
     assert added == ["sex = F"] and (narrowed == (artefact & women)).all()
-    in_fit = np.zeros(len(errors), bool)
-    in_fit[fit] = True
-    sub, rest = artefact & women & in_fit, artefact & ~women & in_fit
-    table = [[errors[sub].sum(), (~errors[sub]).sum()], [errors[rest].sum(), (~errors[rest]).sum()]]
-    p = stats.fisher_exact(table, alternative="greater").pvalue
+    p = _women_p_value(artefact, women, errors, fit)
     assert family_levels(conditions, 0.05)[list(conditions.labels).index("sex = F")] < p < 0.05
 
 
