@@ -1,6 +1,7 @@
 """The narrowing's multiplicity correction: Westfall-Young min-p over weighted conditions."""
 
 import numpy as np
+import pytest
 
 from silentscope.slices.multiplicity import fails_more_p, family_weights, min_p_adjusted
 
@@ -42,3 +43,11 @@ def test_the_family_wise_error_rate_stays_at_alpha_when_nothing_fails_more():
         for seed in range(200)
     )
     assert rejected <= 18  # 10 expected at 0.05; 18 is above the binomial's 99th percentile
+
+
+def test_mismatched_inputs_are_refused_with_their_shapes():
+    hits, wrong = _group(2)
+    with pytest.raises(ValueError, match="one flag per member"):
+        min_p_adjusted(hits, wrong[:-1], np.ones(len(hits)))
+    with pytest.raises(ValueError, match="one positive number per condition"):
+        min_p_adjusted(hits, wrong, np.zeros(len(hits)))

@@ -102,6 +102,16 @@ def min_p_adjusted(
     hits = np.asarray(hits, dtype=bool)
     wrong = np.asarray(wrong, dtype=bool)
     weights = np.asarray(weights, dtype=float)
+    if hits.ndim != 2 or wrong.ndim != 1 or hits.shape[1] != len(wrong):
+        raise ValueError(
+            f"hits must be (conditions, members) and wrong one flag per member; got hits of shape "
+            f"{hits.shape} and wrong of shape {wrong.shape}"
+        )
+    if weights.shape != (len(hits),) or not (weights > 0).all():
+        raise ValueError(
+            f"weights must be one positive number per condition ({len(hits)}); got shape "
+            f"{weights.shape}, smallest {weights.min() if weights.size else None}"
+        )
     n_members, n_wrong = len(wrong), int(wrong.sum())
     sizes = hits.sum(axis=1)
     observed = fails_more_p((hits & wrong).sum(axis=1), sizes, n_wrong, n_members) / weights
