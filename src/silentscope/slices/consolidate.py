@@ -439,7 +439,7 @@ def where_it_fails_most(
     When the rest fails too (a haze that fails 13% against 4% outside, and hazy images of
     women that fail 48%), both are findings: the slice stays whole, and this part is
     reported beside it. The condition is chosen on the fitting split as in :func:`narrow`
-    (weighted Bonferroni over the families of conditions) and must then fail more than the
+    (family-weighted min-p over the conditions that could be chosen) and must then fail more than the
     rest of the slice on the held-out split (one-sided Fisher at ``alpha``: one test,
     decided before the held-out split is read).
 
