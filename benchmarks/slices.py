@@ -183,9 +183,8 @@ def summary(results: pd.DataFrame) -> str:
             table["false slices (null), mean"] = by_method.mean()
             table["null runs with any"] = by_method.apply(lambda v: f"{(v > 0).sum()}/{len(v)}")
         n_planted, n_null = planted["scenario"].nunique(), null["scenario"].nunique()
-        draws = frame["draw"].nunique() if "draw" in frame else 1
         lines.append(f"\n{name.upper()} scenarios: {n_planted} planted + {n_null} null, "
-                     f"{draws} draw(s) x {frame['seed'].nunique()} seed(s) each")  # fmt: skip
+                     f"{frame['draw'].nunique()} draw(s) x {frame['seed'].nunique()} seed(s) each")  # fmt: skip
         lines.append(markdown(table.loc[[m for m in METHODS if m in table.index]]))
     return "\n".join(lines)
 

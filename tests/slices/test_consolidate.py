@@ -179,7 +179,8 @@ def _conjunction_inputs(seed, planted=True, n=1200, n_words=300):
 
 
 def test_narrowing_tests_a_metadata_value_within_its_own_family_not_among_every_word():
-    from silentscope.slices.consolidate import family_levels, narrow
+    from silentscope.slices.consolidate import narrow
+    from silentscope.slices.multiplicity import family_weights
 
     artefact, conditions, errors, fit, women = _conjunction_inputs(seed=0)
     assert len(conditions.labels) > 250  # the report's words outnumber the metadata values
@@ -187,7 +188,7 @@ def test_narrowing_tests_a_metadata_value_within_its_own_family_not_among_every_
     assert added == ["sex = F"] and (narrowed == (artefact & women)).all()
     # the plain Bonferroni level over every condition would have kept the whole artefact
     p = _women_p_value(artefact, women, errors, fit)
-    level = family_levels(conditions, 0.05)[list(conditions.labels).index("sex = F")]
+    level = 0.05 * family_weights(conditions.columns)[list(conditions.labels).index("sex = F")]
     assert 0.05 / len(conditions.labels) < p < level
 
 
@@ -226,13 +227,15 @@ def _correlated_inputs(seed, planted=True, n=1600):
 def test_narrowing_counts_cuts_that_select_the_same_samples_as_about_one_chance():
     """Min-p: the women's excess (p = 0.006) misses the Bonferroni level of 164 conditions
     in 10 families (0.0025) but is the strongest a permutation of the errors rarely beats."""
-    from silentscope.slices.consolidate import family_levels, narrow
+    from silentscope.slices.consolidate import narrow
+    from silentscope.slices.multiplicity import family_weights
 
     artefact, conditions, errors, fit, women = _correlated_inputs(seed=26)
     narrowed, added = narrow(artefact, conditions, errors, fit, min_support=10)
     assert added == ["sex = F"] and (narrowed == (artefact & women)).all()
     p = _women_p_value(artefact, women, errors, fit)
-    assert family_levels(conditions, 0.05)[list(conditions.labels).index("sex = F")] < p < 0.05
+    level = 0.05 * family_weights(conditions.columns)[list(conditions.labels).index("sex = F")]
+    assert level < p < 0.05
 
 
 def test_min_p_narrowing_stays_rare_when_nothing_is_planted():

@@ -265,21 +265,6 @@ def merge_slices(
         items = kept
 
 
-def family_levels(conditions, alpha: float) -> np.ndarray:
-    """Per-condition levels of a weighted Bonferroni over every condition: ``alpha`` per family,
-    then per condition (the narrowing's level before the min-p adjustment of :class:`_Screen`).
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace
-    >>> conditions = SimpleNamespace(columns=np.array(["sex", "sex", "report", "report",
-    ...                                                "report", "report"]))
-    >>> family_levels(conditions, 0.05).round(4).tolist()
-    [0.0125, 0.0125, 0.0062, 0.0062, 0.0062, 0.0062]
-    """
-    return alpha * family_weights(conditions.columns)
-
-
 class _Screen:
     """The conditions that could narrow a slice, and the test each must pass (fitting split).
 
@@ -296,7 +281,7 @@ class _Screen:
     def __init__(self, mask, conditions, errors, fit, min_support):
         from silentscope.metrics.statistics import wilson_interval
 
-        self.mask, self.conditions, self.errors, self.fit = mask, conditions, errors, fit
+        self.mask, self.conditions = mask, conditions
         self.matrix = conditions.of_rows(fit)
         inside, wrong = mask[fit], (mask & errors)[fit]
         self.inside, self.wrong = inside, wrong
@@ -439,8 +424,8 @@ def where_it_fails_most(
     When the rest fails too (a haze that fails 13% against 4% outside, and hazy images of
     women that fail 48%), both are findings: the slice stays whole, and this part is
     reported beside it. The condition is chosen on the fitting split as in :func:`narrow`
-    (family-weighted min-p over the conditions that could be chosen) and must then fail more than the
-    rest of the slice on the held-out split (one-sided Fisher at ``alpha``: one test,
+    (family-weighted min-p over the conditions that could be chosen) and must then fail
+    more than the rest of the slice on the held-out split (one-sided Fisher at ``alpha``: one test,
     decided before the held-out split is read).
 
     Returns

@@ -252,7 +252,7 @@ def create_app(
         Route("/", index),
         Route("/api/meta", guarded(get_meta)),
         Route("/api/progress", guarded(get_progress)),
-        # a path, not a str: column names may hold a slash ("image edge/centre brightness")
+        # a path, not a str: column names may hold a slash (a user's "site/scanner")
         Route("/api/column/{key:path}", guarded(get_column)),
         Route("/api/drawn", guarded(get_drawn)),
         Route("/api/filter", guarded(post_filter), methods=["POST"]),
