@@ -100,7 +100,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
         "blocks_young": meta["age"].to_numpy() <= 50, "zoom_female": female, "smear_male": ~female,
         "fade_young": meta["age"].to_numpy() <= 60,
         "shadow_old": meta["age"].to_numpy() > 55, "dust_female": female, "ghost_male": ~female,
-        "tilt_female": female,
+        "tilt_female": female, "shift_old": meta["age"].to_numpy() > 60,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -151,10 +151,17 @@ def test_each_artifact_looks_like_itself():
     assert (tilt[~mask] == images[~mask]).all() and (tilt[mask] != images[mask]).any(
         axis=(1, 2, 3)
     ).all()
+    shift = scen.add_artifact(images, mask, "shift")  # moved a sixth: one black band
+    step = images.shape[1] // 6
+    bands = [shift[mask][:, :step], shift[mask][:, -step:], shift[mask][:, :, :step],
+             shift[mask][:, :, -step:]]  # fmt: skip
+    black = np.stack([(b == 0).all(axis=(1, 2, 3)) for b in bands], axis=1)
+    assert (black.sum(axis=1) == 1).all() and len(np.unique(black.argmax(axis=1))) == 4
+    assert (shift[~mask] == images[~mask]).all()
 
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
-    assert len(scen.FRESH_SETS) == 12 and scen.FRESH_SETS[-1] == scen.FRESH12_KINDS
+    assert len(scen.FRESH_SETS) == 13 and scen.FRESH_SETS[-1] == scen.FRESH13_KINDS
     for fresh, kinds in enumerate(scen.FRESH_SETS, start=1):
         found = [s for s in scen.scenarios() if s.fresh == fresh]
         assert {s.name for s in found} == {
