@@ -484,3 +484,34 @@ def test_conditions_of_rows_is_the_rows_matrix_built_once_per_mask():
     assert conditions.of_rows(rows.copy()) is built  # the same mask: not rebuilt
     other = conditions.of_rows(~rows)
     np.testing.assert_array_equal(other.toarray(), conditions.matrix.toarray()[~rows].T)
+
+
+def test_a_slice_is_not_narrowed_to_the_class_its_network_does_not_predict():
+    """Washed-out images read as left eyes: the right eyes among them are its errors (80%),
+    the left eyes fail a little (10%, 5% outside). Narrowing to "true class = right" would
+    make the cause its errors, chosen by what the network predicts; the cause stays whole."""
+    from silentscope.slices.consolidate import narrow
+
+    n = 1600
+    rng = np.random.default_rng(4)
+    right = np.arange(n) % 2 == 0
+    frame = pd.DataFrame(
+        {
+            "true class": np.where(right, "right", "left"),
+            "sex": rng.choice(["F", "M"], n),
+            "age": rng.integers(20, 90, n).astype(float),
+        }
+    )
+    washed_out = np.arange(n) < 120
+    errors = rng.random(n) < np.where(washed_out, np.where(right, 0.8, 0.1), 0.05)
+    conditions = condition_matrix(frame)
+    fit = rng.permutation(n)[: n // 2]
+    narrowed, added = narrow(washed_out, conditions, errors, fit, min_support=10)
+    assert added == [] and (narrowed == washed_out).all()
+    # the same excess on a metadata value is still narrowed to (a condition that selects
+    # the same samples as the class would be dropped as its duplicate: no class column here)
+    frame["sex"] = np.where(right, "F", "M")
+    narrowed, added = narrow(
+        washed_out, condition_matrix(frame[["sex", "age"]]), errors, fit, min_support=10
+    )
+    assert added == ["sex = F"] and (narrowed == (washed_out & right)).all()

@@ -103,6 +103,11 @@ def _coherent(inner, outer, errors, fit) -> bool:
 CLASS_PREFIX = "true class = "
 
 
+def _names_class(labels) -> np.ndarray:
+    """Which condition labels name a true class."""
+    return np.char.startswith(np.asarray(labels, dtype=str), CLASS_PREFIX)
+
+
 def _different_classes(a, b) -> bool:
     """Whether two explanations name true classes and none in common: two failures, not one.
 
@@ -278,7 +283,7 @@ class _Screen:
     cannot (no adjustment makes a p-value smaller).
     """
 
-    def __init__(self, mask, conditions, errors, fit, min_support):
+    def __init__(self, mask, conditions, errors, fit, min_support, by_class=True):
         from silentscope.metrics.statistics import wilson_interval
 
         self.mask, self.conditions = mask, conditions
@@ -288,6 +293,8 @@ class _Screen:
         n_sub = self.matrix @ inside.astype(np.float64)
         e_sub = self.matrix @ wrong.astype(np.float64)
         self.usable = (n_sub >= min_support) & (n_sub <= inside.sum() - min_support)
+        if not by_class:
+            self.usable &= ~_names_class(conditions.labels)
         self.low = np.full(len(n_sub), -1.0)
         self.p = np.ones(len(n_sub))
         self.weights = np.zeros(len(n_sub))
@@ -348,6 +355,14 @@ def narrow(
     and whose rest fails no more than the samples outside the slice (so nothing of the
     failure is cut away). At most ``max_steps`` conditions are added.
 
+    The true class is never a narrowing condition: where an artefact makes the network
+    predict one class (washed-out fundus photographs read as left eyes), the members of
+    the other classes are its errors, so "true class = right" always fails more than the
+    rest of the slice and would turn the cause into its errors, chosen by what the network
+    predicts (the restatement that assigning members without the prediction avoids). The
+    slice stays the cause; its worst class may still be reported beside it
+    (:func:`where_it_fails_most`), and its rule may name a class.
+
     The one-sided Fisher test of a condition is corrected for the choice among every
     condition that could have been chosen (at least ``min_support`` fitting members on both
     sides), weighted so that ``alpha`` is shared equally by the families, then by each
@@ -399,7 +414,7 @@ def narrow(
     added: list[str] = []
     for _ in range(max_steps):
         chosen = None
-        screen = _Screen(mask, conditions, errors, fit, min_support)
+        screen = _Screen(mask, conditions, errors, fit, min_support, by_class=False)
         for j, sub, rest in screen.proposals():
             # the rest must fail like the outside; (not `_explained(rest, sub)`: it also asks
             # for half of the rest's excess inside `sub`, which the disjoint rest never has,
