@@ -54,6 +54,11 @@ class Consolidated:
     reasons : dict of int to str
         Why each absorbed candidate joined: ``overlap``, ``same explanation`` or
         ``explained by this slice``.
+    notes : list of str
+        How it was narrowed or widened, in words.
+    described : bool or None
+        Whether a rule describes it (precision and recall at least 0.5, fitting split), once
+        discovery has learned one; None before.
     """
 
     slices: list[int]
@@ -62,6 +67,7 @@ class Consolidated:
     widened: bool = False
     reasons: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    described: bool | None = None
 
     @property
     def n_absorbed(self) -> int:
@@ -153,6 +159,26 @@ def _explained(mask, covered, errors, fit, alpha) -> bool:
     return not _fails_more(rest, outside, errors, fit, alpha)
 
 
+def _cause_of_erring_part(part: Consolidated, cause: Consolidated, errors, fit) -> bool:
+    """Whether ``cause`` is a described cause whose erring part ``part`` is.
+
+    The slicer weighs the errors, so a confirmed slice may hold only the erring members of
+    a cause (zoomed images the network reads as the other eye), ranked before the cause
+    itself because it fails more. When no rule describes that part, while the cause was
+    widened to the rule that describes it, holds at least :data:`UNION_CONTAINMENT` of
+    the part, and its other members fail at least :data:`CAUSE_LIFT` times as often as
+    the samples outside both (fitting split), the cause is the slice to report.
+    """
+    if part.described is not False or not cause.described:
+        return False
+    if (part.mask & cause.mask).sum() < UNION_CONTAINMENT * part.mask.sum():
+        return False
+    rest = cause.mask & ~part.mask
+    if not (rest & fit).any():
+        return False
+    return lift_over_rest(rest, cause.mask | part.mask, errors, fit) >= CAUSE_LIFT
+
+
 def _walk(items: list[Consolidated], errors, fit, merge_overlap, alpha) -> list[Consolidated]:
     kept: list[Consolidated] = []
     for item in items:
@@ -180,6 +206,10 @@ def _walk(items: list[Consolidated], errors, fit, merge_overlap, alpha) -> list[
         if home is None:
             kept.append(item)
             continue
+        if reason == "overlap" and _cause_of_erring_part(home, item, errors, fit):
+            # the kept slice is the erring part of the cause this one names: the cause leads
+            kept[kept.index(home)] = item
+            home, item = item, home
         if (
             reason == "overlap"
             and (item.mask & ~home.mask).any()

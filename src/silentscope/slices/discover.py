@@ -861,6 +861,9 @@ def _refine(group, conditions, errors, fit_rows, min_support, alpha, random_stat
     if added:
         group.notes.append(f"narrowed to {' AND '.join(added)} (where it fails, fitting split)")
     rule = learn_rule(conditions, mask, fit_rows, random_state=random_state)
+    group.described = rule is not None and min(rule.fit_precision, rule.fit_recall) >= (
+        RULE_AGREEMENT_TO_WIDEN
+    )
     # only a rule that describes the slice may widen it: a slice found in the image (a
     # haze no word names) gets a best-effort rule ("report mentions cataract") that
     # selects other samples, which fail too, but for another reason
