@@ -517,39 +517,31 @@ def test_a_slice_is_not_narrowed_to_the_class_its_network_does_not_predict():
     assert added == ["sex = F"] and (narrowed == (washed_out & right)).all()
 
 
-def _erring_part_and_cause(rest_rate, n=2000, seed=5):
+def _merged_part_and_cause(part_described, rest_rate, n=2000, seed=5):
+    """Zoomed images (180; the first 30, all erring, found as a slice of their own) whose
+    other members fail at ``rest_rate`` against 5% outside, merged: (merged, part, cause)."""
+    from silentscope.slices.consolidate import Consolidated, merge_slices
+
     rng = np.random.default_rng(seed)
-    cause = np.arange(n) < 180  # zoomed images; the first 30 are the erring part found
-    part = np.arange(n) < 30
+    cause, part = np.arange(n) < 180, np.arange(n) < 30
     errors = np.where(part, True, rng.random(n) < np.where(cause, rest_rate, 0.05))
-    return part, cause, errors, np.arange(0, n, 2)
+    items = [
+        Consolidated([0], part.copy(), described=part_described),
+        Consolidated([1], cause.copy(), described=True),
+    ]
+    (merged,) = merge_slices(items, errors, np.arange(0, n, 2))
+    return merged, part, cause
 
 
 def test_a_described_cause_leads_the_undescribed_erring_part_it_holds():
     """The slicer weighs the errors: the zoomed images' erring part (100% errors, no rule
     describes it) is ranked first; the zoomed images, widened to their rule, fail 30%
     against 5% outside. The cause is reported, with the part absorbed into it."""
-    from silentscope.slices.consolidate import Consolidated, merge_slices
-
-    part, cause, errors, fit = _erring_part_and_cause(rest_rate=0.3)
-    items = [
-        Consolidated([0], part.copy(), described=False),
-        Consolidated([1], cause.copy(), described=True),
-    ]
-    (merged,) = merge_slices(items, errors, fit)
+    merged, part, cause = _merged_part_and_cause(part_described=False, rest_rate=0.3)
     assert merged.slices == [1, 0] and (merged.mask == cause).all()
     # a part that a rule describes is a cause of its own: it keeps its members
-    items = [
-        Consolidated([0], part.copy(), described=True),
-        Consolidated([1], cause.copy(), described=True),
-    ]
-    (merged,) = merge_slices(items, errors, fit)
+    merged, part, cause = _merged_part_and_cause(part_described=True, rest_rate=0.3)
     assert merged.slices == [0, 1] and (merged.mask == part).all()
     # and a wider slice whose other members fail little is no cause of the part
-    part, cause, errors, fit = _erring_part_and_cause(rest_rate=0.1)
-    items = [
-        Consolidated([0], part.copy(), described=False),
-        Consolidated([1], cause.copy(), described=True),
-    ]
-    (merged,) = merge_slices(items, errors, fit)
+    merged, part, cause = _merged_part_and_cause(part_described=False, rest_rate=0.1)
     assert merged.slices == [0, 1] and (merged.mask == part).all()
