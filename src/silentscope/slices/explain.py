@@ -65,13 +65,10 @@ def metadata_conditions(values: pd.Series, column: str):
     if few or not numeric:
         labels = values.astype(object).where(values.notna(), "missing").astype(str).to_numpy()
         if numeric and pd.api.types.is_float_dtype(values):  # 0.0077, not 0.007653061224489796
-            labels = np.array(
-                [
-                    format(float(v), ".4g") if pd.notna(v) and np.isfinite(float(v)) else "missing"
-                    for v in values.to_numpy(dtype=object)
-                ],
-                dtype=object,
-            )
+            # each distinct value formatted once (a loop over 100,000 rows took a second)
+            distinct, inverse = np.unique(values.to_numpy(dtype=np.float64), return_inverse=True)
+            names = [format(v, ".4g") if np.isfinite(v) else "missing" for v in distinct]
+            labels = np.array(names, dtype=object)[inverse.reshape(-1)]
         for level in np.unique(labels):
             yield f"{column} = {level}", labels == level
     if numeric:
