@@ -40,3 +40,24 @@ def test_term_matrix_counts_documents_once_and_respects_vocabulary():
 def test_unique_texts_rejects_missing_reports():
     with pytest.raises(ValueError, match="strings"):
         unique_texts(np.array(["a", None], dtype=object))
+
+
+def test_phrase_only_terms_of_distinct_reports_with_their_counts_equal_those_of_every_report():
+    from silentscope.text.terms import phrase_only_terms
+
+    rng = np.random.default_rng(0)
+    pool = ["Vitreous degeneration.", "Macular degeneration.", "Degeneration.", "Chest tube.",
+            "Tube feeding.", "Tube.", "No effusion.", "Small effusion."]  # fmt: skip
+    for _ in range(20):
+        texts = rng.choice(pool, size=200, p=rng.dirichlet(np.ones(len(pool))))
+        every, vocabulary = term_matrix(texts)
+        uniques, inverse = unique_texts(texts)
+        distinct, same_vocabulary = term_matrix(uniques)
+        assert (vocabulary == same_vocabulary).all()
+        counts = np.bincount(inverse, minlength=len(uniques))
+        assert (
+            phrase_only_terms(distinct, vocabulary, counts=counts)
+            == phrase_only_terms(every, vocabulary)
+        ).all()
+    with pytest.raises(ValueError, match="one non-negative number of documents per row"):
+        phrase_only_terms(distinct, vocabulary, counts=-counts)

@@ -69,6 +69,7 @@ from silentscope.slices.stability import slice_stability
 from silentscope.slices.statistics import confirmation_reach, excess_error_pvalue
 from silentscope.slices.views import JOINT_VIEW, MultiViewSlicer, modality_views
 from silentscope.text.terms import TERM_NGRAMS, phrase_only_terms, term_matrix
+from silentscope.text.tokens import unique_texts
 
 
 @dataclass
@@ -1133,8 +1134,13 @@ def _explain(
 ):  # fmt: skip
     counts = vocab = phrase_only = None
     if data.text is not None and shown and use_text:
-        counts, vocab = term_matrix(data.text, ngram_range=TERM_NGRAMS)
-        phrase_only = phrase_only_terms(counts, vocab)  # of the corpus: once for every slice
+        uniques, inverse = unique_texts(data.text)
+        distinct, vocab = term_matrix(uniques, ngram_range=TERM_NGRAMS)
+        counts = distinct[inverse]
+        # of the corpus, once for every slice: on the distinct reports with their counts
+        phrase_only = phrase_only_terms(
+            distinct, vocab, counts=np.bincount(inverse, minlength=len(uniques))
+        )
     confidence = data.probabilities.max(axis=1)
     held = np.zeros(len(errors), bool)
     held[np.asarray(confirm_rows if confirm_rows is not None else [], dtype=int)] = True

@@ -244,7 +244,7 @@ def term_matrix(
     return unique_matrix[inverse], vocabulary.astype(str)
 
 
-def phrase_only_terms(matrix, vocabulary, share: float = 0.9) -> np.ndarray:
+def phrase_only_terms(matrix, vocabulary, share: float = 0.9, counts=None) -> np.ndarray:
     """Which terms occur (almost) only inside longer terms of the vocabulary.
 
     ``degeneration`` that is always ``vitreous degeneration`` or ``macular degeneration``
@@ -260,6 +260,10 @@ def phrase_only_terms(matrix, vocabulary, share: float = 0.9) -> np.ndarray:
         Document-term matrix (:func:`term_matrix`).
     vocabulary : array-like of str, shape (V,)
     share : float, default=0.9
+    counts : array-like of int, shape (N,), optional
+        How many documents each row stands for: the matrix of the distinct reports with
+        their counts gives the answer of the matrix of every report, and is much smaller
+        (100,000 reports drawn from 3,851 distinct ones took 5 s row by row).
 
     Returns
     -------
@@ -273,6 +277,15 @@ def phrase_only_terms(matrix, vocabulary, share: float = 0.9) -> np.ndarray:
     ['chest', 'degeneration', 'feeding', 'macular', 'tube', 'vitreous']
     """
     vocabulary = np.asarray(vocabulary, dtype=str)
+    n_rows = matrix.shape[0]
+    if counts is None:
+        counts = np.ones(n_rows)
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.shape != (n_rows,) or not np.all(np.isfinite(counts)) or (counts < 0).any():
+        raise ValueError(
+            f"counts must hold one non-negative number of documents per row ({n_rows}), "
+            f"got shape {counts.shape}"
+        )
     index = {term: j for j, term in enumerate(vocabulary)}
     holders: dict[int, list[int]] = {}
     for j, term in enumerate(vocabulary):
@@ -291,7 +304,8 @@ def phrase_only_terms(matrix, vocabulary, share: float = 0.9) -> np.ndarray:
         if len(rows) == 0:
             continue
         covered = np.asarray(by_row[rows][:, longer].sum(axis=1)).ravel() > 0
-        out[j] = covered.mean() >= share
+        weight = counts[rows]
+        out[j] = weight.sum() > 0 and weight[covered].sum() >= share * weight.sum()
     return out
 
 
