@@ -267,3 +267,15 @@ def test_null_outputs_keep_the_error_rate_but_lose_every_link():
     assert abs((~null.correct[age > 75]).mean() - rate) < 0.1  # errors no longer follow age
     for c in range(3):  # nor the class
         assert abs((~null.correct[label == c]).mean() - rate) < 0.1
+
+
+def test_the_ceiling_finds_the_cut_that_names_a_group_and_none_for_a_random_one():
+    ceiling = pytest.importorskip("slice_ceiling")
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=1000)
+    named = values >= np.quantile(values, 0.9)  # the 10% brightest, say
+    jaccard, side = ceiling.best_cut(values, named)
+    assert jaccard == 1.0 and side == ">"
+    assert ceiling.best_cut(-values, named) == (1.0, "<=")
+    scattered = rng.random(1000) < 0.1  # no cut names a group unrelated to the measure
+    assert ceiling.best_cut(values, scattered)[0] < 0.2
