@@ -108,3 +108,13 @@ def test_missing_values_of_a_nullable_float_column_are_named_missing():
     values = pd.Series([0.25, pd.NA, 0.5], dtype="Float64")
     labels = [label for label, _ in metadata_conditions(values, "x")]
     assert {"x = 0.25", "x = 0.5", "x = missing"} <= set(labels)
+
+
+def test_float_levels_are_named_once_each_and_missing_values_as_missing():
+    from silentscope.slices.explain import metadata_conditions
+
+    values = pd.Series([0.5, pd.NA, 0.007653061224489796, 0.5, np.inf], dtype="Float64")
+    named = dict(metadata_conditions(values, "dose"))
+    assert set(named) >= {"dose = 0.5", "dose = 0.007653", "dose = missing"}
+    assert named["dose = missing"].tolist() == [False, True, False, False, True]
+    assert named["dose = 0.5"].tolist() == [True, False, False, True, False]

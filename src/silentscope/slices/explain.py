@@ -66,7 +66,8 @@ def metadata_conditions(values: pd.Series, column: str):
         labels = values.astype(object).where(values.notna(), "missing").astype(str).to_numpy()
         if numeric and pd.api.types.is_float_dtype(values):  # 0.0077, not 0.007653061224489796
             # each distinct value formatted once (a loop over 100,000 rows took a second)
-            distinct, inverse = np.unique(values.to_numpy(dtype=np.float64), return_inverse=True)
+            x = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            distinct, inverse = np.unique(x, return_inverse=True)
             names = [format(v, ".4g") if np.isfinite(v) else "missing" for v in distinct]
             labels = np.array(names, dtype=object)[inverse.reshape(-1)]
         for level in np.unique(labels):

@@ -304,8 +304,8 @@ def phrase_only_terms(matrix, vocabulary, share: float = 0.9, counts=None) -> np
         if len(rows) == 0:
             continue
         covered = np.asarray(by_row[rows][:, longer].sum(axis=1)).ravel() > 0
-        weight = counts[rows]
-        out[j] = weight.sum() > 0 and weight[covered].sum() >= share * weight.sum()
+        weight = counts[rows]  # the share of documents, divided as covered.mean() divides
+        out[j] = weight.sum() > 0 and weight[covered].sum() / weight.sum() >= share
     return out
 
 
