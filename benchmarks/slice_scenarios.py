@@ -101,7 +101,9 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     double exposure or a reflection inside the camera); ``tilt``: rotated about the centre
     by 15 degrees, either way, the uncovered corners black (a tilted head or camera);
     ``shift``: moved by a sixth of the side up, down, left or right, the uncovered band
-    black (the field of view off-centre: the eye not aligned with the camera);
+    black (the field of view off-centre: the eye not aligned with the camera); ``flare``:
+    light added from one edge (up, down, left or right: +110 grey levels there, falling off
+    quadratically to nothing at the far edge: a light leak);
     ``red``, ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
 
     Examples
@@ -202,6 +204,18 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
             else:
                 shifted[i, :, step[1] :] = rows[i, :, : -step[1]]
         rows = shifted
+    elif kind == "flare":
+        height, width = images.shape[1:3]
+        sides = np.random.default_rng(len(rows) + 5).integers(0, 4, len(rows))
+        across = np.linspace(1.0, 0.0, height, dtype=np.float32)
+        ramps = {
+            0: np.repeat(across[:, None], width, axis=1),  # from the top
+            1: np.repeat(across[::-1, None], width, axis=1),  # from the bottom
+            2: np.repeat(np.linspace(1.0, 0.0, width, dtype=np.float32)[None, :], height, 0),
+            3: np.repeat(np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :], height, 0),
+        }
+        for i, side in enumerate(sides):  # brightest at one edge, gone by the far edge
+            rows[i] = rows[i] + 110.0 * (ramps[int(side)] ** 2)[:, :, None]
     elif kind in ("red", "green", "blue"):
         gain = np.full(3, 0.55, np.float32)
         gain[("red", "green", "blue").index(kind)] = 1.0
@@ -209,7 +223,7 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     else:
         raise ValueError(
             f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, blocks, "
-            "zoom, smear, fade, shadow, dust, ghost, tilt, shift, red, green or blue"
+            "zoom, smear, fade, shadow, dust, ghost, tilt, shift, flare, red, green or blue"
         )
     out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
     return out
@@ -304,7 +318,7 @@ def _age(metadata) -> np.ndarray:
 #: Image-only kinds: kind -> (artifact, cause name). ``image`` is the held-out kind; the
 #: others came with the fresh held-out sets (grain 1, scan lines 2, vignette 3, glare 4,
 #: pixelation 5, zoom 6, motion blur 7, washed-out 8, shadow 9, dust 10, ghost 11, tilt 12,
-#: off-centre 13).
+#: off-centre 13, light leak 14).
 IMAGE_ONLY = {
     "image": ("haze", "hazy images"),
     "grain": ("grain", "grainy images"),
@@ -320,6 +334,7 @@ IMAGE_ONLY = {
     "ghost": ("ghost", "ghosted images"),
     "tilt": ("tilt", "tilted images"),
     "shift": ("shift", "off-centre images"),
+    "flare": ("flare", "images with a light leak"),
 }
 #: Conjunctions: kind -> (artifact, cause name, whose labels are unreliable among the
 #: images with the artifact, from (metadata, female)).
@@ -338,6 +353,7 @@ CONJUNCTIONS = {
     "ghost_male": ("ghost", "ghosted images of men", lambda meta, female: ~female),
     "tilt_female": ("tilt", "tilted images of women", lambda meta, female: female),
     "shift_old": ("shift", "off-centre, over 60", lambda meta, female: _age(meta) > 60),
+    "flare_young": ("flare", "light leak, age <= 55", lambda meta, female: _age(meta) <= 55),
 }
 
 #: Planted kinds that every dataset gets at two sizes.
@@ -390,11 +406,15 @@ FRESH12_KINDS = ("tilt", "tilt_female")
 #: narrowing never by the true class) was judged on the twelfth and before any later change
 #: was tried anywhere: an off-centre field of view alone, and AND age over 60.
 FRESH13_KINDS = ("shift", "shift_old")
+#: The fourteenth fresh held-out set (session 13), declared after round 9 was measured and
+#: before any later change was tried anywhere: a light leak from one edge alone, and AND
+#: age 55 or under.
+FRESH14_KINDS = ("flare", "flare_young")
 #: The fresh held-out sets in the order they were declared (fresh set k = FRESH_SETS[k - 1]).
 FRESH_SETS = (
     FRESH_KINDS, FRESH2_KINDS, FRESH3_KINDS, FRESH4_KINDS, FRESH5_KINDS, FRESH6_KINDS,
     FRESH7_KINDS, FRESH8_KINDS, FRESH9_KINDS, FRESH10_KINDS, FRESH11_KINDS, FRESH12_KINDS,
-    FRESH13_KINDS,
+    FRESH13_KINDS, FRESH14_KINDS,
 )  # fmt: skip
 #: Every planted kind, in the order that seeds each kind's random draw (append only).
 ALL_KINDS = (
@@ -412,6 +432,7 @@ ALL_KINDS = (
     + FRESH11_KINDS
     + FRESH12_KINDS
     + FRESH13_KINDS
+    + FRESH14_KINDS
 )
 #: Kinds whose targets are those of image-only and of conjunction failures.
 IMAGE_KINDS = tuple(IMAGE_ONLY)
@@ -492,7 +513,7 @@ class Scenario:
     kind: str
     size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
     tuning: bool
-    fresh: int = 0  # a held-out scenario added after development: 1-13 = FRESH{,2,...,13}_KINDS
+    fresh: int = 0  # a held-out scenario added after development: 1-14 = FRESH{,2,...,14}_KINDS
 
     @property
     def set(self) -> str:
@@ -539,7 +560,8 @@ def scenarios() -> list[Scenario]:
     (fresh 10): :data:`FRESH10_KINDS`, added after fresh 9 was measured (session 11);
     held-out (fresh 11): :data:`FRESH11_KINDS`, added after fresh 10 was measured (session
     11); held-out (fresh 12): :data:`FRESH12_KINDS` (session 12); held-out (fresh 13):
-    :data:`FRESH13_KINDS` (session 13).
+    :data:`FRESH13_KINDS` (session 13); held-out (fresh 14): :data:`FRESH14_KINDS`
+    (session 13, after round 9 was measured).
 
     Examples
     --------

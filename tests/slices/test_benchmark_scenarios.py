@@ -101,6 +101,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
         "fade_young": meta["age"].to_numpy() <= 60,
         "shadow_old": meta["age"].to_numpy() > 55, "dust_female": female, "ghost_male": ~female,
         "tilt_female": female, "shift_old": meta["age"].to_numpy() > 60,
+        "flare_young": meta["age"].to_numpy() <= 55,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -158,10 +159,18 @@ def test_each_artifact_looks_like_itself():
     black = np.stack([(b == 0).all(axis=(1, 2, 3)) for b in bands], axis=1)
     assert (black.sum(axis=1) == 1).all() and len(np.unique(black.argmax(axis=1))) == 4
     assert (shift[~mask] == images[~mask]).all()
+    flare = scen.add_artifact(images, mask, "flare").astype(int)  # brighter at one edge only
+    lift = flare[mask] - images[mask].astype(int)
+    edges = np.stack([lift[:, 0].mean(axis=(1, 2)), lift[:, -1].mean(axis=(1, 2)),
+                      lift[:, :, 0].mean(axis=(1, 2)), lift[:, :, -1].mean(axis=(1, 2))], 1)  # fmt: skip
+    assert lift.min() >= 0 and (edges.max(axis=1) > 50).all()
+    assert (edges.min(axis=1) == 0).all()  # the far edge stays as it was
+    assert len(np.unique(edges.argmax(axis=1))) == 4  # each image lit from one of 4 edges
+    assert (flare[~mask] == images[~mask]).all()
 
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
-    assert len(scen.FRESH_SETS) == 13 and scen.FRESH_SETS[-1] == scen.FRESH13_KINDS
+    assert len(scen.FRESH_SETS) == 14 and scen.FRESH_SETS[-1] == scen.FRESH14_KINDS
     for fresh, kinds in enumerate(scen.FRESH_SETS, start=1):
         found = [s for s in scen.scenarios() if s.fresh == fresh]
         assert {s.name for s in found} == {
