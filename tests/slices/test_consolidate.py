@@ -545,3 +545,24 @@ def test_a_described_cause_leads_the_undescribed_erring_part_it_holds():
     # and a wider slice whose other members fail little is no cause of the part
     merged, part, cause = _merged_part_and_cause(part_described=False, rest_rate=0.1)
     assert merged.slices == [0, 1] and (merged.mask == part).all()
+
+
+def test_refinement_records_whether_a_rule_describes_the_slice():
+    """The cause can lead its erring part only if discovery marks which slices a rule
+    describes: a site's slice is described, a random draw of samples is not."""
+    from silentscope.slices.consolidate import Consolidated
+    from silentscope.slices.discover import _refine
+
+    n = 1200
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"site": rng.choice(list("ABCD"), n), "age": rng.integers(20, 90, n)})
+    conditions = condition_matrix(frame)
+    site_c = (frame["site"] == "C").to_numpy()
+    errors = rng.random(n) < np.where(site_c, 0.5, 0.05)
+    fit = np.arange(0, n, 2)
+    described = Consolidated([0], site_c.copy())
+    scattered = Consolidated([1], rng.random(n) < 0.1)
+    assert described.described is None  # unknown until a rule has been learned
+    for group in (described, scattered):
+        _refine(group, conditions, errors, fit, 20, 0.05, 0)
+    assert described.described is True and scattered.described is False

@@ -59,5 +59,7 @@ def test_phrase_only_terms_of_distinct_reports_with_their_counts_equal_those_of_
             phrase_only_terms(distinct, vocabulary, counts=counts)
             == phrase_only_terms(every, vocabulary)
         ).all()
-    with pytest.raises(ValueError, match="one non-negative number of documents per row"):
+    with pytest.raises(ValueError, match="finite, non-negative numbers of documents"):
         phrase_only_terms(distinct, vocabulary, counts=-counts)
+    with pytest.raises(ValueError, match="one number of documents per row"):
+        phrase_only_terms(distinct, vocabulary, counts=counts[:-1])

@@ -208,7 +208,7 @@ def _walk(items: list[Consolidated], errors, fit, merge_overlap, alpha) -> list[
             continue
         if reason == "overlap" and _cause_of_erring_part(home, item, errors, fit):
             # the kept slice is the erring part of the cause this one names: the cause leads
-            kept[kept.index(home)] = item
+            kept[next(i for i, group in enumerate(kept) if group is home)] = item
             home, item = item, home
         if (
             reason == "overlap"

@@ -281,11 +281,12 @@ def phrase_only_terms(matrix, vocabulary, share: float = 0.9, counts=None) -> np
     if counts is None:
         counts = np.ones(n_rows)
     counts = np.asarray(counts, dtype=np.float64)
-    if counts.shape != (n_rows,) or not np.all(np.isfinite(counts)) or (counts < 0).any():
+    if counts.shape != (n_rows,):
         raise ValueError(
-            f"counts must hold one non-negative number of documents per row ({n_rows}), "
-            f"got shape {counts.shape}"
+            f"counts must hold one number of documents per row ({n_rows}), got shape {counts.shape}"
         )
+    if not np.all(np.isfinite(counts)) or (counts < 0).any():
+        raise ValueError("counts must be finite, non-negative numbers of documents")
     index = {term: j for j, term in enumerate(vocabulary)}
     holders: dict[int, list[int]] = {}
     for j, term in enumerate(vocabulary):
