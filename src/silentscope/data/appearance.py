@@ -46,6 +46,19 @@ ODIR it described the errors of a laterality classifier, not its acquisition):
 ``image highlight``
     Mean grey level of the brightest square patch (an eighth of the shorter side) minus the
     image's mean: a glare spot or specular reflection.
+
+One measure counts what lies *on* the image rather than how it is lit:
+
+``image dark spots``
+    The number of small, round dark spots in the field of view: places at least 25% darker
+    than their surroundings at the scale of 2% of the shorter side (a difference of
+    Gaussian blurs of 2% and 6% of that side, counted as connected regions where the wider
+    blur is over 20 grey levels). Dust or dirt on the lens or sensor shows as such spots;
+    so can dark lesions (haemorrhages), which is why a slice's example images say which.
+    Thin lines (vessels) and the dark surround of a fundus photograph are not counted.
+    Measured at most 128 pixels on the shorter side (larger images are reduced first), and
+    not on images under 24 pixels (2% of their side is under half a pixel): there it is
+    missing (NaN), never 0, and slice discovery leaves it out.
 """
 
 from __future__ import annotations
@@ -69,6 +82,7 @@ APPEARANCE_COLUMNS = (
     "image edge-to-centre brightness",
     "image top-to-bottom brightness",
     "image highlight",
+    "image dark spots",
 )
 
 #: Images measured at once (bounds the float copy: 256 x 256 x 256 x 3 x 4 bytes = 200 MB).
@@ -139,6 +153,7 @@ def _measure(batch: np.ndarray) -> np.ndarray:
             (grey <= 5).mean(axis=(1, 2)),
             (grey >= 250).mean(axis=(1, 2)),
             *_where_the_light_falls(grey, brightness),
+            _dark_spots(grey),
         ]
     ).astype(np.float64)
 
@@ -172,6 +187,49 @@ def _where_the_light_falls(grey: np.ndarray, brightness: np.ndarray) -> list[np.
     return [(ring + 1) / (centre + 1), (top + 1) / (bottom + 1), highlight]
 
 
+#: Spots are found on images at most this many pixels on the shorter side (blurs of a few
+#: per cent of the side cost in proportion to it; a spot of 2% of 128 pixels is 2.6 pixels).
+_SPOT_SIDE = 128
+#: ... and not on images under this many pixels (2% of the side is under a pixel).
+SMALLEST_SPOT_SIDE = 24
+
+
+def _dark_spots(grey: np.ndarray) -> np.ndarray:
+    """Number of small dark spots per image (see ``image dark spots``)."""
+    import cv2
+
+    n, h, w = grey.shape
+    if min(h, w) < SMALLEST_SPOT_SIDE:
+        return np.full(n, np.nan)
+    scale = min(1.0, _SPOT_SIDE / min(h, w))
+    counts = np.zeros(n)
+    for i, image in enumerate(np.ascontiguousarray(grey, dtype=np.float32)):
+        if scale < 1.0:
+            size = (max(round(w * scale), 1), max(round(h * scale), 1))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        side = min(image.shape)
+        narrow = cv2.GaussianBlur(image, (0, 0), 0.02 * side)
+        wide = cv2.GaussianBlur(image, (0, 0), 0.06 * side)
+        # darker than its surroundings by a quarter, inside the lit field: the black surround
+        # of a fundus photograph (dark pixels joined to the image's edge) would otherwise
+        # ring the field with "spots" where the wide blur reaches over the field's rim
+        spots = (wide > 20) & (wide - narrow > 0.25 * (wide + 1)) & ~_dark_surround(image)
+        counts[i] = cv2.connectedComponents(spots.astype(np.uint8), connectivity=8)[0] - 1
+    return counts
+
+
+def _dark_surround(image: np.ndarray) -> np.ndarray:
+    """Pixels under 20 grey levels joined to the image's edge, and their neighbours."""
+    import cv2
+
+    n, labels = cv2.connectedComponents((image < 20).astype(np.uint8), connectivity=8)
+    if n == 1:
+        return np.zeros(image.shape, bool)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    surround = np.isin(labels, edge[edge > 0]).astype(np.uint8)
+    return cv2.dilate(surround, np.ones((3, 3), np.uint8)).astype(bool)
+
+
 def appearance_measures(images) -> pd.DataFrame:
     """Per-image appearance measures (:data:`APPEARANCE_COLUMNS`), one row per image.
 
@@ -182,7 +240,7 @@ def appearance_measures(images) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame of shape (N, 14)
+    DataFrame of shape (N, 15)
 
     Examples
     --------
@@ -202,6 +260,17 @@ def appearance_measures(images) -> pd.DataFrame:
     >>> m = appearance_measures(lit)
     >>> m["image top-to-bottom brightness"].round(2).tolist(), m["image highlight"].round(0).tolist()
     ([0.34, 1.02], [31.0, 98.0])
+
+    Three dark specks on an even field; a thin dark line is not a spot:
+
+    >>> field = np.full((2, 64, 64), 150, np.uint8)
+    >>> for y, x in [(15, 15), (40, 20), (30, 50)]:
+    ...     field[0, y - 2 : y + 2, x - 2 : x + 2] = 40
+    >>> field[1, :, 32] = 75
+    >>> appearance_measures(field)["image dark spots"].tolist()
+    [3.0, 0.0]
+    >>> appearance_measures(field[:, :16, :16])["image dark spots"].tolist()  # too small to say
+    [nan, nan]
     """
     n = len(images)
     parts = [

@@ -1064,7 +1064,8 @@ def _constant_modalities(data, modalities, embeddings) -> list[str]:
     measured = measured_columns(data.metadata if data.has("metadata") else None)
     if "appearance" in modalities and "appearance" not in embeddings and measured:
         values = data.metadata[measured].to_numpy(dtype=np.float64)
-        if not (np.nanmax(values, axis=0) != np.nanmin(values, axis=0)).any():
+        values = values[:, ~np.isnan(values).all(axis=0)]  # not measured (dark spots, small)
+        if not values.size or not (np.nanmax(values, axis=0) != np.nanmin(values, axis=0)).any():
             constant.append("appearance")  # e.g. identical images: nothing to tell apart
     return constant
 

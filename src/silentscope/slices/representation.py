@@ -285,6 +285,7 @@ def modality_blocks(
 #: Appearance measures whose values span orders of magnitude: compared on a log scale.
 _LOG_SCALE_MEASURES = (
     "image sharpness", "image noise", "image row banding", "image column banding",
+    "image dark spots",
 )  # fmt: skip
 
 
@@ -296,7 +297,9 @@ def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
     """The ``appearance`` modality: the image appearance measures of the metadata, standardised.
 
     Sharpness, noise and banding are taken on a log scale (a blur divides sharpness, it
-    does not subtract from it), and so are the brightness ratios; constant measures (saturation of grey images) are left out.
+    does not subtract from it), and so are the brightness ratios and the count of dark spots;
+    constant measures (saturation of grey images) and a measure taken on no image (dark spots
+    on small images) are left out, and the note says which.
 
     Examples
     --------
@@ -304,8 +307,10 @@ def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
     >>> rng = np.random.default_rng(0)
     >>> images = rng.integers(0, 255, (6, 8, 8), dtype=np.uint8)
     >>> block, notes = appearance_block(appearance_measures(images))
-    >>> block.shape, notes[0]
-    ((6, 11), 'appearance: 11 measures (left out as constant: image saturation, image red-green, image blue-yellow)')
+    >>> block.shape
+    (6, 11)
+    >>> print(notes[0])
+    appearance: 11 measures (left out as constant: image saturation, image red-green, image blue-yellow) (not measured on these images: image dark spots)
     """
     present = measured_columns(metadata)
     if not present:
@@ -316,10 +321,15 @@ def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
             "drop 'appearance'"
         )
     values = metadata[present].to_numpy(dtype=np.float64)
+    # a measure taken on no image (dark spots on images under 24 pixels) is left out, said
+    unmeasured = [name for j, name in enumerate(present) if np.isnan(values[:, j]).all()]
+    present = [name for name in present if name not in unmeasured]
+    values = metadata[present].to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
         raise ValueError(
             "the image appearance measures have missing or infinite values; measure every "
-            "image (silentscope.data.appearance.appearance_measures) or drop 'appearance'"
+            "image (silentscope.data.appearance.appearance_measures; dark spots are not "
+            "measured on images under 24 pixels) or drop 'appearance'"
         )
     columns, constant = [], []
     for j, name in enumerate(present):
@@ -340,6 +350,8 @@ def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
     note = f"appearance: {len(columns)} measures"
     if constant:
         note += f" (left out as constant: {', '.join(constant)})"
+    if unmeasured:
+        note += f" (not measured on these images: {', '.join(unmeasured)})"
     return np.column_stack(columns), [note]
 
 
