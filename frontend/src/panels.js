@@ -243,6 +243,8 @@ function describeSlice(summary) {
     if (typeof summary.consolidation === 'string' && summary.consolidation.startsWith('where a wider failing slice')) lines.push(summary.consolidation);
     // silent (confident) failures or errors its confidence admits (silentscope.slices.notes.silence_note)
     if (summary.silence) lines.push(summary.silence);
+    // the class the network reads the slice as, when it reads it as one (silentscope.slices.notes.prediction_note)
+    if (summary.prediction) lines.push(summary.prediction);
     // a slice that may restate the prediction says so (silentscope.slices.notes.caveat)
     if (summary.caveat) lines.push(summary.caveat);
     if (summary.rule) {

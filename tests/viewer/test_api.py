@@ -286,6 +286,8 @@ def test_slices_found_by_the_slices_command_appear_in_the_viewer(tmp_path, synth
     assert "rule" in first["summary"] and first["summary"]["absorbed"] >= 0
     # whether its failures are silent, worded as in the CLI and the report
     assert first["summary"]["silence"] == silence_note(saved.iloc[0].to_dict()) != ""
+    # and the class it reads the slice as, when it reads it as one (saved, maybe empty)
+    assert first["summary"]["prediction"] == saved["prediction"].iloc[0]
     ids = saved["example_ids"].iloc[0].split(",")
     assert [e["kind"] for e in first["examples"]] == saved["example_kinds"].iloc[0].split(",")
     sample_ids = load_viewer_data(store).sample_id.to_pylist()

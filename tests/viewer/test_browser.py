@@ -379,6 +379,27 @@ def test_an_empty_discovery_is_said_in_the_slices_panel(browser, synthetic, tmp_
         assert "No slices in this store yet" not in text
 
 
+def test_a_slice_read_as_one_class_says_so_in_the_slices_panel(browser, tmp_path):
+    """The card line the CLI and the report print (silentscope.slices.notes.prediction_note)."""
+    from typer.testing import CliRunner
+
+    from silentscope.audit.store import read_artifact, save_audit
+    from silentscope.cli import app
+    from silentscope.viewer.prepare import prepare_store
+    from tests.slices.test_prediction_note import _one_device_read_as_left
+
+    store = tmp_path / "store"
+    save_audit(_one_device_read_as_left(n=1500), store)
+    result = CliRunner().invoke(app, ["slices", str(store), "-m", "metadata", "--seeds", "1"])
+    assert result.exit_code == 0, result.output
+    (note,) = [text for text in read_artifact(store, "slices")["prediction"] if text]
+    prepare_store(store, method="pca")
+    with store_page(browser, store) as page:
+        page.click(".tab[data-tab=slices]")
+        page.wait_for_selector("#slices-panel .slice", timeout=20_000)
+        assert note in page.locator("#slices-panel").inner_text()
+
+
 def test_the_header_says_when_the_classifier_is_degenerate(browser, server, tmp_path):
     from silentscope.audit.store import save_audit
     from silentscope.viewer.prepare import prepare_store

@@ -76,6 +76,7 @@ def _print(report: SliceReport) -> None:
         details = (
             ("part", part_note(row)),
             ("failures", card_note(row, "silence")),
+            ("predicted", card_note(row, "prediction")),
             ("caveat", card_note(row, "caveat")),
             ("rule", rule_description(row)),
             ("report terms", row.top_terms),

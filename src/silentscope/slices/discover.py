@@ -46,7 +46,7 @@ from silentscope.slices.consolidate import (
     widening_reason,
 )
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
-from silentscope.slices.notes import caveat, expected_errors, silence_note
+from silentscope.slices.notes import caveat, expected_errors, prediction_note, silence_note
 from silentscope.slices.ranking import rank_slices
 from silentscope.slices.representation import (
     MODALITIES,
@@ -1143,6 +1143,7 @@ def _explain(
             distinct, vocab, counts=np.bincount(inverse, minlength=len(uniques))
         )
     confidence = data.probabilities.max(axis=1)
+    predicted = data.predictions
     held = np.zeros(len(errors), bool)
     held[np.asarray(confirm_rows if confirm_rows is not None else [], dtype=int)] = True
     sets = pd.DataFrame({"test set": data.test_set}) if len(data.test_sets) > 1 else None
@@ -1201,6 +1202,9 @@ def _explain(
         rows[-1]["example_kinds"] = ",".join(kind for _, kind in examples)
         # the note worded once and saved, so that the viewer shows it without the library
         rows[-1]["silence"] = silence_note(rows[-1])
+        rows[-1]["prediction"] = (
+            prediction_note(predicted, mask, held, data.class_names) if data.risk is None else ""
+        )
         if data.image_ref is not None:
             rows[-1]["representative_images"] = ",".join(data.image_ref[representative])
             rows[-1]["confident_error_images"] = ",".join(data.image_ref[wrong])
@@ -1216,7 +1220,7 @@ def _explain(
         "ci_low", "ci_high",
         "complement_error_rate", "p_value", "q_value", "stability", "resample_stability",
         "n_fit", "fit_error_rate", "absorbed", "merged_from", "consolidation", "rule", "rule_precision",
-        "rule_recall", "expected_error_rate", "expected_outside", "silence", "caveat", "top_terms",
+        "rule_recall", "expected_error_rate", "expected_outside", "silence", "prediction", "caveat", "top_terms",
         "metadata",
         "test_sets", "representative",
         "confident_errors", "example_ids", "example_kinds",

@@ -1,9 +1,10 @@
-"""What a slice card tells the reader besides its error rate: are its failures silent, and
-may it restate the prediction instead of naming a cause?
+"""What a slice card tells the reader besides its error rate: are its failures silent, does
+the network read the slice as one class, and may it restate the prediction instead of
+naming a cause?
 
 Both are decided where the slice table is made (:func:`silentscope.slices.discover_slices`)
 and saved with it (columns ``expected_error_rate``, ``expected_outside``, ``silence``,
-``caveat``), so that the CLI, the markdown, the report and the viewer say the same.
+``prediction``, ``caveat``), so that the CLI, the markdown, the report and the viewer say the same.
 """
 
 from __future__ import annotations
@@ -108,6 +109,49 @@ def silence_note(row) -> str:
     )
 
 
+#: A slice's held-out members must be predicted as one class at least this often ...
+PREDICTED_SHARE = 2 / 3
+#: ... and this much more often than the samples outside it, for the card to say so.
+PREDICTED_EXCESS = 0.2
+
+
+def prediction_note(predicted, mask, held, class_names) -> str:
+    """Which class the network predicts for most of a slice, when it reads the slice as one.
+
+    An artefact can make a network read its images as one class (washed-out fundus
+    photographs read as left eyes): the slice is then the artefact, and its errors are the
+    members of the other classes. Slices are never narrowed to a true class (that would
+    report the artefact's errors as the cause), so the card says it in words instead: the
+    predicted class of at least :data:`PREDICTED_SHARE` of the held-out members, if that is
+    at least :data:`PREDICTED_EXCESS` more than its share outside the slice. Empty otherwise
+    (and without held-out members).
+
+    Examples
+    --------
+    >>> predicted = np.array([0] * 8 + [1] * 2 + [0] * 4 + [1] * 6)
+    >>> mask = np.arange(20) < 10
+    >>> prediction_note(predicted, mask, np.ones(20, bool), ["left", "right"])
+    "the network predicts 'left' for 80% of its held-out members (40% outside)"
+    >>> prediction_note(predicted, ~mask, np.ones(20, bool), ["left", "right"])
+    ''
+    """
+    predicted = np.asarray(predicted)
+    inside, outside = mask & held, ~mask & held
+    if not inside.any():
+        return ""
+    counts = np.bincount(predicted[inside], minlength=len(class_names))
+    top = int(counts.argmax())
+    share = counts[top] / inside.sum()
+    elsewhere = float((predicted[outside] == top).mean()) if outside.any() else 0.0
+    if share < PREDICTED_SHARE or share - elsewhere < PREDICTED_EXCESS:
+        return ""
+    where = f" ({elsewhere:.0%} outside)" if outside.any() else ""
+    return (
+        f"the network predicts {str(class_names[top])!r} for {share:.0%} of its held-out "
+        f"members{where}"
+    )
+
+
 def card_note(row, column: str) -> str:
     """A note saved with the slice table (``silence`` or ``caveat``); empty for older tables.
 
@@ -126,9 +170,12 @@ def card_note(row, column: str) -> str:
 
 __all__ = [
     "ADMITTED_SHARE",
+    "PREDICTED_EXCESS",
+    "PREDICTED_SHARE",
     "RULE_DESCRIBES",
     "caveat",
     "card_note",
     "expected_errors",
+    "prediction_note",
     "silence_note",
 ]
