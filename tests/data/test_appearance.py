@@ -134,3 +134,56 @@ def test_with_appearance_adds_acquisition_columns_and_refuses_to_overwrite():
         with_appearance(out, images)
     with pytest.raises(ValueError, match="one image per AuditSet row"):
         with_appearance(audit, images[:5])
+
+
+def _fundus(odir_dir, size, n=60):
+    from silentscope.data.odir import load_odir
+
+    return load_odir(odir_dir, size=size).load_images(np.arange(n)).astype(np.float32)
+
+
+def _with_spots(images, sd, gain, n_spots, seed=0, channels=(0, 1, 2)):
+    """Gaussian spots at random places in the central half: gain < 0 darkens, > 0 adds light."""
+    n, h, w, _ = images.shape
+    yy, xx = np.mgrid[:h, :w] / h
+    out = images.copy()
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        spot = sum(
+            np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sd**2))
+            for cy, cx in rng.uniform(0.25, 0.75, (n_spots, 2))
+        )
+        spot = np.minimum(spot, 1.0)
+        for c in channels:
+            if gain < 0:
+                out[i, ..., c] *= 1 + gain * spot
+            else:
+                out[i, ..., c] += gain * spot
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("size", [32, 64, None])
+def test_dust_specks_on_real_fundus_photographs_are_counted_at_any_size(odir_dir, size):
+    """Clean photographs: vessels, the disc and the black surround are not spots."""
+    clean = _fundus(odir_dir, size)
+    before = appearance_measures(clean.astype(np.uint8))["image dark spots"].to_numpy()
+    dusty = appearance_measures(_with_spots(clean, 0.025, -0.7, 6))["image dark spots"]
+    assert np.median(before) <= 1 and before.max() <= 4
+    assert np.mean(dusty.to_numpy() >= before + 3) >= 0.9
+
+
+def test_white_light_raises_the_white_highlight_and_coloured_light_does_not(odir_dir):
+    """A glare spot is white; a bright orange spot (like the optic disc) is not."""
+    clean = _fundus(odir_dir, 32)
+    before = appearance_measures(clean.astype(np.uint8))
+    white = appearance_measures(_with_spots(clean, 0.12, 120, 1))
+    orange = appearance_measures(_with_spots(clean, 0.12, 120, 1, channels=(0, 1)))
+    gain = {
+        name: (white[name] - before[name]).median()
+        for name in ("image white highlight", "image highlight")
+    }
+    orange_gain = (orange["image white highlight"] - before["image white highlight"]).median()
+    assert gain["image white highlight"] > 40
+    assert orange_gain < 0.25 * gain["image white highlight"]
+    # the older highlight rises for the orange light too: it cannot tell glare from a disc
+    assert (orange["image highlight"] - before["image highlight"]).median() > 8

@@ -47,6 +47,15 @@ ODIR it described the errors of a laterality classifier, not its acquisition):
     Mean grey level of the brightest square patch (an eighth of the shorter side) minus the
     image's mean: a glare spot or specular reflection.
 
+``image white highlight``
+    Mean of the least bright colour channel over its brightest square patch (a quarter of
+    the shorter side) minus that channel's median over the lit field (grey over 20 levels):
+    white light laid over part of the image. A specular reflection or glare has the colour
+    of the light source (the dichromatic reflection model, Shafer 1985), so it raises every
+    channel where the tissue beneath raises only some: in a fundus photograph the optic disc
+    is bright but orange, a glare spot bright and white. On grey images it is the grey
+    level's brightest patch over its median.
+
 One measure counts what lies *on* the image rather than how it is lit:
 
 ``image dark spots``
@@ -82,6 +91,7 @@ APPEARANCE_COLUMNS = (
     "image edge-to-centre brightness",
     "image top-to-bottom brightness",
     "image highlight",
+    "image white highlight",
     "image dark spots",
 )
 
@@ -132,9 +142,8 @@ def _measure(batch: np.ndarray) -> np.ndarray:
         return np.abs(means[:, 1:-1] - (means[:, :-2] + means[:, 2:]) / 2).mean(axis=1)
 
     if colour:
-        saturation = (np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)).mean(
-            axis=(1, 2)
-        )
+        least = np.minimum(np.minimum(r, g), b)
+        saturation = (np.maximum(np.maximum(r, g), b) - least).mean(axis=(1, 2))
         red_green = (r - g).mean(axis=(1, 2))
         blue_yellow = (b - (r + g) / 2).mean(axis=(1, 2))
     else:
@@ -153,6 +162,7 @@ def _measure(batch: np.ndarray) -> np.ndarray:
             (grey <= 5).mean(axis=(1, 2)),
             (grey >= 250).mean(axis=(1, 2)),
             *_where_the_light_falls(grey, brightness),
+            _white_highlight(least if colour else grey, grey),
             _dark_spots(grey),
         ]
     ).astype(np.float64)
@@ -185,6 +195,23 @@ def _where_the_light_falls(grey: np.ndarray, brightness: np.ndarray) -> list[np.
     )
     highlight = patch - brightness
     return [(ring + 1) / (centre + 1), (top + 1) / (bottom + 1), highlight]
+
+
+def _white_highlight(least: np.ndarray, grey: np.ndarray) -> np.ndarray:
+    """Brightest patch of the least bright channel over its median in the lit field."""
+    import cv2
+
+    n, h, w = least.shape
+    k = max(min(h, w) // 4, 1)
+    start, end = k // 2, k - 1 - k // 2
+    out = np.zeros(n)
+    for i, (channel, lit) in enumerate(
+        zip(np.ascontiguousarray(least, dtype=np.float32), grey > 20, strict=True)
+    ):
+        patch = cv2.boxFilter(channel, -1, (k, k), borderType=cv2.BORDER_CONSTANT)
+        base = np.median(channel[lit]) if lit.any() else np.median(channel)
+        out[i] = patch[start : h - end, start : w - end].max() - base
+    return out
 
 
 #: Spots are found on images at most this many pixels on the shorter side (blurs of a few
@@ -240,7 +267,7 @@ def appearance_measures(images) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame of shape (N, 15)
+    DataFrame of shape (N, 16)
 
     Examples
     --------

@@ -308,9 +308,9 @@ def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
     >>> images = rng.integers(0, 255, (6, 8, 8), dtype=np.uint8)
     >>> block, notes = appearance_block(appearance_measures(images))
     >>> block.shape
-    (6, 11)
+    (6, 12)
     >>> print(notes[0])
-    appearance: 11 measures (left out as constant: image saturation, image red-green, image blue-yellow) (not measured on these images: image dark spots)
+    appearance: 12 measures (left out as constant: image saturation, image red-green, image blue-yellow) (not measured on these images: image dark spots)
     """
     present = measured_columns(metadata)
     if not present:
