@@ -3,9 +3,9 @@
 For every image-only scenario of the slice benchmark (ODIR, both sizes), the best single
 cut of one appearance measure (the 1-30% most extreme images on either side, in steps of
 1%) is compared with the planted group by Jaccard index; with ``--boosted``, a
-gradient-boosted classifier trained on all fourteen measures with the planted group as
+gradient-boosted classifier trained on all the measures with the planted group as
 its target is scored by 5-fold cross-validated average precision. When no cut names the
-group (vignetting, glare, dust specks), slice discovery cannot report it as a described
+group (vignetting; glare and dust specks before round 10), slice discovery cannot report it as a described
 slice, and the lever is a measure, not the slicer.
 
 Run (reuses the benchmark's cached networks; trains the missing ones):
