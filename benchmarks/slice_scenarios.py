@@ -103,7 +103,9 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     ``shift``: moved by a sixth of the side up, down, left or right, the uncovered band
     black (the field of view off-centre: the eye not aligned with the camera); ``flare``:
     light added from one edge (up, down, left or right: +110 grey levels there, falling off
-    quadratically to nothing at the far edge: a light leak);
+    quadratically to nothing at the far edge: a light leak); ``lash``: three to five dark
+    curved streaks rising from the bottom edge over 30-45% of the height, 3% of the side
+    thick, out of focus, darkened to 35% (eyelashes in front of the lens);
     ``red``, ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
 
     Examples
@@ -216,6 +218,23 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
         }
         for i, side in enumerate(sides):  # brightest at one edge, gone by the far edge
             rows[i] = rows[i] + 110.0 * (ramps[int(side)] ** 2)[:, :, None]
+    elif kind == "lash":
+        height, width = images.shape[1:3]
+        rng = np.random.default_rng(len(rows) + 6)
+        thickness = max(int(round(0.03 * min(height, width))), 1)
+        for i in range(len(rows)):  # 3-5 curved dark streaks rising from the bottom edge
+            streaks = np.zeros((height, width), np.float32)
+            for _ in range(rng.integers(3, 6)):
+                x0 = rng.uniform(0.2, 0.8) * width
+                rise = rng.uniform(0.3, 0.45) * height
+                bend = rng.uniform(-0.15, 0.15) * width
+                t = np.linspace(0.0, 1.0, 20)
+                xs = x0 + bend * t**2
+                ys = (height - 1) - rise * t
+                points = np.round(np.column_stack([xs, ys])).astype(np.int32)
+                cv2.polylines(streaks, [points], False, 1.0, thickness)
+            streaks = cv2.GaussianBlur(streaks, (0, 0), max(thickness / 2, 0.5))  # out of focus
+            rows[i] = rows[i] * (1.0 - 0.65 * np.minimum(streaks, 1.0))[:, :, None]
     elif kind in ("red", "green", "blue"):
         gain = np.full(3, 0.55, np.float32)
         gain[("red", "green", "blue").index(kind)] = 1.0
@@ -223,7 +242,7 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     else:
         raise ValueError(
             f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, blocks, "
-            "zoom, smear, fade, shadow, dust, ghost, tilt, shift, flare, red, green or blue"
+            "zoom, smear, fade, shadow, dust, ghost, tilt, shift, flare, lash, red, green or blue"
         )
     out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
     return out
@@ -318,7 +337,7 @@ def _age(metadata) -> np.ndarray:
 #: Image-only kinds: kind -> (artifact, cause name). ``image`` is the held-out kind; the
 #: others came with the fresh held-out sets (grain 1, scan lines 2, vignette 3, glare 4,
 #: pixelation 5, zoom 6, motion blur 7, washed-out 8, shadow 9, dust 10, ghost 11, tilt 12,
-#: off-centre 13, light leak 14).
+#: off-centre 13, light leak 14, eyelashes 15).
 IMAGE_ONLY = {
     "image": ("haze", "hazy images"),
     "grain": ("grain", "grainy images"),
@@ -335,6 +354,7 @@ IMAGE_ONLY = {
     "tilt": ("tilt", "tilted images"),
     "shift": ("shift", "off-centre images"),
     "flare": ("flare", "images with a light leak"),
+    "lash": ("lash", "images with eyelashes"),
 }
 #: Conjunctions: kind -> (artifact, cause name, whose labels are unreliable among the
 #: images with the artifact, from (metadata, female)).
@@ -354,6 +374,7 @@ CONJUNCTIONS = {
     "tilt_female": ("tilt", "tilted images of women", lambda meta, female: female),
     "shift_old": ("shift", "off-centre, over 60", lambda meta, female: _age(meta) > 60),
     "flare_young": ("flare", "light leak, age <= 55", lambda meta, female: _age(meta) <= 55),
+    "lash_female": ("lash", "eyelashes, women", lambda meta, female: female),
 }
 
 #: Planted kinds that every dataset gets at two sizes.
@@ -410,11 +431,15 @@ FRESH13_KINDS = ("shift", "shift_old")
 #: before any later change was tried anywhere: a light leak from one edge alone, and AND
 #: age 55 or under.
 FRESH14_KINDS = ("flare", "flare_young")
+#: The fifteenth fresh held-out set (session 14), declared after round 10's change was
+#: judged on the thirteenth and before any later change was tried anywhere: eyelashes in
+#: front of the lens (dark curved streaks from the bottom edge) alone, and AND female sex.
+FRESH15_KINDS = ("lash", "lash_female")
 #: The fresh held-out sets in the order they were declared (fresh set k = FRESH_SETS[k - 1]).
 FRESH_SETS = (
     FRESH_KINDS, FRESH2_KINDS, FRESH3_KINDS, FRESH4_KINDS, FRESH5_KINDS, FRESH6_KINDS,
     FRESH7_KINDS, FRESH8_KINDS, FRESH9_KINDS, FRESH10_KINDS, FRESH11_KINDS, FRESH12_KINDS,
-    FRESH13_KINDS, FRESH14_KINDS,
+    FRESH13_KINDS, FRESH14_KINDS, FRESH15_KINDS,
 )  # fmt: skip
 #: Every planted kind, in the order that seeds each kind's random draw (append only).
 ALL_KINDS = (
@@ -433,6 +458,7 @@ ALL_KINDS = (
     + FRESH12_KINDS
     + FRESH13_KINDS
     + FRESH14_KINDS
+    + FRESH15_KINDS
 )
 #: Kinds whose targets are those of image-only and of conjunction failures.
 IMAGE_KINDS = tuple(IMAGE_ONLY)
@@ -513,7 +539,7 @@ class Scenario:
     kind: str
     size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
     tuning: bool
-    fresh: int = 0  # a held-out scenario added after development: 1-14 = FRESH{,2,...,14}_KINDS
+    fresh: int = 0  # a held-out scenario added after development: 1-15 = FRESH{,2,...,15}_KINDS
 
     @property
     def set(self) -> str:
@@ -561,7 +587,8 @@ def scenarios() -> list[Scenario]:
     held-out (fresh 11): :data:`FRESH11_KINDS`, added after fresh 10 was measured (session
     11); held-out (fresh 12): :data:`FRESH12_KINDS` (session 12); held-out (fresh 13):
     :data:`FRESH13_KINDS` (session 13); held-out (fresh 14): :data:`FRESH14_KINDS`
-    (session 13, after round 9 was measured).
+    (session 13, after round 9 was measured); held-out (fresh 15): :data:`FRESH15_KINDS`
+    (session 14, after round 10 was judged).
 
     Examples
     --------

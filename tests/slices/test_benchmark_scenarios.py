@@ -101,7 +101,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
         "fade_young": meta["age"].to_numpy() <= 60,
         "shadow_old": meta["age"].to_numpy() > 55, "dust_female": female, "ghost_male": ~female,
         "tilt_female": female, "shift_old": meta["age"].to_numpy() > 60,
-        "flare_young": meta["age"].to_numpy() <= 55,
+        "flare_young": meta["age"].to_numpy() <= 55, "lash_female": female,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -167,10 +167,17 @@ def test_each_artifact_looks_like_itself():
     assert (edges.min(axis=1) == 0).all()  # the far edge stays as it was
     assert len(np.unique(edges.argmax(axis=1))) == 4  # each image lit from one of 4 edges
     assert (flare[~mask] == images[~mask]).all()
+    lash = scen.add_artifact(images, mask, "lash").astype(int)  # dark streaks from the bottom
+    drop = images[mask].astype(int) - lash[mask]
+    assert drop.min() >= 0 and (lash[~mask] == images[~mask]).all()
+    bottom, top = drop[:, -3:].mean(axis=(1, 2, 3)), drop[:, :3].mean(axis=(1, 2, 3))
+    assert (bottom > 5).all() and (top == 0).all()  # they rise under half the height
+    darkened = (drop > 20).mean(axis=(1, 2, 3))
+    assert 0.02 < darkened.mean() < 0.3  # streaks, not a darkening of the whole image
 
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
-    assert len(scen.FRESH_SETS) == 14 and scen.FRESH_SETS[-1] == scen.FRESH14_KINDS
+    assert len(scen.FRESH_SETS) == 15 and scen.FRESH_SETS[-1] == scen.FRESH15_KINDS
     for fresh, kinds in enumerate(scen.FRESH_SETS, start=1):
         found = [s for s in scen.scenarios() if s.fresh == fresh]
         assert {s.name for s in found} == {
