@@ -63,3 +63,31 @@ def test_phrase_only_terms_of_distinct_reports_with_their_counts_equal_those_of_
         phrase_only_terms(distinct, vocabulary, counts=-counts)
     with pytest.raises(ValueError, match="one number of documents per row"):
         phrase_only_terms(distinct, vocabulary, counts=counts[:-1])
+
+
+def test_phrase_only_terms_match_their_definition_on_real_reports(iu_xray_dir):
+    """The one-product computation against the definition, term by term (Indiana reports)."""
+    import pandas as pd
+
+    from silentscope.text.terms import TERM_NGRAMS, phrase_only_terms
+
+    reports = pd.read_csv(iu_xray_dir / "indiana_reports.csv").head(600)
+    texts = (reports["findings"].fillna("") + " " + reports["impression"].fillna("")).to_numpy()
+    matrix, vocabulary = term_matrix(texts, ngram_range=TERM_NGRAMS)
+    dense = matrix.toarray() > 0
+    found = phrase_only_terms(matrix, vocabulary)
+    for j in np.flatnonzero(dense.any(axis=0))[::7]:  # every seventh present term
+        term = vocabulary[j]
+        # holders: longer terms with the same assertion prefix holding its words as a run
+        prefix = next((p for p in ("no ", "possible ") if term.startswith(p)), "")
+        core = term[len(prefix) :]
+        holders = [
+            k for k, other in enumerate(vocabulary)
+            if other != term and other.startswith(prefix) and not (prefix == "" and other.startswith(("no ", "possible ")))
+            and f" {core} " in f" {other[len(prefix):]} "
+        ]  # fmt: skip
+        rows = dense[:, j]
+        covered = dense[rows][:, holders].any(axis=1) if holders else np.zeros(rows.sum(), bool)
+        expected = bool(holders) and covered.mean() >= 0.9
+        assert found[j] == expected, (term, [vocabulary[k] for k in holders][:5])
+    assert found.sum() > 20  # the reports have phrases
