@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from silentscope.audit import AuditSet
 from silentscope.data.appearance import APPEARANCE_COLUMNS, with_appearance
@@ -132,3 +133,22 @@ def test_identical_images_drop_the_appearance_modality_with_a_note_instead_of_fa
     report = discover_slices(flat, n_seeds=2)
     assert "appearance" not in report.settings["modalities"]
     assert any("'appearance' modality was dropped" in note for note in report.notes)
+
+
+def test_dark_spots_missing_on_small_images_are_left_out_with_a_note_not_an_error():
+    """Imported images of mixed sizes: spots are not measured under 24 px (NaN, never 0)."""
+    from silentscope.data.appearance import appearance_measures
+    from silentscope.slices.representation import appearance_block
+
+    rng = np.random.default_rng(0)
+    large = appearance_measures(rng.integers(0, 255, (10, 64, 64, 3), dtype=np.uint8))
+    small = appearance_measures(rng.integers(0, 255, (10, 16, 16, 3), dtype=np.uint8))
+    mixed = pd.concat([large, small], ignore_index=True)
+    assert mixed["image dark spots"].isna().sum() == 10
+    block, notes = appearance_block(mixed)
+    whole, _ = appearance_block(large)
+    assert block.shape == (20, whole.shape[1] - 1)  # every measure but the spots
+    assert "not measured on every image: image dark spots" in notes[0]
+    broken = mixed.assign(**{"image noise": np.r_[np.nan, mixed["image noise"][1:]]})
+    with pytest.raises(ValueError, match="missing or infinite values"):
+        appearance_block(broken)

@@ -223,7 +223,7 @@ def _white_highlight(least: np.ndarray, grey: np.ndarray) -> np.ndarray:
 #: Spots are found on images at most this many pixels on the shorter side (blurs of a few
 #: per cent of the side cost in proportion to it; a spot of 2% of 128 pixels is 2.6 pixels).
 _SPOT_SIDE = 128
-#: ... and not on images under this many pixels (2% of the side is under a pixel).
+#: ... and not on images under this many pixels (2% of the side is under half a pixel).
 SMALLEST_SPOT_SIDE = 24
 
 

@@ -310,7 +310,7 @@ def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
     >>> block.shape
     (6, 12)
     >>> print(notes[0])
-    appearance: 12 measures (left out as constant: image saturation, image red-green, image blue-yellow) (not measured on these images: image dark spots)
+    appearance: 12 measures (left out as constant: image saturation, image red-green, image blue-yellow) (not measured on every image: image dark spots; images under 24 px)
     """
     present = measured_columns(metadata)
     if not present:
@@ -321,15 +321,18 @@ def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
             "drop 'appearance'"
         )
     values = metadata[present].to_numpy(dtype=np.float64)
-    # a measure taken on no image (dark spots on images under 24 pixels) is left out, said
-    unmeasured = [name for j, name in enumerate(present) if np.isnan(values[:, j]).all()]
+    # dark spots are not measured on images under 24 pixels: where some or all images are
+    # that small, the measure is left out, said in the note (other measures are always taken)
+    unmeasured = [
+        name for j, name in enumerate(present)
+        if name == "image dark spots" and np.isnan(values[:, j]).any()
+    ]  # fmt: skip
     present = [name for name in present if name not in unmeasured]
     values = metadata[present].to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
         raise ValueError(
             "the image appearance measures have missing or infinite values; measure every "
-            "image (silentscope.data.appearance.appearance_measures; dark spots are not "
-            "measured on images under 24 pixels) or drop 'appearance'"
+            "image (silentscope.data.appearance.appearance_measures) or drop 'appearance'"
         )
     columns, constant = [], []
     for j, name in enumerate(present):
@@ -351,7 +354,7 @@ def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
     if constant:
         note += f" (left out as constant: {', '.join(constant)})"
     if unmeasured:
-        note += f" (not measured on these images: {', '.join(unmeasured)})"
+        note += f" (not measured on every image: {', '.join(unmeasured)}; images under 24 px)"
     return np.column_stack(columns), [note]
 
 
