@@ -225,6 +225,8 @@ def _white_highlight(least: np.ndarray, grey: np.ndarray) -> np.ndarray:
 _SPOT_SIDE = 128
 #: ... and not on images under this many pixels (2% of the side is under half a pixel).
 SMALLEST_SPOT_SIDE = 24
+#: The measures that may be missing (NaN) by design: not taken on images too small for them.
+SIZE_LIMITED_COLUMNS = ("image dark spots",)
 
 
 def _dark_spots(grey: np.ndarray) -> np.ndarray:
@@ -495,6 +497,8 @@ def measure_image_refs(refs, base=None, root=None) -> pd.DataFrame:
 
 __all__ = [
     "APPEARANCE_COLUMNS",
+    "SIZE_LIMITED_COLUMNS",
+    "SMALLEST_SPOT_SIDE",
     "appearance_measures",
     "check_free",
     "join_measures",

@@ -2,7 +2,7 @@
 the network read the slice as one class, and may it restate the prediction instead of
 naming a cause?
 
-Both are decided where the slice table is made (:func:`silentscope.slices.discover_slices`)
+All three are decided where the slice table is made (:func:`silentscope.slices.discover_slices`)
 and saved with it (columns ``expected_error_rate``, ``expected_outside``, ``silence``,
 ``prediction``, ``caveat``), so that the CLI, the markdown, the report and the viewer say the same.
 """
@@ -153,7 +153,8 @@ def prediction_note(predicted, mask, held, class_names) -> str:
 
 
 def card_note(row, column: str) -> str:
-    """A note saved with the slice table (``silence`` or ``caveat``); empty for older tables.
+    """A note saved with the slice table (``silence``, ``prediction`` or ``caveat``); empty for
+    older tables.
 
     Every renderer (CLI, markdown, report, viewer) reads the saved note, so that what the
     card says was decided once, where the table was made.

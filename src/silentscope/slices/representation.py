@@ -35,7 +35,12 @@ from silentscope.audit.roles import (
     resolve_roles,
     roles_of,
 )
-from silentscope.data.appearance import APPEARANCE_COLUMNS, measured_columns
+from silentscope.data.appearance import (
+    APPEARANCE_COLUMNS,
+    SIZE_LIMITED_COLUMNS,
+    SMALLEST_SPOT_SIDE,
+    measured_columns,
+)
 from silentscope.text.embeddings import make_text_embedder
 
 #: Built-in modalities; any other name must come with a user-supplied embedding.
@@ -320,13 +325,11 @@ def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
             "have them; add them with silentscope.data.appearance.appearance_measures, or "
             "drop 'appearance'"
         )
-    values = metadata[present].to_numpy(dtype=np.float64)
-    # dark spots are not measured on images under 24 pixels: where some or all images are
-    # that small, the measure is left out, said in the note (other measures are always taken)
+    # a measure not taken on images too small for it (dark spots) is left out where some
+    # or all images are that small, said in the note; any other missing value is an error
     unmeasured = [
-        name for j, name in enumerate(present)
-        if name == "image dark spots" and np.isnan(values[:, j]).any()
-    ]  # fmt: skip
+        name for name in present if name in SIZE_LIMITED_COLUMNS and metadata[name].isna().any()
+    ]
     present = [name for name in present if name not in unmeasured]
     values = metadata[present].to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
@@ -354,7 +357,10 @@ def appearance_block(metadata) -> tuple[np.ndarray, list[str]]:
     if constant:
         note += f" (left out as constant: {', '.join(constant)})"
     if unmeasured:
-        note += f" (not measured on every image: {', '.join(unmeasured)}; images under 24 px)"
+        note += (
+            f" (not measured on every image: {', '.join(unmeasured)}; images under "
+            f"{SMALLEST_SPOT_SIDE} px)"
+        )
     return np.column_stack(columns), [note]
 
 
