@@ -93,3 +93,29 @@ def test_seeds_must_be_positive():
         ConsensusSlicer(ErrorAwareMixture(2), n_seeds=0).fit(
             np.zeros((4, 1)), np.zeros(4, int), np.tile([0.5, 0.5], (4, 1))
         )
+
+
+def test_the_consensus_of_the_fit_is_what_predict_membership_says_and_both_come_in_one_pass():
+    """The fit votes on the members it has just computed instead of asking every seed
+    again; a slicer without a one-pass method (FixedSlicer) is asked for each answer."""
+    from silentscope.slices import membership_and_scores
+
+    base = np.repeat([0, 1, 2], 4)
+    moved = np.array([2, 0, 1])[base]
+    moved[0] = 1
+    labels = {0: base, 1: np.array([2, 0, 1])[base], 2: moved}
+    X = np.zeros((12, 1))
+    consensus = ConsensusSlicer(FixedSlicer(labels), n_seeds=3).fit(
+        X, np.zeros(12, int), np.tile([0.9, 0.1], (12, 1))
+    )
+    members, scores = membership_and_scores(consensus, X)
+    np.testing.assert_array_equal(members, consensus.predict_membership(X))
+    np.testing.assert_array_equal(scores, consensus.slice_scores(X))
+    seeds = consensus.stability_.seeds
+    from silentscope.slices.stability import jaccard_matrix
+
+    again = [
+        np.diag(jaccard_matrix(members, fit.predict_membership(X)[:, order]))
+        for fit, order in zip(consensus.fits_, consensus.orders_, strict=True)
+    ]
+    np.testing.assert_array_equal(seeds, np.column_stack(again))

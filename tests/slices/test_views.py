@@ -169,3 +169,24 @@ def test_bootstrap_stability_is_measured_in_every_view(odir_planted):
     assert np.isfinite(stability.resample_stability).all()
     shown = report.slices["resample_stability"]
     assert len(shown) >= 1 and shown.between(0, 1).all()
+
+
+def test_membership_and_scores_in_one_pass_are_the_two_answers_exactly():
+    """Discovery asks for both at once (one pass over the samples per view and seed): the
+    members and the scores must be what ``predict_membership`` and ``slice_scores`` say,
+    with and without the predictions, on samples the slicer was not fitted on."""
+    from silentscope.slices import membership_and_scores
+
+    X, y, proba, _ = _one_view_failure()
+    views = {"a": slice(0, 12), "b": slice(12, 14), "joint": slice(None)}
+    slicer = ErrorAwareMixture(6, variance_floor=0.3, init_params="errors")
+    pooled = MultiViewSlicer(slicer, views, n_seeds=3).fit(X[:400], y[:400], proba[:400])
+    for arguments in ((X, y), (X, y, proba)):
+        members, scores = membership_and_scores(pooled, *arguments)
+        np.testing.assert_array_equal(members, pooled.predict_membership(*arguments))
+        np.testing.assert_array_equal(scores, pooled.slice_scores(*arguments))
+        consensus = pooled.consensus_["b"]
+        one_view = membership_and_scores(consensus, X[:, 12:14], *arguments[1:])
+        np.testing.assert_array_equal(
+            one_view[0], consensus.predict_membership(X[:, 12:14], *arguments[1:])
+        )

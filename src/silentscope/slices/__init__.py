@@ -49,7 +49,7 @@ from silentscope.slices.representation import (
 from silentscope.slices.result import SliceReport, read_slice_settings
 from silentscope.slices.rules import condition_matrix, learn_rule
 from silentscope.slices.simulation import flip_labels, simulate_logits, single_cause_audit
-from silentscope.slices.slicers import SLICERS, make_slicer, slice_scores
+from silentscope.slices.slicers import SLICERS, make_slicer, membership_and_scores, slice_scores
 from silentscope.slices.spotlight import SpotlightSlicer
 from silentscope.slices.stability import jaccard_matrix, match_slices, slice_stability
 from silentscope.slices.statistics import excess_error_pvalue
@@ -96,6 +96,7 @@ __all__ = [
     "simulate_logits",
     "single_cause_audit",
     "slice_examples",
+    "membership_and_scores",
     "slice_scores",
     "slice_stability",
     "wilson_interval",

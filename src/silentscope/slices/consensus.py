@@ -22,7 +22,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from silentscope.slices.slicers import slice_scores
+from silentscope.slices.slicers import membership_and_scores, slice_scores
 from silentscope.slices.stability import StabilityResult, jaccard_matrix
 
 
@@ -119,7 +119,13 @@ class ConsensusSlicer(BaseEstimator):
         self.reference_ = _medoid(members, errors)
         self.orders_ = [_alignment(members[self.reference_], m) for m in members]
         self.n_slices_ = sizes.pop()
-        consensus = self.predict_membership(X, y, y_proba)
+        # the members just computed, aligned and voted on (as predict_membership would,
+        # without a second pass over the samples)
+        votes = None
+        for member, order in zip(members, self.orders_, strict=True):
+            aligned = member.astype(np.float32)[:, order]
+            votes = aligned if votes is None else votes + aligned
+        consensus = votes / len(members) > 0.5
         seeds = [
             np.diag(jaccard_matrix(consensus, m[:, order]))
             for m, order in zip(members, self.orders_, strict=True)
@@ -128,12 +134,18 @@ class ConsensusSlicer(BaseEstimator):
         return self
 
     def _mean_aligned(self, method, X, y, y_proba) -> np.ndarray:
+        return self._aligned_means(lambda *a: (method(*a),), X, y, y_proba)[0]
+
+    def _aligned_means(self, method, X, y, y_proba) -> tuple[np.ndarray, ...]:
+        """Mean over the seeds of each array ``method(fit, X, ...)`` returns, aligned."""
         check_is_fitted(self, "fits_")
-        total = None
+        totals = None
         for fit, order in zip(self.fits_, self.orders_, strict=True):
-            values = method(fit, X, *self._targets(y, y_proba))[:, order]
-            total = values if total is None else total + values
-        return total / len(self.fits_)
+            values = [value[:, order] for value in method(fit, X, *self._targets(y, y_proba))]
+            totals = (
+                values if totals is None else [t + v for t, v in zip(totals, values, strict=True)]
+            )
+        return tuple(total / len(self.fits_) for total in totals)
 
     def predict_proba(self, X, y=None, y_proba=None) -> np.ndarray:
         """Mean aligned membership probabilities over the seeds, shape (N, n_slices)."""
@@ -153,6 +165,16 @@ class ConsensusSlicer(BaseEstimator):
             lambda f, *a: f.predict_membership(*a).astype(np.float32), X, y, y_proba
         )
         return votes > 0.5
+
+    def membership_and_scores(self, X, y=None, y_proba=None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_membership` and :meth:`slice_scores` from one pass per seed."""
+
+        def both(fit, *arguments):
+            member, scores = membership_and_scores(fit, *arguments)
+            return member.astype(np.float32), scores
+
+        votes, scores = self._aligned_means(both, X, y, y_proba)
+        return votes > 0.5, scores
 
 
 def _medoid(members: list[np.ndarray], errors: np.ndarray) -> int:

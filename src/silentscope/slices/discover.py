@@ -64,7 +64,7 @@ from silentscope.slices.result import (
     reach_text,
 )
 from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement, rule_text
-from silentscope.slices.slicers import make_slicer
+from silentscope.slices.slicers import make_slicer, membership_and_scores
 from silentscope.slices.stability import slice_stability
 from silentscope.slices.statistics import confirmation_reach, excess_error_pvalue
 from silentscope.slices.views import JOINT_VIEW, MultiViewSlicer, modality_views
@@ -506,8 +506,7 @@ def discover_slices(
     ).fit(Xf, yf, pf, errors[slicer_rows])  # fmt: skip
     views = fitted.views
     stability = fitted.stability_
-    membership = fitted.predict_membership(X, y)
-    scores = fitted.slice_scores(X, y)
+    membership, scores = membership_and_scores(fitted, X, y)
     if n_resamples:
         timer.stage("refitting on bootstrap resamples")
         stability.resamples = _resample_stability(

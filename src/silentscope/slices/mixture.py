@@ -428,9 +428,14 @@ class ErrorAwareMixture(BaseEstimator):
         >>> bool(scores[0, k] > scores[1, k] > scores[2, k])
         True
         """
+        return self.membership_and_scores(X, y, y_proba)[1]
+
+    def membership_and_scores(self, X, y=None, y_proba=None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_membership` and :meth:`slice_scores` from one set of responsibilities."""
         responsibilities, density = self._responsibilities(X, y, y_proba)
+        member = _one_hot(responsibilities.argmax(axis=1), int(self.n_components))
         typicality = np.exp((density - density.max(axis=0)) / self.feature_weights_.sum())
-        return responsibilities * typicality
+        return member, responsibilities * typicality
 
     def predict(self, X, y=None, y_proba=None) -> np.ndarray:
         """Most likely component per sample, shape (N,)."""
@@ -438,8 +443,12 @@ class ErrorAwareMixture(BaseEstimator):
 
     def predict_membership(self, X, y=None, y_proba=None) -> np.ndarray:
         """Hard slice membership (each sample in its most likely component), bool (N, K)."""
-        labels = self.predict(X, y, y_proba)
-        return labels[:, None] == np.arange(int(self.n_components))[None, :]
+        return _one_hot(self.predict(X, y, y_proba), int(self.n_components))
+
+
+def _one_hot(labels: np.ndarray, k: int) -> np.ndarray:
+    """Bool (N, k): each sample in the component of its label."""
+    return labels[:, None] == np.arange(k)[None, :]
 
 
 __all__ = ["COVARIANCE_TYPES", "ErrorAwareMixture", "INIT_PARAMS"]

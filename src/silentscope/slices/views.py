@@ -27,6 +27,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from silentscope.slices.consensus import ConsensusSlicer
+from silentscope.slices.slicers import membership_and_scores
 from silentscope.slices.stability import StabilityResult
 
 #: The view over every column of the representation.
@@ -177,6 +178,16 @@ class MultiViewSlicer(BaseEstimator):
     def predict_membership(self, X, y=None, y_proba=None) -> np.ndarray:
         """Membership of every pooled slice, bool (N, n_slices_); a sample is in one slice per view at most."""
         return self._pooled("predict_membership", X, y, y_proba)
+
+    def membership_and_scores(self, X, y=None, y_proba=None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_membership` and :meth:`slice_scores` from one pass per view and seed."""
+        check_is_fitted(self, "consensus_")
+        X = np.asarray(X)
+        both = [
+            membership_and_scores(fit, X[:, self.columns_[name]], y, y_proba)
+            for name, fit in self.consensus_.items()
+        ]
+        return np.hstack([member for member, _ in both]), np.hstack([score for _, score in both])
 
 
 def modality_views(blocks: Mapping[str, slice]) -> dict[str, slice]:
