@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from silentscope.slices.multiplicity import fails_more_p, family_weights, min_p_adjusted
 
@@ -51,3 +52,25 @@ def test_mismatched_inputs_are_refused_with_their_shapes():
         min_p_adjusted(hits, wrong[:-1], np.ones(len(hits)))
     with pytest.raises(ValueError, match="one positive number per condition"):
         min_p_adjusted(hits, wrong, np.zeros(len(hits)))
+
+
+@pytest.mark.parametrize(
+    ("n_members", "n_wrong"),
+    [(80, 11), (500, 0), (500, 1), (500, 499), (500, 500), (3267, 1630), (20000, 900)],
+)
+def test_long_arrays_of_p_values_are_scipys_hypergeometric_tails(n_members, n_wrong):
+    """fails_more_p sums the tails itself for long arrays (scipy loops over them in Python):
+    every draw size from none to all, every count from below the least possible to above
+    the most, against scipy's survival function."""
+    rng = np.random.default_rng(n_members + n_wrong)
+    members = np.r_[0, n_members, rng.integers(0, n_members + 1, 300)].repeat(12)
+    wrong = np.clip(
+        members * n_wrong // max(n_members, 1) + rng.integers(-40, 40, members.size), -1, None
+    )
+    wrong[::7] = n_wrong + 1  # more errors than there are
+    ours = fails_more_p(wrong, members, n_wrong, n_members)
+    theirs = stats.hypergeom.sf(wrong - 1, n_members, n_wrong, members)
+    assert ours.size >= 64 and ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-11)
+    assert (ours[wrong <= np.maximum(0, members - (n_members - n_wrong))] == 1.0).all()
+    assert (ours[wrong > np.minimum(members, n_wrong)] == 0.0).all()
