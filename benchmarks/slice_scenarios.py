@@ -105,7 +105,9 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     light added from one edge (up, down, left or right: +110 grey levels there, falling off
     quadratically to nothing at the far edge: a light leak); ``lash``: three to five dark
     curved streaks rising from the bottom edge over 30-45% of the height, 3% of the side
-    thick, out of focus, darkened to 35% (eyelashes in front of the lens);
+    thick, out of focus, darkened to 35% (eyelashes in front of the lens); ``stamp``: a
+    near-white box over 22-30% of the width and 9-13% of the height in one corner, with two
+    or three dark dashes in it (a label burned into the image: date, eye, operator);
     ``red``, ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
 
     Examples
@@ -235,6 +237,21 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
                 cv2.polylines(streaks, [points], False, 1.0, thickness)
             streaks = cv2.GaussianBlur(streaks, (0, 0), max(thickness / 2, 0.5))  # out of focus
             rows[i] = rows[i] * (1.0 - 0.65 * np.minimum(streaks, 1.0))[:, :, None]
+    elif kind == "stamp":
+        height, width = images.shape[1:3]
+        rng = np.random.default_rng(len(rows) + 7)
+        for i in range(len(rows)):  # a bright box in one corner holding dark dashes
+            box_w = max(int(round(rng.uniform(0.22, 0.30) * width)), 3)
+            box_h = max(int(round(rng.uniform(0.09, 0.13) * height)), 2)
+            top = 1 if rng.random() < 0.5 else height - 1 - box_h
+            left = 1 if rng.random() < 0.5 else width - 1 - box_w
+            rows[i, top : top + box_h, left : left + box_w] = 235.0
+            n_dashes = int(rng.integers(2, 4))
+            y = top + box_h // 2
+            for k in range(n_dashes):  # the "text": short dark dashes across the box's middle
+                x0 = left + 1 + k * max(box_w // n_dashes, 1)
+                x1 = min(x0 + max(box_w // n_dashes - 1, 1), left + box_w - 1)
+                rows[i, y : y + max(box_h // 3, 1), x0:x1] = 30.0
     elif kind in ("red", "green", "blue"):
         gain = np.full(3, 0.55, np.float32)
         gain[("red", "green", "blue").index(kind)] = 1.0
@@ -242,7 +259,8 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     else:
         raise ValueError(
             f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, blocks, "
-            "zoom, smear, fade, shadow, dust, ghost, tilt, shift, flare, lash, red, green or blue"
+            "zoom, smear, fade, shadow, dust, ghost, tilt, shift, flare, lash, stamp, red, green "
+            "or blue"
         )
     out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
     return out
@@ -337,7 +355,7 @@ def _age(metadata) -> np.ndarray:
 #: Image-only kinds: kind -> (artifact, cause name). ``image`` is the held-out kind; the
 #: others came with the fresh held-out sets (grain 1, scan lines 2, vignette 3, glare 4,
 #: pixelation 5, zoom 6, motion blur 7, washed-out 8, shadow 9, dust 10, ghost 11, tilt 12,
-#: off-centre 13, light leak 14, eyelashes 15).
+#: off-centre 13, light leak 14, eyelashes 15, burned-in label 16).
 IMAGE_ONLY = {
     "image": ("haze", "hazy images"),
     "grain": ("grain", "grainy images"),
@@ -355,6 +373,7 @@ IMAGE_ONLY = {
     "shift": ("shift", "off-centre images"),
     "flare": ("flare", "images with a light leak"),
     "lash": ("lash", "images with eyelashes"),
+    "stamp": ("stamp", "images with a burned-in label"),
 }
 #: Conjunctions: kind -> (artifact, cause name, whose labels are unreliable among the
 #: images with the artifact, from (metadata, female)).
@@ -375,6 +394,7 @@ CONJUNCTIONS = {
     "shift_old": ("shift", "off-centre, over 60", lambda meta, female: _age(meta) > 60),
     "flare_young": ("flare", "light leak, age <= 55", lambda meta, female: _age(meta) <= 55),
     "lash_female": ("lash", "eyelashes, women", lambda meta, female: female),
+    "stamp_male": ("stamp", "burned-in label, men", lambda meta, female: ~female),
 }
 
 #: Planted kinds that every dataset gets at two sizes.
@@ -435,11 +455,15 @@ FRESH14_KINDS = ("flare", "flare_young")
 #: judged on the thirteenth and before any later change was tried anywhere: eyelashes in
 #: front of the lens (dark curved streaks from the bottom edge) alone, and AND female sex.
 FRESH15_KINDS = ("lash", "lash_female")
+#: The sixteenth fresh held-out set (session 15), declared after fresh 14 judged round 11's
+#: narrowing change (not adopted) and before any later change was tried anywhere: a label
+#: burned into one corner (a bright box with dark dashes) alone, and AND male sex.
+FRESH16_KINDS = ("stamp", "stamp_male")
 #: The fresh held-out sets in the order they were declared (fresh set k = FRESH_SETS[k - 1]).
 FRESH_SETS = (
     FRESH_KINDS, FRESH2_KINDS, FRESH3_KINDS, FRESH4_KINDS, FRESH5_KINDS, FRESH6_KINDS,
     FRESH7_KINDS, FRESH8_KINDS, FRESH9_KINDS, FRESH10_KINDS, FRESH11_KINDS, FRESH12_KINDS,
-    FRESH13_KINDS, FRESH14_KINDS, FRESH15_KINDS,
+    FRESH13_KINDS, FRESH14_KINDS, FRESH15_KINDS, FRESH16_KINDS,
 )  # fmt: skip
 #: Every planted kind, in the order that seeds each kind's random draw (append only).
 ALL_KINDS = (
@@ -459,6 +483,7 @@ ALL_KINDS = (
     + FRESH13_KINDS
     + FRESH14_KINDS
     + FRESH15_KINDS
+    + FRESH16_KINDS
 )
 #: Kinds whose targets are those of image-only and of conjunction failures.
 IMAGE_KINDS = tuple(IMAGE_ONLY)
@@ -539,7 +564,7 @@ class Scenario:
     kind: str
     size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
     tuning: bool
-    fresh: int = 0  # a held-out scenario added after development: 1-15 = FRESH{,2,...,15}_KINDS
+    fresh: int = 0  # a held-out scenario added after development: 1-16 = FRESH{,2,...,16}_KINDS
 
     @property
     def set(self) -> str:
@@ -588,7 +613,8 @@ def scenarios() -> list[Scenario]:
     11); held-out (fresh 12): :data:`FRESH12_KINDS` (session 12); held-out (fresh 13):
     :data:`FRESH13_KINDS` (session 13); held-out (fresh 14): :data:`FRESH14_KINDS`
     (session 13, after round 9 was measured); held-out (fresh 15): :data:`FRESH15_KINDS`
-    (session 14, after round 10 was judged).
+    (session 14, after round 10 was judged); held-out (fresh 16): :data:`FRESH16_KINDS`
+    (session 15, after fresh 14 judged round 11's narrowing change).
 
     Examples
     --------

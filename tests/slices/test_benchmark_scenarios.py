@@ -102,6 +102,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
         "shadow_old": meta["age"].to_numpy() > 55, "dust_female": female, "ghost_male": ~female,
         "tilt_female": female, "shift_old": meta["age"].to_numpy() > 60,
         "flare_young": meta["age"].to_numpy() <= 55, "lash_female": female,
+        "stamp_male": ~female,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -174,10 +175,21 @@ def test_each_artifact_looks_like_itself():
     assert (bottom > 5).all() and (top == 0).all()  # they rise under half the height
     darkened = (drop > 20).mean(axis=(1, 2, 3))
     assert 0.02 < darkened.mean() < 0.3  # streaks, not a darkening of the whole image
+    stamp = scen.add_artifact(images, mask, "stamp").astype(int)  # a label box in a corner
+    assert (stamp[~mask] == images[~mask]).all()
+    white = (stamp[mask] == 235).all(axis=-1)
+    dark = (stamp[mask] == 30).all(axis=-1)
+    half = images.shape[1] // 2
+    quadrants = np.stack([white[:, :half, :half], white[:, :half, half:],
+                          white[:, half:, :half], white[:, half:, half:]], 1).sum(axis=(2, 3))  # fmt: skip
+    assert ((quadrants > 0).sum(axis=1) == 1).all()  # in one corner only
+    assert len(np.unique(quadrants.argmax(axis=1))) == 4  # each corner used
+    assert (dark.sum(axis=(1, 2)) >= 1).all()  # its "text" (at 16 px, a dash or two)
+    assert 0.01 < (white | dark).mean() < 0.06  # a small box, not the whole image
 
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
-    assert len(scen.FRESH_SETS) == 15 and scen.FRESH_SETS[-1] == scen.FRESH15_KINDS
+    assert len(scen.FRESH_SETS) == 16 and scen.FRESH_SETS[-1] == scen.FRESH16_KINDS
     for fresh, kinds in enumerate(scen.FRESH_SETS, start=1):
         found = [s for s in scen.scenarios() if s.fresh == fresh]
         assert {s.name for s in found} == {
