@@ -52,6 +52,10 @@ def fails_more_p(wrong, members, n_wrong, n_members) -> np.ndarray:
     """One-sided Fisher p-values: do ``members`` of a group (``wrong`` of them erring) fail more
     than the rest of the group, which holds ``n_members`` samples and ``n_wrong`` errors?
 
+    scipy's hypergeometric survival function, or for 64 p-values and more of one group the
+    same tails summed from one table of every draw size's probabilities (scipy's loops over
+    the p-values in Python; the two agree to 1e-9 relative, tested).
+
     Examples
     --------
     >>> table = [[8, 2], [3, 7]]
