@@ -121,11 +121,11 @@ class ConsensusSlicer(BaseEstimator):
         self.n_slices_ = sizes.pop()
         # the members just computed, aligned and voted on (as predict_membership would,
         # without a second pass over the samples)
-        votes = None
-        for member, order in zip(members, self.orders_, strict=True):
-            aligned = member.astype(np.float32)[:, order]
-            votes = aligned if votes is None else votes + aligned
-        consensus = votes / len(members) > 0.5
+        (votes,) = _running_mean(
+            (member.astype(np.float32)[:, order],)
+            for member, order in zip(members, self.orders_, strict=True)
+        )
+        consensus = votes > 0.5
         seeds = [
             np.diag(jaccard_matrix(consensus, m[:, order]))
             for m, order in zip(members, self.orders_, strict=True)
@@ -139,13 +139,10 @@ class ConsensusSlicer(BaseEstimator):
     def _aligned_means(self, method, X, y, y_proba) -> tuple[np.ndarray, ...]:
         """Mean over the seeds of each array ``method(fit, X, ...)`` returns, aligned."""
         check_is_fitted(self, "fits_")
-        totals = None
-        for fit, order in zip(self.fits_, self.orders_, strict=True):
-            values = [value[:, order] for value in method(fit, X, *self._targets(y, y_proba))]
-            totals = (
-                values if totals is None else [t + v for t, v in zip(totals, values, strict=True)]
-            )
-        return tuple(total / len(self.fits_) for total in totals)
+        return _running_mean(
+            tuple(value[:, order] for value in method(fit, X, *self._targets(y, y_proba)))
+            for fit, order in zip(self.fits_, self.orders_, strict=True)
+        )
 
     def predict_proba(self, X, y=None, y_proba=None) -> np.ndarray:
         """Mean aligned membership probabilities over the seeds, shape (N, n_slices)."""
@@ -175,6 +172,18 @@ class ConsensusSlicer(BaseEstimator):
 
         votes, scores = self._aligned_means(both, X, y, y_proba)
         return votes > 0.5, scores
+
+
+def _running_mean(per_seed) -> tuple[np.ndarray, ...]:
+    """Mean over the seeds of each array of their tuples, summed in seed order as they
+    come (one seed's arrays in memory at a time, beside the totals)."""
+    totals, n = None, 0
+    for values in per_seed:
+        totals = (
+            list(values) if totals is None else [t + v for t, v in zip(totals, values, strict=True)]
+        )
+        n += 1
+    return tuple(total / n for total in totals)
 
 
 def _medoid(members: list[np.ndarray], errors: np.ndarray) -> int:

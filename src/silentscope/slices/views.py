@@ -154,15 +154,19 @@ class MultiViewSlicer(BaseEstimator):
         )
         return self
 
-    def _pooled(self, method: str, X, y, y_proba) -> np.ndarray:
+    def _per_view(self, function, X, y, y_proba) -> list:
+        """``function(consensus, X of the view, y, y_proba)`` for every view, in order."""
         check_is_fitted(self, "consensus_")
         X = np.asarray(X)
+        return [
+            function(fit, X[:, self.columns_[name]], y, y_proba)
+            for name, fit in self.consensus_.items()
+        ]
+
+    def _pooled(self, method: str, X, y, y_proba) -> np.ndarray:
         return np.hstack(
-            [
-                getattr(fit, method)(X[:, self.columns_[name]], y, y_proba)
-                for name, fit in self.consensus_.items()
-            ]
-        )
+            self._per_view(lambda fit, *a: getattr(fit, method)(*a), X, y, y_proba)
+        )  # fmt: skip
 
     def predict_proba(self, X, y=None, y_proba=None) -> np.ndarray:
         """Each view's consensus probabilities side by side, shape (N, n_slices_).
@@ -181,12 +185,7 @@ class MultiViewSlicer(BaseEstimator):
 
     def membership_and_scores(self, X, y=None, y_proba=None) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`predict_membership` and :meth:`slice_scores` from one pass per view and seed."""
-        check_is_fitted(self, "consensus_")
-        X = np.asarray(X)
-        both = [
-            membership_and_scores(fit, X[:, self.columns_[name]], y, y_proba)
-            for name, fit in self.consensus_.items()
-        ]
+        both = self._per_view(membership_and_scores, X, y, y_proba)
         return np.hstack([member for member, _ in both]), np.hstack([score for _, score in both])
 
 

@@ -317,7 +317,6 @@ def phrase_only_terms(matrix, vocabulary, share: float = 0.9, counts=None) -> np
     with np.errstate(invalid="ignore", divide="ignore"):
         out = has_holder & (total > 0) & (within / total >= share)
     return np.asarray(out, dtype=bool)
-    return out
 
 
 def _term_words(words: str) -> list[str]:
