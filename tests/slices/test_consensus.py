@@ -97,7 +97,8 @@ def test_seeds_must_be_positive():
 
 def test_the_consensus_of_the_fit_is_what_predict_membership_says_and_both_come_in_one_pass():
     """The fit votes on the members it has just computed instead of asking every seed
-    again; a slicer without a one-pass method (FixedSlicer) is asked for each answer."""
+    again (3 seeds, 3 questions); a slicer without a one-pass method (FixedSlicer) is
+    asked for each answer."""
     from silentscope.slices import membership_and_scores
 
     base = np.repeat([0, 1, 2], 4)
@@ -105,9 +106,17 @@ def test_the_consensus_of_the_fit_is_what_predict_membership_says_and_both_come_
     moved[0] = 1
     labels = {0: base, 1: np.array([2, 0, 1])[base], 2: moved}
     X = np.zeros((12, 1))
-    consensus = ConsensusSlicer(FixedSlicer(labels), n_seeds=3).fit(
+    asked = []
+
+    class CountedSlicer(FixedSlicer):
+        def predict_membership(self, X, y=None, y_proba=None):
+            asked.append(self.random_state)
+            return super().predict_membership(X, y, y_proba)
+
+    consensus = ConsensusSlicer(CountedSlicer(labels), n_seeds=3).fit(
         X, np.zeros(12, int), np.tile([0.9, 0.1], (12, 1))
     )
+    assert sorted(asked) == [0, 1, 2]
     members, scores = membership_and_scores(consensus, X)
     np.testing.assert_array_equal(members, consensus.predict_membership(X))
     np.testing.assert_array_equal(scores, consensus.slice_scores(X))

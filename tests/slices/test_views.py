@@ -190,3 +190,23 @@ def test_membership_and_scores_in_one_pass_are_the_two_answers_exactly():
         np.testing.assert_array_equal(
             one_view[0], consensus.predict_membership(X[:, 12:14], *arguments[1:])
         )
+
+
+def test_membership_and_scores_ask_each_view_and_seed_once(monkeypatch):
+    """The point of the one pass: 3 views x 3 seeds = 9 computations of responsibilities,
+    not 18 (members, then scores, each asking every seed again)."""
+    from silentscope.slices import membership_and_scores
+
+    X, y, proba, _ = _one_view_failure(n=300)
+    views = {"a": slice(0, 12), "b": slice(12, 14), "joint": slice(None)}
+    pooled = MultiViewSlicer(ErrorAwareMixture(4), views, n_seeds=3).fit(X, y, proba)
+    calls = []
+    original = ErrorAwareMixture._responsibilities
+
+    def counted(self, *arguments):
+        calls.append(1)
+        return original(self, *arguments)
+
+    monkeypatch.setattr(ErrorAwareMixture, "_responsibilities", counted)
+    membership_and_scores(pooled, X, y)
+    assert len(calls) == 9
