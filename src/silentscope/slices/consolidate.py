@@ -481,7 +481,9 @@ def where_it_fails_most(
     outside. Every candidate is then tested on the held-out split (its members against
     the rest of the slice, one-sided Fisher) at ``alpha / k`` for ``k`` candidates
     (Bonferroni over tests fixed before the held-out split is read), and the part is the
-    candidate with the smallest held-out p-value among those that pass. A min-p correction
+    candidate with the smallest held-out p-value among those that pass (its held-out error
+    rate is then that of rows that also chose it, as a slice's are those of the rows that
+    confirmed it). A min-p correction
     over every condition on the fitting split, as :func:`narrow` uses, would spend the
     fitting split's power on hundreds of appearance conditions: a small chance condition
     (9 errors in 11 images) then outranked the women of a dusty lens (17 in 35), and the
