@@ -289,7 +289,7 @@ def test_the_part_that_fails_most_is_found_only_when_the_rest_fails_too():
     from silentscope.slices.consolidate import narrow, where_it_fails_most
 
     haze, women, conditions, errors, fit, held = _haze_and_women()
-    part, condition = where_it_fails_most(haze, conditions, errors, fit, held, min_support=10)
+    part, condition, _ = where_it_fails_most(haze, conditions, errors, fit, held, min_support=10)
     assert condition == "sex = F" and (part == (haze & women)).all()
     assert narrow(haze, conditions, errors, fit, min_support=10)[1] == []  # nothing cut away
     # the rest fails like the outside: that is narrowing's case, not a second slice
@@ -335,8 +335,11 @@ def test_the_held_out_split_decides_between_the_parts_the_fitting_split_proposes
     proposed = [str(conditions.labels[j]) for _, j in candidate_parts(
         haze, conditions, errors, fit, min_support=10)]  # fmt: skip
     assert proposed == ["batch = B7", "sex = F"]  # the batch first: 14 errors in 14
-    part, condition = where_it_fails_most(haze, conditions, errors, fit, held, min_support=10)
+    part, condition, tested = where_it_fails_most(
+        haze, conditions, errors, fit, held, min_support=10
+    )
     assert condition == "sex = F" and (part == (haze & women)).all()
+    assert tested == 2  # both candidates tested held out, each at 0.05 / 2
 
 
 def test_parts_are_reported_at_about_the_chosen_level_when_none_fails_more():
@@ -382,6 +385,8 @@ def test_discovery_reports_the_worst_part_beside_its_slice_with_a_note():
     notes = report.slices["consolidation"].astype(str)
     part = report.slices[notes.str.startswith("where a wider failing slice")]
     assert len(part) == 1 and "sex = F" in part["consolidation"].iloc[0]
+    # the reader is told that the part was chosen on held-out samples, and among how many
+    assert "tested on held-out samples)" in part["consolidation"].iloc[0]
     members = report.membership.loc[report.membership["rank"] == part["rank"].iloc[0], "sample_id"]
     chosen = np.isin(audit.sample_id, members)
     assert (sex[chosen] == "F").all() and device[chosen].mean() > 0.9

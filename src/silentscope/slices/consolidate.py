@@ -27,6 +27,7 @@ those of its (possibly widened) members on the held-out confirmation split.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from scipy import stats
@@ -464,9 +465,19 @@ def narrow(
     return mask, added
 
 
+class Part(NamedTuple):
+    """The part of a slice that fails most (:func:`where_it_fails_most`)."""
+
+    mask: np.ndarray
+    condition: str
+    #: How many candidate conditions were tested on the held-out split to choose it: the
+    #: reader is told, since its held-out figures come from rows that also chose it.
+    tested: int
+
+
 def where_it_fails_most(
     mask, conditions, errors, fit_rows, confirm_rows, *, min_support: int = 20, alpha=0.05
-):
+) -> Part | None:
     """The part of a failing slice that fails more than the rest, when the rest fails too.
 
     :func:`narrow` cuts a slice down only when the rest of it fails like the outside.
@@ -491,7 +502,8 @@ def where_it_fails_most(
 
     Returns
     -------
-    (mask, condition) or None
+    Part or None
+        The part's members, its condition and how many candidates were tested held out.
 
     Examples
     --------
@@ -505,9 +517,9 @@ def where_it_fails_most(
     >>> errors |= rows % 25 == 3
     >>> conditions = condition_matrix(frame, ["sex"])
     >>> split = np.random.default_rng(0).permutation(n)
-    >>> part, condition = where_it_fails_most(haze, conditions, errors, split[:1000], split[1000:])
-    >>> condition, int(part.sum())
-    ('sex = F', 200)
+    >>> part = where_it_fails_most(haze, conditions, errors, split[:1000], split[1000:])
+    >>> part.condition, int(part.mask.sum()), part.tested
+    ('sex = F', 200, 1)
     """
     mask = np.asarray(mask, dtype=bool)
     errors = np.asarray(errors, dtype=bool)
@@ -520,7 +532,7 @@ def where_it_fails_most(
         p = _fails_more_p(sub, mask & ~sub, errors, held)
         if p < alpha / len(candidates) and (best is None or p < best[0]):
             best = (p, sub, str(conditions.labels[j]))
-    return None if best is None else best[1:]
+    return None if best is None else Part(best[1], best[2], len(candidates))
 
 
 def candidate_parts(mask, conditions, errors, fit_rows, *, min_support: int = 20, alpha=0.05):
@@ -784,6 +796,7 @@ __all__ = [
     "merge_slices",
     "narrow",
     "candidate_parts",
+    "Part",
     "where_it_fails_most",
     "part_that_fails_most",
     "joins_part",

@@ -1030,7 +1030,7 @@ def _join_parts(
     return joined
 
 
-def _part_record(record, mask, part, condition, errors, fit_rows, confirm_rows, units):
+def _part_record(record, mask, part, condition, tested, errors, fit_rows, confirm_rows, units):
     """The record of the part of a slice that fails most (reported beside the slice)."""
     stats = _confirm(
         part[confirm_rows], errors[confirm_rows], None if units is None else units[confirm_rows]
@@ -1043,7 +1043,12 @@ def _part_record(record, mask, part, condition, errors, fit_rows, confirm_rows, 
         "consolidation": (
             f"{PART_NOTE} ({int(mask.sum())} samples, also reported) fails "
             f"most: {condition} ({stats['error_rate']:.0%} held-out errors; the rest of that "
-            f"slice {wider.mean():.0%}, still above the outside)"
+            f"slice {wider.mean():.0%}, still above the outside; "
+            + (
+                "the only candidate condition, tested on held-out samples)"
+                if tested == 1
+                else f"the strongest of {tested} candidate conditions tested on held-out samples)"
+            )
         ),
     }  # fmt: skip
     child["q_value"] = max(record["q_value"], child["p_value"])
