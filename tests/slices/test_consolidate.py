@@ -361,11 +361,11 @@ def test_parts_are_reported_at_about_the_chosen_level_when_none_fails_more():
     assert reported <= 3  # about 0.05 x 40 = 2 expected at most
 
 
-def test_discovery_reports_the_worst_part_beside_its_slice_with_a_note():
-    """A device (seen in the image features only) fails; its images of women fail most."""
+def _device_audit(seed=0):
+    """A device (image features only) fails; its images of women fail most."""
     from silentscope.audit import AuditSet
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     n = 3000
     label = rng.integers(0, 2, n)
     device = rng.random(n) < 0.15
@@ -373,13 +373,18 @@ def test_discovery_reports_the_worst_part_beside_its_slice_with_a_note():
     features = rng.normal(size=(n, 8))
     features[:, 0] += np.where(label == 1, 4.0, -4.0)
     features[device, 3] += 6.0
-    rate = np.where(device, np.where(sex == "F", 0.5, 0.15), 0.04)
-    wrong = rng.random(n) < rate
+    wrong = rng.random(n) < np.where(device, np.where(sex == "F", 0.5, 0.15), 0.04)
     audit = AuditSet(
         sample_id=[f"s{i}" for i in range(n)], test_set=["iid"] * n, label=label,
         logits=np.eye(2)[np.where(wrong, 1 - label, label)] * 3, class_names=["a", "b"],
         features=features, metadata=pd.DataFrame({"sex": sex, "age": rng.integers(20, 90, n)}),
     )  # fmt: skip
+    return audit, device, sex
+
+
+def test_discovery_reports_the_worst_part_beside_its_slice_with_a_note():
+    """A device (seen in the image features only) fails; its images of women fail most."""
+    audit, device, sex = _device_audit()
     # the image features alone: the device is one component; sex is known to the rules only
     report = discover_slices(audit, n_seeds=2, modalities=["image"])
     notes = report.slices["consolidation"].astype(str)
@@ -398,6 +403,51 @@ def test_discovery_reports_the_worst_part_beside_its_slice_with_a_note():
     note = part["consolidation"].iloc[0]
     assert note in str(report) and note in report.to_markdown()
     assert note.replace("%", "") in slices_html(report.slices).replace("%", "")
+
+
+def test_a_part_is_never_listed_without_the_wider_slice_its_note_names():
+    """The part fails most, so it ranks first; its note says that its wider slice is
+    reported too. At two slices, the two are the part and its wider slice (the second
+    best slice, a smaller one, used to take the place its note promised); at one, the part
+    cannot be listed alone."""
+    from silentscope.slices.result import PART_NOTE
+
+    audit, device, _ = _device_audit()
+    full = discover_slices(audit, n_seeds=2, modalities=["image"])
+    notes = full.slices["consolidation"].astype(str)
+    assert notes.iloc[0].startswith(PART_NOTE) and len(full.slices) >= 3
+    wider = int(notes.iloc[0].split("(")[1].split(" samples")[0])
+    assert full.slices["size"].iloc[1] != wider  # the second best is another slice
+    two = discover_slices(audit, n_seeds=2, modalities=["image"], max_slices=2)
+    assert two.slices["consolidation"].astype(str).iloc[0] == notes.iloc[0]
+    assert two.slices["size"].iloc[1] == wider
+    one = discover_slices(audit, n_seeds=2, modalities=["image"], max_slices=1)
+    assert one.n_slices == 1 and not str(one.slices["consolidation"].iloc[0]).startswith(PART_NOTE)
+
+
+def test_a_part_inside_another_reported_slice_is_not_listed_again():
+    """The part of a mixed slice that fails most is the failing class another slice
+    already holds (a skin-lesion network that misses melanoma: melanoma read five times)."""
+    from silentscope.slices.consolidate import Part
+    from silentscope.slices.discover import _add_part
+
+    n = 1000
+    errors = np.arange(n) % 3 == 0
+    cls = np.arange(n) < 200  # the failing class: a slice of its own
+    mixed = (np.arange(n) >= 150) & (np.arange(n) < 400)
+    record = {"consolidation": "", "size": 250, "ci_low": 0.3, "q_value": 0.01}
+    shown = [({"consolidation": "", "size": 200, "ci_low": 0.5}, cls, None), (record, mixed, None)]
+    inside = Part(mixed & cls, "true class = melanoma", 2)  # 50 samples, all inside `cls`
+    fit, held = np.arange(0, n, 2), np.arange(1, n, 2)
+    _add_part(shown, 1, inside, errors, fit, held, None)
+    assert len(shown) == 2  # not listed
+    assert record["consolidation"] == (
+        "where it fails most (true class = melanoma, 50 samples) lies within another "
+        "confirmed slice (200 samples): not listed apart"
+    )
+    outside = Part(mixed & ~cls, "site = C", 2)  # 200 samples, none inside `cls`
+    _add_part(shown, 1, outside, errors, fit, held, None)
+    assert len(shown) == 3 and shown[2][2] == 1 and (shown[2][1] == (mixed & ~cls)).all()
 
 
 def test_slices_of_one_class_do_not_share_an_explanation_by_their_class_alone():
