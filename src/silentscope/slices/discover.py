@@ -939,6 +939,13 @@ def _shown_slices(
         joined = _join_parts(
             groups, conditions, errors, fit_rows, min_support, alpha, merge_overlap, random_state
         )  # fmt: skip
+        if joined:
+            # a slice widened by a part may now repeat another slice: merged again
+            hosts = [groups[i] for i in joined]
+            groups = merge_slices(
+                groups, errors, fit_rows, merge_overlap=merge_overlap, alpha=alpha
+            )  # fmt: skip
+            joined = {i for i, group in enumerate(groups) if any(group is h for h in hosts)}
     else:
         joined = set()
     shown, parts = [], []
