@@ -941,11 +941,11 @@ def _shown_slices(
         )  # fmt: skip
         if joined:
             # a slice widened by a part may now repeat another slice: merged again
-            hosts = [groups[i] for i in joined]
+            gave = [groups[i] for i in joined]  # groups whose part joined another slice
             groups = merge_slices(
                 groups, errors, fit_rows, merge_overlap=merge_overlap, alpha=alpha
             )  # fmt: skip
-            joined = {i for i, group in enumerate(groups) if any(group is h for h in hosts)}
+            joined = {i for i, group in enumerate(groups) if any(group is g for g in gave)}
     else:
         joined = set()
     shown, parts = [], []
