@@ -108,6 +108,9 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     thick, out of focus, darkened to 35% (eyelashes in front of the lens); ``stamp``: a
     near-white box over 22-30% of the width and 9-13% of the height in one corner, with two
     or three dark dashes in it (a label burned into the image: date, eye, operator);
+    ``fringe``: the red channel moved a sixteenth of the side one way and the blue channel as
+    far the other way, horizontally or vertically, edges repeated (colour fringes at every
+    edge: chromatic aberration of a poor or misaligned lens);
     ``red``, ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
 
     Examples
@@ -252,6 +255,14 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
                 x0 = left + 1 + k * max(box_w // n_dashes, 1)
                 x1 = min(x0 + max(box_w // n_dashes - 1, 1), left + box_w - 1)
                 rows[i, y : y + max(box_h // 3, 1), x0:x1] = 30.0
+    elif kind == "fringe":
+        step = max(int(round(images.shape[1] / 16)), 1)
+        rng = np.random.default_rng(len(rows) + 8)
+        for i in range(len(rows)):  # red and blue moved apart; green (the luminance) stays
+            axis = int(rng.integers(0, 2))
+            direction = 1 if rng.random() < 0.5 else -1
+            for channel, sign in ((0, direction), (2, -direction)):
+                rows[i, :, :, channel] = _moved(rows[i, :, :, channel], sign * step, axis)
     elif kind in ("red", "green", "blue"):
         gain = np.full(3, 0.55, np.float32)
         gain[("red", "green", "blue").index(kind)] = 1.0
@@ -259,11 +270,18 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     else:
         raise ValueError(
             f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, blocks, "
-            "zoom, smear, fade, shadow, dust, ghost, tilt, shift, flare, lash, stamp, red, green "
-            "or blue"
+            "zoom, smear, fade, shadow, dust, ghost, tilt, shift, flare, lash, stamp, fringe, red, "
+            "green or blue"
         )
     out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
     return out
+
+
+def _moved(channel: np.ndarray, step: int, axis: int) -> np.ndarray:
+    """``channel`` (H, W) moved by ``step`` pixels along ``axis``, the edge rows repeated."""
+    n = channel.shape[axis]
+    index = np.clip(np.arange(n) - step, 0, n - 1)
+    return np.take(channel, index, axis=axis)
 
 
 def unreliable_labels(labels, n_classes: int, mask, rate: float, rng) -> np.ndarray:
@@ -355,7 +373,7 @@ def _age(metadata) -> np.ndarray:
 #: Image-only kinds: kind -> (artifact, cause name). ``image`` is the held-out kind; the
 #: others came with the fresh held-out sets (grain 1, scan lines 2, vignette 3, glare 4,
 #: pixelation 5, zoom 6, motion blur 7, washed-out 8, shadow 9, dust 10, ghost 11, tilt 12,
-#: off-centre 13, light leak 14, eyelashes 15, burned-in label 16).
+#: off-centre 13, light leak 14, eyelashes 15, burned-in label 16, colour fringes 17).
 IMAGE_ONLY = {
     "image": ("haze", "hazy images"),
     "grain": ("grain", "grainy images"),
@@ -374,6 +392,7 @@ IMAGE_ONLY = {
     "flare": ("flare", "images with a light leak"),
     "lash": ("lash", "images with eyelashes"),
     "stamp": ("stamp", "images with a burned-in label"),
+    "fringe": ("fringe", "images with colour fringes"),
 }
 #: Conjunctions: kind -> (artifact, cause name, whose labels are unreliable among the
 #: images with the artifact, from (metadata, female)).
@@ -395,6 +414,7 @@ CONJUNCTIONS = {
     "flare_young": ("flare", "light leak, age <= 55", lambda meta, female: _age(meta) <= 55),
     "lash_female": ("lash", "eyelashes, women", lambda meta, female: female),
     "stamp_male": ("stamp", "burned-in label, men", lambda meta, female: ~female),
+    "fringe_old": ("fringe", "colour fringes, over 50", lambda meta, female: _age(meta) > 50),
 }
 
 #: Planted kinds that every dataset gets at two sizes.
@@ -459,11 +479,15 @@ FRESH15_KINDS = ("lash", "lash_female")
 #: narrowing change (not adopted) and before any later change was tried anywhere: a label
 #: burned into one corner (a bright box with dark dashes) alone, and AND male sex.
 FRESH16_KINDS = ("stamp", "stamp_male")
+#: The seventeenth fresh held-out set (session 18), declared after fresh 16 judged round 13's
+#: change (adopted) and before any later change was tried anywhere: colour fringes
+#: (chromatic aberration: red and blue moved apart) alone, and AND age over 50.
+FRESH17_KINDS = ("fringe", "fringe_old")
 #: The fresh held-out sets in the order they were declared (fresh set k = FRESH_SETS[k - 1]).
 FRESH_SETS = (
     FRESH_KINDS, FRESH2_KINDS, FRESH3_KINDS, FRESH4_KINDS, FRESH5_KINDS, FRESH6_KINDS,
     FRESH7_KINDS, FRESH8_KINDS, FRESH9_KINDS, FRESH10_KINDS, FRESH11_KINDS, FRESH12_KINDS,
-    FRESH13_KINDS, FRESH14_KINDS, FRESH15_KINDS, FRESH16_KINDS,
+    FRESH13_KINDS, FRESH14_KINDS, FRESH15_KINDS, FRESH16_KINDS, FRESH17_KINDS,
 )  # fmt: skip
 #: Every planted kind, in the order that seeds each kind's random draw (append only).
 ALL_KINDS = (
@@ -484,6 +508,7 @@ ALL_KINDS = (
     + FRESH14_KINDS
     + FRESH15_KINDS
     + FRESH16_KINDS
+    + FRESH17_KINDS
 )
 #: Kinds whose targets are those of image-only and of conjunction failures.
 IMAGE_KINDS = tuple(IMAGE_ONLY)
@@ -564,7 +589,7 @@ class Scenario:
     kind: str
     size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
     tuning: bool
-    fresh: int = 0  # a held-out scenario added after development: 1-16 = FRESH{,2,...,16}_KINDS
+    fresh: int = 0  # a held-out scenario added after development: 1-17 = FRESH{,2,...,17}_KINDS
 
     @property
     def set(self) -> str:
@@ -614,7 +639,8 @@ def scenarios() -> list[Scenario]:
     :data:`FRESH13_KINDS` (session 13); held-out (fresh 14): :data:`FRESH14_KINDS`
     (session 13, after round 9 was measured); held-out (fresh 15): :data:`FRESH15_KINDS`
     (session 14, after round 10 was judged); held-out (fresh 16): :data:`FRESH16_KINDS`
-    (session 15, after fresh 14 judged round 11's narrowing change).
+    (session 15, after fresh 14 judged round 11's narrowing change); held-out (fresh 17):
+    :data:`FRESH17_KINDS` (session 18, after fresh 16 judged round 13's change).
 
     Examples
     --------

@@ -102,7 +102,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
         "shadow_old": meta["age"].to_numpy() > 55, "dust_female": female, "ghost_male": ~female,
         "tilt_female": female, "shift_old": meta["age"].to_numpy() > 60,
         "flare_young": meta["age"].to_numpy() <= 55, "lash_female": female,
-        "stamp_male": ~female,
+        "stamp_male": ~female, "fringe_old": meta["age"].to_numpy() > 50,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -186,10 +186,23 @@ def test_each_artifact_looks_like_itself():
     assert len(np.unique(quadrants.argmax(axis=1))) == 4  # each corner used
     assert (dark.sum(axis=(1, 2)) >= 1).all()  # its "text" (at 16 px, a dash or two)
     assert 0.01 < (white | dark).mean() < 0.06  # a small box, not the whole image
+    fringe = scen.add_artifact(images, mask, "fringe").astype(int)  # red and blue apart
+    assert (fringe[~mask] == images[~mask]).all()
+    assert (fringe[mask][..., 1] == images[mask][..., 1]).all()  # green stays
+    red_moved = (fringe[mask][..., 0] != images[mask][..., 0]).any(axis=(1, 2))
+    blue_moved = (fringe[mask][..., 2] != images[mask][..., 2]).any(axis=(1, 2))
+    assert red_moved.all() and blue_moved.all()
+    step = max(round(images.shape[1] / 16), 1)
+    source = images[mask].astype(int)
+    for i, row in enumerate(fringe[mask]):  # the red channel is the original moved by `step`
+        shifts = [np.take(source[i, :, :, 0], np.clip(np.arange(source.shape[1 + a]) - s, 0,
+                                                      source.shape[1 + a] - 1), axis=a)
+                  for a in (0, 1) for s in (step, -step)]  # fmt: skip
+        assert any((row[..., 0] == moved).all() for moved in shifts)
 
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
-    assert len(scen.FRESH_SETS) == 16 and scen.FRESH_SETS[-1] == scen.FRESH16_KINDS
+    assert len(scen.FRESH_SETS) == 17 and scen.FRESH_SETS[-1] == scen.FRESH17_KINDS
     for fresh, kinds in enumerate(scen.FRESH_SETS, start=1):
         found = [s for s in scen.scenarios() if s.fresh == fresh]
         assert {s.name for s in found} == {
