@@ -239,8 +239,12 @@ function describeSlice(summary) {
     const units = typeof summary.units_confirm === 'number' && summary.units_confirm !== summary.n_confirm ? ` of ${fmt.int(summary.units_confirm)} units` : '';
     const held = typeof summary.n_confirm === 'number' ? ` · ${fmt.int(summary.n_confirm)} held-out samples${units}` : '';
     lines.push(`held-out error ${fmt.pct(summary.error_rate)}${ci}${outside}${held}`);
-    // the part of a wider reported slice that fails most says so (silentscope.slices.result.part_note)
-    if (typeof summary.consolidation === 'string' && summary.consolidation.startsWith('where a wider failing slice')) lines.push(summary.consolidation);
+    // the part of a wider reported slice that fails most says so, and a slice whose worst
+    // part is another listed slice's finding says which (silentscope.slices.result.part_note)
+    if (typeof summary.consolidation === 'string') {
+      if (summary.consolidation.startsWith('where a wider failing slice')) lines.push(summary.consolidation);
+      else summary.consolidation.split('; ').filter((clause) => clause.endsWith('not listed apart')).forEach((clause) => lines.push(clause));
+    }
     // silent (confident) failures or errors its confidence admits (silentscope.slices.notes.silence_note)
     if (summary.silence) lines.push(summary.silence);
     // the class the network reads the slice as, when it reads it as one (silentscope.slices.notes.prediction_note)

@@ -10,6 +10,7 @@ import pandas as pd
 from silentscope.slices import discover_slices
 from silentscope.slices.consolidate import consolidate
 from silentscope.slices.discover import independent_units, split_by_unit, unit_note
+from silentscope.slices.result import part_note, slices_html
 from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement
 from silentscope.slices.simulation import single_cause_audit
 
@@ -398,7 +399,6 @@ def test_discovery_reports_the_worst_part_beside_its_slice_with_a_note():
     wider = int(part["consolidation"].iloc[0].split("(")[1].split(" samples")[0])
     assert wider in set(report.slices["size"])  # the device's slice itself is reported too
     # the reader is told, in the CLI line, the markdown and the report's card
-    from silentscope.slices.result import slices_html
 
     note = part["consolidation"].iloc[0]
     assert note in str(report) and note in report.to_markdown()
@@ -436,7 +436,8 @@ def test_a_part_inside_another_reported_slice_is_not_listed_again():
     cls = np.arange(n) < 200  # the failing class: a slice of its own
     mixed = (np.arange(n) >= 150) & (np.arange(n) < 400)
     record = {"consolidation": "", "size": 250, "ci_low": 0.3, "q_value": 0.01}
-    shown = [({"consolidation": "", "size": 200, "ci_low": 0.5}, cls, None), (record, mixed, None)]
+    holder = {"consolidation": "", "size": 200, "ci_low": 0.5, "slice": 3}
+    shown = [(holder, cls, None), (record, mixed, None)]
     inside = Part(mixed & cls, "true class = melanoma", 2)  # 50 samples, all inside `cls`
     fit, held = np.arange(0, n, 2), np.arange(1, n, 2)
     _add_part(shown, 1, inside, errors, fit, held, None)
@@ -445,6 +446,7 @@ def test_a_part_inside_another_reported_slice_is_not_listed_again():
         "where it fails most (true class = melanoma, 50 samples) lies within another "
         "confirmed slice (200 samples): not listed apart"
     )
+    assert record["within"] == 3  # named by its rank once ranks are final
     outside = Part(mixed & ~cls, "site = C", 2)  # 200 samples, none inside `cls`
     _add_part(shown, 1, outside, errors, fit, held, None)
     assert len(shown) == 3 and shown[2][2] == 1 and (shown[2][1] == (mixed & ~cls)).all()
@@ -483,7 +485,32 @@ def test_a_wider_failure_is_not_absorbed_into_a_slice_it_holds():
         row = report.slices[report.slices["rule"] == "device = A"].iloc[0]
         members = _members(report, audit, row["rank"])
         assert on_a[members].all() and members.sum() > 0.9 * on_a.sum()
-        assert "lies within another confirmed slice" in row["consolidation"]
+        # the note names the listed slice that holds the part, and every card shows it
+        held = report.slices[report.slices["rule"] == "true class = melanoma"].iloc[0]
+        note = f"lies within slice {held['rank']} ({held['size']} samples): not listed apart"
+        assert note in row["consolidation"], row["consolidation"]
+        assert note in part_note(row) and note in str(report) and note in report.to_markdown()
+        assert note in slices_html(report.slices)
+
+
+def test_a_part_held_by_a_slice_beyond_the_list_says_so():
+    """The note names the holder by its final rank; a holder that ``max_slices`` cut is
+    said to be beyond the list, not sent for under a rank it does not have."""
+    from silentscope.slices.discover import _name_holders
+
+    note = "where it fails most (sex = F, 40 samples) lies within another confirmed slice (60 samples): not listed apart"
+    rows = [
+        {"rank": 1, "slice": 4, "consolidation": "2: overlap"},
+        {"rank": 2, "slice": 7, "consolidation": note, "within": 4},
+        {"rank": 3, "slice": 9, "consolidation": note, "within": 5},
+    ]  # fmt: skip
+    named = _name_holders([dict(row) for row in rows])
+    assert named[1]["consolidation"] == note.replace("another confirmed slice", "slice 1")
+    assert (
+        "lies within a confirmed slice beyond the 3 listed (60 samples)"
+        in (named[2]["consolidation"])
+    )
+    assert all("within" not in row for row in named)  # not a column of the table
 
 
 def test_slices_of_one_class_do_not_share_an_explanation_by_their_class_alone():

@@ -466,3 +466,28 @@ def test_a_never_viewed_store_shows_progress_then_a_provisional_map_then_the_lay
         layout_gate.set()
         instance.should_exit = True
         thread.join(timeout=10)
+
+
+def test_a_part_another_slice_holds_is_named_in_the_slices_panel(browser, tmp_path):
+    """The device's slice says its worst part (its melanomas) is the melanoma slice's
+    finding, naming that slice, as the CLI and the report do (result.part_note)."""
+    from typer.testing import CliRunner
+
+    from silentscope.audit.store import read_artifact, save_audit
+    from silentscope.cli import app
+    from silentscope.slices.result import part_note
+    from silentscope.viewer.prepare import prepare_store
+    from tests.slices.test_consolidate import _a_missed_class_and_a_device
+
+    store = tmp_path / "store"
+    save_audit(_a_missed_class_and_a_device(0)[0], store)
+    result = CliRunner().invoke(app, ["slices", str(store), "-m", "metadata", "--seeds", "1"])
+    assert result.exit_code == 0, result.output
+    (note,) = [part_note(row) for row in read_artifact(store, "slices").to_dict("records")
+               if "not listed apart" in part_note(row)]  # fmt: skip
+    assert "lies within slice " in note and note in " ".join(result.output.split())
+    prepare_store(store, method="pca")
+    with store_page(browser, store) as page:
+        page.click(".tab[data-tab=slices]")
+        page.wait_for_selector("#slices-panel .slice", timeout=20_000)
+        assert note in page.locator("#slices-panel").inner_text()

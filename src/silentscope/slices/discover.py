@@ -1020,6 +1020,7 @@ def _add_part(shown, parent, part, errors, fit_rows, confirm_rows, units):
             f"within another confirmed slice ({holders[0]['size']} samples): not listed apart"
         )
         record["consolidation"] = "; ".join(filter(None, [record["consolidation"], note]))
+        record["within"] = holders[0]["slice"]  # named by its rank once ranks are final
         return
     child, members = _part_record(record, mask, *part, errors, fit_rows, confirm_rows, units)
     shown.append((child, members, parent))
@@ -1040,6 +1041,29 @@ def _first_slices(shown, max_slices):
         chosen += needed
     chosen.sort(key=lambda i: -shown[i][0]["ci_low"])
     return [shown[i][:2] for i in chosen]
+
+
+def _name_holders(rows):
+    """Say which listed slice holds the part a slice's note says is not listed apart.
+
+    "Lies within another confirmed slice" sends the reader searching; "lies within slice
+    3" does not. A holder that ``max_slices`` cut is said to be beyond the list.
+    """
+    ranks = {
+        row["slice"]: row["rank"] for row in rows if not row["consolidation"].startswith(PART_NOTE)
+    }
+    for row in rows:
+        holder = row.pop("within", None)
+        if holder is None:
+            continue
+        old = "lies within another confirmed slice ("
+        new = (
+            f"lies within slice {ranks[holder]} ("
+            if holder in ranks
+            else f"lies within a confirmed slice beyond the {len(rows)} listed ("
+        )
+        row["consolidation"] = row["consolidation"].replace(old, new)
+    return rows
 
 
 def _join_parts(
@@ -1269,7 +1293,7 @@ def _explain(
     # a slice that may restate the prediction is listed after those that may not: the
     # first card a reader sees should be a finding, not the network's errors again
     order = sorted(range(len(rows)), key=lambda i: bool(rows[i]["caveat"]))
-    rows = [{**rows[i], "rank": rank} for rank, i in enumerate(order, start=1)]
+    rows = _name_holders([{**rows[i], "rank": rank} for rank, i in enumerate(order, start=1)])
     members = [members[i].assign(rank=rank) for rank, i in enumerate(order, start=1)]
     columns = [
         "rank", "slice", "views", "size", "n_confirm", "units_confirm", "effective_confirm", "errors_confirm", "error_rate",

@@ -164,6 +164,8 @@ NOTE_COLUMNS = ("silence", "prediction", "caveat")
 
 #: How a slice that is the worst part of another reported slice begins its note.
 PART_NOTE = "where a wider failing slice"
+#: How the note ends that says a slice's worst part is another listed slice's finding.
+NESTED_PART_NOTE = "not listed apart"
 
 
 def reach_text(reach: Mapping | None, what: str = "a slice") -> str:
@@ -242,19 +244,27 @@ def no_slice_note(settings: Mapping, candidates: pd.DataFrame | None) -> str:
 
 
 def part_note(row) -> str:
-    """The note of a slice that is the part of a wider reported slice failing most, else "".
+    """What a slice's card says about parts: it is the worst part of a wider listed slice, or
+    its own worst part is another listed slice's finding; else "".
 
     Examples
     --------
     >>> part_note({"consolidation": "where a wider failing slice (90 samples, also reported) "
     ...            "fails most: sex = F"})
     'where a wider failing slice (90 samples, also reported) fails most: sex = F'
+    >>> part_note({"consolidation": "3: overlap; where it fails most (sex = F, 40 samples) lies "
+    ...            "within slice 2 (60 samples): not listed apart"})
+    'where it fails most (sex = F, 40 samples) lies within slice 2 (60 samples): not listed apart'
     >>> part_note({"consolidation": "3: overlap"})
     ''
     """
     get = row.get if isinstance(row, dict) else lambda key, default=None: getattr(row, key, default)
     note = get("consolidation", "")
-    return note if isinstance(note, str) and note.startswith(PART_NOTE) else ""
+    if not isinstance(note, str):
+        return ""
+    if note.startswith(PART_NOTE):
+        return note
+    return "; ".join(clause for clause in note.split("; ") if clause.endswith(NESTED_PART_NOTE))
 
 
 def _absorbed_text(row) -> str:
