@@ -335,12 +335,12 @@ def plant(kind: str, images, labels, n_classes: int, metadata: pd.DataFrame, see
         return images, np.asarray(labels), {}
     if kind in IMAGE_ONLY:  # an artifact on 8% of the images, their labels unreliable
         artifact, name = IMAGE_ONLY[kind]
-        marked = rng.random(n) < 0.08
+        marked = rng.random(n) < ARTIFACT_SHARE[kind]
         causes = {name: marked}
         images = add_artifact(images, marked, artifact)
     elif kind in CONJUNCTIONS:  # the artifact on 16%; unreliable labels only for some patients
         artifact, name, who = CONJUNCTIONS[kind]
-        marked = rng.random(n) < 0.16
+        marked = rng.random(n) < ARTIFACT_SHARE[kind]
         causes = {name: marked & who(metadata, female)}
         images = add_artifact(images, marked, artifact)
     elif kind == "diffuse":
@@ -513,6 +513,30 @@ ALL_KINDS = (
 #: Kinds whose targets are those of image-only and of conjunction failures.
 IMAGE_KINDS = tuple(IMAGE_ONLY)
 CONJUNCTION_KINDS = tuple(CONJUNCTIONS)
+#: The share of images :func:`plant` gives the artifact: 8% alone, 16% in a conjunction
+#: (where only some patients' labels are unreliable).
+ARTIFACT_SHARE = {**dict.fromkeys(IMAGE_ONLY, 0.08), **dict.fromkeys(CONJUNCTIONS, 0.16)}
+
+
+def artifact_mask(kind: str, n: int, seed: int) -> np.ndarray:
+    """The rows of an ``n``-image dataset that :func:`plant` gives ``kind``'s artifact.
+
+    In a conjunction the planted group is only some of them (hazy images of women); the
+    others carry the artifact with reliable labels, and a network may still fail on them.
+
+    Examples
+    --------
+    >>> images = np.zeros((500, 4, 4, 3), np.uint8)
+    >>> meta = pd.DataFrame({"age": np.arange(500) % 90, "sex": ["F", "M"] * 250})
+    >>> out, _, causes = plant("conjunction", images, np.zeros(500, int), 2, meta, seed=3)
+    >>> marked = artifact_mask("conjunction", 500, seed=3)
+    >>> bool(((out != images).any(axis=(1, 2, 3)) == marked).all())
+    True
+    """
+    if kind not in ARTIFACT_SHARE:
+        raise ValueError(f"{kind!r} plants no artifact; choose one of {tuple(ARTIFACT_SHARE)}")
+    rng = np.random.default_rng([seed, ALL_KINDS.index(kind)])
+    return rng.random(n) < ARTIFACT_SHARE[kind]  # plant()'s first draw
 
 
 # ---------------------------------------------------------------------- datasets
@@ -736,6 +760,19 @@ def with_planted_appearance(audit, scenario: Scenario, path: Path, seed: int):
         measures.to_parquet(stored)
     measures = pd.read_parquet(stored).loc[np.asarray(audit.sample_id).astype(str)]
     return with_appearance(audit, measures=measures)
+
+
+def artifact_rows(scenario: Scenario, audit, seed: int = 0) -> np.ndarray:
+    """Which of an ODIR scenario's audited test images carry its artifact (draw ``seed``).
+
+    Rebuilt from the dataset's rows without loading or planting an image.
+    """
+    if scenario.dataset != "odir":
+        raise ValueError(f"artifact_rows reads ODIR scenarios, not {scenario.name}")
+    dataset = _odir(seed, half=scenario.size == "small")
+    marked = artifact_mask(scenario.kind, len(dataset.labels), seed)
+    rows = pd.Series(np.arange(len(marked)), index=np.asarray(dataset.sample_ids).astype(str))
+    return marked[rows.loc[np.asarray(audit.sample_id).astype(str)].to_numpy()]
 
 
 def trained_scenario(

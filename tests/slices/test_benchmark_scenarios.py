@@ -320,3 +320,26 @@ def test_the_ceiling_finds_the_cut_that_names_a_group_and_none_for_a_random_one(
     assert ceiling.best_cut(-values, named) == (1.0, "<=")
     scattered = rng.random(1000) < 0.1  # no cut names a group unrelated to the measure
     assert ceiling.best_cut(values, scattered)[0] < 0.2
+
+
+@pytest.mark.parametrize("kind", ["image", "grain", "conjunction", "stamp_male", "fringe_old"])
+def test_the_artifact_rows_are_those_plant_marks(kind):
+    """slice_conjunctions.py reads the artifact's other images from artifact_mask: it must
+    be what plant() painted, not a draw that merely looks alike."""
+    images, labels, meta = _inputs(600, seed=4)
+    out, _, causes = scen.plant(kind, images, labels, 3, meta, seed=2)
+    painted = (out != images).any(axis=(1, 2, 3))
+    marked = scen.artifact_mask(kind, len(labels), seed=2)
+    assert (painted == marked).all()
+    (group,) = causes.values()
+    assert not (group & ~marked).any()  # the planted group lies within the artifact's rows
+    with pytest.raises(ValueError, match="plants no artifact"):
+        scen.artifact_mask("diffuse", 10, seed=0)
+
+
+def test_best_jaccard_is_the_best_slice_and_zero_without_slices():
+    conjunctions = pytest.importorskip("slice_conjunctions")
+    group = np.arange(10) < 4
+    members = np.column_stack([np.arange(10) < 2, np.arange(10) < 5])
+    assert conjunctions.best_jaccard(members, group) == pytest.approx(0.8)
+    assert conjunctions.best_jaccard(np.zeros((10, 0), bool), group) == 0.0
