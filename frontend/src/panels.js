@@ -249,6 +249,8 @@ function describeSlice(summary) {
     if (summary.silence) lines.push(summary.silence);
     // the class the network reads the slice as, when it reads it as one (silentscope.slices.notes.prediction_note)
     if (summary.prediction) lines.push(summary.prediction);
+    // a slice whose members lie within another listed slice says which (silentscope.slices.notes.nesting_note)
+    if (summary.nesting) lines.push(summary.nesting);
     // a slice that may restate the prediction says so (silentscope.slices.notes.caveat)
     if (summary.caveat) lines.push(summary.caveat);
     if (summary.rule) {

@@ -483,11 +483,16 @@ def test_a_part_another_slice_holds_is_named_in_the_slices_panel(browser, tmp_pa
     save_audit(_a_missed_class_and_a_device(0)[0], store)
     result = CliRunner().invoke(app, ["slices", str(store), "-m", "metadata", "--seeds", "1"])
     assert result.exit_code == 0, result.output
-    (note,) = [part_note(row) for row in read_artifact(store, "slices").to_dict("records")
+    saved = read_artifact(store, "slices")
+    (note,) = [part_note(row) for row in saved.to_dict("records")
                if "not listed apart" in part_note(row)]  # fmt: skip
     assert "lies within slice " in note and note in " ".join(result.output.split())
+    # and a slice whose members lie within another listed slice says which (notes.nesting_note)
+    nested = [text for text in saved["nesting"] if text]
+    assert nested and nested[0] in " ".join(result.output.split())
     prepare_store(store, method="pca")
     with store_page(browser, store) as page:
         page.click(".tab[data-tab=slices]")
         page.wait_for_selector("#slices-panel .slice", timeout=20_000)
-        assert note in page.locator("#slices-panel").inner_text()
+        text = page.locator("#slices-panel").inner_text()
+        assert note in text and nested[0] in text

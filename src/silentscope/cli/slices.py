@@ -77,6 +77,7 @@ def _print(report: SliceReport) -> None:
             ("part", part_note(row)),
             ("failures", card_note(row, "silence")),
             ("predicted", card_note(row, "prediction")),
+            ("within", card_note(row, "nesting")),
             ("caveat", card_note(row, "caveat")),
             ("rule", rule_description(row)),
             ("report terms", row.top_terms),

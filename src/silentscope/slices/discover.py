@@ -47,7 +47,13 @@ from silentscope.slices.consolidate import (
     widening_reason,
 )
 from silentscope.slices.explain import distinguishing_terms, metadata_enrichment, slice_examples
-from silentscope.slices.notes import caveat, expected_errors, prediction_note, silence_note
+from silentscope.slices.notes import (
+    caveat,
+    expected_errors,
+    nesting_note,
+    prediction_note,
+    silence_note,
+)
 from silentscope.slices.ranking import rank_slices
 from silentscope.slices.representation import (
     MODALITIES,
@@ -1227,7 +1233,8 @@ def _explain(
     held = np.zeros(len(errors), bool)
     held[np.asarray(confirm_rows if confirm_rows is not None else [], dtype=int)] = True
     sets = pd.DataFrame({"test set": data.test_set}) if len(data.test_sets) > 1 else None
-    rows, members = [], []
+    rows, members, masks = [], [], []
+    on_a_card = np.zeros(len(errors), bool)  # examples already chosen for another card
     for rank, (record, mask) in enumerate(shown, start=1):
         terms = (
             distinguishing_terms(counts, vocab, mask, n_terms, phrase_only=phrase_only)
@@ -1251,7 +1258,9 @@ def _explain(
             else (np.nan, np.nan)
         )
         column_scores = scores[:, record["slice"]]
-        representative, wrong = slice_examples(column_scores, errors, confidence, mask, n_examples)
+        representative, wrong = slice_examples(
+            column_scores, errors, confidence, mask, n_examples, avoid=on_a_card
+        )
         rows.append(
             {
                 "rank": rank,
@@ -1278,6 +1287,7 @@ def _explain(
             }
         )
         example_rows = [int(i) for i, _ in examples]
+        on_a_card[example_rows] = True
         rows[-1]["example_ids"] = ",".join(data.sample_id[example_rows])
         rows[-1]["example_kinds"] = ",".join(kind for _, kind in examples)
         # the note worded once and saved, so that the viewer shows it without the library
@@ -1290,17 +1300,20 @@ def _explain(
             rows[-1]["confident_error_images"] = ",".join(data.image_ref[wrong])
             rows[-1]["example_images"] = ",".join(data.image_ref[example_rows])
         members.append(pd.DataFrame({"sample_id": data.sample_id[mask], "rank": rank}))
+        masks.append(mask)
     # a slice that may restate the prediction is listed after those that may not: the
     # first card a reader sees should be a finding, not the network's errors again
     order = sorted(range(len(rows)), key=lambda i: bool(rows[i]["caveat"]))
     rows = _name_holders([{**rows[i], "rank": rank} for rank, i in enumerate(order, start=1)])
+    for k, row in enumerate(rows):
+        row["nesting"] = nesting_note([masks[i] for i in order], k)
     members = [members[i].assign(rank=rank) for rank, i in enumerate(order, start=1)]
     columns = [
         "rank", "slice", "views", "size", "n_confirm", "units_confirm", "effective_confirm", "errors_confirm", "error_rate",
         "ci_low", "ci_high",
         "complement_error_rate", "p_value", "q_value", "stability", "resample_stability",
         "n_fit", "fit_error_rate", "absorbed", "merged_from", "consolidation", "rule", "rule_precision",
-        "rule_recall", "expected_error_rate", "expected_outside", "silence", "prediction", "caveat", "top_terms",
+        "rule_recall", "expected_error_rate", "expected_outside", "silence", "prediction", "nesting", "caveat", "top_terms",
         "metadata",
         "test_sets", "representative",
         "confident_errors", "example_ids", "example_kinds",

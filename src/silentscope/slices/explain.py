@@ -202,8 +202,14 @@ def distinguishing_terms(
     )  # fmt: skip
 
 
-def slice_examples(scores, errors, confidence, mask, n: int = 5) -> tuple[np.ndarray, np.ndarray]:
+def slice_examples(
+    scores, errors, confidence, mask, n: int = 5, avoid=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Representative members and most-confidently-wrong members of a slice.
+
+    Members in ``avoid`` (the examples already on another slice's card) come last: a slice
+    nested in another would otherwise show the very images of the wider slice's card (its
+    most confident errors are the same), and a reader learns nothing new from them.
 
     Parameters
     ----------
@@ -214,6 +220,8 @@ def slice_examples(scores, errors, confidence, mask, n: int = 5) -> tuple[np.nda
         Classifier confidence (maximum softmax probability).
     mask : array-like of bool, shape (N,)
     n : int, default=5
+    avoid : array-like of bool, shape (N,), optional
+        Rows to choose only when the slice has too few others.
 
     Returns
     -------
@@ -226,14 +234,20 @@ def slice_examples(scores, errors, confidence, mask, n: int = 5) -> tuple[np.nda
     ...                             [1, 1, 1, 0], n=2)
     >>> rep.tolist(), wrong.tolist()
     ([0, 2], [1, 2])
+    >>> rep, wrong = slice_examples([0.9, 0.5, 0.8, 0.1], [0, 1, 1, 1], [0.9, 0.99, 0.7, 0.95],
+    ...                             [1, 1, 1, 0], n=2, avoid=[0, 1, 0, 0])
+    >>> rep.tolist(), wrong.tolist()
+    ([0, 2], [2, 1])
     """
     scores = np.asarray(scores, dtype=np.float64)
     errors = np.asarray(errors, dtype=bool)
     confidence = np.asarray(confidence, dtype=np.float64)
     members = np.flatnonzero(np.asarray(mask, dtype=bool))
-    representative = members[np.argsort(-scores[members], kind="stable")[:n]]
+    later = np.zeros(len(errors), bool) if avoid is None else np.asarray(avoid, dtype=bool)
+    # sorted by "already shown" first (False before True), then by score or confidence
+    representative = members[np.lexsort((-scores[members], later[members]))[:n]]
     wrong = members[errors[members]]
-    confident = wrong[np.argsort(-confidence[wrong], kind="stable")[:n]]
+    confident = wrong[np.lexsort((-confidence[wrong], later[wrong]))[:n]]
     return representative, confident
 
 

@@ -160,7 +160,7 @@ class SliceReport:
 DEGENERATE_WHAT = "failure slices"
 
 #: The notes saved with each slice (:mod:`silentscope.slices.notes`), in card order.
-NOTE_COLUMNS = ("silence", "prediction", "caveat")
+NOTE_COLUMNS = ("silence", "prediction", "nesting", "caveat")
 
 #: How a slice that is the worst part of another reported slice begins its note.
 PART_NOTE = "where a wider failing slice"
