@@ -37,6 +37,7 @@ from silentscope.data.appearance import APPEARANCE_COLUMNS, measured_columns
 from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
 from silentscope.slices.consolidate import (
     UNION_CONTAINMENT,
+    absorb_nested,
     consolidate,
     extend_to_rule,
     joins_part,
@@ -952,6 +953,9 @@ def _shown_slices(
                 groups, errors, fit_rows, merge_overlap=merge_overlap, alpha=alpha
             )  # fmt: skip
             joined = {i for i, group in enumerate(groups) if any(group is g for g in gave)}
+        gave = [groups[i] for i in joined]
+        groups = absorb_nested(groups, errors, fit_rows)
+        joined = {i for i, group in enumerate(groups) if any(group is g for g in gave)}
     else:
         joined = set()
     shown, parts = [], []
