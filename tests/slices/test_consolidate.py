@@ -753,7 +753,7 @@ def test_a_slice_inside_another_listed_slice_says_which_and_shows_other_images()
     end up inside another: on an 8-class fundus network "hypertensive retinopathy" lay
     within "cataract OR glaucoma"). And the two cards show different images: the nested
     slice's most confident errors used to be the wider slice's too."""
-    from silentscope.slices.notes import NESTED_SHARE
+    from silentscope.slices.consolidate import UNION_CONTAINMENT
 
     audit, _ = _a_missed_class_and_a_device(0)
     report = discover_slices(audit, modalities=["metadata"], n_seeds=1)
@@ -763,7 +763,7 @@ def test_a_slice_inside_another_listed_slice_says_which_and_shows_other_images()
         own = masks[row.rank]
         holders = sorted(
             (int(m.sum()), r) for r, m in masks.items()
-            if r != row.rank and m.sum() > own.sum() and (own & m).sum() >= NESTED_SHARE * own.sum()
+            if r != row.rank and m.sum() > own.sum() and (own & m).sum() >= UNION_CONTAINMENT * own.sum()
         )  # fmt: skip
         if not holders:
             assert row.nesting == ""

@@ -943,21 +943,22 @@ def _shown_slices(
         groups = merge_slices(
             groups, errors, fit_rows, merge_overlap=merge_overlap, alpha=alpha
         )  # fmt: skip
-        joined = _join_parts(
-            groups, conditions, errors, fit_rows, min_support, alpha, merge_overlap, random_state
-        )  # fmt: skip
-        if joined:
+        gave = [
+            groups[i]  # the groups whose part joined another slice
+            for i in _join_parts(
+                groups, conditions, errors, fit_rows, min_support, alpha, merge_overlap,
+                random_state,
+            )
+        ]  # fmt: skip
+        if gave:
             # a slice widened by a part may now repeat another slice: merged again
-            gave = [groups[i] for i in joined]  # groups whose part joined another slice
             groups = merge_slices(
                 groups, errors, fit_rows, merge_overlap=merge_overlap, alpha=alpha
             )  # fmt: skip
-            joined = {i for i, group in enumerate(groups) if any(group is g for g in gave)}
-        gave = [groups[i] for i in joined]
-        groups = absorb_nested(groups, errors, fit_rows)
-        joined = {i for i, group in enumerate(groups) if any(group is g for g in gave)}
     else:
-        joined = set()
+        gave = []
+    groups = absorb_nested(groups, errors, fit_rows)
+    joined = {i for i, group in enumerate(groups) if any(group is g for g in gave)}
     shown, parts = [], []
     for index, group in enumerate(groups):
         keeper, absorbed = group.slices[0], group.slices[1:]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from silentscope.slices.consolidate import UNION_CONTAINMENT
+
 
 def expected_errors(confidence, mask, held, classification: bool = True) -> dict:
     """The held-out error rates the classifier's own confidence admits, in and outside a slice.
@@ -152,11 +154,6 @@ def prediction_note(predicted, mask, held, class_names) -> str:
     )
 
 
-#: The share of a slice's members lying in another listed slice for its card to say so (as
-#: consolidation's "lies inside", :data:`~silentscope.slices.consolidate.UNION_CONTAINMENT`).
-NESTED_SHARE = 0.8
-
-
 def nesting_note(masks, index: int) -> str:
     """Say on a slice's card that its members lie within another listed slice, else "".
 
@@ -166,7 +163,8 @@ def nesting_note(masks, index: int) -> str:
     "cataract OR glaucoma" (191), which held every class the network never predicts. Both
     are true findings, but a reader who counts the cards counts two groups of patients
     where there is one. The smallest listed slice that holds at least
-    :data:`NESTED_SHARE` of the members is named.
+    :data:`~silentscope.slices.consolidate.UNION_CONTAINMENT` of the members (what
+    consolidation calls "lies inside") is named.
 
     Examples
     --------
@@ -182,7 +180,7 @@ def nesting_note(masks, index: int) -> str:
         (int(np.sum(other)), rank, int((own & other).sum()))
         for rank, other in enumerate(masks, start=1)
         if rank - 1 != index and np.sum(other) > size
-        and (own & other).sum() >= NESTED_SHARE * size > 0
+        and (own & other).sum() >= UNION_CONTAINMENT * size > 0
     ]  # fmt: skip
     if not holders:
         return ""
@@ -213,7 +211,6 @@ __all__ = [
     "PREDICTED_SHARE",
     "RULE_DESCRIBES",
     "caveat",
-    "NESTED_SHARE",
     "card_note",
     "expected_errors",
     "nesting_note",
