@@ -111,6 +111,8 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     ``fringe``: the red channel moved a sixteenth of the side one way and the blue channel as
     far the other way, horizontally or vertically, edges repeated (colour fringes at every
     edge: chromatic aberration of a poor or misaligned lens);
+    ``poster``: each channel rounded to 4 levels (colour banding: an image exported or
+    compressed at 2 bits per channel by a poor viewer or a lossy archive);
     ``red``, ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
 
     Examples
@@ -263,6 +265,10 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
             direction = 1 if rng.random() < 0.5 else -1
             for channel, sign in ((0, direction), (2, -direction)):
                 rows[i, :, :, channel] = _moved(rows[i, :, :, channel], sign * step, axis)
+    elif kind == "poster":
+        levels = 4  # 0, 85, 170, 255: smooth gradients become bands
+        step = 255.0 / (levels - 1)
+        rows = np.rint(rows / step) * step
     elif kind in ("red", "green", "blue"):
         gain = np.full(3, 0.55, np.float32)
         gain[("red", "green", "blue").index(kind)] = 1.0
@@ -270,8 +276,8 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     else:
         raise ValueError(
             f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, blocks, "
-            "zoom, smear, fade, shadow, dust, ghost, tilt, shift, flare, lash, stamp, fringe, red, "
-            "green or blue"
+            "zoom, smear, fade, shadow, dust, ghost, tilt, shift, flare, lash, stamp, fringe, poster, "
+            "red, green or blue"
         )
     out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
     return out
@@ -373,7 +379,8 @@ def _age(metadata) -> np.ndarray:
 #: Image-only kinds: kind -> (artifact, cause name). ``image`` is the held-out kind; the
 #: others came with the fresh held-out sets (grain 1, scan lines 2, vignette 3, glare 4,
 #: pixelation 5, zoom 6, motion blur 7, washed-out 8, shadow 9, dust 10, ghost 11, tilt 12,
-#: off-centre 13, light leak 14, eyelashes 15, burned-in label 16, colour fringes 17).
+#: off-centre 13, light leak 14, eyelashes 15, burned-in label 16, colour fringes 17,
+#: colour banding 18).
 IMAGE_ONLY = {
     "image": ("haze", "hazy images"),
     "grain": ("grain", "grainy images"),
@@ -393,6 +400,7 @@ IMAGE_ONLY = {
     "lash": ("lash", "images with eyelashes"),
     "stamp": ("stamp", "images with a burned-in label"),
     "fringe": ("fringe", "images with colour fringes"),
+    "poster": ("poster", "images with colour banding"),
 }
 #: Conjunctions: kind -> (artifact, cause name, whose labels are unreliable among the
 #: images with the artifact, from (metadata, female)).
@@ -415,6 +423,7 @@ CONJUNCTIONS = {
     "lash_female": ("lash", "eyelashes, women", lambda meta, female: female),
     "stamp_male": ("stamp", "burned-in label, men", lambda meta, female: ~female),
     "fringe_old": ("fringe", "colour fringes, over 50", lambda meta, female: _age(meta) > 50),
+    "poster_young": ("poster", "colour banding, age <= 50", lambda meta, female: _age(meta) <= 50),
 }
 
 #: Planted kinds that every dataset gets at two sizes.
@@ -483,11 +492,16 @@ FRESH16_KINDS = ("stamp", "stamp_male")
 #: change (adopted) and before any later change was tried anywhere: colour fringes
 #: (chromatic aberration: red and blue moved apart) alone, and AND age over 50.
 FRESH17_KINDS = ("fringe", "fringe_old")
+#: The eighteenth fresh held-out set (session 19), declared after fresh 17 judged round 14's
+#: change (adopted) and before any later change was tried anywhere: colour banding (each
+#: channel rounded to 4 levels) alone, and AND age 50 or under.
+FRESH18_KINDS = ("poster", "poster_young")
 #: The fresh held-out sets in the order they were declared (fresh set k = FRESH_SETS[k - 1]).
 FRESH_SETS = (
     FRESH_KINDS, FRESH2_KINDS, FRESH3_KINDS, FRESH4_KINDS, FRESH5_KINDS, FRESH6_KINDS,
     FRESH7_KINDS, FRESH8_KINDS, FRESH9_KINDS, FRESH10_KINDS, FRESH11_KINDS, FRESH12_KINDS,
     FRESH13_KINDS, FRESH14_KINDS, FRESH15_KINDS, FRESH16_KINDS, FRESH17_KINDS,
+    FRESH18_KINDS,
 )  # fmt: skip
 #: Every planted kind, in the order that seeds each kind's random draw (append only).
 ALL_KINDS = (
@@ -509,6 +523,7 @@ ALL_KINDS = (
     + FRESH15_KINDS
     + FRESH16_KINDS
     + FRESH17_KINDS
+    + FRESH18_KINDS
 )
 #: Kinds whose targets are those of image-only and of conjunction failures.
 IMAGE_KINDS = tuple(IMAGE_ONLY)
@@ -613,7 +628,7 @@ class Scenario:
     kind: str
     size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
     tuning: bool
-    fresh: int = 0  # a held-out scenario added after development: 1-17 = FRESH{,2,...,17}_KINDS
+    fresh: int = 0  # a held-out scenario added after development: 1-18 = FRESH{,2,...,18}_KINDS
 
     @property
     def set(self) -> str:
@@ -664,7 +679,8 @@ def scenarios() -> list[Scenario]:
     (session 13, after round 9 was measured); held-out (fresh 15): :data:`FRESH15_KINDS`
     (session 14, after round 10 was judged); held-out (fresh 16): :data:`FRESH16_KINDS`
     (session 15, after fresh 14 judged round 11's narrowing change); held-out (fresh 17):
-    :data:`FRESH17_KINDS` (session 18, after fresh 16 judged round 13's change).
+    :data:`FRESH17_KINDS` (session 18, after fresh 16 judged round 13's change); held-out
+    (fresh 18): :data:`FRESH18_KINDS` (session 19, after fresh 17 judged round 14's change).
 
     Examples
     --------

@@ -103,6 +103,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
         "tilt_female": female, "shift_old": meta["age"].to_numpy() > 60,
         "flare_young": meta["age"].to_numpy() <= 55, "lash_female": female,
         "stamp_male": ~female, "fringe_old": meta["age"].to_numpy() > 50,
+        "poster_young": meta["age"].to_numpy() <= 50,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -199,10 +200,15 @@ def test_each_artifact_looks_like_itself():
                                                       source.shape[1 + a] - 1), axis=a)
                   for a in (0, 1) for s in (step, -step)]  # fmt: skip
         assert any((row[..., 0] == moved).all() for moved in shifts)
+    poster = scen.add_artifact(images, mask, "poster").astype(int)  # 4 levels per channel
+    assert (poster[~mask] == images[~mask]).all()
+    assert set(np.unique(poster[mask])) <= {0, 85, 170, 255}
+    assert len(np.unique(images[mask])) > 4  # the source had more levels than that
+    assert np.abs(poster[mask] - images[mask].astype(int)).max() <= 43  # rounded, not replaced
 
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
-    assert len(scen.FRESH_SETS) == 17 and scen.FRESH_SETS[-1] == scen.FRESH17_KINDS
+    assert len(scen.FRESH_SETS) == 18 and scen.FRESH_SETS[-1] == scen.FRESH18_KINDS
     for fresh, kinds in enumerate(scen.FRESH_SETS, start=1):
         found = [s for s in scen.scenarios() if s.fresh == fresh]
         assert {s.name for s in found} == {
