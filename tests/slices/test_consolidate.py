@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -82,6 +83,24 @@ def test_rule_names_its_columns_and_is_scored_on_held_out_rows():
     precision, recall = rule_agreement(rule.mask(conditions), target, confirm)
     assert precision == 1.0 and recall == 1.0
     assert 'report negates "pleural effusion"' in conditions.labels
+
+
+def test_two_cuts_of_one_measure_read_as_one_band():
+    # a slice of one age band: the learner needs "age > a" and "age <= b"; the reader sees
+    # one band of one measure, not two findings
+    rng = np.random.default_rng(2)
+    n = 600
+    frame = pd.DataFrame({"age": rng.integers(20, 90, n), "site": rng.choice(list("AB"), n)})
+    target = frame["age"].between(45, 60).to_numpy() & (frame["site"] == "A").to_numpy()
+    conditions = condition_matrix(frame, ["age", "site"])
+    rule = learn_rule(conditions, target)
+    (clause,) = rule.clauses
+    assert sorted(conditions.columns[j] for j in clause) == ["age", "age", "site"]
+    assert rule.text.count("age") == 1, rule.text
+    ages = frame["age"].to_numpy()
+    in_band = re.search(r"(\S+) < age <= (\S+)", rule.text)
+    band = (ages > float(in_band[1])) & (ages <= float(in_band[2]))
+    assert (rule.mask(conditions) == band & (frame["site"] == "A").to_numpy()).all()
 
 
 def test_no_planted_cause_means_no_confirmed_slice_in_nearly_every_seed():

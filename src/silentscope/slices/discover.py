@@ -71,7 +71,13 @@ from silentscope.slices.result import (
     no_slice_note,
     reach_text,
 )
-from silentscope.slices.rules import condition_matrix, learn_rule, rule_agreement, rule_text
+from silentscope.slices.rules import (
+    condition_matrix,
+    conjunction_text,
+    learn_rule,
+    rule_agreement,
+    rule_text,
+)
 from silentscope.slices.slicers import make_slicer, membership_and_scores
 from silentscope.slices.stability import slice_stability
 from silentscope.slices.statistics import confirmation_reach, excess_error_pvalue
@@ -867,7 +873,7 @@ def _refine(group, conditions, errors, fit_rows, min_support, alpha, random_stat
         group.mask, conditions, errors, fit_rows, min_support=min_support, alpha=alpha
     )
     if added:
-        group.notes.append(f"narrowed to {' AND '.join(added)} (where it fails, fitting split)")
+        group.notes.append(f"narrowed to {conjunction_text(added)} (where it fails, fitting split)")
     rule = learn_rule(conditions, mask, fit_rows, random_state=random_state)
     group.described = rule is not None and min(rule.fit_precision, rule.fit_recall) >= (
         RULE_AGREEMENT_TO_WIDEN
@@ -896,7 +902,7 @@ def _refine(group, conditions, errors, fit_rows, min_support, alpha, random_stat
             )
             if again:
                 group.notes.append(
-                    f"then narrowed to {' AND '.join(again)} (where it fails, fitting split)"
+                    f"then narrowed to {conjunction_text(again)} (where it fails, fitting split)"
                 )
     group.mask = mask
 
@@ -923,7 +929,9 @@ def _shown_slices(
             )  # fmt: skip
             if added:
                 working[:, k] = mask
-                narrowed[k] = f"narrowed to {' AND '.join(added)} (where it fails, fitting split)"
+                narrowed[k] = (
+                    f"narrowed to {conjunction_text(added)} (where it fails, fitting split)"
+                )
     signatures = _signatures(conditions, working, order, fit_rows, random_state)
     # candidates a rule describes lead the walk: a candidate no rule describes (in the
     # classifier's features, the errors of several causes lie together where the network

@@ -13,6 +13,7 @@ that a rule that only fits the samples it was learned on shows it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -285,9 +286,59 @@ def learn_rule(
     return SliceRule(tuple(clauses), rule_text(conditions, clauses), precision, recall)
 
 
+#: A cut of a numeric column as :func:`~silentscope.slices.explain.metadata_conditions`
+#: words it: ``age > 70``, ``contrast <= 39.5``.
+_CUT = re.compile(
+    r"^(?P<column>.+) (?P<op>>|<=) (?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)$"
+)
+
+
+def conjunction_text(labels) -> str:
+    """Conditions joined by AND, two cuts of one column written as one band.
+
+    A greedy learner may add ``contrast > 36.5`` after ``contrast <= 39.5``; read as two
+    conditions it looks like two findings, while it is one narrow band of one measure,
+    which the reader should see as such (and judge: a band one decile wide is a sliver).
+    Of several cuts on one side the tightest is the one that counts, and only it is shown.
+
+    Examples
+    --------
+    >>> conjunction_text(["hr = 1", "contrast <= 39.5", "contrast > 36.5"])
+    'hr = 1 AND 36.5 < contrast <= 39.5'
+    >>> conjunction_text(["age > 50", "age > 70", 'report mentions "age > 3"'])
+    'age > 70 AND report mentions "age > 3"'
+    """
+    lower, upper, order = {}, {}, []
+    for label in labels:
+        cut = _CUT.match(str(label))
+        key = cut["column"] if cut else str(label)
+        if key not in order:
+            order.append(key)
+        if cut is None:
+            continue
+        value = float(cut["value"])
+        if cut["op"] == ">":
+            if key not in lower or value > lower[key][0]:
+                lower[key] = (value, cut["value"])
+        elif key not in upper or value < upper[key][0]:
+            upper[key] = (value, cut["value"])
+    words = []
+    for key in order:
+        low, high = lower.get(key), upper.get(key)
+        if low and high:
+            words.append(f"{low[1]} < {key} <= {high[1]}")
+        elif low:
+            words.append(f"{key} > {low[1]}")
+        elif high:
+            words.append(f"{key} <= {high[1]}")
+        else:
+            words.append(key)
+    return " AND ".join(words)
+
+
 def rule_text(conditions: Conditions, clauses) -> str:
     """The rule in words: conditions joined by AND, clauses by OR (parenthesised)."""
-    parts = [" AND ".join(conditions.labels[j] for j in clause) for clause in clauses]
+    parts = [conjunction_text(conditions.labels[j] for j in clause) for clause in clauses]
     if len(parts) == 1:
         return parts[0]
     return " OR ".join(f"({part})" if " AND " in part else part for part in parts)
