@@ -852,7 +852,9 @@ def _signatures(conditions, membership, order, fit_rows, random_state) -> dict[i
     signatures = {}
     for k in order:
         member = membership[fit_rows, k]
-        rule = learn_rule(conditions, membership[:, k], fit_rows, random_state=random_state)
+        rule = learn_rule(
+            conditions, membership[:, k], fit_rows, random_state=random_state, validate=False
+        )
         chosen = set()
         for j in {j for clause in (rule.clauses if rule else ()) for j in clause}:
             hits = conditions.mask(j)[fit_rows]
@@ -874,7 +876,7 @@ def _refine(group, conditions, errors, fit_rows, min_support, alpha, random_stat
     )
     if added:
         group.notes.append(f"narrowed to {conjunction_text(added)} (where it fails, fitting split)")
-    rule = learn_rule(conditions, mask, fit_rows, random_state=random_state)
+    rule = learn_rule(conditions, mask, fit_rows, random_state=random_state, validate=False)
     group.described = rule is not None and min(rule.fit_precision, rule.fit_recall) >= (
         RULE_AGREEMENT_TO_WIDEN
     )

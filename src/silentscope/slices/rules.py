@@ -6,9 +6,11 @@ metadata and the report text into yes/no *conditions* (``site = C``, ``age > 70`
 ``report mentions "non proliferative retinopathy"``, ``report negates "effusion"``);
 :func:`learn_rule` finds, on the fitting split, a rule list of at most ``max_clauses``
 conjunctions of at most ``max_conditions`` conditions that matches the slice best (F1),
-by sequential covering as rule learners such as CN2 and RIPPER do; its precision and
-recall against the slice are then measured on the held-out (confirmation) split, so
-that a rule that only fits the samples it was learned on shows it.
+by sequential covering as rule learners such as CN2 and RIPPER do, each clause only as
+long as cross-validation on the fitting split supports (a greedy learner otherwise adds
+noise cuts of image measures); its precision and recall against the slice are then
+measured on the held-out (confirmation) split, so that a rule that only fits the samples
+it was learned on shows it.
 """
 
 from __future__ import annotations
@@ -222,6 +224,7 @@ def learn_rule(
     max_clauses: int = 2,
     min_gain: float = 0.02,
     random_state: int = 0,
+    validate: bool = True,
 ) -> SliceRule | None:
     """The short rule list that best matches a slice on the given (fitting) rows.
 
@@ -242,7 +245,12 @@ def learn_rule(
     min_gain : float, default=0.02
         Smallest F1 gain that adds a condition or a clause.
     random_state : int, default=0
-        Seeds the subsample beyond :data:`RULE_FIT_ROWS` rows.
+        Seeds the subsample beyond :data:`RULE_FIT_ROWS` rows and the folds.
+    validate : bool, default=True
+        Cap each clause's length (and the clause count) at the shape that holds best on
+        folds of the fitting rows it was not learned on (:func:`_validated_shape`). The
+        rule a reader is shown is validated; a rule used only as a hypothesis (which
+        samples a slice might be widened to, each step then tested on its own) need not be.
 
     Returns
     -------
@@ -266,11 +274,24 @@ def learn_rule(
     if conditions.matrix.shape[1] == 0 or not target[rows].any():
         return None
     matrix, goal = conditions.matrix[rows], target[rows]
+    grow = dict(max_conditions=max_conditions, max_clauses=max_clauses, min_gain=min_gain)
+    shape = _validated_shape(matrix, goal, random_state, **grow) if validate else None
+    clauses, covered = _grow(matrix, goal, shape=shape, **grow)
+    if not clauses:
+        return None
+    precision = float(goal[covered].mean()) if covered.any() else 0.0
+    recall = float(covered[goal].mean())
+    return SliceRule(tuple(clauses), rule_text(conditions, clauses), precision, recall)
+
+
+def _grow(matrix, goal, *, max_conditions, max_clauses, min_gain, shape=None):
+    """Sequential covering; ``shape`` caps each clause's conditions (and the clause count)."""
     clauses: list[tuple[int, ...]] = []
-    covered = np.zeros(len(rows), bool)
+    covered = np.zeros(len(goal), bool)
     best = 0.0
-    for _ in range(max_clauses):
+    for i in range(max_clauses if shape is None else min(max_clauses, len(shape))):
         clause, _ = _best_clause(matrix, goal, goal & ~covered, max_conditions, min_gain)
+        clause = clause if shape is None else clause[: shape[i]]
         if not clause:
             break
         candidate = covered | _rule_mask(matrix, [clause])
@@ -279,11 +300,72 @@ def learn_rule(
             break
         clauses.append(tuple(clause))
         covered, best = candidate, f1
-    if not clauses:
+    return clauses, covered
+
+
+#: Folds of the fitting rows that choose a rule's length (:func:`_validated_shape`), and the
+#: fewest slice members per fold for the choice to be made at all.
+RULE_FOLDS = 3
+RULE_FOLD_MIN_MEMBERS = 4
+#: Held-out F1 within which two rule shapes count as equal (the shorter is kept).
+RULE_TIE = 0.005
+
+
+def _validated_shape(matrix, goal, random_state, **grow) -> tuple[int, ...] | None:
+    """How many conditions each clause keeps, chosen by cross-validation on the fitting rows.
+
+    The greedy learner adds a condition, or a clause, for any F1 it gains on the rows it
+    learns from; among a hundred image measures and metadata cuts one always gains a
+    little by chance ("site = C AND m13 <= 1.38", or a second clause of three noise cuts),
+    and a sliver of one measure ("36.5 < contrast <= 39.5") reads as a finding. As CART
+    chooses a tree's size (Breiman et al. 1984), each shape (conditions in the first
+    clause, then in a second clause or none) is grown on all folds but one and scored by
+    its F1 on the one left out; the shortest shape within :data:`RULE_TIE` of the best mean
+    is kept. ``None`` (no cap) when a fold would hold fewer than
+    :data:`RULE_FOLD_MIN_MEMBERS` members.
+
+    Measured on the slice benchmark's development sets (934 reported slices): conditions
+    per rule 3.55 -> 2.47, held-out F1 against the slice 0.7102 -> 0.7105.
+    """
+    if goal.sum() < RULE_FOLDS * RULE_FOLD_MIN_MEMBERS:
         return None
-    precision = float(goal[covered].mean()) if covered.any() else 0.0
-    recall = float(covered[goal].mean())
-    return SliceRule(tuple(clauses), rule_text(conditions, clauses), precision, recall)
+    rng = np.random.default_rng([random_state, 3])
+    fold = np.empty(len(goal), int)
+    for side in (goal, ~goal):  # stratified: each fold holds its share of the members
+        index = rng.permutation(np.flatnonzero(side))
+        fold[index] = np.arange(len(index)) % RULE_FOLDS
+    scores: dict[tuple[int, ...], list[float]] = {}
+    for f in range(RULE_FOLDS):
+        train, test = fold != f, fold == f
+        for shape, clauses in _shapes(matrix[train], goal[train], **grow):
+            selected = _rule_mask(matrix[test], clauses)
+            f1 = _f1(np.float64((selected & goal[test]).sum()), selected.sum(), goal[test].sum())
+            scores.setdefault(shape, []).append(float(f1))
+    complete = {k: np.array(v) for k, v in scores.items() if len(v) == RULE_FOLDS}
+    if not complete:
+        return None
+    best = max(v.mean() for v in complete.values())
+    fitting = [k for k, v in complete.items() if v.mean() >= best - RULE_TIE]
+    return min(fitting, key=lambda k: (sum(k), len(k)))
+
+
+def _shapes(matrix, goal, *, max_conditions, max_clauses, min_gain, before=(), shape=()):
+    """Every shape of at most ``max_clauses`` clauses with its rule: each clause a prefix of
+    the greedy clause grown on what the clauses ``before`` it (of ``shape``) left uncovered.
+
+    A shape asking more conditions than the greedy clause has counts as the full clause
+    (the learner stops there by itself), so that each fold scores every shape.
+    """
+    covered = _rule_mask(matrix, before) if before else np.zeros(len(goal), bool)
+    clause, _ = _best_clause(matrix, goal, goal & ~covered, max_conditions, min_gain)
+    if not clause:
+        return
+    grow = dict(max_conditions=max_conditions, max_clauses=max_clauses, min_gain=min_gain)
+    for k in range(1, max_conditions + 1):
+        rule = [*before, tuple(clause[:k])]
+        yield (*shape, k), rule
+        if len(rule) < max_clauses:
+            yield from _shapes(matrix, goal, before=rule, shape=(*shape, k), **grow)
 
 
 #: A cut of a numeric column as :func:`~silentscope.slices.explain.metadata_conditions`
