@@ -113,6 +113,8 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     edge: chromatic aberration of a poor or misaligned lens);
     ``poster``: each channel rounded to 4 levels (colour banding: an image exported or
     compressed at 2 bits per channel by a poor viewer or a lossy archive);
+    ``ring``: a bright thin ring around the centre, its radius 25-40% of the side (the
+    reflection of the camera's illumination ring off the cornea);
     ``red``, ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
 
     Examples
@@ -269,6 +271,14 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
         levels = 4  # 0, 85, 170, 255: smooth gradients become bands
         step = 255.0 / (levels - 1)
         rows = np.rint(rows / step) * step
+    elif kind == "ring":
+        height, width = images.shape[1:3]
+        y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+        distance = np.hypot(y / height - 0.5, x / width - 0.5)
+        radii = np.random.default_rng(len(rows) + 9).uniform(0.25, 0.4, len(rows))
+        for i, radius in enumerate(radii):  # a Gaussian profile 3% of the side wide
+            ring = np.exp(-((distance - radius) ** 2) / (2 * 0.03**2))
+            rows[i] = rows[i] + 110.0 * ring[:, :, None]
     elif kind in ("red", "green", "blue"):
         gain = np.full(3, 0.55, np.float32)
         gain[("red", "green", "blue").index(kind)] = 1.0
@@ -277,7 +287,7 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
         raise ValueError(
             f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, blocks, "
             "zoom, smear, fade, shadow, dust, ghost, tilt, shift, flare, lash, stamp, fringe, poster, "
-            "red, green or blue"
+            "ring, red, green or blue"
         )
     out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
     return out
@@ -380,7 +390,7 @@ def _age(metadata) -> np.ndarray:
 #: others came with the fresh held-out sets (grain 1, scan lines 2, vignette 3, glare 4,
 #: pixelation 5, zoom 6, motion blur 7, washed-out 8, shadow 9, dust 10, ghost 11, tilt 12,
 #: off-centre 13, light leak 14, eyelashes 15, burned-in label 16, colour fringes 17,
-#: colour banding 18).
+#: colour banding 18, illumination ring 19).
 IMAGE_ONLY = {
     "image": ("haze", "hazy images"),
     "grain": ("grain", "grainy images"),
@@ -401,6 +411,7 @@ IMAGE_ONLY = {
     "stamp": ("stamp", "images with a burned-in label"),
     "fringe": ("fringe", "images with colour fringes"),
     "poster": ("poster", "images with colour banding"),
+    "ring": ("ring", "images with a reflected ring"),
 }
 #: Conjunctions: kind -> (artifact, cause name, whose labels are unreliable among the
 #: images with the artifact, from (metadata, female)).
@@ -424,6 +435,7 @@ CONJUNCTIONS = {
     "stamp_male": ("stamp", "burned-in label, men", lambda meta, female: ~female),
     "fringe_old": ("fringe", "colour fringes, over 50", lambda meta, female: _age(meta) > 50),
     "poster_young": ("poster", "colour banding, age <= 50", lambda meta, female: _age(meta) <= 50),
+    "ring_old": ("ring", "reflected ring, over 60", lambda meta, female: _age(meta) > 60),
 }
 
 #: Planted kinds that every dataset gets at two sizes.
@@ -496,12 +508,16 @@ FRESH17_KINDS = ("fringe", "fringe_old")
 #: change (adopted) and before any later change was tried anywhere: colour banding (each
 #: channel rounded to 4 levels) alone, and AND age 50 or under.
 FRESH18_KINDS = ("poster", "poster_young")
+#: The nineteenth fresh held-out set (session 19), declared after fresh 18 judged round 15's
+#: rule change (adopted) and before any later change was tried anywhere: the reflection of
+#: the illumination ring (a bright ring around the centre) alone, and AND age over 60.
+FRESH19_KINDS = ("ring", "ring_old")
 #: The fresh held-out sets in the order they were declared (fresh set k = FRESH_SETS[k - 1]).
 FRESH_SETS = (
     FRESH_KINDS, FRESH2_KINDS, FRESH3_KINDS, FRESH4_KINDS, FRESH5_KINDS, FRESH6_KINDS,
     FRESH7_KINDS, FRESH8_KINDS, FRESH9_KINDS, FRESH10_KINDS, FRESH11_KINDS, FRESH12_KINDS,
     FRESH13_KINDS, FRESH14_KINDS, FRESH15_KINDS, FRESH16_KINDS, FRESH17_KINDS,
-    FRESH18_KINDS,
+    FRESH18_KINDS, FRESH19_KINDS,
 )  # fmt: skip
 #: Every planted kind, in the order that seeds each kind's random draw (append only).
 ALL_KINDS = (
@@ -524,6 +540,7 @@ ALL_KINDS = (
     + FRESH16_KINDS
     + FRESH17_KINDS
     + FRESH18_KINDS
+    + FRESH19_KINDS
 )
 #: Kinds whose targets are those of image-only and of conjunction failures.
 IMAGE_KINDS = tuple(IMAGE_ONLY)
@@ -628,7 +645,7 @@ class Scenario:
     kind: str
     size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
     tuning: bool
-    fresh: int = 0  # a held-out scenario added after development: 1-18 = FRESH{,2,...,18}_KINDS
+    fresh: int = 0  # a held-out scenario added after development: 1-19 = FRESH{,2,...,19}_KINDS
 
     @property
     def set(self) -> str:
@@ -680,7 +697,8 @@ def scenarios() -> list[Scenario]:
     (session 14, after round 10 was judged); held-out (fresh 16): :data:`FRESH16_KINDS`
     (session 15, after fresh 14 judged round 11's narrowing change); held-out (fresh 17):
     :data:`FRESH17_KINDS` (session 18, after fresh 16 judged round 13's change); held-out
-    (fresh 18): :data:`FRESH18_KINDS` (session 19, after fresh 17 judged round 14's change).
+    (fresh 18): :data:`FRESH18_KINDS` (session 19, after fresh 17 judged round 14's change); held-out
+    (fresh 19): :data:`FRESH19_KINDS` (session 19, after fresh 18 judged round 15's rules).
 
     Examples
     --------

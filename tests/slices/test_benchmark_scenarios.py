@@ -103,7 +103,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
         "tilt_female": female, "shift_old": meta["age"].to_numpy() > 60,
         "flare_young": meta["age"].to_numpy() <= 55, "lash_female": female,
         "stamp_male": ~female, "fringe_old": meta["age"].to_numpy() > 50,
-        "poster_young": meta["age"].to_numpy() <= 50,
+        "poster_young": meta["age"].to_numpy() <= 50, "ring_old": meta["age"].to_numpy() > 60,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -205,10 +205,18 @@ def test_each_artifact_looks_like_itself():
     assert set(np.unique(poster[mask])) <= {0, 85, 170, 255}
     assert len(np.unique(images[mask])) > 4  # the source had more levels than that
     assert np.abs(poster[mask] - images[mask].astype(int)).max() <= 43  # rounded, not replaced
+    ring = scen.add_artifact(images, mask, "ring").astype(int) - images.astype(int)
+    assert (ring[~mask] == 0).all() and (ring[mask] >= 0).all()  # only brighter
+    side = images.shape[1]
+    yy, xx = np.mgrid[:side, :side] / side
+    distance = np.hypot(yy - 0.5, xx - 0.5)
+    lift = ring[mask].mean(axis=3)  # (n, H, W)
+    centre, band = distance < 0.1, (distance > 0.25) & (distance < 0.4)
+    assert (lift[:, band].mean(axis=1) > lift[:, centre].mean(axis=1) + 10).all()  # a ring
 
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
-    assert len(scen.FRESH_SETS) == 18 and scen.FRESH_SETS[-1] == scen.FRESH18_KINDS
+    assert len(scen.FRESH_SETS) == 19 and scen.FRESH_SETS[-1] == scen.FRESH19_KINDS
     for fresh, kinds in enumerate(scen.FRESH_SETS, start=1):
         found = [s for s in scen.scenarios() if s.fresh == fresh]
         assert {s.name for s in found} == {
