@@ -255,6 +255,39 @@ def test_quick_benchmark_prints_every_method(tmp_path, capsys):
     assert list(tmp_path.iterdir())  # the audits were cached where asked
 
 
+def test_targets_are_also_judged_over_every_held_out_set_together():
+    import slices
+
+    rows = []
+    for scenario, kind, p10 in (("odir/image/small", "image", 1.0),
+                                ("odir/grain/small", "grain", 0.5)):  # fmt: skip
+        name = "held-out" if kind == "image" else "held-out (fresh)"
+        for method, value in ((slices.DEFAULT, p10), ("Spotlight", 0.8)):
+            rows.append({"scenario": scenario, "set": name, "kind": kind, "method": method,
+                         "p@10": value, "AP": value, "Jaccard": value})  # fmt: skip
+    printed = slices.targets(pd.DataFrame(rows))
+    first, together = printed.split("every held-out scenario together")
+    assert "image only: precision@10 1.00 (target >= 0.85: met)" in first
+    # over both sets the default's 0.75 is below the 0.85 target and Spotlight's 0.80
+    assert "(2 sets, 2 planted scenarios)" in together
+    assert "image only: precision@10 0.75 (target >= 0.85: NOT met)" in together
+    assert "mean p@10: default 0.75 vs best baseline 0.80 (Spotlight)" in together
+
+
+def test_rule_measures_count_a_band_as_two_conditions_and_a_missing_rule_as_f1_zero():
+    import slices
+
+    frame = pd.DataFrame({"rule": ["36.5 < contrast <= 39.5", None],
+                          "rule_precision": [0.8, np.nan], "rule_recall": [0.8, np.nan]})  # fmt: skip
+    measures = slices.rule_measures(frame)
+    assert measures == {"rule F1": pytest.approx(0.4), "rule conditions": 1.0}
+    row = {"scenario": "s", "set": "tuning", "kind": "image", "p@10": 1.0, "AP": 1.0,
+           "Jaccard": 1.0, "slices/cause": 1, "reported": 2, "draw": 0, "seed": 0}  # fmt: skip
+    rows = pd.DataFrame([{**row, "method": slices.DEFAULT, **measures},
+                         {**row, "method": "Spotlight"}])  # fmt: skip
+    assert "held-out F1 against the slice 0.400, conditions per rule 1.00" in slices.summary(rows)
+
+
 def test_further_draws_train_their_own_networks_and_are_pooled(tmp_path, capsys):
     """A second draw of each scenario (data split, planted cause, network) is its own run."""
     import slices
