@@ -253,7 +253,11 @@ function describeSlice(summary) {
     if (summary.nesting) lines.push(summary.nesting);
     // a slice that may restate the prediction says so (silentscope.slices.notes.caveat)
     if (summary.caveat) lines.push(summary.caveat);
-    if (summary.rule) {
+    // the rule with its held-out agreement, worded by discovery (silentscope.slices.result.rule_description);
+    // a store saved before that column existed gets the same figures without the words
+    if (typeof summary.rule_description === 'string' && summary.rule_description) {
+      lines.push(`rule: ${summary.rule_description}`);
+    } else if (summary.rule) {
       const agreement = typeof summary.rule_precision === 'number' ? ` (held-out precision ${fmt.pct(summary.rule_precision)}, recall ${fmt.pct(summary.rule_recall)})` : '';
       lines.push(`rule: ${summary.rule}${agreement}`);
     }

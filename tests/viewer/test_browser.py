@@ -475,7 +475,7 @@ def test_a_part_another_slice_holds_is_named_in_the_slices_panel(browser, tmp_pa
 
     from silentscope.audit.store import read_artifact, save_audit
     from silentscope.cli import app
-    from silentscope.slices.result import part_note
+    from silentscope.slices.result import part_note, rule_description
     from silentscope.viewer.prepare import prepare_store
     from tests.slices.test_consolidate import _a_missed_class_and_a_device
 
@@ -490,9 +490,15 @@ def test_a_part_another_slice_holds_is_named_in_the_slices_panel(browser, tmp_pa
     # and a slice whose members lie within another listed slice says which (notes.nesting_note)
     nested = [text for text in saved["nesting"] if text]
     assert nested and nested[0] in " ".join(result.output.split())
+    # each rule with its held-out agreement in one wording (result.rule_description), saved
+    # for the viewer, which does not import the analyses
+    described = [text for text in saved["rule_description"] if text]
+    assert described == [rule_description(row) for row in saved.to_dict("records") if row["rule"]]
+    assert all(text in " ".join(result.output.split()) for text in described)
     prepare_store(store, method="pca")
     with store_page(browser, store) as page:
         page.click(".tab[data-tab=slices]")
         page.wait_for_selector("#slices-panel .slice", timeout=20_000)
         text = page.locator("#slices-panel").inner_text()
         assert note in text and nested[0] in text
+        assert all(f"rule: {rule}" in text for rule in described)

@@ -70,6 +70,7 @@ from silentscope.slices.result import (
     hypotheses_tested,
     no_slice_note,
     reach_text,
+    rule_description,
 )
 from silentscope.slices.rules import (
     condition_matrix,
@@ -1283,6 +1284,14 @@ def _explain(
                 "rule": "" if rule is None else rule.text,
                 "rule_precision": precision,
                 "rule_recall": recall,
+                # in words, for the viewer (which must not import the analyses to say it)
+                "rule_description": rule_description(
+                    {
+                        "rule": "" if rule is None else rule.text,
+                        "rule_precision": precision,
+                        "rule_recall": recall,
+                    }
+                ),
                 **expected_errors(confidence, mask, held, data.risk is None),
                 "caveat": caveat(
                     record.get("member_views", record["views"]), precision, own_features
@@ -1328,7 +1337,7 @@ def _explain(
         "ci_low", "ci_high",
         "complement_error_rate", "p_value", "q_value", "stability", "resample_stability",
         "n_fit", "fit_error_rate", "absorbed", "merged_from", "consolidation", "rule", "rule_precision",
-        "rule_recall", "expected_error_rate", "expected_outside", "silence", "prediction", "nesting", "caveat", "top_terms",
+        "rule_recall", "rule_description", "expected_error_rate", "expected_outside", "silence", "prediction", "nesting", "caveat", "top_terms",
         "metadata",
         "test_sets", "representative",
         "confident_errors", "example_ids", "example_kinds",

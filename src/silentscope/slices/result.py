@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from silentscope.data.refs import shareable
-from silentscope.slices.notes import card_note
+from silentscope.slices.notes import RULE_DESCRIBES, card_note
 
 #: The store artifact of the shown slices; the others are named after it.
 ARTIFACT = "slices"
@@ -280,8 +280,14 @@ def rule_description(row) -> str:
 
     Examples
     --------
+    A rule that selects under half of the slice's held-out members, or whose selection is
+    under half the slice's, says in words that it describes the slice only in part: the
+    percentages are there, but "rule: X" reads as the slice's name.
+
     >>> rule_description({"rule": "site = C", "rule_precision": 0.9, "rule_recall": 0.8})
     'site = C (held-out precision 90%, recall 80%)'
+    >>> rule_description({"rule": "age > 70", "rule_precision": 0.35, "rule_recall": 0.8})
+    'age > 70 (held-out precision 35%, recall 80%: it describes the slice only in part)'
     """
     get = row.get if isinstance(row, dict) else lambda key, default=None: getattr(row, key, default)
     rule = get("rule", "") or ""
@@ -290,7 +296,10 @@ def rule_description(row) -> str:
     precision, recall = get("rule_precision", np.nan), get("rule_recall", np.nan)
     if pd.isna(precision) or pd.isna(recall):
         return f"{rule} (not measured on held-out samples)"
-    return f"{rule} (held-out precision {precision:.0%}, recall {recall:.0%})"
+    partial = (
+        ": it describes the slice only in part" if min(precision, recall) < RULE_DESCRIBES else ""
+    )
+    return f"{rule} (held-out precision {precision:.0%}, recall {recall:.0%}{partial})"
 
 
 def _rule_text(row) -> str:
