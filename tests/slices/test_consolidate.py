@@ -438,8 +438,11 @@ def test_discovery_reports_the_worst_part_beside_its_slice_with_a_note():
     members = report.membership.loc[report.membership["rank"] == part["rank"].iloc[0], "sample_id"]
     chosen = np.isin(audit.sample_id, members)
     assert (sex[chosen] == "F").all() and device[chosen].mean() > 0.9
-    wider = int(part["consolidation"].iloc[0].split("(")[1].split(" samples")[0])
-    assert wider in set(report.slices["size"])  # the device's slice itself is reported too
+    # the device's slice itself is reported too, and the note names it by rank and size
+    named = re.match(r"where a wider failing slice \(slice (\d+), (\d+) samples\)",
+                     part["consolidation"].iloc[0])  # fmt: skip
+    holder = report.slices[report.slices["rank"] == int(named[1])]
+    assert len(holder) == 1 and holder["size"].iloc[0] == int(named[2])
     # the reader is told, in the CLI line, the markdown and the report's card
 
     note = part["consolidation"].iloc[0]
@@ -458,10 +461,14 @@ def test_a_part_is_never_listed_without_the_wider_slice_its_note_names():
     full = discover_slices(audit, n_seeds=2, modalities=["image"])
     notes = full.slices["consolidation"].astype(str)
     assert notes.iloc[0].startswith(PART_NOTE) and len(full.slices) >= 3
-    wider = int(notes.iloc[0].split("(")[1].split(" samples")[0])
+    named = r"where a wider failing slice \(slice (\d+), (\d+) samples\)"
+    rank, wider = map(int, re.match(named, notes.iloc[0]).groups())
+    assert full.slices["size"].iloc[rank - 1] == wider  # the note names its slice's rank
     assert full.slices["size"].iloc[1] != wider  # the second best is another slice
     two = discover_slices(audit, n_seeds=2, modalities=["image"], max_slices=2)
-    assert two.slices["consolidation"].astype(str).iloc[0] == notes.iloc[0]
+    note = two.slices["consolidation"].astype(str).iloc[0]
+    assert note == re.sub(named, f"where a wider failing slice (slice 2, {wider} samples)",
+                          notes.iloc[0])  # fmt: skip
     assert two.slices["size"].iloc[1] == wider
     one = discover_slices(audit, n_seeds=2, modalities=["image"], max_slices=1)
     assert one.n_slices == 1 and not str(one.slices["consolidation"].iloc[0]).startswith(PART_NOTE)

@@ -1066,7 +1066,8 @@ def _first_slices(shown, max_slices):
 
 
 def _name_holders(rows):
-    """Say which listed slice holds the part a slice's note says is not listed apart.
+    """Say which listed slice holds the part a slice's note says is not listed apart, and
+    which listed slice a listed part is the worst part of.
 
     "Lies within another confirmed slice" sends the reader searching; "lies within slice
     3" does not. A holder that ``max_slices`` cut is said to be beyond the list.
@@ -1075,6 +1076,13 @@ def _name_holders(rows):
         row["slice"]: row["rank"] for row in rows if not row["consolidation"].startswith(PART_NOTE)
     }
     for row in rows:
+        # a listed part carries its wider slice's id, and that slice is always listed too
+        if row["consolidation"].startswith(PART_NOTE) and row["slice"] in ranks:
+            row["consolidation"] = (
+                row["consolidation"]
+                .replace(f"{PART_NOTE} (", f"{PART_NOTE} (slice {ranks[row['slice']]}, ", 1)
+                .replace(" samples, also reported)", " samples)", 1)
+            )
         holder = row.pop("within", None)
         if holder is None:
             continue

@@ -249,9 +249,9 @@ def part_note(row) -> str:
 
     Examples
     --------
-    >>> part_note({"consolidation": "where a wider failing slice (90 samples, also reported) "
+    >>> part_note({"consolidation": "where a wider failing slice (slice 2, 90 samples) "
     ...            "fails most: sex = F"})
-    'where a wider failing slice (90 samples, also reported) fails most: sex = F'
+    'where a wider failing slice (slice 2, 90 samples) fails most: sex = F'
     >>> part_note({"consolidation": "3: overlap; where it fails most (sex = F, 40 samples) lies "
     ...            "within slice 2 (60 samples): not listed apart"})
     'where it fails most (sex = F, 40 samples) lies within slice 2 (60 samples): not listed apart'
