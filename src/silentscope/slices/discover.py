@@ -1292,14 +1292,6 @@ def _explain(
                 "rule": "" if rule is None else rule.text,
                 "rule_precision": precision,
                 "rule_recall": recall,
-                # in words, for the viewer (which must not import the analyses to say it)
-                "rule_description": rule_description(
-                    {
-                        "rule": "" if rule is None else rule.text,
-                        "rule_precision": precision,
-                        "rule_recall": recall,
-                    }
-                ),
                 **expected_errors(confidence, mask, held, data.risk is None),
                 "caveat": caveat(
                     record.get("member_views", record["views"]), precision, own_features
@@ -1318,6 +1310,8 @@ def _explain(
                 "representative_images": ",".join(str(i) for i in representative),
             }
         )
+        # the rule in words, saved for the viewer (which must not import the analyses)
+        rows[-1]["rule_description"] = rule_description(rows[-1])
         example_rows = [int(i) for i, _ in examples]
         on_a_card[example_rows] = True
         rows[-1]["example_ids"] = ",".join(data.sample_id[example_rows])

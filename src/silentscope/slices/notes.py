@@ -33,7 +33,8 @@ def expected_errors(confidence, mask, held, classification: bool = True) -> dict
     }
 
 
-#: Below this held-out precision a rule does not describe its slice (for :func:`caveat`).
+#: Below this held-out precision (or recall) a rule does not describe its slice: :func:`caveat`,
+#: and the rule's wording on a card (:func:`silentscope.slices.result.rule_description`).
 RULE_DESCRIBES = 0.5
 
 
