@@ -562,6 +562,34 @@ def test_a_part_held_by_a_slice_beyond_the_list_says_so():
     assert all("within" not in row for row in named)  # not a column of the table
 
 
+def test_a_slice_that_took_a_part_names_the_wider_slice_by_rank():
+    """ "(374 samples, also reported)" sent the reader counting sizes; the note names the
+    wider slice's rank, says it was cut by ``max_slices``, or that it merged into this one."""
+    from silentscope.slices.discover import _name_holders
+
+    def joined(size):
+        return (
+            f"joined with where a wider slice ({size} samples, also reported) fails most: "
+            "sex = F (the same failure, fitting split)"
+        )
+
+    rows = [
+        {"rank": 1, "slice": 4, "consolidation": "narrowed; " + joined(300), "joined_from": [7]},
+        {"rank": 2, "slice": 7, "consolidation": joined(200) + "; " + joined(90),
+         "joined_from": [9, 7]},
+        {"rank": 3, "slice": 8, "consolidation": "2: overlap"},
+    ]  # fmt: skip
+    named = _name_holders([dict(row) for row in rows])
+    assert named[0]["consolidation"] == "narrowed; " + joined(300).replace(
+        "(300 samples, also reported)", "(slice 2, 300 samples)"
+    )
+    text = named[1]["consolidation"]
+    assert "wider slice (200 samples, beyond the 3 listed) fails most" in text
+    assert "wider slice since merged into this one (90 samples) fails most" in text
+    assert "also reported" not in text
+    assert all("joined_from" not in row for row in named)  # not a column of the table
+
+
 def test_slices_of_one_class_do_not_share_an_explanation_by_their_class_alone():
     from silentscope.slices.consolidate import _shared_explanation
 
@@ -594,6 +622,7 @@ def test_the_part_that_fails_most_joins_another_slice_of_the_same_failure():
     planted = hazy & (sex == "F")
     assert (host & planted).sum() / (host | planted).sum() > 0.95  # every hazy woman, no one else
     assert "fails most: sex = F (the same failure" in "; ".join(groups[1].notes)
+    assert groups[1].took_parts == [0]  # the report names slice 0 by its rank
     assert (groups[0].mask == hazy_one_class).all()  # the wider slice stays as it was
     # a host of another failure (the men of the haze) takes no part
     groups = [Consolidated([0], hazy_one_class.copy()), Consolidated([1], hazy & (sex == "M"))]

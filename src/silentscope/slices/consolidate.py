@@ -60,6 +60,9 @@ class Consolidated:
     described : bool or None
         Whether a rule describes it (precision and recall at least 0.5, fitting split), once
         discovery has learned one; None before.
+    took_parts : list of int
+        Candidate ids of the wider slices whose worst part joined it (each has a note in
+        ``notes``, in order; the report names those slices by their final rank).
     """
 
     slices: list[int]
@@ -69,6 +72,7 @@ class Consolidated:
     reasons: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     described: bool | None = None
+    took_parts: list = field(default_factory=list)
 
     @property
     def n_absorbed(self) -> int:

@@ -12,6 +12,7 @@ stability across seeds (and bootstrap resamples).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -970,6 +971,7 @@ def _shown_slices(
         gave = []
     groups = absorb_nested(groups, errors, fit_rows)
     joined = {i for i, group in enumerate(groups) if any(group is g for g in gave)}
+    owner = {k: group.slices[0] for group in groups for k in group.slices}
     shown, parts = [], []
     for index, group in enumerate(groups):
         keeper, absorbed = group.slices[0], group.slices[1:]
@@ -989,6 +991,8 @@ def _shown_slices(
                 fit_error_rate=float(errors[fit_rows][fit_members].mean()),
             )  # fmt: skip
             record["q_value"] = max(record["q_value"], record["p_value"])
+        # the wider slices whose part it took, by the candidate that now leads them
+        record["joined_from"] = [owner.get(k) for k in group.took_parts]
         record["absorbed"] = len(absorbed)
         record["merged_from"] = ",".join(str(k) for k in absorbed)
         record["consolidation"] = "; ".join(
@@ -1066,8 +1070,8 @@ def _first_slices(shown, max_slices):
 
 
 def _name_holders(rows):
-    """Say which listed slice holds the part a slice's note says is not listed apart, and
-    which listed slice a listed part is the worst part of.
+    """Say which listed slice holds the part a slice's note says is not listed apart, which
+    listed slice a listed part is the worst part of, and whose part a slice took.
 
     "Lies within another confirmed slice" sends the reader searching; "lies within slice
     3" does not. A holder that ``max_slices`` cut is said to be beyond the list.
@@ -1083,6 +1087,10 @@ def _name_holders(rows):
                 .replace(f"{PART_NOTE} (", f"{PART_NOTE} (slice {ranks[row['slice']]}, ", 1)
                 .replace(" samples, also reported)", " samples)", 1)
             )
+        for wider in row.pop("joined_from", None) or []:
+            row["consolidation"] = _name_wider(
+                row["consolidation"], wider, row["slice"], ranks, len(rows)
+            )
         holder = row.pop("within", None)
         if holder is None:
             continue
@@ -1094,6 +1102,29 @@ def _name_holders(rows):
         )
         row["consolidation"] = row["consolidation"].replace(old, new)
     return rows
+
+
+#: How the note begins that says a slice took another slice's worst part (:func:`_join_parts`).
+JOINED_NOTE = "joined with where a wider slice"
+
+
+def _name_wider(text, wider, own, ranks, listed):
+    """Name, in the next joined-part note of ``text``, the wider slice by its final rank.
+
+    The wider slice is the one now led by candidate ``wider``: listed (its rank), beyond the
+    list (``max_slices`` cut it), or this very slice (merged into it after the join).
+    """
+    said = re.search(rf"{JOINED_NOTE} \((\d+) samples, also reported\)", text)
+    if said is None:
+        return text
+    size = said.group(1)
+    if wider == own:
+        named = f"{JOINED_NOTE} since merged into this one ({size} samples)"
+    elif wider in ranks:
+        named = f"{JOINED_NOTE} (slice {ranks[wider]}, {size} samples)"
+    else:
+        named = f"{JOINED_NOTE} ({size} samples, beyond the {listed} listed)"
+    return text[: said.start()] + named + text[said.end() :]
 
 
 def _join_parts(
@@ -1127,9 +1158,10 @@ def _join_parts(
                 continue
             host.mask = host.mask | part
             host.notes.append(
-                f"joined with where a wider slice ({int(group.mask.sum())} samples, also "
-                f"reported) fails most: {conditions.labels[j]} (the same failure, fitting split)"
+                f"{JOINED_NOTE} ({int(group.mask.sum())} samples, also reported) fails "
+                f"most: {conditions.labels[j]} (the same failure, fitting split)"
             )
+            host.took_parts.append(group.slices[0])  # named by its rank once ranks are final
             _refine(host, conditions, errors, fit_rows, min_support, alpha, random_state)
             joined.add(index)
             break
