@@ -390,3 +390,43 @@ def test_best_jaccard_is_the_best_slice_and_zero_without_slices():
     members = np.column_stack([np.arange(10) < 2, np.arange(10) < 5])
     assert conjunctions.best_jaccard(members, group) == pytest.approx(0.8)
     assert conjunctions.best_jaccard(np.zeros((10, 0), bool), group) == 0.0
+
+
+def test_the_confirmation_ceiling_says_when_the_planted_group_can_be_shown_alone():
+    """--power: a group failing far more than the artifact's other images is shown alone
+    (ceiling 1); one failing like them, while they fail more than the clean images, is
+    not, and the best slice's precision is the group's share of the artifact."""
+    from silentscope.audit import AuditSet
+
+    conjunctions = pytest.importorskip("slice_conjunctions")
+    rng = np.random.default_rng(0)
+    n = 2000
+    marked = np.arange(n) < 400
+    planted = marked & (np.arange(n) % 2 == 0)
+
+    def audit_failing(rate_planted, rate_others, rate_clean):
+        rate = np.where(planted, rate_planted, np.where(marked, rate_others, rate_clean))
+        wrong = rng.random(n) < rate
+        label = rng.integers(0, 2, n)
+        predicted = np.where(wrong, 1 - label, label)
+        return AuditSet(
+            sample_id=[f"s{i}" for i in range(n)], test_set=["iid"] * n, label=label,
+            logits=np.eye(2)[predicted] * 3, class_names=["a", "b"],
+        )  # fmt: skip
+
+    apart = conjunctions.confirmable(audit_failing(0.5, 0.15, 0.03), planted, marked, 0)
+    assert apart["p part held-out s0"] < 0.001 and apart["ceiling p@10 s0"] == 1.0
+    alike = conjunctions.confirmable(audit_failing(0.3, 0.3, 0.03), planted, marked, 0)
+    assert alike["p part held-out s0"] > 0.05 and alike["others fail (fit) s0"]
+    assert alike["ceiling p@10 s0"] == pytest.approx(0.5)
+
+
+def test_outsiders_are_counted_in_the_slice_most_like_the_artifact():
+    conjunctions = pytest.importorskip("slice_conjunctions")
+    marked = np.arange(20) < 8
+    errors = np.arange(20) % 2 == 0
+    members = np.column_stack([np.arange(20) < 12, np.arange(20) >= 15])
+    found = conjunctions._outsiders(members, marked, errors)
+    assert found["outsiders in it"] == 4  # rows 8-11 of the first slice
+    assert found["their errors (outsiders)"] == pytest.approx(0.5)
+    assert conjunctions._outsiders(np.zeros((20, 0), bool), marked, errors)["outsiders in it"] == 0
