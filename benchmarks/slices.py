@@ -1,6 +1,6 @@
 """Slice discovery benchmark: trained networks, planted causes, tuning and held-out scenarios.
 
-Run (prints the tables; the first run trains and caches 101 small CNNs, one per scenario, about
+Run (prints the tables; the first run trains and caches 105 small CNNs, one per scenario, about
 30-90 s each on 2 cores; each further draw (--draws) trains as many again):
 
     python benchmarks/slices.py [--cache DIR] [--repeats 2] [--only odir|synthetic]

@@ -104,6 +104,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
         "flare_young": meta["age"].to_numpy() <= 55, "lash_female": female,
         "stamp_male": ~female, "fringe_old": meta["age"].to_numpy() > 50,
         "poster_young": meta["age"].to_numpy() <= 50, "ring_old": meta["age"].to_numpy() > 60,
+        "pixels_female": female,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -213,10 +214,16 @@ def test_each_artifact_looks_like_itself():
     lift = ring[mask].mean(axis=3)  # (n, H, W)
     centre, band = distance < 0.1, (distance > 0.25) & (distance < 0.4)
     assert (lift[:, band].mean(axis=1) > lift[:, centre].mean(axis=1) + 10).all()  # a ring
+    pixels = scen.add_artifact(images, mask, "pixels")
+    changed = (pixels != images).any(axis=3)  # (n, H, W)
+    assert not changed[~mask].any()
+    stuck = pixels[mask][changed[mask]]
+    assert set(np.unique(stuck)) <= {0, 255} and (stuck == stuck[:, :1]).all()  # every channel
+    assert 0.01 < changed[mask].mean() < 0.03  # about 2% of the pixels
 
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
-    assert len(scen.FRESH_SETS) == 19 and scen.FRESH_SETS[-1] == scen.FRESH19_KINDS
+    assert len(scen.FRESH_SETS) == 20 and scen.FRESH_SETS[-1] == scen.FRESH20_KINDS
     for fresh, kinds in enumerate(scen.FRESH_SETS, start=1):
         found = [s for s in scen.scenarios() if s.fresh == fresh]
         assert {s.name for s in found} == {
