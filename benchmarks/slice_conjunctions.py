@@ -32,7 +32,11 @@ import argparse
 import numpy as np
 import pandas as pd
 import slice_scenarios as scen
-from slices import DEFAULT, reported_slices  # the benchmark's own reading of a report
+from slices import (
+    DEFAULT,
+    mostly_within,
+    reported_slices,
+)  # the benchmark's own reading of a report
 
 from silentscope.slices import discover_slices
 from silentscope.slices.discover import independent_units, split_by_unit
@@ -76,10 +80,7 @@ def rates(scenario, draw: int, discover: bool, power: bool = False) -> dict:
         # the benchmark's "slices per cause" counts slices mostly made of the planted group;
         # a report that repeats the artifact (hazy right eyes, hazy images, hazy women) is
         # one failure read as several, which that count misses
-        size = members.sum(axis=0)
-        row["slices mostly artifact"] = int(
-            ((members & marked[:, None]).sum(axis=0) >= 0.5 * size).sum()
-        )
+        row["slices mostly artifact"] = mostly_within(members, marked)
     return row
 
 

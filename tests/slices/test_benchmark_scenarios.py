@@ -437,3 +437,23 @@ def test_outsiders_are_counted_in_the_slice_most_like_the_artifact():
     assert found["outsiders in it"] == 4  # rows 8-11 of the first slice
     assert found["their errors (outsiders)"] == pytest.approx(0.5)
     assert conjunctions._outsiders(np.zeros((20, 0), bool), marked, errors)["outsiders in it"] == 0
+
+
+def test_slices_mostly_made_of_a_group_are_counted_for_causes_and_artifacts():
+    """One rule counts "slices per cause" and "slices per artifact": a conjunction reported
+    as three slices of the artifact (one of them its worst patients) is one failure, and
+    the summary says how often each method does that."""
+    bench = pytest.importorskip("slices")
+    group = np.arange(10) < 4
+    members = np.column_stack([np.arange(10) < 2, np.arange(10) < 8, np.zeros(10, bool)])
+    assert bench.mostly_within(members, group) == 2  # half of 8 inside counts; empty does not
+    assert bench.score_cause(group, members, np.zeros(10))["slices/cause"] == 2
+    rows = pd.DataFrame(
+        {"set": "held-out", "kind": "conjunction", "scenario": "odir/conjunction/small",
+         "draw": 0, "seed": [0, 0], "method": [bench.DEFAULT, "error k-means"],
+         "p@10": 1.0, "AP": 1.0, "Jaccard": 1.0, "slices/cause": 1.0, "reported": 3,
+         "slices/artifact": [3, 1]}
+    )  # fmt: skip
+    text = bench.summary(rows)
+    assert "slices mostly made of the artifact's images" in text
+    assert f"{bench.DEFAULT} 3.00" in text and "error k-means 1.00" in text
