@@ -39,8 +39,8 @@ from slices import (
 )  # the benchmark's own reading of a report
 
 from silentscope.slices import discover_slices
+from silentscope.slices.consolidate import _fails_more_p
 from silentscope.slices.discover import independent_units, split_by_unit
-from silentscope.slices.multiplicity import fails_more_p
 
 #: The default's significance level and held-out share (``discover_slices``' defaults).
 ALPHA, CONFIRM_FRACTION = 0.05, 0.5
@@ -103,23 +103,18 @@ def _outsiders(members, marked, errors) -> dict:
     }
 
 
-def _p_more(a, b, errors, rows) -> float:
-    """One-sided Fisher p that ``a`` fails more than ``b`` among ``rows``."""
-    a, b = a[rows], b[rows]
-    e_a, e_b = int(errors[rows][a].sum()), int(errors[rows][b].sum())
-    if not a.any() or not b.any():
-        return 1.0
-    return float(fails_more_p(e_a, int(a.sum()), e_a + e_b, int(a.sum() + b.sum())))
-
-
 def confirmable(audit, planted, marked, seed: int) -> dict:
     """Whether the default's rules could show the planted group alone (see the module)."""
     errors = ~audit.correct
     units, _ = independent_units(audit)
-    fit, held = split_by_unit(units, errors, CONFIRM_FRACTION, seed)
+    fit, held = (
+        np.isin(np.arange(len(errors)), rows)
+        for rows in split_by_unit(units, errors, CONFIRM_FRACTION, seed)
+    )
     others = marked & ~planted
-    p_part = _p_more(planted, others, errors, held)
-    p_rest = _p_more(others, ~marked, errors, fit)
+    # the library's own test of "fails more than" (one-sided Fisher among the given rows)
+    p_part = _fails_more_p(planted, others, errors, held)
+    p_rest = _fails_more_p(others, ~marked, errors, fit)
     shown = p_part < ALPHA or p_rest >= ALPHA
     return {
         f"p part held-out s{seed}": p_part, f"others fail (fit) s{seed}": p_rest < ALPHA,
