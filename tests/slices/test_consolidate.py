@@ -900,3 +900,82 @@ def test_a_nested_slice_failing_a_little_more_stays_though_no_test_could_show_it
         [Consolidated([0], wide.copy()), Consolidated([1], slight.copy())], errors, fit
     )
     assert [g.slices for g in kept] == [[0], [1]]
+
+
+def test_a_rule_does_not_widen_a_slice_to_samples_that_look_otherwise():
+    """A haze and cataract eyes are both blurred and both fail: "sharpness low" names both.
+
+    The hazy slice's rule would take the cataract eyes too, two causes read as one
+    (development benchmark, ``odir/conjunction/small`` draw 1: 148 hazy images and 55
+    cataract eyes failing at 36%). In the appearance measures the haze is tight and the
+    cataract eyes lie elsewhere: the slice stays the haze. Without the measures, or for a
+    slice that looks like every image (a report's cause), the rule widens as before.
+    """
+    from silentscope.slices.consolidate import Consolidated
+    from silentscope.slices.discover import _refine
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    hazy = rng.random(n) < 0.1
+    cataract = ~hazy & (rng.random(n) < 0.05)
+    looks = rng.normal(size=(n, 8))
+    looks[hazy] = looks[hazy] * 0.2 + 2.5  # pale and soft, alike
+    looks[cataract, :2] -= 3  # darker and yellower, otherwise like anyone
+    blurred = np.where(hazy | cataract, "yes", "no")
+    frame = pd.DataFrame({"blurred": blurred, "sex": rng.choice(["F", "M"], n)})
+    conditions = condition_matrix(frame, ["blurred", "sex"])
+    errors = rng.random(n) < np.where(hazy, 0.4, np.where(cataract, 0.4, 0.04))
+    fit = rng.permutation(n)[: n // 2]
+    found = hazy & (rng.random(n) < 0.9)
+
+    alone = Consolidated(slices=[0], mask=found.copy())
+    _refine(alone, conditions, errors, fit, 20, 0.05, 0, looks)
+    assert not (alone.mask & cataract).any()
+    widened = Consolidated(slices=[0], mask=found.copy())
+    _refine(widened, conditions, errors, fit, 20, 0.05, 0)  # nothing to compare by
+    assert (widened.mask == (hazy | cataract)).all()
+    # a report's cause looks like every image: its rule widens it whatever the measures
+    device = rng.random(n) < 0.1
+    text = pd.DataFrame({"device": np.where(device, "B", "A"), "sex": frame["sex"]})
+    errors = rng.random(n) < np.where(device, 0.4, 0.04)
+    group = Consolidated(slices=[0], mask=device & (rng.random(n) < 0.6))
+    _refine(group, condition_matrix(text, ["device", "sex"]), errors, fit, 20, 0.05, 0, looks)
+    assert (group.mask == device).all()
+
+
+def test_a_rule_widens_a_slice_to_the_same_artifact_where_its_members_are_not():
+    """Glare found near the centre, and the same glare at the edge: the rule takes both.
+
+    The edge glare differs from the slice in where the light falls (two measures far off),
+    so it is no nearer the slice than an average image is; but it is nearer the slice than
+    it is to an ordinary image, and the slice's rule (a bright spot) widens it to all the
+    glare. Ordinary images that share the rule's measure by chance still stay out.
+    """
+    from silentscope.slices.consolidate import Consolidated, looks_alike
+    from silentscope.slices.discover import _refine
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    glare = rng.random(n) < 0.1
+    central = glare & (rng.random(n) < 0.6)
+    looks = rng.normal(size=(n, 8))
+    looks[glare] = looks[glare] * 0.2 + 2.5
+    edge = glare & ~central
+    looks[edge, :2] += 7  # the light falls elsewhere
+    spot = np.where(glare, "yes", "no")
+    frame = pd.DataFrame({"bright spot": spot, "sex": rng.choice(["F", "M"], n)})
+    conditions = condition_matrix(frame, ["bright spot", "sex"])
+    errors = rng.random(n) < np.where(glare, 0.4, 0.04)
+    fit = rng.permutation(n)[: n // 2]
+
+    centre = np.median(looks[central], axis=0)
+    own = np.abs(looks[central] - centre).sum(axis=1).mean()
+    every = np.abs(looks - centre).sum(axis=1).mean()
+    near = np.abs(looks[edge] - centre).sum(axis=1).mean()
+    assert near - own > 0.5 * (every - own)  # no nearer the slice than half the way
+    assert looks_alike(looks, central, edge)
+    group = Consolidated(slices=[0], mask=central.copy())
+    _refine(group, conditions, errors, fit, 20, 0.05, 0, looks)
+    assert (group.mask == glare).all()
+    ordinary = ~glare & (rng.random(n) < 0.05)
+    assert not looks_alike(looks, central, ordinary)

@@ -60,6 +60,7 @@ from silentscope.slices.ranking import rank_slices
 from silentscope.slices.representation import (
     MODALITIES,
     Representation,
+    appearance_block,
     build_representation,
     class_blind_blocks,
 )
@@ -541,7 +542,7 @@ def discover_slices(
     )
     shown = _shown_slices(
         candidates, membership, errors, fit_rows, confirm_rows, conditions, merge_overlap,
-        alpha, max_slices, random_state, min_support, units,
+        alpha, max_slices, random_state, min_support, units, looks=_looks(data),
     )  # fmt: skip
     table, member_frame = _explain(
         data, shown, membership, scores, errors, n_terms, n_examples,
@@ -871,7 +872,23 @@ def _signatures(conditions, membership, order, fit_rows, random_state) -> dict[i
 RULE_AGREEMENT_TO_WIDEN = 0.5
 
 
-def _refine(group, conditions, errors, fit_rows, min_support, alpha, random_state) -> None:
+def _looks(data):
+    """The standardised appearance measures of the analysed images, or None where unmeasured.
+
+    Slices are widened by a rule only to samples that look like their members
+    (:func:`~silentscope.slices.consolidate.looks_alike`).
+    """
+    if not data.has("metadata") or not measured_columns(data.metadata):
+        return None
+    try:
+        return appearance_block(data.metadata)[0]
+    except ValueError:  # a measure missing on some image: nothing to compare by
+        return None
+
+
+def _refine(
+    group, conditions, errors, fit_rows, min_support, alpha, random_state, looks=None
+) -> None:
     """Narrow a consolidated slice to where it fails, then widen it to what its rule names."""
     mask, added = narrow(
         group.mask, conditions, errors, fit_rows, min_support=min_support, alpha=alpha
@@ -891,7 +908,7 @@ def _refine(group, conditions, errors, fit_rows, min_support, alpha, random_stat
         before = mask
         mask, extension = extend_to_rule(
             mask, conditions, errors, fit_rows, [rule.main_clause(conditions, mask, fit_rows)],
-            alpha=alpha,
+            alpha=alpha, looks=looks,
         )  # fmt: skip
         if extension:
             group.notes.append(
@@ -913,7 +930,7 @@ def _refine(group, conditions, errors, fit_rows, min_support, alpha, random_stat
 
 def _shown_slices(
     candidates, membership, errors, fit_rows, confirm_rows, conditions, merge_overlap, alpha,
-    max_slices, random_state=0, min_support=20, units=None,
+    max_slices, random_state=0, min_support=20, units=None, looks=None,
 ):  # fmt: skip
     """Consolidate the confirmed candidates (:mod:`~silentscope.slices.consolidate`), best first."""
     confirmed = candidates[candidates["significant"]].sort_values(
@@ -944,28 +961,29 @@ def _shown_slices(
     order = [k for k in order if signatures.get(k)] + [k for k in order if not signatures.get(k)]
     table = confirmed.set_index("slice")
     groups = consolidate(
-        order, working, errors, fit_rows, signatures, merge_overlap=merge_overlap, alpha=alpha
-    )
+        order, working, errors, fit_rows, signatures, merge_overlap=merge_overlap, alpha=alpha,
+        looks=looks,
+    )  # fmt: skip
     for group in groups:
         if group.slices[0] in narrowed:
             group.notes.insert(0, narrowed[group.slices[0]])
     if conditions is not None:
         for group in groups:
-            _refine(group, conditions, errors, fit_rows, min_support, alpha, random_state)
+            _refine(group, conditions, errors, fit_rows, min_support, alpha, random_state, looks)
         groups = merge_slices(
-            groups, errors, fit_rows, merge_overlap=merge_overlap, alpha=alpha
+            groups, errors, fit_rows, merge_overlap=merge_overlap, alpha=alpha, looks=looks
         )  # fmt: skip
         gave = [
             groups[i]  # the groups whose part joined another slice
             for i in _join_parts(
                 groups, conditions, errors, fit_rows, min_support, alpha, merge_overlap,
-                random_state,
+                random_state, looks,
             )
         ]  # fmt: skip
         if gave:
             # a slice widened by a part may now repeat another slice: merged again
             groups = merge_slices(
-                groups, errors, fit_rows, merge_overlap=merge_overlap, alpha=alpha
+                groups, errors, fit_rows, merge_overlap=merge_overlap, alpha=alpha, looks=looks
             )  # fmt: skip
     else:
         gave = []
@@ -1128,8 +1146,9 @@ def _name_wider(text, wider, own, ranks, listed):
 
 
 def _join_parts(
-    groups, conditions, errors, fit_rows, min_support, alpha, merge_overlap, random_state
-):
+    groups, conditions, errors, fit_rows, min_support, alpha, merge_overlap, random_state,
+    looks=None,
+):  # fmt: skip
     """Join the part of a slice that fails most to another slice that is the same failure.
 
     A haze that changes the predictions comes back as the hazy images of one predicted
@@ -1162,7 +1181,7 @@ def _join_parts(
                 f"most: {conditions.labels[j]} (the same failure, fitting split)"
             )
             host.took_parts.append(group.slices[0])  # named by its rank once ranks are final
-            _refine(host, conditions, errors, fit_rows, min_support, alpha, random_state)
+            _refine(host, conditions, errors, fit_rows, min_support, alpha, random_state, looks)
             joined.add(index)
             break
     return joined
