@@ -117,6 +117,8 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
     reflection of the camera's illumination ring off the cornea);
     ``pixels``: 2% of the pixels stuck black or white, in every channel (dead and hot
     pixels of a failing sensor: salt-and-pepper noise);
+    ``sharpen``: over-sharpened (an unsharp mask of twice the detail at a blur of 1.5 pixels:
+    a camera's or viewer's processing that rings at every edge);
     ``red``, ``green``, ``blue``: a strong colour cast (the other two channels at 55%).
 
     Examples
@@ -290,6 +292,9 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
             y, x = np.divmod(where, width)
             rows[i, y[: count // 2], x[: count // 2]] = 0.0
             rows[i, y[count // 2 :], x[count // 2 :]] = 255.0
+    elif kind == "sharpen":
+        blurred = np.stack([cv2.GaussianBlur(r, (0, 0), 1.5) for r in rows]) if len(rows) else rows
+        rows = rows + 2.0 * (rows - blurred)
     elif kind in ("red", "green", "blue"):
         gain = np.full(3, 0.55, np.float32)
         gain[("red", "green", "blue").index(kind)] = 1.0
@@ -298,7 +303,7 @@ def add_artifact(images: np.ndarray, mask, kind: str) -> np.ndarray:
         raise ValueError(
             f"unknown artifact {kind!r}; choose haze, grain, lines, vignette, glare, blocks, "
             "zoom, smear, fade, shadow, dust, ghost, tilt, shift, flare, lash, stamp, fringe, poster, "
-            "ring, pixels, red, green or blue"
+            "ring, pixels, sharpen, red, green or blue"
         )
     out[mask] = np.clip(np.rint(rows), 0, 255).astype(np.uint8)
     return out
@@ -401,7 +406,7 @@ def _age(metadata) -> np.ndarray:
 #: others came with the fresh held-out sets (grain 1, scan lines 2, vignette 3, glare 4,
 #: pixelation 5, zoom 6, motion blur 7, washed-out 8, shadow 9, dust 10, ghost 11, tilt 12,
 #: off-centre 13, light leak 14, eyelashes 15, burned-in label 16, colour fringes 17,
-#: colour banding 18, illumination ring 19, dead pixels 20).
+#: colour banding 18, illumination ring 19, dead pixels 20, over-sharpening 21).
 IMAGE_ONLY = {
     "image": ("haze", "hazy images"),
     "grain": ("grain", "grainy images"),
@@ -424,6 +429,7 @@ IMAGE_ONLY = {
     "poster": ("poster", "images with colour banding"),
     "ring": ("ring", "images with a reflected ring"),
     "pixels": ("pixels", "images with dead pixels"),
+    "sharpen": ("sharpen", "over-sharpened images"),
 }
 #: Conjunctions: kind -> (artifact, cause name, whose labels are unreliable among the
 #: images with the artifact, from (metadata, female)).
@@ -449,6 +455,7 @@ CONJUNCTIONS = {
     "poster_young": ("poster", "colour banding, age <= 50", lambda meta, female: _age(meta) <= 50),
     "ring_old": ("ring", "reflected ring, over 60", lambda meta, female: _age(meta) > 60),
     "pixels_female": ("pixels", "dead pixels, women", lambda meta, female: female),
+    "sharpen_old": ("sharpen", "over-sharpened, over 55", lambda meta, female: _age(meta) > 55),
 }
 
 #: Planted kinds that every dataset gets at two sizes.
@@ -529,12 +536,16 @@ FRESH19_KINDS = ("ring", "ring_old")
 #: change (which passed it and was not adopted: it broke a tested case) and before any later
 #: change was tried: dead and hot pixels (2% stuck black or white) alone, and AND women.
 FRESH20_KINDS = ("pixels", "pixels_female")
+#: The twenty-first fresh held-out set (session 21), declared after fresh 20 judged round 17's
+#: change (adopted) and before any later change was tried: over-sharpening (an unsharp mask
+#: that rings at every edge) alone, and AND age over 55.
+FRESH21_KINDS = ("sharpen", "sharpen_old")
 #: The fresh held-out sets in the order they were declared (fresh set k = FRESH_SETS[k - 1]).
 FRESH_SETS = (
     FRESH_KINDS, FRESH2_KINDS, FRESH3_KINDS, FRESH4_KINDS, FRESH5_KINDS, FRESH6_KINDS,
     FRESH7_KINDS, FRESH8_KINDS, FRESH9_KINDS, FRESH10_KINDS, FRESH11_KINDS, FRESH12_KINDS,
     FRESH13_KINDS, FRESH14_KINDS, FRESH15_KINDS, FRESH16_KINDS, FRESH17_KINDS,
-    FRESH18_KINDS, FRESH19_KINDS, FRESH20_KINDS,
+    FRESH18_KINDS, FRESH19_KINDS, FRESH20_KINDS, FRESH21_KINDS,
 )  # fmt: skip
 #: Every planted kind, in the order that seeds each kind's random draw (append only).
 ALL_KINDS = (
@@ -559,6 +570,7 @@ ALL_KINDS = (
     + FRESH18_KINDS
     + FRESH19_KINDS
     + FRESH20_KINDS
+    + FRESH21_KINDS
 )
 #: Kinds whose targets are those of image-only and of conjunction failures.
 IMAGE_KINDS = tuple(IMAGE_ONLY)
@@ -663,7 +675,7 @@ class Scenario:
     kind: str
     size: str  # "small" or "large" ("tiny": the smoke test, synthetic only)
     tuning: bool
-    fresh: int = 0  # a held-out scenario added after development: 1-20 = FRESH{,2,...,20}_KINDS
+    fresh: int = 0  # a held-out scenario added after development: 1-21 = FRESH{,2,...,21}_KINDS
 
     @property
     def set(self) -> str:
@@ -717,7 +729,8 @@ def scenarios() -> list[Scenario]:
     :data:`FRESH17_KINDS` (session 18, after fresh 16 judged round 13's change); held-out
     (fresh 18): :data:`FRESH18_KINDS` (session 19, after fresh 17 judged round 14's change); held-out
     (fresh 19): :data:`FRESH19_KINDS` (session 19, after fresh 18 judged round 15's rules); held-out
-    (fresh 20): :data:`FRESH20_KINDS` (session 20, after fresh 19 judged round 16's change).
+    (fresh 20): :data:`FRESH20_KINDS` (session 20, after fresh 19 judged round 16's change); held-out
+    (fresh 21): :data:`FRESH21_KINDS` (session 21, after fresh 20 judged round 17's change).
 
     Examples
     --------

@@ -104,7 +104,7 @@ def test_conjunction_kinds_need_the_artifact_and_the_patients(kind):
         "flare_young": meta["age"].to_numpy() <= 55, "lash_female": female,
         "stamp_male": ~female, "fringe_old": meta["age"].to_numpy() > 50,
         "poster_young": meta["age"].to_numpy() <= 50, "ring_old": meta["age"].to_numpy() > 60,
-        "pixels_female": female,
+        "pixels_female": female, "sharpen_old": meta["age"].to_numpy() > 55,
     }[kind]  # fmt: skip
     (group,) = causes.values()
     assert (group == (marked & who)).all() and 0.12 < marked.mean() < 0.2
@@ -220,10 +220,17 @@ def test_each_artifact_looks_like_itself():
     stuck = pixels[mask][changed[mask]]
     assert set(np.unique(stuck)) <= {0, 255} and (stuck == stuck[:, :1]).all()  # every channel
     assert 0.01 < changed[mask].mean() < 0.03  # about 2% of the pixels
+    sharp = scen.add_artifact(images, mask, "sharpen")
+    assert (sharp[~mask] == images[~mask]).all()
+
+    def detail(rows):  # mean absolute difference between horizontal neighbours
+        return np.abs(np.diff(rows.astype(float), axis=2)).mean(axis=(1, 2, 3))
+
+    assert (detail(sharp[mask]) > 1.5 * detail(images[mask])).all()  # edges ring
 
 
 def test_each_fresh_set_holds_its_kinds_at_two_sizes():
-    assert len(scen.FRESH_SETS) == 20 and scen.FRESH_SETS[-1] == scen.FRESH20_KINDS
+    assert len(scen.FRESH_SETS) == 21 and scen.FRESH_SETS[-1] == scen.FRESH21_KINDS
     for fresh, kinds in enumerate(scen.FRESH_SETS, start=1):
         found = [s for s in scen.scenarios() if s.fresh == fresh]
         assert {s.name for s in found} == {
