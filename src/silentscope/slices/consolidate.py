@@ -281,6 +281,10 @@ def consolidate(
     merge_overlap : float, default=0.5
     alpha : float, default=0.05
         Level of the test that a candidate's excess error outside the kept slices is its own.
+    looks : ndarray of shape (n_samples, n_measures), optional
+        The standardised appearance measures: two overlapping slices whose union fails
+        alike join only where the samples one adds look like the other
+        (:func:`looks_alike`). None: not checked.
 
     Returns
     -------
@@ -850,8 +854,10 @@ def extend_to_rule(
     conditions are dropped one at a time (the most general form first) while the samples
     the rule adds fail more than the samples outside both (one-sided Fisher test at
     ``alpha``) and either like the slice (two-sided, at :data:`COHERENCE_LEVEL`) or at
-    least ``lift`` times as often as the samples outside, all on the fitting split; the
-    slice is then widened to that rule's members.
+    least ``lift`` times as often as the samples outside, all on the fitting split, and
+    where ``looks`` (the standardised appearance measures, one row per sample) is given,
+    look like the slice (:func:`looks_alike`); the slice is then widened to that rule's
+    members.
 
     Why the second way in: the slice's members were chosen where the errors are (the
     slicer weighs them), so it may be the erring part of a cause. Hazy images whose labels
