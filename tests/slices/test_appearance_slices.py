@@ -158,3 +158,21 @@ def test_dark_spots_missing_on_small_images_are_left_out_with_a_note_not_an_erro
     broken = mixed.assign(**{"image noise": np.r_[np.nan, mixed["image noise"][1:]]})
     with pytest.raises(ValueError, match="missing or infinite values"):
         appearance_block(broken)
+
+
+def test_appearance_measures_missing_on_some_images_are_said_not_silently_skipped():
+    """Slices are widened only to images that look like them; where the measures are missing
+    on some image that check cannot run, and the report says so instead of dropping it."""
+    audit, _ = _fogged_audit(n=600)
+    metadata = audit.metadata.copy()
+    metadata.loc[metadata.index[:3], "image sharpness"] = np.nan
+    gappy = AuditSet(
+        sample_id=audit.sample_id, test_set=audit.test_set, label=audit.label,
+        logits=audit.logits, class_names=audit.class_names, features=audit.features,
+        metadata=metadata,
+    )  # fmt: skip
+    report = discover_slices(gappy, modalities=("image",), n_seeds=2)
+    said = [n for n in report.notes if "without checking that the added images look" in n]
+    assert len(said) == 1 and "missing on 3 images" in said[0]
+    whole = discover_slices(audit, modalities=("image",), n_seeds=2)
+    assert not any("without checking" in n for n in whole.notes)

@@ -34,7 +34,11 @@ from silentscope.audit.roles import (
     text_label_derived,
 )
 from silentscope.audit.test_sets import IID
-from silentscope.data.appearance import APPEARANCE_COLUMNS, measured_columns
+from silentscope.data.appearance import (
+    APPEARANCE_COLUMNS,
+    SIZE_LIMITED_COLUMNS,
+    measured_columns,
+)
 from silentscope.metrics.statistics import benjamini_hochberg, wilson_interval
 from silentscope.slices.consolidate import (
     UNION_CONTAINMENT,
@@ -540,9 +544,10 @@ def discover_slices(
     conditions = _rule_conditions(
         data, metadata_columns, text_reason is None and data.text is not None
     )
+    looks, looks_note = _looks(data)
     shown = _shown_slices(
         candidates, membership, errors, fit_rows, confirm_rows, conditions, merge_overlap,
-        alpha, max_slices, random_state, min_support, units, looks=_looks(data),
+        alpha, max_slices, random_state, min_support, units, looks=looks,
     )  # fmt: skip
     table, member_frame = _explain(
         data, shown, membership, scores, errors, n_terms, n_examples,
@@ -583,7 +588,7 @@ def discover_slices(
             *filter(None, [degenerate_analysis_note(health, DEGENERATE_WHAT)]),
             f"analysed: {settings['scope']}",
             unit_note(unit_name, settings["n_units"], len(units)),
-            *input_notes, *representation.notes,
+            *input_notes, *representation.notes, *filter(None, [looks_note]),
             *([f"smaller or milder failures go unconfirmed: {further}"] if further else []),
         ],
         timings=dict(timer.timings), slicer=fitted,
@@ -872,18 +877,32 @@ def _signatures(conditions, membership, order, fit_rows, random_state) -> dict[i
 RULE_AGREEMENT_TO_WIDEN = 0.5
 
 
-def _looks(data):
-    """The standardised appearance measures of the analysed images, or None where unmeasured.
+def _looks(data) -> tuple[np.ndarray | None, str]:
+    """The standardised appearance measures of the analysed images, and a note where unusable.
 
     Slices are widened by a rule only to samples that look like their members
-    (:func:`~silentscope.slices.consolidate.looks_alike`).
+    (:func:`~silentscope.slices.consolidate.looks_alike`). Without measures (no images)
+    nothing is compared and nothing needs saying; measures that cannot be compared (missing
+    on some image, the same on every image) are said in the report's notes, since slices
+    are then widened as far as their rules reach.
     """
     if not data.has("metadata") or not measured_columns(data.metadata):
-        return None
+        return None, ""
     try:
-        return appearance_block(data.metadata)[0]
-    except ValueError:  # a measure missing on some image: nothing to compare by
-        return None
+        return appearance_block(data.metadata)[0], ""
+    except ValueError as err:
+        if "same for every image" in str(err):
+            return None, ""  # no image looks otherwise: nothing to compare by
+        # dark spots are not measured on small images by design (left out, not an error)
+        checked = [c for c in measured_columns(data.metadata) if c not in SIZE_LIMITED_COLUMNS]
+        values = data.metadata[checked].to_numpy(dtype=np.float64)
+        missing = int((~np.isfinite(values)).any(axis=1).sum())
+        return None, (
+            f"the image appearance measures are missing on {missing} images, so slices were "
+            "widened to what their rules select without checking that the added images look "
+            "like the slice; measure every image (silentscope.data.appearance."
+            "appearance_measures)"
+        )
 
 
 def _refine(
