@@ -405,6 +405,10 @@ def discover_slices(
         excess error lies inside the better one. Each slice lists the candidates it
         absorbed (``absorbed``, ``merged_from``, ``consolidation``) and carries a ``rule``
         learned on the fitting split with held-out ``rule_precision``/``rule_recall``.
+        Where the metadata hold the image appearance measures, a slice is widened (to its
+        rule, or to a slice it overlaps) only by images that look like its members
+        (:func:`~silentscope.slices.consolidate.looks_alike`), whichever ``modalities``
+        the clustering used; measures missing on some image are said in ``notes``.
     max_slices : int, default=10
         Most slices shown.
     n_terms, n_examples : int
